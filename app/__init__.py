@@ -1,0 +1,1 @@
+"""Composition root: settings, CLI and process wiring for Not One Less."""

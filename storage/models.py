@@ -1,0 +1,296 @@
+"""SQLAlchemy 2 tables. Plain data, no behaviour; rules live in `domain/`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from storage.types import UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class Area(Base):
+    """County → township → village (乡镇/村), one tree."""
+
+    __tablename__ = "areas"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(16))  # county | township | village
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
+
+
+class School(Base):
+    __tablename__ = "schools"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), index=True)  # its township
+    stage: Mapped[str] = mapped_column(String(16), default="primary")  # primary | junior | nine_year
+
+
+class SchoolClass(Base):
+    __tablename__ = "classes"
+    __table_args__ = (UniqueConstraint("school_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    grade: Mapped[int] = mapped_column(Integer)  # 1-9
+    name: Mapped[str] = mapped_column(String(50))
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    role: Mapped[str] = mapped_column(String(24))
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"), index=True)
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
+    language: Mapped[str | None] = mapped_column(String(8))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    last_active_at: Mapped[datetime | None]
+
+
+class TeachingAssignment(Base):
+    """Which classes a teacher answers for (班主任包班、科任教师包人)."""
+
+    __tablename__ = "teaching_assignments"
+    __table_args__ = (UniqueConstraint("staff_id", "class_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"), index=True)
+    is_class_teacher: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class TelegramBinding(Base):
+    __tablename__ = "telegram_bindings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), unique=True)
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    language: Mapped[str | None] = mapped_column(String(8))
+    bound_at: Mapped[datetime]
+    unreachable_since: Mapped[datetime | None]
+
+
+class Invite(Base):
+    """Single-use, expiring onboarding code; only its hash is stored."""
+
+    __tablename__ = "invites"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by_telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Student(Base):
+    __tablename__ = "students"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_number: Mapped[str] = mapped_column(String(32), unique=True)  # 学籍号
+    name: Mapped[str] = mapped_column(String(50))
+    sex: Mapped[str] = mapped_column(String(1))  # M | F
+    birth_date: Mapped[date] = mapped_column(Date)
+    national_id: Mapped[str | None] = mapped_column(String(18))  # shown masked outside authorised exports
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"), index=True)
+    home_village_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
+    guardian_name: Mapped[str | None] = mapped_column(String(50))
+    guardian_relation: Mapped[str | None] = mapped_column(String(20))
+    guardian_phone: Mapped[str | None] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Code(Base):
+    """Editable code lists: official classification codes (DOMAIN.md §4) and key-group flags (§7)."""
+
+    __tablename__ = "codes"
+    __table_args__ = (UniqueConstraint("scheme", "code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scheme: Mapped[str] = mapped_column(String(32))  # e.g. verification_2019, record_system, key_group
+    code: Mapped[str] = mapped_column(String(64))
+    label_zh: Mapped[str] = mapped_column(String(100))
+    label_en: Mapped[str] = mapped_column(String(100))
+    meaning: Mapped[str | None] = mapped_column(Text)
+    clears_case: Mapped[bool] = mapped_column(Boolean, default=False)
+    sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    sort: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StudentFlag(Base):
+    __tablename__ = "student_flags"
+    __table_args__ = (UniqueConstraint("student_id", "flag"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
+    flag: Mapped[str] = mapped_column(String(64))  # a `codes.code` of scheme key_group
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        # One open case per student at a time; works on SQLite and PostgreSQL alike.
+        Index(
+            "uq_cases_open_student",
+            "student_id",
+            unique=True,
+            sqlite_where=text("status != 'closed'"),
+            postgresql_where=text("status != 'closed'"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(24), unique=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    category_scheme: Mapped[str | None] = mapped_column(String(32))
+    category_code: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    responsible_teacher_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    responsible_cadre_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    first_absent_on: Mapped[date | None] = mapped_column(Date)
+    opened_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    visit_due_at: Mapped[datetime | None]
+    verification_due_at: Mapped[datetime | None]
+    return_due_at: Mapped[datetime | None]
+    returned_on: Mapped[date | None] = mapped_column(Date)
+    resolution: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class CaseEvent(Base):
+    """Append-only timeline of a case (痕迹化管理): who did what, when."""
+
+    __tablename__ = "case_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    occurred_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str | None] = mapped_column(String(24))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Attachment(Base):
+    """A photo or file kept as evidence; bytes live in the media store, addressed by hash."""
+
+    __tablename__ = "attachments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("case_events.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    media_type: Mapped[str] = mapped_column(String(40))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    evidence_sha256: Mapped[str | None] = mapped_column(String(64))
+    thumbnail_sha256: Mapped[str | None] = mapped_column(String(64))
+    exif_taken_at: Mapped[datetime | None]
+    exif_latitude: Mapped[float | None]
+    exif_longitude: Mapped[float | None]
+    exif_time_mismatch: Mapped[bool] = mapped_column(Boolean, default=False)
+    telegram_file_unique_id: Mapped[str | None] = mapped_column(String(128))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime]
+
+
+class Reminder(Base):
+    """Outbox row: a message due to someone; the scheduler claims and sends it exactly once."""
+
+    __tablename__ = "reminders"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    snoozes: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    sent_at: Mapped[datetime | None]
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """Who viewed, exported or changed personal data, when, and from where."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    actor_label: Mapped[str] = mapped_column(String(64))  # e.g. "cli", "telegram:12345", "web:alice"
+    action: Mapped[str] = mapped_column(String(32))  # view | export | create | update | bind | denied ...
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str | None] = mapped_column(String(64))  # channel or IP address
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ProcessedUpdate(Base):
+    """Telegram update ids already applied, so a redelivered update changes nothing."""
+
+    __tablename__ = "processed_updates"
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    processed_at: Mapped[datetime]
+
+
+class ConversationDraft(Base):
+    """The current step and answers of one person's form, saved with every answer."""
+
+    __tablename__ = "conversation_drafts"
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    form: Mapped[str] = mapped_column(String(32))
+    step: Mapped[str] = mapped_column(String(32))
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prompt_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime]
+
+
+class Counter(Base):
+    """Named sequences (case numbers) that work the same on both databases."""
+
+    __tablename__ = "counters"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
