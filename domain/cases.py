@@ -1,0 +1,173 @@
+"""Case use cases: open on absence, change status, reclassify. One transaction each, caller commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from domain.audit import Actor, audit
+from domain.errors import InvalidInput, NotFound, NotInScope
+from domain.lifecycle import CaseStatus, check_transition
+from domain.policy import Policy
+from domain.roles import Role
+from storage.models import Case, CaseEvent, Student
+from storage.scope import Scope
+from storage.uow import UnitOfWork
+
+# Scheme whose codes describe why a pupil is absent (DOMAIN.md §4, set 2).
+REASON_SCHEME = "record_system"
+# Scheme used to record a verification outcome (DOMAIN.md §4, set 1).
+VERIFICATION_SCHEME = "verification_2019"
+MAX_BACKDATE = timedelta(days=366)
+
+
+@dataclass
+class AbsenceReport:
+    """What a teacher tells us about an absent pupil."""
+
+    student_id: int
+    absent_since: date
+    reason_code: str | None = None  # a code of REASON_SCHEME, or None for "not known yet"
+    flags: list[str] = field(default_factory=list)  # key-group codes confirmed by the teacher
+    note: str | None = None
+    suspected: bool = False  # roll call and cross-checks open suspected cases directly
+
+
+def add_event(uow: UnitOfWork, case: Case, kind: str, actor: Actor, at: datetime, *,
+              occurred_at: datetime | None = None, from_status: str | None = None,
+              to_status: str | None = None, **data: Any) -> CaseEvent:
+    """Appends one entry to the case timeline (never updated or deleted afterwards)."""
+    event = CaseEvent(case_id=case.id, kind=kind, occurred_at=occurred_at or at, recorded_at=at,
+                      actor_id=actor.staff_id, from_status=from_status, to_status=to_status, data=data)
+    uow.session.add(event)
+    return event
+
+
+async def student_in_scope(uow: UnitOfWork, scope: Scope, actor: Actor, student_id: int,
+                           now: datetime) -> Student:
+    """The student, or NotInScope (logged) when the actor may not see them."""
+    student = await uow.students.in_scope(scope, student_id)
+    if student is None:
+        audit(uow, actor, now, "denied", "student", student_id)
+        raise NotInScope(f"student {student_id}")
+    return student
+
+
+async def case_in_scope(uow: UnitOfWork, scope: Scope, actor: Actor, case_id: int, now: datetime) -> Case:
+    """The case, or NotInScope (logged) when the actor may not act on it."""
+    case = await uow.cases.in_scope(scope, case_id)
+    if case is None:
+        audit(uow, actor, now, "denied", "case", case_id)
+        raise NotInScope(f"case {case_id}")
+    return case
+
+
+def check_past_date(day: date, now: datetime, tz: ZoneInfo, field_name: str) -> None:
+    """Dates of events must not lie in the future nor more than a year back."""
+    today = now.astimezone(tz).date()
+    if day > today:
+        raise InvalidInput("date_in_future", field=field_name)
+    if day < today - MAX_BACKDATE:
+        raise InvalidInput("date_too_old", field=field_name)
+
+
+async def _responsible_people(uow: UnitOfWork, student: Student, reporter: int | None) -> tuple[int | None, int | None]:
+    """The class teacher (else the reporter) and the cadre of the pupil's home village."""
+    teacher = next((a.staff_id for a in await uow.directory.assignments_of_class(student.class_id)
+                    if a.is_class_teacher), reporter)
+    cadre = None
+    if student.home_village_id is not None:
+        cadres = await uow.directory.staff_in_area(student.home_village_id, Role.VILLAGE_CADRE.value)
+        cadre = cadres[0].id if cadres else None
+    return teacher, cadre
+
+
+async def report_absence(uow: UnitOfWork, scope: Scope, actor: Actor, report: AbsenceReport, *,
+                         now: datetime, policy: Policy, tz: ZoneInfo) -> tuple[Case, bool]:
+    """Opens a case for the absent pupil, or adds the report to their open case.
+    Returns (case, created)."""
+    student = await student_in_scope(uow, scope, actor, report.student_id, now)
+    check_past_date(report.absent_since, now, tz, "absent_since")
+    if report.reason_code is not None and await uow.codes.get(REASON_SCHEME, report.reason_code) is None:
+        raise InvalidInput("unknown_code", value=report.reason_code)
+    known_flags = {c.code for c in await uow.codes.scheme("key_group")}
+    if unknown := set(report.flags) - known_flags:
+        raise InvalidInput("unknown_flag", flags=sorted(unknown))
+    if report.flags:
+        await uow.students.set_flags(student.id, report.flags)
+    data = {"absent_since": report.absent_since.isoformat(), "reason_code": report.reason_code,
+            "flags": sorted(report.flags), "note": report.note}
+
+    case = await uow.cases.open_for_student(student.id)
+    if case is not None:
+        add_event(uow, case, "absence_reported", actor, now, **data)
+        if case.first_absent_on is None or report.absent_since < case.first_absent_on:
+            case.first_absent_on = report.absent_since
+        case.updated_at = now
+        await uow.flush()
+        return case, False
+
+    absent_for = now.astimezone(tz).date() - report.absent_since
+    suspected = report.suspected or absent_for >= policy.suspect_after
+    status = CaseStatus.SUSPECTED if suspected else CaseStatus.ABSENT
+    teacher, cadre = await _responsible_people(uow, student, actor.staff_id)
+    term = policy.term_on(now.astimezone(tz).date())
+    case = Case(
+        number=await uow.cases.next_number(now.astimezone(tz).year), student_id=student.id,
+        status=status.value, category_scheme=REASON_SCHEME if report.reason_code else None,
+        category_code=report.reason_code, reason=report.note, responsible_teacher_id=teacher,
+        responsible_cadre_id=cadre, first_absent_on=report.absent_since, opened_at=now, updated_at=now,
+        visit_due_at=policy.visit_due(now),
+        verification_due_at=(
+            datetime.combine(term.starts_on, datetime.min.time(), tz) + policy.verification_window
+            if suspected and term else None
+        ),
+    )
+    uow.session.add(case)
+    await uow.flush()
+    add_event(uow, case, "opened", actor, now, to_status=status.value)
+    add_event(uow, case, "absence_reported", actor, now, **data)
+    audit(uow, actor, now, "create", "case", case.id)
+    await uow.flush()
+    return case, True
+
+
+async def change_status(uow: UnitOfWork, case: Case, target: CaseStatus, actor: Actor, *, now: datetime,
+                        kind: str = "status_changed", **data: Any) -> CaseEvent:
+    """Moves the case through the lifecycle table; an illegal move raises InvalidTransition."""
+    previous = case.status
+    new = check_transition(previous, target)
+    case.status = new.value
+    case.updated_at = now
+    if new is CaseStatus.CLOSED:
+        case.closed_at = now
+    elif previous == CaseStatus.CLOSED:
+        case.closed_at = None
+    event = add_event(uow, case, kind, actor, now, from_status=previous, to_status=new.value, **data)
+    audit(uow, actor, now, "update", "case", case.id, status=new.value)
+    await uow.flush()
+    return event
+
+
+async def reclassify(uow: UnitOfWork, case: Case, scheme: str, code: str, actor: Actor, *, now: datetime,
+                     free_text: str | None = None) -> CaseEvent:
+    """Sets the official category; the previous one stays in the timeline."""
+    if await uow.codes.get(scheme, code) is None:
+        raise InvalidInput("unknown_code", value=code)
+    before = {"scheme": case.category_scheme, "code": case.category_code}
+    case.category_scheme, case.category_code = scheme, code
+    case.updated_at = now
+    event = add_event(uow, case, "reclassified", actor, now, before=before,
+                      after={"scheme": scheme, "code": code}, free_text=free_text)
+    audit(uow, actor, now, "update", "case", case.id, category=f"{scheme}:{code}")
+    await uow.flush()
+    return event
+
+
+async def get_case(uow: UnitOfWork, case_id: int) -> Case:
+    case = await uow.cases.get(case_id)
+    if case is None:
+        raise NotFound(f"case {case_id}")
+    return case

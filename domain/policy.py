@@ -1,0 +1,109 @@
+"""Deadline rules read from one TOML policy file; pure functions of (event time, policy)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+DEFAULT_POLICY = Path(__file__).with_name("policy_default.toml")
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+class PolicyError(ValueError):
+    """The policy file is malformed; the message names the key."""
+
+
+def parse_duration(text: str, key: str = "duration") -> timedelta:
+    """'3d' → 3 days; accepts s, m, h, d, w."""
+    m = _DURATION.match(str(text))
+    if not m:
+        raise PolicyError(f"{key}: {text!r} is not a duration like 30s, 12h, 3d or 2w")
+    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+
+
+@dataclass(frozen=True)
+class Term:
+    name: str
+    starts_on: date
+
+
+@dataclass(frozen=True)
+class Policy:
+    suspect_after: timedelta
+    first_visit_due: timedelta
+    escalate_to_principal_after: timedelta
+    escalate_to_township_after: timedelta
+    verification_window: timedelta
+    roll_call_days: int
+    terms: tuple[Term, ...]
+    notice_return_due: timedelta
+    retention_checks: tuple[timedelta, ...]
+    monthly_report_day: int
+    quiet_start: time
+    quiet_end: time
+    skip_weekends: bool
+    holidays: frozenset[date] = field(default_factory=frozenset)
+
+    def term_on(self, day: date) -> Term | None:
+        """The term that has started most recently on or before `day`."""
+        started = [t for t in self.terms if t.starts_on <= day]
+        return max(started, key=lambda t: t.starts_on) if started else None
+
+    def visit_due(self, reported_at: datetime) -> datetime:
+        return reported_at + self.first_visit_due
+
+    def return_due(self, notice_served_at: datetime) -> datetime:
+        return notice_served_at + self.notice_return_due
+
+
+def _get(data: dict[str, Any], dotted: str) -> Any:
+    node: Any = data
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise PolicyError(f"{dotted}: missing")
+        node = node[part]
+    return node
+
+
+def _clock_time(text: str, key: str) -> time:
+    try:
+        return time.fromisoformat(str(text))
+    except ValueError:
+        raise PolicyError(f"{key}: {text!r} is not a time like 21:00") from None
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    """Reads the policy file (default: the shipped one), checking every key."""
+    source = path or DEFAULT_POLICY
+    try:
+        data = tomllib.loads(source.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise PolicyError(f"{source}: {exc}") from None
+    d = lambda key: parse_duration(_get(data, key), key)  # noqa: E731
+    terms = tuple(Term(str(t["name"]), t["starts_on"]) for t in _get(data, "term_start.terms"))
+    if any(not isinstance(t.starts_on, date) for t in terms):
+        raise PolicyError("term_start.terms: starts_on must be a date like 2026-09-01")
+    day = int(_get(data, "monthly_report.day_of_month"))
+    if not 1 <= day <= 28:
+        raise PolicyError("monthly_report.day_of_month: must be 1–28 so every month has it")
+    return Policy(
+        suspect_after=d("absence.suspect_after"),
+        first_visit_due=d("absence.first_visit_due"),
+        escalate_to_principal_after=d("absence.escalate_to_principal_after"),
+        escalate_to_township_after=d("absence.escalate_to_township_after"),
+        verification_window=d("term_start.verification_window"),
+        roll_call_days=int(_get(data, "term_start.roll_call_days")),
+        terms=terms,
+        notice_return_due=d("notice.return_due"),
+        retention_checks=tuple(parse_duration(x, "retention.checks") for x in _get(data, "retention.checks")),
+        monthly_report_day=day,
+        quiet_start=_clock_time(_get(data, "quiet_hours.start"), "quiet_hours.start"),
+        quiet_end=_clock_time(_get(data, "quiet_hours.end"), "quiet_hours.end"),
+        skip_weekends=bool(_get(data, "quiet_hours.skip_weekends")),
+        holidays=frozenset(_get(data, "quiet_hours.holidays")),
+    )

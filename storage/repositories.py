@@ -1,0 +1,246 @@
+"""Queries, one repository per aggregate. Repositories never commit; the unit of work does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.scope import Scope
+from storage.models import (
+    Area,
+    AuditEntry,
+    Case,
+    CaseEvent,
+    Code,
+    Counter,
+    Invite,
+    School,
+    SchoolClass,
+    Staff,
+    Student,
+    StudentFlag,
+    TeachingAssignment,
+    TelegramBinding,
+)
+
+
+class _Repository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, row: Any) -> None:
+        self.session.add(row)
+
+
+class DirectoryRepository(_Repository):
+    """Areas, schools, classes, staff and their Telegram bindings."""
+
+    async def area_by_code(self, code: str) -> Area | None:
+        return await self.session.scalar(select(Area).where(Area.code == code))
+
+    async def areas(self) -> Sequence[Area]:
+        return (await self.session.scalars(select(Area).order_by(Area.id))).all()
+
+    async def area(self, area_id: int) -> Area | None:
+        return await self.session.get(Area, area_id)
+
+    async def school_by_code(self, code: str) -> School | None:
+        return await self.session.scalar(select(School).where(School.code == code))
+
+    async def school(self, school_id: int) -> School | None:
+        return await self.session.get(School, school_id)
+
+    async def schools(self) -> Sequence[School]:
+        return (await self.session.scalars(select(School).order_by(School.id))).all()
+
+    async def class_by_name(self, school_id: int, name: str) -> SchoolClass | None:
+        return await self.session.scalar(
+            select(SchoolClass).where(SchoolClass.school_id == school_id, SchoolClass.name == name)
+        )
+
+    async def school_class(self, class_id: int) -> SchoolClass | None:
+        return await self.session.get(SchoolClass, class_id)
+
+    async def classes(self, class_ids: Iterable[int] | None = None) -> Sequence[SchoolClass]:
+        q = select(SchoolClass).order_by(SchoolClass.grade, SchoolClass.name)
+        if class_ids is not None:
+            q = q.where(SchoolClass.id.in_(list(class_ids)))
+        return (await self.session.scalars(q)).all()
+
+    async def staff(self, staff_id: int) -> Staff | None:
+        return await self.session.get(Staff, staff_id)
+
+    async def staff_by_phone(self, phone: str) -> Staff | None:
+        return await self.session.scalar(select(Staff).where(Staff.phone == phone))
+
+    async def all_staff(self) -> Sequence[Staff]:
+        return (await self.session.scalars(select(Staff).order_by(Staff.id))).all()
+
+    async def staff_in_area(self, area_id: int, role: str) -> Sequence[Staff]:
+        q = select(Staff).where(Staff.area_id == area_id, Staff.role == role, Staff.active.is_(True))
+        return (await self.session.scalars(q.order_by(Staff.id))).all()
+
+    async def staff_of_school(self, school_id: int, role: str) -> Sequence[Staff]:
+        q = select(Staff).where(Staff.school_id == school_id, Staff.role == role, Staff.active.is_(True))
+        return (await self.session.scalars(q.order_by(Staff.id))).all()
+
+    async def assignments(self, staff_id: int) -> Sequence[TeachingAssignment]:
+        q = select(TeachingAssignment).where(TeachingAssignment.staff_id == staff_id)
+        return (await self.session.scalars(q)).all()
+
+    async def assignments_of_class(self, class_id: int) -> Sequence[TeachingAssignment]:
+        q = select(TeachingAssignment).where(TeachingAssignment.class_id == class_id)
+        return (await self.session.scalars(q)).all()
+
+    async def binding_for_telegram(self, telegram_user_id: int) -> TelegramBinding | None:
+        q = select(TelegramBinding).where(TelegramBinding.telegram_user_id == telegram_user_id)
+        return await self.session.scalar(q)
+
+    async def binding_for_staff(self, staff_id: int) -> TelegramBinding | None:
+        return await self.session.scalar(select(TelegramBinding).where(TelegramBinding.staff_id == staff_id))
+
+    async def unbound_staff(self) -> Sequence[Staff]:
+        bound = select(TelegramBinding.staff_id)
+        q = select(Staff).where(Staff.active.is_(True), Staff.id.not_in(bound)).order_by(Staff.id)
+        return (await self.session.scalars(q)).all()
+
+
+class StudentRepository(_Repository):
+    async def get(self, student_id: int) -> Student | None:
+        return await self.session.get(Student, student_id)
+
+    async def by_number(self, student_number: str) -> Student | None:
+        return await self.session.scalar(select(Student).where(Student.student_number == student_number))
+
+    def _scoped(self, scope: Scope) -> Select[tuple[Student]]:
+        q = select(Student).where(Student.active.is_(True))
+        return q if scope.everything else q.where(_student_in_scope(scope))
+
+    async def in_scope(self, scope: Scope, student_id: int) -> Student | None:
+        return await self.session.scalar(self._scoped(scope).where(Student.id == student_id))
+
+    async def search(self, scope: Scope, fragment: str, limit: int = 50) -> Sequence[Student]:
+        """Students in scope whose name contains `fragment`."""
+        q = self._scoped(scope).where(Student.name.contains(fragment, autoescape=True))
+        return (await self.session.scalars(q.order_by(Student.class_id, Student.name).limit(limit))).all()
+
+    async def of_class(self, class_id: int) -> Sequence[Student]:
+        q = select(Student).where(Student.class_id == class_id, Student.active.is_(True))
+        return (await self.session.scalars(q.order_by(Student.name, Student.id))).all()
+
+    async def flags(self, student_id: int) -> list[str]:
+        q = select(StudentFlag.flag).where(StudentFlag.student_id == student_id).order_by(StudentFlag.flag)
+        return list((await self.session.scalars(q)).all())
+
+    async def set_flags(self, student_id: int, flags: Iterable[str]) -> None:
+        wanted = set(flags)
+        current = set(await self.flags(student_id))
+        for flag in wanted - current:
+            self.session.add(StudentFlag(student_id=student_id, flag=flag))
+        if current - wanted:
+            rows = await self.session.scalars(
+                select(StudentFlag).where(StudentFlag.student_id == student_id,
+                                          StudentFlag.flag.in_(current - wanted))
+            )
+            for row in rows:
+                await self.session.delete(row)
+
+    async def count(self) -> int:
+        return int(await self.session.scalar(select(func.count()).select_from(Student)) or 0)
+
+
+def _student_in_scope(scope: Scope) -> Any:
+    clauses = []
+    if scope.class_ids:
+        clauses.append(Student.class_id.in_(scope.class_ids))
+    if scope.school_ids:
+        clauses.append(Student.school_id.in_(scope.school_ids))
+    if scope.village_ids:
+        clauses.append(Student.home_village_id.in_(scope.village_ids))
+    return or_(*clauses) if clauses else Student.id.is_(None)
+
+
+class CaseRepository(_Repository):
+    async def get(self, case_id: int) -> Case | None:
+        return await self.session.get(Case, case_id)
+
+    async def open_for_student(self, student_id: int) -> Case | None:
+        q = select(Case).where(Case.student_id == student_id, Case.status != "closed")
+        return await self.session.scalar(q)
+
+    async def latest_for_student(self, student_id: int) -> Case | None:
+        q = select(Case).where(Case.student_id == student_id).order_by(Case.id.desc()).limit(1)
+        return await self.session.scalar(q)
+
+    async def in_scope(self, scope: Scope, case_id: int) -> Case | None:
+        q = select(Case).join(Student, Student.id == Case.student_id).where(Case.id == case_id)
+        if not scope.everything:
+            q = q.where(or_(_student_in_scope(scope), Case.responsible_teacher_id == scope.staff_id,
+                            Case.responsible_cadre_id == scope.staff_id))
+        return await self.session.scalar(q)
+
+    async def open_in_scope(self, scope: Scope, limit: int = 200) -> Sequence[Case]:
+        q = select(Case).join(Student, Student.id == Case.student_id).where(Case.status != "closed")
+        if not scope.everything:
+            q = q.where(or_(_student_in_scope(scope), Case.responsible_teacher_id == scope.staff_id,
+                            Case.responsible_cadre_id == scope.staff_id))
+        return (await self.session.scalars(q.order_by(Case.opened_at, Case.id).limit(limit))).all()
+
+    async def events(self, case_id: int) -> Sequence[CaseEvent]:
+        q = select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
+        return (await self.session.scalars(q)).all()
+
+    async def next_number(self, year: int) -> str:
+        """Allocates the next case number of the year, e.g. 2026-000123, on both databases."""
+        name = f"case-{year}"
+        result = await self.session.execute(
+            update(Counter).where(Counter.name == name).values(value=Counter.value + 1)
+            .returning(Counter.value)
+        )
+        value = result.scalar()
+        if value is None:
+            self.session.add(Counter(name=name, value=1))
+            await self.session.flush()
+            value = 1
+        return f"{year}-{value:06d}"
+
+    async def count_by_status(self) -> dict[str, int]:
+        rows = await self.session.execute(select(Case.status, func.count()).group_by(Case.status))
+        return {status: int(n) for status, n in rows.all()}
+
+
+class CodeRepository(_Repository):
+    async def scheme(self, scheme: str, active_only: bool = True) -> Sequence[Code]:
+        q = select(Code).where(Code.scheme == scheme)
+        if active_only:
+            q = q.where(Code.active.is_(True))
+        return (await self.session.scalars(q.order_by(Code.sort, Code.code))).all()
+
+    async def get(self, scheme: str, code: str) -> Code | None:
+        return await self.session.scalar(select(Code).where(Code.scheme == scheme, Code.code == code))
+
+
+class InviteRepository(_Repository):
+    async def by_hash(self, code_hash: str) -> Invite | None:
+        return await self.session.scalar(select(Invite).where(Invite.code_hash == code_hash))
+
+
+class AuditRepository(_Repository):
+    def record(self, *, at: datetime, actor_label: str, action: str, entity: str,
+               entity_id: object = None, actor_id: int | None = None, source: str | None = None,
+               detail: dict[str, Any] | None = None) -> None:
+        """Appends one audit entry in the current transaction."""
+        self.session.add(AuditEntry(
+            at=at, actor_id=actor_id, actor_label=actor_label, action=action, entity=entity,
+            entity_id=None if entity_id is None else str(entity_id), source=source, detail=detail or {},
+        ))
+
+    async def entries(self, action: str | None = None) -> Sequence[AuditEntry]:
+        q = select(AuditEntry).order_by(AuditEntry.id)
+        if action:
+            q = q.where(AuditEntry.action == action)
+        return (await self.session.scalars(q)).all()

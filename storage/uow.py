@@ -1,0 +1,68 @@
+"""Unit of work: one session and transaction per incoming update or web request."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.repositories import (
+    AuditRepository,
+    CaseRepository,
+    CodeRepository,
+    DirectoryRepository,
+    InviteRepository,
+    StudentRepository,
+)
+
+
+class UnitOfWork:
+    """`async with uow:` begins; `await uow.commit()` makes it stick; leaving without commit rolls back."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._session: AsyncSession | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("unit of work used outside `async with`")
+        return self._session
+
+    async def __aenter__(self) -> UnitOfWork:
+        if self._session is not None:
+            raise RuntimeError("unit of work is not re-entrant; create a new one per update")
+        self._session = self._sessions()
+        s = self._session
+        self.directory = DirectoryRepository(s)
+        self.students = StudentRepository(s)
+        self.cases = CaseRepository(s)
+        self.codes = CodeRepository(s)
+        self.invites = InviteRepository(s)
+        self.audit = AuditRepository(s)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        session, self._session = self.session, None
+        try:
+            await session.rollback()
+        finally:
+            await session.close()
+
+    async def commit(self) -> None:
+        await self.session.commit()
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+
+class UnitOfWorkFactory:
+    """Makes a fresh unit of work per update; never share one between concurrent updates."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    def __call__(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions)

@@ -1,0 +1,88 @@
+"""A small fictional county for tests: areas, a school with two classes, staff of every role, pupils."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from domain.roles import Role
+from storage.models import Area, School, SchoolClass, Staff, Student, TeachingAssignment
+from storage.uow import UnitOfWork, UnitOfWorkFactory
+
+CREATED = datetime(2026, 8, 20, tzinfo=UTC)
+
+
+@dataclass
+class World:
+    county: Area
+    township: Area
+    village_a: Area
+    village_b: Area
+    school: School
+    class_a: SchoolClass
+    class_b: SchoolClass
+    staff: dict[str, Staff] = field(default_factory=dict)
+    students: list[Student] = field(default_factory=list)
+
+    def student_in(self, cls: SchoolClass) -> Student:
+        return next(s for s in self.students if s.class_id == cls.id)
+
+
+def _staff(uow: UnitOfWork, name: str, phone: str, role: Role, **kw: object) -> Staff:
+    row = Staff(name=name, phone=phone, role=role.value, created_at=CREATED, active=True, **kw)
+    uow.session.add(row)
+    return row
+
+
+async def build_world(uow_factory: UnitOfWorkFactory, pupils_per_class: int = 4) -> World:
+    """Creates and commits the fictional county; returns the rows (detached, ids filled)."""
+    async with uow_factory() as uow:
+        s = uow.session
+        county = Area(code="T-C", name="测试县", level="county")
+        s.add(county)
+        await s.flush()
+        township = Area(code="T-T", name="示范镇", level="township", parent_id=county.id)
+        s.add(township)
+        await s.flush()
+        va = Area(code="T-VA", name="东山村", level="village", parent_id=township.id)
+        vb = Area(code="T-VB", name="西河村", level="village", parent_id=township.id)
+        s.add_all([va, vb])
+        school = School(code="T-S1", name="示范镇中心小学", area_id=township.id, stage="primary")
+        s.add(school)
+        await s.flush()
+        ca = SchoolClass(school_id=school.id, grade=5, name="五年级(1)班")
+        cb = SchoolClass(school_id=school.id, grade=5, name="五年级(2)班")
+        s.add_all([ca, cb])
+        await s.flush()
+        world = World(county, township, va, vb, school, ca, cb)
+        st = world.staff
+        st["teacher_a"] = _staff(uow, "王老师", "13800000001", Role.CLASS_TEACHER, school_id=school.id)
+        st["teacher_b"] = _staff(uow, "李老师", "13800000002", Role.CLASS_TEACHER, school_id=school.id)
+        st["subject"] = _staff(uow, "赵老师", "13800000003", Role.SUBJECT_TEACHER, school_id=school.id)
+        st["principal"] = _staff(uow, "陈校长", "13800000004", Role.PRINCIPAL, school_id=school.id)
+        st["cadre_a"] = _staff(uow, "刘主任", "13800000005", Role.VILLAGE_CADRE, area_id=va.id)
+        st["cadre_b"] = _staff(uow, "孙主任", "13800000006", Role.VILLAGE_CADRE, area_id=vb.id)
+        st["township"] = _staff(uow, "周专干", "13800000007", Role.TOWNSHIP_OFFICER, area_id=township.id)
+        st["county"] = _staff(uow, "吴科长", "13800000008", Role.COUNTY_OFFICER, area_id=county.id)
+        st["admin"] = _staff(uow, "郑管理员", "13800000009", Role.ADMIN)
+        await s.flush()
+        s.add_all([
+            TeachingAssignment(staff_id=st["teacher_a"].id, class_id=ca.id, is_class_teacher=True),
+            TeachingAssignment(staff_id=st["teacher_b"].id, class_id=cb.id, is_class_teacher=True),
+            TeachingAssignment(staff_id=st["subject"].id, class_id=ca.id, is_class_teacher=False),
+            TeachingAssignment(staff_id=st["subject"].id, class_id=cb.id, is_class_teacher=False),
+        ])
+        surnames = "张王李赵刘陈杨黄周吴"
+        n = 0
+        for cls, village in ((ca, va), (cb, vb)):
+            for i in range(pupils_per_class):
+                n += 1
+                world.students.append(Student(
+                    student_number=f"L2026{n:08d}", name=f"{surnames[n % 10]}小{'一二三四五六七八九十'[i % 10]}",
+                    sex="M" if n % 2 else "F", birth_date=date(2015, 1 + n % 12, 1 + n % 27),
+                    school_id=school.id, class_id=cls.id, home_village_id=village.id,
+                    guardian_name="测试家长", guardian_relation="父亲", guardian_phone=f"139000000{n:02d}",
+                ))
+        s.add_all(world.students)
+        await uow.commit()
+    return world
