@@ -51,7 +51,9 @@ def accepted_formats() -> tuple[str, ...]:
 def _sniff_rejection(data: bytes) -> str:
     """Why Pillow could not identify the bytes: damaged accepted format, other image, or no image."""
     head = data[:16]
-    if head.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+    if head.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")) or (
+        head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+    ):
         return PhotoRejected.CORRUPT
     if head.startswith(_OTHER_IMAGE_MAGIC) or (head[4:8] == b"ftyp" and head[8:12] in _ISO_BMFF_IMAGE_BRANDS):
         return PhotoRejected.UNSUPPORTED_FORMAT
