@@ -201,14 +201,14 @@ def process_photo(
     media_type = Image.MIME.get(source.format or "", "application/octet-stream")
     # In place: a 12 MP copy costs ~35 ms and 36 MB, and the source is ours to change.
     ImageOps.exif_transpose(source, in_place=True)
-    lap("exif")
+    lap("exif_orient")
     width, height = source.size
     base = to_rgb(source)
     del source
-    base.thumbnail(
-        (policy.max_evidence_side, policy.max_evidence_side), Image.Resampling.LANCZOS, reducing_gap=3.0
-    )
-    lap("orient_resize")
+    # Bicubic: ~20% faster than Lanczos on 12 MP and indistinguishable at a 1.5x reduction.
+    evidence_box = (policy.max_evidence_side, policy.max_evidence_side)
+    base.thumbnail(evidence_box, Image.Resampling.BICUBIC, reducing_gap=3.0)
+    lap("rgb_resize")
     lines = visit.lines(policy.tz)
     evidence = _encode_jpeg(add_watermark_strip(base, lines, resolve_font(font_path)), policy.jpeg_quality)
     lap("evidence")
