@@ -48,6 +48,13 @@ def accepted_formats() -> tuple[str, ...]:
     return BASE_FORMATS + tuple(f for f in OPTIONAL_FORMATS if f in Image.OPEN)
 
 
+def media_type_of(image: Image.Image) -> str:
+    """The MIME type of the decoded file; MPO (JPEG with extra frames, common on phones) is JPEG."""
+    if image.format == "MPO":
+        return "image/jpeg"
+    return Image.MIME.get(image.format or "", "application/octet-stream")
+
+
 def _sniff_rejection(data: bytes) -> str:
     """Why Pillow could not identify the bytes: damaged accepted format, other image, or no image."""
     head = data[:16]

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from PIL import Image, ImageOps
 
-from domain.photo_decode import PhotoRejected, accepted_formats, open_verified, to_rgb
+from domain.photo_decode import PhotoRejected, accepted_formats, media_type_of, open_verified, to_rgb
 from domain.photo_exif import ExifFacts, read_exif
 from domain.photo_watermark import FontChoice, add_watermark_strip, resolve_font
 
@@ -198,7 +198,7 @@ def process_photo(
     sha256 = _sha256(data)
     lap("hash")
     facts: ExifFacts = read_exif(source, policy.tz)
-    media_type = Image.MIME.get(source.format or "", "application/octet-stream")
+    media_type = media_type_of(source)
     # In place: a 12 MP copy costs ~35 ms and 36 MB, and the source is ours to change.
     ImageOps.exif_transpose(source, in_place=True)
     lap("exif_orient")

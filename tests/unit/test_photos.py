@@ -199,6 +199,12 @@ def test_webp_is_accepted(visit: WatermarkInfo) -> None:
     assert (photo.media_type, photo.width, photo.height) == ("image/webp", 80, 60)
 
 
+def test_multi_picture_jpeg_from_a_phone_is_a_jpeg(visit: WatermarkInfo) -> None:
+    mpo = encode(two_tone(), "MPO", save_all=True, append_images=[Image.new("RGB", (60, 40))])
+    photo = process_photo(mpo, visit=visit)
+    assert (photo.media_type, photo.width, photo.height) == ("image/jpeg", 60, 40)
+
+
 def test_cmyk_jpeg_and_16_bit_grey_png_become_sensible_rgb(visit: WatermarkInfo) -> None:
     cmyk = process_photo(encode(two_tone().convert("CMYK")), visit=visit)
     assert Image.open(io.BytesIO(cmyk.evidence_bytes)).mode == "RGB"
