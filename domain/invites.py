@@ -72,3 +72,4 @@ async def redeem_invite(uow: UnitOfWork, code: str, *, telegram_user_id: int, ch
     audit(uow, Actor(staff.id, actor.label, "telegram"), now, "bind", "staff", staff.id)
     await uow.flush()
     return staff
+

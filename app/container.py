@@ -1,0 +1,43 @@
+"""Wires settings to the engine, units of work, policy and clock: built once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.settings import Settings, SettingsError
+from domain.clock import Clock, SystemClock
+from domain.policy import Policy, PolicyError, load_policy
+from storage.db import make_engine, make_sessionmaker
+from storage.uow import UnitOfWorkFactory
+
+
+@dataclass
+class Services:
+    """What handlers, routes and jobs need; passed explicitly, never imported as globals."""
+
+    settings: Settings
+    engine: AsyncEngine
+    uow: UnitOfWorkFactory
+    policy: Policy
+    clock: Clock
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.settings.tz
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    """Creates the engine and loads the policy file; a bad policy stops start-up with one line."""
+    try:
+        policy = load_policy(settings.policy_file)
+    except PolicyError as exc:
+        raise SettingsError(f"Invalid setting POLICY_FILE: {exc}") from None
+    engine = make_engine(settings.database_url)
+    return Services(settings=settings, engine=engine, uow=UnitOfWorkFactory(make_sessionmaker(engine)),
+                    policy=policy, clock=clock or SystemClock())

@@ -1,0 +1,72 @@
+"""`notoneless run`: web server, bot (polling or webhook) and, without a token, the demo emulator."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AsyncExitStack
+
+import uvicorn
+from fastapi import APIRouter
+
+from app.container import Services, build_services
+from app.settings import Settings
+from bot.application import build_application
+from storage.migrate import upgrade
+from web.app import create_app
+from web.webhook import webhook_router
+
+log = logging.getLogger(__name__)
+
+
+async def _demo_endpoint(stack: AsyncExitStack, services: Services,
+                         routers: list[APIRouter]) -> tuple[str, str, str]:
+    """Starts the Bot API emulator and the simulator (demo mode only). Returns token and URLs."""
+    from app.demo_people import DemoPeople
+    from sandbox.emulator import Emulator
+    from sandbox.simulator import simulator_router
+
+    emulator = Emulator(limits=True)
+    await emulator.start()
+    stack.push_async_callback(emulator.stop)
+    bot = emulator.create_bot(username=services.settings.demo_bot_username, first_name="一个都不能少")
+    routers.append(simulator_router(emulator, DemoPeople(services)))
+    return bot.token, emulator.base_url, emulator.file_base_url
+
+
+async def run(settings: Settings) -> None:
+    """Runs until interrupted; every part shuts down cleanly."""
+    services = build_services(settings)
+    await upgrade(services.engine)
+    routers: list[APIRouter] = []
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(services.close)
+        demo = settings.token is None
+        if demo:
+            token, base_url, file_url = await _demo_endpoint(stack, services, routers)
+        else:
+            token, base_url, file_url = settings.token, settings.telegram_api_base_url, settings.telegram_file_base_url
+        webhook = not demo and settings.telegram_webhook_url is not None
+        application = build_application(services, token=str(token), base_url=base_url, base_file_url=file_url,
+                                        updater=not webhook)
+        secret = settings.telegram_webhook_secret.get_secret_value() if settings.telegram_webhook_secret else ""
+        if webhook:
+            routers.append(webhook_router(application, secret))
+        server = uvicorn.Server(uvicorn.Config(create_app(services, routers=routers, demo=demo),
+                                               host=settings.web_host, port=settings.web_port, log_level="info"))
+        async with application:
+            await application.start()
+            if webhook:
+                await application.bot.set_webhook(str(settings.telegram_webhook_url), secret_token=secret,
+                                                   allowed_updates=["message", "edited_message", "callback_query"])
+            else:
+                assert application.updater is not None
+                await application.updater.start_polling(allowed_updates=["message", "edited_message",
+                                                                         "callback_query"])
+            where = f"http://{settings.web_host}:{settings.web_port}"
+            log.info("Not One Less is running at %s%s", where, "  (demo: open /simulator)" if demo else "")
+            try:
+                await server.serve()
+            finally:
+                if application.updater is not None and application.updater.running:
+                    await application.updater.stop()
+                await application.stop()

@@ -1,0 +1,1 @@
+"""The Telegram channel: python-telegram-bot Application, handlers and conversation rendering."""

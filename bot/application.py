@@ -1,0 +1,51 @@
+"""build_application(services) -> a python-telegram-bot Application with every handler registered."""
+
+from __future__ import annotations
+
+from telegram import BotCommand, BotCommandScopeDefault
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from app.container import Services
+from bot.handlers import commands
+from bot.handlers.errors import on_error
+from i18n import t
+
+# Commands shown in Telegram's menu, in menu order.
+MENU = ("help", "language")
+
+
+def build_application(services: Services, *, token: str, base_url: str, base_file_url: str,
+                      updater: bool = True) -> Application:  # type: ignore[type-arg]
+    """Registers handlers only; start-up and shutdown belong to the runner."""
+    builder = (
+        Application.builder().token(token).base_url(base_url).base_file_url(base_file_url)
+        .rate_limiter(AIORateLimiter(max_retries=3)).concurrent_updates(True)
+        .post_init(_set_commands)
+    )
+    if not updater:
+        builder = builder.updater(None)
+    application = builder.build()
+    application.bot_data["services"] = services
+    application.add_handler(CommandHandler("start", commands.start))
+    application.add_handler(CommandHandler("help", commands.help_command))
+    application.add_handler(CommandHandler("language", commands.language_command))
+    application.add_handler(CallbackQueryHandler(commands.language_chosen, pattern=r"^lang:"))
+    application.add_handler(MessageHandler(filters.ALL & ~filters.UpdateType.EDITED, commands.fallback))
+    application.add_error_handler(on_error)
+    return application
+
+
+async def _set_commands(application: Application) -> None:  # type: ignore[type-arg]
+    """The command menu in Chinese (default) and English."""
+    for language, code in (("zh_CN", None), ("en", "en")):
+        await application.bot.set_my_commands(
+            [BotCommand(name, t(language, f"command.{name}")) for name in MENU],
+            scope=BotCommandScopeDefault(), language_code=code,
+        )

@@ -1,0 +1,1 @@
+"""Channel-neutral forms (steps, prompts, choices, validation) rendered by the Telegram layer."""

@@ -1,0 +1,97 @@
+"""/start (invite deep link), /help and /language: parse, call the domain, reply from the catalog."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import ContextTypes
+
+from bot.context import Caller, identify, services_of
+from domain.errors import InviteInvalid
+from domain.invites import redeem_invite
+from domain.roles import ROLE_LABELS, Role
+from i18n import LANGUAGES, t
+
+
+def role_label(language: str, role: str) -> str:
+    zh, en = ROLE_LABELS[Role(role)]
+    return zh if language == "zh_CN" else en
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Binds the account when an invite code comes with /start; otherwise greets or explains."""
+    caller = await identify(update, context)
+    if caller is None or update.effective_message is None:
+        return
+    code = context.args[0] if context.args else None
+    if code is None:
+        await _greet(update, caller)
+        return
+    services = services_of(context)
+    async with services.uow() as uow:
+        try:
+            staff = await redeem_invite(uow, code, telegram_user_id=caller.telegram_user_id,
+                                        chat_id=caller.chat_id, language=None, now=services.clock.now())
+        except InviteInvalid as exc:
+            await uow.commit()  # keeps the audit entry of the refusal; nothing else was changed
+            await update.effective_message.reply_text(caller.text(f"onboarding.invite_{exc.reason}"))
+            return
+        await uow.commit()
+    await update.effective_message.reply_text(
+        caller.text("onboarding.bound", name=staff.name, role=role_label(caller.language, staff.role)))
+
+
+async def _greet(update: Update, caller: Caller) -> None:
+    assert update.effective_message is not None
+    if caller.staff is None:
+        await update.effective_message.reply_text(caller.text("onboarding.unbound"))
+    else:
+        await update.effective_message.reply_text(caller.text(
+            "onboarding.already_bound", name=caller.staff.name, role=role_label(caller.language, caller.staff.role)))
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    caller = await identify(update, context)
+    if caller is None or update.effective_message is None:
+        return
+    key = "help.text" if caller.staff is not None else "onboarding.unbound"
+    await update.effective_message.reply_text(caller.text(key))
+
+
+async def language_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    caller = await identify(update, context)
+    if caller is None or update.effective_message is None:
+        return
+    if caller.staff is None:
+        await update.effective_message.reply_text(caller.text("onboarding.unbound"))
+        return
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(t(lang, f"language.{lang}"), callback_data=f"lang:{lang}")
+                                      for lang in LANGUAGES]])
+    await update.effective_message.reply_text(caller.text("language.choose"), reply_markup=keyboard)
+
+
+async def language_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    caller = await identify(update, context)
+    if query is None or caller is None:
+        return
+    language = (query.data or "").removeprefix("lang:")
+    if caller.staff is None or language not in LANGUAGES:
+        await query.answer()
+        return
+    services = services_of(context)
+    async with services.uow() as uow:
+        binding = await uow.directory.binding_for_staff(caller.staff.id)
+        if binding is not None:
+            binding.language = language
+            await uow.commit()
+    await query.answer()
+    await query.edit_message_text(t(language, "language.set"))
+
+
+async def fallback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Anything else: stickers, voice, stray text. One clear answer, nothing changes."""
+    caller = await identify(update, context)
+    if caller is None or update.effective_message is None:
+        return
+    key = "error.not_understood" if caller.staff is not None else "onboarding.unbound"
+    await update.effective_message.reply_text(caller.text(key))

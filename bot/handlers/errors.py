@@ -1,0 +1,26 @@
+"""The one global error handler: log with the update id, apologise in the user's language."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from i18n import normalise_language, t
+
+log = logging.getLogger(__name__)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    update_id = update.update_id if isinstance(update, Update) else None
+    # No message text or user data in the log: it may hold children's personal information.
+    log.error("update %s failed: %r", update_id, context.error, exc_info=context.error)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    user = update.effective_user
+    language = normalise_language(user.language_code if user else None)
+    try:
+        await context.bot.send_message(update.effective_chat.id, t(language, "error.generic"))
+    except Exception:  # noqa: BLE001 - the apology itself must never raise
+        log.warning("could not tell chat about failed update %s", update_id)

@@ -1,0 +1,47 @@
+"""Looks up user-facing text by message id in the user's language.
+
+Message ids are stable keys (`onboarding.unbound`); each language's `.po` file holds the text.
+The `.po` files are read with Babel at start-up, so no compiled `.mo` files need to be shipped.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+
+LANGUAGES = ("zh_CN", "en")
+DEFAULT_LANGUAGE = "zh_CN"
+_LOCALES = Path(__file__).parent / "locales"
+
+
+@cache
+def _catalog(language: str) -> dict[str, str]:
+    with open(_LOCALES / language / "LC_MESSAGES" / "messages.po", "rb") as fh:
+        catalog = read_po(fh, locale=language)
+    return {str(m.id): str(m.string) for m in catalog if m.id and m.string}
+
+
+def normalise_language(code: str | None, default: str = DEFAULT_LANGUAGE) -> str:
+    """Maps Telegram's language_code (zh-hans, en-US, …) to a catalog language."""
+    if not code:
+        return default
+    c = code.lower().replace("-", "_")
+    if c.startswith("en"):
+        return "en"
+    if c.startswith("zh"):
+        return "zh_CN"
+    return default
+
+
+def t(language: str, key: str, **params: object) -> str:
+    """The text of `key` in `language` (falling back to Chinese), with {params} filled in."""
+    text = _catalog(language).get(key) or _catalog(DEFAULT_LANGUAGE).get(key)
+    if text is None:
+        raise KeyError(f"message {key!r} missing from the catalogs")
+    return text.format(**params) if params else text
+
+
+def keys(language: str) -> set[str]:
+    return set(_catalog(language))

@@ -1,0 +1,78 @@
+"""The `notoneless` command against real databases: schema upgrade and invite links."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from app.cli import cli
+from app.settings import get_settings
+from storage.db import make_engine, make_sessionmaker
+from storage.uow import UnitOfWorkFactory
+from tests.factories import build_world
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("TELEGRAM_BOT_USERNAME", "nol_test_bot")
+    get_settings.cache_clear()
+    yield database_url
+    get_settings.cache_clear()
+
+
+def _world(url: str) -> dict[str, int]:
+    async def build() -> dict[str, int]:
+        engine = make_engine(url)
+        try:
+            world = await build_world(UnitOfWorkFactory(make_sessionmaker(engine)), pupils_per_class=1)
+            return {k: v.id for k, v in world.staff.items()}
+        finally:
+            await engine.dispose()
+    return asyncio.run(build())
+
+
+def test_db_upgrade_is_repeatable(env: str) -> None:
+    for _ in range(2):
+        result = runner.invoke(cli, ["db", "upgrade"])
+        assert result.exit_code == 0, result.output
+        assert "up to date" in result.output
+
+
+def test_invite_prints_a_deep_link_with_masked_phone(env: str) -> None:
+    _world(env)
+    result = runner.invoke(cli, ["invite", "--staff", "13800000001"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"https://t\.me/nol_test_bot\?start=[A-Za-z0-9_-]{16,64}", result.output)
+    assert "13800000001" not in result.output and "138****0001" in result.output
+
+
+def test_invite_all_unbound_writes_a_file(env: str, tmp_path: Path) -> None:
+    staff = _world(env)
+    out = tmp_path / "invites.tsv"
+    result = runner.invoke(cli, ["invite", "--all-unbound", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(staff)
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+
+
+def test_invite_without_target_explains_usage(env: str) -> None:
+    result = runner.invoke(cli, ["invite"])
+    assert result.exit_code != 0
+    assert "--staff" in result.output
+
+
+def test_unknown_staff_is_reported(env: str) -> None:
+    _world(env)
+    result = runner.invoke(cli, ["invite", "--staff", "13999999999"])
+    assert result.exit_code == 1
+    assert "no staff member" in result.output and result.exception is None or isinstance(result.exception, SystemExit)

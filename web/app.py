@@ -1,0 +1,29 @@
+"""create_app(...) -> the FastAPI application: health, webhook and (demo only) the simulator."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import HTMLResponse
+
+from app.container import Services
+
+
+def create_app(services: Services, *, routers: list[APIRouter] | None = None, demo: bool = False) -> FastAPI:
+    """Routers are passed in by the runner, so the simulator exists only in demo mode."""
+    app = FastAPI(title="Not One Less", version="0.1.0")
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index() -> str:
+        link = '<p><a href="/simulator">聊天模拟器 / Chat simulator</a></p>' if demo else ""
+        return ("<!doctype html><meta charset=utf-8><title>一个都不能少 Not One Less</title>"
+                "<h1>一个都不能少 · Not One Less</h1><p>控辍保学工作平台 / Dropout-prevention case work</p>"
+                + link)
+
+    for router in routers or []:
+        app.include_router(router)
+    app.state.services = services
+    return app
