@@ -10,7 +10,7 @@ from fastapi import APIRouter
 
 from app.container import Services, build_services
 from app.settings import Settings
-from bot.application import build_application
+from bot.application import build_application, launch, shutdown
 from storage.migrate import upgrade
 from web.app import create_app
 from web.webhook import webhook_router
@@ -53,20 +53,10 @@ async def run(settings: Settings) -> None:
             routers.append(webhook_router(application, secret))
         server = uvicorn.Server(uvicorn.Config(create_app(services, routers=routers, demo=demo),
                                                host=settings.web_host, port=settings.web_port, log_level="info"))
-        async with application:
-            await application.start()
-            if webhook:
-                await application.bot.set_webhook(str(settings.telegram_webhook_url), secret_token=secret,
-                                                   allowed_updates=["message", "edited_message", "callback_query"])
-            else:
-                assert application.updater is not None
-                await application.updater.start_polling(allowed_updates=["message", "edited_message",
-                                                                         "callback_query"])
+        try:
+            await launch(application, webhook_url=settings.telegram_webhook_url if webhook else None, secret=secret)
             where = f"http://{settings.web_host}:{settings.web_port}"
             log.info("Not One Less is running at %s%s", where, "  (demo: open /simulator)" if demo else "")
-            try:
-                await server.serve()
-            finally:
-                if application.updater is not None and application.updater.running:
-                    await application.updater.stop()
-                await application.stop()
+            await server.serve()
+        finally:
+            await shutdown(application)

@@ -27,7 +27,6 @@ def build_application(services: Services, *, token: str, base_url: str, base_fil
     builder = (
         Application.builder().token(token).base_url(base_url).base_file_url(base_file_url)
         .rate_limiter(AIORateLimiter(max_retries=3)).concurrent_updates(True)
-        .post_init(_set_commands)
     )
     if not updater:
         builder = builder.updater(None)
@@ -42,7 +41,33 @@ def build_application(services: Services, *, token: str, base_url: str, base_fil
     return application
 
 
-async def _set_commands(application: Application) -> None:  # type: ignore[type-arg]
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+
+
+async def launch(application: Application, *, webhook_url: str | None = None,  # type: ignore[type-arg]
+                 secret: str = "", poll_timeout: int = 10) -> None:
+    """Initialises and starts the application, sets the menu, then polls or registers the webhook."""
+    await application.initialize()
+    await application.start()
+    await set_command_menu(application)
+    if webhook_url:
+        await application.bot.set_webhook(webhook_url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+    else:
+        assert application.updater is not None
+        await application.updater.start_polling(poll_interval=0.0, timeout=poll_timeout,
+                                                allowed_updates=ALLOWED_UPDATES)
+
+
+async def shutdown(application: Application) -> None:  # type: ignore[type-arg]
+    """Stops polling and the application; safe to call after a failed launch."""
+    if application.updater is not None and application.updater.running:
+        await application.updater.stop()
+    if application.running:
+        await application.stop()
+    await application.shutdown()
+
+
+async def set_command_menu(application: Application) -> None:  # type: ignore[type-arg]
     """The command menu in Chinese (default) and English."""
     for language, code in (("zh_CN", None), ("en", "en")):
         await application.bot.set_my_commands(

@@ -46,10 +46,9 @@ class UnitOfWork:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         session, self._session = self.session, None
-        try:
-            await session.rollback()
-        finally:
-            await session.close()
+        # close() rolls back anything uncommitted and detaches rows without expiring them,
+        # so values read inside the block stay readable after it.
+        await session.close()
 
     async def commit(self) -> None:
         await self.session.commit()
