@@ -10,13 +10,16 @@ from typing import Any
 
 from sandbox.errors import too_many_requests
 
-# Methods that put a message into a chat; edits count too because Telegram throttles them per chat.
-RATE_LIMITED_METHODS = frozenset({
+# Methods that put a message into a chat: they count against the bot's and the chat's buckets.
+SENDING_METHODS = frozenset({
     "sendMessage", "sendPhoto", "sendDocument", "sendLocation", "sendVenue", "sendContact", "sendSticker",
     "sendAudio", "sendVoice", "sendVideo", "sendAnimation", "sendVideoNote", "sendMediaGroup", "sendPoll",
-    "sendDice", "copyMessage", "forwardMessage", "editMessageText", "editMessageCaption",
-    "editMessageReplyMarkup", "editMessageMedia",
+    "sendDice", "copyMessage", "forwardMessage",
 })
+# Edits count against the bot's overall bucket only, so a tap-answer-edit flow is not throttled per chat.
+EDITING_METHODS = frozenset({"editMessageText", "editMessageCaption", "editMessageReplyMarkup",
+                             "editMessageMedia"})
+RATE_LIMITED_METHODS = SENDING_METHODS | EDITING_METHODS
 
 
 @dataclass
@@ -27,7 +30,7 @@ class LimitConfig:
     per_bot_rate: float = 30.0
     per_bot_burst: float = 30.0
     per_chat_rate: float = 1.0
-    per_chat_burst: float = 5.0
+    per_chat_burst: float = 10.0
 
 
 @dataclass
@@ -41,8 +44,9 @@ class TokenBucket:
 
     def take(self, now: float) -> float:
         """Consume one token if available, otherwise return the wait in seconds."""
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
+        elapsed = max(0.0, now - self.stamp)  # a bucket made after `now` was read must not lose tokens
+        self.tokens = min(self.capacity, self.tokens + elapsed * self.rate)
+        self.stamp = max(self.stamp, now)
         if self.tokens >= 1.0:
             self.tokens -= 1.0
             return 0.0
@@ -69,13 +73,13 @@ class RateLimiter:
         self._buckets.clear()
         return self.config
 
-    def check(self, bot_id: int, method: str, chat_id: Any) -> None:
-        """Raise a 429 ApiError if this call would exceed a limit; otherwise consume tokens."""
+    def check(self, bot_id: int, method: str, chat_id: Any) -> list[TokenBucket]:
+        """Raise a 429 ApiError if this call would exceed a limit; otherwise consume and return tokens."""
         cfg = self.config
         if not cfg.enabled or method not in RATE_LIMITED_METHODS:
-            return
+            return []
         now = time.monotonic()
-        chat_key = str(chat_id) if chat_id is not None else None
+        chat_key = str(chat_id) if chat_id is not None and method in SENDING_METHODS else None
         bot_bucket = self._bucket((bot_id, None), cfg.per_bot_rate, cfg.per_bot_burst)
         chat_bucket = (self._bucket((bot_id, chat_key), cfg.per_chat_rate, cfg.per_chat_burst)
                        if chat_key is not None else None)
@@ -90,8 +94,15 @@ class RateLimiter:
             if len(waits) > 1 and waits[1] == 0 and chat_bucket is not None:
                 chat_bucket.tokens += 1.0
             retry_after = max(1, math.ceil(wait))
-            self.record_429(bot_id, method, chat_key)
+            self.record_429(bot_id, method, None if chat_id is None else str(chat_id))
             raise too_many_requests(retry_after)
+        return [bot_bucket] + ([chat_bucket] if chat_bucket is not None else [])
+
+    @staticmethod
+    def refund(buckets: list[TokenBucket]) -> None:
+        """Give tokens back for a call that then failed (Telegram counts only delivered messages)."""
+        for bucket in buckets:
+            bucket.tokens = min(bucket.capacity, bucket.tokens + 1.0)
 
     def record_429(self, bot_id: int, method: str, chat_key: str | None) -> None:
         """Count one 429 response (flood limit or injected fault)."""

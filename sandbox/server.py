@@ -107,8 +107,12 @@ async def bot_api(emu: Emulator, request: web.Request) -> web.StreamResponse:
         handler = HANDLERS.get(method)
         if handler is None:
             return _unimplemented(emu, method)
-        emu.limiter.check(bot.id, method, params.get("chat_id"))
-        result = await handler(emu, bot, params)
+        taken = emu.limiter.check(bot.id, method, params.get("chat_id"))
+        try:
+            result = await handler(emu, bot, params)
+        except ApiError:
+            emu.limiter.refund(taken)
+            raise
     except ApiError as error:
         return error_response(error)
     return _json({"ok": True, "result": result})
