@@ -51,7 +51,7 @@ class People:
         """Open the bot through a t.me deep link: sends "/start" or "/start <payload>"."""
         return self.send_text(bot_key, user_id, f"/start {payload}" if payload else "/start")
 
-    def send_media(self, bot_key: str | int, user_id: int, kind: str, **options: Any) -> dict[str, Any]:
+    def send_media(self, bot_key: str | int, user_id: int, kind: str, /, **options: Any) -> dict[str, Any]:
         """Send a photo, document, location, contact, sticker, voice or video (see sandbox.media)."""
         bot, chat = self._open(bot_key, user_id)
         files = self.registry.files
