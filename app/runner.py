@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import AsyncExitStack
 
@@ -33,8 +34,13 @@ async def _demo_endpoint(stack: AsyncExitStack, services: Services,
     return bot.token, emulator.base_url, emulator.file_base_url
 
 
-async def run(settings: Settings) -> None:
-    """Runs until interrupted; every part shuts down cleanly."""
+async def _stop_when(event: asyncio.Event, server: uvicorn.Server) -> None:
+    await event.wait()
+    server.should_exit = True
+
+
+async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Runs until interrupted (or until `stop` is set); every part shuts down cleanly."""
     services = build_services(settings)
     await upgrade(services.engine)
     routers: list[APIRouter] = []
@@ -57,6 +63,9 @@ async def run(settings: Settings) -> None:
             await launch(application, webhook_url=settings.telegram_webhook_url if webhook else None, secret=secret)
             where = f"http://{settings.web_host}:{settings.web_port}"
             log.info("Not One Less is running at %s%s", where, "  (demo: open /simulator)" if demo else "")
+            if stop is not None:
+                watcher = asyncio.create_task(_stop_when(stop, server))
+                stack.callback(watcher.cancel)
             await server.serve()
         finally:
             await shutdown(application)

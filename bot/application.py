@@ -13,12 +13,14 @@ from telegram.ext import (
 )
 
 from app.container import Services
-from bot.handlers import commands
+from bot.conversations.catalogue import FORMS
+from bot.conversations.engine import Conversations
+from bot.handlers import commands, forms
 from bot.handlers.errors import on_error
 from i18n import t
 
 # Commands shown in Telegram's menu, in menu order.
-MENU = ("help", "language")
+MENU = ("report", "help", "language", "cancel")
 
 
 def build_application(services: Services, *, token: str, base_url: str, base_file_url: str,
@@ -32,11 +34,14 @@ def build_application(services: Services, *, token: str, base_url: str, base_fil
         builder = builder.updater(None)
     application = builder.build()
     application.bot_data["services"] = services
+    application.bot_data["conversations"] = Conversations(FORMS)
     application.add_handler(CommandHandler("start", commands.start))
     application.add_handler(CommandHandler("help", commands.help_command))
     application.add_handler(CommandHandler("language", commands.language_command))
     application.add_handler(CallbackQueryHandler(commands.language_chosen, pattern=r"^lang:"))
-    application.add_handler(MessageHandler(filters.ALL & ~filters.UpdateType.EDITED, commands.fallback))
+    application.add_handler(MessageHandler(filters.UpdateType.EDITED, commands.edited))
+    application.add_handler(MessageHandler(filters.ALL, forms.on_input))
+    application.add_handler(CallbackQueryHandler(forms.on_input))
     application.add_error_handler(on_error)
     return application
 

@@ -1,6 +1,6 @@
 """Looks up user-facing text by message id in the user's language.
 
-Message ids are stable keys (`onboarding.unbound`); each language's `.po` file holds the text.
+Message ids are stable keys (`onboarding.unbound`); each language's `.po` files hold the text.
 The `.po` files are read with Babel at start-up, so no compiled `.mo` files need to be shipped.
 """
 
@@ -18,9 +18,18 @@ _LOCALES = Path(__file__).parent / "locales"
 
 @cache
 def _catalog(language: str) -> dict[str, str]:
-    with open(_LOCALES / language / "LC_MESSAGES" / "messages.po", "rb") as fh:
-        catalog = read_po(fh, locale=language)
-    return {str(m.id): str(m.string) for m in catalog if m.id and m.string}
+    """All `.po` files of the language merged (one per area: messages, absence, visit, …)."""
+    merged: dict[str, str] = {}
+    for path in sorted((_LOCALES / language / "LC_MESSAGES").glob("*.po")):
+        with open(path, "rb") as fh:
+            catalog = read_po(fh, locale=language)
+        for m in catalog:
+            if not (m.id and m.string):
+                continue
+            if str(m.id) in merged:
+                raise ValueError(f"message {m.id!r} defined twice ({path.name})")
+            merged[str(m.id)] = str(m.string)
+    return merged
 
 
 def normalise_language(code: str | None, default: str = DEFAULT_LANGUAGE) -> str:

@@ -285,7 +285,12 @@ class ConversationDraft(Base):
     step: Mapped[str] = mapped_column(String(32))
     answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
     prompt_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Bumped on every saved answer: buttons carry it, so a stale or double-tapped button is recognised,
+    # and two processes writing the same draft cannot both win.
+    seq: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime]
+
+    __mapper_args__ = {"version_id_col": seq}
 
 
 class Counter(Base):

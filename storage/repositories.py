@@ -16,8 +16,10 @@ from storage.models import (
     Case,
     CaseEvent,
     Code,
+    ConversationDraft,
     Counter,
     Invite,
+    ProcessedUpdate,
     School,
     SchoolClass,
     Staff,
@@ -244,3 +246,24 @@ class AuditRepository(_Repository):
         if action:
             q = q.where(AuditEntry.action == action)
         return (await self.session.scalars(q)).all()
+
+
+class DraftRepository(_Repository):
+    """Conversation drafts, one per chat."""
+
+    async def get(self, chat_id: int) -> ConversationDraft | None:
+        return await self.session.get(ConversationDraft, chat_id)
+
+    async def delete(self, draft: ConversationDraft) -> None:
+        await self.session.delete(draft)
+
+
+class UpdateLog(_Repository):
+    """Telegram update ids already applied (at-least-once delivery made idempotent)."""
+
+    async def seen(self, update_id: int) -> bool:
+        return await self.session.get(ProcessedUpdate, update_id) is not None
+
+    def mark(self, update_id: int, at: datetime) -> None:
+        """Recorded in the same transaction as the update's effect; a racing duplicate fails at commit."""
+        self.session.add(ProcessedUpdate(update_id=update_id, processed_at=at))

@@ -11,8 +11,10 @@ from storage.repositories import (
     CaseRepository,
     CodeRepository,
     DirectoryRepository,
+    DraftRepository,
     InviteRepository,
     StudentRepository,
+    UpdateLog,
 )
 
 
@@ -40,6 +42,8 @@ class UnitOfWork:
         self.codes = CodeRepository(s)
         self.invites = InviteRepository(s)
         self.audit = AuditRepository(s)
+        self.drafts = DraftRepository(s)
+        self.updates = UpdateLog(s)
         return self
 
     async def __aexit__(

@@ -88,10 +88,9 @@ async def language_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     await query.edit_message_text(t(language, "language.set"))
 
 
-async def fallback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Anything else: stickers, voice, stray text. One clear answer, nothing changes."""
+async def edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An edited message changes nothing already recorded; say so once."""
     caller = await identify(update, context)
-    if caller is None or update.effective_message is None:
+    if caller is None or caller.staff is None:
         return
-    key = "error.not_understood" if caller.staff is not None else "onboarding.unbound"
-    await update.effective_message.reply_text(caller.text(key))
+    await context.bot.send_message(caller.chat_id, caller.text("error.edits_ignored"))

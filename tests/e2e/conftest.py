@@ -87,3 +87,25 @@ async def invite_code(services: Services, staff_id: int, ttl: timedelta = timede
         code = await create_invite(uow, staff_id, Actor.system("test"), now=services.clock.now(), ttl=ttl)
         await uow.commit()
     return code
+
+
+BindFactory = Callable[..., Awaitable[Phone]]
+
+
+@pytest.fixture
+def bound(phones: PhoneFactory, services: Services, world: World) -> BindFactory:
+    """A phone already linked to the named staff member of the test world."""
+
+    async def make(who: str, language_code: str = "zh-hans") -> Phone:
+        phone = await phones(first_name=who, language_code=language_code)
+        await phone.start(await invite_code(services, world.staff[who].id))
+        await phone.wait_for_reply(lambda m: "绑定成功" in m["text"] or "linked" in m["text"])
+        return phone
+
+    return make
+
+
+def buttons(message: dict) -> list[str]:  # type: ignore[type-arg]
+    markup = message.get("reply_markup") or {}
+    rows = markup.get("inline_keyboard") or markup.get("keyboard") or []
+    return [b["text"] if isinstance(b, dict) else str(b) for row in rows for b in row]

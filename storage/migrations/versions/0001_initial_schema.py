@@ -125,6 +125,7 @@ def upgrade() -> None:
     sa.Column('step', sa.String(length=32), nullable=False),
     sa.Column('answers', sa.JSON(), nullable=False),
     sa.Column('prompt_message_id', sa.BigInteger(), nullable=True),
+    sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('updated_at', storage.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_conversation_drafts_staff_id_staff')),
     sa.PrimaryKeyConstraint('chat_id', name=op.f('pk_conversation_drafts'))

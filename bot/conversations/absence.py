@@ -1,0 +1,77 @@
+"""/report — absence report: pupil, since when, reason, key groups, note, summary, submit."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bot.conversations.form import Form
+from bot.conversations.labels import local_date, status_label, student_label
+from bot.conversations.model import Answers, Choice, FormContext
+from bot.conversations.steps import ChoiceStep, DateStep, MultiChoiceStep, TextStep
+from domain.audit import audit
+from domain.cases import REASON_SCHEME, AbsenceReport, report_absence
+from domain.roles import Role
+
+UNKNOWN = "unknown"
+
+
+async def students_in_scope(ctx: FormContext, answers: Answers) -> list[Choice]:
+    """Pupils the teacher answers for; a typed fragment searches real names."""
+    fragment = answers.get("_search", {}).get("student")
+    if fragment or not ctx.scope.class_ids:  # principals: everyone in their school
+        students = list(await ctx.uow.students.search(ctx.scope, fragment or "", limit=200))
+    else:
+        students = []
+        for school_class in await ctx.uow.directory.classes(ctx.scope.class_ids):
+            students.extend(await ctx.uow.students.of_class(school_class.id))
+    classes = {c.id: c for c in await ctx.uow.directory.classes({s.class_id for s in students})}
+    return [Choice(str(s.id), student_label(ctx, s, classes.get(s.class_id))) for s in students]
+
+
+async def refuse_student(ctx: FormContext, value: str) -> None:
+    """A student id that was not offered (stale or forged callback data) is logged."""
+    audit(ctx.uow, ctx.actor, ctx.now, "denied", "student", value[:20], via="telegram_button")
+
+
+async def reason_choices(ctx: FormContext, answers: Answers) -> list[Choice]:
+    codes = [c for c in await ctx.uow.codes.scheme(REASON_SCHEME) if not c.clears_case]
+    label = (lambda c: c.label_zh) if ctx.language == "zh_CN" else (lambda c: c.label_en)
+    return [Choice(c.code, label(c)) for c in codes] + [Choice(UNKNOWN, ctx.t("report.reason_unknown"))]
+
+
+async def key_groups(ctx: FormContext, answers: Answers) -> list[Choice]:
+    label = (lambda c: c.label_zh) if ctx.language == "zh_CN" else (lambda c: c.label_en)
+    return [Choice(c.code, label(c)) for c in await ctx.uow.codes.scheme("key_group")]
+
+
+async def flags_on_file(ctx: FormContext, answers: Answers) -> list[str]:
+    return await ctx.uow.students.flags(int(answers["student"]))
+
+
+async def submit(ctx: FormContext, answers: Answers) -> str:
+    reason = answers.get("reason")
+    report = AbsenceReport(
+        student_id=int(answers["student"]), absent_since=date.fromisoformat(answers["absent_since"]),
+        reason_code=None if reason in (None, UNKNOWN) else reason, flags=list(answers.get("flags") or []),
+        note=answers.get("note"),
+    )
+    case, created = await report_absence(ctx.uow, ctx.scope, ctx.actor, report, now=ctx.now,
+                                         policy=ctx.services.policy, tz=ctx.tz)
+    key = "report.submitted_new" if created else "report.submitted_added"
+    return ctx.t(key, number=case.number, status=status_label(ctx, case.status),
+                 visit_due=local_date(ctx, case.visit_due_at))
+
+
+FORM = Form(
+    name="report",
+    roles=frozenset({Role.CLASS_TEACHER, Role.SUBJECT_TEACHER, Role.PRINCIPAL}),
+    steps=[
+        ChoiceStep("student", "report.ask_student", students_in_scope, columns=1, searchable=True,
+                   empty_key="report.no_students", on_refused=refuse_student),
+        DateStep("absent_since", "report.ask_since"),
+        ChoiceStep("reason", "report.ask_reason", reason_choices, columns=2),
+        MultiChoiceStep("flags", "report.ask_flags", key_groups, initial=flags_on_file),
+        TextStep("note", "report.ask_note", optional=True, max_length=500),
+    ],
+    submit=submit,
+)

@@ -1,0 +1,148 @@
+"""Runs any form one input at a time; the draft (step + answers) is saved in the caller's transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.conversations.form import Form
+from bot.conversations.model import Choice, Command, FormContext, Input, Prompt, Reask, Redisplay, Tap
+from bot.conversations.steps import NAV_PREFIX, LocationStep
+from domain.roles import Role
+from storage.models import ConversationDraft
+
+
+@dataclass
+class Outcome:
+    """What to show: new prompts (their buttons carry `seq`), and/or a short toast for a button tap."""
+
+    prompts: list[Prompt] = field(default_factory=list)
+    seq: int = 0
+    toast: str | None = None
+    handled: bool = True
+    submitted: bool = False
+    in_place: bool = False  # replace the message whose button was tapped, rather than sending anew
+
+
+class Conversations:
+    """The forms by command name, and the one loop that walks any of them."""
+
+    def __init__(self, forms: list[Form]) -> None:
+        self.forms = {f.name: f for f in forms}
+
+    async def handle(self, ctx: FormContext, chat_id: int, given: Input) -> Outcome:
+        draft = await ctx.uow.drafts.get(chat_id)
+        if draft is not None and draft.staff_id != ctx.staff.id:  # a re-bound chat starts clean
+            await ctx.uow.drafts.delete(draft)
+            draft = None
+        if isinstance(given, Command):
+            return await self._command(ctx, chat_id, draft, given)
+        if draft is None or draft.form not in self.forms:
+            return Outcome(toast=ctx.t("form.button_expired")) if isinstance(given, Tap) else Outcome(handled=False)
+        form = self.forms[draft.form]
+        if isinstance(given, Tap):
+            if given.seq != draft.seq:
+                return Outcome(toast=ctx.t("form.button_stale"))
+            if given.value.startswith(NAV_PREFIX):
+                navigated = await self._navigate(ctx, draft, form, given.value)
+                if navigated is not None:
+                    return navigated
+        return await self._answer(ctx, draft, form, given)
+
+    async def start(self, ctx: FormContext, chat_id: int, name: str, args: tuple[str, ...] = ()) -> Outcome:
+        """Starts a form as if its command had been sent (used by reminder and /mycases buttons)."""
+        return await self.handle(ctx, chat_id, Command(name, args))
+
+    async def _command(self, ctx: FormContext, chat_id: int, draft: ConversationDraft | None,
+                       given: Command) -> Outcome:
+        if given.name == "cancel":
+            if draft is None:
+                return Outcome([Prompt(ctx.t("form.nothing_to_cancel"), remove_keyboard=True)])
+            await ctx.uow.drafts.delete(draft)
+            return Outcome([Prompt(ctx.t("form.cancelled"), remove_keyboard=True)])
+        form = self.forms.get(given.name)
+        if form is None:
+            return Outcome(handled=False)
+        if Role(ctx.staff.role) not in form.roles:
+            return Outcome([Prompt(ctx.t("form.not_for_your_role"))])
+        answers: dict[str, object] = {}
+        try:
+            if form.begin is not None:
+                await form.begin(ctx, answers, given.args)
+        except Reask as reason:
+            return Outcome([Prompt(ctx.t(reason.key, **reason.params))])
+        prompts = []
+        if draft is not None:
+            await ctx.uow.drafts.delete(draft)
+            await ctx.uow.flush()
+            prompts.append(Prompt(ctx.t("form.previous_discarded")))
+        step = form.first(answers)
+        draft = ConversationDraft(chat_id=chat_id, staff_id=ctx.staff.id, form=form.name, step=step.key,
+                                  answers=answers, updated_at=ctx.now)
+        ctx.uow.session.add(draft)
+        await ctx.uow.flush()
+        prompts.append(await step.prompt(ctx, answers))
+        prompts[-1].remove_keyboard = True
+        return Outcome(prompts, seq=draft.seq)
+
+    async def _navigate(self, ctx: FormContext, draft: ConversationDraft, form: Form, value: str) -> Outcome | None:
+        """Page turns, cancel, change-an-answer; None when the value is an answer for the step."""
+        answers = dict(draft.answers)
+        nav = value[len(NAV_PREFIX):]
+        if nav == "noop":
+            return Outcome(toast="")
+        if nav == "cancel":
+            await ctx.uow.drafts.delete(draft)
+            return Outcome([Prompt(ctx.t("form.cancelled"), remove_keyboard=True)])
+        if nav.startswith("p") and nav[1:].isdigit():
+            answers.setdefault("_page", {})[draft.step] = int(nav[1:])
+        elif nav == "all":
+            answers.get("_search", {}).pop(draft.step, None)
+        elif nav == "change" and draft.step == form.confirm.key:
+            choices = [Choice(f"{NAV_PREFIX}edit:{s.key}", ctx.t(f"{form.name}.{s.key}.label"))
+                       for s in form.editable(answers)]
+            return await self._save(ctx, draft, answers, draft.step,
+                                    [Prompt(ctx.t("form.which_answer"), [[c] for c in choices])])
+        elif nav.startswith("edit:") and draft.step == form.confirm.key:
+            key = nav.removeprefix("edit:")
+            if key not in {s.key for s in form.editable(answers)}:
+                return Outcome(toast=ctx.t("form.button_stale"))
+            answers["_edit"] = True
+            step = form.step(key)
+            return await self._save(ctx, draft, answers, key, [await step.prompt(ctx, answers)])
+        else:
+            return None
+        outcome = await self._save(ctx, draft, answers, draft.step, [await form.step(draft.step).prompt(ctx, answers)])
+        outcome.in_place = True
+        return outcome
+
+    async def _answer(self, ctx: FormContext, draft: ConversationDraft, form: Form, given: Input) -> Outcome:
+        step = form.step(draft.step)
+        answers = dict(draft.answers)
+        try:
+            await step.receive(ctx, answers, given)
+        except Redisplay:
+            outcome = await self._save(ctx, draft, answers, step.key, [await step.prompt(ctx, answers)])
+            outcome.in_place = isinstance(given, Tap)
+            return outcome
+        except Reask as reason:
+            return Outcome([Prompt(ctx.t(reason.key, **reason.params)), await step.prompt(ctx, draft.answers)],
+                           seq=draft.seq)
+        if step is form.confirm:
+            text = await form.submit(ctx, answers)
+            await ctx.uow.drafts.delete(draft)
+            return Outcome([Prompt(text, remove_keyboard=True)], submitted=True)
+        following = form.after(step.key, answers)
+        if following is form.confirm:
+            answers.pop("_edit", None)
+        prompt = await following.prompt(ctx, answers)
+        prompt.remove_keyboard = prompt.remove_keyboard or isinstance(step, LocationStep)
+        return await self._save(ctx, draft, answers, following.key, [prompt])
+
+    @staticmethod
+    async def _save(ctx: FormContext, draft: ConversationDraft, answers: dict[str, object], step: str,
+                    prompts: list[Prompt]) -> Outcome:
+        draft.answers = answers
+        draft.step = step
+        draft.updated_at = ctx.now
+        await ctx.uow.flush()
+        return Outcome(prompts, seq=draft.seq)

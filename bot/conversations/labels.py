@@ -1,0 +1,34 @@
+"""How students and cases are named in chat: masked by default (DOMAIN.md §8), never with IDs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.conversations.model import FormContext
+from domain.identity import mask_name
+from storage.models import Case, SchoolClass, Student
+
+
+def student_label(ctx: FormContext, student: Student, school_class: SchoolClass | None) -> str:
+    """张*明 · 五年级(1)班 · …1234 — enough to tell pupils apart without exposing them."""
+    name = student.name if ctx.services.settings.show_full_student_names else mask_name(student.name)
+    parts = [name]
+    if school_class is not None:
+        parts.append(school_class.name)
+    parts.append("…" + student.student_number[-4:])
+    return " · ".join(parts)
+
+
+def status_label(ctx: FormContext, status: str) -> str:
+    return ctx.t(f"status.{status}")
+
+
+def local_date(ctx: FormContext, moment: datetime | None) -> str:
+    return moment.astimezone(ctx.tz).strftime("%Y-%m-%d") if moment else "—"
+
+
+async def case_label(ctx: FormContext, case: Case) -> str:
+    student = await ctx.uow.students.get(case.student_id)
+    assert student is not None
+    school_class = await ctx.uow.directory.school_class(student.class_id)
+    return f"{case.number} · {student_label(ctx, student, school_class)} · {status_label(ctx, case.status)}"

@@ -1,0 +1,95 @@
+"""Turns channel-neutral prompts into Telegram messages and keyboards, and Telegram updates into inputs."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram.error import BadRequest
+from telegram.ext import ExtBot
+
+from bot.conversations.engine import Outcome
+from bot.conversations.model import Command, Input, Location, Photo, Prompt, Tap, Text, Unsupported
+
+log = logging.getLogger(__name__)
+FORM_TAP = "f"  # callback data: f:<seq>:<value>
+START_FORM = "go"  # callback data: go:<form>:<id>  (buttons in reminders and /mycases)
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic", "image/heif")
+
+
+def to_input(update: Update) -> Input | None:
+    """The user's action as a conversation input; None for updates that carry nothing to answer."""
+    if (query := update.callback_query) is not None:
+        parts = (query.data or "").split(":", 2)
+        if parts[0] == FORM_TAP and len(parts) == 3 and parts[1].isdigit():
+            return Tap(int(parts[1]), parts[2])
+        if parts[0] == START_FORM and len(parts) == 3:
+            return Command(parts[1], (parts[2],))
+        return Tap(-1, "")  # unknown or forged data: treated as a stale button
+    message = update.message
+    if message is None:
+        return None
+    if message.text is not None:
+        text = message.text
+        if text.startswith("/"):
+            head, *rest = text[1:].split()
+            return Command(head.split("@")[0].lower(), tuple(rest))
+        return Text(text)
+    if message.photo:
+        biggest = message.photo[-1]
+        return Photo(biggest.file_id, biggest.file_unique_id, biggest.file_size, "image/jpeg")
+    if message.document is not None:
+        doc = message.document
+        if (doc.mime_type or "").lower() in IMAGE_TYPES or (doc.file_name or "").lower().endswith(
+                (".jpg", ".jpeg", ".png", ".webp", ".heic")):
+            return Photo(doc.file_id, doc.file_unique_id, doc.file_size, doc.mime_type, as_document=True)
+        return Unsupported("document")
+    if message.location is not None:
+        return Location(message.location.latitude, message.location.longitude)
+    for kind in ("sticker", "voice", "video", "video_note", "audio", "contact", "animation", "poll", "dice"):
+        if getattr(message, kind, None):
+            return Unsupported(kind)
+    return Unsupported("other")
+
+
+def markup_for(prompt: Prompt, seq: int) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None:
+    if prompt.buttons:
+        return InlineKeyboardMarkup([[InlineKeyboardButton(c.label, callback_data=f"{FORM_TAP}:{seq}:{c.value}")
+                                      for c in row] for row in prompt.buttons])
+    if prompt.request_location:
+        rows = [[KeyboardButton(prompt.request_location, request_location=True)]]
+        rows += [[KeyboardButton(label)] for label in prompt.extra_keys]
+        return ReplyKeyboardMarkup(rows, resize_keyboard=True, one_time_keyboard=True)
+    if prompt.remove_keyboard:
+        return ReplyKeyboardRemove()
+    return None
+
+
+async def show(bot: ExtBot, chat_id: int, outcome: Outcome, query: CallbackQuery | None,  # type: ignore[type-arg]
+               received_key: str) -> None:
+    """Sends (or edits in place) every prompt of the outcome, then answers the button tap."""
+    for index, prompt in enumerate(outcome.prompts):
+        markup = markup_for(prompt, outcome.seq)
+        if prompt.remove_keyboard and prompt.buttons:
+            # A reply keyboard cannot be removed by a message that has inline buttons.
+            await bot.send_message(chat_id, received_key, reply_markup=ReplyKeyboardRemove())
+        if index == 0 and outcome.in_place and query is not None and isinstance(query.message, Message):
+            try:
+                await query.edit_message_text(prompt.text, reply_markup=markup)  # type: ignore[arg-type]
+                continue
+            except BadRequest as exc:
+                if "not modified" in str(exc).lower():
+                    continue
+                log.info("could not edit prompt in place: %s", exc)
+        await bot.send_message(chat_id, prompt.text, reply_markup=markup)
+    if query is not None:
+        await query.answer(outcome.toast or None)
