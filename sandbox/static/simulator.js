@@ -114,13 +114,13 @@ function messageBody(message, bubble) {
     bubble.append(img);
   }
   if (message.document) {
-    bubble.append(fileLink(message.document, `📄 ${message.document.file_name || "file"}`));
+    bubble.append(fileLink(message.document, `文件 File: ${message.document.file_name || "file"}`));
   }
-  if (message.location) bubble.append(el("div", null, `📍 ${message.location.latitude}, ${message.location.longitude}`));
-  if (message.contact) bubble.append(el("div", null, `👤 ${message.contact.first_name} ${message.contact.phone_number}`));
-  if (message.sticker) bubble.append(el("div", null, message.sticker.emoji || "sticker"));
-  if (message.voice) bubble.append(el("div", null, `🎤 ${message.voice.duration}s`));
-  if (message.video) bubble.append(el("div", null, `🎬 ${message.video.duration}s`));
+  if (message.location) bubble.append(el("div", null, `位置 Location: ${message.location.latitude}, ${message.location.longitude}`));
+  if (message.contact) bubble.append(el("div", null, `联系人 Contact: ${message.contact.first_name} ${message.contact.phone_number}`));
+  if (message.sticker) bubble.append(el("div", null, `[贴纸 sticker ${message.sticker.emoji || ""}]`));
+  if (message.voice) bubble.append(el("div", null, `[语音 voice ${message.voice.duration}s]`));
+  if (message.video) bubble.append(el("div", null, `[视频 video ${message.video.duration}s]`));
   const text = message.text ?? message.caption;
   if (text) bubble.append(el("div", "text", text));
 }
