@@ -1,0 +1,178 @@
+"""A fictional demo county (示例县, Demo County) built through the roster import, plus open cases.
+
+Every name is generated from common surnames and given-name characters; phone numbers are in
+the 13800202xxx / 1390026xxxx ranges; ID numbers use region 110101 with invented sequence numbers.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from domain.audit import Actor
+from domain.cases import AbsenceReport, change_status, reclassify, report_absence
+from domain.identity import id_check_char
+from domain.lifecycle import CaseStatus as S
+from domain.policy import Policy
+from domain.roles import Role
+from domain.roster import ImportSummary, apply_roster
+from domain.roster_format import AreaRow, ClassRow, RosterData, SchoolRow, StaffRow, StudentRow
+from domain.scope import scope_for
+from storage.models import Staff, Student
+from storage.uow import UnitOfWork, UnitOfWorkFactory
+
+DEMO_COUNTY = "DEMO"
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹"
+GIVEN = "子涵宇轩浩然欣怡梓萱俊杰思雨嘉文博涛佳琪泽一诺明雅静晨阳可心天佑若曦志强秀兰建华"
+TOWNSHIPS = [("示例东岭镇", ["示例青山村", "示例石桥村", "示例柳塘村"]),
+             ("示例西川乡", ["示例河湾村", "示例杏林村", "示例高坡村"])]
+# (code, name, township index, stage, grades)
+SCHOOLS = [("DEMO-S1", "示例东岭镇中心小学", 0, "primary", range(1, 7)),
+           ("DEMO-S2", "示例西川乡小学", 1, "primary", range(4, 7)),
+           ("DEMO-S3", "示例县第一初级中学", 0, "junior", range(7, 10))]
+PUPILS_PER_CLASS = 25
+GRADE_ZH = "一二三四五六"
+FLAGS = ["left_behind", "low_income", "single_parent", "migrant_child", "learning_difficulty", "disabled_child"]
+# Where each demo case is moved after it is opened; every step is a legal lifecycle transition.
+CASE_PATHS: list[list[S]] = [
+    [], [], [],  # absent
+    [], [], [],  # suspected
+    [S.VERIFYING], [S.VERIFYING],
+    [S.VERIFYING, S.CLEARED],
+    [S.VERIFYING, S.MISSING],
+    [S.VERIFYING, S.DROPPED_OUT, S.PERSUADING], [S.DROPPED_OUT, S.PERSUADING],
+    [S.DROPPED_OUT, S.PERSUADING, S.NOTICE_ISSUED],
+    [S.DROPPED_OUT, S.PERSUADING, S.NOTICE_ISSUED, S.ESCALATED],
+    [S.VERIFYING, S.DROPPED_OUT, S.PERSUADING, S.RETURNED],
+    [S.VERIFYING, S.DROPPED_OUT, S.PERSUADING, S.RETURNED, S.RETENTION],
+]
+
+
+@dataclass
+class DemoStaff:
+    id: int
+    name: str
+    role: str
+    phone: str
+
+
+@dataclass
+class DemoSummary:
+    """What was created; `already_existed` means the demo county was there and nothing was done."""
+
+    already_existed: bool
+    roster: ImportSummary | None = None
+    cases: dict[str, int] = field(default_factory=dict)  # status -> number of demo cases
+    staff: list[DemoStaff] = field(default_factory=list)
+
+
+def _class_name(grade: int) -> str:
+    return f"{GRADE_ZH[grade - 1]}年级(1)班" if grade <= 6 else f"初{GRADE_ZH[grade - 7]}(1)班"
+
+
+def demo_roster(today: date, seed: int = 2026) -> RosterData:
+    """The demo county as in-memory roster rows, deterministic for a seed and school year."""
+    rng = random.Random(seed)
+
+    def name() -> str:
+        return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2, 2))))
+
+    d = RosterData()
+    d.areas.append(AreaRow(2, DEMO_COUNTY, "示例县", "county", None))
+    villages: list[list[str]] = []
+    for t, (township, names) in enumerate(TOWNSHIPS, start=1):
+        d.areas.append(AreaRow(len(d.areas) + 2, f"DEMO-T{t}", township, "township", DEMO_COUNTY))
+        villages.append([f"DEMO-T{t}-V{v}" for v in range(1, len(names) + 1)])
+        for code, village in zip(villages[-1], names, strict=True):
+            d.areas.append(AreaRow(len(d.areas) + 2, code, village, "village", f"DEMO-T{t}"))
+
+    def staff(role: Role, school: str | None = None, area: str | None = None, homeroom: str | None = None,
+              teaching: tuple[str, ...] = ()) -> None:
+        d.staff.append(StaffRow(len(d.staff) + 2, name(), f"13800202{len(d.staff) + 1:03d}", role, school, area,
+                                homeroom, teaching))
+
+    school_year = today.year if today.month >= 9 else today.year - 1
+    for code, school_name, township, stage, grades in SCHOOLS:
+        d.schools.append(SchoolRow(len(d.schools) + 2, code, school_name, f"DEMO-T{township + 1}", stage))
+        staff(Role.PRINCIPAL, code)
+        homes = [v for t, vs in enumerate(villages) if stage == "junior" or t == township for v in vs]
+        for grade in grades:
+            cls = _class_name(grade)
+            d.classes.append(ClassRow(len(d.classes) + 2, code, grade, cls))
+            staff(Role.CLASS_TEACHER, code, homeroom=cls, teaching=(cls,))
+            for _ in range(PUPILS_PER_CLASS):
+                n = len(d.students) + 1
+                sex = rng.choice("MF")
+                birth = date(school_year - 5 - grade, 1, 1) + timedelta(days=rng.randrange(365))
+                id17 = "110101" + birth.strftime("%Y%m%d") + f"{(2 * n + (sex == 'M')) % 1000:03d}"
+                pupil = name()
+                d.students.append(StudentRow(
+                    n + 1, f"DEMO{school_year}{n:05d}", pupil, sex, birth, code, cls,
+                    id17 + id_check_char(id17) if rng.random() < 0.8 else None, rng.choice(homes),
+                    pupil[0] + name()[1:], rng.choice(["父亲", "母亲", "祖父", "祖母"]), f"1390026{n:04d}",
+                    (rng.choice(FLAGS),) if rng.random() < 0.15 else (),
+                ))
+        classes = tuple(_class_name(g) for g in grades)
+        staff(Role.SUBJECT_TEACHER, code, teaching=classes[: (len(classes) + 1) // 2])
+        staff(Role.SUBJECT_TEACHER, code, teaching=classes[(len(classes) + 1) // 2:])
+    for t, vs in enumerate(villages, start=1):
+        staff(Role.TOWNSHIP_OFFICER, area=f"DEMO-T{t}")
+        for village in vs:
+            staff(Role.VILLAGE_CADRE, area=village)
+    staff(Role.COUNTY_OFFICER, area=DEMO_COUNTY)
+    staff(Role.ADMIN)
+    return d
+
+
+async def _demo_staff(uow: UnitOfWork, data: RosterData) -> list[DemoStaff]:
+    rows = await uow.session.scalars(select(Staff).where(Staff.phone.in_([s.phone for s in data.staff]))
+                                     .order_by(Staff.id))
+    return [DemoStaff(s.id, s.name, s.role, s.phone) for s in rows]
+
+
+async def _open_cases(uow: UnitOfWork, data: RosterData, *, now: datetime, policy: Policy, tz: ZoneInfo,
+                      rng: random.Random) -> dict[str, int]:
+    """Opens one case per CASE_PATHS entry, as the pupil's class teacher would, and moves it along."""
+    numbers = [s.number for s in rng.sample(data.students, len(CASE_PATHS))]
+    pupils = {s.student_number: s for s in await uow.session.scalars(
+        select(Student).where(Student.student_number.in_(numbers)))}
+    teachers = {(r.school_code, r.homeroom_class): r.phone for r in data.staff if r.homeroom_class}
+    by_phone = {s.phone: s for s in await uow.session.scalars(select(Staff).where(Staff.phone.in_(teachers.values())))}
+    rows = {r.number: r for r in data.students}
+    statuses: dict[str, int] = {}
+    for i, (number, path) in enumerate(zip(numbers, CASE_PATHS, strict=True)):
+        teacher = by_phone[teachers[(rows[number].school_code, rows[number].class_name)]]
+        actor = Actor(teacher.id, "demo")
+        opened = now - timedelta(days=3 * len(path) + 1, hours=i)
+        absent = i >= 3  # the first three stay plain absences
+        report = AbsenceReport(pupils[number].id, opened.astimezone(tz).date() - timedelta(days=6 if absent else 0),
+                               suspected=absent, note="示例数据 demo data")
+        case, _ = await report_absence(uow, await scope_for(uow, teacher), actor, report, now=opened,
+                                       policy=policy, tz=tz)
+        for step, status in enumerate(path, start=1):
+            at = opened + timedelta(days=3 * step)
+            if status is S.DROPPED_OUT:
+                await reclassify(uow, case, "record_system", "A2", actor, now=at)
+            if status is S.CLEARED:
+                await reclassify(uow, case, "verification_2019", "C", actor, now=at)
+            await change_status(uow, case, status, actor, now=at)
+        statuses[case.status] = statuses.get(case.status, 0) + 1
+    return statuses
+
+
+async def create_demo_data(uow_factory: UnitOfWorkFactory, *, now: datetime, policy: Policy, tz: ZoneInfo,
+                           seed: int = 2026) -> DemoSummary:
+    """Creates the demo county in one transaction; does nothing if it already exists."""
+    data = demo_roster(now.astimezone(tz).date(), seed)
+    async with uow_factory() as uow:
+        if await uow.directory.area_by_code(DEMO_COUNTY) is not None:
+            return DemoSummary(already_existed=True, staff=await _demo_staff(uow, data))
+        roster = await apply_roster(uow, data, now=now, actor=Actor.system("demo"))
+        cases = await _open_cases(uow, data, now=now, policy=policy, tz=tz, rng=random.Random(seed))
+        summary = DemoSummary(False, roster, cases, await _demo_staff(uow, data))
+        await uow.commit()
+    return summary
