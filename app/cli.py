@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -15,6 +15,7 @@ from app.container import Services, build_services
 from app.settings import get_settings
 from domain.audit import Actor
 from domain.errors import DomainError
+from domain.identity import mask_phone
 
 T = TypeVar("T")
 cli = typer.Typer(help="Not One Less (一个都不能少): dropout-prevention case work.", no_args_is_help=True)
@@ -72,7 +73,8 @@ def import_roster_cmd(
             typer.echo(str(problem), err=True)
         typer.echo(f"Nothing was imported: {len(exc.problems)} problem(s) found. 未导入任何数据。", err=True)
         raise typer.Exit(code=1) from None
-    typer.echo(f"Imported. {summary}")
+    typer.echo("Imported. 导入完成。")
+    typer.echo(format_import(summary))
 
 
 @cli.command("invite")
@@ -110,7 +112,15 @@ def demo_data_cmd() -> None:
         return await create_demo_data(services.uow, now=services.clock.now(), policy=services.policy,
                                       tz=services.tz)
 
-    typer.echo(str(_with_services(work)))
+    demo = _with_services(work)
+    if demo.already_existed:
+        typer.echo("Demo county already exists; nothing changed. 示例数据已存在，未作改动。")
+    else:
+        typer.echo(format_import(demo.roster))
+        typer.echo("Cases by status: " + ", ".join(f"{k} {v}" for k, v in sorted(demo.cases.items())))
+    typer.echo("Demo staff (all names are generated):")
+    for person in demo.staff:
+        typer.echo(f"  {person.id:>4}  {person.role:<17} {person.name}  {mask_phone(person.phone)}")
 
 
 @cli.command("run")
@@ -122,6 +132,13 @@ def run_cmd() -> None:
     asyncio.run(run(get_settings()))
 
 
+def format_import(summary: Any) -> str:
+    """One line per kind of record: created / updated / unchanged."""
+    return "\n".join(f"  {kind:<9} created {summary.created[kind]:>6}  updated {summary.updated[kind]:>6}  "
+                     f"unchanged {summary.unchanged[kind]:>6}" for kind in summary.created)
+
+
 def main() -> None:
     logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     cli()

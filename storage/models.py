@@ -34,7 +34,7 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}  # noqa: RUF012
 
 
 class Area(Base):
@@ -189,7 +189,7 @@ class Case(Base):
     closed_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
 class CaseEvent(Base):
@@ -290,7 +290,7 @@ class ConversationDraft(Base):
     seq: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime]
 
-    __mapper_args__ = {"version_id_col": seq}
+    __mapper_args__ = {"version_id_col": seq}  # noqa: RUF012
 
 
 class Counter(Base):

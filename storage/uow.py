@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -31,7 +32,7 @@ class UnitOfWork:
             raise RuntimeError("unit of work used outside `async with`")
         return self._session
 
-    async def __aenter__(self) -> UnitOfWork:
+    async def __aenter__(self) -> Self:
         if self._session is not None:
             raise RuntimeError("unit of work is not re-entrant; create a new one per update")
         self._session = self._sessions()

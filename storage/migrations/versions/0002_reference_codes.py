@@ -80,12 +80,12 @@ def _codes_table() -> sa.Table:
 
 def upgrade() -> None:
     rows = [
-        dict(scheme=s, code=c, label_zh=zh, label_en=en, clears_case=clears, sensitive=sens, meaning=m,
-             active=True, sort=i)
+        {"scheme": s, "code": c, "label_zh": zh, "label_en": en, "clears_case": clears, "sensitive": sens, "meaning": m,
+             "active": True, "sort": i}
         for i, (s, c, zh, en, clears, sens, m) in enumerate(CODES)
     ] + [
-        dict(scheme="key_group", code=c, label_zh=zh, label_en=en, clears_case=False, sensitive=sens,
-             meaning=None, active=True, sort=i)
+        {"scheme": "key_group", "code": c, "label_zh": zh, "label_en": en, "clears_case": False, "sensitive": sens,
+             "meaning": None, "active": True, "sort": i}
         for i, (c, zh, en, sens) in enumerate(KEY_GROUPS)
     ]
     op.bulk_insert(_codes_table(), rows)
