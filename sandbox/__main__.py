@@ -13,10 +13,10 @@ async def _serve(args: argparse.Namespace) -> None:
     emu = Emulator(limits=not args.no_limits)
     bot = emu.create_bot(args.bot_token, args.bot_username)
     await emu.start(args.host, args.port)
-    print(f"Bot API emulator on {emu.url}")
+    print(f"Bot API emulator on {emu.url}", flush=True)
     print(f"  base_url={emu.base_url}  base_file_url={emu.file_base_url}")
     print(f"  bot @{bot.username} token={bot.token}")
-    print(f"  control API: {emu.control_url}/health")
+    print(f"  control API: {emu.control_url}/health", flush=True)
     try:
         await asyncio.Event().wait()  # serve until interrupted
     finally:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sandbox.dispatch import method
 from sandbox.errors import bad_request
+from sandbox.html_text import parse_html
 from sandbox.markup import check_text, parse_markup
 from sandbox.validation import Upload
 
@@ -21,13 +22,26 @@ CHAT_ACTIONS = {"typing", "upload_photo", "record_video", "upload_video", "recor
                 "upload_video_note"}
 
 
+def formatted(params: dict[str, Any], key: str) -> dict[str, Any]:
+    """Return {key: text, key-entities: [...]} for a text or caption, applying parse_mode=HTML."""
+    text = params[key]
+    entities = params.get("entities" if key == "text" else "caption_entities")
+    if str(params.get("parse_mode", "")).lower() == "html":
+        text, entities = parse_html(text)
+    # Markdown and MarkdownV2 are accepted but not parsed: the text is stored as sent.
+    check_text(text, caption=key == "caption")
+    result: dict[str, Any] = {key: text}
+    if entities:
+        result["entities" if key == "text" else "caption_entities"] = entities
+    return result
+
+
 def _deliver(bot: BotState, params: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     """Store a bot message in its chat (keyboards, replies) and return the Bot API Message."""
     chat = bot.chat_for_bot(params["chat_id"])
     kind, markup = parse_markup(params.get("reply_markup"))
     if "caption" in params:
-        check_text(params["caption"], caption=True)
-        body["caption"] = params["caption"]
+        body.update(formatted(params, "caption"))
     reply_to = _reply_target(chat, params)
     if reply_to is not None:
         body["reply_to_message"] = copy.deepcopy(reply_to.data)
@@ -64,11 +78,7 @@ def _reply_target(chat: Chat, params: dict[str, Any]) -> StoredMessage | None:
 @method("sendMessage")
 async def send_message(emu: Emulator, bot: BotState, params: dict[str, Any]) -> dict[str, Any]:
     """Send a text message."""
-    check_text(params["text"])
-    body: dict[str, Any] = {"text": params["text"]}
-    if params.get("entities"):
-        body["entities"] = params["entities"]
-    return _deliver(bot, params, body)
+    return _deliver(bot, params, formatted(params, "text"))
 
 
 @method("sendPhoto")
@@ -155,6 +165,8 @@ def _apply_edit(chat: Chat, stored: StoredMessage, changes: dict[str, Any],
     stored.history.append({key: copy.deepcopy(data.get(key)) for key in (*changes, "reply_markup")}
                           | {"date": data.get("edit_date", data["date"])})
     data.update(changes)
+    for key in [k for k, v in changes.items() if v is None]:
+        data.pop(key)  # e.g. entities of the old text
     if markup is None:
         data.pop("reply_markup", None)  # Telegram drops the inline keyboard when an edit omits it
     else:
@@ -169,21 +181,22 @@ def _apply_edit(chat: Chat, stored: StoredMessage, changes: dict[str, Any],
 async def edit_message_text(emu: Emulator, bot: BotState, params: dict[str, Any]) -> dict[str, Any]:
     """Edit the text (and inline keyboard) of a bot message."""
     chat, stored = _editable(bot, params)
-    check_text(params["text"])
+    changes = formatted(params, "text")
     if "text" not in stored.data:
         raise bad_request("there is no text in the message to edit")
-    return _apply_edit(chat, stored, {"text": params["text"]}, _inline_only(params))
+    changes.setdefault("entities", None)
+    return _apply_edit(chat, stored, changes, _inline_only(params))
 
 
 @method("editMessageCaption")
 async def edit_message_caption(emu: Emulator, bot: BotState, params: dict[str, Any]) -> dict[str, Any]:
     """Edit the caption (and inline keyboard) of a bot media message."""
     chat, stored = _editable(bot, params)
-    caption = params.get("caption", "")
-    check_text(caption, caption=True)
+    changes = formatted({**params, "caption": params.get("caption", "")}, "caption")
     if "text" in stored.data:
         raise bad_request("there is no caption in the message to edit")
-    return _apply_edit(chat, stored, {"caption": caption}, _inline_only(params))
+    changes.setdefault("caption_entities", None)
+    return _apply_edit(chat, stored, changes, _inline_only(params))
 
 
 @method("editMessageReplyMarkup")

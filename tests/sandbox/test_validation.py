@@ -155,3 +155,25 @@ async def test_commands_per_scope_and_language(emulator: Emulator, bot: BotState
             await tg.set_my_commands([BotCommand("Bad-Command", "x")])
         assert await tg.delete_my_commands(language_code="zh")
         assert await tg.get_my_commands(language_code="zh") == ()
+
+
+async def test_html_parse_mode(emulator: Emulator, bot: BotState, phone: Phone) -> None:
+    await phone.send("/start")
+    async with ptb_bot(emulator, bot.token) as tg:
+        sent = await tg.send_message(phone.user_id, "😀 <b>Zhang &amp; <i>Li</i></b> <a href='https://x.org'>x</a>",
+                                     parse_mode="HTML")
+        assert sent.text == "😀 Zhang & Li x"
+        assert [(e.type, e.offset, e.length) for e in sent.entities] == [
+            ("bold", 3, 10), ("italic", 11, 2), ("text_link", 14, 1)]
+        assert sent.entities[2].url == "https://x.org"
+        with pytest.raises(BadRequest, match='(?i)Unsupported start tag "div" at byte offset 0'):
+            await tg.send_message(phone.user_id, "<div>x</div>", parse_mode="HTML")
+        with pytest.raises(BadRequest, match='(?i)Can\'t find end tag corresponding to start tag "b"'):
+            await tg.send_message(phone.user_id, "<b>bold", parse_mode="HTML")
+        with pytest.raises(BadRequest, match="(?i)Unclosed start tag"):
+            await tg.send_message(phone.user_id, "1 < 2", parse_mode="HTML")
+        with pytest.raises(BadRequest, match="(?i)message text is empty"):
+            await tg.send_message(phone.user_id, "<b></b>", parse_mode="HTML")
+        plain = await tg.edit_message_text("plain now", phone.user_id, sent.message_id)
+        assert plain.entities == ()
+        assert (await tg.send_message(phone.user_id, "a < b", parse_mode="MarkdownV2")).text == "a < b"
