@@ -15,12 +15,12 @@ from telegram.ext import (
 from app.container import Services
 from bot.conversations.catalogue import FORMS
 from bot.conversations.engine import Conversations
-from bot.handlers import commands, forms
+from bot.handlers import commands, forms, mycases
 from bot.handlers.errors import on_error
 from i18n import t
 
 # Commands shown in Telegram's menu, in menu order.
-MENU = ("report", "help", "language", "cancel")
+MENU = ("report", "return", "rollcall", "mycases", "help", "language", "cancel")
 
 
 def build_application(services: Services, *, token: str, base_url: str, base_file_url: str,
@@ -40,6 +40,8 @@ def build_application(services: Services, *, token: str, base_url: str, base_fil
     application.add_handler(CommandHandler("language", commands.language_command))
     application.add_handler(CallbackQueryHandler(commands.language_chosen, pattern=r"^lang:"))
     application.add_handler(MessageHandler(filters.UpdateType.EDITED, commands.edited))
+    application.add_handler(CommandHandler("mycases", mycases.mycases_command))
+    application.add_handler(CallbackQueryHandler(mycases.mycases_page, pattern=r"^mc:"))
     application.add_handler(MessageHandler(filters.ALL, forms.on_input))
     application.add_handler(CallbackQueryHandler(forms.on_input))
     application.add_error_handler(on_error)

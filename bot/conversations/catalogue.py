@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.conversations import absence
+from bot.conversations import absence, return_, rollcall
 from bot.conversations.form import Form
 
-FORMS: list[Form] = [absence.FORM]
+FORMS: list[Form] = [absence.FORM, return_.FORM, rollcall.FORM]

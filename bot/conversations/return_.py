@@ -1,0 +1,110 @@
+"""/return — confirm a child is back at school: case, day back, how it was confirmed, summary, submit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from bot.conversations.form import Form
+from bot.conversations.labels import case_label
+from bot.conversations.model import Answers, Choice, FormContext, Reask
+from bot.conversations.steps import ChoiceStep, DateStep, Step, TextStep
+from domain.audit import audit
+from domain.cases import case_in_scope
+from domain.errors import InvalidInput, InvalidTransition, NotInScope
+from domain.returns import (
+    CONFIRMATION_METHODS,
+    OTHER,
+    AlreadyReturned,
+    ReturnReport,
+    confirm_return,
+    is_returnable,
+    retention_checks_due,
+    returnable_cases,
+)
+from domain.roles import Role
+
+
+@dataclass
+class PresetForm(Form):
+    """A form whose `begin` may answer steps ahead (e.g. the case from a /mycases button):
+    those steps are skipped at the start but stay in the summary, where they can be changed."""
+
+    def first(self, answers: Answers) -> Step:
+        return next(s for s in self.all_steps if s.applies(answers) and s.key not in answers)
+
+
+async def case_choices(ctx: FormContext, answers: Answers) -> list[Choice]:
+    """Open cases in scope whose child can be confirmed back at school."""
+    return [Choice(str(c.id), await case_label(ctx, c)) for c in await returnable_cases(ctx.uow, ctx.scope)]
+
+
+async def refuse_case(ctx: FormContext, value: str) -> None:
+    """A case id that was not offered (stale or forged callback data) is logged."""
+    audit(ctx.uow, ctx.actor, ctx.now, "denied", "case", value[:20], via="telegram_button")
+
+
+async def preset_case(ctx: FormContext, answers: Answers, args: tuple[str, ...]) -> None:
+    """`/return <id>` or a "确认返校" button: the case is checked against scope and preset."""
+    if not args:
+        return
+    if not args[0].isdigit():
+        raise Reask("return.case_unknown")
+    try:
+        case = await case_in_scope(ctx.uow, ctx.scope, ctx.actor, int(args[0]), ctx.now)
+    except NotInScope:
+        raise Reask("return.case_not_yours") from None
+    if not is_returnable(case):
+        raise Reask("return.case_not_returnable", number=case.number, status=ctx.t(f"status.{case.status}"))
+    answers["case"] = str(case.id)
+
+
+async def first_absence(ctx: FormContext, answers: Answers) -> date | None:
+    case = await ctx.uow.cases.in_scope(ctx.scope, int(answers["case"]))
+    return case.first_absent_on if case else None
+
+
+async def method_choices(ctx: FormContext, answers: Answers) -> list[Choice]:
+    return [Choice(m, ctx.t(f"return.method.{m}")) for m in CONFIRMATION_METHODS]
+
+
+async def submit(ctx: FormContext, answers: Answers) -> str:
+    """Confirms the return; a rule violation found only now (e.g. confirmed meanwhile) is explained."""
+    report = ReturnReport(
+        case_id=int(answers["case"]), returned_on=date.fromisoformat(answers["returned_on"]),
+        method=answers["method"], method_note=answers.get("method_note"),
+        attachment_ids=[int(i) for i in answers.get("photo") or []],
+    )
+    try:
+        case = await confirm_return(ctx.uow, ctx.scope, ctx.actor, report, now=ctx.now,
+                                    policy=ctx.services.policy, tz=ctx.tz)
+    except AlreadyReturned as exc:
+        return ctx.t("return.already_returned", number=exc.case.number,
+                     status=ctx.t(f"status.{exc.case.status}"))
+    except NotInScope:
+        return ctx.t("return.case_not_yours")
+    except InvalidInput as exc:  # e.g. the case was changed from the summary after the date was given
+        if exc.code == "returned_before_absence":
+            return ctx.t("return.not_recorded_date", **exc.params)
+        return ctx.t("return.not_recorded")
+    except InvalidTransition:
+        return ctx.t("return.not_recorded")
+    checks = retention_checks_due(report.returned_on, ctx.services.policy)
+    return ctx.t("return.submitted", number=case.number, returned_on=report.returned_on.isoformat(),
+                 status=ctx.t(f"status.{case.status}"), first_check=checks[0] if checks else "—")
+
+
+FORM = PresetForm(
+    name="return",
+    roles=frozenset({Role.CLASS_TEACHER, Role.SUBJECT_TEACHER, Role.PRINCIPAL, Role.VILLAGE_CADRE}),
+    steps=[
+        ChoiceStep("case", "return.ask_case", case_choices, columns=1, empty_key="return.no_cases",
+                   on_refused=refuse_case),
+        DateStep("returned_on", "return.ask_date", not_before=first_absence),
+        ChoiceStep("method", "return.ask_method", method_choices, columns=1),
+        TextStep("method_note", "return.ask_method_note", optional=False, max_length=200,
+                 when=lambda a: a.get("method") == OTHER),
+    ],
+    submit=submit,
+    begin=preset_case,
+)

@@ -1,0 +1,90 @@
+"""/rollcall — term-start roll call: class, tick who has NOT arrived, summary, submit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.conversations.labels import local_date, student_label
+from bot.conversations.model import Answers, Choice, FormContext, Input, Prompt, Reask
+from bot.conversations.return_ import PresetForm
+from bot.conversations.steps import NAV_PREFIX, ChoiceStep, MultiChoiceStep, _paginate
+from domain.errors import NotInScope
+from domain.roles import Role
+from domain.rollcall import RollCall, record_roll_call
+
+
+@dataclass
+class ClassStep(ChoiceStep):
+    """Choosing another class (from the summary) forgets the ticks made for the previous one."""
+
+    async def receive(self, ctx: FormContext, answers: Answers, given: Input) -> None:
+        before = answers.get(self.key)
+        await super().receive(ctx, answers, given)
+        if before is not None and answers[self.key] != before:
+            answers.pop("absent", None)
+            answers.get("_page", {}).pop("absent", None)
+            answers.pop("_edit", None)  # go on to the checklist of the new class, not back to the summary
+
+
+@dataclass
+class ChecklistStep(MultiChoiceStep):
+    """A multi-choice for long lists (a whole class): one per row, paginated, with a running count."""
+
+    columns: int = 1
+
+    async def prompt(self, ctx: FormContext, answers: Answers) -> Prompt:
+        chosen = set(await self.selected(ctx, answers))
+        choices = [Choice(c.value, ("❌ " if c.value in chosen else "▫️ ") + c.label)
+                   for c in await self.choices(ctx, answers)]
+        rows = _paginate(choices, int(answers.get("_page", {}).get(self.key, 0)), self.columns)
+        rows.append([Choice(f"{NAV_PREFIX}done", ctx.t("form.done"))])
+        return Prompt(ctx.t(self.prompt_key, n=len(chosen), total=len(choices)), rows)
+
+
+async def my_classes(ctx: FormContext, answers: Answers) -> list[Choice]:
+    """The classes this person is class teacher (班主任) of."""
+    ids = [a.class_id for a in await ctx.uow.directory.assignments(ctx.staff.id) if a.is_class_teacher]
+    return [Choice(str(c.id), c.name) for c in await ctx.uow.directory.classes(ids)] if ids else []
+
+
+async def preset_class(ctx: FormContext, answers: Answers, args: tuple[str, ...]) -> None:
+    """A teacher with one class goes straight to the checklist."""
+    classes = await my_classes(ctx, answers)
+    if not classes:
+        raise Reask("rollcall.no_class")
+    if len(classes) == 1:
+        answers["class"] = classes[0].value
+
+
+async def pupils(ctx: FormContext, answers: Answers) -> list[Choice]:
+    students = await ctx.uow.students.of_class(int(answers["class"]))
+    return [Choice(str(s.id), student_label(ctx, s, None)) for s in students]
+
+
+async def submit(ctx: FormContext, answers: Answers) -> str:
+    """Records the roll call; every pupil ticked gets a suspected-dropout case to verify."""
+    roll_call = RollCall(class_id=int(answers["class"]),
+                         absent_student_ids=[int(v) for v in answers.get("absent") or []])
+    try:
+        result = await record_roll_call(ctx.uow, ctx.scope, ctx.actor, roll_call, now=ctx.now,
+                                        policy=ctx.services.policy, tz=ctx.tz)
+    except NotInScope:
+        return ctx.t("rollcall.not_yours")
+    cases = result.opened + result.updated
+    if not cases:
+        return ctx.t("rollcall.all_present")
+    due = min((c.verification_due_at for c in cases if c.verification_due_at), default=None)
+    return ctx.t("rollcall.submitted", opened=len(result.opened), updated=len(result.updated),
+                 due=local_date(ctx, due))
+
+
+FORM = PresetForm(
+    name="rollcall",
+    roles=frozenset({Role.CLASS_TEACHER}),
+    steps=[
+        ClassStep("class", "rollcall.ask_class", my_classes, columns=1),
+        ChecklistStep("absent", "rollcall.ask_absent", pupils),
+    ],
+    submit=submit,
+    begin=preset_class,
+)

@@ -1,0 +1,82 @@
+"""Term-start roll call (开学报到核查): pupils who have not arrived become suspected-dropout cases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from domain.audit import Actor, audit
+from domain.cases import AbsenceReport, add_event, report_absence
+from domain.errors import NotInScope
+from domain.policy import Policy
+from storage.models import Case, SchoolClass
+from storage.scope import Scope
+from storage.uow import UnitOfWork
+
+
+@dataclass
+class RollCall:
+    """One class teacher's check: the class and the pupils who have not arrived."""
+
+    class_id: int
+    absent_student_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class RollCallResult:
+    opened: list[Case] = field(default_factory=list)
+    updated: list[Case] = field(default_factory=list)
+
+
+def is_school_day(policy: Policy, day: date) -> bool:
+    """Weekdays that are not configured holidays."""
+    return day.weekday() < 5 and day not in policy.holidays
+
+
+def roll_call_due(policy: Policy, today: date) -> bool:
+    """True on the first `policy.roll_call_days` school days of the current term."""
+    term = policy.term_on(today)
+    if term is None or not is_school_day(policy, today):
+        return False
+    school_days = sum(1 for n in range((today - term.starts_on).days)
+                      if is_school_day(policy, term.starts_on + timedelta(days=n)))
+    return school_days < policy.roll_call_days
+
+
+async def class_in_scope(uow: UnitOfWork, scope: Scope, actor: Actor, class_id: int, now: datetime) -> SchoolClass:
+    """The class, or NotInScope (logged) when the actor does not answer for it."""
+    school_class = await uow.directory.school_class(class_id)
+    if school_class is None or not (scope.everything or class_id in scope.class_ids
+                                    or school_class.school_id in scope.school_ids):
+        audit(uow, actor, now, "denied", "class", class_id)
+        raise NotInScope(f"class {class_id}")
+    return school_class
+
+
+async def record_roll_call(uow: UnitOfWork, scope: Scope, actor: Actor, roll_call: RollCall, *,
+                           now: datetime, policy: Policy, tz: ZoneInfo) -> RollCallResult:
+    """Opens a suspected case for every pupil who has not arrived (or adds to their open case);
+    the 15-day verification window counts from the term's start."""
+    school_class = await class_in_scope(uow, scope, actor, roll_call.class_id, now)
+    pupils = {s.id for s in await uow.students.of_class(school_class.id)}
+    for student_id in roll_call.absent_student_ids:
+        if student_id not in pupils:  # not in this class: forged or stale
+            audit(uow, actor, now, "denied", "student", student_id, via="roll_call")
+            raise NotInScope(f"student {student_id}")
+    today = now.astimezone(tz).date()
+    term = policy.term_on(today)
+    starts_on = term.starts_on if term else today
+    result = RollCallResult()
+    for student_id in dict.fromkeys(roll_call.absent_student_ids):
+        report = AbsenceReport(student_id=student_id, absent_since=starts_on, suspected=True)
+        case, created = await report_absence(uow, scope, actor, report, now=now, policy=policy, tz=tz)
+        if created and case.verification_due_at is None:  # no term configured: count from today
+            case.verification_due_at = datetime.combine(starts_on, datetime.min.time(), tz) + policy.verification_window
+        add_event(uow, case, "roll_call_absent", actor, now, term=term.name if term else None,
+                  term_starts_on=starts_on.isoformat())
+        (result.opened if created else result.updated).append(case)
+    audit(uow, actor, now, "roll_call", "class", school_class.id, absent=len(roll_call.absent_student_ids),
+          opened=len(result.opened), updated=len(result.updated))
+    await uow.flush()
+    return result
