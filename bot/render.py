@@ -92,4 +92,12 @@ async def show(bot: ExtBot, chat_id: int, outcome: Outcome, query: CallbackQuery
                 log.info("could not edit prompt in place: %s", exc)
         await bot.send_message(chat_id, prompt.text, reply_markup=markup)
     if query is not None:
-        await query.answer(outcome.toast or None)
+        await answer_tap(query, outcome.toast or None)
+
+
+async def answer_tap(query: CallbackQuery, text: str | None = None, alert: bool = False) -> None:
+    """Stops the button's spinner; a query already answered (a redelivered update) is not an error."""
+    try:
+        await query.answer(text, show_alert=alert)
+    except BadRequest as exc:
+        log.info("callback query not answered: %s", exc)

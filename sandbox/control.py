@@ -101,6 +101,12 @@ def add_control_routes(app: web.Application, emu: Emulator) -> None:
         return people.tap(*chat_args(request), str(body["label"]), message_id=body.get("message_id"),
                           location=location)
 
+    async def press_callback(request: web.Request, body: dict[str, Any]) -> Any:
+        return people.press_callback(*chat_args(request), int(body["message_id"]), str(body["data"]))
+
+    async def redeliver(request: web.Request, body: dict[str, Any]) -> Any:
+        return people.redeliver(request.match_info["bot"], int(body["update_id"]))
+
     async def send_media(request: web.Request, body: dict[str, Any]) -> Any:
         return people.send_media(*chat_args(request), request.match_info["kind"], **_decode_data(body))
 
@@ -152,6 +158,8 @@ def add_control_routes(app: web.Application, emu: Emulator) -> None:
     router.add_post(CHAT + "/send", _wrap(send, emu))
     router.add_post(CHAT + "/start", _wrap(start, emu))
     router.add_post(CHAT + "/tap", _wrap(tap, emu))
+    router.add_post(CHAT + "/callback", _wrap(press_callback, emu))
+    router.add_post("/_control/bots/{bot}/redeliver", _wrap(redeliver, emu))
     router.add_post(CHAT + "/media/{kind}", _wrap(send_media, emu))
     router.add_post(CHAT + "/edit", _wrap(edit, emu))
     router.add_post(CHAT + "/block", _wrap(block, emu))

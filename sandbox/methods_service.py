@@ -41,7 +41,9 @@ async def get_updates(emu: Emulator, bot: BotState, params: dict[str, Any]) -> l
     if offset is not None and offset < 0:
         bot.pending = bot.pending[offset:]
     elif offset is not None:
-        bot.pending = [u for u in bot.pending if u["update_id"] >= offset]
+        bot.pending = [u for u in bot.pending
+                       if u["update_id"] >= offset or u["update_id"] in bot.redelivered]
+        bot.redelivered.clear()
     limit = min(max(params.get("limit", 100), 1), 100)
     timeout = min(max(params.get("timeout", 0), 0), MAX_POLL_TIMEOUT)
     # A newer getUpdates call ends older waiting ones with 409, as Telegram does.

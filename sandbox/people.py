@@ -103,6 +103,21 @@ class People:
         bot.push_update("callback_query", query)
         return query
 
+    def press_callback(self, bot_key: str | int, user_id: int, message_id: int, data: str) -> dict[str, Any]:
+        """A tampered client: a callback query with arbitrary data on one of the bot's messages."""
+        bot, chat = self._open(bot_key, user_id)
+        stored = chat.messages.get(message_id)
+        if stored is None or not stored.from_bot:
+            raise ActionError("no bot message with that id in this chat")
+        return self._press_inline(bot, chat, stored, {"text": "(forged)", "callback_data": data})
+
+    def redeliver(self, bot_key: str | int, update_id: int) -> dict[str, Any]:
+        """Deliver an earlier update again with the same update_id."""
+        try:
+            return self.registry.find_bot(bot_key).redeliver(update_id)
+        except KeyError as exc:
+            raise ActionError(str(exc)) from None
+
     def edit_message(self, bot_key: str | int, user_id: int, message_id: int, text: str) -> dict[str, Any]:
         """Edit one of the person's own text messages; the bot gets an edited_message update."""
         bot, chat = self._open(bot_key, user_id)

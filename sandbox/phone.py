@@ -91,6 +91,14 @@ class Phone:
             body["latitude"], body["longitude"] = location
         return await self._act("tap", body)
 
+    async def press_callback(self, message_id: int, data: str) -> dict[str, Any]:
+        """Send a callback query with arbitrary data, as a tampered client could."""
+        return await self._act("callback", {"message_id": message_id, "data": data})
+
+    async def redeliver(self, update_id: int) -> dict[str, Any]:
+        """Have the bot receive an earlier update again, with the same update_id."""
+        return await self._call("POST", f"/_control/bots/{self.bot}/redeliver", {"update_id": update_id})
+
     async def send_photo(self, data: bytes | None = None, *, width: int = 1280, height: int = 960,
                          caption: str | None = None) -> dict[str, Any]:
         """Send a photo (generated if no bytes are given); the bot sees a PhotoSize array."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +78,9 @@ class BotState:
     user: dict[str, Any]
     chats: dict[int, Chat] = field(default_factory=dict)
     pending: list[dict[str, Any]] = field(default_factory=list)
+    # Recent updates, so a test can have one delivered again as Telegram does when a confirmation is lost.
+    history: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=2000))
+    redelivered: set[int] = field(default_factory=set)
     next_update_id: int = 1
     allowed_updates: list[str] = field(default_factory=list)
     webhook: dict[str, Any] | None = None
@@ -109,8 +113,19 @@ class BotState:
         update = {"update_id": self.next_update_id, update_type: copy.deepcopy(payload)}
         self.next_update_id += 1
         self.pending.append(update)
+        self.history.append(update)
         self.updates_notifier.bump()
         return update
+
+    def redeliver(self, update_id: int) -> dict[str, Any]:
+        """Queue an already delivered update again, same id (at-least-once delivery)."""
+        for update in self.history:
+            if update["update_id"] == update_id:
+                self.pending.append(copy.deepcopy(update))
+                self.redelivered.add(update_id)
+                self.updates_notifier.bump()
+                return update
+        raise KeyError(f"update {update_id} is not in the recent history")
 
     def chat_for_bot(self, chat_id: Any) -> Chat:
         """Return the chat a bot method targets, with Telegram's errors for unknown or closed chats."""

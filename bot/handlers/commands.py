@@ -6,6 +6,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
 from bot.context import Caller, identify, services_of
+from bot.render import answer_tap
 from domain.errors import InviteInvalid
 from domain.invites import redeem_invite
 from domain.roles import ROLE_LABELS, Role
@@ -76,7 +77,7 @@ async def language_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         return
     language = (query.data or "").removeprefix("lang:")
     if caller.staff is None or language not in LANGUAGES:
-        await query.answer()
+        await answer_tap(query)
         return
     services = services_of(context)
     async with services.uow() as uow:
@@ -84,7 +85,7 @@ async def language_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         if binding is not None:
             binding.language = language
             await uow.commit()
-    await query.answer()
+    await answer_tap(query)
     await query.edit_message_text(t(language, "language.set"))
 
 

@@ -15,7 +15,7 @@ from bot.context import identify, services_of
 from bot.conversations.engine import Conversations, Outcome
 from bot.conversations.model import Command, FormContext, Input, Prompt
 from bot.media import telegram_fetcher
-from bot.render import show, to_input
+from bot.render import answer_tap, show, to_input
 from domain.audit import Actor
 from domain.scope import scope_for
 
@@ -38,14 +38,14 @@ async def on_input(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     if caller.staff is None:
         if query is not None:
-            await query.answer(caller.text("onboarding.unbound")[:190], show_alert=True)
+            await answer_tap(query, caller.text("onboarding.unbound")[:190], alert=True)
         else:
             await context.bot.send_message(caller.chat_id, caller.text("onboarding.unbound"))
         return
     outcome = await _apply(update, context, caller.staff.id, caller.chat_id, caller.language, given)
     if outcome is None:  # a redelivered update: already applied and answered
         if query is not None:
-            await query.answer()
+            await answer_tap(query)
         return
     if not outcome.handled:
         key = "error.not_understood" if not isinstance(given, Command) else "error.unknown_command"

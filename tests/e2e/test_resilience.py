@@ -108,3 +108,25 @@ async def test_a_double_tapped_submit_records_once(polling_bot: Application, pho
             CaseEvent.kind == "absence_reported"))
     assert n == 1
     assert sum("个案编号" in m["text"] for m in phone.messages) == 1
+
+
+async def test_a_redelivered_update_changes_nothing(polling_bot: Application, phones: PhoneFactory,
+                                                    world: World, services: Services, tg_bot: BotState) -> None:
+    """Telegram delivers at least once: the same submit update arriving twice records one report."""
+    phone = await phones()
+    await phone.start(await invite_code(services, world.staff["teacher_a"].id))
+    await phone.wait_for_reply(lambda m: "绑定成功" in m["text"])
+    for action, expect in report_script(world):
+        await action(phone)
+        await phone.wait_for_reply(expect, timeout=20)
+    submit_update = tg_bot.history[-1]["update_id"]
+    before = len(phone.messages)
+    await phone.redeliver(submit_update)
+    # Send something after it, so its answer proves the redelivered update was processed first.
+    await phone.send("/help")
+    await phone.wait_for_reply(lambda m: "/language" in m["text"])
+    async with services.uow() as uow:
+        n = await uow.session.scalar(select(func.count()).select_from(CaseEvent).where(
+            CaseEvent.kind == "absence_reported"))
+    assert n == 1
+    assert len(phone.messages) == before + 1, " | ".join(m["text"][:12].replace("\n", " ") for m in phone.messages[-4:])

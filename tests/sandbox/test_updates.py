@@ -86,3 +86,25 @@ async def test_webhook_blocks_polling_and_reports_state(emulator: Emulator, bot:
     assert (await api(http, emulator, bot, "deleteWebhook", drop_pending_updates=True))["result"] is True
     info = (await api(http, emulator, bot, "getWebhookInfo"))["result"]
     assert info == {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
+
+
+async def test_redelivered_update_comes_again_with_the_same_id(emulator: Emulator, bot: BotState, phone: Phone,
+                                                                http: httpx.AsyncClient) -> None:
+    await phone.send("once")
+    first = (await api(http, emulator, bot, "getUpdates"))["result"]
+    update_id = first[0]["update_id"]
+    assert (await api(http, emulator, bot, "getUpdates", offset=update_id + 1))["result"] == []
+    await phone.redeliver(update_id)
+    again = (await api(http, emulator, bot, "getUpdates", offset=update_id + 1))["result"]
+    assert [u["update_id"] for u in again] == [update_id]
+    assert again[0]["message"]["text"] == "once"
+
+
+async def test_a_tampered_client_can_send_any_callback_data(emulator: Emulator, bot: BotState, phone: Phone,
+                                                            http: httpx.AsyncClient) -> None:
+    await phone.send("hi")
+    sent = await api(http, emulator, bot, "sendMessage", chat_id=phone.user_id, text="pick",
+                     reply_markup={"inline_keyboard": [[{"text": "A", "callback_data": "a"}]]})
+    await phone.press_callback(sent["result"]["message_id"], "forged:123")
+    updates = (await api(http, emulator, bot, "getUpdates"))["result"]
+    assert updates[-1]["callback_query"]["data"] == "forged:123"

@@ -1,0 +1,178 @@
+"""/return end to end: confirm a child back at school in a few taps; bad input re-asked; scope enforced."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from telegram.ext import Application
+
+from app.container import Services
+from domain.audit import Actor
+from domain.cases import AbsenceReport, report_absence
+from domain.lifecycle import CaseStatus
+from domain.scope import scope_for
+from sandbox.phone import Phone
+from storage.models import Case
+from tests.e2e.conftest import BindFactory, buttons
+from tests.factories import World
+
+ABSENT_DAYS = 4
+
+
+@pytest.fixture
+async def open_case(services: Services, world: World) -> Case:
+    """A suspected case of a class A pupil (home village A), reported four days after the absence began."""
+    async with services.uow() as uow:
+        staff = world.staff["teacher_a"]
+        today = services.clock.now().astimezone(services.tz).date()
+        report = AbsenceReport(world.student_in(world.class_a).id, today - timedelta(days=ABSENT_DAYS))
+        case, _ = await report_absence(uow, await scope_for(uow, staff), Actor(staff.id, "test"), report,
+                                       now=services.clock.now(), policy=services.policy, tz=services.tz)
+        await uow.commit()
+    return case
+
+
+async def _case_now(services: Services, case_id: int) -> tuple[Case, list[str]]:
+    async with services.uow() as uow:
+        case = await uow.cases.get(case_id)
+        assert case is not None
+        return case, [e.kind for e in await uow.cases.events(case_id)]
+
+
+async def _to_method_step(phone: Phone, case: Case) -> dict:  # type: ignore[type-arg]
+    await phone.send("/return")
+    ask = await phone.wait_for_reply(lambda m: any(case.number in b for b in buttons(m)))
+    await phone.tap(next(b for b in buttons(ask) if case.number in b))
+    await phone.wait_for_reply(lambda m: "今天" in buttons(m))
+    await phone.tap("昨天")
+    return await phone.wait_for_reply(lambda m: "本人在课堂上见到" in buttons(m))
+
+
+@pytest.mark.parametrize("who", ["teacher_a", "cadre_a"])
+async def test_return_is_confirmed_in_a_few_taps(polling_bot: Application, bound: BindFactory, world: World,
+                                                 services: Services, open_case: Case, who: str) -> None:
+    phone = await bound(who)
+    await _to_method_step(phone, open_case)
+    await phone.tap("本人在课堂上见到")
+    summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
+    assert open_case.number in summary["text"] and "本人在课堂上见到" in summary["text"]
+    await phone.tap("✅ 提交")
+    done = await phone.wait_for_reply(lambda m: "已确认返校" in m["text"])
+    assert "保学跟踪" in done["text"]
+    case, kinds = await _case_now(services, open_case.id)
+    assert case.status == CaseStatus.RETENTION and case.returned_on is not None
+    assert kinds[-2:] == ["return_confirmed", "retention_started"]
+
+
+async def test_other_way_needs_a_description(polling_bot: Application, bound: BindFactory,
+                                             services: Services, open_case: Case) -> None:
+    phone = await bound("teacher_a")
+    await _to_method_step(phone, open_case)
+    await phone.tap("其他方式")
+    ask = await phone.wait_for_reply(lambda m: "必填" in m["text"])
+    assert "跳过" not in buttons(ask)
+    await phone.send_sticker()
+    assert "请输入文字" in (await phone.wait_for_reply(lambda m: "必填" not in m["text"]))["text"]
+    await phone.send("校长电话告知已到校")
+    summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
+    assert "校长电话告知已到校" in summary["text"]
+    await phone.tap("✅ 提交")
+    await phone.wait_for_reply(lambda m: "已确认返校" in m["text"])
+    async with services.uow() as uow:
+        event = [e for e in await uow.cases.events(open_case.id) if e.kind == "return_confirmed"][0]
+        assert (event.data["method"], event.data["method_note"]) == ("other", "校长电话告知已到校")
+
+
+async def test_bad_dates_and_stray_inputs_are_reasked(polling_bot: Application, bound: BindFactory,
+                                                      services: Services, open_case: Case) -> None:
+    phone = await bound("teacher_a")
+    await phone.send("/return")
+    ask = await phone.wait_for_reply(lambda m: any(open_case.number in b for b in buttons(m)))
+    await phone.send_sticker()
+    assert "按钮" in (await phone.wait_for_reply(lambda m: "按钮" in m["text"]))["text"]
+    await phone.tap(next(b for b in buttons(ask) if open_case.number in b), message_id=ask["message_id"])
+    await phone.wait_for_reply(lambda m: "今天" in buttons(m))
+    await phone.send("2099-01-01")
+    assert "不能晚于今天" in (await phone.wait_for_reply(lambda m: "今天" not in buttons(m)))["text"]
+    too_early = open_case.first_absent_on - timedelta(days=1)  # type: ignore[operator]
+    await phone.send(too_early.isoformat())
+    refusal = await phone.wait_for_reply(lambda m: "不能早于" in m["text"])
+    assert open_case.first_absent_on.isoformat() in refusal["text"]  # type: ignore[union-attr]
+    await phone.tap("今天")
+    await phone.wait_for_reply(lambda m: "本人在课堂上见到" in buttons(m))
+    await phone.send_sticker()
+    await phone.wait_for_reply(lambda m: "按钮" in m["text"])
+    case, kinds = await _case_now(services, open_case.id)
+    assert case.status == CaseStatus.SUSPECTED and "return_confirmed" not in kinds
+
+
+@pytest.mark.parametrize("steps", [0, 1, 2, 3, 4])
+async def test_cancel_at_any_step_leaves_nothing(polling_bot: Application, bound: BindFactory,
+                                                 services: Services, open_case: Case, steps: int) -> None:
+    phone = await bound("teacher_a")
+    await phone.send("/return")
+    ask = await phone.wait_for_reply(lambda m: any(open_case.number in b for b in buttons(m)))
+    script = [
+        (lambda: phone.tap(next(b for b in buttons(ask) if open_case.number in b)), lambda m: "今天" in buttons(m)),
+        (lambda: phone.tap("今天"), lambda m: "其他方式" in buttons(m)),
+        (lambda: phone.tap("其他方式"), lambda m: "必填" in m["text"]),
+        (lambda: phone.send("电话确认"), lambda m: "✅ 提交" in buttons(m)),
+    ]
+    for action, expect in script[:steps]:
+        await action()
+        await phone.wait_for_reply(expect)
+    await phone.send("/cancel")
+    await phone.wait_for_reply(lambda m: "已取消" in m["text"])
+    case, kinds = await _case_now(services, open_case.id)
+    assert case.status == CaseStatus.SUSPECTED and kinds == ["opened", "absence_reported"]
+    async with services.uow() as uow:
+        assert await uow.drafts.get(phone.user_id) is None
+
+
+async def test_double_tapped_submit_confirms_once(polling_bot: Application, bound: BindFactory,
+                                                  services: Services, open_case: Case) -> None:
+    phone = await bound("teacher_a")
+    await _to_method_step(phone, open_case)
+    await phone.tap("学校确认已到校")
+    summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
+    await phone.tap("✅ 提交", message_id=summary["message_id"])
+    await phone.tap("✅ 提交", message_id=summary["message_id"])
+    await phone.wait_for_reply(lambda m: "已确认返校" in m["text"])
+    for _ in range(100):  # until the bot has answered both taps (bounded)
+        await phone.refresh()
+        if len(phone.callback_answers) >= 2:
+            break
+        await asyncio.sleep(0.1)
+    assert sum("已确认返校" in m["text"] for m in phone.messages) == 1
+    _, kinds = await _case_now(services, open_case.id)
+    assert kinds.count("return_confirmed") == 1 and kinds.count("retention_started") == 1
+
+
+async def test_case_id_typed_after_the_command_skips_to_the_date(
+        polling_bot: Application, bound: BindFactory, open_case: Case) -> None:
+    phone = await bound("teacher_a")
+    await phone.send(f"/return {open_case.id}")
+    await phone.wait_for_reply(lambda m: "今天" in buttons(m) and "哪天" in m["text"])
+
+
+@pytest.mark.parametrize("how", ["typed", "forged_button", "forged_choice"])
+async def test_another_villages_case_is_refused_and_logged(
+        polling_bot: Application, bound: BindFactory, services: Services, open_case: Case, how: str) -> None:
+    phone = await bound("cadre_b")
+    if how == "typed":
+        await phone.send(f"/return {open_case.id}")
+    else:
+        await phone.send("/return")
+        ask = await phone.wait_for_reply(lambda m: "没有可以确认返校" in m["text"])
+        async with services.uow() as uow:
+            seq = (await uow.drafts.get(phone.user_id)).seq  # type: ignore[union-attr]
+        data = f"go:return:{open_case.id}" if how == "forged_button" else f"f:{seq}:{open_case.id}"
+        await phone.press_callback(ask["message_id"], data)
+    await phone.wait_for_reply(lambda m: "不在您的负责范围" in m["text"] or "不可用" in m["text"])
+    case, kinds = await _case_now(services, open_case.id)
+    assert case.status == CaseStatus.SUSPECTED and "return_confirmed" not in kinds
+    async with services.uow() as uow:
+        denied = await uow.audit.entries("denied")
+        assert [(e.entity, e.entity_id) for e in denied] == [("case", str(open_case.id))]
