@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.scope import Scope
 from storage.models import (
     Area,
+    Attachment,
     AuditEntry,
     Case,
     CaseEvent,
@@ -267,3 +268,26 @@ class UpdateLog(_Repository):
     def mark(self, update_id: int, at: datetime) -> None:
         """Recorded in the same transaction as the update's effect; a racing duplicate fails at commit."""
         self.session.add(ProcessedUpdate(update_id=update_id, processed_at=at))
+
+
+class AttachmentRepository(_Repository):
+    """Evidence files (photos) of cases and their events."""
+
+    async def get(self, attachment_id: int) -> Attachment | None:
+        return await self.session.get(Attachment, attachment_id)
+
+    async def by_ids(self, ids: Iterable[int]) -> Sequence[Attachment]:
+        """The attachments with these ids that exist, in id order."""
+        wanted = list(ids)
+        if not wanted:
+            return []
+        q = select(Attachment).where(Attachment.id.in_(wanted)).order_by(Attachment.id)
+        return (await self.session.scalars(q)).all()
+
+    async def of_event(self, event_id: int) -> Sequence[Attachment]:
+        q = select(Attachment).where(Attachment.event_id == event_id).order_by(Attachment.id)
+        return (await self.session.scalars(q)).all()
+
+    async def of_case(self, case_id: int) -> Sequence[Attachment]:
+        q = select(Attachment).where(Attachment.case_id == case_id).order_by(Attachment.id)
+        return (await self.session.scalars(q)).all()
