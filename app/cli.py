@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from app.container import Services, build_services
+from app.logs import configure_logging
 from app.settings import get_settings
 from domain.audit import Actor
 from domain.errors import DomainError
@@ -139,6 +139,5 @@ def format_import(summary: Any) -> str:
 
 
 def main() -> None:
-    logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(get_settings().log_level)
     cli()
