@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.conversations.labels import local_date, student_label
-from bot.conversations.model import Answers, Choice, FormContext, Input, Prompt, Reask
+from bot.conversations.model import Answers, Choice, FormContext, Input, Prompt, Reask, Tap
 from bot.conversations.return_ import PresetForm
 from bot.conversations.steps import NAV_PREFIX, ChoiceStep, MultiChoiceStep, _paginate
+from domain.audit import audit
 from domain.errors import NotInScope
 from domain.roles import Role
 from domain.rollcall import RollCall, record_roll_call
@@ -39,6 +40,13 @@ class ChecklistStep(MultiChoiceStep):
         rows = _paginate(choices, int(answers.get("_page", {}).get(self.key, 0)), self.columns)
         rows.append([Choice(f"{NAV_PREFIX}done", ctx.t("form.done"))])
         return Prompt(ctx.t(self.prompt_key, n=len(chosen), total=len(choices)), rows)
+
+    async def receive(self, ctx: FormContext, answers: Answers, given: Input) -> None:
+        if (isinstance(given, Tap) and not given.value.startswith(NAV_PREFIX)
+                and given.value not in {c.value for c in await self.choices(ctx, answers)}):  # stale or forged
+            audit(ctx.uow, ctx.actor, ctx.now, "denied", "student", given.value[:20], via="telegram_button")
+            raise Reask("form.choice_not_available")
+        await super().receive(ctx, answers, given)
 
 
 async def my_classes(ctx: FormContext, answers: Answers) -> list[Choice]:

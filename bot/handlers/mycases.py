@@ -9,7 +9,7 @@ from telegram.ext import ContextTypes
 from bot.context import Caller, identify, services_of
 from bot.conversations.labels import case_label, local_date
 from bot.conversations.model import FormContext
-from bot.render import START_FORM
+from bot.render import START_FORM, answer_tap
 from domain.audit import Actor, audit
 from domain.mycases import CaseItem, my_open_cases
 from domain.scope import scope_for
@@ -37,7 +37,7 @@ async def mycases_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if caller is None or query is None:
         return
     if caller.staff is None:
-        await query.answer(caller.text("onboarding.unbound")[:190], show_alert=True)
+        await answer_tap(query, caller.text("onboarding.unbound")[:190], alert=True)
         return
     _, _, page = (query.data or "").partition(":")
     text, markup = await _render(context, caller, int(page) if page.isdigit() else 0)
@@ -46,7 +46,7 @@ async def mycases_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     except BadRequest as exc:
         if "not modified" not in str(exc).lower():
             raise
-    await query.answer()
+    await answer_tap(query)
 
 
 async def _render(context: ContextTypes.DEFAULT_TYPE, caller: Caller,

@@ -81,7 +81,7 @@ async def test_other_way_needs_a_description(polling_bot: Application, bound: Bi
     await phone.tap("✅ 提交")
     await phone.wait_for_reply(lambda m: "已确认返校" in m["text"])
     async with services.uow() as uow:
-        event = [e for e in await uow.cases.events(open_case.id) if e.kind == "return_confirmed"][0]
+        event = next(e for e in await uow.cases.events(open_case.id) if e.kind == "return_confirmed")
         assert (event.data["method"], event.data["method_note"]) == ("other", "校长电话告知已到校")
 
 
