@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from bot.conversations.form import Form
-from bot.conversations.labels import case_label
+from bot.conversations.labels import case_label, status_label
 from bot.conversations.model import Answers, Choice, FormContext, Reask
 from bot.conversations.steps import ChoiceStep, DateStep, Step, TextStep
 from domain.audit import audit
@@ -55,7 +55,7 @@ async def preset_case(ctx: FormContext, answers: Answers, args: tuple[str, ...])
     except NotInScope:
         raise Reask("return.case_not_yours") from None
     if not is_returnable(case):
-        raise Reask("return.case_not_returnable", number=case.number, status=ctx.t(f"status.{case.status}"))
+        raise Reask("return.case_not_returnable", number=case.number, status=status_label(ctx, case.status))
     answers["case"] = str(case.id)
 
 
@@ -80,7 +80,7 @@ async def submit(ctx: FormContext, answers: Answers) -> str:
                                     policy=ctx.services.policy, tz=ctx.tz)
     except AlreadyReturned as exc:
         return ctx.t("return.already_returned", number=exc.case.number,
-                     status=ctx.t(f"status.{exc.case.status}"))
+                     status=status_label(ctx, exc.case.status))
     except NotInScope:
         return ctx.t("return.case_not_yours")
     except InvalidInput as exc:  # e.g. the case was changed from the summary after the date was given
@@ -91,7 +91,7 @@ async def submit(ctx: FormContext, answers: Answers) -> str:
         return ctx.t("return.not_recorded")
     checks = retention_checks_due(report.returned_on, ctx.services.policy)
     return ctx.t("return.submitted", number=case.number, returned_on=report.returned_on.isoformat(),
-                 status=ctx.t(f"status.{case.status}"), first_check=checks[0] if checks else "—")
+                 status=status_label(ctx, case.status), first_check=checks[0] if checks else "—")
 
 
 FORM = PresetForm(
