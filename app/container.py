@@ -11,6 +11,7 @@ from app.settings import Settings, SettingsError
 from domain.clock import Clock, SystemClock
 from domain.policy import Policy, PolicyError, load_policy
 from storage.db import make_engine, make_sessionmaker
+from storage.media import LocalMediaStore
 from storage.uow import UnitOfWorkFactory
 
 
@@ -27,6 +28,11 @@ class Services:
     @property
     def tz(self) -> ZoneInfo:
         return self.settings.tz
+
+    @property
+    def media(self) -> LocalMediaStore:
+        """Photo bytes by SHA-256, under MEDIA_DIR (cheap to build: it holds only the path)."""
+        return LocalMediaStore(self.settings.media_dir)
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -20,7 +20,7 @@ from bot.handlers.errors import on_error
 from i18n import t
 
 # Commands shown in Telegram's menu, in menu order.
-MENU = ("report", "return", "rollcall", "mycases", "help", "language", "cancel")
+MENU = ("report", "visit", "return", "rollcall", "mycases", "help", "language", "cancel")
 
 
 def build_application(services: Services, *, token: str, base_url: str, base_file_url: str,

@@ -11,6 +11,7 @@ from domain.audit import Actor, audit
 from domain.errors import InvalidInput, NotFound, NotInScope
 from domain.lifecycle import CaseStatus, check_transition
 from domain.policy import Policy
+from domain.reminders import plan_case_reminders
 from domain.roles import Role
 from storage.models import Case, CaseEvent, Student
 from storage.scope import Scope
@@ -107,6 +108,7 @@ async def report_absence(uow: UnitOfWork, scope: Scope, actor: Actor, report: Ab
             case.first_absent_on = report.absent_since
         case.updated_at = now
         await uow.flush()
+        await plan_case_reminders(uow, case, policy=policy, now=now, tz=tz)
         return case, False
 
     absent_for = now.astimezone(tz).date() - report.absent_since
@@ -131,12 +133,16 @@ async def report_absence(uow: UnitOfWork, scope: Scope, actor: Actor, report: Ab
     add_event(uow, case, "absence_reported", actor, now, **data)
     audit(uow, actor, now, "create", "case", case.id)
     await uow.flush()
+    await plan_case_reminders(uow, case, policy=policy, now=now, tz=tz)
     return case, True
 
 
 async def change_status(uow: UnitOfWork, case: Case, target: CaseStatus, actor: Actor, *, now: datetime,
-                        kind: str = "status_changed", **data: Any) -> CaseEvent:
-    """Moves the case through the lifecycle table; an illegal move raises InvalidTransition."""
+                        kind: str = "status_changed", policy: Policy | None = None, tz: ZoneInfo | None = None,
+                        **data: Any) -> CaseEvent:
+    """Moves the case through the lifecycle table; an illegal move raises InvalidTransition.
+    With `policy` and `tz` the case's reminders are replanned in the same transaction (without them
+    the calling use case must call `plan_case_reminders` itself)."""
     previous = case.status
     new = check_transition(previous, target)
     case.status = new.value
@@ -148,6 +154,8 @@ async def change_status(uow: UnitOfWork, case: Case, target: CaseStatus, actor: 
     event = add_event(uow, case, kind, actor, now, from_status=previous, to_status=new.value, **data)
     audit(uow, actor, now, "update", "case", case.id, status=new.value)
     await uow.flush()
+    if policy is not None and tz is not None:
+        await plan_case_reminders(uow, case, policy=policy, now=now, tz=tz)
     return event
 
 

@@ -33,6 +33,24 @@ class Term:
 
 
 @dataclass(frozen=True)
+class ReminderPolicy:
+    """Who is told about which deadline, when, and how the outbox delivers it (defaults = shipped file)."""
+
+    time_of_day: time = time(9, 0)  # reminders tied to a day (retention checks) go out at this local time
+    digest_time: time = time(8, 0)  # coordinators' one daily digest
+    snooze_by: timedelta = timedelta(days=1)
+    max_snoozes: int = 2
+    verification_notify: tuple[str, ...] = ("principal", "township_officer")
+    notice_escalate_to: tuple[str, ...] = ("township_officer", "county_officer")
+    notice_escalate_after: timedelta = timedelta(0)
+    max_attempts: int = 5
+    retry_backoff: timedelta = timedelta(seconds=30)
+    claim_lease: timedelta = timedelta(minutes=2)
+    messages_per_second: float = 25.0
+    per_chat_interval: timedelta = timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
 class Policy:
     suspect_after: timedelta
     first_visit_due: timedelta
@@ -48,6 +66,7 @@ class Policy:
     quiet_end: time
     skip_weekends: bool
     holidays: frozenset[date] = field(default_factory=frozenset)
+    reminders: ReminderPolicy = field(default_factory=lambda: ReminderPolicy())
 
     def term_on(self, day: date) -> Term | None:
         """The term that has started most recently on or before `day`."""
@@ -77,6 +96,57 @@ def _clock_time(text: str, key: str) -> time:
         raise PolicyError(f"{key}: {text!r} is not a time like 21:00") from None
 
 
+def _optional(data: dict[str, Any], dotted: str, default: Any) -> Any:
+    """Keys added after the first release may be missing from a county's older copy of the file."""
+    try:
+        return _get(data, dotted)
+    except PolicyError:
+        return default
+
+
+NOTIFIABLE_ROLES = frozenset({"principal", "township_officer", "county_officer"})
+
+
+def _roles(data: dict[str, Any], key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    roles = tuple(str(r) for r in _optional(data, key, list(default)))
+    if unknown := set(roles) - NOTIFIABLE_ROLES:
+        raise PolicyError(f"{key}: unknown role(s) {sorted(unknown)}; use {sorted(NOTIFIABLE_ROLES)}")
+    return roles
+
+
+def _reminder_policy(data: dict[str, Any]) -> ReminderPolicy:
+    base = ReminderPolicy()
+
+    def dur(key: str, default: timedelta) -> timedelta:
+        value = _optional(data, key, None)
+        return default if value is None else parse_duration(value, key)
+
+    def clock(key: str, default: time) -> time:
+        value = _optional(data, key, None)
+        return default if value is None else _clock_time(value, key)
+
+    def positive(key: str, default: float) -> float:
+        value = float(_optional(data, key, default))
+        if value <= 0:
+            raise PolicyError(f"{key}: must be greater than 0")
+        return value
+
+    return ReminderPolicy(
+        time_of_day=clock("reminders.time_of_day", base.time_of_day),
+        digest_time=clock("reminders.digest_time", base.digest_time),
+        snooze_by=dur("reminders.snooze", base.snooze_by),
+        max_snoozes=int(_optional(data, "reminders.max_snoozes", base.max_snoozes)),
+        verification_notify=_roles(data, "term_start.notify", base.verification_notify),
+        notice_escalate_to=_roles(data, "notice.escalate_to", base.notice_escalate_to),
+        notice_escalate_after=dur("notice.escalate_after", base.notice_escalate_after),
+        max_attempts=int(positive("delivery.max_attempts", base.max_attempts)),
+        retry_backoff=dur("delivery.retry_backoff", base.retry_backoff),
+        claim_lease=dur("delivery.claim_lease", base.claim_lease),
+        messages_per_second=positive("delivery.messages_per_second", base.messages_per_second),
+        per_chat_interval=dur("delivery.per_chat_interval", base.per_chat_interval),
+    )
+
+
 def load_policy(path: Path | None = None) -> Policy:
     """Reads the policy file (default: the shipped one), checking every key."""
     source = path or DEFAULT_POLICY
@@ -84,7 +154,7 @@ def load_policy(path: Path | None = None) -> Policy:
         data = tomllib.loads(source.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise PolicyError(f"{source}: {exc}") from None
-    d = lambda key: parse_duration(_get(data, key), key)  # noqa: E731
+    d = lambda key: parse_duration(_get(data, key), key)
     terms = tuple(Term(str(t["name"]), t["starts_on"]) for t in _get(data, "term_start.terms"))
     if any(not isinstance(t.starts_on, date) for t in terms):
         raise PolicyError("term_start.terms: starts_on must be a date like 2026-09-01")
@@ -106,4 +176,5 @@ def load_policy(path: Path | None = None) -> Policy:
         quiet_end=_clock_time(_get(data, "quiet_hours.end"), "quiet_hours.end"),
         skip_weekends=bool(_get(data, "quiet_hours.skip_weekends")),
         holidays=frozenset(_get(data, "quiet_hours.holidays")),
+        reminders=_reminder_policy(data),
     )

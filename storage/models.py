@@ -250,6 +250,11 @@ class Reminder(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
+    # Added by migration 0004 (issue 5): the first moment the row may be sent (due time moved out of
+    # quiet hours, or pushed back by a retry), and how it reaches the recipient: "direct" messages to
+    # teachers, "digest" items collected into a coordinator's one daily digest.
+    send_after: Mapped[datetime]
+    channel: Mapped[str] = mapped_column(String(8), default="direct", server_default="direct")
 
 
 class AuditEntry(Base):
@@ -342,3 +347,7 @@ class ApiToken(Base):
     created_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+# The sender's claim query: due rows by state, oldest first (migration 0004).
+Index("ix_reminders_state_send_after", Reminder.state, Reminder.send_after)

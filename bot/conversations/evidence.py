@@ -1,0 +1,109 @@
+"""Visit photos: store each one as it arrives (provisional watermark), re-stamp them at submit."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime
+
+from bot.conversations.model import Answers, FormContext, Photo, Reask
+from domain.photos import PhotoPolicy, PhotoRejected, ProcessedPhoto, WatermarkInfo, process_photo_async
+from domain.visits import visit_moment
+from storage.models import Attachment, Case
+from storage.repositories import AttachmentRepository
+
+PHOTOS = "photos"  # answers key of the PhotosStep
+STAMP = "_stamp"  # answers key: the visit time printed on the provisional evidence copies
+MAX_MB = 20
+# Why a photo was refused → the catalog message that tells the teacher what to do instead.
+REJECTION_KEYS = {
+    PhotoRejected.TOO_LARGE: "visit.photo_too_large",
+    PhotoRejected.NOT_AN_IMAGE: "visit.photo_not_an_image",
+    PhotoRejected.UNSUPPORTED_FORMAT: "visit.photo_unsupported_format",
+    PhotoRejected.TOO_MANY_PIXELS: "visit.photo_too_many_pixels",
+    PhotoRejected.CORRUPT: "visit.photo_corrupt",
+}
+WATERMARK_DECIMALS = 4  # about 11 m: enough for an inspector, no finer than needed (DOMAIN.md §8)
+
+
+async def _case(ctx: FormContext, answers: Answers) -> Case:
+    case = await ctx.uow.cases.in_scope(ctx.scope, int(answers["case"]))
+    if case is None:  # the case left the visitor's scope while the form was open
+        raise Reask("visit.case_not_available")
+    return case
+
+
+async def watermark(ctx: FormContext, case: Case, at: datetime,
+                    location: dict[str, float] | None = None) -> WatermarkInfo:
+    """What the evidence copy says: when, where (village, coordinates if shared), which case, who."""
+    student = await ctx.uow.students.get(case.student_id)
+    village = await ctx.uow.directory.area(student.home_village_id) if student and student.home_village_id else None
+    lat = round(location["lat"], WATERMARK_DECIMALS) if location else None
+    lon = round(location["lon"], WATERMARK_DECIMALS) if location else None
+    return WatermarkInfo(visit_time=at, village=village.name if village else "—", case_number=case.number,
+                         visitor_name=ctx.staff.name, latitude=lat, longitude=lon)
+
+
+async def _process(ctx: FormContext, data: bytes, info: WatermarkInfo) -> ProcessedPhoto:
+    """The photo pipeline on a worker thread, so other people's updates keep flowing."""
+    processed = await process_photo_async(data, visit=info, policy=PhotoPolicy(tz=ctx.tz))
+    media = ctx.services.media
+    await media.put(processed.evidence_bytes)
+    await media.put(processed.thumbnail_bytes)
+    return processed
+
+
+async def store_photo(ctx: FormContext, answers: Answers, photo: Photo) -> int:
+    """Checks and stores one photo (original, evidence copy, thumbnail) and returns its attachment id;
+    the same photo sent twice gives the same id. A bad file raises Reask with the reason."""
+    case = await _case(ctx, answers)
+    repository = AttachmentRepository(ctx.uow.session)
+    have = list(await repository.by_ids(answers.get(PHOTOS, [])))
+    if same := next((a for a in have if a.telegram_file_unique_id == photo.file_unique_id), None):
+        return same.id
+    stamp = answers.get(STAMP) or {}
+    if stamp.get("day") != answers["visited_on"]:
+        at = visit_moment(date.fromisoformat(answers["visited_on"]), ctx.now, ctx.tz)
+        stamp = {"day": answers["visited_on"], "at": at.isoformat()}
+    try:
+        data = await ctx.fetch_media(photo)
+        digest = hashlib.sha256(data).hexdigest()
+        if same := next((a for a in have if a.sha256 == digest), None):
+            return same.id
+        processed = await _process(ctx, data, await watermark(ctx, case, datetime.fromisoformat(stamp["at"])))
+    except PhotoRejected as exc:
+        raise Reask(REJECTION_KEYS.get(exc.reason, "visit.photo_corrupt"), max_mb=MAX_MB) from None
+    await ctx.services.media.put(data)  # the original, byte for byte: the evidence of record
+    attachment = Attachment(case_id=case.id, event_id=None, telegram_file_unique_id=photo.file_unique_id,
+                            uploaded_by_id=ctx.staff.id, created_at=ctx.now, **processed.attachment_fields())
+    ctx.uow.session.add(attachment)
+    await ctx.uow.flush()
+    answers[STAMP] = stamp
+    return attachment.id
+
+
+Restamped = dict[int, ProcessedPhoto]
+
+
+async def restamp_photos(ctx: FormContext, answers: Answers, case: Case, attachment_ids: list[int]) -> Restamped:
+    """New evidence copies from the originals when the coordinates or the visit date are known only now.
+    Runs before the submit writes anything, so a slow photo never holds a database write lock."""
+    location = answers.get("location")
+    stamp = answers.get(STAMP) or {}
+    same_day = stamp.get("day") == answers["visited_on"]
+    if not attachment_ids or (location is None and same_day):
+        return {}
+    at = (datetime.fromisoformat(stamp["at"]) if same_day
+          else visit_moment(date.fromisoformat(answers["visited_on"]), ctx.now, ctx.tz))
+    info = await watermark(ctx, case, at, location)
+    return {a.id: await _process(ctx, await ctx.services.media.get(a.sha256), info)
+            for a in await AttachmentRepository(ctx.uow.session).by_ids(attachment_ids)}
+
+
+async def apply_restamped(ctx: FormContext, restamped: Restamped) -> None:
+    """Points the attachments at their new evidence copies; the originals never change."""
+    for attachment in await AttachmentRepository(ctx.uow.session).by_ids(restamped):
+        processed = restamped[attachment.id]
+        attachment.evidence_sha256 = processed.evidence_sha256
+        attachment.thumbnail_sha256 = processed.thumbnail_sha256
+        attachment.exif_time_mismatch = processed.exif_time_mismatch
+    await ctx.uow.flush()

@@ -1,0 +1,348 @@
+"""/visit end to end: photos (as photos and as files), location, follow-up questions, every refusal."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from telegram.ext import Application
+
+from app.container import Services, build_services
+from app.settings import load_settings
+from bot.conversations.evidence import MAX_MB, REJECTION_KEYS
+from bot.conversations.model import Photo
+from bot.media import telegram_fetcher
+from domain.audit import Actor
+from domain.cases import AbsenceReport, report_absence
+from domain.clock import FixedClock
+from domain.lifecycle import CaseStatus
+from domain.photos import PhotoRejected
+from domain.scope import scope_for
+from i18n import t
+from sandbox.emulator import Emulator
+from sandbox.phone import Phone
+from storage.models import Attachment, Case
+from storage.repositories import AttachmentRepository
+from tests.e2e.conftest import BindFactory, buttons
+from tests.factories import World
+
+ABSENT_DAYS = 2  # an "absent" case: under the 3-day suspicion threshold
+
+
+@pytest.fixture
+async def services(database_url: str, clock: FixedClock, tmp_path: Path) -> AsyncIterator[Services]:
+    """The e2e services with photos kept in this test's own media directory."""
+    settings = load_settings(database_url=database_url, telegram_bot_username="nol_e2e_bot",
+                             media_dir=tmp_path / "media")
+    svc = build_services(settings, clock)
+    yield svc
+    await svc.close()
+
+
+async def open_case_for(services: Services, world: World, who: str, pupil_class: str) -> Case:
+    async with services.uow() as uow:
+        staff = world.staff[who]
+        today = services.clock.now().astimezone(services.tz).date()
+        report = AbsenceReport(world.student_in(getattr(world, pupil_class)).id, today - timedelta(days=ABSENT_DAYS))
+        case, _ = await report_absence(uow, await scope_for(uow, staff), Actor(staff.id, "test"), report,
+                                       now=services.clock.now(), policy=services.policy, tz=services.tz)
+        await uow.commit()
+    return case
+
+
+@pytest.fixture(autouse=True)
+def quick_chats(emulator: Emulator) -> None:
+    """Every re-ask is two messages; at Telegram's 1 message/s per chat these long scripts would mostly
+    wait out flood limits (tested elsewhere), so this module allows faster chats."""
+    emulator.set_limits(per_chat_rate=20.0, per_chat_burst=40.0)
+
+
+@pytest.fixture
+async def open_case(services: Services, world: World) -> Case:
+    return await open_case_for(services, world, "teacher_a", "class_a")
+
+
+def image(fmt: str = "JPEG", color: tuple[int, int, int] = (200, 120, 40), size: tuple[int, int] = (640, 480)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+async def attachments_of(services: Services, case_id: int) -> list[Attachment]:
+    async with services.uow() as uow:
+        return list(await AttachmentRepository(uow.session).of_case(case_id))
+
+
+async def visit_events(services: Services, case_id: int) -> list:  # type: ignore[type-arg]
+    async with services.uow() as uow:
+        return [e for e in await uow.cases.events(case_id) if e.kind == "visit_logged"]
+
+
+async def to_outcome(phone: Phone, case: Case, *, colleague: str | None = None) -> None:
+    """/visit → case → today → (colleague) → guardian met; leaves the outcome question open."""
+    await phone.send("/visit")
+    ask = await phone.wait_for_reply(lambda m: any(case.number in b for b in buttons(m)))
+    await phone.tap(next(b for b in buttons(ask) if case.number in b))
+    await phone.wait_for_reply(lambda m: "今天" in buttons(m))
+    await phone.tap("今天")
+    await phone.wait_for_reply(lambda m: "完成" in buttons(m) and "自动记入" in m["text"])
+    if colleague:
+        await phone.tap(f"▫️ {colleague}")
+        await phone.wait_for_reply(lambda m: f"✅ {colleague}" in buttons(m))
+    await phone.tap("完成")
+    await phone.wait_for_reply(lambda m: "家中无人" in buttons(m))
+    await phone.tap("监护人")
+    await phone.wait_for_reply(lambda m: "拒绝返校" in buttons(m))
+
+
+async def to_photos(phone: Phone, case: Case, outcome: str = "联系不上") -> None:
+    await to_outcome(phone, case)
+    await phone.tap(outcome)
+    await phone.wait_for_reply(lambda m: "未送达" in buttons(m))
+    await phone.tap("未送达")
+    await phone.wait_for_reply(lambda m: "家访照片" in m["text"])
+
+
+async def send_and_count(phone: Phone, n: int, data: bytes, name: str = "p.png", mime: str = "image/png") -> None:
+    await phone.send_document(data, name, mime)
+    await phone.wait_for_reply(lambda m: f"已收到 {n}/5" in m["text"])
+
+
+async def test_visit_with_two_photos_and_a_location_is_logged_once(
+        polling_bot: Application, bound: BindFactory, world: World, services: Services, open_case: Case,
+        emulator: Emulator) -> None:
+    phone = await bound("teacher_a")
+    await to_outcome(phone, open_case, colleague="刘主任（村干部）")
+    await phone.tap("拒绝返校")
+    notice = await phone.wait_for_reply(lambda m: "未送达" in buttons(m))
+    assert "哪天返校" not in notice["text"]  # the promised date belongs to "agreed to return" only
+    await phone.tap("已送达")
+    await phone.wait_for_reply(lambda m: "家访照片" in m["text"] and not buttons(m))
+    sent = await phone.send_photo(image("JPEG"))
+    await phone.wait_for_reply(lambda m: "已收到 1/5" in m["text"])
+    png = image("PNG", color=(30, 160, 90))
+    await send_and_count(phone, 2, png, "门口.png")
+    provisional = {a.sha256: a.evidence_sha256 for a in await attachments_of(services, open_case.id)}
+    await phone.tap("完成")
+    await phone.wait_for_reply(lambda m: "位置" in m["text"])
+    await phone.tap("📍 发送当前位置", location=(29.5630123, 106.5515567))
+    await phone.wait_for_reply(lambda m: "跳过" in buttons(m) and "补充" in m["text"])
+    await phone.send("家长态度坚决，已讲解义务教育法")
+    summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
+    for expected in ("拒绝返校", "2 张", "已送达", "刘主任", "本人", open_case.number):
+        assert expected in summary["text"]
+    await phone.tap("✅ 提交")
+    done = await phone.wait_for_reply(lambda m: "家访已记录" in m["text"])
+    assert "已送达劝返复学通知书" in done["text"]
+
+    [event] = await visit_events(services, open_case.id)
+    assert event.data["location"] == {"lat": 29.563012, "lon": 106.551557}
+    assert event.data["visitors"] == sorted([world.staff["teacher_a"].id, world.staff["cadre_a"].id])
+    photos = await attachments_of(services, open_case.id)
+    assert len(photos) == 2 and all(a.event_id == event.id for a in photos)
+    photo_bytes = emulator.registry.files.get(sent["photo"][-1]["file_id"]).data  # what getFile serves
+    assert {a.sha256 for a in photos} == {sha(photo_bytes), sha(png)}
+    media = services.media
+    for a in photos:
+        assert sha(await media.get(a.sha256)) == a.sha256  # the original, byte for byte
+        assert a.evidence_sha256 != provisional[a.sha256]  # re-stamped with the coordinates
+        evidence = Image.open(io.BytesIO(await media.get(a.evidence_sha256)))
+        assert evidence.format == "JPEG" and evidence.height > a.height and not evidence.getexif()
+        assert await media.exists(a.thumbnail_sha256)  # type: ignore[arg-type]
+    async with services.uow() as uow:
+        case = await uow.cases.get(open_case.id)
+    assert case is not None and case.status == CaseStatus.NOTICE_ISSUED
+    assert case.return_due_at == services.clock.now() + timedelta(days=7)
+
+
+async def test_photo_step_refuses_what_is_not_a_usable_photo(
+        polling_bot: Application, bound: BindFactory, services: Services, open_case: Case) -> None:
+    phone = await bound("teacher_a")
+    await to_photos(phone, open_case)
+    async with services.uow() as uow:
+        seq = (await uow.drafts.get(phone.user_id)).seq  # type: ignore[union-attr]
+    await phone.press_callback(phone.last_message["message_id"], f"f:{seq}:~done")  # type: ignore[index]
+    assert "至少需要 1 张" in (await phone.wait_for_reply(lambda m: "至少" in m["text"]))["text"]
+    for send, expected in [
+        (phone.send_sticker, "请发送照片"),
+        (phone.send_voice, "请发送照片"),
+        (lambda: phone.send("照片在这里"), "请发送照片"),
+        (lambda: phone.send_document(b"just some notes", "notes.txt", "text/plain"), "不是图片"),
+        (lambda: phone.send_document(b"just some notes", "fake.jpg", "image/jpeg"), "不是图片"),
+        (lambda: phone.send_document(image()[:1500], "cut.jpg", "image/jpeg"), "已损坏"),
+        (lambda: phone.send_document(image("GIF"), "anim.jpg", "image/jpeg"), "不支持这种图片格式"),
+    ]:
+        await send()
+        await phone.wait_for_reply(lambda m, e=expected: e in m["text"])  # type: ignore[misc]
+    assert await attachments_of(services, open_case.id) == []
+    first = image("PNG", color=(1, 2, 3))
+    await send_and_count(phone, 1, first)
+    await send_and_count(phone, 1, first, "again.png")  # the same picture again is not counted twice
+    for n in range(2, 6):
+        await send_and_count(phone, n, image("PNG", color=(10 * n, 20, 30)))
+    await phone.send_document(image("PNG", color=(250, 250, 250)), "six.png", "image/png")
+    assert "最多 5 张" in (await phone.wait_for_reply(lambda m: "最多" in m["text"]))["text"]
+    assert len(await attachments_of(services, open_case.id)) == 5
+
+
+async def test_dates_and_follow_up_questions(polling_bot: Application, bound: BindFactory, services: Services,
+                                             open_case: Case) -> None:
+    phone = await bound("teacher_a")
+    await phone.send("/visit")
+    ask = await phone.wait_for_reply(lambda m: any(open_case.number in b for b in buttons(m)))
+    await phone.tap(next(b for b in buttons(ask) if open_case.number in b))
+    await phone.wait_for_reply(lambda m: "今天" in buttons(m))
+    await phone.send("2099-01-01")
+    assert "不能晚于今天" in (await phone.wait_for_reply(lambda m: "今天" not in buttons(m)))["text"]
+    before = open_case.first_absent_on - timedelta(days=1)  # type: ignore[operator]
+    await phone.send(before.isoformat())
+    await phone.wait_for_reply(lambda m: "不能早于" in m["text"])
+    await phone.tap("今天")
+    await phone.wait_for_reply(lambda m: "自动记入" in m["text"])
+    await phone.tap("完成")
+    await phone.wait_for_reply(lambda m: "家中无人" in buttons(m))
+    await phone.tap("监护人和学生")
+    await phone.wait_for_reply(lambda m: "同意返校" in buttons(m))
+    await phone.tap("同意返校")
+    await phone.wait_for_reply(lambda m: "哪天返校" in m["text"])
+    today = services.clock.now().astimezone(services.tz).date()
+    await phone.send((today + timedelta(days=90)).isoformat())
+    await phone.wait_for_reply(lambda m: "60 天以内" in m["text"])
+    promised = today + timedelta(days=5)
+    await phone.send(promised.isoformat())  # a future date is right here
+    await phone.wait_for_reply(lambda m: "未送达" in buttons(m))
+    await phone.tap("已送达")  # an absent pupil who agreed to return is no dropout: no notice yet
+    await phone.wait_for_reply(lambda m: "还不能记录送达通知书" in m["text"])
+    await phone.tap("未送达")
+    await phone.wait_for_reply(lambda m: "家访照片" in m["text"])
+    await send_and_count(phone, 1, image("PNG"))
+    await phone.tap("完成")
+    await phone.wait_for_reply(lambda m: "位置" in m["text"])
+    await phone.tap("跳过")
+    await phone.wait_for_reply(lambda m: "为什么没有发送位置" in m["text"] and "跳过" not in buttons(m))
+    await phone.send("山里没有信号")
+    await phone.wait_for_reply(lambda m: "补充" in m["text"])
+    await phone.tap("跳过")
+    summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
+    assert promised.isoformat() in summary["text"] and "山里没有信号" in summary["text"]
+    # Changing the outcome from the summary asks its own follow-up, then comes back to the summary.
+    await phone.tap("✏️ 修改")
+    await phone.wait_for_reply(lambda m: "结果" in buttons(m))
+    await phone.tap("结果")
+    await phone.wait_for_reply(lambda m: "其他" in buttons(m))
+    await phone.tap("其他")
+    await phone.wait_for_reply(lambda m: "简要说明情况" in m["text"])
+    await phone.send("孩子随奶奶去了县城")
+    summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
+    assert "孩子随奶奶去了县城" in summary["text"] and promised.isoformat() not in summary["text"]
+    await phone.tap("✅ 提交")
+    await phone.wait_for_reply(lambda m: "家访已记录" in m["text"])
+    [event] = await visit_events(services, open_case.id)
+    assert (event.data["outcome"], event.data["outcome_detail"]) == ("other", "孩子随奶奶去了县城")
+    assert event.data["promised_return_on"] is None and event.data["location"] is None
+    assert event.data["no_location_reason"] == "山里没有信号" and event.data["note"] is None
+
+
+async def test_cancel_at_the_photo_step_logs_no_visit(polling_bot: Application, bound: BindFactory,
+                                                      services: Services, open_case: Case) -> None:
+    phone = await bound("teacher_a")
+    await to_photos(phone, open_case)
+    await send_and_count(phone, 1, image("PNG"))
+    await phone.send("/cancel")
+    await phone.wait_for_reply(lambda m: "已取消" in m["text"])
+    assert await visit_events(services, open_case.id) == []
+    [orphan] = await attachments_of(services, open_case.id)  # kept, but linked to no visit
+    assert orphan.event_id is None
+    async with services.uow() as uow:
+        assert await uow.drafts.get(phone.user_id) is None
+
+
+async def test_a_visit_button_jumps_to_the_date_but_not_for_someone_elses_case(
+        polling_bot: Application, bound: BindFactory, world: World, services: Services, open_case: Case) -> None:
+    other = await open_case_for(services, world, "teacher_b", "class_b")
+    phone = await bound("teacher_a")
+    anchor = phone.last_message["message_id"]  # type: ignore[index]
+    await phone.press_callback(anchor, f"go:visit:{open_case.id}")
+    await phone.wait_for_reply(lambda m: "今天" in buttons(m) and "哪天去家访" in m["text"])
+    await phone.press_callback(anchor, f"go:visit:{other.id}")
+    await phone.wait_for_reply(lambda m: "不在您的负责范围" in m["text"])
+    async with services.uow() as uow:
+        denied = await uow.audit.entries("denied")
+    assert [(e.entity, e.entity_id) for e in denied] == [("case", str(other.id))]
+    await phone.tap("今天")  # the first visit form is still open, with its case
+    await phone.wait_for_reply(lambda m: "自动记入" in m["text"])
+
+
+async def test_a_photo_over_20_mb_is_refused_before_downloading() -> None:
+    fetch = telegram_fetcher(bot=None)  # type: ignore[arg-type]
+    with pytest.raises(PhotoRejected) as refused:
+        await fetch(Photo("file-id", "unique-id", file_size=25_000_000, as_document=True))
+    assert refused.value.reason == "too_large"
+
+
+async def test_a_file_over_20_mb_is_refused_in_chat(polling_bot: Application, bound: BindFactory,
+                                                    services: Services, open_case: Case) -> None:
+    phone = await bound("teacher_a")
+    await to_photos(phone, open_case)
+    huge = image() + bytes(21 * 1024 * 1024)  # a JPEG followed by padding: only its size matters
+    await phone.send_document(huge, "huge.jpg", "image/jpeg")
+    refusal = await phone.wait_for_reply(lambda m: "太大" in m["text"], timeout=30)
+    assert "20 MB" in refusal["text"]
+    assert await attachments_of(services, open_case.id) == []
+
+
+def test_every_photo_refusal_has_a_message_in_both_languages() -> None:
+    for reason in ("too_large", "not_an_image", "unsupported_format", "too_many_pixels", "corrupt"):
+        for language in ("zh_CN", "en"):
+            assert t(language, REJECTION_KEYS[reason], max_mb=MAX_MB).strip()
+    assert "20 MB" in t("en", REJECTION_KEYS["too_large"], max_mb=MAX_MB)
+
+
+async def test_skipping_the_location_from_the_summary_asks_why(
+        polling_bot: Application, bound: BindFactory, services: Services, open_case: Case) -> None:
+    phone = await bound("teacher_a")
+    await to_photos(phone, open_case)
+    await send_and_count(phone, 1, image("PNG"))
+    await phone.tap("完成")
+    await phone.wait_for_reply(lambda m: "位置" in m["text"])
+    await phone.send_location(29.56, 106.55)
+    await phone.wait_for_reply(lambda m: "补充" in m["text"])
+    await phone.tap("跳过")
+    await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
+    await phone.tap("✏️ 修改")
+    await phone.wait_for_reply(lambda m: "位置" in buttons(m))
+    await phone.tap("位置")
+    await phone.wait_for_reply(lambda m: "当前的位置" in m["text"])
+    await phone.send("跳过")  # the reply-keyboard key (tap() would find the note's older inline Skip first)
+    await phone.wait_for_reply(lambda m: "为什么没有发送位置" in m["text"])
+    await phone.send("忘记打开定位")
+    summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
+    assert "未发送" in summary["text"] and "忘记打开定位" in summary["text"]
+    await phone.tap("✖️ 取消")
+    await phone.wait_for_reply(lambda m: "已取消" in m["text"])
+    assert await visit_events(services, open_case.id) == []
+
+
+@pytest.mark.parametrize(("who", "sees_case"), [("cadre_a", True), ("cadre_b", False), ("principal", True)])
+async def test_the_case_list_follows_scope(polling_bot: Application, bound: BindFactory, open_case: Case,
+                                           who: str, sees_case: bool) -> None:
+    phone = await bound(who)
+    await phone.send("/visit")
+    reply = await phone.wait_for_reply(lambda m: "家访" in m["text"])
+    assert any(open_case.number in b for b in buttons(reply)) == sees_case
+    assert sees_case or "没有需要家访的个案" in reply["text"]
+
+
+async def test_a_county_officer_is_not_offered_the_visit_form(polling_bot: Application, bound: BindFactory) -> None:
+    phone = await bound("county")
+    await phone.send("/visit")
+    await phone.wait_for_reply(lambda m: "不适用于您的角色" in m["text"])
