@@ -1,4 +1,4 @@
-"""create_app(...) -> the FastAPI application: health, webhook and (demo only) the simulator."""
+"""create_app(...) -> the FastAPI application: health, dashboard, API, webhook and (demo only) the simulator."""
 
 from __future__ import annotations
 
@@ -6,10 +6,14 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse
 
 from app.container import Services
+from web.dashboard import mount_dashboard
+from web.deps import WebConfig
 
 
-def create_app(services: Services, *, routers: list[APIRouter] | None = None, demo: bool = False) -> FastAPI:
-    """Routers are passed in by the runner, so the simulator exists only in demo mode."""
+def create_app(services: Services, *, routers: list[APIRouter] | None = None, demo: bool = False,
+               web: WebConfig | None = None) -> FastAPI:
+    """Routers are passed in by the runner, so the simulator exists only in demo mode; the dashboard
+    and the API are always there (`web` sets its cookie options)."""
     app = FastAPI(title="Not One Less", version="0.1.0")
 
     @app.get("/healthz", include_in_schema=False)
@@ -21,8 +25,9 @@ def create_app(services: Services, *, routers: list[APIRouter] | None = None, de
         link = '<p><a href="/simulator">聊天模拟器 / Chat simulator</a></p>' if demo else ""
         return ("<!doctype html><meta charset=utf-8><title>一个都不能少 Not One Less</title>"
                 "<h1>一个都不能少 · Not One Less</h1><p>控辍保学工作平台 / Dropout-prevention case work</p>"
-                + link)
+                '<p><a href="/dashboard">工作台登录 / Dashboard</a></p>' + link)
 
+    mount_dashboard(app, web)
     for router in routers or []:
         app.include_router(router)
     app.state.services = services

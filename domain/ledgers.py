@@ -1,0 +1,157 @@
+"""The county ledgers (DOMAIN.md §2, §6): 疑似辍学学生台账, 辍学学生台账 and 劝返复学记录, as .xlsx or CSV."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from domain.audit import Actor, audit
+from domain.identity import mask_id, mask_phone, mask_student_number
+from domain.lifecycle import DROPOUT_LEDGER, SUSPECTED_LEDGER
+from domain.sheets import Column, Sheet, write_csv, write_xlsx
+from domain.stats import OVERDUE_RULES
+from i18n import t
+from storage.ledger_queries import LedgerQueries
+from storage.reporting import CaseFilter
+from storage.scope import Scope
+from storage.uow import UnitOfWork
+
+# Official ledgers keep Chinese headers whatever the reader's language (DOMAIN.md §6).
+LEDGER_LANGUAGE = "zh_CN"
+KINDS = ("suspected", "dropout", "persuasion")
+FORMATS = ("xlsx", "csv")
+_PUPIL = [("seq", 6, "int"), ("case_number", 14, "text"), ("school", 22, "text"), ("grade", 6, "int"),
+          ("class", 12, "text"), ("name", 10, "text")]
+_IDENTITY = [("sex", 6, "text"), ("birth_date", 12, "date"), ("student_number", 22, "text"),
+             ("national_id", 22, "text"), ("village", 12, "text"), ("guardian", 10, "text"),
+             ("relation", 8, "text"), ("guardian_phone", 15, "text"), ("first_absent_on", 12, "date")]
+_CLASSIFIED = [("status", 14, "text"), ("category_code", 8, "text"), ("category", 16, "text"),
+               ("reason", 30, "text"), ("flags", 26, "text"), ("teacher", 10, "text"), ("cadre", 10, "text")]
+COLUMNS: dict[str, list[tuple[str, int, str]]] = {
+    "suspected": [*_PUPIL, *_IDENTITY, ("days_absent", 8, "int"), *_CLASSIFIED, ("opened_on", 12, "date"),
+                  ("verification_due", 12, "date"), ("updated_at", 17, "datetime")],
+    "dropout": [*_PUPIL, *_IDENTITY, *_CLASSIFIED, ("persuasion_count", 8, "int"),
+                ("last_persuasion", 12, "date"), ("notice_return_due", 12, "date"), ("opened_on", 12, "date"),
+                ("updated_at", 17, "datetime")],
+    "persuasion": [*_PUPIL, ("student_number", 22, "text"), ("attempt", 6, "int"), ("visit_date", 12, "date"),
+                   ("visitors", 20, "text"), ("method", 8, "text"), ("met", 10, "text"), ("outcome", 14, "text"),
+                   ("promised_return_on", 12, "date"), ("notice_served", 8, "text"), ("note", 30, "text"),
+                   ("case_status", 14, "text"), ("recorder", 10, "text"), ("recorded_at", 17, "datetime")],
+}
+LEDGER_STATUSES = {"suspected": SUSPECTED_LEDGER, "dropout": DROPOUT_LEDGER}
+
+
+def columns(kind: str, language: str = LEDGER_LANGUAGE) -> list[Column]:
+    return [Column(t(language, f"ledger.col.{key}"), width, k) for key, width, k in COLUMNS[kind]]
+
+
+def title(kind: str, language: str = LEDGER_LANGUAGE) -> str:
+    return t(language, f"ledger.{kind}.title")
+
+
+@dataclass(frozen=True)
+class _Labels:
+    """Everything a row needs that is not in the row: code labels, names, masking, the time zone."""
+
+    codes: dict[tuple[str, str], tuple[str, str]]
+    staff: dict[int, str]
+    pii: bool
+    tz: ZoneInfo
+    today: date
+
+    def t(self, key: str, fallback: str = "") -> str:
+        try:
+            return t(LEDGER_LANGUAGE, key)
+        except KeyError:
+            return fallback
+
+    def code(self, scheme: str | None, code: str | None) -> str:
+        return self.codes.get((scheme or "", code or ""), ("", ""))[0]
+
+    def flags(self, joined: str | None) -> str:
+        return "、".join(self.code("key_group", f) or f for f in sorted(set((joined or "").split(","))) if f)
+
+    def local_date(self, moment: datetime | None) -> date | None:
+        return moment.astimezone(self.tz).date() if moment else None
+
+
+def _iso(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _identity_cells(student: Any, village: str | None, case: Any, lb: _Labels) -> list[Any]:
+    number, nid, phone = student.student_number, student.national_id, student.guardian_phone
+    if not lb.pii:
+        number, nid, phone = mask_student_number(number), mask_id(nid), mask_phone(phone)
+    return [lb.t(f"ledger.sex.{student.sex}", student.sex), student.birth_date, number, nid or "", village or "",
+            student.guardian_name or "", student.guardian_relation or "", phone or "", case.first_absent_on]
+
+
+async def _case_rows(stream: AsyncIterator[Any], kind: str, lb: _Labels) -> AsyncIterator[Sequence[Any]]:
+    seq = 0
+    async for case, student, school, cls, grade, village, teacher, cadre, flags, visits, last_visit in stream:
+        seq += 1
+        head = [seq, case.number, school, grade, cls, student.name, *_identity_cells(student, village, case, lb)]
+        classified = [lb.t(f"status.{case.status}", case.status), case.category_code or "",
+                      lb.code(case.category_scheme, case.category_code), case.reason or "", lb.flags(flags),
+                      teacher or "", cadre or ""]
+        if kind == "suspected":
+            days = (lb.today - case.first_absent_on).days if case.first_absent_on else None
+            yield [*head, days, *classified, lb.local_date(case.opened_at),
+                   lb.local_date(case.verification_due_at), case.updated_at]
+        else:
+            yield [*head, *classified, int(visits or 0), lb.local_date(last_visit),
+                   lb.local_date(case.return_due_at), lb.local_date(case.opened_at), case.updated_at]
+
+
+async def _visit_rows(stream: AsyncIterator[Any], lb: _Labels) -> AsyncIterator[Sequence[Any]]:
+    seq = 0
+    async for event, attempt, case, student, school, cls, grade, recorder in stream:
+        seq += 1
+        data = event.data or {}
+        number = student.student_number if lb.pii else mask_student_number(student.student_number)
+        visitors = "、".join(lb.staff.get(i, f"#{i}") for i in data.get("visitors") or [] if isinstance(i, int))
+        yield [seq, case.number, school, grade, cls, student.name, number, int(attempt),
+               _iso(data.get("visited_on")) or lb.local_date(event.occurred_at), visitors,
+               lb.t("ledger.method.home_visit"), lb.t(f"ledger.met.{data.get('met')}", str(data.get("met") or "")),
+               lb.t(f"ledger.outcome.{data.get('outcome')}", str(data.get("outcome") or "")),
+               _iso(data.get("promised_return_on")),
+               lb.t("ledger.yes") if data.get("notice_served") else lb.t("ledger.no"),
+               str(data.get("note") or data.get("outcome_detail") or data.get("other_school") or ""),
+               lb.t(f"status.{case.status}", case.status), recorder or "", event.recorded_at]
+
+
+async def ledger_sheet(uow: UnitOfWork, scope: Scope, kind: str, flt: CaseFilter, *, now: datetime,
+                       tz: ZoneInfo, pii: bool) -> Sheet:
+    """The rows of one ledger as a lazily streamed sheet."""
+    queries = LedgerQueries(uow.session)
+    labels = _Labels(codes=await queries.code_labels(), staff=await queries.staff_names(), pii=pii, tz=tz,
+                     today=now.astimezone(tz).date())
+    if kind == "persuasion":
+        rows = _visit_rows(queries.stream_visits(scope, flt, now, OVERDUE_RULES), labels)
+    else:
+        rows = _case_rows(queries.stream_cases(scope, flt, LEDGER_STATUSES[kind], now, OVERDUE_RULES), kind, labels)
+    return Sheet(title=title(kind), columns=columns(kind), rows=rows)
+
+
+async def export_ledger(uow: UnitOfWork, scope: Scope, actor: Actor, kind: str, fmt: str, path: Path,
+                        flt: CaseFilter, *, now: datetime, tz: ZoneInfo, pii: bool) -> int:
+    """Writes the ledger to `path` and audits the export; returns the number of rows. Caller commits."""
+    if kind not in KINDS or fmt not in FORMATS:
+        raise ValueError(f"unknown ledger {kind}.{fmt}")
+    sheet = await ledger_sheet(uow, scope, kind, flt, now=now, tz=tz, pii=pii)
+    count = await (write_xlsx(path, [sheet], tz) if fmt == "xlsx" else write_csv(path, sheet, tz))
+    audit(uow, actor, now, "export", "ledger", kind, format=fmt, rows=count, pii=pii,
+          school=flt.school_id, village=flt.village_id)
+    return count
+
+
+def file_name(kind: str, fmt: str, today: date) -> str:
+    return f"{title(kind)}_{today:%Y%m%d}.{fmt}"

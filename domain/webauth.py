@@ -1,0 +1,185 @@
+"""Dashboard logins: argon2 passwords, lock-out, server-side sessions and API bearer tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from domain.audit import Actor, audit
+from domain.errors import DomainError, InvalidInput
+from domain.roles import COORDINATOR_ROLES, Role
+from i18n import DEFAULT_LANGUAGE, LANGUAGES
+from storage.models import ApiToken, Staff, WebSession, WebUser
+from storage.uow import UnitOfWork
+from storage.webaccess import WebAccessRepository
+
+MAX_FAILED_LOGINS = 5  # consecutive wrong passwords before the account is locked
+LOCKOUT = timedelta(minutes=15)
+SESSION_TTL = timedelta(hours=8)  # one working day; the cookie dies with the session row
+MIN_PASSWORD_LENGTH = 10
+_USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
+_hasher = PasswordHasher()
+# Verified when the username is unknown, so both answers take the same time.
+_DUMMY_HASH = _hasher.hash("not-one-less-timing-equaliser")
+
+
+class LoginRefused(DomainError):
+    """Wrong username or password (`reason` "invalid"), or the account is locked ("locked")."""
+
+    def __init__(self, reason: str, locked_until: datetime | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.locked_until = locked_until
+
+
+class NoDashboardAccess(DomainError):
+    """Teachers and village cadres work in Telegram only; the dashboard is for coordinators."""
+
+
+@dataclass(frozen=True)
+class WebIdentity:
+    """Who is behind a session or token: the login (if any), the staff member, the session."""
+
+    staff: Staff
+    user: WebUser | None
+    session: WebSession | None
+
+    @property
+    def can_export_pii(self) -> bool:
+        return bool(self.user and self.user.can_export_pii)
+
+    @property
+    def actor(self) -> Actor:
+        label = f"web:{self.user.username}" if self.user else f"api:{self.staff.id}"
+        return Actor(staff_id=self.staff.id, label=label[:64])
+
+
+def token_hash(token: str) -> str:
+    """Session ids and API tokens are random, so a plain SHA-256 is enough to store them safely."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def has_dashboard_access(staff: Staff) -> bool:
+    return staff.active and Role(staff.role) in COORDINATOR_ROLES
+
+
+async def create_user(uow: UnitOfWork, staff: Staff, username: str, password: str, *, now: datetime,
+                      can_export_pii: bool = False, actor: Actor | None = None) -> WebUser:
+    """Creates a dashboard login for a principal, officer or admin; the caller commits."""
+    repo = WebAccessRepository(uow.session)
+    if not _USERNAME.match(username):
+        raise InvalidInput("username", value=username)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput("password_too_short", minimum=MIN_PASSWORD_LENGTH)
+    if not has_dashboard_access(staff):
+        raise NoDashboardAccess(f"role {staff.role} has no dashboard access")
+    if await repo.user_by_username(username) is not None:
+        raise InvalidInput("username_taken", value=username)
+    user = WebUser(username=username, password_hash=hash_password(password), staff_id=staff.id,
+                   can_export_pii=can_export_pii, active=True, failed_logins=0, created_at=now)
+    repo.add(user)
+    await uow.flush()
+    audit(uow, actor or Actor.system("cli"), now, "create", "web_user", user.id, pii=can_export_pii)
+    return user
+
+
+async def login(uow: UnitOfWork, username: str, password: str, *, now: datetime, ip: str | None,
+                language: str = DEFAULT_LANGUAGE) -> tuple[str, WebIdentity]:
+    """Checks the password and opens a session; returns (cookie token, identity). The caller commits,
+    also when LoginRefused is raised, so failed attempts are counted."""
+    repo = WebAccessRepository(uow.session)
+    user = await repo.user_by_username(username.strip())
+    actor = Actor(staff_id=user.staff_id if user else None, label=f"web:{username.strip()[:60]}", source=ip)
+    if user is None or not user.active:
+        verify_password(_DUMMY_HASH, password)
+        audit(uow, actor, now, "login_failed", "web_user", None)
+        raise LoginRefused("invalid")
+    if user.locked_until is not None and user.locked_until > now:
+        audit(uow, actor, now, "login_failed", "web_user", user.id, locked=True)
+        raise LoginRefused("locked", user.locked_until)
+    if not verify_password(user.password_hash, password):
+        user.failed_logins += 1
+        if user.failed_logins >= MAX_FAILED_LOGINS:
+            user.failed_logins, user.locked_until = 0, now + LOCKOUT
+            audit(uow, actor, now, "locked", "web_user", user.id)
+            raise LoginRefused("locked", user.locked_until)
+        audit(uow, actor, now, "login_failed", "web_user", user.id)
+        raise LoginRefused("invalid")
+    staff = await uow.directory.staff(user.staff_id)
+    if staff is None or not has_dashboard_access(staff):
+        audit(uow, actor, now, "denied", "dashboard", user.id)
+        raise NoDashboardAccess(username)
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
+    await repo.delete_expired_sessions(user.id, now)
+    token = secrets.token_urlsafe(32)
+    session = WebSession(token_hash=token_hash(token), user_id=user.id, csrf_token=secrets.token_urlsafe(32),
+                         language=language if language in LANGUAGES else DEFAULT_LANGUAGE,
+                         created_at=now, expires_at=now + SESSION_TTL, ip=(ip or "")[:64] or None)
+    repo.add(session)
+    audit(uow, actor, now, "login", "web_user", user.id)
+    await uow.flush()
+    return token, WebIdentity(staff=staff, user=user, session=session)
+
+
+async def identify_session(uow: UnitOfWork, token: str, now: datetime) -> WebIdentity | None:
+    """The identity behind a session cookie, or None when unknown, expired or no longer allowed."""
+    repo = WebAccessRepository(uow.session)
+    session = await repo.session_by_hash(token_hash(token))
+    if session is None or session.expires_at <= now:
+        return None
+    user = await repo.user(session.user_id)
+    if user is None or not user.active:
+        return None
+    staff = await uow.directory.staff(user.staff_id)
+    return WebIdentity(staff=staff, user=user, session=session) if staff is not None else None
+
+
+async def logout(uow: UnitOfWork, identity: WebIdentity, now: datetime) -> None:
+    """Deletes the session row, so the cookie is worthless even if it was copied."""
+    if identity.session is not None:
+        await WebAccessRepository(uow.session).delete(identity.session)
+    audit(uow, identity.actor, now, "logout", "web_user", identity.user.id if identity.user else None)
+
+
+async def create_api_token(uow: UnitOfWork, staff: Staff, name: str, *, now: datetime,
+                           actor: Actor | None = None) -> str:
+    """A new bearer token for an integration; only its hash is kept, so it is shown once."""
+    if not has_dashboard_access(staff):
+        raise NoDashboardAccess(f"role {staff.role} has no dashboard access")
+    token = "nol_" + secrets.token_urlsafe(32)
+    row = ApiToken(token_hash=token_hash(token), staff_id=staff.id, name=name[:100], created_at=now)
+    WebAccessRepository(uow.session).add(row)
+    await uow.flush()
+    audit(uow, actor or Actor.system("cli"), now, "create", "api_token", row.id)
+    return token
+
+
+async def identify_token(uow: UnitOfWork, token: str, now: datetime) -> WebIdentity | None:
+    """The staff member behind a bearer token (and marks it used), or None."""
+    row = await WebAccessRepository(uow.session).token_by_hash(token_hash(token))
+    if row is None or row.revoked_at is not None:
+        return None
+    staff = await uow.directory.staff(row.staff_id)
+    if staff is None:
+        return None
+    row.last_used_at = now
+    return WebIdentity(staff=staff, user=None, session=None)

@@ -1,0 +1,115 @@
+"""Streaming reads for the ledgers and the monthly report: rows arrive in chunks, never all at once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import AuditEntry, Case, CaseEvent, Code, School, SchoolClass, Staff, Student, StudentFlag
+from storage.reporting import Cadre, CaseFilter, OverdueRules, Teacher, filtered_cases
+from storage.scope import Scope
+
+CHUNK = 500
+VISIT = "visit_logged"
+
+
+async def _stream(session: AsyncSession, query: Select[Any]) -> AsyncIterator[Any]:
+    result = await session.stream(query.execution_options(yield_per=CHUNK))
+    async for partition in result.partitions(CHUNK):
+        for row in partition:
+            yield row
+
+
+class LedgerQueries:
+    """Case and visit rows for exports, in a stable order, scoped and filtered like the case list."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def stream_cases(self, scope: Scope, flt: CaseFilter, statuses: Collection[str], now: datetime,
+                     rules: OverdueRules) -> AsyncIterator[Any]:
+        """(case, student, school, class, grade, village, teacher, cadre, flags "a,b", visits, last visit)."""
+        flags = (select(func.aggregate_strings(StudentFlag.flag, ","))
+                 .where(StudentFlag.student_id == Student.id).scalar_subquery())
+        visits = (select(func.count(CaseEvent.id))
+                  .where(CaseEvent.case_id == Case.id, CaseEvent.kind == VISIT).scalar_subquery())
+        last_visit = (select(func.max(CaseEvent.occurred_at))
+                      .where(CaseEvent.case_id == Case.id, CaseEvent.kind == VISIT).scalar_subquery())
+        q = (filtered_cases(scope, flt, now, rules)
+             .add_columns(Teacher.name, Cadre.name, flags, visits, last_visit)
+             .outerjoin(Teacher, Teacher.id == Case.responsible_teacher_id)
+             .outerjoin(Cadre, Cadre.id == Case.responsible_cadre_id)
+             .where(Case.status.in_(sorted(statuses)))
+             .order_by(School.name, SchoolClass.grade, SchoolClass.name, Case.opened_at, Case.id))
+        return _stream(self.session, q)
+
+    def stream_visits(self, scope: Scope, flt: CaseFilter, now: datetime, rules: OverdueRules,
+                      since: datetime | None = None, until: datetime | None = None) -> AsyncIterator[Any]:
+        """(event, attempt number, case, student, school, class, grade, village, recorder name) per visit."""
+        attempt = func.row_number().over(partition_by=CaseEvent.case_id,
+                                         order_by=(CaseEvent.occurred_at, CaseEvent.id)).label("attempt")
+        numbered = (select(CaseEvent.id.label("event_id"), attempt).where(CaseEvent.kind == VISIT)
+                    .subquery())
+        cases = filtered_cases(scope, flt, now, rules, Case.id)
+        q = (select(CaseEvent, numbered.c.attempt, Case, Student, School.name, SchoolClass.name,
+                    SchoolClass.grade, Staff.name)
+             .join(numbered, numbered.c.event_id == CaseEvent.id)
+             .join(Case, Case.id == CaseEvent.case_id)
+             .join(Student, Student.id == Case.student_id)
+             .join(School, School.id == Student.school_id)
+             .join(SchoolClass, SchoolClass.id == Student.class_id)
+             .outerjoin(Staff, Staff.id == CaseEvent.actor_id)
+             .where(Case.id.in_(cases))
+             .order_by(School.name, Case.number, CaseEvent.occurred_at, CaseEvent.id))
+        if since is not None:
+            q = q.where(CaseEvent.occurred_at >= since)
+        if until is not None:
+            q = q.where(CaseEvent.occurred_at < until)
+        return _stream(self.session, q)
+
+    async def code_labels(self) -> dict[tuple[str, str], tuple[str, str]]:
+        """(scheme, code) → (Chinese, English) label of every code, active or not."""
+        rows = await self.session.execute(select(Code.scheme, Code.code, Code.label_zh, Code.label_en))
+        return {(s, c): (zh, en) for s, c, zh, en in rows.all()}
+
+    async def staff_names(self) -> dict[int, str]:
+        return {i: n for i, n in (await self.session.execute(select(Staff.id, Staff.name))).all()}
+
+    async def school_events(self, school_id: int, until: datetime) -> Sequence[Any]:
+        """(case id, event kind, occurred_at, from, to) of the school's cases before `until`, in order."""
+        q = (select(CaseEvent.case_id, CaseEvent.kind, CaseEvent.occurred_at, CaseEvent.from_status,
+                    CaseEvent.to_status)
+             .join(Case, Case.id == CaseEvent.case_id).join(Student, Student.id == Case.student_id)
+             .where(Student.school_id == school_id, CaseEvent.occurred_at < until)
+             .order_by(CaseEvent.case_id, CaseEvent.occurred_at, CaseEvent.id))
+        return (await self.session.execute(q)).all()
+
+    async def school_cases(self, school_id: int, ids: Collection[int]) -> Sequence[Any]:
+        """(case, student, class name, grade, teacher name) for the given cases of the school."""
+        if not ids:
+            return []
+        q = (select(Case, Student, SchoolClass.name, SchoolClass.grade, Teacher.name)
+             .join(Student, Student.id == Case.student_id)
+             .join(SchoolClass, SchoolClass.id == Student.class_id)
+             .outerjoin(Teacher, Teacher.id == Case.responsible_teacher_id)
+             .where(Student.school_id == school_id, Case.id.in_(sorted(ids)))
+             .order_by(SchoolClass.grade, SchoolClass.name, Case.number))
+        return (await self.session.execute(q)).all()
+
+    async def enrolled_in_school(self, school_id: int) -> int:
+        q = select(func.count()).select_from(Student).where(Student.school_id == school_id,
+                                                            Student.active.is_(True))
+        return int(await self.session.scalar(q) or 0)
+
+    async def school(self, school_id: int) -> School | None:
+        return await self.session.get(School, school_id)
+
+    async def already_delivered(self, entity_id: str) -> bool:
+        """Whether the monthly report with this key was already sent (recorded in the audit log)."""
+        q = select(AuditEntry.id).where(AuditEntry.action == "deliver", AuditEntry.entity == "monthly_report",
+                                        AuditEntry.entity_id == entity_id).limit(1)
+        return await self.session.scalar(q) is not None

@@ -1,0 +1,218 @@
+"""Read-only queries for the dashboard and the API: scoped case lists, counts and the staff page."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from storage.models import (
+    Area,
+    Attachment,
+    Case,
+    CaseEvent,
+    Reminder,
+    School,
+    SchoolClass,
+    Staff,
+    Student,
+    StudentFlag,
+    TelegramBinding,
+)
+from storage.repositories import _student_in_scope
+from storage.scope import Scope
+
+Teacher = aliased(Staff, name="teacher")
+Cadre = aliased(Staff, name="cadre")
+Village = aliased(Area, name="village")
+# Deadline column → statuses in which that deadline still binds (decided by domain.stats).
+OverdueRules = Mapping[str, frozenset[str]]
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """What the case list, the exports and the API may filter on; empty means "any"."""
+
+    statuses: frozenset[str] = field(default_factory=frozenset)
+    category: tuple[str, str] | None = None  # (scheme, code)
+    school_id: int | None = None
+    village_id: int | None = None
+    key_group: str | None = None
+    overdue: bool = False
+
+
+def case_scope(scope: Scope) -> ColumnElement[bool]:
+    """Cases whose pupil is in scope, or for which the person is responsible (as CaseRepository)."""
+    if scope.everything:
+        return true()
+    return or_(_student_in_scope(scope), Case.responsible_teacher_id == scope.staff_id,
+               Case.responsible_cadre_id == scope.staff_id)
+
+
+def overdue_clause(now: datetime, rules: OverdueRules) -> ColumnElement[bool]:
+    """A deadline in the past while the case is still in a status the deadline applies to."""
+    parts = [and_(getattr(Case, column) < now, Case.status.in_(sorted(statuses)))
+             for column, statuses in rules.items()]
+    return or_(*parts) if parts else false()
+
+
+def filtered_cases(scope: Scope, flt: CaseFilter, now: datetime, rules: OverdueRules,
+                   *columns: Any) -> Select[Any]:
+    """Case, pupil, school, class and village (name) rows in scope matching the filter (or `columns`)."""
+    columns = columns or (Case, Student, School.name, SchoolClass.name, SchoolClass.grade, Village.name)
+    q = (select(*columns).select_from(Case)
+         .join(Student, Student.id == Case.student_id)
+         .join(School, School.id == Student.school_id)
+         .join(SchoolClass, SchoolClass.id == Student.class_id)
+         .outerjoin(Village, Village.id == Student.home_village_id)
+         .where(case_scope(scope)))
+    if flt.statuses:
+        q = q.where(Case.status.in_(sorted(flt.statuses)))
+    if flt.category is not None:
+        q = q.where(Case.category_scheme == flt.category[0], Case.category_code == flt.category[1])
+    if flt.school_id is not None:
+        q = q.where(Student.school_id == flt.school_id)
+    if flt.village_id is not None:
+        q = q.where(Student.home_village_id == flt.village_id)
+    if flt.key_group:
+        q = q.where(select(StudentFlag.id).where(StudentFlag.student_id == Student.id,
+                                                 StudentFlag.flag == flt.key_group).exists())
+    if flt.overdue:
+        q = q.where(overdue_clause(now, rules))
+    return q
+
+
+class ReportingRepository:
+    """Dashboard and API reads, always filtered by a Scope."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def case_page(self, scope: Scope, flt: CaseFilter, now: datetime, rules: OverdueRules, *,
+                        limit: int, offset: int) -> tuple[int, Sequence[Any]]:
+        """(total, rows) of one page of the case list, newest first."""
+        q = filtered_cases(scope, flt, now, rules)
+        total = await self.session.scalar(select(func.count()).select_from(q.subquery()))
+        rows = await self.session.execute(q.order_by(Case.opened_at.desc(), Case.id.desc())
+                                          .limit(limit).offset(offset))
+        return int(total or 0), rows.all()
+
+    async def case_detail(self, scope: Scope, case_id: int) -> Any | None:
+        """One case in scope with pupil, school, class, village and responsible people, or None."""
+        q = (select(Case, Student, School, SchoolClass, Village.name, Teacher.name, Cadre.name)
+             .join(Student, Student.id == Case.student_id)
+             .join(School, School.id == Student.school_id)
+             .join(SchoolClass, SchoolClass.id == Student.class_id)
+             .outerjoin(Village, Village.id == Student.home_village_id)
+             .outerjoin(Teacher, Teacher.id == Case.responsible_teacher_id)
+             .outerjoin(Cadre, Cadre.id == Case.responsible_cadre_id)
+             .where(Case.id == case_id, case_scope(scope)))
+        return (await self.session.execute(q)).first()
+
+    async def timeline(self, case_id: int) -> Sequence[Any]:
+        """(event, actor name) in the order they were recorded."""
+        q = (select(CaseEvent, Staff.name).outerjoin(Staff, Staff.id == CaseEvent.actor_id)
+             .where(CaseEvent.case_id == case_id).order_by(CaseEvent.occurred_at, CaseEvent.id))
+        return (await self.session.execute(q)).all()
+
+    async def attachments(self, case_id: int) -> Sequence[Attachment]:
+        q = select(Attachment).where(Attachment.case_id == case_id).order_by(Attachment.id)
+        return (await self.session.scalars(q)).all()
+
+    async def attachment(self, attachment_id: int) -> Attachment | None:
+        return await self.session.get(Attachment, attachment_id)
+
+    async def reminders(self, case_id: int) -> Sequence[Any]:
+        """(reminder, recipient name) of the case, oldest first."""
+        q = (select(Reminder, Staff.name).join(Staff, Staff.id == Reminder.recipient_id)
+             .where(Reminder.case_id == case_id).order_by(Reminder.due_at, Reminder.id))
+        return (await self.session.execute(q)).all()
+
+    async def staff_names(self, ids: Sequence[int]) -> dict[int, str]:
+        if not ids:
+            return {}
+        rows = await self.session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(list(ids))))
+        return {i: n for i, n in rows.all()}
+
+    async def counts_by_status(self, scope: Scope) -> dict[str, int]:
+        q = (select(Case.status, func.count()).join(Student, Student.id == Case.student_id)
+             .where(case_scope(scope)).group_by(Case.status))
+        return {s: int(n) for s, n in (await self.session.execute(q)).all()}
+
+    async def counts_by_category(self, scope: Scope, open_statuses: Sequence[str]) -> list[tuple[Any, ...]]:
+        """(scheme, code, count) of open cases; scheme and code are None for "not classified yet"."""
+        q = (select(Case.category_scheme, Case.category_code, func.count())
+             .join(Student, Student.id == Case.student_id)
+             .where(case_scope(scope), Case.status.in_(list(open_statuses)))
+             .group_by(Case.category_scheme, Case.category_code))
+        return [tuple(r) for r in (await self.session.execute(q)).all()]
+
+    async def overdue_by_school(self, scope: Scope, now: datetime, rules: OverdueRules) -> list[tuple[Any, ...]]:
+        """(school id, school name, overdue cases), most overdue first."""
+        q = (select(School.id, School.name, func.count(Case.id))
+             .select_from(Case).join(Student, Student.id == Case.student_id)
+             .join(School, School.id == Student.school_id)
+             .where(case_scope(scope), overdue_clause(now, rules))
+             .group_by(School.id, School.name).order_by(func.count(Case.id).desc(), School.name))
+        return [tuple(r) for r in (await self.session.execute(q)).all()]
+
+    async def opened_since(self, scope: Scope, since: datetime) -> list[datetime]:
+        q = (select(Case.opened_at).join(Student, Student.id == Case.student_id)
+             .where(case_scope(scope), Case.opened_at >= since))
+        return list((await self.session.scalars(q)).all())
+
+    async def moved_to_since(self, scope: Scope, status: str, since: datetime) -> list[datetime]:
+        """When cases in scope entered `status` (e.g. returned) since the given moment."""
+        q = (select(CaseEvent.occurred_at).join(Case, Case.id == CaseEvent.case_id)
+             .join(Student, Student.id == Case.student_id)
+             .where(case_scope(scope), CaseEvent.to_status == status, CaseEvent.occurred_at >= since))
+        return list((await self.session.scalars(q)).all())
+
+    async def enrolled(self, scope: Scope) -> int:
+        """Active pupils on the roster in scope (the denominator of the retention rate)."""
+        q = select(func.count()).select_from(Student).where(Student.active.is_(True))
+        if not scope.everything:
+            q = q.where(_student_in_scope(scope))
+        return int(await self.session.scalar(q) or 0)
+
+    async def pupils_with_status(self, scope: Scope, statuses: Sequence[str]) -> int:
+        """Distinct active pupils in scope whose case is in one of `statuses`."""
+        q = (select(func.count(func.distinct(Case.student_id))).join(Student, Student.id == Case.student_id)
+             .where(Student.active.is_(True), Case.status.in_(list(statuses))))
+        if not scope.everything:
+            q = q.where(_student_in_scope(scope))
+        return int(await self.session.scalar(q) or 0)
+
+    async def schools(self, scope: Scope) -> Sequence[School]:
+        q = select(School).order_by(School.name, School.id)
+        if not scope.everything:
+            q = q.where(School.id.in_(sorted(scope.school_ids)))
+        return (await self.session.scalars(q)).all()
+
+    async def villages(self, scope: Scope) -> Sequence[Area]:
+        """Villages in the area, plus the home villages of pupils of the schools in scope."""
+        q = select(Area).where(Area.level == "village").order_by(Area.name, Area.id)
+        if not scope.everything:
+            homes = select(Student.home_village_id).where(Student.school_id.in_(sorted(scope.school_ids)))
+            q = q.where(or_(Area.id.in_(sorted(scope.village_ids)), Area.id.in_(homes)))
+        return (await self.session.scalars(q)).all()
+
+    async def staff_overview(self, scope: Scope, now: datetime, rules: OverdueRules) -> Sequence[Any]:
+        """(staff, binding, overdue cases they are responsible for) of everyone working in scope."""
+        overdue = (select(func.count(Case.id))
+                   .where(or_(Case.responsible_teacher_id == Staff.id, Case.responsible_cadre_id == Staff.id),
+                          overdue_clause(now, rules))
+                   .correlate(Staff).scalar_subquery())
+        q = (select(Staff, TelegramBinding, overdue)
+             .outerjoin(TelegramBinding, TelegramBinding.staff_id == Staff.id)
+             .order_by(Staff.school_id, Staff.role, Staff.name, Staff.id))
+        if not scope.everything:
+            q = q.where(or_(Staff.school_id.in_(sorted(scope.school_ids)),
+                            Staff.area_id.in_(sorted(scope.area_ids | scope.village_ids)),
+                            Staff.id == scope.staff_id))
+        return (await self.session.execute(q)).all()

@@ -1,0 +1,131 @@
+"""Login, logout and the language switch of the dashboard."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from domain.webauth import SESSION_TTL, LoginRefused, NoDashboardAccess, identify_session, login, logout
+from i18n import LANGUAGES
+from web.deps import (
+    LANGUAGE_COOKIE,
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    CsrfViewer,
+    PageError,
+    WebConfig,
+    client_ip,
+    request_language,
+    services_of,
+)
+from web.render import SECURITY_HEADERS, render
+
+HOME = "/dashboard"
+
+
+def _safe_next(target: str | None) -> str:
+    """Only local paths, so the login form cannot be used to send people elsewhere."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return HOME
+    return target
+
+
+def _secure(request: Request, config: WebConfig) -> bool:
+    return config.cookie_secure if config.cookie_secure is not None else request.url.scheme == "https"
+
+
+def _cookie(response: Response, request: Request, config: WebConfig, name: str, value: str,
+            max_age: int | None, path: str = "/") -> None:
+    response.set_cookie(name, value, max_age=max_age, path=path, httponly=True,
+                        samesite=config.same_site, secure=_secure(request, config))  # type: ignore[arg-type]
+
+
+def _redirect(url: str) -> RedirectResponse:
+    response = RedirectResponse(url, status_code=303)
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def auth_router(config: WebConfig) -> APIRouter:
+    """GET/POST /login, POST /logout, POST /language."""
+    router = APIRouter(include_in_schema=False)
+
+    def login_page(request: Request, language: str, next_url: str, error: str | None = None,
+                   status_code: int = 200, **params: object) -> Response:
+        token = secrets.token_urlsafe(32)
+        response = render(request, "login.html", language=language, status_code=status_code,
+                          login_csrf=token, next_url=next_url, error=error, error_params=params)
+        _cookie(response, request, config, LOGIN_CSRF_COOKIE, token, max_age=3600, path="/login")
+        return response
+
+    @router.get("/login")
+    async def login_form(request: Request, next: str | None = None, lang: str | None = None) -> Response:
+        services = services_of(request)
+        token = request.cookies.get(SESSION_COOKIE)
+        if token:
+            async with services.uow() as uow:
+                if await identify_session(uow, token, services.clock.now()) is not None:
+                    return _redirect(_safe_next(next))
+        language = lang if lang in LANGUAGES else request_language(request)
+        response = login_page(request, language, _safe_next(next))
+        if lang in LANGUAGES:
+            _cookie(response, request, config, LANGUAGE_COOKIE, str(lang), max_age=365 * 86400)
+        return response
+
+    @router.post("/login")
+    async def login_submit(request: Request, username: Annotated[str, Form(max_length=200)] = "",
+                           password: Annotated[str, Form(max_length=1000)] = "",
+                           csrf_token: Annotated[str, Form(max_length=200)] = "",
+                           next: Annotated[str, Form(max_length=2000)] = HOME) -> Response:
+        expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        if not (csrf_token and expected and hmac.compare_digest(csrf_token.encode(), expected.encode())):
+            raise PageError(403)
+        services, language = services_of(request), request_language(request)
+        now = services.clock.now()
+        async with services.uow() as uow:
+            try:
+                token, _identity = await login(uow, username, password, now=now, ip=client_ip(request),
+                                               language=language)
+            except LoginRefused as refused:
+                await uow.commit()
+                if refused.reason == "locked" and refused.locked_until is not None:
+                    until = refused.locked_until.astimezone(services.tz).strftime("%H:%M")
+                    return login_page(request, language, _safe_next(next), "web.login.locked", 429, until=until)
+                return login_page(request, language, _safe_next(next), "web.login.invalid", 401)
+            except NoDashboardAccess:
+                await uow.commit()
+                return login_page(request, language, _safe_next(next), "web.login.no_access", 403)
+            await uow.commit()
+        response = _redirect(_safe_next(next))
+        _cookie(response, request, config, SESSION_COOKIE, token, max_age=int(SESSION_TTL.total_seconds()))
+        response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+        return response
+
+    @router.post("/logout")
+    async def logout_submit(request: Request, viewer: CsrfViewer) -> Response:
+        await logout(viewer.uow, viewer.identity, viewer.now)
+        await viewer.uow.commit()
+        response = _redirect("/login")
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @router.post("/language")
+    async def choose_language(request: Request, viewer: CsrfViewer) -> Response:
+        form = await request.form()
+        language = str(form.get("language") or "")
+        if language not in LANGUAGES:
+            raise PageError(400)
+        assert viewer.identity.session is not None
+        viewer.identity.session.language = language
+        await viewer.uow.commit()
+        back = urlsplit(request.headers.get("referer", ""))
+        response = _redirect(_safe_next(back.path + (f"?{back.query}" if back.query else "")))
+        _cookie(response, request, config, LANGUAGE_COOKIE, language, max_age=365 * 86400)
+        return response
+
+    return router

@@ -1,0 +1,46 @@
+"""Mounts the coordinator dashboard, its static files, exports and the JSON API on the app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from web.api import api_router
+from web.auth_routes import auth_router
+from web.deps import ApiError, LoginRequired, PageError, WebConfig, request_language
+from web.exports import exports_router
+from web.pages import pages_router
+from web.photos import photos_router
+from web.render import SECURITY_HEADERS, render
+
+STATIC = Path(__file__).with_name("static")
+
+
+def mount_dashboard(app: FastAPI, config: WebConfig | None = None) -> None:
+    """Adds /login, /dashboard, /cases, /staff, /exports, /static and /api/v1 to the app."""
+    config = config or WebConfig()
+    for router in (auth_router(config), pages_router(), photos_router(), exports_router(), api_router()):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.exception_handler(LoginRequired)
+    async def to_login(request: Request, _exc: LoginRequired) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        response = RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    @app.exception_handler(PageError)
+    async def error_page(request: Request, exc: PageError) -> Response:
+        return render(request, "error.html", language=request_language(request), status_code=exc.status_code,
+                      code=exc.status_code)
+
+    @app.exception_handler(ApiError)
+    async def api_error(_request: Request, exc: ApiError) -> Response:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {}
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+

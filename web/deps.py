@@ -1,0 +1,139 @@
+"""Per-request context of the dashboard: who is logged in, what they may see, in which language."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, NoReturn
+
+from fastapi import Depends, Request
+
+from app.container import Services
+from domain.audit import Actor
+from domain.scope import scope_for
+from domain.webauth import WebIdentity, has_dashboard_access, identify_session, identify_token
+from i18n import DEFAULT_LANGUAGE, LANGUAGES, t
+from storage.scope import Scope
+from storage.uow import UnitOfWork
+
+SESSION_COOKIE = "nol_session"
+LANGUAGE_COOKIE = "nol_lang"
+LOGIN_CSRF_COOKIE = "nol_login_csrf"
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """Cookie settings; `cookie_secure=None` marks cookies Secure exactly when the request came over https."""
+
+    cookie_secure: bool | None = None
+    same_site: str = "lax"
+
+
+class LoginRequired(Exception):
+    """A page was asked for without a valid session: the handler redirects to the login page."""
+
+
+class PageError(Exception):
+    """An HTTP error rendered as a dashboard page (404 outside one's scope, 403 without access)."""
+
+    def __init__(self, status_code: int) -> None:
+        super().__init__(status_code)
+        self.status_code = status_code
+
+
+class ApiError(Exception):
+    """An HTTP error of /api/v1, answered as JSON."""
+
+    def __init__(self, status_code: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status_code, self.detail = status_code, detail
+
+
+@dataclass
+class Viewer:
+    """The logged-in coordinator of this request, with their scope and an open unit of work."""
+
+    services: Services
+    uow: UnitOfWork
+    identity: WebIdentity
+    scope: Scope
+    now: datetime
+    language: str
+    ip: str | None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(staff_id=self.identity.staff.id, label=self.identity.actor.label, source=self.ip)
+
+    def t(self, key: str, **params: object) -> str:
+        return t(self.language, key, **params)
+
+    async def deny(self, status_code: int = 404) -> NoReturn:
+        """Keeps the "denied" audit entry the domain wrote, then answers 404 (or 403)."""
+        await self.uow.commit()
+        raise PageError(status_code)
+
+
+def services_of(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def request_language(request: Request) -> str:
+    """Before login: the language cookie, else the deployment default (Chinese)."""
+    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    if chosen in LANGUAGES:
+        return str(chosen)
+    default = services_of(request).settings.default_language
+    return default if default in LANGUAGES else DEFAULT_LANGUAGE
+
+
+async def _viewer(request: Request) -> AsyncIterator[Viewer]:
+    services = services_of(request)
+    now = services.clock.now()
+    async with services.uow() as uow:
+        token = request.cookies.get(SESSION_COOKIE)
+        identity = await identify_session(uow, token, now) if token else None
+        if identity is None or identity.session is None:
+            raise LoginRequired()
+        if not has_dashboard_access(identity.staff):
+            raise PageError(403)
+        scope = await scope_for(uow, identity.staff)
+        yield Viewer(services=services, uow=uow, identity=identity, scope=scope, now=now,
+                     language=identity.session.language, ip=client_ip(request))
+
+
+async def _csrf_checked(request: Request, viewer: Annotated[Viewer, Depends(_viewer)]) -> Viewer:
+    """POSTs must carry the session's CSRF token; anything else is refused with 403."""
+    form = await request.form()
+    given = str(form.get("csrf_token") or "")
+    expected = viewer.identity.session.csrf_token if viewer.identity.session else ""
+    if not (given and hmac.compare_digest(given.encode(), expected.encode())):
+        raise PageError(403)
+    return viewer
+
+
+async def _api_viewer(request: Request) -> AsyncIterator[Viewer]:
+    services = services_of(request)
+    now = services.clock.now()
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    async with services.uow() as uow:
+        identity = await identify_token(uow, token.strip(), now) if scheme.lower() == "bearer" else None
+        if identity is None:
+            raise ApiError(401, "a valid bearer token is required")
+        if not has_dashboard_access(identity.staff):
+            raise ApiError(403, "this staff member has no dashboard access")
+        scope = await scope_for(uow, identity.staff)
+        yield Viewer(services=services, uow=uow, identity=identity, scope=scope, now=now,
+                     language=DEFAULT_LANGUAGE, ip=client_ip(request))
+
+
+CurrentViewer = Annotated[Viewer, Depends(_viewer)]
+CsrfViewer = Annotated[Viewer, Depends(_csrf_checked)]
+ApiViewer = Annotated[Viewer, Depends(_api_viewer)]

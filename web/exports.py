@@ -1,0 +1,101 @@
+"""Ledger and monthly-report downloads: written to a temporary file row by row, then streamed."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Awaitable, Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, Response
+from starlette.background import BackgroundTask
+
+from domain import ledgers, monthly_report
+from domain.casefile import filter_in_scope
+from domain.errors import NotInScope
+from storage.reporting import ReportingRepository
+from web.deps import CurrentViewer, PageError, Viewer
+from web.filters import parse_filter
+from web.render import SECURITY_HEADERS, render
+
+MEDIA_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+               "csv": "text/csv; charset=utf-8"}
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+async def _file_response(viewer: Viewer, suffix: str, name: Callable[[Any], str],
+                         write: Callable[[Path], Awaitable[Any]]) -> Response:
+    """Runs `write` into a temporary file, commits the audit entry and streams the file, then deletes it."""
+    fd, raw = tempfile.mkstemp(prefix="nol-export-", suffix=f".{suffix}")
+    os.close(fd)
+    try:
+        result = await write(Path(raw))
+        await viewer.uow.commit()
+    except BaseException:
+        _remove(raw)
+        raise
+    headers = {k: v for k, v in SECURITY_HEADERS.items() if k != "Content-Security-Policy"}
+    return FileResponse(raw, media_type=MEDIA_TYPES[suffix], filename=name(result), headers=headers,
+                        background=BackgroundTask(_remove, raw))
+
+
+def _month(value: str | None, today: date) -> date:
+    if not value:
+        return today.replace(day=1)
+    try:
+        year, month = (int(p) for p in value.split("-", 1))
+        return date(year, month, 1)
+    except ValueError:
+        raise PageError(400) from None
+
+
+def exports_router() -> APIRouter:
+    """GET /exports (the page), /exports/monthly.xlsx and /exports/{suspected|dropout|persuasion}.{xlsx|csv}."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/exports")
+    async def exports_page(request: Request, viewer: CurrentViewer) -> Response:
+        schools = await ReportingRepository(viewer.uow.session).schools(viewer.scope)
+        return render(request, "exports.html", language=viewer.language, viewer=viewer, nav="exports",
+                      kinds=ledgers.KINDS, schools=schools, this_month=f"{viewer.now.astimezone(viewer.services.tz):%Y-%m}")
+
+    @router.get("/exports/monthly.xlsx")
+    async def monthly(request: Request, viewer: CurrentViewer, school: int, month: str | None = None) -> Response:
+        tz = viewer.services.tz
+        first = _month(month, viewer.now.astimezone(tz).date())
+
+        async def write(path: Path) -> monthly_report.MonthlyNumbers:
+            return await monthly_report.export_monthly_report(
+                viewer.uow, viewer.scope, viewer.actor, school, first, path, now=viewer.now, tz=tz,
+                pii=viewer.identity.can_export_pii)
+
+        try:
+            return await _file_response(viewer, "xlsx", monthly_report.file_name, write)
+        except NotInScope:
+            await viewer.deny()
+
+    @router.get("/exports/{kind}.{fmt}")
+    async def ledger(request: Request, kind: str, fmt: str, viewer: CurrentViewer) -> Response:
+        if kind not in ledgers.KINDS or fmt not in ledgers.FORMATS:
+            raise PageError(404)
+        flt = parse_filter(request.query_params)
+        if not await filter_in_scope(viewer.uow, viewer.scope, viewer.actor, flt, now=viewer.now):
+            await viewer.deny()
+        today = viewer.now.astimezone(viewer.services.tz).date()
+
+        async def write(path: Path) -> int:
+            return await ledgers.export_ledger(viewer.uow, viewer.scope, viewer.actor, kind, fmt, path, flt,
+                                               now=viewer.now, tz=viewer.services.tz,
+                                               pii=viewer.identity.can_export_pii)
+
+        return await _file_response(viewer, fmt, lambda _rows: ledgers.file_name(kind, fmt, today), write)
+
+    return router
