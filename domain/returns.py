@@ -97,7 +97,8 @@ async def confirm_return(uow: UnitOfWork, scope: Scope, actor: Actor, report: Re
     case.returned_on = report.returned_on
     # Deadlines of the absence no longer apply: no reminder may chase a child who is back.
     case.visit_due_at = case.verification_due_at = case.return_due_at = None
+    # With policy and tz the reminders are replanned here: absence reminders cancelled, retention checks due.
     await change_status(uow, case, CaseStatus.RETENTION, actor, now=now, kind="retention_started",
-                        retention_checks_due=retention_checks_due(report.returned_on, policy))
+                        policy=policy, tz=tz, retention_checks_due=retention_checks_due(report.returned_on, policy))
     await uow.flush()
     return case

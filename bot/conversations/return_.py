@@ -1,14 +1,15 @@
-"""/return — confirm a child is back at school: case, day back, how it was confirmed, summary, submit."""
+"""/return — confirm a child is back at school: case, day back, how confirmed, optional photo, submit."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 
+from bot.conversations.evidence import PHOTOS, STAMP, store_photo
 from bot.conversations.form import Form
 from bot.conversations.labels import case_label, status_label
-from bot.conversations.model import Answers, Choice, FormContext, Reask
-from bot.conversations.steps import ChoiceStep, DateStep, Step, TextStep
+from bot.conversations.model import Answers, Choice, FormContext, Photo, Reask
+from bot.conversations.steps import ChoiceStep, DateStep, PhotosStep, Step, TextStep
 from domain.audit import audit
 from domain.cases import case_in_scope
 from domain.errors import InvalidInput, InvalidTransition, NotInScope
@@ -68,12 +69,21 @@ async def method_choices(ctx: FormContext, answers: Answers) -> list[Choice]:
     return [Choice(m, ctx.t(f"return.method.{m}")) for m in CONFIRMATION_METHODS]
 
 
+async def store_return_photo(ctx: FormContext, answers: Answers, photo: Photo) -> int:
+    """The visit photo pipeline (checks, evidence copy stamped with the day back at school)."""
+    view = {**answers, "visited_on": answers["returned_on"]}
+    attachment_id = await store_photo(ctx, view, photo)
+    if STAMP in view:
+        answers[STAMP] = view[STAMP]
+    return attachment_id
+
+
 async def submit(ctx: FormContext, answers: Answers) -> str:
     """Confirms the return; a rule violation found only now (e.g. confirmed meanwhile) is explained."""
     report = ReturnReport(
         case_id=int(answers["case"]), returned_on=date.fromisoformat(answers["returned_on"]),
         method=answers["method"], method_note=answers.get("method_note"),
-        attachment_ids=[int(i) for i in answers.get("photo") or []],
+        attachment_ids=[int(i) for i in answers.get(PHOTOS) or []],
     )
     try:
         case = await confirm_return(ctx.uow, ctx.scope, ctx.actor, report, now=ctx.now,
@@ -104,6 +114,7 @@ FORM = PresetForm(
         ChoiceStep("method", "return.ask_method", method_choices, columns=1),
         TextStep("method_note", "return.ask_method_note", optional=False, max_length=200,
                  when=lambda a: a.get("method") == OTHER),
+        PhotosStep(PHOTOS, "return.ask_photo", store_return_photo, minimum=0, maximum=1),
     ],
     submit=submit,
     begin=preset_case,

@@ -15,6 +15,7 @@ from domain.lifecycle import CaseStatus
 from domain.scope import scope_for
 from sandbox.phone import Phone
 from storage.models import Case
+from storage.repositories import AttachmentRepository
 from tests.e2e.conftest import BindFactory, buttons
 from tests.factories import World
 
@@ -56,6 +57,12 @@ async def test_return_is_confirmed_in_a_few_taps(polling_bot: Application, bound
     phone = await bound(who)
     await _to_method_step(phone, open_case)
     await phone.tap("本人在课堂上见到")
+    await phone.wait_for_reply(lambda m: "完成" in buttons(m) and "照片" in m["text"])
+    await phone.send_photo(width=1600, height=1200)
+    await phone.wait_for_reply(lambda m: "完成" in buttons(m) and "1/1" in m["text"])
+    await phone.send_photo(width=800, height=600)
+    assert "最多 1 张" in (await phone.wait_for_reply(lambda m: "最多" in m["text"]))["text"]
+    await phone.tap("完成")
     summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
     assert open_case.number in summary["text"] and "本人在课堂上见到" in summary["text"]
     await phone.tap("✅ 提交")
@@ -64,6 +71,11 @@ async def test_return_is_confirmed_in_a_few_taps(polling_bot: Application, bound
     case, kinds = await _case_now(services, open_case.id)
     assert case.status == CaseStatus.RETENTION and case.returned_on is not None
     assert kinds[-2:] == ["return_confirmed", "retention_started"]
+    async with services.uow() as uow:
+        event = next(e for e in await uow.cases.events(open_case.id) if e.kind == "return_confirmed")
+        photos = await AttachmentRepository(uow.session).of_event(event.id)
+        assert [p.uploaded_by_id for p in photos] == [world.staff[who].id]
+        assert event.data["attachment_ids"] == [photos[0].id]
 
 
 async def test_other_way_needs_a_description(polling_bot: Application, bound: BindFactory,
@@ -76,6 +88,10 @@ async def test_other_way_needs_a_description(polling_bot: Application, bound: Bi
     await phone.send_sticker()
     assert "请输入文字" in (await phone.wait_for_reply(lambda m: "必填" not in m["text"]))["text"]
     await phone.send("校长电话告知已到校")
+    await phone.wait_for_reply(lambda m: "完成" in buttons(m))
+    await phone.send_voice()
+    await phone.wait_for_reply(lambda m: "请发送照片" in m["text"])
+    await phone.tap("完成")
     summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
     assert "校长电话告知已到校" in summary["text"]
     await phone.tap("✅ 提交")
@@ -108,7 +124,7 @@ async def test_bad_dates_and_stray_inputs_are_reasked(polling_bot: Application, 
     assert case.status == CaseStatus.SUSPECTED and "return_confirmed" not in kinds
 
 
-@pytest.mark.parametrize("steps", [0, 1, 2, 3, 4])
+@pytest.mark.parametrize("steps", [0, 1, 2, 3, 4, 5])
 async def test_cancel_at_any_step_leaves_nothing(polling_bot: Application, bound: BindFactory,
                                                  services: Services, open_case: Case, steps: int) -> None:
     phone = await bound("teacher_a")
@@ -118,7 +134,8 @@ async def test_cancel_at_any_step_leaves_nothing(polling_bot: Application, bound
         (lambda: phone.tap(next(b for b in buttons(ask) if open_case.number in b)), lambda m: "今天" in buttons(m)),
         (lambda: phone.tap("今天"), lambda m: "其他方式" in buttons(m)),
         (lambda: phone.tap("其他方式"), lambda m: "必填" in m["text"]),
-        (lambda: phone.send("电话确认"), lambda m: "✅ 提交" in buttons(m)),
+        (lambda: phone.send("电话确认"), lambda m: "照片" in m["text"]),
+        (lambda: phone.tap("完成"), lambda m: "✅ 提交" in buttons(m)),
     ]
     for action, expect in script[:steps]:
         await action()
@@ -136,6 +153,8 @@ async def test_double_tapped_submit_confirms_once(polling_bot: Application, boun
     phone = await bound("teacher_a")
     await _to_method_step(phone, open_case)
     await phone.tap("学校确认已到校")
+    await phone.wait_for_reply(lambda m: "照片" in m["text"])
+    await phone.tap("完成")
     summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
     await phone.tap("✅ 提交", message_id=summary["message_id"])
     await phone.tap("✅ 提交", message_id=summary["message_id"])

@@ -13,8 +13,10 @@ from domain.clock import FixedClock
 from domain.errors import InvalidInput, NotInScope
 from domain.lifecycle import CaseStatus
 from domain.policy import Policy
+from domain.reminder_rules import RETENTION_CHECK
 from domain.returns import AlreadyReturned, ReturnReport, confirm_return, returnable_cases
 from domain.scope import scope_for
+from storage import outbox
 from storage.models import Attachment, Case
 from storage.uow import UnitOfWorkFactory
 from tests.factories import World, build_world
@@ -69,6 +71,17 @@ async def test_confirmed_return_starts_the_retention_watch(
     assert returned.occurred_at.astimezone(TZ).date() == TODAY - timedelta(days=1)
     assert retention.to_status == CaseStatus.RETENTION
     assert retention.data["retention_checks_due"] == ["2026-10-26", "2026-11-11"]
+
+
+async def test_return_replaces_absence_reminders_with_retention_checks(
+        uow_factory: UnitOfWorkFactory, world: World, open_case: Case, clock: FixedClock, policy: Policy) -> None:
+    async with uow_factory() as uow:
+        before = {r.kind for r in await outbox.rows_of_case(uow.session, open_case.id) if r.state == outbox.PENDING}
+    assert before and RETENTION_CHECK not in before
+    await _confirm(uow_factory, world, "teacher_a", clock, policy, ReturnReport(open_case.id, TODAY, "seen_in_class"))
+    async with uow_factory() as uow:
+        pending = [r for r in await outbox.rows_of_case(uow.session, open_case.id) if r.state == outbox.PENDING]
+    assert [r.kind for r in pending] == [RETENTION_CHECK] * len(policy.retention_checks)
 
 
 async def test_village_cadre_confirms_a_return_in_their_village_with_a_photo(
