@@ -1,0 +1,1 @@
+"""Fault drills: kill -9, Bot API chaos, cut database connections, random inputs."""

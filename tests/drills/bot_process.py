@@ -1,0 +1,41 @@
+"""The product's bot as a separate process, for kill -9 drills: `python -m tests.drills.bot_process`.
+
+Configured by the usual environment (DATABASE_URL, TELEGRAM_BOT_TOKEN, TELEGRAM_API_BASE_URL,
+TELEGRAM_FILE_BASE_URL, MEDIA_DIR). It imports and builds everything, prints "ready", then waits for a
+line on stdin before it starts polling, so a drill can warm up the next process while the current
+one is still running and a restart costs only the launch. It prints "polling" once it polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+from app.container import build_services
+from app.logs import configure_logging
+from app.settings import get_settings
+from bot.application import build_application, launch
+
+
+async def main() -> None:
+    settings = get_settings()
+    assert settings.token, "TELEGRAM_BOT_TOKEN is required"
+    services = build_services(settings)
+    application = build_application(services, token=settings.token, base_url=settings.telegram_api_base_url,
+                                    base_file_url=settings.telegram_file_base_url)
+    async with services.uow() as uow:  # opens the pool and proves the database answers
+        await uow.directory.areas()
+    print("ready", flush=True)
+    loop = asyncio.get_running_loop()
+    if not await loop.run_in_executor(None, sys.stdin.readline):
+        return  # the drill went away before starting this process
+    await launch(application, poll_timeout=1)
+    print("polling", flush=True)
+    await loop.run_in_executor(None, sys.stdin.readline)  # until killed, or the drill closes stdin
+    os._exit(0)  # no graceful shutdown: a drill process only ever ends abruptly
+
+
+if __name__ == "__main__":
+    configure_logging(get_settings().log_level)
+    asyncio.run(main())

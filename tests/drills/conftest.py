@@ -1,0 +1,92 @@
+"""Drill fixtures: the emulator in this process, the product in subprocesses, the real clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from app.container import Services, build_services
+from app.settings import load_settings
+from domain.audit import Actor
+from domain.invites import create_invite
+from sandbox.emulator import Emulator
+from sandbox.phone import Phone
+from sandbox.state import BotState
+from storage.models import Case, CaseEvent
+from tests.drills.procs import BotProcess, product_env
+from tests.factories import World, build_world
+
+PhoneFactory = Callable[..., Awaitable[Phone]]
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Emulator]:
+    async with Emulator() as emu:
+        yield emu
+
+
+@pytest.fixture
+def tg_bot(emulator: Emulator) -> BotState:
+    return emulator.create_bot(username="nol_drill_bot")
+
+
+@pytest.fixture
+async def services(database_url: str, tmp_path: Path) -> AsyncIterator[Services]:
+    """The test's view of the database, on the real clock like the product processes."""
+    svc = build_services(load_settings(database_url=database_url, telegram_bot_username="nol_drill_bot",
+                                       media_dir=tmp_path / "media"))
+    yield svc
+    await svc.close()
+
+
+@pytest.fixture
+async def world(services: Services) -> World:
+    return await build_world(services.uow)
+
+
+@pytest.fixture
+async def bot_process(database_url: str, emulator: Emulator, tg_bot: BotState,
+                      tmp_path: Path) -> AsyncIterator[BotProcess]:
+    """The product's bot polling the emulator from a separate process (started by the test)."""
+    env = product_env(database_url, tg_bot.token, emulator.url, tmp_path / "media")
+    process = BotProcess(env, tmp_path / "bot.log")
+    try:
+        yield process
+    finally:
+        await process.close()
+
+
+@pytest.fixture
+async def phones(emulator: Emulator, tg_bot: BotState) -> AsyncIterator[PhoneFactory]:
+    made: list[Phone] = []
+
+    async def make(first_name: str = "老师", language_code: str | None = "zh-hans") -> Phone:
+        phone = await Phone.create(emulator.url, tg_bot.username, first_name=first_name, language_code=language_code)
+        made.append(phone)
+        return phone
+
+    yield make
+    for phone in made:
+        await phone.close()
+
+
+async def invite_code(services: Services, staff_id: int) -> str:
+    async with services.uow() as uow:
+        code = await create_invite(uow, staff_id, Actor.system("drill"), now=services.clock.now(),
+                                   ttl=timedelta(hours=72))
+        await uow.commit()
+    return code
+
+
+async def report_counts(services: Services, student_id: int) -> tuple[int, int]:
+    """(cases of the pupil, absence_reported events on them)."""
+    async with services.uow() as uow:
+        cases = await uow.session.scalar(select(func.count()).select_from(Case).where(Case.student_id == student_id))
+        events = await uow.session.scalar(
+            select(func.count()).select_from(CaseEvent).join(Case, Case.id == CaseEvent.case_id)
+            .where(Case.student_id == student_id, CaseEvent.kind == "absence_reported"))
+    return int(cases or 0), int(events or 0)

@@ -1,0 +1,105 @@
+"""kill -9 of the bot process at every step, and while a reply is in flight: nothing lost, nothing twice.
+
+The bot runs as a real subprocess (tests/drills/bot_process.py) polling the emulator in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from app.container import Services
+from sandbox.emulator import Emulator
+from sandbox.state import BotState
+from storage.models import Student
+from tests.drills.conftest import PhoneFactory, invite_code, report_counts
+from tests.drills.procs import BotProcess
+from tests.drills.scripts import Step, bind, buttons, report_steps, send
+from tests.factories import World
+
+
+async def test_kill_9_after_every_step_of_report_resumes_the_same_step(
+        bot_process: BotProcess, phones: PhoneFactory, world: World, services: Services) -> None:
+    await bot_process.start()
+    pupil = world.student_in(world.class_a)
+    phone = await phones()
+    await bind(phone, await invite_code(services, world.staff["teacher_a"].id))
+    for step in report_steps(pupil):
+        await bot_process.restart()  # the previous step's process dies with no goodbye
+        await step.action(phone)
+        await phone.wait_for_reply(step.expect, timeout=30)
+    assert bot_process.starts == len(report_steps(pupil)) + 1
+    assert await report_counts(services, pupil.id) == (1, 1)
+    async with services.uow() as uow:
+        assert await uow.students.flags(pupil.id) == ["orphan"]
+        assert await uow.drafts.get(phone.user_id) is None
+
+
+async def _in_flight(emulator: Emulator, method: str = "sendMessage") -> None:
+    """Waits until the bot has called `method` and the emulator is holding the call."""
+    async with asyncio.timeout(30):
+        while any(s["method"] == method.lower() for s in emulator.faults.stats()["scheduled"]):
+            await asyncio.sleep(0.02)
+
+
+async def _kill_while_replying(emulator: Emulator, tg_bot: BotState, bot_process: BotProcess,
+                               step: Step, phone: object) -> int:
+    """Does the step with the reply held by the emulator, kills the bot, restarts it; returns the update id."""
+    emulator.inject_fault("sendMessage", "delay", 1, delay=60)
+    await step.action(phone)
+    update_id = int(tg_bot.history[-1]["update_id"])
+    await _in_flight(emulator)  # the answer is committed; its reply is on the wire
+    await bot_process.restart()
+    emulator.faults.clear()
+    return update_id
+
+
+def _typed_yesterday() -> str:
+    return (datetime.now(ZoneInfo("Asia/Shanghai")).date() - timedelta(days=1)).isoformat()
+
+
+async def test_kill_9_while_the_reply_is_in_flight_applies_the_answer_once(
+        bot_process: BotProcess, phones: PhoneFactory, world: World, services: Services,
+        emulator: Emulator, tg_bot: BotState) -> None:
+    """python-telegram-bot confirms an update when it polls for the next batch, so the emulator would
+    not hand it out again by itself; Telegram does redeliver when a webhook worker dies before
+    answering, so the drill redelivers the update explicitly after the restart."""
+    await bot_process.start()
+    pupil: Student = world.student_in(world.class_a)
+    phone = await phones()
+    await bind(phone, await invite_code(services, world.staff["teacher_a"].id))
+    steps = report_steps(pupil)
+    for step in steps[:2]:
+        await step.action(phone)
+        await phone.wait_for_reply(step.expect, timeout=30)
+
+    # A typed date whose reply is lost: the answer is kept, the redelivery changes nothing, and the
+    # teacher who re-sends the date (having seen no reply) is shown the step after it.
+    typed = Step("absent_since", send(_typed_yesterday()), steps[2].expect)
+    update_id = await _kill_while_replying(emulator, tg_bot, bot_process, typed, phone)
+    await phone.redeliver(update_id)
+    await typed.action(phone)
+    await phone.wait_for_reply(lambda m: "暂不清楚" in buttons(m), timeout=30)
+    async with services.uow() as uow:
+        draft = await uow.drafts.get(phone.user_id)
+        assert draft is not None and draft.step == "reason"
+        assert draft.answers["absent_since"] == _typed_yesterday()
+
+    for step in steps[3:-1]:
+        await step.action(phone)
+        await phone.wait_for_reply(step.expect, timeout=30)
+
+    # The submit whose reply is lost: one case; a second tap only says the form has ended, and the
+    # case is there in /mycases.
+    update_id = await _kill_while_replying(emulator, tg_bot, bot_process, steps[-1], phone)
+    await phone.redeliver(update_id)
+    await phone.tap("✅ 提交")
+    await phone.send("/mycases")
+    listing = await phone.wait_for_reply(lambda m: "我的在办个案" in m["text"], timeout=30)
+    assert await report_counts(services, pupil.id) == (1, 1)
+    async with services.uow() as uow:
+        case = await uow.cases.open_for_student(pupil.id)
+        assert case is not None
+    assert case.number in listing["text"] or any(case.number in b for b in buttons(listing))
+    assert not any("个案编号" in m["text"] for m in phone.messages)  # that reply really was lost
