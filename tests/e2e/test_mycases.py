@@ -83,6 +83,19 @@ async def test_return_button_starts_the_return_form_for_that_case(
     assert buttons(listing) == []  # nothing to visit or confirm any more
 
 
+async def test_visit_button_starts_the_visit_form_for_that_case(
+        polling_bot: Application, bound: BindFactory, world: World, services: Services) -> None:
+    case = await open_case(services, world, world.student_in(world.class_a), services.clock.now())
+    phone = await bound("teacher_a")
+    await phone.send("/mycases")
+    await phone.wait_for_reply(lambda m: case.number in m["text"])
+    await phone.tap("1. 记录家访")
+    await phone.wait_for_reply(lambda m: "哪天去家访" in m["text"])
+    async with services.uow() as uow:
+        draft = await uow.drafts.get(phone.user_id)
+        assert draft is not None and (draft.form, draft.answers.get("case")) == ("visit", str(case.id))
+
+
 async def test_long_list_is_paginated_in_place(polling_bot: Application, bound: BindFactory, world: World,
                                                services: Services) -> None:
     async with services.uow() as uow:
