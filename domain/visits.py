@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from domain.audit import Actor, audit
 from domain.cases import add_event, case_in_scope, change_status, check_past_date
-from domain.errors import InvalidInput
+from domain.errors import InvalidInput, InvalidTransition
 from domain.lifecycle import VISITABLE, CaseStatus, check_transition
 from domain.policy import Policy
 from domain.roles import Role
@@ -78,6 +78,15 @@ def planned_moves(status: str, outcome: str, notice_served: bool) -> list[CaseSt
     for target in path:
         current = check_transition(current, target)
     return path
+
+
+def notice_allowed(status: str, outcome: str) -> bool:
+    """Whether the notice can be recorded as served on a visit with this outcome."""
+    try:
+        planned_moves(status, outcome, True)
+    except (InvalidTransition, ValueError):
+        return False
+    return True
 
 
 def visit_moment(day: date, now: datetime, tz: ZoneInfo) -> datetime:

@@ -25,7 +25,7 @@ from domain.cases import case_in_scope
 from domain.errors import InvalidInput, InvalidTransition, NotInScope
 from domain.lifecycle import VISITABLE
 from domain.roles import ROLE_LABELS, Role
-from domain.visits import VisitReport, eligible_visitors, planned_moves, record_visit
+from domain.visits import VisitReport, eligible_visitors, notice_allowed, record_visit
 
 PRESET = "_preset"  # the case came with the command (a "go:visit:<id>" button): not asked, not editable
 PENDING = "_pending"  # follow-up questions opened by changing an answer from the summary
@@ -96,7 +96,6 @@ class VisitorsStep(MultiChoiceStep):
 
 def _fixed(prefix: str, values: tuple[str, ...]) -> ChoicesProvider:
     """Choices from a fixed list of codes, labelled from the catalog."""
-
     async def choices(ctx: FormContext, answers: Answers) -> list[Choice]:
         return [Choice(v, ctx.t(f"{prefix}.{v}")) for v in values]
     return choices
@@ -104,11 +103,7 @@ def _fixed(prefix: str, values: tuple[str, ...]) -> ChoicesProvider:
 
 async def notice_possible(ctx: FormContext, answers: Answers) -> bool:
     case = await ctx.uow.cases.get(int(answers["case"]))
-    try:
-        planned_moves(case.status if case else "closed", answers["outcome"], True)
-    except (InvalidTransition, ValueError, KeyError):
-        return False
-    return True
+    return case is not None and notice_allowed(case.status, answers["outcome"])
 
 
 @dataclass
