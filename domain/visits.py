@@ -12,6 +12,7 @@ from domain.cases import add_event, case_in_scope, change_status, check_past_dat
 from domain.errors import InvalidInput, InvalidTransition
 from domain.lifecycle import VISITABLE, CaseStatus, check_transition
 from domain.policy import Policy
+from domain.reminders import plan_case_reminders
 from domain.roles import Role
 from storage.models import Attachment, Case, CaseEvent, Staff
 from storage.repositories import AttachmentRepository
@@ -188,5 +189,6 @@ async def record_visit(uow: UnitOfWork, scope: Scope, actor: Actor, report: Visi
         case.return_due_at = policy.return_due(now)
         add_event(uow, case, "notice_served", actor, now, visit_event=visit.id)
     audit(uow, actor, now, "create", "visit", visit.id, case=case.id)
-    await uow.flush()
+    # The visit ends the first-visit reminders; a served notice starts the return check.
+    await plan_case_reminders(uow, case, policy=policy, now=now, tz=tz)
     return visit

@@ -15,6 +15,7 @@ from domain.lifecycle import VISITABLE, CaseStatus
 from domain.policy import Policy
 from domain.scope import scope_for
 from domain.visits import OUTCOMES, VISIT_MOVES, VisitReport, planned_moves, record_visit
+from storage import outbox
 from storage.models import Attachment, Case, CaseEvent
 from storage.repositories import AttachmentRepository
 from storage.uow import UnitOfWorkFactory
@@ -122,6 +123,20 @@ async def test_serving_the_notice_starts_the_seven_day_clock(
     assert stored is not None and stored.status == S.NOTICE_ISSUED
     assert stored.return_due_at == clock.now() + timedelta(days=7)
     assert kinds[-2:] == [("status_changed", "persuading"), ("notice_served", "notice_issued")]
+
+
+async def test_a_visit_replaces_the_visit_reminders_and_a_notice_plans_the_return_check(
+        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy, today: date) -> None:
+    case = await open_case(uow_factory, world, clock, policy)
+
+    async def pending() -> set[str]:
+        async with uow_factory() as uow:
+            return {r.kind for r in await outbox.rows_of_case(uow.session, case.id) if r.state == outbox.PENDING}
+
+    assert "visit_due" in await pending()
+    await visit(uow_factory, world, clock, policy, "teacher_a", report_for(case, today, "refused", notice_served=True))
+    kinds = await pending()
+    assert "visit_due" not in kinds and "return_check" in kinds
 
 
 async def test_serving_the_notice_again_restarts_the_clock_without_a_status_change(
