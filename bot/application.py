@@ -15,7 +15,7 @@ from telegram.ext import (
 from app.container import Services
 from bot.conversations.catalogue import FORMS
 from bot.conversations.engine import Conversations
-from bot.handlers import commands, forms, mycases
+from bot.handlers import commands, forms, mycases, reminders
 from bot.handlers.errors import on_error
 from i18n import t
 
@@ -42,6 +42,7 @@ def build_application(services: Services, *, token: str, base_url: str, base_fil
     application.add_handler(MessageHandler(filters.UpdateType.EDITED, commands.edited))
     application.add_handler(CommandHandler("mycases", mycases.mycases_command))
     application.add_handler(CallbackQueryHandler(mycases.mycases_page, pattern=r"^mc:"))
+    application.add_handler(CallbackQueryHandler(reminders.on_reminder_button, pattern=reminders.PATTERN))
     application.add_handler(MessageHandler(filters.ALL, forms.on_input))
     application.add_handler(CallbackQueryHandler(forms.on_input))
     application.add_error_handler(on_error)

@@ -20,7 +20,7 @@ from domain.reminder_actions import SnoozeRefused, record_retention_check, snooz
 from domain.reminders import plan_monthly_reports, reminder_log, replan_all
 from domain.scope import scope_for
 from storage import outbox
-from storage.models import Case, Reminder
+from storage.models import Case, Reminder, SchoolClass
 from storage.uow import UnitOfWorkFactory
 from tests.factories import World, build_world
 
@@ -34,9 +34,10 @@ async def world(uow_factory: UnitOfWorkFactory) -> World:
 
 
 async def report(uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy, *,
-                 who: str = "teacher_a", pupil: int = 0, **kw: object) -> Case:
-    """An absence reported today by `who` for the n-th pupil of class A."""
-    pupils = [s for s in world.students if s.class_id == world.class_a.id]
+                 who: str = "teacher_a", pupil: int = 0, in_class: SchoolClass | None = None,
+                 **kw: object) -> Case:
+    """An absence reported today by `who` for the n-th pupil of class A (or `in_class`)."""
+    pupils = [s for s in world.students if s.class_id == (in_class or world.class_a).id]
     async with uow_factory() as uow:
         staff = await uow.directory.staff(world.staff[who].id)
         assert staff is not None

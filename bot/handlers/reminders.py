@@ -1,0 +1,91 @@
+"""Buttons on reminders: "remind me tomorrow" (rm:snooze:<id>) and the retention check (rm:ret:<id>:ok|no).
+
+"Log the visit now" and "confirm the return" are go:<form>:<case id> buttons handled by the forms.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import CallbackQuery, Update
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+from bot.context import Caller, identify, services_of
+from domain.audit import Actor
+from domain.errors import InvalidInput, NotFound, NotInScope
+from domain.reminder_actions import SnoozeRefused, own_reminder, record_retention_check, snooze_reminder
+from domain.scope import scope_for
+
+log = logging.getLogger(__name__)
+PATTERN = r"^rm:"
+
+
+async def _answer(query: CallbackQuery, text: str) -> None:
+    try:
+        await query.answer(text[:190], show_alert=True)
+    except BadRequest as exc:  # already answered (a redelivered update)
+        log.info("reminder button not answered: %s", exc)
+
+
+async def on_reminder_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Applies the tap in one transaction and answers it with a short alert."""
+    query = update.callback_query
+    caller = await identify(update, context)
+    if query is None or caller is None:
+        return
+    if caller.staff is None:
+        await _answer(query, caller.text("onboarding.unbound"))
+        return
+    parts = (query.data or "").split(":")
+    reminder_id = int(parts[2]) if len(parts) >= 3 and parts[2].isdigit() else None
+    if reminder_id is None or parts[1] not in ("snooze", "ret") or (parts[1] == "ret" and parts[3:] not in (
+            ["ok"], ["no"])):
+        await _answer(query, caller.text("reminder.unknown"))
+        return
+    await _answer(query, await _apply(context, caller, parts[1], reminder_id, parts[3:] == ["ok"]))
+
+
+async def _apply(context: ContextTypes.DEFAULT_TYPE, caller: Caller, action: str, reminder_id: int,
+                 ok: bool) -> str:
+    services = services_of(context)
+    assert caller.staff is not None
+    async with services.uow() as uow:
+        staff = await uow.directory.staff(caller.staff.id)
+        assert staff is not None
+        actor = Actor(staff.id, f"telegram:{caller.chat_id}", "telegram")
+        now, policy, tz = services.clock.now(), services.policy, services.tz
+        try:
+            if action == "snooze":
+                again = await snooze_reminder(uow, actor, reminder_id, now=now, policy=policy, tz=tz)
+                text = caller.text("reminder.snooze.done",
+                                   when=again.send_after.astimezone(tz).strftime("%m-%d %H:%M"))
+            else:
+                row = await own_reminder(uow, actor, reminder_id, now)
+                if row.case_id is None:
+                    raise NotFound(f"reminder {reminder_id}")
+                event = await record_retention_check(uow, await scope_for(uow, staff), actor, row.case_id, ok,
+                                                     now, policy, tz=tz, check=(row.payload or {}).get("check"))
+                case = await uow.cases.get(row.case_id)
+                assert case is not None
+                key = ("reminder.retention.relapse" if not ok else "reminder.retention.closed"
+                       if case.status == "closed" else "reminder.retention.ok")
+                text = caller.text(key, number=case.number, check=event.data["check"], of=event.data["of"])
+            await uow.commit()
+            return text
+        except SnoozeRefused as exc:
+            return caller.text(f"reminder.snooze.{exc.reason}", **exc.params)
+        except NotInScope:
+            await uow.commit()  # keeps the audit entry of the refusal; nothing else changed
+            return caller.text("reminder.not_yours")
+        except NotFound:
+            return caller.text("reminder.unknown")
+        except InvalidInput as exc:
+            return caller.text(_RETENTION_ERRORS.get(exc.code, "reminder.unknown"), **exc.params)
+
+
+_RETENTION_ERRORS = {
+    "not_in_retention": "reminder.retention.not_in_retention",
+    "retention_already_recorded": "reminder.retention.already",
+    "retention_check_not_due": "reminder.retention.not_due",
+}

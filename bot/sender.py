@@ -1,0 +1,254 @@
+"""Sends due reminder rows through python-telegram-bot's Bot: claim, send, mark; never above Telegram's limits.
+
+Delivery is at-least-once towards Telegram and exactly-once in effect:
+- a row is claimed (storage.outbox.claim_due) before it is sent, so no two workers send it together;
+- after sending, the row is marked sent with the Telegram message id, guarded by "still claimed by me";
+- if the process dies between claim and mark, the row stays "claimed" until the lease runs out and is
+  then sent by whichever worker claims it next (that is the "at least once");
+- right before the HTTP call the worker checks that its lease still has LEASE_MARGIN left, and gives the
+  row back otherwise, so a slow (not dead) worker never sends a row another worker may already own.
+The only duplicate left is a crash after Telegram accepted the message and before the mark committed
+(a few milliseconds); the Bot API offers no idempotency key to close that gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+import uuid
+import warnings
+from datetime import timedelta
+from typing import Any
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.warnings import PTBDeprecationWarning
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
+
+from domain.clock import Clock
+from domain.policy import Policy
+from domain.quiet_hours import is_quiet
+from domain.reminder_delivery import (
+    Delivery,
+    prepare,
+    record_failure,
+    record_sent,
+    record_unreachable,
+    release,
+)
+from domain.reminder_text import Message, Msg
+from i18n import t
+from storage import outbox
+from storage.models import Reminder
+from storage.uow import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+LEASE_MARGIN = timedelta(seconds=15)
+QUICK_FAILURES = 3  # 5xx/timeouts retried in place before the row goes back with a longer pause
+UNREACHABLE_400 = ("chat not found", "user not found", "chat_id is empty", "peer_id_invalid")
+
+
+class SendLimiter:
+    """Telegram's budget, shared by every sender of the process: `rate` messages a second overall and
+    one per `chat_interval` seconds per chat. A message first waits for its chat to be free, then takes
+    the next global slot (both recorded in the same synchronous step, so no lock is needed and any event
+    loop can use it); a chat that must wait never holds up the global schedule for the others."""
+
+    def __init__(self, rate: float = 25.0, burst: float = 1.0, chat_interval: float = 1.0) -> None:
+        self.configure(rate, burst, chat_interval)
+        self._global_tat = 0.0
+        self._chat_ready: dict[int, float] = {}
+
+    def configure(self, rate: float, burst: float = 1.0, chat_interval: float = 1.0) -> None:
+        self.interval = 1.0 / rate
+        self.tolerance = max(0.0, burst - 1.0) * self.interval
+        self.chat_interval = chat_interval
+
+    async def wait(self, chat_id: int) -> None:
+        """Returns when a message to `chat_id` may be sent without exceeding either limit."""
+        while True:
+            now = time.monotonic()
+            ready = self._chat_ready.get(chat_id, 0.0)
+            if ready <= now:
+                break
+            await asyncio.sleep(ready - now)
+        at = max(now, self._global_tat - self.tolerance)
+        self._global_tat = max(self._global_tat, at) + self.interval
+        self._chat_ready[chat_id] = at + self.chat_interval
+        if len(self._chat_ready) > 10_000:  # forget chats whose slot is long past
+            self._chat_ready = {c: v for c, v in self._chat_ready.items() if v > now}
+        if at > now:
+            await asyncio.sleep(at - now)
+
+    def penalise(self, chat_id: int, seconds: float) -> None:
+        """After a 429: nothing more to this chat until retry_after has passed."""
+        self._chat_ready[chat_id] = max(self._chat_ready.get(chat_id, 0.0), time.monotonic() + seconds)
+
+
+# One limiter per process: the in-process scheduler and any other sender share Telegram's budget.
+PROCESS_LIMITER = SendLimiter()
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def render(message: Message, language: str) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Catalog text in the recipient's language, and the inline keyboard."""
+
+    def text(msg: Msg) -> str:
+        params = {k: text(v) if isinstance(v, Msg) else v for k, v in msg.params.items()}
+        return t(language, msg.key, **params)
+
+    body = "\n".join(text(m) for m in message.lines)
+    if not message.buttons:
+        return body, None
+    rows = [[InlineKeyboardButton(text(label), callback_data=data) for label, data in row] for row in message.buttons]
+    return body, InlineKeyboardMarkup(rows)
+
+
+class LeaseLost(Exception):
+    """The claim is too old to send safely; another worker may take the row."""
+
+
+def _transient(exc: BaseException) -> bool:
+    return isinstance(exc, RetryAfter) or (isinstance(exc, NetworkError) and not isinstance(exc, BadRequest))
+
+
+def _retry_after(exc: BaseException) -> float:
+    with warnings.catch_warnings():  # PTB 22 returns int or timedelta depending on PTB_TIMEDELTA
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value: Any = exc.retry_after  # type: ignore[attr-defined]
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class ReminderSender:
+    """Claims due rows and sends them; `drain()` returns when nothing due is left (or in quiet hours)."""
+
+    def __init__(self, uow: UnitOfWorkFactory, bot: Bot, *, policy: Policy, tz: Any, clock: Clock,
+                 default_language: str = "zh_CN", worker: str | None = None, limiter: SendLimiter | None = None,
+                 batch: int = 50, per_recipient: int = 5, retry_pause: float = 0.5) -> None:
+        self.uow, self.bot, self.policy, self.tz, self.clock = uow, bot, policy, tz, clock
+        self.default_language = default_language
+        self.worker = worker or worker_name()
+        self.limiter = limiter or PROCESS_LIMITER
+        r = policy.reminders
+        self.limiter.configure(r.messages_per_second, 1.0, r.per_chat_interval.total_seconds())
+        self.batch, self.per_recipient, self.retry_pause = batch, per_recipient, retry_pause
+        self.sent = 0
+        self._stopping = False
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    async def claim(self, limit: int) -> list[Reminder]:
+        async with self.uow() as uow:
+            rows = await outbox.claim_due(uow.session, worker=self.worker, now=self.clock.now(),
+                                          lease=self.policy.reminders.claim_lease, limit=limit,
+                                          per_recipient=self.per_recipient)
+            await uow.commit()
+        return rows
+
+    async def drain(self) -> int:
+        """Sends everything due now, keeping up to `batch` rows in flight. Returns how many were sent."""
+        before = self.sent
+        in_flight: set[asyncio.Task[None]] = set()
+        try:
+            while not self._stopping:
+                if not in_flight and is_quiet(self.clock.now(), self.policy, self.tz):
+                    break
+                rows = await self.claim(self.batch - len(in_flight)) if len(in_flight) <= self.batch // 2 else []
+                in_flight |= {asyncio.create_task(self._deliver(row)) for row in rows}
+                if not in_flight:
+                    break
+                done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    if task.exception() is not None:
+                        log.error("reminder delivery crashed", exc_info=task.exception())
+        finally:
+            if in_flight:
+                await asyncio.gather(*in_flight, return_exceptions=True)
+        return self.sent - before
+
+    async def _deliver(self, row: Reminder) -> None:
+        now = self.clock.now()
+        async with self.uow() as uow:
+            if row.attempts > self.policy.reminders.max_attempts:
+                await record_failure(uow, row, self.worker, row.last_error or "too many attempts", now=now,
+                                     policy=self.policy, tz=self.tz, permanent=True)
+                await uow.commit()
+                return
+            delivery = await prepare(uow, row, self.worker, now=now, policy=self.policy, tz=self.tz,
+                                     default_language=self.default_language)
+            await uow.commit()
+        if delivery is None:
+            return
+        text, markup = render(delivery.message, delivery.language)
+        tries = {"failures": 0}
+        try:
+            message_id = await self._send(delivery, text, markup, tries)
+        except LeaseLost:
+            async with self.uow() as uow:
+                await release(uow, row, self.worker)
+                await uow.commit()
+            return
+        except TelegramError as exc:
+            await self._failed(row, exc, tries["failures"])
+            return
+        async with self.uow() as uow:
+            if not await record_sent(uow, delivery, self.worker, message_id, self.clock.now()):
+                log.warning("reminder %s was sent but its claim had passed to another worker", row.id)
+            await uow.commit()
+        self.sent += 1
+
+    async def _send(self, delivery: Delivery, text: str, markup: InlineKeyboardMarkup | None,
+                    tries: dict[str, int]) -> int:
+        """One message, retried in place on 429 (after retry_after; not counted as a failure) and on
+        5xx/timeouts (growing pauses, up to QUICK_FAILURES)."""
+        row, chat_id = delivery.row, delivery.chat_id
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, RetryAfter):
+                return _retry_after(exc)
+            return float(self.retry_pause * 2 ** max(0, tries["failures"] - 1))
+
+        def stop(state: RetryCallState) -> bool:
+            return tries["failures"] >= QUICK_FAILURES
+
+        async for attempt in AsyncRetrying(retry=retry_if_exception(_transient), wait=wait, stop=stop, reraise=True):
+            with attempt:
+                await self.limiter.wait(chat_id)
+                claimed_at = row.claimed_at or self.clock.now()
+                if self.clock.now() >= claimed_at + self.policy.reminders.claim_lease - LEASE_MARGIN:
+                    raise LeaseLost(row.id)
+                try:
+                    sent = await self.bot.send_message(chat_id, text, reply_markup=markup)
+                except RetryAfter as exc:
+                    self.limiter.penalise(chat_id, _retry_after(exc))
+                    raise
+                except NetworkError as exc:
+                    if not isinstance(exc, BadRequest):
+                        tries["failures"] += 1
+                    raise
+                return int(sent.message_id)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _failed(self, row: Reminder, exc: TelegramError, failures: int) -> None:
+        now = self.clock.now()
+        error = f"{type(exc).__name__}: {exc}"
+        async with self.uow() as uow:
+            if isinstance(exc, Forbidden) or (isinstance(exc, BadRequest)
+                                              and any(s in str(exc).lower() for s in UNREACHABLE_400)):
+                told = await record_unreachable(uow, row, self.worker, error, now=now, policy=self.policy,
+                                                tz=self.tz, blocked=isinstance(exc, Forbidden))
+                log.info("reminder %s: recipient unreachable; %d told instead", row.id, len(told))
+            else:
+                permanent = isinstance(exc, BadRequest) or not _transient(exc)
+                await record_failure(uow, row, self.worker, error, now=now, policy=self.policy, tz=self.tz,
+                                     permanent=permanent, extra_attempts=max(0, failures - 1))
+            await uow.commit()
+

@@ -1,0 +1,333 @@
+"""Reminders delivered through the Bot API emulator, on SQLite and PostgreSQL, with a clock moved by hand:
+buttons and snoozes, quiet hours, a worker killed between claim and send, 429/500/timeouts, a blocked
+teacher, two senders at once, and 2 000 reminders without a single 429."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import insert, select
+from telegram import Bot
+from telegram.ext import Application
+from telegram.request import HTTPXRequest
+
+from app.container import Services
+from bot.sender import ReminderSender, SendLimiter
+from domain.digest import build_digests
+from domain.identity import mask_name
+from domain.quiet_hours import next_allowed
+from domain.reminder_facts import people_around
+from domain.reminder_rules import CaseFacts, desired_reminders
+from sandbox.emulator import Emulator
+from sandbox.phone import Phone
+from sandbox.state import BotState
+from storage.db import make_engine, make_sessionmaker
+from storage.models import Case, CaseEvent, Reminder, Staff, Student, TelegramBinding
+from storage.uow import UnitOfWorkFactory
+from tests.e2e.conftest import BindFactory, buttons
+from tests.factories import World
+from tests.integration.test_reminders import report
+
+TZ = ZoneInfo("Asia/Shanghai")
+SNOOZE = "⏰ 明天提醒我"
+
+
+@pytest.fixture
+async def sender_bot(emulator: Emulator, tg_bot: BotState) -> AsyncIterator[Bot]:
+    """The Bot the scheduler sends with; a short read timeout so injected timeouts are quick."""
+    request = HTTPXRequest(connection_pool_size=32, read_timeout=1.0, write_timeout=5.0, pool_timeout=10.0)
+    bot = Bot(tg_bot.token, base_url=emulator.base_url, base_file_url=emulator.file_base_url, request=request)
+    await bot.initialize()
+    yield bot
+    await bot.shutdown()
+
+
+def make_sender(services: Services, bot: Bot, *, uow: UnitOfWorkFactory | None = None, worker: str = "test",
+                limiter: SendLimiter | None = None) -> ReminderSender:
+    return ReminderSender(uow or services.uow, bot, policy=services.policy, tz=services.tz, clock=services.clock,
+                          worker=worker, limiter=limiter or SendLimiter(), retry_pause=0.05)
+
+
+async def bind_directly(services: Services, emulator: Emulator, tg_bot: BotState, staff_id: int) -> int:
+    """A staff member linked to a started emulator chat without going through /start (fast setup)."""
+    user = emulator.create_user(first_name=f"staff{staff_id}", language_code="zh-hans")
+    emulator.registry.chat(emulator.bot(tg_bot.token), user["id"]).started = True
+    async with services.uow() as uow:
+        uow.session.add(TelegramBinding(staff_id=staff_id, telegram_user_id=user["id"], chat_id=user["id"],
+                                        bound_at=services.clock.now()))
+        await uow.commit()
+    return int(user["id"])
+
+
+def received(emulator: Emulator, tg_bot: BotState, user_id: int) -> list[dict]:  # type: ignore[type-arg]
+    chat = emulator.registry.chat(emulator.bot(tg_bot.token), user_id)
+    return [m.data for _, m in sorted(chat.messages.items()) if m.from_bot]
+
+
+async def reminder_rows(services: Services, **where: object) -> list[Reminder]:
+    async with services.uow() as uow:
+        q = select(Reminder).filter_by(**where).order_by(Reminder.id)
+        return list((await uow.session.scalars(q)).all())
+
+
+async def timeline(services: Services, case_id: int) -> list[str]:
+    async with services.uow() as uow:
+        return [e.kind for e in await uow.cases.events(case_id)]
+
+
+async def create_overdue_cases(services: Services, emulator: Emulator, tg_bot: BotState, world: World, *,
+                               teachers: int, per_teacher: int) -> list[int]:
+    """Many teachers, each responsible for many freshly opened cases, with the reminders planning
+    would write (computed by the same rules, inserted in bulk to keep the setup short)."""
+    now = services.clock.now()
+    async with services.uow() as uow:
+        staff = [Staff(name=f"教师{n}", phone=f"137{n:08d}", role="class_teacher", school_id=world.school.id,
+                       created_at=now, active=True) for n in range(teachers)]
+        uow.session.add_all(staff)
+        pupils = [Student(student_number=f"B{n:010d}", name=f"学生{n}", sex="F", birth_date=date(2015, 1, 1),
+                          school_id=world.school.id, class_id=world.class_a.id) for n in range(teachers * per_teacher)]
+        uow.session.add_all(pupils)
+        await uow.flush()
+        cases = [Case(number=f"B-{n:06d}", student_id=p.id, status="absent", responsible_teacher_id=staff[n % teachers].id,
+                      opened_at=now, updated_at=now, first_absent_on=now.date()) for n, p in enumerate(pupils)]
+        uow.session.add_all(cases)
+        await uow.flush()
+        uow.session.add_all([CaseEvent(case_id=c.id, kind="opened", occurred_at=now, recorded_at=now, to_status="absent",
+                                       data={}) for c in cases])
+        people = await people_around(uow, world.school.id)
+        roles = {i: role for role, ids in people.items() for i in ids}
+        rows = []
+        for case in cases:
+            facts = CaseFacts(case_id=case.id, status="absent", category_scheme=None, episode_start=now,
+                              visit_logged=False, verification_due_at=None, term_start=None, notice_at=None,
+                              return_due_at=None, returned_on=None, retention_checks_done=0,
+                              teacher_id=case.responsible_teacher_id, people=people,
+                              roles={**roles, case.responsible_teacher_id: "class_teacher"})
+            rows += [{"kind": w.kind, "case_id": w.case_id, "recipient_id": w.recipient_id, "due_at": w.due_at,
+                      "send_after": next_allowed(w.due_at, services.policy, TZ), "dedupe_key": w.key,
+                      "channel": w.channel, "payload": w.payload, "created_at": now, "state": "pending",
+                      "attempts": 0, "snoozes": 0}
+                     for w in desired_reminders(facts, services.policy, TZ)]
+        await uow.session.execute(insert(Reminder), rows)
+        await uow.commit()
+    return [await bind_directly(services, emulator, tg_bot, s.id) for s in staff]
+
+
+async def answer(phone: Phone, count: int) -> str:
+    for _ in range(100):
+        await phone.refresh()
+        if len(phone.callback_answers) >= count:
+            return str(phone.callback_answers[count - 1].get("text", ""))
+        await asyncio.sleep(0.1)
+    raise AssertionError("the bot did not answer the tap")
+
+
+async def test_teacher_gets_one_message_with_buttons_and_may_snooze_twice(
+        polling_bot: Application, bound: BindFactory, world: World, services: Services,  # type: ignore[type-arg]
+        sender_bot: Bot) -> None:
+    phone = await bound("teacher_a")
+    case = await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
+    sender = make_sender(services, sender_bot)
+    assert await sender.drain() == 0  # nothing due yet
+    services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
+    assert await sender.drain() == 1
+    msg = await phone.wait_for_reply(lambda m: "家访提醒" in m["text"])
+    assert buttons(msg) == ["📝 现在记录家访", SNOOZE]
+    pupil = world.student_in(world.class_a)
+    assert pupil.name not in msg["text"] and mask_name(pupil.name) in msg["text"] and case.number in msg["text"]
+    assert msg["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == f"go:visit:{case.id}"
+    for n in (1, 2):
+        await phone.tap(SNOOZE, message_id=msg["message_id"])
+        assert "再提醒您" in await answer(phone, n)
+        assert await sender.drain() == 0  # postponed, not resent at once
+        services.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
+        assert await sender.drain() == 1
+        msg = await phone.wait_for_reply(lambda m, n=n: f"已推迟 {n} 次" in m["text"])
+    await phone.tap(SNOOZE, message_id=msg["message_id"])
+    assert "不能再推迟" in await answer(phone, 3)
+    kinds = await timeline(services, case.id)
+    assert kinds.count("reminder_sent") == 3 and kinds.count("reminder_snoozed") == 2
+
+
+async def test_quiet_hours_hold_a_reminder_until_the_morning(world: World, services: Services, emulator: Emulator,
+                                                             tg_bot: BotState, sender_bot: Bot) -> None:
+    chat = await bind_directly(services, emulator, tg_bot, world.staff["teacher_a"].id)
+    services.clock.set(datetime(2026, 10, 13, 23, 0, tzinfo=TZ))  # type: ignore[attr-defined]
+    await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
+    sender = make_sender(services, sender_bot)
+    services.clock.set(datetime(2026, 10, 16, 23, 0, tzinfo=TZ))  # type: ignore[attr-defined]  # due now
+    assert await sender.drain() == 0
+    services.clock.set(datetime(2026, 10, 17, 7, 29, tzinfo=TZ))  # type: ignore[attr-defined]
+    assert await sender.drain() == 0
+    services.clock.set(datetime(2026, 10, 17, 7, 30, tzinfo=TZ))  # type: ignore[attr-defined]
+    assert await sender.drain() == 1
+    assert len(received(emulator, tg_bot, chat)) == 1
+
+
+async def test_reminders_due_while_the_system_was_down_are_sent_when_it_is_back(
+        world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot) -> None:
+    chat = await bind_directly(services, emulator, tg_bot, world.staff["teacher_a"].id)
+    await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
+    services.clock.advance(timedelta(days=3, hours=13))  # type: ignore[attr-defined]  # back at 22:00: quiet
+    sender = make_sender(services, sender_bot)
+    assert await sender.drain() == 0
+    services.clock.advance(timedelta(hours=10))  # type: ignore[attr-defined]  # 08:00 next day
+    assert await sender.drain() == 1
+    assert len(received(emulator, tg_bot, chat)) == 1
+
+
+async def test_killed_between_claim_and_send_is_sent_once_after_the_lease(
+        world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot) -> None:
+    chat = await bind_directly(services, emulator, tg_bot, world.staff["teacher_a"].id)
+    case = await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
+    services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
+    dead = make_sender(services, sender_bot, worker="dead")
+    assert len(await dead.claim(10)) == 1  # ... and the process is killed before sending
+    survivor = make_sender(services, sender_bot, worker="survivor")
+    assert await survivor.drain() == 0  # the claim is still held
+    services.clock.advance(services.policy.reminders.claim_lease + timedelta(seconds=1))  # type: ignore[attr-defined]
+    assert await survivor.drain() == 1
+    assert await survivor.drain() == 0
+    services.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
+    assert await survivor.drain() == 0
+    assert len(received(emulator, tg_bot, chat)) == 1
+    [row] = await reminder_rows(services, case_id=case.id, kind="visit_due")
+    assert (row.state, row.claimed_by, row.attempts) == ("sent", "survivor", 2)
+    assert row.telegram_message_id == received(emulator, tg_bot, chat)[0]["message_id"]
+
+
+@pytest.mark.parametrize("fault", ["429", "500", "502", "timeout"])
+async def test_bot_api_failures_for_a_while_still_deliver_exactly_once(
+        fault: str, world: World, services: Services, emulator: Emulator, tg_bot: BotState,
+        sender_bot: Bot) -> None:
+    chats = [await bind_directly(services, emulator, tg_bot, world.staff[w].id) for w in ("teacher_a", "teacher_b")]
+    await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
+    await report(services.uow, world, services.clock, services.policy, who="teacher_b",  # type: ignore[arg-type]
+                 in_class=world.class_b)
+    services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
+    # A timeout: the emulator stalls longer than the Bot's read timeout and the call is abandoned.
+    emulator.inject_fault("sendMessage", fault, 2, retry_after=1, delay=3.0 if fault == "timeout" else 0.0)
+    assert await make_sender(services, sender_bot).drain() == 2
+    assert [len(received(emulator, tg_bot, c)) for c in chats] == [1, 1]
+    assert emulator.stats()["faults"]["injected"] == {fault: 2}
+    rows = await reminder_rows(services, kind="visit_due")
+    assert {r.state for r in rows} == {"sent"}
+
+
+async def test_a_send_failing_for_good_is_marked_failed_and_shown_in_the_timeline(
+        world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot) -> None:
+    chat = await bind_directly(services, emulator, tg_bot, world.staff["teacher_a"].id)
+    case = await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
+    services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
+    emulator.inject_fault("sendMessage", "500", 100)
+    sender = make_sender(services, sender_bot)
+    assert await sender.drain() == 0
+    [row] = await reminder_rows(services, case_id=case.id, kind="visit_due")
+    assert (row.state, row.attempts) == ("pending", 3) and "Internal Server Error" in (row.last_error or "")
+    assert row.send_after > services.clock.now()  # backing off, not hammering
+    services.clock.advance(timedelta(minutes=5))  # type: ignore[attr-defined]
+    assert await sender.drain() == 0
+    [row] = await reminder_rows(services, case_id=case.id, kind="visit_due")
+    assert row.state == "failed" and row.attempts >= services.policy.reminders.max_attempts
+    assert "reminder_failed" in await timeline(services, case.id)
+    emulator.faults.clear()
+    services.clock.advance(timedelta(hours=2))  # type: ignore[attr-defined]
+    assert await sender.drain() == 0 and received(emulator, tg_bot, chat) == []  # failed stays failed
+
+
+async def test_a_blocked_teacher_is_marked_unreachable_and_the_principal_told_in_the_digest(
+        world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot) -> None:
+    teacher = await bind_directly(services, emulator, tg_bot, world.staff["teacher_a"].id)
+    principal = await bind_directly(services, emulator, tg_bot, world.staff["principal"].id)
+    emulator.people.set_blocked(tg_bot.token, teacher, True)
+    case = await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
+    services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]  # Friday 09:00
+    sender = make_sender(services, sender_bot)
+    assert await sender.drain() == 0
+    [row] = await reminder_rows(services, case_id=case.id, kind="visit_due", recipient_id=world.staff["teacher_a"].id)
+    assert row.state == "unreachable" and "Forbidden" in (row.last_error or "")
+    async with services.uow() as uow:
+        binding = await uow.directory.binding_for_staff(world.staff["teacher_a"].id)
+        assert binding is not None and binding.unreachable_since == services.clock.now()
+    instead = await reminder_rows(services, case_id=case.id, kind="visit_due", recipient_id=world.staff["principal"].id)
+    assert [(r.state, r.channel) for r in instead] == [("pending", "digest")]
+    services.clock.set(datetime(2026, 10, 17, 8, 0, tzinfo=TZ))  # type: ignore[attr-defined]  # next digest
+    assert await build_digests(services.uow, now=services.clock.now(), policy=services.policy, tz=TZ) == 1
+    assert await sender.drain() == 1
+    [digest] = received(emulator, tg_bot, principal)
+    assert "每日督办" in digest["text"] and "王老师 无法通过 Telegram 联系" in digest["text"]
+    assert world.school.name in digest["text"]
+    kinds = await timeline(services, case.id)
+    assert "reminder_unreachable" in kinds and "reminder_rerouted" in kinds and "escalated" in kinds
+
+
+async def test_two_senders_with_their_own_engines_send_each_reminder_once(
+        world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot,
+        database_url: str) -> None:
+    """Two schedulers (here: two sender loops, each with its own engine and worker id) on one database."""
+    teachers = [world.staff["teacher_a"].id, world.staff["teacher_b"].id]
+    chats = [await bind_directly(services, emulator, tg_bot, t) for t in teachers]
+    for n in range(4):
+        for who, cls in (("teacher_a", world.class_a), ("teacher_b", world.class_b)):
+            await report(services.uow, world, services.clock, services.policy, who=who,  # type: ignore[arg-type]
+                         in_class=cls, pupil=n)
+    services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
+    engines = [make_engine(database_url) for _ in range(2)]
+    shared = SendLimiter()  # one process here, so one budget, as in production
+    try:
+        senders = [make_sender(services, sender_bot, uow=UnitOfWorkFactory(make_sessionmaker(e)), worker=f"w{i}",
+                               limiter=shared) for i, e in enumerate(engines)]
+        for s in senders:
+            s.batch, s.per_recipient = 2, 1  # small claims, so both really take part
+        counts = await asyncio.gather(*(s.drain() for s in senders))
+    finally:
+        for e in engines:
+            await e.dispose()
+    assert sum(counts) == 8 and all(counts)
+    assert [len(received(emulator, tg_bot, c)) for c in chats] == [4, 4]
+    rows = await reminder_rows(services, kind="visit_due")
+    assert {r.state for r in rows} == {"sent"} and {r.claimed_by for r in rows} == {"w0", "w1"}
+    assert len({(r.recipient_id, r.telegram_message_id) for r in rows}) == 8
+
+
+async def test_coordinators_get_one_digest_a_day_not_one_message_per_case(
+        world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot) -> None:
+    chats = {w: await bind_directly(services, emulator, tg_bot, world.staff[w].id)
+             for w in ("teacher_a", "principal", "township")}
+    for n in range(3):
+        await report(services.uow, world, services.clock, services.policy, pupil=n)  # type: ignore[arg-type]
+    sender = make_sender(services, sender_bot)
+    for day in range(15, 25):  # ten mornings and evenings
+        for hour in (8, 18):
+            services.clock.set(datetime(2026, 10, day, hour, 0, tzinfo=TZ))  # type: ignore[attr-defined]
+            await build_digests(services.uow, now=services.clock.now(), policy=services.policy, tz=TZ)
+            await sender.drain()
+    principal, township = received(emulator, tg_bot, chats["principal"]), received(emulator, tg_bot, chats["township"])
+    assert len(principal) == 1 and len(township) == 1  # one digest each; nothing new after that
+    assert principal[0]["text"].count("首次家访逾期") == 3 and township[0]["text"].count("首次家访逾期") == 3
+    assert len(received(emulator, tg_bot, chats["teacher_a"])) == 3  # teachers: one message per case
+    async with services.uow() as uow:
+        escalated = (await uow.session.scalars(select(CaseEvent).where(CaseEvent.kind == "escalated"))).all()
+    assert len(escalated) == 6
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_2000_reminders_are_sent_without_a_single_429(
+        world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot) -> None:
+    """THE SLOW TEST (~80 s: 2 000 messages at 25 a second). Run once, on SQLite (the default deployment;
+    PostgreSQL's claiming is covered by the tests above): 100 teachers with 20 overdue cases each, the
+    emulator enforcing Telegram's flood limits (30/s per bot, 1/s per chat)."""
+    chats = await create_overdue_cases(services, emulator, tg_bot, world, teachers=100, per_teacher=20)
+    emulator.reset_counters()
+    services.clock.advance(timedelta(days=3, hours=1))  # type: ignore[attr-defined]
+    started = asyncio.get_running_loop().time()
+    assert await make_sender(services, sender_bot).drain() == 2000
+    elapsed = asyncio.get_running_loop().time() - started
+    stats = emulator.stats()
+    assert stats["too_many_requests"]["total"] == 0
+    assert [len(received(emulator, tg_bot, c)) for c in chats] == [20] * 100
+    assert elapsed > 2000 / services.policy.reminders.messages_per_second - 5  # the limiter, not luck
