@@ -44,7 +44,7 @@ class LedgerQueries:
              .outerjoin(Teacher, Teacher.id == Case.responsible_teacher_id)
              .outerjoin(Cadre, Cadre.id == Case.responsible_cadre_id)
              .where(Case.status.in_(sorted(statuses)))
-             .order_by(School.name, SchoolClass.grade, SchoolClass.name, Case.opened_at, Case.id))
+             .order_by(School.code, SchoolClass.grade, SchoolClass.id, Case.opened_at, Case.id))
         return _stream(self.session, q)
 
     def stream_visits(self, scope: Scope, flt: CaseFilter, now: datetime, rules: OverdueRules,
@@ -64,7 +64,7 @@ class LedgerQueries:
              .join(SchoolClass, SchoolClass.id == Student.class_id)
              .outerjoin(Staff, Staff.id == CaseEvent.actor_id)
              .where(Case.id.in_(cases))
-             .order_by(School.name, Case.number, CaseEvent.occurred_at, CaseEvent.id))
+             .order_by(School.code, Case.number, CaseEvent.occurred_at, CaseEvent.id))
         if since is not None:
             q = q.where(CaseEvent.occurred_at >= since)
         if until is not None:
@@ -97,7 +97,7 @@ class LedgerQueries:
              .join(SchoolClass, SchoolClass.id == Student.class_id)
              .outerjoin(Teacher, Teacher.id == Case.responsible_teacher_id)
              .where(Student.school_id == school_id, Case.id.in_(sorted(ids)))
-             .order_by(SchoolClass.grade, SchoolClass.name, Case.number))
+             .order_by(SchoolClass.grade, SchoolClass.id, Case.number))
         return (await self.session.execute(q)).all()
 
     async def enrolled_in_school(self, school_id: int) -> int:
