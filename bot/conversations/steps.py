@@ -263,7 +263,7 @@ class PhotosStep(Step):
         text = ctx.t(self.prompt_key, minimum=self.minimum, maximum=self.maximum)
         if have:
             text += "\n" + ctx.t("form.photos_so_far", n=have, maximum=self.maximum)
-        label = "form.done" if have >= self.minimum else ("form.skip" if self.minimum == 0 else None)
+        label = "form.skip" if have == 0 and self.minimum == 0 else ("form.done" if have >= self.minimum else None)
         return Prompt(text, [[Choice(f"{NAV_PREFIX}done", ctx.t(label))]] if label else [])
 
     async def receive(self, ctx: FormContext, answers: Answers, given: Input) -> None:

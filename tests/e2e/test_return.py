@@ -57,7 +57,7 @@ async def test_return_is_confirmed_in_a_few_taps(polling_bot: Application, bound
     phone = await bound(who)
     await _to_method_step(phone, open_case)
     await phone.tap("本人在课堂上见到")
-    await phone.wait_for_reply(lambda m: "完成" in buttons(m) and "照片" in m["text"])
+    await phone.wait_for_reply(lambda m: "跳过" in buttons(m) and "照片" in m["text"])
     await phone.send_photo(width=1600, height=1200)
     await phone.wait_for_reply(lambda m: "完成" in buttons(m) and "1/1" in m["text"])
     await phone.send_photo(width=800, height=600)
@@ -88,10 +88,10 @@ async def test_other_way_needs_a_description(polling_bot: Application, bound: Bi
     await phone.send_sticker()
     assert "请输入文字" in (await phone.wait_for_reply(lambda m: "必填" not in m["text"]))["text"]
     await phone.send("校长电话告知已到校")
-    await phone.wait_for_reply(lambda m: "完成" in buttons(m))
+    await phone.wait_for_reply(lambda m: "跳过" in buttons(m))
     await phone.send_voice()
     await phone.wait_for_reply(lambda m: "请发送照片" in m["text"])
-    await phone.tap("完成")
+    await phone.tap("跳过")
     summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
     assert "校长电话告知已到校" in summary["text"]
     await phone.tap("✅ 提交")
@@ -135,7 +135,7 @@ async def test_cancel_at_any_step_leaves_nothing(polling_bot: Application, bound
         (lambda: phone.tap("今天"), lambda m: "其他方式" in buttons(m)),
         (lambda: phone.tap("其他方式"), lambda m: "必填" in m["text"]),
         (lambda: phone.send("电话确认"), lambda m: "照片" in m["text"]),
-        (lambda: phone.tap("完成"), lambda m: "✅ 提交" in buttons(m)),
+        (lambda: phone.tap("跳过"), lambda m: "✅ 提交" in buttons(m)),
     ]
     for action, expect in script[:steps]:
         await action()
@@ -154,7 +154,7 @@ async def test_double_tapped_submit_confirms_once(polling_bot: Application, boun
     await _to_method_step(phone, open_case)
     await phone.tap("学校确认已到校")
     await phone.wait_for_reply(lambda m: "照片" in m["text"])
-    await phone.tap("完成")
+    await phone.tap("跳过")
     summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
     await phone.tap("✅ 提交", message_id=summary["message_id"])
     await phone.tap("✅ 提交", message_id=summary["message_id"])
