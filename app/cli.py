@@ -124,12 +124,40 @@ def demo_data_cmd() -> None:
 
 
 @cli.command("run")
-def run_cmd() -> None:
+def run_cmd(
+    scheduler: Annotated[bool, typer.Option(
+        "--scheduler/--no-scheduler",
+        help="Run the reminder scheduler in this process (default); turn it off when `notoneless scheduler` "
+             "runs separately")] = True,
+) -> None:
     """Runs the bot, the web dashboard and the reminder scheduler. Without TELEGRAM_BOT_TOKEN it runs
     the built-in Bot API emulator and the browser chat simulator (demo mode)."""
     from app.runner import run
 
-    asyncio.run(run(get_settings()))
+    asyncio.run(run(get_settings(), scheduler=scheduler))
+
+
+@cli.command("scheduler")
+def scheduler_cmd() -> None:
+    """Runs only the reminder scheduler (no web server, no polling), e.g. beside several webhook workers.
+    Several may run at once against one database: each reminder is still sent once."""
+    from app.scheduler import run_standalone
+
+    settings = get_settings()
+    if settings.token is None:
+        typer.echo("Error: the standalone scheduler sends through Telegram and needs TELEGRAM_BOT_TOKEN. "
+                   "In demo mode (no token) `notoneless run` runs the scheduler in-process. "
+                   "独立运行提醒调度器需要设置 TELEGRAM_BOT_TOKEN；演示模式请使用 notoneless run。", err=True)
+        raise typer.Exit(code=2)
+
+    async def work(services: Services) -> None:
+        await _upgrade(services)
+        await run_standalone(services)
+
+    try:
+        _with_services(work)
+    except KeyboardInterrupt:
+        typer.echo("Scheduler stopped.")
 
 
 user_cli = typer.Typer(help="Dashboard logins and API tokens.", no_args_is_help=True)

@@ -39,8 +39,22 @@ async def _stop_when(event: asyncio.Event, server: uvicorn.Server) -> None:
     server.should_exit = True
 
 
-async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Runs until interrupted (or until `stop` is set); every part shuts down cleanly."""
+async def _start_scheduler(stack: AsyncExitStack, services: Services, token: str, base_url: str,
+                           file_url: str) -> None:
+    """The reminder scheduler in this process, with its own plain Bot (see app.scheduler)."""
+    from app.scheduler import ReminderScheduler, make_bot
+
+    bot = make_bot(token, base_url, file_url)
+    await bot.initialize()
+    stack.push_async_callback(bot.shutdown)
+    scheduler = ReminderScheduler(services, bot)
+    await scheduler.start()
+    stack.push_async_callback(scheduler.stop)
+
+
+async def run(settings: Settings, stop: asyncio.Event | None = None, *, scheduler: bool = True) -> None:
+    """Runs until interrupted (or until `stop` is set); every part shuts down cleanly.
+    The reminder scheduler runs in-process unless `scheduler` is False (then run `notoneless scheduler`)."""
     services = build_services(settings)
     await upgrade(services.engine)
     routers: list[APIRouter] = []
@@ -61,6 +75,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                                                host=settings.web_host, port=settings.web_port, log_level="info"))
         try:
             await launch(application, webhook_url=settings.telegram_webhook_url if webhook else None, secret=secret)
+            if scheduler:
+                await _start_scheduler(stack, services, str(token), base_url, file_url)
             where = f"http://{settings.web_host}:{settings.web_port}"
             log.info("Not One Less is running at %s%s", where, "  (demo: open /simulator)" if demo else "")
             if stop is not None:

@@ -5,8 +5,10 @@ teacher, two senders at once, and 2 000 reminders without a single 429."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,10 +17,13 @@ from telegram import Bot
 from telegram.ext import Application
 from telegram.request import HTTPXRequest
 
-from app.container import Services
+from app.container import Services, build_services
+from app.scheduler import ReminderScheduler
 from bot.sender import ReminderSender, SendLimiter
+from domain.clock import FixedClock
 from domain.digest import build_digests
 from domain.identity import mask_name
+from domain.policy import DEFAULT_POLICY
 from domain.quiet_hours import next_allowed
 from domain.reminder_facts import people_around
 from domain.reminder_rules import CaseFacts, desired_reminders
@@ -29,7 +34,8 @@ from storage.db import make_engine, make_sessionmaker
 from storage.models import Case, CaseEvent, Reminder, Staff, Student, TelegramBinding
 from storage.uow import UnitOfWorkFactory
 from tests.e2e.conftest import BindFactory, buttons
-from tests.factories import World
+from tests.e2e.test_runner import running, settings_for
+from tests.factories import World, build_world
 from tests.integration.test_reminders import report
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -331,3 +337,48 @@ async def test_2000_reminders_are_sent_without_a_single_429(
     assert stats["too_many_requests"]["total"] == 0
     assert [len(received(emulator, tg_bot, c)) for c in chats] == [20] * 100
     assert elapsed > 2000 / services.policy.reminders.messages_per_second - 5  # the limiter, not luck
+
+
+async def test_the_scheduler_replans_at_start_and_sends_what_is_due(
+        world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot) -> None:
+    """Restarting with an edited policy moves pending reminders; the periodic tick then sends them."""
+    chat = await bind_directly(services, emulator, tg_bot, world.staff["teacher_a"].id)
+    await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
+    services.clock.advance(timedelta(days=1, hours=1))  # type: ignore[attr-defined]
+    services.policy = dataclasses.replace(services.policy, first_visit_due=timedelta(days=1))  # edited file
+    scheduler = ReminderScheduler(services, sender_bot, wake_every=0.2,
+                                  sender=make_sender(services, sender_bot, worker="scheduler"))
+    await scheduler.start()
+    try:
+        for _ in range(100):
+            if received(emulator, tg_bot, chat):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await scheduler.stop()
+    assert len(received(emulator, tg_bot, chat)) == 1
+
+
+async def test_notoneless_run_sends_due_reminders_in_process(database_url: str, tmp_path: Path) -> None:
+    """The whole system with a token: a reminder already due is sent by the in-process scheduler."""
+    quiet_free = tmp_path / "policy.toml"
+    quiet_free.write_text(DEFAULT_POLICY.read_text(encoding="utf-8").replace('start = "21:00"', 'start = "00:00"')
+                          .replace('end = "07:30"', 'end = "00:00"'), encoding="utf-8")
+    async with Emulator() as emulator:
+        tg = emulator.create_bot(username="nol_sched_bot")
+        settings = settings_for(database_url, tmp_path, telegram_bot_token=tg.token,
+                                telegram_api_base_url=emulator.base_url,
+                                telegram_file_base_url=emulator.file_base_url, policy_file=str(quiet_free))
+        services = build_services(settings, FixedClock(datetime.now(UTC) - timedelta(days=4)))
+        try:
+            world = await build_world(services.uow)
+            chat = await bind_directly(services, emulator, tg, world.staff["teacher_a"].id)
+            await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
+        finally:
+            await services.close()
+        async with running(settings):
+            for _ in range(100):
+                if received(emulator, tg, chat):
+                    break
+                await asyncio.sleep(0.1)
+        assert ["家访提醒" in m["text"] for m in received(emulator, tg, chat)] == [True]

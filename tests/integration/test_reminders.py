@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -300,3 +301,22 @@ async def test_reminder_log_is_scoped(uow_factory: UnitOfWorkFactory, world: Wor
         assert await reminder_log(uow, other_teacher) == []
         entries = await reminder_log(uow, principal, states=["pending"], kinds=["visit_due"])
         assert [e.recipient.id for e in entries] == [world.staff["teacher_a"].id]
+
+
+def test_the_standalone_scheduler_explains_that_it_needs_a_token(monkeypatch: pytest.MonkeyPatch,
+                                                                 tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+    from app.settings import get_settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["scheduler"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert "TELEGRAM_BOT_TOKEN" in result.output and "notoneless run" in result.output

@@ -1,0 +1,115 @@
+"""The reminder scheduler: APScheduler only wakes things up; the truth is the reminder rows.
+
+APScheduler's job stores cannot be shared between processes and python-telegram-bot's JobQueue keeps
+jobs in memory, so neither holds a reminder. Jobs here only: replan every open case at start (an edited
+policy file takes effect on restart), plan the monthly report reminders daily, build the coordinators'
+digests and drain the outbox every few seconds. Any number of schedulers can run against one database:
+rows are claimed before sending and digests have unique keys, so each reminder goes out once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from telegram import Bot
+from telegram.request import HTTPXRequest
+
+from app.container import Services
+from bot.sender import ReminderSender
+from domain.digest import build_digests
+from domain.reminders import plan_monthly_reports, replan_all
+
+log = logging.getLogger(__name__)
+WAKE_EVERY = 10.0  # seconds between outbox drains
+
+
+def make_bot(token: str, base_url: str, base_file_url: str) -> Bot:
+    """A plain Bot for the sender: its own connection pool, no PTB rate limiter (bot.sender limits)."""
+    request = HTTPXRequest(connection_pool_size=32, pool_timeout=10.0, read_timeout=10.0, write_timeout=10.0)
+    return Bot(token, base_url=base_url, base_file_url=base_file_url, request=request)
+
+
+class ReminderScheduler:
+    """Runs inside `notoneless run` (default) or alone as `notoneless scheduler`."""
+
+    def __init__(self, services: Services, bot: Bot, *, wake_every: float = WAKE_EVERY,
+                 sender: ReminderSender | None = None) -> None:
+        self.services = services
+        self.bot = bot
+        self.wake_every = wake_every
+        self.sender = sender or ReminderSender(services.uow, bot, policy=services.policy, tz=services.tz,
+                                               clock=services.clock,
+                                               default_language=services.settings.default_language)
+        self.scheduler = AsyncIOScheduler(timezone=services.tz)
+        self._tick_lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Replans every case, then starts the periodic jobs (the first tick runs at once)."""
+        await self.replan()
+        self.scheduler.add_job(self.tick, "interval", seconds=self.wake_every, id="tick", max_instances=1,
+                               coalesce=True, next_run_time=datetime.now(self.services.tz))
+        self.scheduler.add_job(self.plan_monthly, "cron", hour=0, minute=5, id="monthly", max_instances=1,
+                               coalesce=True)
+        self.scheduler.start()
+        log.info("reminder scheduler started (worker %s)", self.sender.worker)
+
+    def add_daily(self, name: str, job: Callable[[], Awaitable[object]], hour: int, minute: int = 0) -> None:
+        """Another daily job in the same scheduler (e.g. delivering monthly reports)."""
+        self.scheduler.add_job(job, "cron", hour=hour, minute=minute, id=name, max_instances=1, coalesce=True)
+
+    async def stop(self) -> None:
+        """Stops waking up and lets the current drain finish its in-flight messages (bounded)."""
+        self.sender.stop()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        try:
+            async with asyncio.timeout(30):
+                async with self._tick_lock:
+                    pass
+        except TimeoutError:
+            log.warning("reminder drain still running at shutdown; its claims expire after the lease")
+
+    async def replan(self) -> None:
+        s = self.services
+        await replan_all(s.uow, s.policy, s.clock.now(), s.tz)
+
+    async def plan_monthly(self) -> None:
+        s = self.services
+        async with s.uow() as uow:
+            await plan_monthly_reports(uow, policy=s.policy, now=s.clock.now(), tz=s.tz)
+            await uow.commit()
+
+    async def tick(self) -> None:
+        """Builds today's digests if their time has come, then sends everything due."""
+        if self._tick_lock.locked():
+            return
+        async with self._tick_lock:
+            s = self.services
+            try:
+                await build_digests(s.uow, now=s.clock.now(), policy=s.policy, tz=s.tz)
+                sent = await self.sender.drain()
+                if sent:
+                    log.info("reminders sent: %d", sent)
+            except Exception:  # one bad tick must not stop the scheduler; the rows stay for the next one
+                log.exception("reminder tick failed")
+
+
+async def run_standalone(services: Services, stop: asyncio.Event | None = None) -> None:
+    """`notoneless scheduler`: no web server, no polling; only a Bot to send with."""
+    settings = services.settings
+    token = settings.token
+    if token is None:
+        raise RuntimeError("no token")
+    bot = make_bot(token, settings.telegram_api_base_url, settings.telegram_file_base_url)
+    await bot.initialize()
+    scheduler = ReminderScheduler(services, bot)
+    try:
+        await scheduler.start()
+        await (stop.wait() if stop is not None else asyncio.Event().wait())
+    finally:
+        await scheduler.stop()
+        await bot.shutdown()
