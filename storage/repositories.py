@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.scope import Scope
 from storage.models import (
     Area,
     Attachment,
@@ -29,6 +28,7 @@ from storage.models import (
     TeachingAssignment,
     TelegramBinding,
 )
+from storage.scope import Scope
 
 
 class _Repository:

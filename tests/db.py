@@ -28,7 +28,7 @@ def on_ci() -> bool:
 async def postgres_available() -> bool:
     try:
         conn = await asyncio.wait_for(asyncpg.connect(PG_ADMIN_DSN), timeout=5)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+    except (TimeoutError, OSError, asyncpg.PostgresError):
         return False
     await conn.close()
     return True

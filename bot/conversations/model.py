@@ -77,7 +77,7 @@ class Unsupported:
 Input = Command | Text | Tap | Photo | Location | Unsupported
 
 
-class Reask(Exception):  # noqa: N818 - a control-flow signal, not an error
+class Reask(Exception):
     """The answer was not accepted: tell the user why (catalog key) and ask the same step again."""
 
     def __init__(self, key: str, **params: object) -> None:
@@ -86,7 +86,7 @@ class Reask(Exception):  # noqa: N818 - a control-flow signal, not an error
         self.params = params
 
 
-class Redisplay(Exception):  # noqa: N818 - a control-flow signal
+class Redisplay(Exception):
     """Show the same step again without an error (a page turn, a search, a toggled option)."""
 
 

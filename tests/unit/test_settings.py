@@ -63,7 +63,7 @@ def test_webhook_needs_its_secret(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_env_example_documents_every_setting() -> None:
     text = (ROOT / ".env.example").read_text(encoding="utf-8")
-    documented = set(re.findall(r"^([A-Z_]+)=", text, flags=re.M))
+    documented = set(re.findall(r"^([A-Z_]+)=", text, flags=re.MULTILINE))
     assert {n.upper() for n in Settings.model_fields} == documented
     lines = text.splitlines()
     for i, line in enumerate(lines):  # each group of settings has a comment right above it
