@@ -49,6 +49,7 @@ class WebIdentity:
     staff: Staff
     user: WebUser | None
     session: WebSession | None
+    token_name: str | None = None
 
     @property
     def can_export_pii(self) -> bool:
@@ -56,7 +57,7 @@ class WebIdentity:
 
     @property
     def actor(self) -> Actor:
-        label = f"web:{self.user.username}" if self.user else f"api:{self.staff.id}"
+        label = f"web:{self.user.username}" if self.user else f"api:{self.token_name or self.staff.id}"
         return Actor(staff_id=self.staff.id, label=label[:64])
 
 
@@ -182,4 +183,4 @@ async def identify_token(uow: UnitOfWork, token: str, now: datetime) -> WebIdent
     if staff is None:
         return None
     row.last_used_at = now
-    return WebIdentity(staff=staff, user=None, session=None)
+    return WebIdentity(staff=staff, user=None, session=None, token_name=row.name)

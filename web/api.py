@@ -24,9 +24,8 @@ from web.api_models import (
     Statistics,
     WeekOut,
 )
-from web.deps import ApiError, ApiViewer, Viewer
+from web.deps import MAX_ID, ApiError, ApiViewer, Viewer
 
-MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 CaseId = Annotated[int, Path(ge=1, le=MAX_ID, description="Case id")]
 HIDDEN_EVENT_DATA = ("location",)  # a visit's GPS point locates the child's home (DOMAIN.md §8)
 _bearer = HTTPBearer(auto_error=False, description="A token made with `notoneless user token`")

@@ -21,6 +21,7 @@ from storage.uow import UnitOfWork
 SESSION_COOKIE = "nol_session"
 LANGUAGE_COOKIE = "nol_lang"
 LOGIN_CSRF_COOKIE = "nol_login_csrf"
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL; larger ones cannot name a row
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,13 @@ class Viewer:
         """Keeps the "denied" audit entry the domain wrote, then answers 404 (or 403)."""
         await self.uow.commit()
         raise PageError(status_code)
+
+
+def existing_id(value: int) -> int:
+    """An id from a URL; out of the database's range it cannot exist, so the page answers 404."""
+    if not 0 < value <= MAX_ID:
+        raise PageError(404)
+    return value
 
 
 def services_of(request: Request) -> Services:

@@ -18,7 +18,7 @@ from domain import ledgers, monthly_report
 from domain.casefile import filter_in_scope
 from domain.errors import NotInScope
 from storage.reporting import ReportingRepository
-from web.deps import CurrentViewer, PageError, Viewer
+from web.deps import CurrentViewer, PageError, Viewer, existing_id
 from web.filters import parse_filter
 from web.render import SECURITY_HEADERS, render
 
@@ -52,6 +52,8 @@ def _month(value: str | None, today: date) -> date:
         return today.replace(day=1)
     try:
         year, month = (int(p) for p in value.split("-", 1))
+        if not 2000 <= year <= 2100:
+            raise ValueError(value)
         return date(year, month, 1)
     except ValueError:
         raise PageError(400) from None
@@ -74,7 +76,7 @@ def exports_router() -> APIRouter:
 
         async def write(path: Path) -> monthly_report.MonthlyNumbers:
             return await monthly_report.export_monthly_report(
-                viewer.uow, viewer.scope, viewer.actor, school, first, path, now=viewer.now, tz=tz,
+                viewer.uow, viewer.scope, viewer.actor, existing_id(school), first, path, now=viewer.now, tz=tz,
                 pii=viewer.identity.can_export_pii)
 
         try:

@@ -10,7 +10,7 @@ from domain.errors import NotInScope
 from domain.stats import OVERDUE_RULES, overview
 from storage.reporting import ReportingRepository
 from web.chart import weekly_chart
-from web.deps import CurrentViewer, Viewer
+from web.deps import CurrentViewer, Viewer, existing_id
 from web.filters import STATUSES, filter_query, page_number, parse_filter
 from web.render import render
 
@@ -52,7 +52,8 @@ def pages_router() -> APIRouter:
     @router.get("/cases/{case_id}")
     async def case_page(request: Request, case_id: int, viewer: CurrentViewer) -> Response:
         try:
-            case_file = await open_case_file(viewer.uow, viewer.scope, viewer.actor, case_id, now=viewer.now)
+            case_file = await open_case_file(viewer.uow, viewer.scope, viewer.actor, existing_id(case_id),
+                                             now=viewer.now)
         except NotInScope:
             await viewer.deny()
         await viewer.uow.commit()

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from domain.casefile import attachment_in_scope
 from domain.errors import NotInScope
 from storage.media import InvalidMediaKey, LocalMediaStore, MediaCorrupted, MediaNotFound
-from web.deps import CurrentViewer, PageError
+from web.deps import CurrentViewer, PageError, existing_id
 
 # The original upload keeps its EXIF data (time, often GPS, DOMAIN.md §8) and is not served at all;
 # the derived copies are re-encoded JPEGs without metadata.
@@ -27,7 +27,8 @@ def photos_router() -> APIRouter:
     async def photo(case_id: int, attachment_id: int, variant: Literal["thumb", "evidence"],
                     viewer: CurrentViewer) -> Response:
         try:
-            attachment = await attachment_in_scope(viewer.uow, viewer.scope, viewer.actor, case_id, attachment_id,
+            attachment = await attachment_in_scope(viewer.uow, viewer.scope, viewer.actor, existing_id(case_id),
+                                                   existing_id(attachment_id),
                                                    now=viewer.now, record_view=variant == "evidence")
         except NotInScope:
             await viewer.deny()

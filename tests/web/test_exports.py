@@ -105,8 +105,11 @@ async def test_exports_outside_ones_area_answer_404(as_user: AsUser, county: Cou
     for url in (f"/exports/suspected.xlsx?school={county.school2.id}",
                 f"/exports/persuasion.csv?school={county.school2.id}",
                 f"/exports/monthly.xlsx?school={county.school2.id}&month=2026-10",
-                "/exports/unknown.xlsx", "/exports/suspected.pdf"):
+                "/exports/unknown.xlsx", "/exports/suspected.pdf", "/exports/monthly.xlsx?school=99999999999"):
         assert (await client.get(url)).status_code == 404, url
+    for month in ("9999-12", "2026-13", "soon"):
+        url = f"/exports/monthly.xlsx?school={county.world.school.id}&month={month}"
+        assert (await client.get(url)).status_code == 400, url
 
 
 async def test_every_export_is_audited(as_user: AsUser, county: County, uow_factory: UnitOfWorkFactory) -> None:

@@ -105,6 +105,8 @@ async def test_cases_photos_and_pages_outside_ones_area_answer_404(as_user: AsUs
     e = county.cases["E"]
     assert (await client.get(f"/cases/{e}")).status_code == 404
     assert (await client.get("/cases/999999")).status_code == 404
+    assert (await client.get("/cases/99999999999")).status_code == 404  # beyond any id: no database error
+    assert (await client.get(f"/cases/{e}/photos/99999999999/thumb")).status_code == 404
     client = await as_user("other_principal")
     a = county.cases["A"]
     assert (await client.get(f"/cases/{a}")).status_code == 404
