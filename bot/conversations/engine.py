@@ -21,6 +21,7 @@ class Outcome:
     handled: bool = True
     submitted: bool = False
     in_place: bool = False  # replace the message whose button was tapped, rather than sending anew
+    discard_changes: bool = False  # roll back whatever the refused submit wrote; the draft stays as it was
 
 
 class Conversations:
@@ -106,7 +107,6 @@ class Conversations:
             key = nav.removeprefix("edit:")
             if key not in {s.key for s in form.editable(answers)}:
                 return Outcome(toast=ctx.t("form.button_stale"))
-            answers["_edit"] = True
             step = form.step(key)
             return await self._save(ctx, draft, answers, key, [await step.prompt(ctx, answers)])
         else:
@@ -128,12 +128,14 @@ class Conversations:
             return Outcome([Prompt(ctx.t(reason.key, **reason.params)), await step.prompt(ctx, draft.answers)],
                            seq=draft.seq)
         if step is form.confirm:
-            text = await form.submit(ctx, answers)
+            try:
+                text = await form.submit(ctx, answers)
+            except Reask as reason:  # refused at the last moment (e.g. the case moved on meanwhile)
+                return Outcome([Prompt(ctx.t(reason.key, **reason.params)), await step.prompt(ctx, answers)],
+                               seq=draft.seq, discard_changes=True)
             await ctx.uow.drafts.delete(draft)
             return Outcome([Prompt(text, remove_keyboard=True)], submitted=True)
         following = form.after(step.key, answers)
-        if following is form.confirm:
-            answers.pop("_edit", None)
         prompt = await following.prompt(ctx, answers)
         prompt.remove_keyboard = prompt.remove_keyboard or isinstance(step, LocationStep)
         return await self._save(ctx, draft, answers, following.key, [prompt])

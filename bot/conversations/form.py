@@ -38,15 +38,18 @@ class Form:
         raise KeyError(f"{self.name} has no step {key}")
 
     def first(self, answers: Answers) -> Step:
-        return next(s for s in self.all_steps if s.applies(answers))
+        """The first question to ask; steps a preset already answered (e.g. the case) are skipped."""
+        return self._next_open(self.all_steps, answers)
 
     def after(self, key: str, answers: Answers) -> Step:
-        """The next step that applies; after an edit from the summary, the summary again."""
-        if answers.get("_edit") and key != self.confirm.key:
-            return self.confirm
+        """The next step that applies and is not answered yet, else the summary. After a change from
+        the summary this returns there at once, unless the change opened a follow-up question."""
         steps = self.all_steps
         index = [s.key for s in steps].index(key)
-        return next(s for s in steps[index + 1:] if s.applies(answers))
+        return self._next_open(steps[index + 1:], answers)
+
+    def _next_open(self, steps: list[Step], answers: Answers) -> Step:
+        return next(s for s in steps if s is self.confirm or (s.applies(answers) and s.key not in answers))
 
     def editable(self, answers: Answers) -> list[Step]:
         return [s for s in self.steps if s.applies(answers)]

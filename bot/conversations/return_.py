@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 
 from bot.conversations.evidence import PHOTOS, STAMP, store_photo
 from bot.conversations.form import Form
 from bot.conversations.labels import case_label, status_label
 from bot.conversations.model import Answers, Choice, FormContext, Photo, Reask
-from bot.conversations.steps import ChoiceStep, DateStep, PhotosStep, Step, TextStep
+from bot.conversations.steps import ChoiceStep, DateStep, PhotosStep, TextStep
 from domain.audit import audit
 from domain.cases import case_in_scope
 from domain.errors import InvalidInput, InvalidTransition, NotInScope
@@ -24,15 +23,6 @@ from domain.returns import (
     returnable_cases,
 )
 from domain.roles import Role
-
-
-@dataclass
-class PresetForm(Form):
-    """A form whose `begin` may answer steps ahead (e.g. the case from a /mycases button):
-    those steps are skipped at the start but stay in the summary, where they can be changed."""
-
-    def first(self, answers: Answers) -> Step:
-        return next(s for s in self.all_steps if s.applies(answers) and s.key not in answers)
 
 
 async def case_choices(ctx: FormContext, answers: Answers) -> list[Choice]:
@@ -104,7 +94,7 @@ async def submit(ctx: FormContext, answers: Answers) -> str:
                  status=status_label(ctx, case.status), first_check=checks[0] if checks else "—")
 
 
-FORM = PresetForm(
+FORM = Form(
     name="return",
     roles=frozenset({Role.CLASS_TEACHER, Role.SUBJECT_TEACHER, Role.PRINCIPAL, Role.VILLAGE_CADRE}),
     steps=[

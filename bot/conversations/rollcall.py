@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.conversations.form import Form
 from bot.conversations.labels import local_date, student_label
 from bot.conversations.model import Answers, Choice, FormContext, Input, Prompt, Reask, Tap
-from bot.conversations.return_ import PresetForm
-from bot.conversations.steps import NAV_PREFIX, ChoiceStep, MultiChoiceStep, _paginate
+from bot.conversations.steps import NAV_PREFIX, ChoiceStep, MultiChoiceStep, paginate
 from domain.audit import audit
 from domain.errors import NotInScope
 from domain.roles import Role
@@ -24,7 +24,6 @@ class ClassStep(ChoiceStep):
         if before is not None and answers[self.key] != before:
             answers.pop("absent", None)
             answers.get("_page", {}).pop("absent", None)
-            answers.pop("_edit", None)  # go on to the checklist of the new class, not back to the summary
 
 
 @dataclass
@@ -37,7 +36,7 @@ class ChecklistStep(MultiChoiceStep):
         chosen = set(await self.selected(ctx, answers))
         choices = [Choice(c.value, ("❌ " if c.value in chosen else "▫️ ") + c.label)
                    for c in await self.choices(ctx, answers)]
-        rows = _paginate(choices, int(answers.get("_page", {}).get(self.key, 0)), self.columns)
+        rows = paginate(choices, int(answers.get("_page", {}).get(self.key, 0)), self.columns)
         rows.append([Choice(f"{NAV_PREFIX}done", ctx.t("form.done"))])
         return Prompt(ctx.t(self.prompt_key, n=len(chosen), total=len(choices)), rows)
 
@@ -86,7 +85,7 @@ async def submit(ctx: FormContext, answers: Answers) -> str:
                  due=local_date(ctx, due))
 
 
-FORM = PresetForm(
+FORM = Form(
     name="rollcall",
     roles=frozenset({Role.CLASS_TEACHER}),
     steps=[

@@ -50,7 +50,7 @@ class Step:
         return "—" if value in (None, "", []) else str(value)
 
 
-def _paginate(choices: list[Choice], page: int, columns: int) -> list[list[Choice]]:
+def paginate(choices: list[Choice], page: int, columns: int) -> list[list[Choice]]:
     pages = max(1, -(-len(choices) // PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
     chunk = choices[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
@@ -90,7 +90,7 @@ class ChoiceStep(Step):
             text += "\n\n" + ctx.t("form.search_no_match" if fragment else (self.empty_key or "form.nothing_to_choose"))
         elif fragment:
             text += "\n\n" + ctx.t("form.search_results", fragment=fragment, n=len(choices))
-        rows = _paginate(choices, page, self.columns)
+        rows = paginate(choices, page, self.columns)
         if fragment:
             rows.append([Choice(f"{NAV_PREFIX}all", ctx.t("form.show_all"))])
         return Prompt(text, rows)

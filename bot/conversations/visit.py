@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 from bot.conversations.evidence import PHOTOS, apply_restamped, restamp_photos, store_photo
@@ -16,7 +16,6 @@ from bot.conversations.steps import (
     LocationStep,
     MultiChoiceStep,
     PhotosStep,
-    Step,
     TextStep,
 )
 from domain import visits
@@ -28,25 +27,6 @@ from domain.roles import ROLE_LABELS, Role
 from domain.visits import VisitReport, eligible_visitors, notice_allowed, record_visit
 
 PRESET = "_preset"  # the case came with the command (a "go:visit:<id>" button): not asked, not editable
-PENDING = "_pending"  # follow-up questions opened by changing an answer from the summary
-
-
-def _pending_done(answers: Answers, key: str) -> None:
-    """After a follow-up is answered: back to the summary once none is left (see `_reopen`)."""
-    pending = [k for k in answers.get(PENDING, []) if k != key]
-    if key in answers.get(PENDING, []) and not pending:
-        answers["_edit"] = True
-    answers[PENDING] = pending
-
-
-def _reopen(answers: Answers, follow_ups: list[Step]) -> None:
-    """An edited answer that opens unanswered follow-ups continues through them, not to the summary."""
-    missing = [s.key for s in follow_ups if s.applies(answers) and s.key not in answers]
-    if answers.get("_edit") and missing:
-        answers.pop("_edit")
-        answers[PENDING] = missing
-
-
 async def visitable_cases(ctx: FormContext, answers: Answers) -> list[Choice]:
     """Open cases in the visitor's scope that a visit can move on, oldest first."""
     cases = [c for c in await ctx.uow.cases.open_in_scope(ctx.scope) if c.status in VISITABLE]
@@ -108,13 +88,10 @@ async def notice_possible(ctx: FormContext, answers: Answers) -> bool:
 
 @dataclass
 class OutcomeStep(ChoiceStep):
-    follow_ups: list[Step] = field(default_factory=list)
-
     async def receive(self, ctx: FormContext, answers: Answers, given: Input) -> None:
         await super().receive(ctx, answers, given)
         if answers.get("notice") == "yes" and not await notice_possible(ctx, answers):
             del answers["notice"]  # the new outcome rules the notice out: ask again
-        _reopen(answers, self.follow_ups)
 
 
 @dataclass
@@ -124,7 +101,6 @@ class NoticeStep(ChoiceStep):
         if answers[self.key] == "yes" and not await notice_possible(ctx, answers):
             case = await ctx.uow.cases.get(int(answers["case"]))
             raise Reask("visit.notice_not_allowed", status=status_label(ctx, case.status if case else "closed"))
-        _pending_done(answers, self.key)
 
 
 @dataclass
@@ -135,14 +111,6 @@ class PromiseStep(DateStep):
         await super().receive(ctx, answers, given)
         if date.fromisoformat(answers[self.key]) > ctx.now.astimezone(ctx.tz).date() + visits.PROMISE_HORIZON:
             raise Reask("visit.promise_too_far", days=visits.PROMISE_HORIZON.days)
-        _pending_done(answers, self.key)
-
-
-@dataclass
-class FollowUpText(TextStep):
-    async def receive(self, ctx: FormContext, answers: Answers, given: Input) -> None:
-        await super().receive(ctx, answers, given)
-        _pending_done(answers, self.key)
 
 
 @dataclass
@@ -151,15 +119,6 @@ class VisitPhotos(PhotosStep):
         if isinstance(given, Unsupported) and given.kind == "document":  # a PDF, a text file, ...
             raise Reask("visit.photo_not_an_image")
         await super().receive(ctx, answers, given)
-
-
-@dataclass
-class VisitLocation(LocationStep):
-    follow_ups: list[Step] = field(default_factory=list)
-
-    async def receive(self, ctx: FormContext, answers: Answers, given: Input) -> None:
-        await super().receive(ctx, answers, given)
-        _reopen(answers, self.follow_ups)
 
 
 async def begin(ctx: FormContext, answers: Answers, args: tuple[str, ...]) -> None:
@@ -197,11 +156,11 @@ async def submit(ctx: FormContext, answers: Answers) -> str:
         await record_visit(ctx.uow, ctx.scope, ctx.actor, report, now=ctx.now, policy=ctx.services.policy,
                            tz=ctx.tz)
     except NotInScope:
-        return ctx.t("visit.case_not_available")
+        raise Reask("visit.case_not_available") from None
     except InvalidTransition:
-        return ctx.t("visit.not_allowed_now")
+        raise Reask("visit.not_allowed_now") from None
     except InvalidInput as exc:
-        return ctx.t("visit.not_saved", code=exc.code)
+        raise Reask("visit.not_saved", code=exc.code) from None
     assert case is not None
     await apply_restamped(ctx, restamped)
     lines = [ctx.t("visit.submitted", number=case.number, status=status_label(ctx, case.status),
@@ -225,12 +184,12 @@ class VisitForm(Form):
 
 _promise = PromiseStep("promised_on", "visit.ask_promised_on", not_before=visit_day, allow_future=True,
                        when=lambda a: a.get("outcome") == visits.AGREED)
-_school = FollowUpText("other_school", "visit.ask_other_school", optional=False, max_length=100,
+_school = TextStep("other_school", "visit.ask_other_school", optional=False, max_length=100,
                        when=lambda a: a.get("outcome") == visits.ELSEWHERE)
-_detail = FollowUpText("outcome_detail", "visit.ask_outcome_detail", optional=False, max_length=500,
+_detail = TextStep("outcome_detail", "visit.ask_outcome_detail", optional=False, max_length=500,
                        when=lambda a: a.get("outcome") == visits.OTHER)
 _notice = NoticeStep("notice", "visit.ask_notice", _fixed("visit.notice", ("yes", "no")), columns=2)
-_why_no_location = FollowUpText("no_location_reason", "visit.ask_no_location_reason", optional=False,
+_why_no_location = TextStep("no_location_reason", "visit.ask_no_location_reason", optional=False,
                                 max_length=200, when=lambda a: "location" in a and a["location"] is None)
 
 FORM = VisitForm(
@@ -243,11 +202,10 @@ FORM = VisitForm(
         DateStep("visited_on", "visit.ask_date", not_before=first_absence),
         VisitorsStep("visitors", "visit.ask_visitors", colleagues, columns=1),
         ChoiceStep("met", "visit.ask_met", _fixed("visit.met", visits.MET), columns=2),
-        OutcomeStep("outcome", "visit.ask_outcome", _fixed("visit.outcome", visits.OUTCOMES), columns=2,
-                    follow_ups=[_promise, _school, _detail, _notice]),
+        OutcomeStep("outcome", "visit.ask_outcome", _fixed("visit.outcome", visits.OUTCOMES), columns=2),
         _promise, _school, _detail, _notice,
         VisitPhotos(PHOTOS, "visit.ask_photos", store=store_photo, minimum=1, maximum=visits.MAX_PHOTOS),
-        VisitLocation("location", "visit.ask_location", follow_ups=[_why_no_location]),
+        LocationStep("location", "visit.ask_location"),
         _why_no_location,
         TextStep("note", "visit.ask_note", optional=True, max_length=500),
     ],

@@ -70,8 +70,11 @@ async def _apply(update: Update, context: ContextTypes.DEFAULT_TYPE, staff_id: i
                                       actor=Actor(staff.id, f"telegram:{chat_id}", "telegram"), language=language,
                                       now=now, fetch_media=telegram_fetcher(context.bot))
                     outcome = await conversations.handle(ctx, chat_id, given)
+                    if outcome.discard_changes:
+                        await uow.session.rollback()
+                    else:
+                        staff.last_active_at = now
                     uow.updates.mark(update.update_id, now)
-                    staff.last_active_at = now
                     await uow.commit()
                     return outcome
             except StaleDataError:
