@@ -105,8 +105,8 @@ class WatermarkInfo:
         offset = when.strftime("%z")
         place = _clean(self.village)
         if self.latitude is not None and self.longitude is not None:
-            lat = f"{abs(self.latitude):.5f}°{'S' if self.latitude < 0 else 'N'}"
-            lon = f"{abs(self.longitude):.5f}°{'W' if self.longitude < 0 else 'E'}"
+            lat = f"{abs(self.latitude):.4f}°{'S' if self.latitude < 0 else 'N'}"
+            lon = f"{abs(self.longitude):.4f}°{'W' if self.longitude < 0 else 'E'}"
             place = f"{place} ({lat}, {lon})"
         return [
             f"{labels['time']}{when:%Y-%m-%d %H:%M} (UTC{offset[:3]}:{offset[3:]})",

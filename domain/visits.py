@@ -15,7 +15,6 @@ from domain.policy import Policy
 from domain.reminders import plan_case_reminders
 from domain.roles import Role
 from storage.models import Attachment, Case, CaseEvent, Staff
-from storage.repositories import AttachmentRepository
 from storage.scope import Scope
 from storage.uow import UnitOfWork
 
@@ -141,7 +140,7 @@ async def _check_people_and_files(uow: UnitOfWork, report: VisitReport, case: Ca
     if stray := set(report.visitors) - allowed - {actor.staff_id}:
         raise InvalidInput("visitor_not_eligible", staff=sorted(stray))
     wanted = list(dict.fromkeys(report.attachment_ids))
-    attachments = list(await AttachmentRepository(uow.session).by_ids(wanted))
+    attachments = list(await uow.attachments.by_ids(wanted))
     ok = {a.id for a in attachments
           if a.case_id == case.id and a.uploaded_by_id == actor.staff_id and a.event_id is None}
     if missing := [i for i in wanted if i not in ok]:

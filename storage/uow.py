@@ -8,6 +8,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.repositories import (
+    AttachmentRepository,
     AuditRepository,
     CaseRepository,
     CodeRepository,
@@ -44,6 +45,7 @@ class UnitOfWork:
         self.invites = InviteRepository(s)
         self.audit = AuditRepository(s)
         self.drafts = DraftRepository(s)
+        self.attachments = AttachmentRepository(s)
         self.updates = UpdateLog(s)
         return self
 

@@ -9,7 +9,6 @@ from bot.conversations.model import Answers, FormContext, Photo, Reask
 from domain.photos import PhotoPolicy, PhotoRejected, ProcessedPhoto, WatermarkInfo, process_photo_async
 from domain.visits import visit_moment
 from storage.models import Attachment, Case
-from storage.repositories import AttachmentRepository
 
 PHOTOS = "photos"  # answers key of the PhotosStep
 STAMP = "_stamp"  # answers key: the visit time printed on the provisional evidence copies
@@ -56,7 +55,7 @@ async def store_photo(ctx: FormContext, answers: Answers, photo: Photo) -> int:
     """Checks and stores one photo (original, evidence copy, thumbnail) and returns its attachment id;
     the same photo sent twice gives the same id. A bad file raises Reask with the reason."""
     case = await _case(ctx, answers)
-    repository = AttachmentRepository(ctx.uow.session)
+    repository = ctx.uow.attachments
     have = list(await repository.by_ids(answers.get(PHOTOS, [])))
     if same := next((a for a in have if a.telegram_file_unique_id == photo.file_unique_id), None):
         return same.id
@@ -96,12 +95,12 @@ async def restamp_photos(ctx: FormContext, answers: Answers, case: Case, attachm
           else visit_moment(date.fromisoformat(answers["visited_on"]), ctx.now, ctx.tz))
     info = await watermark(ctx, case, at, location)
     return {a.id: await _process(ctx, await ctx.services.media.get(a.sha256), info)
-            for a in await AttachmentRepository(ctx.uow.session).by_ids(attachment_ids)}
+            for a in await ctx.uow.attachments.by_ids(attachment_ids)}
 
 
 async def apply_restamped(ctx: FormContext, restamped: Restamped) -> None:
     """Points the attachments at their new evidence copies; the originals never change."""
-    for attachment in await AttachmentRepository(ctx.uow.session).by_ids(restamped):
+    for attachment in await ctx.uow.attachments.by_ids(restamped):
         processed = restamped[attachment.id]
         attachment.evidence_sha256 = processed.evidence_sha256
         attachment.thumbnail_sha256 = processed.thumbnail_sha256

@@ -15,7 +15,6 @@ from domain.lifecycle import CaseStatus
 from domain.scope import scope_for
 from sandbox.phone import Phone
 from storage.models import Case
-from storage.repositories import AttachmentRepository
 from tests.e2e.conftest import BindFactory, buttons
 from tests.factories import World
 
@@ -73,7 +72,7 @@ async def test_return_is_confirmed_in_a_few_taps(polling_bot: Application, bound
     assert kinds[-2:] == ["return_confirmed", "retention_started"]
     async with services.uow() as uow:
         event = next(e for e in await uow.cases.events(open_case.id) if e.kind == "return_confirmed")
-        photos = await AttachmentRepository(uow.session).of_event(event.id)
+        photos = await uow.attachments.of_event(event.id)
         assert [p.uploaded_by_id for p in photos] == [world.staff[who].id]
         assert event.data["attachment_ids"] == [photos[0].id]
 

@@ -27,7 +27,6 @@ from i18n import t
 from sandbox.emulator import Emulator
 from sandbox.phone import Phone
 from storage.models import Attachment, Case
-from storage.repositories import AttachmentRepository
 from tests.e2e.conftest import BindFactory, buttons
 from tests.factories import World
 
@@ -79,7 +78,7 @@ def sha(data: bytes) -> str:
 
 async def attachments_of(services: Services, case_id: int) -> list[Attachment]:
     async with services.uow() as uow:
-        return list(await AttachmentRepository(uow.session).of_case(case_id))
+        return list(await uow.attachments.of_case(case_id))
 
 
 async def visit_events(services: Services, case_id: int) -> list:  # type: ignore[type-arg]

@@ -17,7 +17,6 @@ from domain.scope import scope_for
 from domain.visits import OUTCOMES, VISIT_MOVES, VisitReport, planned_moves, record_visit
 from storage import outbox
 from storage.models import Attachment, Case, CaseEvent
-from storage.repositories import AttachmentRepository
 from storage.uow import UnitOfWorkFactory
 from tests.factories import World, build_world
 
@@ -172,7 +171,7 @@ async def test_photos_are_linked_to_the_visit(
     event = await visit(uow_factory, world, clock, policy, "teacher_a",
                         report_for(case, today, attachment_ids=photos, location=(29.56301, 106.55156)))
     async with uow_factory() as uow:
-        linked = await AttachmentRepository(uow.session).of_event(event.id)
+        linked = await uow.attachments.of_event(event.id)
     assert [a.id for a in linked] == photos
     assert event.data["attachments"] == photos and event.data["location"] == {"lat": 29.56301, "lon": 106.55156}
     assert event.data["no_location_reason"] is None

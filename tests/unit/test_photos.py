@@ -319,7 +319,7 @@ def test_watermark_lines_show_the_visit_facts() -> None:
     )
     lines = info.lines(SHANGHAI)
     assert lines[0].endswith("2025-03-14 15:30 (UTC+08:00)")
-    assert lines[1].endswith("石门村 二组 (29.50000°S, 110.25000°E)")
+    assert lines[1].endswith("石门村 二组 (29.5000°S, 110.2500°E)")
     assert lines[2].endswith("C-7") and lines[3].endswith("李四")
 
 
