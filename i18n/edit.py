@@ -20,6 +20,8 @@ def set_messages(domain: str, messages: dict[str, tuple[str, str]]) -> None:
         else:
             catalog = Catalog(locale=language, project="not-one-less", version="0.1")
         for key, texts in messages.items():
+            if key in catalog:  # Babel keeps the old text when adding an existing id
+                del catalog[key]
             catalog.add(key, texts[index])
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as fh:
