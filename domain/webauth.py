@@ -90,7 +90,8 @@ async def create_user(uow: UnitOfWork, staff: Staff, username: str, password: st
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput("password_too_short", minimum=MIN_PASSWORD_LENGTH)
     if not has_dashboard_access(staff):
-        raise NoDashboardAccess(f"role {staff.role} has no dashboard access")
+        raise NoDashboardAccess(f"role {staff.role} has no dashboard access (teachers and village cadres "
+                                "use the Telegram bot)")
     if await repo.user_by_username(username) is not None:
         raise InvalidInput("username_taken", value=username)
     user = WebUser(username=username, password_hash=hash_password(password), staff_id=staff.id,
