@@ -38,19 +38,20 @@ class Chart:
     right: int
 
 
-def _nice_max(value: int) -> int:
-    """The smallest of 1, 2, 5, 10, 20, 50 … at or above `value` (at least 4, so ticks are whole)."""
+def _tick_step(value: int, ticks: int = 4) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 50 … with `ticks` steps reaching `value`, so labels are whole."""
     step = 1
     while True:
         for factor in (1, 2, 5):
-            if step * factor >= max(value, 4):
+            if step * factor * ticks >= value:
                 return step * factor
         step *= 10
 
 
 def weekly_chart(weeks: list[WeekCount]) -> Chart:
     """Two bars per week; the y axis is scaled to the largest count."""
-    top = _nice_max(max([w.opened for w in weeks] + [w.returned for w in weeks] + [0]))
+    step = _tick_step(max([w.opened for w in weeks] + [w.returned for w in weeks] + [0]))
+    top = step * 4
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(len(weeks), 1)
     bar_w = slot * 0.36
@@ -63,6 +64,6 @@ def weekly_chart(weeks: list[WeekCount]) -> Chart:
             bars.append(Bar(x=round(x0 + j * bar_w, 1), y=round(baseline - h, 1), width=round(bar_w, 1),
                             height=round(h, 1), value=value, series=series))
         x_ticks.append(Tick(position=round(LEFT + (i + 0.5) * slot, 1), label=week.starts_on.strftime("%m-%d")))
-    y_ticks = [Tick(position=round(baseline - plot_h * k / 4, 1), label=str(top * k // 4)) for k in range(5)]
+    y_ticks = [Tick(position=round(baseline - plot_h * k / 4, 1), label=str(step * k)) for k in range(5)]
     return Chart(width=WIDTH, height=HEIGHT, bars=bars, x_ticks=x_ticks, y_ticks=y_ticks,
                  baseline=baseline, left=LEFT, right=WIDTH - RIGHT)
