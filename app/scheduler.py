@@ -2,8 +2,9 @@
 
 APScheduler's job stores cannot be shared between processes and python-telegram-bot's JobQueue keeps
 jobs in memory, so neither holds a reminder. Jobs here only: replan every open case at start (an edited
-policy file takes effect on restart), plan the monthly report reminders daily, build the coordinators'
-digests and drain the outbox every few seconds. Any number of schedulers can run against one database:
+policy file takes effect on restart), plan the monthly report reminders daily, and every few seconds
+replan cases changed since the last tick (a safety net for changes made without planning), build the
+coordinators' digests and drain the outbox. Any number of schedulers can run against one database:
 rows are claimed before sending and digests have unique keys, so each reminder goes out once.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from telegram import Bot
@@ -21,10 +22,11 @@ from telegram.request import HTTPXRequest
 from app.container import Services
 from bot.sender import ReminderSender
 from domain.digest import build_digests
-from domain.reminders import plan_monthly_reports, replan_all
+from domain.reminders import plan_monthly_reports, replan_all, replan_changed
 
 log = logging.getLogger(__name__)
 WAKE_EVERY = 10.0  # seconds between outbox drains
+REPLAN_OVERLAP = timedelta(minutes=1)  # covers transactions that committed a little after their clock read
 
 
 def make_bot(token: str, base_url: str, base_file_url: str) -> Bot:
@@ -46,6 +48,7 @@ class ReminderScheduler:
                                                default_language=services.settings.default_language)
         self.scheduler = AsyncIOScheduler(timezone=services.tz)
         self._tick_lock = asyncio.Lock()
+        self._replanned_at = services.clock.now()
 
     async def start(self) -> None:
         """Replans every case, then starts the periodic jobs (the first tick runs at once)."""
@@ -75,7 +78,8 @@ class ReminderScheduler:
 
     async def replan(self) -> None:
         s = self.services
-        await replan_all(s.uow, s.policy, s.clock.now(), s.tz)
+        self._replanned_at = s.clock.now()
+        await replan_all(s.uow, s.policy, self._replanned_at, s.tz)
 
     async def plan_monthly(self) -> None:
         s = self.services
@@ -90,7 +94,10 @@ class ReminderScheduler:
         async with self._tick_lock:
             s = self.services
             try:
-                await build_digests(s.uow, now=s.clock.now(), policy=s.policy, tz=s.tz)
+                now = s.clock.now()
+                await replan_changed(s.uow, s.policy, now, s.tz, since=self._replanned_at - REPLAN_OVERLAP)
+                self._replanned_at = now
+                await build_digests(s.uow, now=now, policy=s.policy, tz=s.tz)
                 sent = await self.sender.drain()
                 if sent:
                     log.info("reminders sent: %d", sent)

@@ -103,9 +103,28 @@ async def plan_case_reminders(uow: UnitOfWork, case: Case, *, policy: Policy, no
 async def replan_all(uow_factory: UnitOfWorkFactory, policy: Policy, now: datetime, tz: ZoneInfo) -> PlanResult:
     """Recomputes pending reminders of every open case (run at scheduler start, so an edited policy
     file takes effect on restart), one transaction per case; sent reminders are left alone."""
-    total = PlanResult()
     async with uow_factory() as uow:
         case_ids = await outbox.case_ids_to_plan(uow.session)
+    total = await _replan(uow_factory, case_ids, policy, now, tz)
+    async with uow_factory() as uow:
+        total += await plan_monthly_reports(uow, policy=policy, now=now, tz=tz)
+        await uow.commit()
+    log.info("reminders replanned: %s", total)
+    return total
+
+
+async def replan_changed(uow_factory: UnitOfWorkFactory, policy: Policy, now: datetime, tz: ZoneInfo, *,
+                         since: datetime) -> PlanResult:
+    """Replans cases changed since `since`: a safety net for changes made without planning (e.g. a
+    reclassification on the dashboard); planning twice is harmless."""
+    async with uow_factory() as uow:
+        case_ids = await outbox.case_ids_updated_since(uow.session, since)
+    return await _replan(uow_factory, case_ids, policy, now, tz)
+
+
+async def _replan(uow_factory: UnitOfWorkFactory, case_ids: list[int], policy: Policy, now: datetime,
+                  tz: ZoneInfo) -> PlanResult:
+    total = PlanResult()
     for case_id in case_ids:
         try:
             async with uow_factory() as uow:
@@ -116,10 +135,6 @@ async def replan_all(uow_factory: UnitOfWorkFactory, policy: Policy, now: dateti
                 await uow.commit()
         except DBAPIError as exc:  # e.g. a concurrent writer; the next run or use case catches up
             log.warning("could not replan reminders of case %s: %s", case_id, type(exc).__name__)
-    async with uow_factory() as uow:
-        total += await plan_monthly_reports(uow, policy=policy, now=now, tz=tz)
-        await uow.commit()
-    log.info("reminders replanned: %s", total)
     return total
 
 

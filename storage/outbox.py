@@ -128,6 +128,11 @@ async def case_ids_to_plan(session: AsyncSession) -> list[int]:
     return list((await session.scalars(q)).all())
 
 
+async def case_ids_updated_since(session: AsyncSession, since: datetime) -> list[int]:
+    q = select(Case.id).where(Case.updated_at >= since).order_by(Case.id)
+    return list((await session.scalars(q)).all())
+
+
 async def log(session: AsyncSession, scope: Scope, *, case_id: int | None = None,
               states: Sequence[str] | None = None, kinds: Sequence[str] | None = None,
               since: datetime | None = None, limit: int = 200) -> Sequence[tuple[Reminder, Staff, Case | None]]:

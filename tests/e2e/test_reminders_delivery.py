@@ -20,9 +20,12 @@ from telegram.request import HTTPXRequest
 from app.container import Services, build_services
 from app.scheduler import ReminderScheduler
 from bot.sender import ReminderSender, SendLimiter
+from domain.audit import Actor
+from domain.cases import change_status
 from domain.clock import FixedClock
 from domain.digest import build_digests
 from domain.identity import mask_name
+from domain.lifecycle import CaseStatus
 from domain.policy import DEFAULT_POLICY
 from domain.quiet_hours import next_allowed
 from domain.reminder_facts import people_around
@@ -382,3 +385,63 @@ async def test_notoneless_run_sends_due_reminders_in_process(database_url: str, 
                     break
                 await asyncio.sleep(0.1)
         assert ["家访提醒" in m["text"] for m in received(emulator, tg, chat)] == [True]
+
+
+async def test_log_the_visit_now_opens_the_visit_form_on_that_case(
+        polling_bot: Application, bound: BindFactory, world: World, services: Services,  # type: ignore[type-arg]
+        sender_bot: Bot) -> None:
+    phone = await bound("teacher_a")
+    await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
+    services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
+    assert await make_sender(services, sender_bot).drain() == 1
+    msg = await phone.wait_for_reply(lambda m: "家访提醒" in m["text"])
+    await phone.tap("📝 现在记录家访", message_id=msg["message_id"])
+    ask = await phone.wait_for_reply(lambda m: bool(buttons(m)))
+    assert "今天" in buttons(ask)  # the case was preset: the form goes straight to the visit date
+
+
+async def test_retention_check_buttons_record_the_checks_and_close_the_case(
+        polling_bot: Application, bound: BindFactory, world: World, services: Services,  # type: ignore[type-arg]
+        sender_bot: Bot) -> None:
+    phone = await bound("teacher_a")
+    case = await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
+    async with services.uow() as uow:
+        found = await uow.cases.get(case.id)
+        assert found is not None
+        found.returned_on = services.clock.now().astimezone(TZ).date()
+        for target in (CaseStatus.RETURNED, CaseStatus.RETENTION):
+            await change_status(uow, found, target, Actor.system("test"), now=services.clock.now(),
+                                policy=services.policy, tz=TZ)
+        await uow.commit()
+    sender = make_sender(services, sender_bot)
+    for check, (days, reply) in enumerate(((14, "第 1/2 次回访"), (16, "已销号")), start=1):
+        services.clock.advance(timedelta(days=days))  # type: ignore[attr-defined]
+        assert await sender.drain() == 1
+        msg = await phone.wait_for_reply(lambda m, c=check: f"第 {c}/2 次" in m["text"])
+        assert buttons(msg) == ["✅ 仍在正常上学", "⚠️ 又缺勤了", SNOOZE]
+        await phone.tap("✅ 仍在正常上学", message_id=msg["message_id"])
+        assert reply in await answer(phone, 2 * check - 1)
+        await phone.tap("✅ 仍在正常上学", message_id=msg["message_id"])  # a second tap changes nothing
+        assert "已经记录过" in await answer(phone, 2 * check) or "不在保学跟踪" in phone.callback_answers[-1]["text"]
+    async with services.uow() as uow:
+        closed = await uow.cases.get(case.id)
+        assert closed is not None and closed.status == "closed"
+        checks = [e.data for e in await uow.cases.events(case.id) if e.kind == "retention_check"]
+    assert [(c["check"], c["ok"]) for c in checks] == [(1, True), (2, True)]
+
+
+async def test_a_forged_snooze_for_someone_elses_reminder_is_refused_and_audited(
+        polling_bot: Application, bound: BindFactory, world: World, services: Services,  # type: ignore[type-arg]
+        emulator: Emulator, tg_bot: BotState, sender_bot: Bot) -> None:
+    await bind_directly(services, emulator, tg_bot, world.staff["teacher_a"].id)
+    other = await bound("teacher_b")
+    case = await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
+    services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
+    assert await make_sender(services, sender_bot).drain() == 1
+    [row] = await reminder_rows(services, case_id=case.id, kind="visit_due")
+    await other.press_callback(other.messages[-1]["message_id"], f"rm:snooze:{row.id}")
+    assert "不是发给您的" in await answer(other, 1)
+    async with services.uow() as uow:
+        denied = await uow.audit.entries("denied")
+        assert [(a.entity, a.entity_id) for a in denied] == [("reminder", str(row.id))]
+    assert [r.snoozes for r in await reminder_rows(services, case_id=case.id, kind="visit_due")] == [0]

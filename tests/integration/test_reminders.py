@@ -11,14 +11,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from domain.audit import Actor
-from domain.cases import AbsenceReport, add_event, change_status, report_absence
+from domain.cases import AbsenceReport, add_event, change_status, reclassify, report_absence
 from domain.clock import FixedClock
 from domain.digest import build_digests, digest_members, digest_message
 from domain.errors import InvalidInput, NotInScope
 from domain.lifecycle import CaseStatus
 from domain.policy import Policy
 from domain.reminder_actions import SnoozeRefused, record_retention_check, snooze_reminder
-from domain.reminders import plan_monthly_reports, reminder_log, replan_all
+from domain.reminders import plan_monthly_reports, reminder_log, replan_all, replan_changed
 from domain.scope import scope_for
 from storage import outbox
 from storage.models import Case, Reminder, SchoolClass
@@ -194,6 +194,21 @@ async def test_a_failed_retention_check_is_a_relapse_with_a_new_first_visit(
     wanted = pending(await rows(uow_factory, case.id))
     assert wanted["visit_due", teacher.id].due_at == clock.now() + timedelta(days=3)
     assert not any(k == "retention_check" for k, _ in wanted)
+
+
+async def test_changes_made_without_planning_are_caught_by_the_periodic_replan(
+        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy) -> None:
+    clock.set(datetime(2026, 9, 3, 9, 0, tzinfo=TZ))
+    case = await report(uow_factory, world, clock, policy, suspected=True, absent_since=date(2026, 9, 1))
+    clock.advance(timedelta(hours=1))
+    async with uow_factory() as uow:  # a dashboard reclassification: an official verification outcome
+        found = await uow.cases.get(case.id)
+        assert found is not None
+        await reclassify(uow, found, "verification_2019", "G", Actor.system("test"), now=clock.now())
+        await uow.commit()
+    assert any(k == "verification_overdue" for k, _ in pending(await rows(uow_factory, case.id)))
+    await replan_changed(uow_factory, policy, clock.now(), TZ, since=clock.now() - timedelta(minutes=1))
+    assert not any(k == "verification_overdue" for k, _ in pending(await rows(uow_factory, case.id)))
 
 
 async def test_policy_reload_moves_pending_rows_and_never_touches_sent_ones(
