@@ -72,7 +72,7 @@ async def prepare(uow: UnitOfWork, row: Reminder, worker: str, *, now: datetime,
         return Delivery(row, binding.chat_id, language, message, members)
     case = await uow.cases.get(row.case_id) if row.case_id is not None else None
     label = await case_label(uow, case) if case is not None else ""
-    return Delivery(row, binding.chat_id, language, teacher_message(row, label, tz, names))
+    return Delivery(row, binding.chat_id, language, teacher_message(row, label, tz, names, now))
 
 
 async def _instead_names(uow: UnitOfWork, row: Reminder) -> list[Staff]:

@@ -60,7 +60,7 @@ def _instead(row: Reminder, names: dict[int, str]) -> list[Msg]:
     return [Msg("reminder.instead_of", {"name": names.get(instead_of, "?")})] if instead_of else []
 
 
-def teacher_message(row: Reminder, label: str, tz: ZoneInfo, names: dict[int, str]) -> Message:
+def teacher_message(row: Reminder, label: str, tz: ZoneInfo, names: dict[int, str], now: datetime) -> Message:
     """One message per case with buttons that open the right conversation already on this case."""
     payload = row.payload or {}
     case_id = row.case_id
@@ -80,7 +80,7 @@ def teacher_message(row: Reminder, label: str, tz: ZoneInfo, names: dict[int, st
         buttons = [[(Msg("reminder.button.still_in_school"), f"{RETENTION}:{row.id}:ok")],
                    [(Msg("reminder.button.absent_again"), f"{RETENTION}:{row.id}:no")], snooze]
     else:  # a kind meant for coordinators that reached someone directly: still say what it is about
-        lines = [Msg("reminder.generic", {"case": label, "what": item_text(row, tz, datetime.now(tz))})]
+        lines = [Msg("reminder.generic", {"case": label, "what": item_text(row, tz, now)})]
         buttons = []
     if row.snoozes:
         lines.append(Msg("reminder.snoozed_note", {"n": row.snoozes}))

@@ -91,19 +91,24 @@ def _due(r: Any, now: datetime, lease: timedelta) -> Any:
 
 async def claim_due(session: AsyncSession, *, worker: str, now: datetime, lease: timedelta, limit: int,
                     per_recipient: int = 5) -> list[Reminder]:
-    """Claims up to `limit` due direct rows (oldest first, at most `per_recipient` per person, so one
-    busy chat does not hold up everyone else); the caller commits. Attempts are counted here."""
+    """Claims up to `limit` due direct rows and counts the attempt; the caller commits. Rows are taken
+    round-robin over recipients (each person's oldest first, at most `per_recipient` each), so one busy
+    chat (one message a second) does not hold up everyone else; rows another worker has locked are
+    skipped, so a second worker takes the next ones instead of waiting or coming back empty."""
     ranked_from, locked_from = aliased(Reminder), aliased(Reminder)  # never correlated with the UPDATE
     ranked = select(
         ranked_from.id, ranked_from.send_after,
         func.row_number().over(partition_by=ranked_from.recipient_id,
                                order_by=(ranked_from.send_after, ranked_from.id)).label("rn"),
     ).where(_due(ranked_from, now, lease), ranked_from.channel == "direct").subquery()
-    fair = select(ranked.c.id).where(ranked.c.rn <= per_recipient).order_by(
-        ranked.c.send_after, ranked.c.id).limit(limit)
-    lockable = (select(locked_from.id).where(locked_from.id.in_(fair), _due(locked_from, now, lease))
-                .with_for_update(skip_locked=True))
-    stmt = (update(Reminder).where(Reminder.id.in_(lockable), _due(Reminder, now, lease))
+    lockable = (select(locked_from.id).join(ranked, ranked.c.id == locked_from.id)
+                .where(ranked.c.rn <= per_recipient, _due(locked_from, now, lease))
+                .order_by(ranked.c.rn, ranked.c.send_after, ranked.c.id).limit(limit)
+                .with_for_update(of=locked_from, skip_locked=True))
+    # Evaluated once: as a plain IN (subquery) PostgreSQL may rescan it for every updated row, and each
+    # rescan skips the rows this statement already changed, claiming far more than `limit`.
+    picked = lockable.cte("picked").prefix_with("MATERIALIZED")
+    stmt = (update(Reminder).where(Reminder.id.in_(select(picked.c.id)), _due(Reminder, now, lease))
             .values(state=CLAIMED, claimed_by=worker, claimed_at=now, attempts=Reminder.attempts + 1)
             .returning(Reminder).execution_options(synchronize_session=False, populate_existing=True))
     rows = list((await session.scalars(stmt)).all())

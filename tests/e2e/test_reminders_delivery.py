@@ -291,7 +291,7 @@ async def test_two_senders_with_their_own_engines_send_each_reminder_once(
         senders = [make_sender(services, sender_bot, uow=UnitOfWorkFactory(make_sessionmaker(e)), worker=f"w{i}",
                                limiter=shared) for i, e in enumerate(engines)]
         for s in senders:
-            s.batch, s.per_recipient = 2, 1  # small claims, so both really take part
+            s.batch = 2  # small claims, so both really take part
         counts = await asyncio.gather(*(s.drain() for s in senders))
     finally:
         for e in engines:

@@ -5,16 +5,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from domain.clock import FixedClock
+from domain.digest import build_digests
+from domain.policy import Policy
 from storage import outbox
 from storage.db import make_engine, make_sessionmaker
+from storage.scope import Scope
 from storage.uow import UnitOfWorkFactory
 from tests.factories import World, build_world
 
 LEASE = timedelta(minutes=2)
+TZ = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture
@@ -60,6 +65,7 @@ async def test_two_workers_never_claim_the_same_row(uow_factory: UnitOfWorkFacto
     async def worker(factory: UnitOfWorkFactory, name: str) -> list[int]:
         got: list[int] = []
         while batch := await claim(factory, name, clock):
+            assert len(batch) <= 7  # a claim never takes more than asked, even beside another worker
             got += batch
             await asyncio.sleep(0)
         return got
@@ -118,3 +124,25 @@ async def test_one_busy_chat_does_not_fill_a_batch(uow_factory: UnitOfWorkFactor
                                       per_recipient=5)
         await uow.commit()
     assert sorted(r.recipient_id for r in rows) == [busy] * 5 + [quiet] * 3
+
+
+async def test_two_schedulers_building_digests_at_once_make_one_per_coordinator(
+        uow_factory: UnitOfWorkFactory, second_factory: UnitOfWorkFactory, world: World, clock: FixedClock,
+        policy: Policy) -> None:
+    coordinators = [world.staff[k].id for k in ("principal", "township", "county")]
+    async with uow_factory() as uow:
+        for staff_id in coordinators:
+            for n in range(5):
+                await outbox.insert_once(uow.session, kind="visit_overdue", case_id=None, recipient_id=staff_id,
+                                         due_at=clock.now() - timedelta(hours=n), send_after=clock.now(),
+                                         dedupe_key=f"item:{staff_id}:{n}", channel="digest", created_at=clock.now())
+        await uow.commit()
+    made = await asyncio.gather(*(build_digests(f, now=clock.now(), policy=policy, tz=TZ)
+                                  for f in (uow_factory, second_factory, uow_factory, second_factory)))
+    assert sum(made) == 3
+    async with uow_factory() as uow:
+        found = [r for r, _, _ in await outbox.log(uow.session, Scope(staff_id=None, everything=True), limit=100)]
+    digests = [r for r in found if r.kind == "digest"]
+    assert sorted(d.recipient_id for d in digests) == sorted(coordinators)
+    assert {r.state for r in found if r.kind != "digest"} == {"batched"}
+    assert sorted(i for d in digests for i in d.payload["items"]) == sorted(r.id for r in found if r.kind != "digest")
