@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import exc as sa
 from telegram import Update
 from telegram.ext import ContextTypes
 
 from i18n import normalise_language, t
 
 log = logging.getLogger(__name__)
+
+
+def database_unavailable(error: object) -> bool:
+    """A lost or refused database connection: nothing was saved, and sending the step again will work."""
+    if isinstance(error, sa.OperationalError | sa.InterfaceError | sa.TimeoutError):
+        return True
+    return isinstance(error, sa.DBAPIError) and error.connection_invalidated
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -21,6 +29,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     user = update.effective_user
     language = normalise_language(user.language_code if user else None)
     try:
-        await context.bot.send_message(update.effective_chat.id, t(language, "error.generic"))
+        key = "form.try_again" if database_unavailable(context.error) else "error.generic"
+        await context.bot.send_message(update.effective_chat.id, t(language, key))
     except Exception:  # noqa: BLE001 - the apology itself must never raise
         log.warning("could not tell chat about failed update %s", update_id)

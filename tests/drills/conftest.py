@@ -16,7 +16,7 @@ from domain.invites import create_invite
 from sandbox.emulator import Emulator
 from sandbox.phone import Phone
 from sandbox.state import BotState
-from storage.models import Case, CaseEvent
+from storage.models import Case, CaseEvent, Student
 from tests.drills.procs import BotProcess, product_env
 from tests.factories import World, build_world
 
@@ -90,3 +90,11 @@ async def report_counts(services: Services, student_id: int) -> tuple[int, int]:
             select(func.count()).select_from(CaseEvent).join(Case, Case.id == CaseEvent.case_id)
             .where(Case.student_id == student_id, CaseEvent.kind == "absence_reported"))
     return int(cases or 0), int(events or 0)
+
+
+def four_pupils(world: World, round_: int = 0) -> dict[str, Student]:
+    """Four teachers, each with a different pupil of their own classes (round 0 or 1: other pupils)."""
+    a = [s for s in world.students if s.class_id == world.class_a.id]
+    b = [s for s in world.students if s.class_id == world.class_b.id]
+    i = 2 * round_
+    return {"teacher_a": a[i], "subject": a[i + 1], "teacher_b": b[i], "principal": b[i + 1]}

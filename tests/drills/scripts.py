@@ -3,7 +3,9 @@ human who re-sends an answer when no reply comes back."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +14,7 @@ from domain.identity import mask_name
 from sandbox.phone import Phone
 from storage.models import Student
 
+log = logging.getLogger(__name__)
 Message = dict[str, Any]
 Action = Callable[[Phone], Awaitable[object]]
 Expect = Callable[[Message], bool]
@@ -76,37 +79,101 @@ async def walk(phone: Phone, steps: list[Step], timeout: float = 20.0) -> None:
 
 
 async def seen(phone: Phone, expect: Expect, since: int) -> bool:
-    """Whether a bot message matching `expect` arrived after message id `since` (late replies count)."""
-    return any(m["message_id"] > since and not m["deleted"] and expect(m) for m in await phone.refresh())
+    """Whether a bot message matching `expect` was sent or edited after chat version `since`."""
+    return any(m["version"] > since and not m["deleted"] and expect(m) for m in await phone.refresh())
 
 
 @dataclass
 class Patience:
     """How a patient person behaves: how long they wait, how often they re-send before starting over."""
 
-    wait: float = 12.0
+    wait: float = 10.0
     resends: int = 2
     retried: int = 0
+    told_to_retry: int = 0
+    stuck: int = 0
     restarted: int = 0
 
 
-async def newest_id(phone: Phone) -> int:
-    messages = await phone.refresh()
-    return max((m["message_id"] for m in messages), default=0)
+async def chat_version(phone: Phone) -> int:
+    await phone.refresh()
+    return int(phone.chat["version"])
+
+
+TRY_AGAIN = ("没有保存", "was not saved", "出了点问题", "went wrong")
+STUCK = ("已过时", "已结束", "out of date", "has ended")  # the toasts of a stale or finished form's button
+
+
+def says_try_again(message: Message) -> bool:
+    return any(words in message["text"] for words in TRY_AGAIN)
+
+
+def _stuck(phone: Phone, answers_before: int) -> bool:
+    return any(any(words in (a.get("text") or "") for words in STUCK)
+               for a in phone.callback_answers[answers_before:])
+
+
+async def _outcome(phone: Phone, step: Step, since: int, answers_before: int, wait: float) -> str:
+    """done (the expected reply came), retry (told to try again, or silence), or stuck (a stale toast)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while loop.time() < deadline:
+        try:
+            reply = await phone.wait_for_reply(lambda m: step.expect(m) or says_try_again(m), timeout=1.0)
+        except TimeoutError:
+            if _stuck(phone, answers_before):
+                return "done" if await seen(phone, step.expect, since) else "stuck"
+            continue
+        if step.expect(reply) or await seen(phone, step.expect, since):
+            return "done"
+        return "retry"
+    return "done" if await seen(phone, step.expect, since) else "retry"
 
 
 async def attempt(phone: Phone, step: Step, patience: Patience) -> bool:
-    """Does the step; re-sends the same answer if nothing came back in time. False if still nothing."""
-    since = await newest_id(phone)
+    """Does the step; re-sends the same answer when told to try again or when nothing came back in time.
+    False when that does not help (e.g. the reply was lost and the old button is now stale)."""
+    since = await chat_version(phone)
+    answers_before = len(phone.callback_answers)
     for round_ in range(1 + patience.resends):
         if round_:
             patience.retried += 1
         with contextlib.suppress(Exception):  # the button is gone (a late reply replaced it): look again
             await step.action(phone)
-        try:
-            await phone.wait_for_reply(step.expect, timeout=patience.wait)
+        outcome = await _outcome(phone, step, since, answers_before, patience.wait)
+        if outcome == "done":
             return True
-        except TimeoutError:
-            if await seen(phone, step.expect, since):
-                return True
+        if outcome == "stuck":
+            patience.stuck += 1
+            log.info("chat %s stuck at %s", phone.user_id, step.name)
+            return False
+        log.info("chat %s: no answer to %s (round %d)", phone.user_id, step.name, round_)
+        patience.told_to_retry += 1
     return False
+
+
+async def listed_in_mycases(phone: Phone, pupil: Student, timeout: float = 15.0, tries: int = 3) -> bool:
+    """What a careful teacher does before reporting again: look for the pupil among open cases."""
+    for _ in range(tries):
+        await phone.send("/mycases")
+        try:
+            listing = await phone.wait_for_reply(lambda m: "在办个案" in m["text"], timeout=timeout)
+        except TimeoutError:
+            continue
+        return f"{mask_name(pupil.name)} · " in listing["text"] and pupil.student_number[-4:] in listing["text"]
+    raise TimeoutError("/mycases never answered")
+
+
+async def report_patiently(phone: Phone, pupil: Student, patience: Patience, rounds: int = 6) -> None:
+    """Files one /report like a person on a bad line: re-sends, and when stuck checks, then starts over."""
+    for _ in range(rounds):
+        for step in report_steps(pupil):
+            if not await attempt(phone, step, patience):
+                break
+        else:
+            return
+        log.info("chat %s restarts /report; last: %s", phone.user_id, (phone.last_message or {}).get("text", "")[:40])
+        if await listed_in_mycases(phone, pupil):
+            return  # the submit went through; only its confirmation was lost
+        patience.restarted += 1
+    raise AssertionError(f"could not file the report for pupil {pupil.id} in {rounds} rounds")
