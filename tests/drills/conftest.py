@@ -18,6 +18,7 @@ from sandbox.phone import Phone
 from sandbox.state import BotState
 from storage.models import Case, CaseEvent, Student
 from tests.drills.procs import BotProcess, product_env
+from tests.drills.scripts import Step, bind, report_steps, walk
 from tests.factories import World, build_world
 
 PhoneFactory = Callable[..., Awaitable[Phone]]
@@ -98,3 +99,15 @@ def four_pupils(world: World, round_: int = 0) -> dict[str, Student]:
     b = [s for s in world.students if s.class_id == world.class_b.id]
     i = 2 * round_
     return {"teacher_a": a[i], "subject": a[i + 1], "teacher_b": b[i], "principal": b[i + 1]}
+
+
+async def teacher_a_at_the_date_step(bot_process: BotProcess, phones: PhoneFactory, world: World,
+                                     services: Services) -> tuple[Student, Phone, list[Step]]:
+    """Starts the bot, binds teacher_a and walks /report up to the date question."""
+    await bot_process.start()
+    pupil = world.student_in(world.class_a)
+    phone = await phones()
+    await bind(phone, await invite_code(services, world.staff["teacher_a"].id))
+    steps = report_steps(pupil)
+    await walk(phone, steps[:2], timeout=30)
+    return pupil, phone, steps

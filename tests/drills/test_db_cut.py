@@ -14,9 +14,15 @@ import asyncpg
 import pytest
 
 from app.container import Services
-from tests.drills.conftest import PhoneFactory, four_pupils, invite_code, report_counts
+from tests.drills.conftest import (
+    PhoneFactory,
+    four_pupils,
+    invite_code,
+    report_counts,
+    teacher_a_at_the_date_step,
+)
 from tests.drills.procs import BotProcess
-from tests.drills.scripts import Patience, bind, report_patiently, report_steps, says_try_again
+from tests.drills.scripts import Patience, bind, report_patiently, says_try_again
 from tests.factories import World
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"])
@@ -39,14 +45,7 @@ async def _dbname(admin: asyncpg.Connection) -> str:
 async def test_a_connection_cut_mid_step_says_try_again_and_the_next_try_works(
         bot_process: BotProcess, phones: PhoneFactory, world: World, services: Services,
         admin: asyncpg.Connection) -> None:
-    await bot_process.start()
-    pupil = world.student_in(world.class_a)
-    phone = await phones()
-    await bind(phone, await invite_code(services, world.staff["teacher_a"].id))
-    steps = report_steps(pupil)
-    for step in steps[:2]:
-        await step.action(phone)
-        await phone.wait_for_reply(step.expect, timeout=30)
+    pupil, phone, steps = await teacher_a_at_the_date_step(bot_process, phones, world, services)
     name = await _dbname(admin)
 
     # Hold the draft row so the bot's transaction stops half-way, then cut every connection but ours.

@@ -12,8 +12,7 @@ from zoneinfo import ZoneInfo
 from app.container import Services
 from sandbox.emulator import Emulator
 from sandbox.state import BotState
-from storage.models import Student
-from tests.drills.conftest import PhoneFactory, invite_code, report_counts
+from tests.drills.conftest import PhoneFactory, invite_code, report_counts, teacher_a_at_the_date_step
 from tests.drills.procs import BotProcess
 from tests.drills.scripts import Step, bind, buttons, report_steps, send
 from tests.factories import World
@@ -65,14 +64,7 @@ async def test_kill_9_while_the_reply_is_in_flight_applies_the_answer_once(
     """python-telegram-bot confirms an update when it polls for the next batch, so the emulator would
     not hand it out again by itself; Telegram does redeliver when a webhook worker dies before
     answering, so the drill redelivers the update explicitly after the restart."""
-    await bot_process.start()
-    pupil: Student = world.student_in(world.class_a)
-    phone = await phones()
-    await bind(phone, await invite_code(services, world.staff["teacher_a"].id))
-    steps = report_steps(pupil)
-    for step in steps[:2]:
-        await step.action(phone)
-        await phone.wait_for_reply(step.expect, timeout=30)
+    pupil, phone, steps = await teacher_a_at_the_date_step(bot_process, phones, world, services)
 
     # A typed date whose reply is lost: the answer is kept, the redelivery changes nothing, and the
     # teacher who re-sends the date (having seen no reply) is shown the step after it.
