@@ -49,10 +49,12 @@ class ReminderScheduler:
         self.scheduler = AsyncIOScheduler(timezone=services.tz)
         self._tick_lock = asyncio.Lock()
         self._replanned_at = services.clock.now()
+        self._replan_all = True
 
     async def start(self) -> None:
-        """Replans every case, then starts the periodic jobs (the first tick runs at once)."""
-        await self.replan()
+        """Starts the periodic jobs; the first tick runs at once and begins by replanning every case
+        (in the background, so a large county does not delay the web server and the bot)."""
+        self._replan_all = True
         self.scheduler.add_job(self.tick, "interval", seconds=self.wake_every, id="tick", max_instances=1,
                                coalesce=True, next_run_time=datetime.now(self.services.tz))
         self.scheduler.add_job(self.plan_monthly, "cron", hour=0, minute=5, id="monthly", max_instances=1,
@@ -88,15 +90,20 @@ class ReminderScheduler:
             await uow.commit()
 
     async def tick(self) -> None:
-        """Builds today's digests if their time has come, then sends everything due."""
+        """Replans (every case on the first tick, then the cases changed since), builds today's digests
+        once their time has come, then sends everything due."""
         if self._tick_lock.locked():
             return
         async with self._tick_lock:
             s = self.services
             try:
                 now = s.clock.now()
-                await replan_changed(s.uow, s.policy, now, s.tz, since=self._replanned_at - REPLAN_OVERLAP)
-                self._replanned_at = now
+                if self._replan_all:
+                    await self.replan()
+                    self._replan_all = False
+                else:
+                    await replan_changed(s.uow, s.policy, now, s.tz, since=self._replanned_at - REPLAN_OVERLAP)
+                    self._replanned_at = now
                 await build_digests(s.uow, now=now, policy=s.policy, tz=s.tz)
                 sent = await self.sender.drain()
                 if sent:
