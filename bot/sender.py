@@ -9,6 +9,10 @@ Delivery is at-least-once towards Telegram and exactly-once in effect:
   row back otherwise, so a slow (not dead) worker never sends a row another worker may already own.
 The only duplicate left is a crash after Telegram accepted the message and before the mark committed
 (a few milliseconds); the Bot API offers no idempotency key to close that gap.
+
+Quiet hours are applied twice: planning stores send_after = the first allowed moment at or after the
+due time, and `drain` sends nothing while it is quiet, which covers rows that fell due during a downtime
+that ended at night (they go out when the quiet period ends, not skipped).
 """
 
 from __future__ import annotations
