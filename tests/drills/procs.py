@@ -80,14 +80,14 @@ async def wait_http(url: str, process: asyncio.subprocess.Process, timeout: floa
 class BotProcess:
     """The bot as a subprocess that can be killed -9 and restarted; the next one is warmed up ahead."""
 
-    def __init__(self, env: Mapping[str, str], log: Path) -> None:
-        self.env, self.log = env, log
+    def __init__(self, env: Mapping[str, str], log: Path, module: str = "tests.drills.bot_process") -> None:
+        self.env, self.log, self.module = env, log, module
         self.current: asyncio.subprocess.Process | None = None
         self.spare: asyncio.Task[asyncio.subprocess.Process] | None = None
         self.starts = 0
 
     async def _warm(self) -> asyncio.subprocess.Process:
-        process = await spawn(["-m", "tests.drills.bot_process"], self.env, self.log)
+        process = await spawn(["-m", self.module], self.env, self.log)
         await self._expect(process, "ready")
         return process
 
