@@ -22,6 +22,7 @@ from telegram.request import HTTPXRequest
 from app.container import Services
 from bot.sender import ReminderSender
 from domain.digest import build_digests
+from domain.monthly_report import deliver_monthly_reports
 from domain.reminders import plan_monthly_reports, replan_all, replan_changed
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ class ReminderScheduler:
                                coalesce=True, next_run_time=datetime.now(self.services.tz))
         self.scheduler.add_job(self.plan_monthly, "cron", hour=0, minute=5, id="monthly", max_instances=1,
                                coalesce=True)
+        at = self.services.policy.reminders.digest_time
+        self.add_daily("monthly-report", self.deliver_monthly, hour=at.hour, minute=at.minute)
         self.scheduler.start()
         log.info("reminder scheduler started (worker %s)", self.sender.worker)
 
@@ -88,6 +91,20 @@ class ReminderScheduler:
         async with s.uow() as uow:
             await plan_monthly_reports(uow, policy=s.policy, now=s.clock.now(), tz=s.tz)
             await uow.commit()
+
+    async def deliver_monthly(self) -> None:
+        """On the configured day (一月一报告, 003_ee1c82519c64281c.txt) each principal gets the school's
+        report of the month so far as .xlsx and officers a summary; already-served people are skipped."""
+        s = self.services
+        today = s.clock.now().astimezone(s.tz).date()
+        if today.day != s.policy.monthly_report_day:
+            return
+        try:
+            delivery = await deliver_monthly_reports(s, self.bot, today)
+            log.info("monthly reports: %d sent, %d already sent, %d failed", len(delivery.sent),
+                     len(delivery.already_sent), len(delivery.failed))
+        except Exception:  # a failed delivery is retried on the next start-up or day; never stop the scheduler
+            log.exception("monthly report delivery failed")
 
     async def tick(self) -> None:
         """Replans (every case on the first tick, then the cases changed since), builds today's digests

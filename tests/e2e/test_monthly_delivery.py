@@ -1,0 +1,40 @@
+"""On the configured day the scheduler sends each principal the school's monthly report over Telegram."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from telegram.ext import Application
+
+from app.container import Services
+from app.scheduler import ReminderScheduler, make_bot
+from domain.clock import FixedClock
+from sandbox.emulator import Emulator
+from sandbox.state import BotState
+from tests.e2e.conftest import BindFactory
+from tests.factories import World
+
+
+async def _scheduler(services: Services, emulator: Emulator, tg_bot: BotState) -> ReminderScheduler:
+    bot = make_bot(tg_bot.token, emulator.base_url, emulator.file_base_url)
+    await bot.initialize()
+    return ReminderScheduler(services, bot)
+
+
+async def test_principal_gets_the_report_on_the_day_and_only_once(
+        polling_bot: Application, bound: BindFactory, world: World, services: Services, clock: FixedClock,
+        emulator: Emulator, tg_bot: BotState) -> None:
+    principal = await bound("principal")
+    scheduler = await _scheduler(services, emulator, tg_bot)
+    clock.set(datetime(2026, 10, 27, 0, 0, tzinfo=UTC))  # the 27th, 08:00 in Beijing: not the day
+    await scheduler.deliver_monthly()
+    await principal.refresh()
+    assert not any(m.get("document") for m in principal.messages)
+    clock.set(datetime(2026, 10, 28, 0, 0, tzinfo=UTC))  # the configured day (28th)
+    await scheduler.deliver_monthly()
+    report = await principal.wait_for_reply(lambda m: bool(m.get("document")), timeout=20)
+    assert report["document"]["file_name"].endswith(".xlsx")
+    await scheduler.deliver_monthly()  # a second scheduler tick or a restart the same day
+    await principal.refresh()
+    assert sum(1 for m in principal.messages if m.get("document")) == 1
+    await scheduler.bot.shutdown()
