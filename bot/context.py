@@ -39,6 +39,10 @@ async def identify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Caller
         staff = await uow.directory.staff(binding.staff_id) if binding else None
         if staff is not None and not staff.active:
             staff = None
+        if binding is not None and binding.unreachable_since is not None:
+            # They blocked the bot once and now write to it again: reminders can reach them again.
+            binding.unreachable_since = None
+            await uow.commit()
     chosen = binding.language if binding else None
     language = chosen or normalise_language(user.language_code, default)
     return Caller(user.id, chat.id, language, staff)

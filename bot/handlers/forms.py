@@ -86,3 +86,4 @@ async def _apply(update: Update, context: ContextTypes.DEFAULT_TYPE, staff_id: i
                 raise
             await asyncio.sleep(0.05 * (attempt + 1))
     raise RuntimeError(f"update {update.update_id} kept conflicting")
+

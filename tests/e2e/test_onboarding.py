@@ -93,3 +93,21 @@ async def test_command_menu_is_set_in_chinese_and_english(polling_bot: Applicati
     menus = {lang: [c["description"] for c in cmds] for (_scope, lang), cmds in tg_bot.commands.items()}
     assert any("帮助" in d for d in menus.get("", []))
     assert any("Help" in d for d in menus.get("en", []))
+
+
+async def test_writing_again_after_blocking_makes_a_person_reachable(
+        polling_bot: Application, phones: PhoneFactory, world: World, services: Services,
+        clock: FixedClock) -> None:
+    phone = await phones()
+    await phone.start(await invite_code(services, world.staff["teacher_a"].id))
+    await phone.wait_for_reply()
+    async with services.uow() as uow:
+        binding = await uow.directory.binding_for_staff(world.staff["teacher_a"].id)
+        assert binding is not None
+        binding.unreachable_since = clock.now()  # as the sender marks it after a 403
+        await uow.commit()
+    await phone.send("/help")
+    await phone.wait_for_reply()
+    async with services.uow() as uow:
+        binding = await uow.directory.binding_for_staff(world.staff["teacher_a"].id)
+        assert binding is not None and binding.unreachable_since is None
