@@ -1,0 +1,135 @@
+"""Conversation benchmarks: update throughput against a bare echo bot, and step latency under 200 teachers.
+
+Everything runs on 127.0.0.1: the Bot API emulator and the simulated phones in this process, the bot
+(the product's Application, or the echo bot) in its own process, as in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.harness import (
+    Table,
+    Teacher,
+    bot_process,
+    phones_for,
+    populate,
+    scratch_database,
+    services_for,
+    shared_client,
+    spread,
+)
+from sandbox.emulator import Emulator
+from sandbox.phone import Phone
+from sandbox.state import BotState
+from storage.models import Student
+from tests.drills.scripts import Message, Step, buttons, report_steps
+
+SEARCHES = "张王李赵刘陈杨黄周吴"
+
+
+async def closed_loop(phones: list[Phone], act: Callable[[Phone, int], Awaitable[object]],
+                      expect: Callable[[Message], bool], steps: int) -> float:
+    """Every phone does `steps` actions one after the other, each waiting for its reply. Returns updates/s."""
+
+    async def one(phone: Phone) -> None:
+        for i in range(steps):
+            await act(phone, i)
+            await phone.wait_for_reply(expect, timeout=60)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(p) for p in phones))
+    return len(phones) * steps / (time.perf_counter() - started)
+
+
+def is_student_list(message: Message) -> bool:
+    return "报告缺勤" in message["text"] and bool(buttons(message))
+
+
+@dataclass
+class County:
+    url: str
+    emulator: Emulator
+    tg_bot: BotState
+    folder: Path
+    teachers: list[Teacher]
+    phones: list[Phone]
+
+
+@asynccontextmanager
+async def county(backend: str, teachers_n: int) -> AsyncIterator[County]:
+    """A scratch database with `teachers_n` bound teachers, the emulator (limits off) and their phones."""
+    async with scratch_database(backend) as url, Emulator(limits=False) as emulator:
+        tg_bot = emulator.create_bot(username="nol_bench_bot")
+        with tempfile.TemporaryDirectory(prefix="nol_bench_") as tmp:
+            services = services_for(url, Path(tmp))
+            try:
+                teachers = await populate(services, emulator, tg_bot, teachers_n)
+            finally:
+                await services.close()
+            async with shared_client(4 * teachers_n) as client:
+                yield County(url, emulator, tg_bot, Path(tmp), teachers,
+                             phones_for(emulator, tg_bot, teachers, client))
+
+
+async def throughput(backend: str, table: Table, phones_n: int = 40, steps: int = 25) -> None:
+    """The searchable pupil question of /report (typed fragment → DB read, draft write, commit, reply)
+    against an echo bot (text → reply), both polling the same emulator with flood limits off."""
+    async with county(backend, phones_n) as c:
+        async with bot_process(c.url, c.emulator, c.tg_bot, c.folder, "bench.echo_bot"):
+            await closed_loop(c.phones, lambda p, i: p.send(f"warm {i}"), lambda m: True, 2)
+            echo = await closed_loop(c.phones, lambda p, i: p.send(f"hello {i}"), lambda m: True, steps)
+        async with bot_process(c.url, c.emulator, c.tg_bot, c.folder, "bench.echo_bot", ECHO_RATE_LIMITER="1"):
+            limited = await closed_loop(c.phones, lambda p, i: p.send(f"hello {i}"), lambda m: True, steps)
+        async with bot_process(c.url, c.emulator, c.tg_bot, c.folder):
+            await closed_loop(c.phones, lambda p, i: p.send("/report"), is_student_list, 1)
+            product = await closed_loop(c.phones, lambda p, i: p.send(SEARCHES[i % 10]),
+                                        lambda m: "搜索结果" in m["text"], steps)
+    table.add("throughput", backend, "echo bot (bare PTB)", f"{echo:.0f} updates/s", note=f"{phones_n} phones")
+    table.add("throughput", backend, "echo bot + AIORateLimiter", f"{limited:.0f} updates/s",
+              note="the product's limiter: ≤ 30 msg/s, Telegram's own cap")
+    table.add("throughput", backend, "/report step", f"{product:.0f} updates/s", note="search a pupil")
+    table.add("throughput", backend, "ratio product/echo", f"{product / echo:.2f}", target="≥ 0.5",
+              note="PASS" if product / echo >= 0.5 else "below target")
+    table.add("throughput", backend, "ratio product/limited echo", f"{product / limited:.2f}",
+              note="like for like: both held to 30 msg/s")
+
+
+def first_pupil(phone: Phone) -> Awaitable[object]:
+    ask = next(m for m in reversed(phone.messages) if buttons(m) and not m["deleted"])
+    return phone.tap(next(b for b in buttons(ask) if "…" in b))
+
+
+async def latency(backend: str, table: Table, teachers_n: int = 200, think: tuple[float, float] = (1.0, 4.0),
+                  seed: int = 200) -> None:
+    """Every teacher files a whole /report at the same time, pausing `think` seconds between steps like
+    a person; latency is from the phone's action to the bot's reply being visible on the phone."""
+    rng = random.Random(seed)
+    samples: list[float] = []
+
+    async def work(phone: Phone, pupil: Student) -> None:
+        steps = report_steps(pupil)
+        steps[1] = Step("student", first_pupil, steps[1].expect)
+        await asyncio.sleep(rng.uniform(0, think[1]))
+        for step in steps:
+            started = time.perf_counter()
+            await step.action(phone)
+            await phone.wait_for_reply(step.expect, timeout=60)
+            samples.append(time.perf_counter() - started)
+            await asyncio.sleep(rng.uniform(*think))
+
+    async with county(backend, teachers_n) as c, bot_process(c.url, c.emulator, c.tg_bot, c.folder):
+        started = time.perf_counter()
+        await asyncio.gather(*(work(p, t.pupils[0]) for p, t in zip(c.phones, c.teachers, strict=True)))
+        elapsed = time.perf_counter() - started
+    p95 = sorted(samples)[int(0.95 * len(samples))] if samples else float("nan")
+    table.add("latency", backend, f"{teachers_n} teachers, /report", spread(samples), target="p95 ≤ 50 ms",
+              note=("PASS" if p95 <= 0.05 else "above target") + f"; {len(samples)} steps, "
+                   f"{len(samples) / elapsed:.0f} steps/s, think {think[0]:g}–{think[1]:g} s")

@@ -1,0 +1,64 @@
+"""Province scale on PostgreSQL: generate cases with events, time the dashboard overview and a ledger export."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.harness import Table, percentile, scratch_database, services_for
+from bench.province import generate
+from domain.scope import scope_for
+from domain.stats import overview
+from tests.drills.procs import ROOT
+
+
+async def _overview_times(url: str, staff_id: int, runs: int) -> list[float]:
+    services = services_for(url, Path(tempfile.gettempdir()))
+    times = []
+    try:
+        for _ in range(runs + 1):  # the first run warms the pool and the caches; not counted
+            started = time.perf_counter()
+            async with services.uow() as uow:
+                staff = await uow.directory.staff(staff_id)
+                assert staff is not None
+                await overview(uow, await scope_for(uow, staff), now=services.clock.now(), tz=services.tz)
+            times.append(time.perf_counter() - started)
+    finally:
+        await services.close()
+    return times[1:]
+
+
+async def _export(url: str, kind: str, fmt: str) -> dict[str, float]:
+    child = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.export_probe", url, kind, fmt,
+                                                 cwd=ROOT, stdout=asyncio.subprocess.PIPE)
+    out, _ = await asyncio.wait_for(child.communicate(), timeout=900)
+    return json.loads(out.decode().strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+async def province(table: Table, cases: int, runs: int = 5) -> None:
+    ledger_rows = min(100_000, cases // 2)
+    async with scratch_database("postgresql") as url:
+        dsn = "postgresql://" + url.split("://", 1)[1]
+        started = time.perf_counter()
+        counts = await generate(dsn, cases, ledger_rows)
+        seconds = time.perf_counter() - started
+        table.add("province", "postgresql", "generate (COPY)", f"{seconds:.0f} s",
+                  note=f"{counts['cases']:,} cases, {counts['events']:,} events, {counts['schools']} schools")
+        times = await _overview_times(url, 1, runs)
+        p95 = percentile(times, .95)
+        table.add("province", "postgresql", "overview, whole province", f"median {statistics.median(times) * 1e3:.0f} ms"
+                  f", max {max(times) * 1e3:.0f} ms", target="≤ 300 ms",
+                  note=("PASS" if p95 <= 0.3 else "above target") + f"; {runs} runs, admin scope")
+        for fmt in ("csv", "xlsx"):
+            probe = await _export(url, "dropout", fmt)
+            ok = probe["seconds"] <= 15 and probe["peak_mib"] <= 300
+            table.add("province", "postgresql", f"ledger export .{fmt}",
+                      f"{probe['seconds']:.1f} s, peak RSS {probe['peak_mib']:.0f} MiB",
+                      target="≤ 15 s / ≤ 300 MB", note=("PASS" if ok else "above target") +
+                      f"; {int(probe['rows']):,} rows, {probe['bytes'] / 1e6:.0f} MB, "
+                      f"process baseline {probe['baseline_mib']:.0f} MiB")

@@ -1,0 +1,44 @@
+"""One ledger export in a fresh process, so its peak memory is its own:
+`python -m bench.export_probe DATABASE_URL KIND FORMAT` prints JSON (rows, seconds, peak RSS)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from app.container import build_services
+from app.settings import load_settings
+from domain.audit import Actor
+from domain.ledgers import export_ledger
+from domain.scope import scope_for
+from storage.reporting import CaseFilter
+
+
+async def main(url: str, kind: str, fmt: str) -> dict[str, float]:
+    services = build_services(load_settings(database_url=url))
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    try:
+        with tempfile.TemporaryDirectory(prefix="nol_export_") as folder:
+            path = Path(folder) / f"ledger.{fmt}"
+            started = time.perf_counter()
+            async with services.uow() as uow:
+                admin = await uow.directory.staff(1)
+                assert admin is not None
+                rows = await export_ledger(uow, await scope_for(uow, admin), Actor(admin.id, "bench"), kind, fmt,
+                                           path, CaseFilter(), now=services.clock.now(), tz=services.tz, pii=False)
+                await uow.commit()
+            seconds = time.perf_counter() - started
+            size = path.stat().st_size
+    finally:
+        await services.close()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"rows": rows, "seconds": seconds, "peak_mib": peak, "baseline_mib": baseline, "bytes": size}
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(main(*sys.argv[1:4]))))
