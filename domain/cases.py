@@ -115,17 +115,13 @@ async def report_absence(uow: UnitOfWork, scope: Scope, actor: Actor, report: Ab
     suspected = report.suspected or absent_for >= policy.suspect_after
     status = CaseStatus.SUSPECTED if suspected else CaseStatus.ABSENT
     teacher, cadre = await _responsible_people(uow, student, actor.staff_id)
-    term = policy.term_on(now.astimezone(tz).date())
     case = Case(
         number=await uow.cases.next_number(now.astimezone(tz).year), student_id=student.id,
         status=status.value, category_scheme=REASON_SCHEME if report.reason_code else None,
         category_code=report.reason_code, reason=report.note, responsible_teacher_id=teacher,
         responsible_cadre_id=cadre, first_absent_on=report.absent_since, opened_at=now, updated_at=now,
         visit_due_at=policy.visit_due(now),
-        verification_due_at=(
-            datetime.combine(term.starts_on, datetime.min.time(), tz) + policy.verification_window
-            if suspected and term else None
-        ),
+        verification_due_at=policy.verification_due(now, tz) if suspected else None,
     )
     uow.session.add(case)
     await uow.flush()

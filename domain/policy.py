@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 DEFAULT_POLICY = Path(__file__).with_name("policy_default.toml")
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -78,6 +79,16 @@ class Policy:
 
     def return_due(self, notice_served_at: datetime) -> datetime:
         return notice_served_at + self.notice_return_due
+
+    def verification_due(self, opened_at: datetime, tz: ZoneInfo) -> datetime:
+        """Term start + the verification window (004_4b017d4e2bf19d2a.txt: 开学后15天内); a suspected
+        case opened later, or with no term configured, gets the same window from its opening."""
+        term = self.term_on(opened_at.astimezone(tz).date())
+        own = opened_at + self.verification_window
+        if term is None:
+            return own
+        term_deadline = datetime.combine(term.starts_on, time.min, tz) + self.verification_window
+        return term_deadline if term_deadline >= opened_at else own
 
 
 def _get(data: dict[str, Any], dotted: str) -> Any:

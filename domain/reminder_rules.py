@@ -87,16 +87,10 @@ def _stamp(moment: datetime) -> str:
 
 
 def verification_deadline(facts: CaseFacts, policy: Policy, tz: ZoneInfo) -> datetime | None:
-    """Term start + the verification window (004_4b017d4e2bf19d2a.txt); a case opened after that
-    deadline gets the same window counted from its opening, so it is not overdue on day one."""
+    """The 15-day rule's deadline for a case it applies to, from the policy as it is now."""
     if facts.verification_due_at is None:
         return None
-    if facts.term_start is None:
-        return facts.verification_due_at
-    deadline = datetime.combine(facts.term_start, datetime.min.time(), tz) + policy.verification_window
-    if deadline < facts.episode_start:
-        deadline = facts.episode_start + policy.verification_window
-    return deadline
+    return policy.verification_due(facts.episode_start, tz)
 
 
 def _to(facts: CaseFacts, role: str) -> tuple[int, ...]:

@@ -10,7 +10,6 @@ from domain.audit import Actor, audit
 from domain.cases import AbsenceReport, add_event, report_absence
 from domain.errors import NotInScope
 from domain.policy import Policy
-from domain.reminders import plan_case_reminders
 from storage.models import Case, SchoolClass
 from storage.scope import Scope
 from storage.uow import UnitOfWork
@@ -72,9 +71,6 @@ async def record_roll_call(uow: UnitOfWork, scope: Scope, actor: Actor, roll_cal
     for student_id in dict.fromkeys(roll_call.absent_student_ids):
         report = AbsenceReport(student_id=student_id, absent_since=starts_on, suspected=True)
         case, created = await report_absence(uow, scope, actor, report, now=now, policy=policy, tz=tz)
-        if created and case.verification_due_at is None:  # no term configured: count from today
-            case.verification_due_at = datetime.combine(starts_on, datetime.min.time(), tz) + policy.verification_window
-            await plan_case_reminders(uow, case, policy=policy, now=now, tz=tz)
         add_event(uow, case, "roll_call_absent", actor, now, term=term.name if term else None,
                   term_starts_on=starts_on.isoformat())
         (result.opened if created else result.updated).append(case)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -57,14 +57,22 @@ async def test_absence_report_opens_a_case_with_deadlines_and_responsible_people
 
 async def test_long_absence_opens_a_suspected_case_with_the_15_day_rule(
         uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy) -> None:
+    """Within the first weeks of term the deadline is term start + 15 days (004_4b017d4e2bf19d2a.txt)."""
+    clock.set(datetime(2026, 9, 7, 1, 0, tzinfo=UTC))  # a week into the autumn term
     pupil = world.student_in(world.class_b)
     since = clock.now().astimezone(TZ).date() - timedelta(days=5)
     case, _ = await _report(uow_factory, world, "teacher_b", pupil.id, clock, policy, absent_since=since)
     assert case.status == CaseStatus.SUSPECTED
-    term = policy.term_on(since)
-    assert term is not None
     assert case.verification_due_at is not None
-    assert case.verification_due_at.astimezone(TZ).date() == term.starts_on + timedelta(days=15)
+    assert case.verification_due_at.astimezone(TZ).date() == date(2026, 9, 16)
+
+
+async def test_a_suspected_case_opened_later_in_term_gets_the_window_from_its_opening(
+        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy) -> None:
+    pupil = world.student_in(world.class_b)
+    since = clock.now().astimezone(TZ).date() - timedelta(days=5)
+    case, _ = await _report(uow_factory, world, "teacher_b", pupil.id, clock, policy, absent_since=since)
+    assert case.verification_due_at == clock.now() + timedelta(days=15)
 
 
 async def test_second_report_adds_to_the_open_case(
