@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     media_dir: Path = Path("./data/media")
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8000, ge=1, le=65535)
+    web_cookie_secure: bool | None = None
     default_language: str = "zh_CN"
     show_full_student_names: bool = False
     invite_ttl_hours: int = Field(default=72, ge=1)

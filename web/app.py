@@ -27,7 +27,7 @@ def create_app(services: Services, *, routers: list[APIRouter] | None = None, de
                 "<h1>一个都不能少 · Not One Less</h1><p>控辍保学工作平台 / Dropout-prevention case work</p>"
                 '<p><a href="/dashboard">工作台登录 / Dashboard</a></p>' + link)
 
-    mount_dashboard(app, web)
+    mount_dashboard(app, web or WebConfig(cookie_secure=services.settings.web_cookie_secure))
     for router in routers or []:
         app.include_router(router)
     app.state.services = services

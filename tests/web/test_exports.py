@@ -47,7 +47,7 @@ async def test_suspected_ledger_lists_the_suspected_ledger_statuses_in_scope(as_
     assert b["承包老师"] == "李老师" and b["包村干部"] == "孙主任" and b["性别"] in ("男", "女")
     everyone = rows_of(await sheet_of(as_user, "county", "/exports/suspected.xlsx"))
     assert [r["学生姓名"] for r in everyone] == [county.students["B"].name, county.students["E"].name]
-    assert everyone[1]["分类代码"] == "A3" and everyone[1]["核查截止日期"] == datetime(2026, 9, 16)
+    assert everyone[1]["分类代码"] == "A3" and everyone[1]["核查截止日期"] == datetime(2026, 10, 16)  # opened 1 Oct: 15 days from opening
 
 
 async def test_dropout_ledger_counts_persuasion_attempts(as_user: AsUser, county: County) -> None:
