@@ -102,17 +102,30 @@ def invite_cmd(
             typer.echo(line)
 
 
+DEMO_LOGIN = "demo"
+
+
 @cli.command("demo-data")
 def demo_data_cmd() -> None:
     """Creates a clearly fictional county with schools, staff, pupils and some open cases."""
     from domain.demo import create_demo_data
+    from domain.webauth import reset_demo_login
 
-    async def work(services: Services) -> object:
+    async def work(services: Services) -> tuple[Any, str | None]:
         await _upgrade(services)
-        return await create_demo_data(services.uow, now=services.clock.now(), policy=services.policy,
+        demo = await create_demo_data(services.uow, now=services.clock.now(), policy=services.policy,
                                       tz=services.tz)
+        officer = next((p for p in demo.staff if p.role == "county_officer"), None)
+        if officer is None:
+            return demo, None
+        async with services.uow() as uow:
+            staff = await uow.directory.staff(officer.id)
+            assert staff is not None
+            password = await reset_demo_login(uow, staff, DEMO_LOGIN, now=services.clock.now())
+            await uow.commit()
+        return demo, password
 
-    demo = _with_services(work)
+    demo, password = _with_services(work)
     if demo.already_existed:
         typer.echo("Demo county already exists; nothing changed. 示例数据已存在，未作改动。")
     else:
@@ -121,6 +134,10 @@ def demo_data_cmd() -> None:
     typer.echo("Demo staff (all names are generated):")
     for person in demo.staff:
         typer.echo(f"  {person.id:>4}  {person.role:<17} {person.name}  {mask_phone(person.phone)}")
+    if password:
+        settings = get_settings()
+        typer.echo(f"Dashboard (demo county officer): http://{settings.web_host}:{settings.web_port}/dashboard "
+                   f"user {DEMO_LOGIN!r}, password {password!r} (new on every demo-data run)")
 
 
 @cli.command("run")

@@ -185,3 +185,15 @@ async def identify_token(uow: UnitOfWork, token: str, now: datetime) -> WebIdent
         return None
     row.last_used_at = now
     return WebIdentity(staff=staff, user=None, session=None, token_name=row.name)
+
+
+async def reset_demo_login(uow: UnitOfWork, staff: Staff, username: str, *, now: datetime) -> str:
+    """The demo county's dashboard login with a fresh random password (demo data only; never fixed)."""
+    password = secrets.token_urlsafe(9)
+    user = await WebAccessRepository(uow.session).user_by_username(username)
+    if user is None:
+        await create_user(uow, staff, username, password, now=now, actor=Actor.system("demo"))
+    else:
+        user.password_hash, user.failed_logins, user.locked_until = hash_password(password), 0, None
+        audit(uow, Actor.system("demo"), now, "update", "web_user", user.id, password_reset=True)
+    return password

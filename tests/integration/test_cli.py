@@ -76,3 +76,31 @@ def test_unknown_staff_is_reported(env: str) -> None:
     result = runner.invoke(cli, ["invite", "--staff", "13999999999"])
     assert result.exit_code == 1
     assert "no staff member" in result.output
+
+
+def test_demo_data_prints_a_fresh_dashboard_login_that_works(env: str) -> None:
+    from datetime import UTC, datetime
+
+    from domain.webauth import LoginRefused, login
+
+    passwords = []
+    for _ in range(2):
+        result = runner.invoke(cli, ["demo-data"])
+        assert result.exit_code == 0, result.output
+        found = re.search(r"user 'demo', password '([^']+)'", result.output)
+        assert found, result.output
+        passwords.append(found.group(1))
+    assert passwords[0] != passwords[1]
+
+    async def try_login(password: str) -> bool:
+        engine = make_engine(env)
+        try:
+            async with UnitOfWorkFactory(make_sessionmaker(engine))() as uow:
+                return await login(uow, "demo", password, now=datetime.now(UTC), ip="127.0.0.1") is not None
+        except LoginRefused:
+            return False
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(try_login(passwords[1]))
+    assert not asyncio.run(try_login(passwords[0]))
