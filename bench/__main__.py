@@ -15,7 +15,7 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.bench_conversation import latency, throughput
+from bench.bench_conversation import floor, latency, throughput
 from bench.bench_province import province
 from bench.bench_reminders import fanout
 from bench.harness import Table
@@ -44,7 +44,8 @@ async def run(args: argparse.Namespace) -> Table:
             await throughput(backend, table, phones_n=args.phones)
     if "latency" in args.only:
         for backend in backends:
-            await latency(backend, table, teachers_n=args.teachers)
+            await floor(backend, table)
+            await latency(backend, table, teachers_n=args.teachers, think=tuple(args.think))
     if "reminders" in args.only:
         for rate in (None, 28.0):
             await fanout(table, "sqlite", args.reminders, rate)
@@ -62,6 +63,8 @@ def main() -> None:
     parser.add_argument("--backends", nargs="+", choices=("sqlite", "postgresql"), default=["sqlite", "postgresql"])
     parser.add_argument("--phones", type=int, default=40, help="concurrent phones in the throughput run")
     parser.add_argument("--teachers", type=int, default=200, help="teachers working at once in the latency run")
+    parser.add_argument("--think", nargs=2, type=float, default=[5.0, 20.0], metavar=("MIN", "MAX"),
+                        help="seconds a teacher takes between steps (uniform)")
     parser.add_argument("--reminders", type=int, default=2000, help="due reminders in the fan-out (full: 10000)")
     parser.add_argument("--cases", type=int, default=100_000, help="generated cases (full: 1000000)")
     args = parser.parse_args()

@@ -4,6 +4,7 @@ Configured by the usual environment (DATABASE_URL, TELEGRAM_BOT_TOKEN, TELEGRAM_
 TELEGRAM_FILE_BASE_URL, MEDIA_DIR). It imports and builds everything, prints "ready", then waits for a
 line on stdin before it starts polling, so a drill can warm up the next process while the current
 one is still running and a restart costs only the launch. It prints "polling" once it polls.
+NOL_BENCH_NO_RATE_LIMITER=1 removes python-telegram-bot's AIORateLimiter (bench/: raw step capacity).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ async def main() -> None:
     services = build_services(settings)
     application = build_application(services, token=settings.token, base_url=settings.telegram_api_base_url,
                                     base_file_url=settings.telegram_file_base_url)
+    if os.environ.get("NOL_BENCH_NO_RATE_LIMITER") == "1":  # benchmarks only: the product without its 30/s cap
+        application.bot._rate_limiter = None
     async with services.uow() as uow:  # opens the pool and proves the database answers
         await uow.directory.areas()
     print("ready", flush=True)

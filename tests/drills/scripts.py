@@ -177,3 +177,43 @@ async def report_patiently(phone: Phone, pupil: Student, patience: Patience, rou
             return  # the submit went through; only its confirmation was lost
         patience.restarted += 1
     raise AssertionError(f"could not file the report for pupil {pupil.id} in {rounds} rounds")
+
+
+def case_button(number: str) -> Action:
+    async def act(phone: Phone) -> object:
+        ask = next(m for m in reversed(phone.messages) if buttons(m) and not m["deleted"])
+        return await phone.tap(next(b for b in buttons(ask) if number in b))
+
+    return act
+
+
+def visit_steps(number: str, photo: bytes) -> list[Step]:
+    """A /visit of case `number`: today, alone, met the guardian, refused, notice served, one photo,
+    location shared, a note, submit."""
+    return [
+        Step("command", send("/visit"), lambda m: any(number in b for b in buttons(m))),
+        Step("case", case_button(number), lambda m: "今天" in buttons(m)),
+        Step("visited_on", tap("今天"), lambda m: "完成" in buttons(m) and "自动记入" in m["text"]),
+        Step("visitors", tap("完成"), lambda m: "家中无人" in buttons(m)),
+        Step("met", tap("监护人"), lambda m: "拒绝返校" in buttons(m)),
+        Step("outcome", tap("拒绝返校"), lambda m: "未送达" in buttons(m)),
+        Step("notice", tap("已送达"), lambda m: "家访照片" in m["text"]),
+        Step("photo", lambda p: p.send_photo(photo), lambda m: "已收到 1/5" in m["text"]),
+        Step("photos_done", tap("完成"), lambda m: "位置" in m["text"]),
+        Step("location", lambda p: p.tap("📍 发送当前位置", location=(29.5630123, 106.5515567)),
+             lambda m: "跳过" in buttons(m) and "补充" in m["text"]),
+        Step("note", send("家长态度坚决"), lambda m: "✅ 提交" in buttons(m)),
+        Step("submit", tap("✅ 提交"), lambda m: "家访已记录" in m["text"]),
+    ]
+
+
+def return_steps(number: str) -> list[Step]:
+    """A /return of case `number`: today, seen in class, no photo, submit."""
+    return [
+        Step("command", send("/return"), lambda m: any(number in b for b in buttons(m))),
+        Step("case", case_button(number), lambda m: "今天" in buttons(m)),
+        Step("returned_on", tap("今天"), lambda m: "本人在课堂上见到" in buttons(m)),
+        Step("method", tap("本人在课堂上见到"), lambda m: "跳过" in buttons(m) and "照片" in m["text"]),
+        Step("photos", tap("跳过"), lambda m: "✅ 提交" in buttons(m)),
+        Step("submit", tap("✅ 提交"), lambda m: "已确认返校" in m["text"]),
+    ]

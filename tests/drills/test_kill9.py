@@ -6,15 +6,23 @@ The bot runs as a real subprocess (tests/drills/bot_process.py) polling the emul
 from __future__ import annotations
 
 import asyncio
+import io
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+from PIL import Image
+
 from app.container import Services
+from bot.conversations.catalogue import FORMS
+from domain.audit import Actor
+from domain.cases import AbsenceReport, report_absence
+from domain.scope import scope_for
 from sandbox.emulator import Emulator
 from sandbox.state import BotState
 from tests.drills.conftest import PhoneFactory, invite_code, report_counts, teacher_a_at_the_date_step
 from tests.drills.procs import BotProcess
-from tests.drills.scripts import Step, bind, buttons, report_steps, send
+from tests.drills.scripts import Step, bind, buttons, report_steps, return_steps, send, visit_steps
 from tests.factories import World
 
 
@@ -95,3 +103,39 @@ async def test_kill_9_while_the_reply_is_in_flight_applies_the_answer_once(
         assert case is not None
     assert case.number in listing["text"] or any(case.number in b for b in buttons(listing))
     assert not any("个案编号" in m["text"] for m in phone.messages)  # that reply really was lost
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_kill_9_after_every_step_of_visit_and_return_resumes_the_same_step(
+        bot_process: BotProcess, phones: PhoneFactory, world: World, services: Services) -> None:
+    """/visit (with a photo, fetched and stored inside the step) and then /return, on SQLite."""
+    if "visit" not in {f.name for f in FORMS} or "return" not in {f.name for f in FORMS}:
+        pytest.skip("needs the /visit and /return forms")
+    await bot_process.start()
+    pupil = world.student_in(world.class_a)
+    async with services.uow() as uow:
+        staff = await uow.directory.staff(world.staff["teacher_a"].id)
+        assert staff is not None
+        today = services.clock.now().astimezone(services.tz).date()
+        case, _ = await report_absence(uow, await scope_for(uow, staff), Actor(staff.id, "drill"),
+                                       AbsenceReport(pupil.id, today - timedelta(days=4)), now=services.clock.now(),
+                                       policy=services.policy, tz=services.tz)
+        await uow.commit()
+    phone = await phones()
+    await bind(phone, await invite_code(services, world.staff["teacher_a"].id))
+    steps = visit_steps(case.number, jpeg()) + return_steps(case.number)
+    for step in steps:
+        await bot_process.restart()
+        await step.action(phone)
+        await phone.wait_for_reply(step.expect, timeout=30)
+    async with services.uow() as uow:
+        kinds = [e.kind for e in await uow.cases.events(case.id)]
+        photos = await uow.attachments.of_case(case.id)
+    assert kinds.count("visit_logged") == 1 and kinds.count("return_confirmed") == 1, kinds
+    assert len(photos) == 1
+
+
+def jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (640, 480), (200, 120, 40)).save(buffer, "JPEG")
+    return buffer.getvalue()
