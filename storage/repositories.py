@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -198,18 +200,16 @@ class CaseRepository(_Repository):
         return (await self.session.scalars(q)).all()
 
     async def next_number(self, year: int) -> str:
-        """Allocates the next case number of the year, e.g. 2026-000123, on both databases."""
+        """Allocates the next case number of the year, e.g. 2026-000123, on both databases. The counter
+        row is created with ON CONFLICT DO NOTHING, so two workers opening the year's first cases at
+        once both succeed; the UPDATE then serialises them on the row."""
         name = f"case-{year}"
+        insert = pg_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        await self.session.execute(
+            insert(Counter).values(name=name, value=0).on_conflict_do_nothing(index_elements=["name"]))
         result = await self.session.execute(
-            update(Counter).where(Counter.name == name).values(value=Counter.value + 1)
-            .returning(Counter.value)
-        )
-        value = result.scalar()
-        if value is None:
-            self.session.add(Counter(name=name, value=1))
-            await self.session.flush()
-            value = 1
-        return f"{year}-{value:06d}"
+            update(Counter).where(Counter.name == name).values(value=Counter.value + 1).returning(Counter.value))
+        return f"{year}-{result.scalar_one():06d}"
 
     async def count_by_status(self) -> dict[str, int]:
         rows = await self.session.execute(select(Case.status, func.count()).group_by(Case.status))

@@ -14,20 +14,15 @@ import itertools
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from app.container import Services, build_services
 from app.settings import load_settings
-from domain.audit import Actor
-from domain.cases import AbsenceReport, report_absence
-from domain.scope import scope_for
 from sandbox.emulator import Emulator
 from sandbox.state import BotState
 from storage.models import Reminder
@@ -108,7 +103,6 @@ async def cluster(database_url: str, emulator: Emulator, tg_bot: BotState, servi
 
 async def test_three_webhook_workers_onboard_and_take_reports_from_four_teachers_at_once(
         cluster: Cluster, phones: PhoneFactory, world: World, services: Services, tg_bot: BotState) -> None:
-    await first_case_of_the_year(services, world)  # see the xfail test at the end of this module
     pupils = four_pupils(world)
     people = {who: await phones(first_name=who) for who in pupils}
     codes = {who: await invite_code(services, world.staff[who].id) for who in pupils}
@@ -160,23 +154,6 @@ async def test_two_schedulers_send_every_due_reminder_once(
     assert emulator.stats()["too_many_requests"]["total"] == 0
 
 
-async def first_case_of_the_year(services: Services, world: World) -> None:
-    """A county that already has a case this year (its case-number counter row exists)."""
-    pupil = world.students[-1]
-    async with services.uow() as uow:
-        staff = await uow.directory.staff(world.staff["principal"].id)
-        assert staff is not None
-        await report_absence(uow, await scope_for(uow, staff), Actor(staff.id, "test"),
-                             AbsenceReport(pupil.id, services.clock.now().date() - timedelta(days=1)),
-                             now=services.clock.now(), policy=services.policy, tz=services.tz)
-        await uow.commit()
-
-
-@pytest.mark.xfail(strict=True, raises=IntegrityError,
-                   reason="storage/repositories.py CaseRepository.next_number: the first case of a year inserts "
-                          "the counter row, and two connections doing that at once collide (the second submit "
-                          "fails with an apology). Found by the scale-out test; fix in next_number (e.g. INSERT "
-                          "... ON CONFLICT DO NOTHING before the UPDATE).")
 async def test_the_first_case_numbers_of_a_year_are_allocated_by_two_connections_at_once(
         services: Services) -> None:
     async with services.uow() as first, services.uow() as second:
