@@ -3,7 +3,6 @@ a demo class teacher binding themselves and filing a whole absence report by tap
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import httpx
@@ -11,18 +10,10 @@ import pytest
 
 from app.container import build_services
 from domain.demo import create_demo_data
+from tests.browser import ARTIFACTS, BROWSER_TEST, CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.test_runner import running, settings_for
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists() and os.environ.get("CI") != "true",
-                       reason=f"{CHROMIUM} is not installed (required only under CI=true)"),
-]
+pytestmark = BROWSER_TEST
 
 
 @pytest.fixture

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-import pytest
-
 from sandbox import Emulator
 from sandbox.files import make_test_image
 from sandbox.state import BotState
+from tests.browser import ARTIFACTS, BROWSER_TEST, CHROMIUM, CHROMIUM_ARGS
 from tests.sandbox.conftest import polling_app
 from tests.sandbox.simulator_app import HELLO_HANDLERS, make_app, serve
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists() and os.environ.get("CI") != "true",
-                       reason=f"{CHROMIUM} is not installed (required only under CI=true)"),
-]
+pytestmark = BROWSER_TEST
 
 
 async def test_simulator_in_chromium(emulator: Emulator, bot: BotState) -> None:

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import pytest
 from openpyxl import load_workbook
 
 from domain import ledgers
 from domain.clock import FixedClock
 from storage.uow import UnitOfWorkFactory
+from tests.browser import ARTIFACTS, BROWSER_TEST, CHROMIUM, CHROMIUM_ARGS
 from tests.web.county import PASSWORD, County
 from tests.web.live import live_server
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists() and os.environ.get("CI") != "true",
-                       reason=f"{CHROMIUM} is not installed (required only under CI=true)"),
-]
+pytestmark = BROWSER_TEST
 
 
 async def test_coordinator_works_through_the_dashboard_in_chromium(
