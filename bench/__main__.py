@@ -1,6 +1,6 @@
 """`python -m bench`: every benchmark of issue 8, then one table of figures, targets and ratios.
 
-Quick run (about 6–8 minutes): `.venv/bin/python -m bench`
+Quick run (about 15 minutes): `.venv/bin/python -m bench`
 Full run as recorded in bench/RESULTS.md: `.venv/bin/python -m bench --reminders 10000 --cases 1000000`
 One part: `--only throughput latency` (throughput, latency, reminders, province). Photos: bench.bench_photos.
 Needs PostgreSQL at 127.0.0.1:5432 (TEST_POSTGRES_DSN, as the tests); scratch databases are dropped.

@@ -150,6 +150,7 @@ async def latency(backend: str, table: Table, teachers_n: int = 200, think: tupl
     a person; latency is from the phone's action to the bot's reply being visible on the phone."""
     rng = random.Random(seed)
     samples: list[float] = []
+    by_step: dict[str, list[float]] = {}
 
     async def work(phone: Phone, pupil: Student) -> None:
         steps = report_steps(pupil)
@@ -160,6 +161,7 @@ async def latency(backend: str, table: Table, teachers_n: int = 200, think: tupl
             await step.action(phone)
             await phone.wait_for_reply(step.expect, timeout=60)
             samples.append(time.perf_counter() - started)
+            by_step.setdefault(step.name, []).append(samples[-1])
             await asyncio.sleep(rng.uniform(*think))
 
     async with county(backend, teachers_n) as c, bot_process(c.url, c.emulator, c.tg_bot, c.folder):
@@ -170,3 +172,8 @@ async def latency(backend: str, table: Table, teachers_n: int = 200, think: tupl
     table.add("latency", backend, f"{teachers_n} teachers, /report", spread(samples), target="p95 ≤ 50 ms",
               note=("PASS" if p95 <= 0.05 else "above target") + f"; {len(samples)} steps, "
                    f"{len(samples) / elapsed:.0f} steps/s, think {think[0]:g}–{think[1]:g} s")
+    slowest = sorted(by_step.items(), key=lambda kv: -percentile(kv[1], .95))[:3]
+    table.add("latency", backend, "slowest steps (p95)", ", ".join(f"{k} {percentile(v, .95) * 1e3:.0f} ms"
+                                                                   for k, v in slowest),
+              note="fastest: " + ", ".join(f"{k} {percentile(v, .95) * 1e3:.0f} ms" for k, v in
+                                           sorted(by_step.items(), key=lambda kv: percentile(kv[1], .95))[:2]))

@@ -19,9 +19,18 @@ from domain.scope import scope_for
 from storage.reporting import CaseFilter
 
 
+def high_water_mib() -> float:
+    """Peak resident memory of this process image (VmHWM). Not ru_maxrss: after fork and exec that one
+    still counts the parent's memory."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 async def main(url: str, kind: str, fmt: str) -> dict[str, float]:
     services = build_services(load_settings(database_url=url))
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    baseline = high_water_mib()
     try:
         with tempfile.TemporaryDirectory(prefix="nol_export_") as folder:
             path = Path(folder) / f"ledger.{fmt}"
@@ -36,7 +45,7 @@ async def main(url: str, kind: str, fmt: str) -> dict[str, float]:
             size = path.stat().st_size
     finally:
         await services.close()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = high_water_mib()
     return {"rows": rows, "seconds": seconds, "peak_mib": peak, "baseline_mib": baseline, "bytes": size}
 
 

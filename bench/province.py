@@ -54,9 +54,10 @@ async def generate(dsn: str, cases: int, ledger_rows: int) -> dict[str, int]:
         classes = [(n + 1, s[0], 1 + n % 9, f"{n % CLASSES + 1}班") for n, s in
                    ((n, schools[n // CLASSES]) for n in range(len(schools) * CLASSES))]
         await conn.copy_records_to_table("classes", records=classes, columns=["id", "school_id", "grade", "name"])
-        staff = [(1, "省管理员", "13000000000", "admin", True, START)]
+        staff = [(1, "省管理员", "13000000000", "admin", True, START, None),  # the first county's officer:
+                 (2, "县教育局", "13000000001", "county_officer", True, START, 2)]  # area 2 is that county
         await conn.copy_records_to_table("staff", records=staff, columns=["id", "name", "phone", "role", "active",
-                                                                          "created_at"])
+                                                                          "created_at", "area_id"])
 
         def pupils() -> Iterator[tuple]:  # type: ignore[type-arg]
             for n in range(cases):
