@@ -29,15 +29,6 @@ from web.app import create_app
 from web.webhook import webhook_router
 
 log = logging.getLogger(__name__)
-REGISTER_ENV = "TELEGRAM_WEBHOOK_REGISTER"
-
-
-def should_register(environ: dict[str, str] | None = None) -> bool:
-    """Whether this worker calls setWebhook and sets the command menu at start-up (default yes)."""
-    value = (environ if environ is not None else os.environ).get(REGISTER_ENV, "1").strip().lower()
-    return value not in ("0", "false", "no", "off")
-
-
 def _require_webhook(settings: Settings) -> tuple[str, str, str]:
     if not settings.token:
         raise SettingsError("Invalid setting TELEGRAM_BOT_TOKEN: webhook workers need a bot token")
@@ -66,7 +57,7 @@ def create(settings: Settings | None = None, services: Services | None = None) -
                                     base_file_url=settings.telegram_file_base_url, updater=False)
     app = create_app(services, routers=[webhook_router(application, secret)])
     inner = app.router.lifespan_context
-    register = should_register()
+    register = settings.telegram_webhook_register
 
     @asynccontextmanager
     async def lifespan(asgi_app: FastAPI) -> AsyncIterator[Any]:

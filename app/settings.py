@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     demo_bot_username: str = "NotOneLessDemoBot"
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: SecretStr | None = None
+    telegram_webhook_register: bool = True
     timezone: str = "Asia/Shanghai"
     media_dir: Path = Path("./data/media")
     web_host: str = "127.0.0.1"

@@ -42,7 +42,10 @@ class Conversations:
         form = self.forms[draft.form]
         if isinstance(given, Tap):
             if given.seq != draft.seq:
-                return Outcome(toast=ctx.t("form.button_stale"))
+                # An older button, or the reply to the last answer never arrived (weak signal):
+                # show where the form stands, so the person can go on rather than start again.
+                prompt = await form.step(draft.step).prompt(ctx, dict(draft.answers))
+                return Outcome([prompt], seq=draft.seq, toast=ctx.t("form.button_stale"))
             if given.value.startswith(NAV_PREFIX):
                 navigated = await self._navigate(ctx, draft, form, given.value)
                 if navigated is not None:

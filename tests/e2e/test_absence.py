@@ -90,3 +90,23 @@ async def test_forged_button_for_another_class_is_refused_and_logged(
     async with services.uow() as uow:
         assert await uow.cases.open_for_student(other.id) is None
         assert any(e.action == "denied" and e.entity == "student" for e in await uow.audit.entries())
+
+
+async def test_a_lost_reply_is_recovered_by_tapping_the_old_button_again(
+        polling_bot: Application, bound: BindFactory, world: World, services: Services) -> None:
+    """Weak signal: the answer was saved but its reply never arrived; the old button shows the current step."""
+    phone = await bound("teacher_a")
+    pupil = world.student_in(world.class_a)
+    await phone.send("/report")
+    ask = await phone.wait_for_reply(has_buttons)
+    label = next(b for b in buttons(ask) if pupil.student_number[-4:] in b)
+    await phone.tap(label, message_id=ask["message_id"])
+    await phone.wait_for_reply(lambda m: "今天" in buttons(m))
+    await phone.tap(label, message_id=ask["message_id"])  # as if that reply had been lost
+    again = await phone.wait_for_reply(lambda m: "今天" in buttons(m))
+    assert "从哪天开始缺勤" in again["text"]
+    await phone.refresh()
+    assert any("过时" in str(a) for a in phone.callback_answers), phone.callback_answers
+    async with services.uow() as uow:
+        draft = await uow.drafts.get(phone.user_id)
+        assert draft is not None and draft.step == "absent_since"
