@@ -1,8 +1,9 @@
 """The demo as a newcomer sees it: `notoneless run` without a token, the simulator in Chromium,
-a demo class teacher binding themselves and filing a whole absence report by tapping buttons."""
+a demo class teacher binding themselves, filing a whole absence report and logging a home visit with a photo."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 
 from app.container import build_services
 from domain.demo import create_demo_data
+from sandbox.files import make_test_image
 from tests.browser import ARTIFACTS, BROWSER_TEST, CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.test_runner import running, settings_for
 
@@ -60,7 +62,34 @@ async def test_demo_teacher_files_an_absence_report_in_the_simulator(database_ur
             await tap("跳过", "补充说明")
             await expect(page.locator(".bubble.bot", has_text="请核对")).to_be_visible()
             await tap("✅ 提交", "请核对")
-            await expect(page.locator(".bubble.bot", has_text="个案编号")).to_be_visible()
+            done = page.locator(".bubble.bot", has_text="个案编号")
+            await expect(done).to_be_visible()
+            number = re.search(r"个案编号 (\d{4}-\d{6})", await done.inner_text())
+            assert number is not None
             await page.screenshot(path=str(ARTIFACTS / "demo-report.png"))
+
+            # The same teacher logs the home visit for that case, with a photo and a typed location.
+            await say("/visit")
+            cases = page.locator(".bubble.bot", has_text="要记录哪个个案").last
+            await cases.get_by_role("button", name=re.compile(number.group(1))).click()
+            await tap("今天", "哪天去家访")
+            await tap("完成", "还有谁一起去")
+            await tap("监护人", "见到了谁")
+            await tap("拒绝返校", "家访结果如何")
+            await tap("未送达", "劝返复学通知书")
+            await expect(page.locator(".bubble.bot", has_text="家访照片")).to_be_visible()
+            await page.set_input_files("#photo-input", files=[{
+                "name": "visit.jpg", "mimeType": "image/jpeg", "buffer": make_test_image(800, 600)}])
+            await tap("完成", "已收到 1/")
+            await expect(page.locator(".bubble.bot", has_text="发送您当前的位置")).to_be_visible()
+            await page.locator("#location-toggle").click()
+            await page.locator("#lat-input").fill("27.2")
+            await page.locator("#lon-input").fill("110.3")
+            await page.get_by_role("button", name="发送位置 / Send location").click()
+            await tap("跳过", "还有要补充的吗")
+            await expect(page.locator(".bubble.bot", has_text="家访日期")).to_be_visible()
+            await tap("✅ 提交", "家访日期")
+            await expect(page.locator(".bubble.bot", has_text="家访已记录")).to_contain_text("1 张照片")
+            await page.screenshot(path=str(ARTIFACTS / "demo-visit.png"))
         finally:
             await browser.close()
