@@ -1,6 +1,6 @@
 """Trim the Bot API spec (api.json) to what the emulator needs: method fields, returns and version.
 
-Usage: python -m sandbox.trim_spec /work/shared/telegram-bot-api/api.json [out.json]
+Usage: python -m sandbox.trim_spec ../shared/telegram-bot-api/api.json [out.json]
 """
 
 from __future__ import annotations
