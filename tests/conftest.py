@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.clock import FixedClock
 from domain.policy import Policy, load_policy
+from sandbox.emulator import Emulator
 from storage.db import make_engine, make_sessionmaker
 from storage.uow import UnitOfWorkFactory
 from tests import db
@@ -81,6 +82,17 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def uow_factory(engine: AsyncEngine) -> UnitOfWorkFactory:
     return UnitOfWorkFactory(make_sessionmaker(engine))
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Emulator]:
+    """A started emulator with realistic limits on (tests that flood turn them off or on explicitly)."""
+    emu = Emulator()
+    await emu.start()
+    try:
+        yield emu
+    finally:
+        await emu.stop()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from domain.roles import Role
-from storage.models import Area, School, SchoolClass, Staff, Student, TeachingAssignment
+from storage.models import Area, Case, CaseEvent, School, SchoolClass, Staff, Student, TeachingAssignment
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 CREATED = datetime(2026, 8, 20, tzinfo=UTC)
@@ -86,3 +86,25 @@ async def build_world(uow_factory: UnitOfWorkFactory, pupils_per_class: int = 4)
         s.add_all(world.students)
         await uow.commit()
     return world
+
+
+async def add_absent_caseload(uow: UnitOfWork, world: World, *, teachers: int, per_teacher: int, tag: str,
+                              opened: datetime) -> tuple[list[Staff], list[Case]]:
+    """Bulk set-up for volume tests: `teachers` class teachers of the world's school, each responsible
+    for `per_teacher` absent cases opened at `opened`. `tag` (one letter) keeps numbers and phones apart."""
+    phone_prefix = {"R": "136", "B": "137"}.get(tag, "135")
+    staff = [Staff(name=f"教师{n}", phone=f"{phone_prefix}{n:08d}", role="class_teacher", school_id=world.school.id,
+                   created_at=opened, active=True) for n in range(teachers)]
+    uow.session.add_all(staff)
+    pupils = [Student(student_number=f"{tag}{n:010d}", name=f"学生{n}", sex="F", birth_date=date(2015, 1, 1),
+                      school_id=world.school.id, class_id=world.class_a.id) for n in range(teachers * per_teacher)]
+    uow.session.add_all(pupils)
+    await uow.flush()
+    cases = [Case(number=f"{tag}-{n:06d}", student_id=p.id, status="absent", opened_at=opened, updated_at=opened,
+                  responsible_teacher_id=staff[n % teachers].id, first_absent_on=opened.date())
+             for n, p in enumerate(pupils)]
+    uow.session.add_all(cases)
+    await uow.flush()
+    uow.session.add_all([CaseEvent(case_id=c.id, kind="opened", occurred_at=opened, recorded_at=opened,
+                                   to_status="absent", data={}) for c in cases])
+    return staff, cases

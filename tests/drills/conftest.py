@@ -25,12 +25,6 @@ PhoneFactory = Callable[..., Awaitable[Phone]]
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[Emulator]:
-    async with Emulator() as emu:
-        yield emu
-
-
-@pytest.fixture
 def tg_bot(emulator: Emulator) -> BotState:
     return emulator.create_bot(username="nol_drill_bot")
 

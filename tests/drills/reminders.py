@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from app.container import Services
 from sandbox.emulator import Emulator
 from sandbox.state import BotState
-from storage.models import Case, CaseEvent, Reminder, Staff, Student, TelegramBinding
-from tests.factories import World
+from storage.models import Reminder, TelegramBinding
+from tests.factories import World, add_absent_caseload
 
 DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "domain" / "policy_default.toml"
 
@@ -35,20 +35,8 @@ async def due_reminders(services: Services, emulator: Emulator, tg_bot: BotState
     opened = now - services.policy.first_visit_due - timedelta(hours=1)
     chats = []
     async with services.uow() as uow:
-        staff = [Staff(name=f"教师{n}", phone=f"136{n:08d}", role="class_teacher", school_id=world.school.id,
-                       created_at=now, active=True) for n in range(teachers)]
-        uow.session.add_all(staff)
-        pupils = [Student(student_number=f"R{n:010d}", name=f"学生{n}", sex="F", birth_date=date(2015, 1, 1),
-                          school_id=world.school.id, class_id=world.class_a.id) for n in range(teachers * per_teacher)]
-        uow.session.add_all(pupils)
-        await uow.flush()
-        cases = [Case(number=f"R-{n:06d}", student_id=p.id, status="absent", opened_at=opened, updated_at=opened,
-                      responsible_teacher_id=staff[n % teachers].id, first_absent_on=opened.date())
-                 for n, p in enumerate(pupils)]
-        uow.session.add_all(cases)
-        await uow.flush()
-        uow.session.add_all([CaseEvent(case_id=c.id, kind="opened", occurred_at=opened, recorded_at=opened,
-                                       to_status="absent", data={}) for c in cases])
+        staff, _ = await add_absent_caseload(uow, world, teachers=teachers, per_teacher=per_teacher, tag="R",
+                                             opened=opened)
         for member in staff:
             user = emulator.create_user(first_name=member.name, language_code="zh-hans")
             emulator.registry.chat(emulator.bot(tg_bot.token), user["id"]).started = True

@@ -23,16 +23,6 @@ PhoneFactory = Callable[..., Awaitable[Phone]]
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[Emulator]:
-    emu = Emulator()
-    await emu.start()
-    try:
-        yield emu
-    finally:
-        await emu.stop()
-
-
-@pytest.fixture
 def tg_bot(emulator: Emulator) -> BotState:
     return emulator.create_bot(username="nol_e2e_bot")
 

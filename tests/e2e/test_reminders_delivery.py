@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -34,11 +34,11 @@ from sandbox.emulator import Emulator
 from sandbox.phone import Phone
 from sandbox.state import BotState
 from storage.db import make_engine, make_sessionmaker
-from storage.models import Case, CaseEvent, Reminder, Staff, Student, TelegramBinding
+from storage.models import CaseEvent, Reminder, TelegramBinding
 from storage.uow import UnitOfWorkFactory
 from tests.e2e.conftest import BindFactory, buttons
 from tests.e2e.test_runner import running, settings_for
-from tests.factories import World, build_world
+from tests.factories import World, add_absent_caseload, build_world
 from tests.integration.test_reminders import report
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -94,19 +94,8 @@ async def create_overdue_cases(services: Services, emulator: Emulator, tg_bot: B
     would write (computed by the same rules, inserted in bulk to keep the setup short)."""
     now = services.clock.now()
     async with services.uow() as uow:
-        staff = [Staff(name=f"教师{n}", phone=f"137{n:08d}", role="class_teacher", school_id=world.school.id,
-                       created_at=now, active=True) for n in range(teachers)]
-        uow.session.add_all(staff)
-        pupils = [Student(student_number=f"B{n:010d}", name=f"学生{n}", sex="F", birth_date=date(2015, 1, 1),
-                          school_id=world.school.id, class_id=world.class_a.id) for n in range(teachers * per_teacher)]
-        uow.session.add_all(pupils)
-        await uow.flush()
-        cases = [Case(number=f"B-{n:06d}", student_id=p.id, status="absent", responsible_teacher_id=staff[n % teachers].id,
-                      opened_at=now, updated_at=now, first_absent_on=now.date()) for n, p in enumerate(pupils)]
-        uow.session.add_all(cases)
-        await uow.flush()
-        uow.session.add_all([CaseEvent(case_id=c.id, kind="opened", occurred_at=now, recorded_at=now, to_status="absent",
-                                       data={}) for c in cases])
+        staff, cases = await add_absent_caseload(uow, world, teachers=teachers, per_teacher=per_teacher, tag="B",
+                                                 opened=now)
         people = await people_around(uow, world.school.id)
         roles = {i: role for role, ids in people.items() for i in ids}
         rows = []

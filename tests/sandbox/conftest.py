@@ -15,17 +15,6 @@ from sandbox.state import BotState
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[Emulator]:
-    """A started emulator with realistic limits on (tests that flood turn them off or on explicitly)."""
-    emu = Emulator()
-    await emu.start()
-    try:
-        yield emu
-    finally:
-        await emu.stop()
-
-
-@pytest.fixture
 def bot(emulator: Emulator) -> BotState:
     """A hosted bot with a fake token."""
     return emulator.create_bot(username="sandbox_test_bot")
