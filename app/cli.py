@@ -177,6 +177,21 @@ def scheduler_cmd() -> None:
         typer.echo("Scheduler stopped.")
 
 
+@cli.command("overview-refresh")
+def overview_refresh_cmd() -> None:
+    """Counts the overview snapshots of large areas now (the scheduler does it every
+    OVERVIEW_REFRESH_SECONDS), e.g. after a bulk import."""
+    from domain.overview_snapshots import refresh
+
+    async def work(services: Services) -> Any:
+        return await refresh(services.uow, now=services.clock.now(), tz=services.tz,
+                             live_max_cases=services.settings.overview_live_max_cases)
+
+    done = _with_services(work)
+    typer.echo(f"Overview snapshots: {done.stored} of {done.scopes} coordinator areas stored "
+               f"(above {get_settings().overview_live_max_cases} cases) in {done.seconds:.1f} s.")
+
+
 user_cli = typer.Typer(help="Dashboard logins and API tokens.", no_args_is_help=True)
 cli.add_typer(user_cli, name="user")
 

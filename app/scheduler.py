@@ -4,7 +4,7 @@ APScheduler's job stores cannot be shared between processes and python-telegram-
 jobs in memory, so neither holds a reminder. Jobs here only: replan every open case at start (an edited
 policy file takes effect on restart), plan the monthly report reminders daily, and every few seconds
 replan cases changed since the last tick (a safety net for changes made without planning), build the
-coordinators' digests and drain the outbox. Any number of schedulers can run against one database:
+coordinators' digests and drain the outbox; every few minutes, count the overview of large areas. Any number of schedulers can run against one database:
 rows are claimed before sending and digests have unique keys, so each reminder goes out once.
 """
 
@@ -23,6 +23,7 @@ from app.container import Services
 from bot.sender import ReminderSender
 from domain.digest import build_digests
 from domain.monthly_report import deliver_monthly_reports
+from domain.overview_snapshots import refresh as refresh_overview
 from domain.reminders import plan_monthly_reports, replan_all, replan_changed
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,9 @@ class ReminderScheduler:
                                coalesce=True)
         at = self.services.policy.reminders.digest_time
         self.add_daily("monthly-report", self.deliver_monthly, hour=at.hour, minute=at.minute)
+        if every := self.services.settings.overview_refresh_seconds:
+            self.scheduler.add_job(self.refresh_overview, "interval", seconds=every, id="overview", max_instances=1,
+                                   coalesce=True, next_run_time=datetime.now(self.services.tz))
         self.scheduler.start()
         log.info("reminder scheduler started (worker %s)", self.sender.worker)
 
@@ -105,6 +109,16 @@ class ReminderScheduler:
                      len(delivery.already_sent), len(delivery.failed))
         except Exception:  # a failed delivery is retried on the next start-up or day; never stop the scheduler
             log.exception("monthly report delivery failed")
+
+    async def refresh_overview(self) -> None:
+        """Counts the overview numbers of large areas (domain.overview_snapshots)."""
+        s = self.services
+        try:
+            done = await refresh_overview(s.uow, now=s.clock.now(), tz=s.tz,
+                                          live_max_cases=s.settings.overview_live_max_cases)
+            log.info("overview snapshots: %d of %d areas stored in %.1f s", done.stored, done.scopes, done.seconds)
+        except Exception:  # the dashboard falls back to live counts; try again at the next interval
+            log.exception("overview snapshot refresh failed")
 
     async def tick(self) -> None:
         """Replans (every case on the first tick, then the cases changed since), builds today's digests

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -42,6 +43,10 @@ class Settings(BaseSettings):
     invite_ttl_hours: int = Field(default=72, ge=1)
     policy_file: Path | None = None
     log_level: str = "INFO"
+    # Overview snapshots of large areas (domain.overview_snapshots): refreshed by the scheduler every
+    # this many seconds (0: never, every overview is counted live) for scopes above this many cases.
+    overview_refresh_seconds: int = Field(default=300, ge=0)
+    overview_live_max_cases: int = Field(default=20_000, ge=0)
 
     @field_validator("timezone")
     @classmethod
@@ -91,6 +96,13 @@ class Settings(BaseSettings):
     @property
     def token(self) -> str | None:
         return self.telegram_bot_token.get_secret_value() if self.telegram_bot_token else None
+
+    @property
+    def overview_snapshot_max_age(self) -> timedelta | None:
+        """How old a snapshot may be and still be shown: two missed refreshes and a minute, then live."""
+        if not self.overview_refresh_seconds:
+            return None
+        return timedelta(seconds=2 * self.overview_refresh_seconds + 60)
 
     @property
     def is_sqlite(self) -> bool:

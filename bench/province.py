@@ -54,10 +54,18 @@ async def generate(dsn: str, cases: int, ledger_rows: int) -> dict[str, int]:
         classes = [(n + 1, s[0], 1 + n % 9, f"{n % CLASSES + 1}班") for n, s in
                    ((n, schools[n // CLASSES]) for n in range(len(schools) * CLASSES))]
         await conn.copy_records_to_table("classes", records=classes, columns=["id", "school_id", "grade", "name"])
-        staff = [(1, "省管理员", "13000000000", "admin", True, START, None),  # the first county's officer:
-                 (2, "县教育局", "13000000001", "county_officer", True, START, 2)]  # area 2 is that county
+        staff = [(1, "省管理员", "13000000000", "admin", True, START, None, None),  # the first county's officer:
+                 (2, "县教育局", "13000000001", "county_officer", True, START, 2, None)]  # area 2 is that county
+        # Everyone else whose overview the scheduler keeps: the other counties' officers, one officer per
+        # township and a principal per school.
+        officers = [(a[0], "county_officer" if a[3] == "county" else "township_officer")
+                    for a in areas[1:] if a[3] in ("county", "township") and a[0] != 2]
+        staff += [(3 + n, f"专干{n}", f"131{n:08d}", role, True, START, area, None)
+                  for n, (area, role) in enumerate(officers)]
+        staff += [(3 + len(officers) + n, f"校长{n}", f"132{n:08d}", "principal", True, START, None, school[0])
+                  for n, school in enumerate(schools)]
         await conn.copy_records_to_table("staff", records=staff, columns=["id", "name", "phone", "role", "active",
-                                                                          "created_at", "area_id"])
+                                                                          "created_at", "area_id", "school_id"])
 
         def pupils() -> Iterator[tuple]:  # type: ignore[type-arg]
             for n in range(cases):

@@ -17,7 +17,7 @@ from domain.errors import NotInScope
 from domain.identity import mask_name, mask_student_number
 from domain.lifecycle import DROPOUT_LEDGER, SUSPECTED_LEDGER, CaseStatus
 from domain.roles import Role
-from domain.scope import scope_for
+from domain.scope import area_tree, scope_for
 from domain.sheets import Column, Sheet, write_xlsx
 from domain.stats import retention_rate
 from i18n import normalise_language, t
@@ -218,13 +218,14 @@ def _summary_text(recipient: _Recipient, reports: list[MonthlyNumbers], month: d
 
 async def _recipients(uow: UnitOfWork, month: date) -> list[_Recipient]:
     found = []
+    tree = await area_tree(uow)
     for person in await uow.directory.all_staff():
         if not person.active or person.role not in REPORT_ROLES:
             continue
         binding = await uow.directory.binding_for_staff(person.id)
         if binding is None or binding.unreachable_since is not None:
             continue
-        scope = await scope_for(uow, person)
+        scope = await scope_for(uow, person, tree)
         area = await uow.directory.area(person.area_id) if person.area_id else None
         prefix = f"school-{person.school_id}" if person.role == Role.PRINCIPAL else f"area-{person.area_id}"
         found.append(_Recipient(key=f"{prefix}:{month:%Y-%m}:{person.id}", staff=person, chat_id=binding.chat_id,

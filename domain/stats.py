@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from domain.lifecycle import DROPOUT_LEDGER, OPEN_STATUSES, CaseStatus
+from domain.lifecycle import OPEN_STATUSES, CaseStatus
+from domain.tally import Tally, count, responsible_elsewhere, scope_key, week_start
+from storage import tallies
 from storage.models import Case
 from storage.reporting import ReportingRepository
 from storage.scope import Scope
@@ -59,6 +62,7 @@ class Overview:
     enrolled: int
     dropped_out: int
     retention_rate: float | None
+    as_of: datetime | None = None  # when the numbers come from a snapshot; None: counted just now
 
     @property
     def open_total(self) -> int:
@@ -80,53 +84,55 @@ def retention_rate(enrolled: int, dropped_out: int) -> float | None:
     return max(0.0, (enrolled - dropped_out) / enrolled)
 
 
-def week_start(day: date) -> date:
-    """Monday of the week containing `day`."""
-    return day - timedelta(days=day.weekday())
-
-
-def weekly_counts(opened: list[datetime], returned: list[datetime], now: datetime, tz: ZoneInfo,
-                  weeks: int = CHART_WEEKS) -> list[WeekCount]:
-    """Cases opened and returned per local calendar week, the last `weeks` weeks, oldest first."""
-    first = week_start(now.astimezone(tz).date()) - timedelta(weeks=weeks - 1)
-    starts = [first + timedelta(weeks=i) for i in range(weeks)]
-    counts = {s: [0, 0] for s in starts}
-    for index, moments in enumerate((opened, returned)):
-        for moment in moments:
-            start = week_start(moment.astimezone(tz).date())
-            if start in counts:
-                counts[start][index] += 1
-    return [WeekCount(s, counts[s][0], counts[s][1]) for s in starts]
-
-
 def chart_since(now: datetime, tz: ZoneInfo, weeks: int = CHART_WEEKS) -> datetime:
     first = week_start(now.astimezone(tz).date()) - timedelta(weeks=weeks - 1)
     return datetime.combine(first, time.min, tz)
 
 
-async def category_counts(uow: UnitOfWork, scope: Scope) -> list[CategoryCount]:
+def weekly_counts(tally: Tally, now: datetime, tz: ZoneInfo, weeks: int = CHART_WEEKS) -> list[WeekCount]:
+    """Cases opened and returned per local calendar week, the last `weeks` weeks, oldest first."""
+    first = week_start(now.astimezone(tz).date()) - timedelta(weeks=weeks - 1)
+    starts = [first + timedelta(weeks=i) for i in range(weeks)]
+    return [WeekCount(s, tally.opened_weeks[s], tally.returned_weeks[s]) for s in starts]
+
+
+async def _categories(uow: UnitOfWork, counts: Counter[tuple[str | None, str | None]]) -> list[CategoryCount]:
     """Open cases by official category, labelled from the code lists, largest first."""
-    rows = await ReportingRepository(uow.session).counts_by_category(scope, sorted(OPEN_STATUSES))
     found = []
-    for scheme, code, count in rows:
+    for (scheme, code), n in counts.items():
+        if not n:
+            continue
         row = await uow.codes.get(scheme, code) if scheme and code else None
-        found.append(CategoryCount(scheme, code, row.label_zh if row else "", row.label_en if row else "",
-                                   int(count)))
+        found.append(CategoryCount(scheme, code, row.label_zh if row else "", row.label_en if row else "", int(n)))
     return sorted(found, key=lambda c: (-c.count, c.scheme or "~", c.code or ""))
 
 
-async def overview(uow: UnitOfWork, scope: Scope, *, now: datetime, tz: ZoneInfo) -> Overview:
-    """Counts, overdue work per school, the weekly flow and the retention rate of the person's area."""
-    repo = ReportingRepository(uow.session)
+async def _overdue_schools(uow: UnitOfWork, counts: Counter[int]) -> list[tuple[int, str, int]]:
+    """(school id, name, overdue cases), most overdue first."""
+    names = await ReportingRepository(uow.session).school_names([i for i, n in counts.items() if n])
+    return sorted(((i, names.get(i, ""), int(n)) for i, n in counts.items() if n), key=lambda r: (-r[2], r[1]))
+
+
+async def overview(uow: UnitOfWork, scope: Scope, *, now: datetime, tz: ZoneInfo,
+                   snapshot_max_age: timedelta | None = None) -> Overview:
+    """Counts, overdue work per school, the weekly flow and the retention rate of the person's area.
+
+    Large areas read the scheduler's snapshot of their numbers (domain.overview_snapshots) while it is
+    younger than `snapshot_max_age`; everyone else, and everyone when the snapshot is missing or old,
+    gets live counts. Cases the person is responsible for outside their area are always counted live."""
     since = chart_since(now, tz)
-    enrolled = await repo.enrolled(scope)
-    dropped = await repo.pupils_with_status(scope, sorted(DROPOUT_LEDGER))
+    stored = await tallies.snapshot(uow.session, scope_key(scope)) if snapshot_max_age is not None else None
+    if stored is not None and now - stored.computed_at <= snapshot_max_age:  # type: ignore[operator]
+        tally, as_of = Tally.from_json(stored.payload), stored.computed_at
+    else:
+        tally = await count(uow, tallies.pupils_in(scope), now=now, since=since, tz=tz, rules=OVERDUE_RULES)
+        as_of = None
+    tally += await responsible_elsewhere(uow, scope, now=now, since=since, tz=tz, rules=OVERDUE_RULES)
     return Overview(
-        by_status=await repo.counts_by_status(scope),
-        by_category=await category_counts(uow, scope),
-        overdue_by_school=[(int(i), str(n), int(c))
-                           for i, n, c in await repo.overdue_by_school(scope, now, OVERDUE_RULES)],
-        weeks=weekly_counts(await repo.opened_since(scope, since),
-                            await repo.moved_to_since(scope, S.RETURNED.value, since), now, tz),
-        enrolled=enrolled, dropped_out=dropped, retention_rate=retention_rate(enrolled, dropped),
+        by_status={s: n for s, n in tally.by_status.items() if n},
+        by_category=await _categories(uow, tally.by_category),
+        overdue_by_school=await _overdue_schools(uow, tally.overdue_by_school),
+        weeks=weekly_counts(tally, now, tz),
+        enrolled=tally.enrolled, dropped_out=tally.dropped_out,
+        retention_rate=retention_rate(tally.enrolled, tally.dropped_out), as_of=as_of,
     )

@@ -349,5 +349,16 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class OverviewSnapshot(Base):
+    """The overview numbers of one large scope as of `computed_at` (domain.overview_snapshots), so a
+    county or province overview is one row read instead of a pass over every case."""
+
+    __tablename__ = "overview_snapshots"
+    scope_key: Mapped[str] = mapped_column(String(64), primary_key=True)  # domain.tally.scope_key
+    computed_at: Mapped[datetime]
+    cases: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]] = mapped_column()
+
+
 # The sender's claim query: due rows by state, oldest first (migration 0004).
 Index("ix_reminders_state_send_after", Reminder.state, Reminder.send_after)

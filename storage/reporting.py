@@ -139,54 +139,11 @@ class ReportingRepository:
         rows = await self.session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(list(ids))))
         return {i: n for i, n in rows.all()}
 
-    async def counts_by_status(self, scope: Scope) -> dict[str, int]:
-        q = (select(Case.status, func.count()).join(Student, Student.id == Case.student_id)
-             .where(case_scope(scope)).group_by(Case.status))
-        return {s: int(n) for s, n in (await self.session.execute(q)).all()}
-
-    async def counts_by_category(self, scope: Scope, open_statuses: Sequence[str]) -> list[tuple[Any, ...]]:
-        """(scheme, code, count) of open cases; scheme and code are None for "not classified yet"."""
-        q = (select(Case.category_scheme, Case.category_code, func.count())
-             .join(Student, Student.id == Case.student_id)
-             .where(case_scope(scope), Case.status.in_(list(open_statuses)))
-             .group_by(Case.category_scheme, Case.category_code))
-        return [tuple(r) for r in (await self.session.execute(q)).all()]
-
-    async def overdue_by_school(self, scope: Scope, now: datetime, rules: OverdueRules) -> list[tuple[Any, ...]]:
-        """(school id, school name, overdue cases), most overdue first."""
-        q = (select(School.id, School.name, func.count(Case.id))
-             .select_from(Case).join(Student, Student.id == Case.student_id)
-             .join(School, School.id == Student.school_id)
-             .where(case_scope(scope), overdue_clause(now, rules))
-             .group_by(School.id, School.name).order_by(func.count(Case.id).desc(), School.name))
-        return [tuple(r) for r in (await self.session.execute(q)).all()]
-
-    async def opened_since(self, scope: Scope, since: datetime) -> list[datetime]:
-        q = (select(Case.opened_at).join(Student, Student.id == Case.student_id)
-             .where(case_scope(scope), Case.opened_at >= since))
-        return list((await self.session.scalars(q)).all())
-
-    async def moved_to_since(self, scope: Scope, status: str, since: datetime) -> list[datetime]:
-        """When cases in scope entered `status` (e.g. returned) since the given moment."""
-        q = (select(CaseEvent.occurred_at).join(Case, Case.id == CaseEvent.case_id)
-             .join(Student, Student.id == Case.student_id)
-             .where(case_scope(scope), CaseEvent.to_status == status, CaseEvent.occurred_at >= since))
-        return list((await self.session.scalars(q)).all())
-
-    async def enrolled(self, scope: Scope) -> int:
-        """Active pupils on the roster in scope (the denominator of the retention rate)."""
-        q = select(func.count()).select_from(Student).where(Student.active.is_(True))
-        if not scope.everything:
-            q = q.where(_student_in_scope(scope))
-        return int(await self.session.scalar(q) or 0)
-
-    async def pupils_with_status(self, scope: Scope, statuses: Sequence[str]) -> int:
-        """Distinct active pupils in scope whose case is in one of `statuses`."""
-        q = (select(func.count(func.distinct(Case.student_id))).join(Student, Student.id == Case.student_id)
-             .where(Student.active.is_(True), Case.status.in_(list(statuses))))
-        if not scope.everything:
-            q = q.where(_student_in_scope(scope))
-        return int(await self.session.scalar(q) or 0)
+    async def school_names(self, ids: Sequence[int]) -> dict[int, str]:
+        if not ids:
+            return {}
+        rows = await self.session.execute(select(School.id, School.name).where(School.id.in_(list(ids))))
+        return {i: n for i, n in rows.all()}
 
     async def schools(self, scope: Scope) -> Sequence[School]:
         q = select(School).order_by(School.name, School.id)

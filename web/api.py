@@ -103,12 +103,13 @@ def api_router() -> APIRouter:
 
     @router.get("/statistics", response_model=Statistics, summary="Overview numbers of the area")
     async def statistics(viewer: ApiViewer) -> Statistics:
-        o = await overview(viewer.uow, viewer.scope, now=viewer.now, tz=viewer.services.tz)
+        o = await overview(viewer.uow, viewer.scope, now=viewer.now, tz=viewer.services.tz,
+                               snapshot_max_age=viewer.services.settings.overview_snapshot_max_age)
         await viewer.uow.commit()
         return Statistics(
             by_status=o.by_status, by_category=[CategoryCountOut(**asdict(c)) for c in o.by_category],
             overdue_by_school=[SchoolOverdue(school_id=i, school=n, overdue=c) for i, n, c in o.overdue_by_school],
             weeks=[WeekOut(**asdict(w)) for w in o.weeks], open_total=o.open_total, overdue_total=o.overdue_total,
-            enrolled=o.enrolled, dropped_out=o.dropped_out, retention_rate=o.retention_rate)
+            enrolled=o.enrolled, dropped_out=o.dropped_out, retention_rate=o.retention_rate, as_of=o.as_of)
 
     return router

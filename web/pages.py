@@ -34,7 +34,8 @@ def pages_router() -> APIRouter:
 
     @router.get("/dashboard")
     async def overview_page(request: Request, viewer: CurrentViewer) -> Response:
-        numbers = await overview(viewer.uow, viewer.scope, now=viewer.now, tz=viewer.services.tz)
+        numbers = await overview(viewer.uow, viewer.scope, now=viewer.now, tz=viewer.services.tz,
+                                 snapshot_max_age=viewer.services.settings.overview_snapshot_max_age)
         return render(request, "overview.html", language=viewer.language, viewer=viewer, nav="overview",
                       o=numbers, chart=weekly_chart(numbers.weeks), statuses=STATUSES)
 

@@ -104,3 +104,13 @@ def test_demo_data_prints_a_fresh_dashboard_login_that_works(env: str) -> None:
 
     assert asyncio.run(try_login(passwords[1]))
     assert not asyncio.run(try_login(passwords[0]))
+
+
+def test_overview_refresh_stores_the_areas_above_the_limit(env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _world(env)
+    monkeypatch.setenv("OVERVIEW_LIVE_MAX_CASES", "0")
+    get_settings.cache_clear()
+    result = runner.invoke(cli, ["overview-refresh"])
+    assert result.exit_code == 0, result.output
+    # The world's coordinators are counted; it has no cases yet, so no area is above 0 cases.
+    assert re.search(r"Overview snapshots: 0 of [1-9]\d* coordinator areas stored \(above 0 cases\)", result.output)

@@ -1,0 +1,34 @@
+"""overview snapshots: the overview numbers of large scopes, refreshed by the scheduler
+
+Revision ID: 0005
+Revises: 0004
+
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import storage.types
+
+revision: str = '0005'
+down_revision: str | None = '0004'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        'overview_snapshots',
+        sa.Column('scope_key', sa.String(length=64), nullable=False),
+        sa.Column('computed_at', storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column('cases', sa.Integer(), nullable=False),
+        sa.Column('payload', sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint('scope_key', name=op.f('pk_overview_snapshots')),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('overview_snapshots')
