@@ -17,6 +17,7 @@ from sandbox import Emulator
 from sandbox.phone import Phone
 from sandbox.state import BotState
 from sandbox.webhook import WebhookDeliverer, queue_of
+from tests.waiting import until
 
 Behave = Callable[[web.Request, dict[str, Any], int], Awaitable[web.StreamResponse]]
 
@@ -65,14 +66,6 @@ async def set_webhook(emulator: Emulator, bot: BotState, url: str, **options: An
     async with httpx.AsyncClient(timeout=10) as client:
         answer = (await client.post(f"{emulator.base_url}{bot.token}/setWebhook", json={"url": url, **options}))
     assert answer.json()["result"] is True
-
-
-async def until(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, f"timed out waiting for: {what}"
-        await asyncio.sleep(0.02)
 
 
 def free_port() -> int:
