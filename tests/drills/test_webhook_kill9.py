@@ -8,6 +8,8 @@ back. Two moments are drilled, each at the date step and at the final submit of 
   the redelivered update applies the step, and the person gets its reply once;
 - after the step is stored, while its reply is held by the emulator: the redelivered update is
   recognised by the update log and changes nothing; the reply is lost, as with a polling bot.
+
+And a worker stopped with SIGTERM while it holds an update finishes it first (uvicorn's graceful shutdown).
 """
 
 from __future__ import annotations
