@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +85,9 @@ class BotState:
     allowed_updates: list[str] = field(default_factory=list)
     webhook: dict[str, Any] | None = None
     last_webhook_error: tuple[int, str] | None = None
+    # Webhook requests sent per update_id, and the updates whose request is open right now (drills).
+    webhook_posts: Counter[int] = field(default_factory=Counter)
+    webhook_in_flight: set[int] = field(default_factory=set)
     commands: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     callback_queries: dict[str, tuple[int, int]] = field(default_factory=dict)
     updates_notifier: Notifier = field(default_factory=Notifier)

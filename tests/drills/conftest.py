@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -17,7 +18,7 @@ from sandbox.emulator import Emulator
 from sandbox.phone import Phone
 from sandbox.state import BotState
 from storage.models import Case, CaseEvent, Student
-from tests.drills.procs import BotProcess, product_env
+from tests.drills.procs import BotProcess, ProductProcess, product_env
 from tests.drills.scripts import Step, bind, report_steps, walk
 from tests.factories import World, build_world
 
@@ -95,9 +96,9 @@ def four_pupils(world: World, round_: int = 0) -> dict[str, Student]:
     return {"teacher_a": a[i], "subject": a[i + 1], "teacher_b": b[i], "principal": b[i + 1]}
 
 
-async def teacher_a_at_the_date_step(bot_process: BotProcess, phones: PhoneFactory, world: World,
+async def teacher_a_at_the_date_step(bot_process: ProductProcess, phones: PhoneFactory, world: World,
                                      services: Services) -> tuple[Student, Phone, list[Step]]:
-    """Starts the bot, binds teacher_a and walks /report up to the date question."""
+    """Starts the bot (polling or webhook), binds teacher_a and walks /report up to the date question."""
     await bot_process.start()
     pupil = world.student_in(world.class_a)
     phone = await phones()
@@ -105,3 +106,10 @@ async def teacher_a_at_the_date_step(bot_process: BotProcess, phones: PhoneFacto
     steps = report_steps(pupil)
     await walk(phone, steps[:2], timeout=30)
     return pupil, phone, steps
+
+
+async def call_held(emulator: Emulator, method: str = "sendMessage") -> None:
+    """Waits until the bot has called `method` ("*": any method) and the emulator is holding the call."""
+    async with asyncio.timeout(30):
+        while any(s["method"] == method.lower() for s in emulator.faults.stats()["scheduled"]):
+            await asyncio.sleep(0.02)

@@ -77,7 +77,36 @@ async def wait_http(url: str, process: asyncio.subprocess.Process, timeout: floa
             await asyncio.sleep(0.1)
 
 
-class BotProcess:
+def log_tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:] if log.exists() else ""
+
+
+class ProductProcess:
+    """A product process that a drill kills -9 (no goodbye) and starts again."""
+
+    current: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def kill(self) -> None:
+        await kill9(self.current)
+        self.current = None
+
+    async def terminate(self, timeout: float = 60.0) -> int:
+        """SIGTERM, as systemd or a deploy sends it; returns the exit code once the worker is gone."""
+        assert self.current is not None
+        self.current.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(self.current.wait(), timeout=timeout)
+        self.current = None
+        return code
+
+    async def restart(self) -> None:
+        await self.kill()
+        await self.start()
+
+
+class BotProcess(ProductProcess):
     """The bot as a subprocess that can be killed -9 and restarted; the next one is warmed up ahead."""
 
     def __init__(self, env: Mapping[str, str], log: Path, module: str = "tests.drills.bot_process") -> None:
@@ -95,8 +124,7 @@ class BotProcess:
         try:
             await expect_line(process, line)
         except (RuntimeError, TimeoutError) as exc:
-            tail = self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
-            raise RuntimeError(f"bot process did not print {line!r}; its log ends:\n{tail}") from exc
+            raise RuntimeError(f"bot process did not print {line!r}; its log ends:\n{log_tail(self.log)}") from exc
 
     async def start(self) -> None:
         """Starts polling with a warm process and begins warming the next one."""
@@ -108,17 +136,39 @@ class BotProcess:
         self.current, self.starts = process, self.starts + 1
         self.spare = asyncio.create_task(self._warm())
 
-    async def kill(self) -> None:
-        await kill9(self.current)
-        self.current = None
-
-    async def restart(self) -> None:
-        await self.kill()
-        await self.start()
-
     async def close(self) -> None:
         await self.kill()
         if self.spare is not None:
             spare = await asyncio.gather(self.spare, return_exceptions=True)
             if isinstance(spare[0], asyncio.subprocess.Process):
                 await kill9(spare[0])
+
+
+async def spawn_webhook_worker(env: Mapping[str, str], port: int, log: Path) -> asyncio.subprocess.Process:
+    """One uvicorn webhook worker (`app.asgi:create --factory`) on 127.0.0.1:`port`."""
+    return await spawn(["-m", "uvicorn", "app.asgi:create", "--factory", "--host", "127.0.0.1", "--port", str(port),
+                        "--log-level", "warning"], env, log)
+
+
+class WebhookWorker(ProductProcess):
+    """A webhook worker on a fixed port that can be killed -9 and started again on the same port.
+    Only the first start registers the webhook: after that, updates come back by Telegram's retries."""
+
+    def __init__(self, env: Mapping[str, str], logs: Path, port: int) -> None:
+        self.env, self.logs, self.port = env, logs, port
+        self.current: asyncio.subprocess.Process | None = None
+        self.starts = 0
+
+    @property
+    def log(self) -> Path:
+        return self.logs / f"worker{self.starts}.log"
+
+    async def start(self) -> None:
+        self.starts += 1
+        env = {**self.env, "TELEGRAM_WEBHOOK_REGISTER": "1" if self.starts == 1 else "0"}
+        self.current = await spawn_webhook_worker(env, self.port, self.log)
+        try:
+            await wait_http(f"http://127.0.0.1:{self.port}/healthz", self.current)
+        except (RuntimeError, TimeoutError) as exc:
+            raise RuntimeError(f"webhook worker did not come up; its log ends:\n{log_tail(self.log)}") from exc
+

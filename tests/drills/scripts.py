@@ -8,7 +8,9 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from domain.identity import mask_name
 from sandbox.phone import Phone
@@ -51,6 +53,11 @@ def pick_pupil(pupil: Student) -> Action:
         return await phone.tap(label)
 
     return act
+
+
+def typed_yesterday() -> str:
+    """Yesterday in Beijing as a teacher would type it (the date step also takes typed dates)."""
+    return (datetime.now(ZoneInfo("Asia/Shanghai")).date() - timedelta(days=1)).isoformat()
 
 
 def report_steps(pupil: Student) -> list[Step]:

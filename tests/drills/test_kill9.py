@@ -5,10 +5,8 @@ The bot runs as a real subprocess (tests/drills/bot_process.py) polling the emul
 
 from __future__ import annotations
 
-import asyncio
 import io
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import pytest
 from PIL import Image
@@ -20,9 +18,24 @@ from domain.cases import AbsenceReport, report_absence
 from domain.scope import scope_for
 from sandbox.emulator import Emulator
 from sandbox.state import BotState
-from tests.drills.conftest import PhoneFactory, invite_code, report_counts, teacher_a_at_the_date_step
+from tests.drills.conftest import (
+    PhoneFactory,
+    call_held,
+    invite_code,
+    report_counts,
+    teacher_a_at_the_date_step,
+)
 from tests.drills.procs import BotProcess
-from tests.drills.scripts import Step, bind, buttons, report_steps, return_steps, send, visit_steps
+from tests.drills.scripts import (
+    Step,
+    bind,
+    buttons,
+    report_steps,
+    return_steps,
+    send,
+    typed_yesterday,
+    visit_steps,
+)
 from tests.factories import World
 
 
@@ -43,27 +56,16 @@ async def test_kill_9_after_every_step_of_report_resumes_the_same_step(
         assert await uow.drafts.get(phone.user_id) is None
 
 
-async def _in_flight(emulator: Emulator, method: str = "sendMessage") -> None:
-    """Waits until the bot has called `method` and the emulator is holding the call."""
-    async with asyncio.timeout(30):
-        while any(s["method"] == method.lower() for s in emulator.faults.stats()["scheduled"]):
-            await asyncio.sleep(0.02)
-
-
 async def _kill_while_replying(emulator: Emulator, tg_bot: BotState, bot_process: BotProcess,
                                step: Step, phone: object) -> int:
     """Does the step with the reply held by the emulator, kills the bot, restarts it; returns the update id."""
     emulator.inject_fault("sendMessage", "delay", 1, delay=60)
     await step.action(phone)
     update_id = int(tg_bot.history[-1]["update_id"])
-    await _in_flight(emulator)  # the answer is committed; its reply is on the wire
+    await call_held(emulator)  # the answer is committed; its reply is on the wire
     await bot_process.restart()
     emulator.faults.clear()
     return update_id
-
-
-def _typed_yesterday() -> str:
-    return (datetime.now(ZoneInfo("Asia/Shanghai")).date() - timedelta(days=1)).isoformat()
 
 
 async def test_kill_9_while_the_reply_is_in_flight_applies_the_answer_once(
@@ -76,7 +78,7 @@ async def test_kill_9_while_the_reply_is_in_flight_applies_the_answer_once(
 
     # A typed date whose reply is lost: the answer is kept, the redelivery changes nothing, and the
     # teacher who re-sends the date (having seen no reply) is shown the step after it.
-    typed = Step("absent_since", send(_typed_yesterday()), steps[2].expect)
+    typed = Step("absent_since", send(typed_yesterday()), steps[2].expect)
     update_id = await _kill_while_replying(emulator, tg_bot, bot_process, typed, phone)
     await phone.redeliver(update_id)
     await typed.action(phone)
@@ -84,7 +86,7 @@ async def test_kill_9_while_the_reply_is_in_flight_applies_the_answer_once(
     async with services.uow() as uow:
         draft = await uow.drafts.get(phone.user_id)
         assert draft is not None and draft.step == "reason"
-        assert draft.answers["absent_since"] == _typed_yesterday()
+        assert draft.answers["absent_since"] == typed_yesterday()
 
     for step in steps[3:-1]:
         await step.action(phone)

@@ -27,7 +27,7 @@ from sandbox.emulator import Emulator
 from sandbox.state import BotState
 from storage.models import Reminder
 from tests.drills.conftest import PhoneFactory, four_pupils, invite_code, report_counts
-from tests.drills.procs import free_port, kill9, product_env, spawn, wait_http
+from tests.drills.procs import free_port, kill9, product_env, spawn, spawn_webhook_worker, wait_http
 from tests.drills.reminders import bot_messages, due_reminders, policy_without_quiet_hours, sent_counts
 from tests.drills.scripts import bind, report_steps, walk
 from tests.factories import World
@@ -88,9 +88,7 @@ async def cluster(database_url: str, emulator: Emulator, tg_bot: BotState, servi
             env = product_env(database_url, tg_bot.token, emulator.url, tmp_path / "media",
                               POLICY_FILE=str(services.settings.policy_file), TELEGRAM_WEBHOOK_URL=url, TELEGRAM_WEBHOOK_SECRET=SECRET,
                               TELEGRAM_WEBHOOK_REGISTER="1" if n == 0 else "0")
-            processes.append(await spawn(["-m", "uvicorn", "app.asgi:create", "--factory", "--host", "127.0.0.1",
-                                          "--port", str(port), "--log-level", "warning"], env,
-                                         tmp_path / f"worker{n}.log"))
+            processes.append(await spawn_webhook_worker(env, port, tmp_path / f"worker{n}.log"))
         await asyncio.gather(*(wait_http(f"http://127.0.0.1:{p}/healthz", proc) for p, proc in zip(ports, processes,
                                                                                                   strict=True)))
         assert tg_bot.webhook is not None and tg_bot.webhook.get("url") == url  # type: ignore[union-attr]

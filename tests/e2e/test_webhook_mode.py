@@ -66,3 +66,12 @@ async def test_wrong_or_missing_secret_is_refused_before_anything_else(webhook_u
     await asyncio.sleep(0.5)
     async with services.uow() as uow:
         assert await uow.directory.binding_for_telegram(4242) is None
+
+
+async def test_every_handler_blocks_so_the_webhook_answers_after_the_update_is_applied(
+        services: Services, emulator: Emulator, tg_bot: BotState) -> None:
+    """A non-blocking handler (block=False) would run after the 200 and be lost with a killed worker."""
+    application = make_application(services, emulator, tg_bot, updater=False)
+    handlers = [handler for group in application.handlers.values() for handler in group]
+    assert handlers and all(handler.block for handler in handlers)
+    assert application.error_handlers and all(application.error_handlers.values())
