@@ -362,3 +362,5 @@ class OverviewSnapshot(Base):
 
 # The sender's claim query: due rows by state, oldest first (migration 0004).
 Index("ix_reminders_state_send_after", Reminder.state, Reminder.send_after)
+# The case list and the API, newest first (migration 0005).
+Index("ix_cases_opened_at_id", Case.opened_at, Case.id)

@@ -50,7 +50,10 @@ def case_scope(scope: Scope) -> ColumnElement[bool]:
     """Cases whose pupil is in scope, or for which the person is responsible (as CaseRepository)."""
     if scope.everything:
         return true()
-    return or_(_student_in_scope(scope), Case.responsible_teacher_id == scope.staff_id,
+    # As a semi-join on the pupil (not a condition on the joined row) the database can find the pupils
+    # by their indexes first, instead of joining every case to its pupil and filtering afterwards.
+    pupils = select(Student.id).where(_student_in_scope(scope))
+    return or_(Case.student_id.in_(pupils), Case.responsible_teacher_id == scope.staff_id,
                Case.responsible_cadre_id == scope.staff_id)
 
 
@@ -61,16 +64,9 @@ def overdue_clause(now: datetime, rules: OverdueRules) -> ColumnElement[bool]:
     return or_(*parts) if parts else false()
 
 
-def filtered_cases(scope: Scope, flt: CaseFilter, now: datetime, rules: OverdueRules,
-                   *columns: Any) -> Select[Any]:
-    """Case, pupil, school, class and village (name) rows in scope matching the filter (or `columns`)."""
-    columns = columns or (Case, Student, School.name, SchoolClass.name, SchoolClass.grade, Village.name)
-    q = (select(*columns).select_from(Case)
-         .join(Student, Student.id == Case.student_id)
-         .join(School, School.id == Student.school_id)
-         .join(SchoolClass, SchoolClass.id == Student.class_id)
-         .outerjoin(Village, Village.id == Student.home_village_id)
-         .where(case_scope(scope)))
+def _matching(q: Select[Any], scope: Scope, flt: CaseFilter, now: datetime, rules: OverdueRules) -> Select[Any]:
+    """The scope and the filter as WHERE clauses (Student must be joined to filter by school or village)."""
+    q = q.where(case_scope(scope))
     if flt.statuses:
         q = q.where(Case.status.in_(sorted(flt.statuses)))
     if flt.category is not None:
@@ -80,11 +76,32 @@ def filtered_cases(scope: Scope, flt: CaseFilter, now: datetime, rules: OverdueR
     if flt.village_id is not None:
         q = q.where(Student.home_village_id == flt.village_id)
     if flt.key_group:
-        q = q.where(select(StudentFlag.id).where(StudentFlag.student_id == Student.id,
+        q = q.where(select(StudentFlag.id).where(StudentFlag.student_id == Case.student_id,
                                                  StudentFlag.flag == flt.key_group).exists())
     if flt.overdue:
         q = q.where(overdue_clause(now, rules))
     return q
+
+
+def filtered_cases(scope: Scope, flt: CaseFilter, now: datetime, rules: OverdueRules,
+                   *columns: Any) -> Select[Any]:
+    """Case, pupil, school, class and village (name) rows in scope matching the filter (or `columns`)."""
+    columns = columns or (Case, Student, School.name, SchoolClass.name, SchoolClass.grade, Village.name)
+    q = (select(*columns).select_from(Case)
+         .join(Student, Student.id == Case.student_id)
+         .join(School, School.id == Student.school_id)
+         .join(SchoolClass, SchoolClass.id == Student.class_id)
+         .outerjoin(Village, Village.id == Student.home_village_id))
+    return _matching(q, scope, flt, now, rules)
+
+
+def counted_cases(scope: Scope, flt: CaseFilter, now: datetime, rules: OverdueRules) -> Select[Any]:
+    """How many cases filtered_cases finds, joining only what the scope and the filter need (every case
+    has a pupil, a school and a class, so the other joins cannot change the count)."""
+    q = select(func.count(Case.id)).select_from(Case)
+    if flt.school_id is not None or flt.village_id is not None:
+        q = q.join(Student, Student.id == Case.student_id)
+    return _matching(q, scope, flt, now, rules)
 
 
 class ReportingRepository:
@@ -97,7 +114,7 @@ class ReportingRepository:
                         limit: int, offset: int) -> tuple[int, Sequence[Any]]:
         """(total, rows) of one page of the case list, newest first."""
         q = filtered_cases(scope, flt, now, rules)
-        total = await self.session.scalar(select(func.count()).select_from(q.subquery()))
+        total = await self.session.scalar(counted_cases(scope, flt, now, rules))
         rows = await self.session.execute(q.order_by(Case.opened_at.desc(), Case.id.desc())
                                           .limit(limit).offset(offset))
         return int(total or 0), rows.all()

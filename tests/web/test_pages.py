@@ -7,6 +7,11 @@ import re
 import httpx
 import pytest
 
+from domain.clock import FixedClock
+from domain.scope import scope_for
+from domain.stats import OVERDUE_RULES
+from storage.reporting import CaseFilter, ReportingRepository
+from storage.scope import Scope
 from storage.uow import UnitOfWorkFactory
 from tests.web.conftest import AsUser
 from tests.web.county import County
@@ -142,3 +147,22 @@ async def test_staff_page_shows_binding_activity_and_overdue_per_person(as_user:
     assert "已绑定" in rows["王老师"] and "未绑定" in rows["李老师"]
     assert re.search(r'class="num warn">1<', rows["王老师"]) and re.search(r'class="num warn">1<', rows["李老师"])
     assert "孙校长" not in rows  # the other school's principal is outside the area
+
+
+async def test_the_case_count_agrees_with_the_rows_for_every_filter(
+        county: County, uow_factory: UnitOfWorkFactory, clock: FixedClock) -> None:
+    """The count joins only what the filter needs; it must never differ from the rows listed."""
+    w = county.world
+    filters = [CaseFilter(), CaseFilter(statuses=frozenset({"absent", "closed"})), CaseFilter(overdue=True),
+               CaseFilter(category=("record_system", "A2")), CaseFilter(school_id=w.school.id),
+               CaseFilter(village_id=w.village_b.id), CaseFilter(key_group="low_income")]
+    async with uow_factory() as uow:
+        for who in ("principal", "township", "admin", "other_principal", "teacher_a"):
+            scope = await scope_for(uow, county.staff[who])
+            for flt in filters:
+                total, rows = await ReportingRepository(uow.session).case_page(scope, flt, clock.now(), OVERDUE_RULES,
+                                                                               limit=100, offset=0)
+                assert total == len(rows), (who, flt)
+        everyone = Scope(staff_id=None, everything=True)
+        assert (await ReportingRepository(uow.session).case_page(everyone, CaseFilter(), clock.now(), OVERDUE_RULES,
+                                                                 limit=2, offset=0))[0] == 5

@@ -28,7 +28,11 @@ def upgrade() -> None:
         sa.Column('payload', sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint('scope_key', name=op.f('pk_overview_snapshots')),
     )
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.create_index('ix_cases_opened_at_id', ['opened_at', 'id'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.drop_index('ix_cases_opened_at_id')
     op.drop_table('overview_snapshots')
