@@ -157,7 +157,8 @@ def run_cmd(
 @cli.command("scheduler")
 def scheduler_cmd() -> None:
     """Runs only the reminder scheduler (no web server, no polling), e.g. beside several webhook workers.
-    Several may run at once against one database: each reminder is still sent once."""
+    Several may run at once against one database: one leads and sends, the others stand by and take over
+    when it stops or dies (`notoneless leader` shows which)."""
     from app.scheduler import run_standalone
 
     settings = get_settings()
@@ -190,6 +191,24 @@ def overview_refresh_cmd() -> None:
     done = _with_services(work)
     typer.echo(f"Overview snapshots: {done.stored} of {done.scopes} coordinator areas stored "
                f"(above {get_settings().overview_live_max_cases} cases) in {done.seconds:.1f} s.")
+
+
+@cli.command("leader")
+def leader_cmd() -> None:
+    """Shows which scheduler process leads (plans and sends reminders) and until when its lease runs."""
+    from app.leadership import SCHEDULER
+    from storage import leases
+
+    async def work(services: Services) -> str:
+        async with services.uow() as uow:
+            lease = await leases.current(uow.session, SCHEDULER)
+        now = services.clock.now()
+        if lease is None or lease.expires_at <= now:
+            return "No scheduler leads now (none is running, or a standby is about to take over)."
+        return (f"Scheduler leader: {lease.holder}, since {lease.since:%Y-%m-%d %H:%M:%S} UTC; "
+                f"lease runs {(lease.expires_at - now).total_seconds():.0f} s more unless renewed.")
+
+    typer.echo(_with_services(work))
 
 
 user_cli = typer.Typer(help="Dashboard logins and API tokens.", no_args_is_help=True)

@@ -4,8 +4,11 @@ APScheduler's job stores cannot be shared between processes and python-telegram-
 jobs in memory, so neither holds a reminder. Jobs here only: replan every open case at start (an edited
 policy file takes effect on restart), plan the monthly report reminders daily, and every few seconds
 replan cases changed since the last tick (a safety net for changes made without planning), build the
-coordinators' digests and drain the outbox; every few minutes, count the overview of large areas. Any number of schedulers can run against one database:
-rows are claimed before sending and digests have unique keys, so each reminder goes out once.
+coordinators' digests and drain the outbox, and every few minutes count the overview of large areas
+(domain.overview_snapshots). Several schedulers may run against one database, but only
+the leader (app.leadership) does any of this, so the bot's whole message budget is one process's rate;
+the others stand by and take over when it dies. Rows are still claimed before sending and digests have
+unique keys, so even during a hand-over each reminder goes out once.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from telegram import Bot
 from telegram.request import HTTPXRequest
 
 from app.container import Services
-from bot.sender import ReminderSender
+from app.leadership import Leadership
+from bot.sender import ReminderSender, worker_name
 from domain.digest import build_digests
 from domain.monthly_report import deliver_monthly_reports
 from domain.overview_snapshots import refresh as refresh_overview
@@ -41,21 +45,27 @@ class ReminderScheduler:
     """Runs inside `notoneless run` (default) or alone as `notoneless scheduler`."""
 
     def __init__(self, services: Services, bot: Bot, *, wake_every: float = WAKE_EVERY,
-                 sender: ReminderSender | None = None) -> None:
+                 sender: ReminderSender | None = None, renew_every: float | None = None) -> None:
         self.services = services
         self.bot = bot
         self.wake_every = wake_every
         self.sender = sender or ReminderSender(services.uow, bot, policy=services.policy, tz=services.tz,
-                                               clock=services.clock,
+                                               clock=services.clock, worker=worker_name(),
                                                default_language=services.settings.default_language)
+        # The lease holder is the sender's worker id, so `claimed_by` on a sent row names the leader.
+        self.leadership = Leadership(services.uow, services.clock, holder=self.sender.worker,
+                                     lease=services.policy.reminders.leader_lease, renew_every=renew_every,
+                                     on_elected=self._elected)
         self.scheduler = AsyncIOScheduler(timezone=services.tz)
         self._tick_lock = asyncio.Lock()
+        self._monthly_lock = asyncio.Lock()
         self._replanned_at = services.clock.now()
         self._replan_all = True
 
     async def start(self) -> None:
-        """Starts the periodic jobs; the first tick runs at once and begins by replanning every case
-        (in the background, so a large county does not delay the web server and the bot)."""
+        """Starts the periodic jobs and campaigns for the lease. Each time this process becomes leader
+        its next tick runs at once and begins by replanning every case (in the background, so a large
+        county does not delay the web server and the bot)."""
         self._replan_all = True
         self.scheduler.add_job(self.tick, "interval", seconds=self.wake_every, id="tick", max_instances=1,
                                coalesce=True, next_run_time=datetime.now(self.services.tz))
@@ -68,13 +78,27 @@ class ReminderScheduler:
                                    coalesce=True, next_run_time=datetime.now(self.services.tz))
         self.scheduler.start()
         log.info("reminder scheduler started (worker %s)", self.sender.worker)
+        await self.leadership.start()
+
+    def _elected(self) -> None:
+        """A new leader replans everything, counts the overview and catches up on a monthly delivery its
+        predecessor missed."""
+        self._replan_all = True
+        if self.scheduler.running:
+            now = datetime.now(self.services.tz)
+            self.scheduler.modify_job("tick", next_run_time=now)
+            if self.scheduler.get_job("overview") is not None:
+                self.scheduler.modify_job("overview", next_run_time=now)
+            self.scheduler.add_job(self.deliver_monthly, id="monthly-report-catch-up", replace_existing=True,
+                                   next_run_time=now)
 
     def add_daily(self, name: str, job: Callable[[], Awaitable[object]], hour: int, minute: int = 0) -> None:
         """Another daily job in the same scheduler (e.g. delivering monthly reports)."""
         self.scheduler.add_job(job, "cron", hour=hour, minute=minute, id=name, max_instances=1, coalesce=True)
 
     async def stop(self) -> None:
-        """Stops waking up and lets the current drain finish its in-flight messages (bounded)."""
+        """Stops waking up, lets the current drain finish its in-flight messages (bounded), then gives
+        up the lease so a standby takes over at once."""
         self.sender.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
@@ -84,6 +108,7 @@ class ReminderScheduler:
                     pass
         except TimeoutError:
             log.warning("reminder drain still running at shutdown; its claims expire after the lease")
+        await self.leadership.stop()
 
     async def replan(self) -> None:
         s = self.services
@@ -91,20 +116,27 @@ class ReminderScheduler:
         await replan_all(s.uow, s.policy, self._replanned_at, s.tz)
 
     async def plan_monthly(self) -> None:
+        if not self.leadership.holds():
+            return
         s = self.services
         async with s.uow() as uow:
             await plan_monthly_reports(uow, policy=s.policy, now=s.clock.now(), tz=s.tz)
             await uow.commit()
 
     async def deliver_monthly(self) -> None:
-        """On the configured day (一月一报告, 003_ee1c82519c64281c.txt) each principal gets the school's
-        report of the month so far as .xlsx and officers a summary; already-served people are skipped."""
+        """On the configured day (一月一报告, 003_ee1c82519c64281c.txt), from the digest time on, the leader
+        sends each principal the school's report of the month so far as .xlsx and officers a summary;
+        already-served people are skipped (also by a new leader catching up the same day)."""
         s = self.services
-        today = s.clock.now().astimezone(s.tz).date()
-        if today.day != s.policy.monthly_report_day:
+        local = s.clock.now().astimezone(s.tz)
+        if local.day != s.policy.monthly_report_day or local.time() < s.policy.reminders.digest_time:
+            return
+        if not self.leadership.holds() or self._monthly_lock.locked():
             return
         try:
-            delivery = await deliver_monthly_reports(s, self.bot, today)
+            async with self._monthly_lock:
+                delivery = await deliver_monthly_reports(s, self.bot, local.date(),
+                                                         keep_going=self.leadership.holds)
             log.info("monthly reports: %d sent, %d already sent, %d failed", len(delivery.sent),
                      len(delivery.already_sent), len(delivery.failed))
         except Exception:  # a failed delivery is retried on the next start-up or day; never stop the scheduler
@@ -112,6 +144,8 @@ class ReminderScheduler:
 
     async def refresh_overview(self) -> None:
         """Counts the overview numbers of large areas (domain.overview_snapshots)."""
+        if not self.leadership.holds():
+            return
         s = self.services
         try:
             done = await refresh_overview(s.uow, now=s.clock.now(), tz=s.tz,
@@ -123,7 +157,7 @@ class ReminderScheduler:
     async def tick(self) -> None:
         """Replans (every case on the first tick, then the cases changed since), builds today's digests
         once their time has come, then sends everything due."""
-        if self._tick_lock.locked():
+        if self._tick_lock.locked() or not self.leadership.holds():
             return
         async with self._tick_lock:
             s = self.services
@@ -136,7 +170,7 @@ class ReminderScheduler:
                     await replan_changed(s.uow, s.policy, now, s.tz, since=self._replanned_at - REPLAN_OVERLAP)
                     self._replanned_at = now
                 await build_digests(s.uow, now=now, policy=s.policy, tz=s.tz)
-                sent = await self.sender.drain()
+                sent = await self.sender.drain(keep_going=self.leadership.holds)
                 if sent:
                     log.info("reminders sent: %d", sent)
             except Exception:  # one bad tick must not stop the scheduler; the rows stay for the next one

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.bench_conversation import floor, latency, throughput
 from bench.bench_province import province
-from bench.bench_reminders import fanout
+from bench.bench_reminders import fanout, two_schedulers
 from bench.harness import Table
 from tests import db
 
@@ -47,8 +47,8 @@ async def run(args: argparse.Namespace) -> Table:
             await floor(backend, table)
             await latency(backend, table, teachers_n=args.teachers, think=tuple(args.think))
     if "reminders" in args.only:
-        for rate in (None, 28.0):
-            await fanout(table, "sqlite", args.reminders, rate)
+        await fanout(table, "sqlite", args.reminders)
+        await two_schedulers(table, "sqlite", args.reminders)
     if "province" in args.only:
         if postgres:
             await province(table, args.cases)

@@ -5,8 +5,9 @@ Delivery is at-least-once towards Telegram and exactly-once in effect:
 - after sending, the row is marked sent with the Telegram message id, guarded by "still claimed by me";
 - if the process dies between claim and mark, the row stays "claimed" until the lease runs out and is
   then sent by whichever worker claims it next (that is the "at least once");
-- right before the HTTP call the worker checks that its lease still has LEASE_MARGIN left, and gives the
-  row back otherwise, so a slow (not dead) worker never sends a row another worker may already own.
+- right before the HTTP call the worker checks that its lease still has LEASE_MARGIN left (and, in a
+  scheduler, that its process still leads: app.leadership), and gives the row back otherwise, so a slow
+  (not dead) worker never sends a row another worker may already own.
 The only duplicate left is a crash after Telegram accepted the message and before the mark committed
 (a few milliseconds); the Bot API offers no idempotency key to close that gap.
 
@@ -24,6 +25,7 @@ import socket
 import time
 import uuid
 import warnings
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -61,7 +63,7 @@ class SendLimiter:
     the next global slot (both recorded in the same synchronous step, so no lock is needed and any event
     loop can use it); a chat that must wait never holds up the global schedule for the others."""
 
-    def __init__(self, rate: float = 25.0, burst: float = 1.0, chat_interval: float = 1.0) -> None:
+    def __init__(self, rate: float = 28.0, burst: float = 1.0, chat_interval: float = 1.0) -> None:
         self.configure(rate, burst, chat_interval)
         self._global_tat = 0.0
         self._chat_ready: dict[int, float] = {}
@@ -115,7 +117,11 @@ def render(message: Message, language: str) -> tuple[str, InlineKeyboardMarkup |
 
 
 class LeaseLost(Exception):
-    """The claim is too old to send safely; another worker may take the row."""
+    """The claim is too old to send safely, or this process no longer leads; another worker may take the row."""
+
+
+def _always() -> bool:
+    return True
 
 
 def _transient(exc: BaseException) -> bool:
@@ -156,16 +162,19 @@ class ReminderSender:
             await uow.commit()
         return rows
 
-    async def drain(self) -> int:
-        """Sends everything due now, keeping up to `batch` rows in flight. Returns how many were sent."""
+    async def drain(self, keep_going: Callable[[], bool] = _always) -> int:
+        """Sends everything due now, keeping up to `batch` rows in flight. Returns how many were sent.
+        Once `keep_going()` is false (the process stopped leading) nothing more is claimed or sent: rows
+        claimed and not yet sent are given back."""
         before = self.sent
         in_flight: set[asyncio.Task[None]] = set()
         try:
-            while not self._stopping:
+            while not self._stopping and (in_flight or keep_going()):
                 if not in_flight and is_quiet(self.clock.now(), self.policy, self.tz):
                     break
-                rows = await self.claim(self.batch - len(in_flight)) if len(in_flight) <= self.batch // 2 else []
-                in_flight |= {asyncio.create_task(self._deliver(row)) for row in rows}
+                wanted = self.batch - len(in_flight) if len(in_flight) <= self.batch // 2 and keep_going() else 0
+                rows = await self.claim(wanted) if wanted else []
+                in_flight |= {asyncio.create_task(self._deliver(row, keep_going)) for row in rows}
                 if not in_flight:
                     break
                 done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
@@ -177,7 +186,7 @@ class ReminderSender:
                 await asyncio.gather(*in_flight, return_exceptions=True)
         return self.sent - before
 
-    async def _deliver(self, row: Reminder) -> None:
+    async def _deliver(self, row: Reminder, keep_going: Callable[[], bool]) -> None:
         now = self.clock.now()
         async with self.uow() as uow:
             if row.attempts > self.policy.reminders.max_attempts:
@@ -193,7 +202,7 @@ class ReminderSender:
         text, markup = render(delivery.message, delivery.language)
         tries = {"failures": 0}
         try:
-            message_id = await self._send(delivery, text, markup, tries)
+            message_id = await self._send(delivery, text, markup, tries, keep_going)
         except LeaseLost:
             async with self.uow() as uow:
                 await release(uow, row, self.worker)
@@ -209,7 +218,7 @@ class ReminderSender:
         self.sent += 1
 
     async def _send(self, delivery: Delivery, text: str, markup: InlineKeyboardMarkup | None,
-                    tries: dict[str, int]) -> int:
+                    tries: dict[str, int], keep_going: Callable[[], bool]) -> int:
         """One message, retried in place on 429 (after retry_after; not counted as a failure) and on
         5xx/timeouts (growing pauses, up to QUICK_FAILURES)."""
         row, chat_id = delivery.row, delivery.chat_id
@@ -227,7 +236,8 @@ class ReminderSender:
             with attempt:
                 await self.limiter.wait(chat_id)
                 claimed_at = row.claimed_at or self.clock.now()
-                if self.clock.now() >= claimed_at + self.policy.reminders.claim_lease - LEASE_MARGIN:
+                if (self.clock.now() >= claimed_at + self.policy.reminders.claim_lease - LEASE_MARGIN
+                        or not keep_going()):
                     raise LeaseLost(row.id)
                 try:
                     sent = await self.bot.send_message(chat_id, text, reply_markup=markup)

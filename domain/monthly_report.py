@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -252,16 +252,21 @@ async def _send(services: ReportServices, bot: ReportBot, recipient: _Recipient,
                                 filename=file_name(numbers), caption=caption)
 
 
-async def deliver_monthly_reports(services: ReportServices, bot: ReportBot, month: date) -> Delivery:
+async def deliver_monthly_reports(services: ReportServices, bot: ReportBot, month: date, *,
+                                  keep_going: Callable[[], bool] = lambda: True) -> Delivery:
     """Sends each principal their school's workbook and township/county officers a summary of their
     area, for the month containing `month`. Safe to call again: recipients already served are skipped
-    (the audit log records each delivery), and failed ones are retried by the next call."""
+    (the audit log records each delivery), and failed ones are retried by the next call. The audit log
+    is not a lock: only one process may call this at a time (the scheduler's leader), and it stops
+    before the next recipient once `keep_going()` is false (it stopped leading)."""
     result = Delivery()
     async with services.uow() as uow:
         recipients = await _recipients(uow, month)
         wanted = sorted({i for r in recipients for i in r.school_ids})
         numbers = {i: await monthly_numbers(uow, i, month, services.tz) for i in wanted}
     for recipient in recipients:
+        if not keep_going():
+            break
         async with services.uow() as uow:
             if await LedgerQueries(uow.session).already_delivered(recipient.key):
                 result.already_sent.append(recipient.key)

@@ -47,7 +47,8 @@ class ReminderPolicy:
     max_attempts: int = 5
     retry_backoff: timedelta = timedelta(seconds=30)
     claim_lease: timedelta = timedelta(minutes=2)
-    messages_per_second: float = 25.0
+    leader_lease: timedelta = timedelta(seconds=30)  # one scheduler leads; a standby takes over after this
+    messages_per_second: float = 28.0
     per_chat_interval: timedelta = timedelta(seconds=1)
 
 
@@ -142,6 +143,9 @@ def _reminder_policy(data: dict[str, Any]) -> ReminderPolicy:
             raise PolicyError(f"{key}: must be greater than 0")
         return value
 
+    leader_lease = dur("delivery.leader_lease", base.leader_lease)
+    if leader_lease <= timedelta(0):
+        raise PolicyError("delivery.leader_lease: must be greater than 0")
     return ReminderPolicy(
         time_of_day=clock("reminders.time_of_day", base.time_of_day),
         digest_time=clock("reminders.digest_time", base.digest_time),
@@ -153,6 +157,7 @@ def _reminder_policy(data: dict[str, Any]) -> ReminderPolicy:
         max_attempts=int(positive("delivery.max_attempts", base.max_attempts)),
         retry_backoff=dur("delivery.retry_backoff", base.retry_backoff),
         claim_lease=dur("delivery.claim_lease", base.claim_lease),
+        leader_lease=leader_lease,
         messages_per_second=positive("delivery.messages_per_second", base.messages_per_second),
         per_chat_interval=dur("delivery.per_chat_interval", base.per_chat_interval),
     )

@@ -306,6 +306,16 @@ class Counter(Base):
     value: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class Lease(Base):
+    """Who does a job only one process may do at a time (the scheduler), and until when (migration 0005)."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))  # the holding process: host:pid:random
+    since: Mapped[datetime]  # when this holder took it (unchanged by renewals)
+    expires_at: Mapped[datetime]
+
+
 class WebUser(Base):
     """A dashboard login for a staff member (principals, township and county officers, admins)."""
 
@@ -362,5 +372,5 @@ class OverviewSnapshot(Base):
 
 # The sender's claim query: due rows by state, oldest first (migration 0004).
 Index("ix_reminders_state_send_after", Reminder.state, Reminder.send_after)
-# The case list and the API, newest first (migration 0005).
+# The case list and the API, newest first (migration 0006).
 Index("ix_cases_opened_at_id", Case.opened_at, Case.id)

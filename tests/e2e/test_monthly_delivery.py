@@ -25,12 +25,17 @@ async def test_principal_gets_the_report_on_the_day_and_only_once(
         polling_bot: Application, bound: BindFactory, world: World, services: Services, clock: FixedClock,
         emulator: Emulator, tg_bot: BotState) -> None:
     principal = await bound("principal")
-    scheduler = await _scheduler(services, emulator, tg_bot)
+    scheduler, standby = await _scheduler(services, emulator, tg_bot), await _scheduler(services, emulator, tg_bot)
     clock.set(datetime(2026, 10, 27, 0, 0, tzinfo=UTC))  # the 27th, 08:00 in Beijing: not the day
+    assert await scheduler.leadership.campaign() and not await standby.leadership.campaign()
     await scheduler.deliver_monthly()
     await principal.refresh()
     assert not any(m.get("document") for m in principal.messages)
     clock.set(datetime(2026, 10, 28, 0, 0, tzinfo=UTC))  # the configured day (28th)
+    assert await scheduler.leadership.campaign() and not await standby.leadership.campaign()
+    await standby.deliver_monthly()  # only the leader delivers
+    await principal.refresh()
+    assert not any(m.get("document") for m in principal.messages)
     await scheduler.deliver_monthly()
     report = await principal.wait_for_reply(lambda m: bool(m.get("document")), timeout=20)
     assert report["document"]["file_name"].endswith(".xlsx")
@@ -38,3 +43,4 @@ async def test_principal_gets_the_report_on_the_day_and_only_once(
     await principal.refresh()
     assert sum(1 for m in principal.messages if m.get("document")) == 1
     await scheduler.bot.shutdown()
+    await standby.bot.shutdown()

@@ -292,6 +292,57 @@ async def test_two_senders_with_their_own_engines_send_each_reminder_once(
     assert len({(r.recipient_id, r.telegram_message_id) for r in rows}) == 8
 
 
+async def wait_until_sent(services: Services, count: int) -> list[Reminder]:
+    """The sent visit reminders, once there are `count` of them (bounded)."""
+    async with asyncio.timeout(30):
+        while len(sent := await reminder_rows(services, kind="visit_due", state="sent")) < count:
+            await asyncio.sleep(0.05)
+    return sent
+
+
+async def test_of_two_schedulers_only_the_leader_sends_and_the_standby_takes_over_when_it_dies(
+        world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot,
+        database_url: str) -> None:
+    """Two schedulers with their own engines and rate limiters, as two processes on one database."""
+    chats = [await bind_directly(services, emulator, tg_bot, world.staff[t].id) for t in ("teacher_a", "teacher_b")]
+
+    async def two_reports_each(first_pupil: int) -> None:
+        for n in (first_pupil, first_pupil + 1):
+            for who, cls in (("teacher_a", world.class_a), ("teacher_b", world.class_b)):
+                await report(services.uow, world, services.clock, services.policy, who=who,  # type: ignore[arg-type]
+                             in_class=cls, pupil=n)
+        services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]  # far past the leader lease
+
+    await two_reports_each(0)
+    engines = [make_engine(database_url) for _ in range(2)]
+    schedulers = []
+    for name, engine in zip("ab", engines, strict=True):
+        own = dataclasses.replace(services, engine=engine, uow=UnitOfWorkFactory(make_sessionmaker(engine)))
+        sender = make_sender(own, sender_bot, uow=own.uow, worker=name, limiter=SendLimiter())
+        schedulers.append(ReminderScheduler(own, sender_bot, wake_every=0.2, renew_every=0.05, sender=sender))
+    leader, standby = schedulers
+    try:
+        for scheduler in schedulers:
+            await scheduler.start()
+        assert leader.leadership.holds() and not standby.leadership.holds()
+        assert {r.claimed_by for r in await wait_until_sent(services, 4)} == {"a"}
+        # The leader dies without a word (kill -9: no resignation); its lease runs out.
+        await leader.leadership.stop(resign=False)
+        leader.scheduler.shutdown(wait=False)
+        await two_reports_each(2)
+        sent = await wait_until_sent(services, 8)
+        assert standby.leadership.holds()
+    finally:
+        for scheduler in schedulers:
+            await scheduler.stop()
+        for engine in engines:
+            await engine.dispose()
+    assert [r.claimed_by for r in sent] == ["a"] * 4 + ["b"] * 4
+    assert (leader.sender.sent, standby.sender.sent) == (4, 4)
+    assert [len(received(emulator, tg_bot, c)) for c in chats] == [4, 4]
+    assert len({(r.recipient_id, r.telegram_message_id) for r in sent}) == 8
+
+
 async def test_coordinators_get_one_digest_a_day_not_one_message_per_case(
         world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot) -> None:
     chats = {w: await bind_directly(services, emulator, tg_bot, world.staff[w].id)
@@ -316,7 +367,7 @@ async def test_coordinators_get_one_digest_a_day_not_one_message_per_case(
 @pytest.mark.parametrize("backend", ["sqlite"])
 async def test_2000_reminders_are_sent_without_a_single_429(
         world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot) -> None:
-    """THE SLOW TEST (~80 s: 2 000 messages at 25 a second). Run once, on SQLite (the default deployment;
+    """THE SLOW TEST (~72 s: 2 000 messages at 28 a second). Run once, on SQLite (the default deployment;
     PostgreSQL's claiming is covered by the tests above): 100 teachers with 20 overdue cases each, the
     emulator enforcing Telegram's flood limits (30/s per bot, 1/s per chat)."""
     chats = await create_overdue_cases(services, emulator, tg_bot, world, teachers=100, per_teacher=20)

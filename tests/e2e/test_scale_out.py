@@ -3,7 +3,7 @@ standalone schedulers, all real processes against one database.
 
 The one address is a small round-robin reverse proxy in this process (what nginx does in deploy/),
 registered with the emulator as the webhook URL, so consecutive updates of one chat land on
-different workers.
+different workers. Of the two schedulers one leads and sends; the other stands by until the leader dies.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import itertools
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -22,9 +23,11 @@ from aiohttp import web
 from sqlalchemy import select
 
 from app.container import Services, build_services
+from app.leadership import SCHEDULER
 from app.settings import load_settings
 from sandbox.emulator import Emulator
 from sandbox.state import BotState
+from storage import leases
 from storage.models import Reminder
 from tests.drills.conftest import PhoneFactory, four_pupils, invite_code, report_counts
 from tests.drills.procs import free_port, kill9, product_env, spawn, spawn_webhook_worker, wait_http
@@ -121,34 +124,78 @@ async def test_three_webhook_workers_onboard_and_take_reports_from_four_teachers
         assert await report_counts(services, pupil.id) == (1, 1)
 
 
+def slow_handover_policy(folder: Path) -> Path:
+    """The drills' policy with a slow send rate (so the leader can be killed half-way), a 3 s leader
+    lease and a 30 s claim lease (so the hand-over and the dead leader's claims are over quickly)."""
+    text = policy_without_quiet_hours(folder).read_text(encoding="utf-8")
+    for old, new in (('claim_lease = "2m"', 'claim_lease = "30s"'), ('leader_lease = "30s"', 'leader_lease = "3s"'),
+                     ("messages_per_second = 28", "messages_per_second = 4")):
+        assert old in text, f"the [delivery] section of the default policy changed: {old}"
+        text = text.replace(old, new)
+    path = folder / "handover.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+async def lease_holder(services: Services) -> str | None:
+    async with services.uow() as uow:
+        lease = await leases.current(uow.session, SCHEDULER)
+    return None if lease is None else lease.holder
+
+
+async def sent_rows(services: Services) -> list[tuple[str, datetime]]:
+    """(claimed_by, sent_at) of every sent reminder: who sent it, and when."""
+    async with services.uow() as uow:
+        found = await uow.session.execute(select(Reminder.claimed_by, Reminder.sent_at).where(Reminder.state == "sent"))
+    return [(str(by), at) for by, at in found.all()]
+
+
+def pid_of(worker: str) -> int:
+    return int(worker.split(":")[1])  # host:pid:random (bot.sender.worker_name)
+
+
 @pytest.mark.skipif(importlib.util.find_spec("app.scheduler") is None,
                     reason="needs the reminder scheduler (`notoneless scheduler`, app/scheduler.py)")
-async def test_two_schedulers_send_every_due_reminder_once(
+async def test_of_two_schedulers_only_the_leader_sends_and_after_kill9_the_standby_sends_the_rest(
         database_url: str, emulator: Emulator, tg_bot: BotState, world: World, services: Services,
         tmp_path: Path) -> None:
     teachers, per_teacher = 20, 3
+    total = teachers * per_teacher
     chats = await due_reminders(services, emulator, tg_bot, world, teachers=teachers, per_teacher=per_teacher)
     env = product_env(database_url, tg_bot.token, emulator.url, tmp_path / "media",
-                      POLICY_FILE=str(services.settings.policy_file))
-    schedulers = [await spawn(["-c", "from app.cli import main; main()", "scheduler"], env,
-                              tmp_path / f"scheduler{n}.log") for n in range(2)]
+                      POLICY_FILE=str(slow_handover_policy(tmp_path)))
+    logs = [tmp_path / f"scheduler{n}.log" for n in range(2)]
+    schedulers = [await spawn(["-c", "from app.cli import main; main()", "scheduler"], env, log) for log in logs]
+
+    async def until_sent(count: int, alive: list[asyncio.subprocess.Process], timeout: float) -> None:
+        async with asyncio.timeout(timeout):
+            while (await sent_counts(services))["sent"] < count:
+                for process in alive:
+                    assert process.returncode is None, logs[schedulers.index(process)].read_text()[-2000:]
+                await asyncio.sleep(0.2)
+
     try:
-        async with asyncio.timeout(90):
-            while (await sent_counts(services))["sent"] < teachers * per_teacher:
-                for n, process in enumerate(schedulers):
-                    assert process.returncode is None, (tmp_path / f"scheduler{n}.log").read_text()[-2000:]
-                await asyncio.sleep(0.5)
+        await until_sent(total // 4, schedulers, 90)
+        first = await lease_holder(services)
+        assert first is not None
+        assert {by for by, _ in await sent_rows(services)} == {first}  # both running: only the leader sends
+        [victim] = [p for p in schedulers if p.pid == pid_of(first)]
+        [survivor] = [p for p in schedulers if p is not victim]
+        await kill9(victim)  # half-way through its drain, holding claims on most of the rest
+        await until_sent(total, [survivor], 150)
         await asyncio.sleep(3)  # a second copy of anything would arrive now
     finally:
         for process in schedulers:
             await kill9(process)
+    second = await lease_holder(services)
+    assert second is not None and pid_of(second) == survivor.pid
     received = [bot_messages(emulator, tg_bot, chat) for chat in chats]
-    assert [len(texts) for texts in received] == [per_teacher] * teachers
+    assert [len(texts) for texts in received] == [per_teacher] * teachers  # every reminder exactly once
     assert all(len(set(texts)) == per_teacher for texts in received)  # three different cases each
-    assert (await sent_counts(services))["sent"] == teachers * per_teacher
-    async with services.uow() as uow:
-        senders = set(await uow.session.scalars(select(Reminder.claimed_by).where(Reminder.state == "sent")))
-    assert len(senders) == 2, senders  # both schedulers did part of the work
+    rows = await sent_rows(services)
+    assert len(rows) == total and {by for by, _ in rows} == {first, second}
+    # Never both at once: everything the standby sent went out after the leader's last message.
+    assert max(at for by, at in rows if by == first) < min(at for by, at in rows if by == second)
     assert emulator.stats()["too_many_requests"]["total"] == 0
 
 

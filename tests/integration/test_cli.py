@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 
 from app.cli import cli
 from app.settings import get_settings
+from storage import leases
 from storage.db import make_engine, make_sessionmaker
 from storage.uow import UnitOfWorkFactory
 from tests.factories import build_world
@@ -114,3 +116,22 @@ def test_overview_refresh_stores_the_areas_above_the_limit(env: str, monkeypatch
     assert result.exit_code == 0, result.output
     # The world's coordinators are counted; it has no cases yet, so no area is above 0 cases.
     assert re.search(r"Overview snapshots: 0 of [1-9]\d* coordinator areas stored \(above 0 cases\)", result.output)
+
+
+def test_leader_names_the_scheduler_that_holds_the_lease(env: str) -> None:
+    assert "No scheduler leads now" in runner.invoke(cli, ["leader"]).output
+
+    async def take() -> None:
+        engine = make_engine(env)
+        try:
+            async with UnitOfWorkFactory(make_sessionmaker(engine))() as uow:
+                assert await leases.take(uow.session, "scheduler", "host-a:4242:0f0f0f0f", now=datetime.now(UTC),
+                                         ttl=timedelta(minutes=5))
+                await uow.commit()
+        finally:
+            await engine.dispose()
+
+    asyncio.run(take())
+    result = runner.invoke(cli, ["leader"])
+    assert result.exit_code == 0, result.output
+    assert "Scheduler leader: host-a:4242:0f0f0f0f" in result.output

@@ -51,3 +51,17 @@ def test_unreadable_toml_is_reported(tmp_path: Path) -> None:
     path.write_text("[absence\n", encoding="utf-8")
     with pytest.raises(PolicyError):
         load_policy(path)
+
+
+def test_the_shipped_delivery_settings_leave_headroom_under_telegrams_limit() -> None:
+    delivery = load_policy().reminders
+    assert delivery.messages_per_second == 28  # only the leading scheduler sends: the bot's whole budget
+    assert delivery.leader_lease == timedelta(seconds=30)
+
+
+def test_a_leader_lease_of_zero_is_refused(tmp_path: Path) -> None:
+    text = DEFAULT_POLICY.read_text(encoding="utf-8").replace('leader_lease = "30s"', 'leader_lease = "0s"')
+    path = tmp_path / "policy.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(PolicyError, match="delivery.leader_lease"):
+        load_policy(path)

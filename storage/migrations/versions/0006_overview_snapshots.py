@@ -1,7 +1,8 @@
-"""overview snapshots: the overview numbers of large scopes, refreshed by the scheduler
+"""overview snapshots (the overview numbers of large areas, refreshed by the scheduler) and the case
+list index on opening time
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 
 """
 from __future__ import annotations
@@ -13,8 +14,8 @@ from alembic import op
 
 import storage.types
 
-revision: str = '0005'
-down_revision: str | None = '0004'
+revision: str = '0006'
+down_revision: str | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
