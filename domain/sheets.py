@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import csv
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+import xlsxwriter
+from xlsxwriter.format import Format
+from xlsxwriter.worksheet import Worksheet
 
 BATCH = 500  # rows handed to the writer thread at a time
+DATE, DATETIME = "yyyy-mm-dd", "yyyy-mm-dd hh:mm"
+# XlsxWriter keeps one row in memory and streams the rest to a temporary file; cell text is never
+# read as a formula or a link.
+BOOK_OPTIONS = {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
+DIGIT_PIXELS = 7  # Calibri 11: a column `width` characters wide is written as exactly `width`
 
 
 @dataclass(frozen=True)
@@ -42,32 +45,58 @@ def _plain(value: Any, tz: tzinfo) -> Any:
     return value
 
 
+Put = Callable[[int, int, Any], Any]
+
+
 class _XlsxSheet:
-    def __init__(self, ws: WriteOnlyWorksheet, columns: Sequence[Column], tz: tzinfo) -> None:
-        self.ws, self.columns, self.tz = ws, columns, tz
-        for index, column in enumerate(columns, start=1):
-            ws.column_dimensions[get_column_letter(index)].width = column.width
-        ws.freeze_panes = "A2"
-        ws.auto_filter.ref = f"A1:{get_column_letter(max(len(columns), 1))}1"
-        bold, wrap = Font(bold=True), Alignment(horizontal="center", vertical="center", wrap_text=True)
-        header = []
-        for column in columns:
-            cell = WriteOnlyCell(ws, value=column.header)
-            cell.font, cell.alignment = bold, wrap
-            header.append(cell)
-        ws.append(header)
+    """One worksheet. Each column gets its writer once, so a cell costs one call of the right kind."""
+
+    def __init__(self, book: xlsxwriter.Workbook, title: str, columns: Sequence[Column], tz: tzinfo) -> None:
+        self.ws: Worksheet = book.add_worksheet(title[:31])
+        self.tz, self.row = tz, 1
+        self.date = book.add_format({"num_format": DATE})
+        self.datetime = book.add_format({"num_format": DATETIME})
+        header = book.add_format({"bold": True, "align": "center", "valign": "vcenter", "text_wrap": True})
+        for index, column in enumerate(columns):
+            self.ws.set_column_pixels(index, index, column.width * DIGIT_PIXELS)
+            self.ws.write_string(0, index, column.header, header)
+        self.ws.freeze_panes(1, 0)
+        self.ws.autofilter(0, 0, 0, max(len(columns), 1) - 1)
+        self.puts = [self._put(column.kind) for column in columns]
+
+    def _put(self, kind: str) -> Put:
+        ws, tz, other = self.ws, self.tz, self._other
+        if kind == "date":
+            fmt = self.date
+            return lambda r, c, v: (ws.write_datetime(r, c, v, fmt) if v.__class__ is date else other(r, c, v, fmt))
+        if kind == "datetime":
+            fmt = self.datetime
+            return lambda r, c, v: (ws.write_datetime(r, c, v.astimezone(tz).replace(tzinfo=None), fmt)
+                                    if v.__class__ is datetime and v.tzinfo else other(r, c, v, fmt))
+        if kind == "int":
+            return lambda r, c, v: ws.write_number(r, c, v) if v.__class__ is int else other(r, c, v, self.date)
+        return lambda r, c, v: (v and ws.write_string(r, c, v)) if v.__class__ is str else other(r, c, v, self.date)
+
+    def _other(self, r: int, c: int, value: Any, date_format: Format) -> None:
+        """A value not of its column's kind (None, a number in a text column, a date elsewhere)."""
+        if value is None or value == "":
+            return
+        if isinstance(value, datetime):
+            self.ws.write_datetime(r, c, _plain(value, self.tz), self.datetime)
+        elif isinstance(value, date):
+            self.ws.write_datetime(r, c, value, date_format)
+        elif isinstance(value, str):
+            self.ws.write_string(r, c, value)
+        else:
+            self.ws.write(r, c, value)
 
     def append(self, rows: list[Sequence[Any]]) -> None:
+        r, puts = self.row, self.puts
         for row in rows:
-            cells: list[Any] = []
-            for column, value in zip(self.columns, row, strict=True):
-                if column.kind in ("date", "datetime") and value is not None:
-                    cell = WriteOnlyCell(self.ws, value=_plain(value, self.tz))
-                    cell.number_format = "yyyy-mm-dd" if column.kind == "date" else "yyyy-mm-dd hh:mm"
-                    cells.append(cell)
-                else:
-                    cells.append(value)
-            self.ws.append(cells)
+            for c, (put, value) in enumerate(zip(puts, row, strict=True)):
+                put(r, c, value)
+            r += 1
+        self.row = r
 
 
 async def _batches(rows: AsyncIterator[Sequence[Any]]) -> AsyncIterator[list[Sequence[Any]]]:
@@ -82,16 +111,15 @@ async def _batches(rows: AsyncIterator[Sequence[Any]]) -> AsyncIterator[list[Seq
 
 
 async def write_xlsx(path: Path, sheets: Sequence[Sheet], tz: tzinfo) -> int:
-    """Writes the sheets row by row (write-only workbook: rows go to disk, not to memory).
-    Returns the number of data rows written."""
-    workbook = Workbook(write_only=True)
+    """Writes the sheets row by row (rows go to disk, not to memory). Returns the number of data rows."""
+    book = xlsxwriter.Workbook(str(path), BOOK_OPTIONS)
     total = 0
     for sheet in sheets:
-        writer = _XlsxSheet(workbook.create_sheet(sheet.title[:31]), sheet.columns, tz)
+        writer = _XlsxSheet(book, sheet.title, sheet.columns, tz)
         async for batch in _batches(sheet.rows):
             await asyncio.to_thread(writer.append, batch)
             total += len(batch)
-    await asyncio.to_thread(workbook.save, str(path))
+    await asyncio.to_thread(book.close)
     return total
 
 
