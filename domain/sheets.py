@@ -1,25 +1,23 @@
-"""Streaming spreadsheet writers: write-only .xlsx and UTF-8 CSV (with BOM, so Excel and WPS open it)."""
+"""Streaming spreadsheet writers: .xlsx (written by domain.xlsx_writer) and UTF-8 CSV (with BOM, so
+Excel and WPS open it)."""
 
 from __future__ import annotations
 
 import asyncio
 import csv
-from collections.abc import AsyncIterator, Callable, Sequence
+import pickle
+import sys
+import tempfile
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-import xlsxwriter
-from xlsxwriter.format import Format
-from xlsxwriter.worksheet import Worksheet
-
-BATCH = 500  # rows handed to the writer thread at a time
-DATE, DATETIME = "yyyy-mm-dd", "yyyy-mm-dd hh:mm"
-# XlsxWriter keeps one row in memory and streams the rest to a temporary file; cell text is never
-# read as a formula or a link.
-BOOK_OPTIONS = {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
-DIGIT_PIXELS = 7  # Calibri 11: a column `width` characters wide is written as exactly `width`
+BATCH = 500  # rows handed to the writer at a time
+IN_FLIGHT = 2  # batches sent to the .xlsx writer process and not yet written: bounds the memory used
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -38,67 +36,6 @@ class Sheet:
     rows: AsyncIterator[Sequence[Any]]
 
 
-def _plain(value: Any, tz: tzinfo) -> Any:
-    """Excel has no time zones: datetimes are written as local wall time."""
-    if isinstance(value, datetime):
-        return value.astimezone(tz).replace(tzinfo=None)
-    return value
-
-
-Put = Callable[[int, int, Any], Any]
-
-
-class _XlsxSheet:
-    """One worksheet. Each column gets its writer once, so a cell costs one call of the right kind."""
-
-    def __init__(self, book: xlsxwriter.Workbook, title: str, columns: Sequence[Column], tz: tzinfo) -> None:
-        self.ws: Worksheet = book.add_worksheet(title[:31])
-        self.tz, self.row = tz, 1
-        self.date = book.add_format({"num_format": DATE})
-        self.datetime = book.add_format({"num_format": DATETIME})
-        header = book.add_format({"bold": True, "align": "center", "valign": "vcenter", "text_wrap": True})
-        for index, column in enumerate(columns):
-            self.ws.set_column_pixels(index, index, column.width * DIGIT_PIXELS)
-            self.ws.write_string(0, index, column.header, header)
-        self.ws.freeze_panes(1, 0)
-        self.ws.autofilter(0, 0, 0, max(len(columns), 1) - 1)
-        self.puts = [self._put(column.kind) for column in columns]
-
-    def _put(self, kind: str) -> Put:
-        ws, tz, other = self.ws, self.tz, self._other
-        if kind == "date":
-            fmt = self.date
-            return lambda r, c, v: (ws.write_datetime(r, c, v, fmt) if v.__class__ is date else other(r, c, v, fmt))
-        if kind == "datetime":
-            fmt = self.datetime
-            return lambda r, c, v: (ws.write_datetime(r, c, v.astimezone(tz).replace(tzinfo=None), fmt)
-                                    if v.__class__ is datetime and v.tzinfo else other(r, c, v, fmt))
-        if kind == "int":
-            return lambda r, c, v: ws.write_number(r, c, v) if v.__class__ is int else other(r, c, v, self.date)
-        return lambda r, c, v: (v and ws.write_string(r, c, v)) if v.__class__ is str else other(r, c, v, self.date)
-
-    def _other(self, r: int, c: int, value: Any, date_format: Format) -> None:
-        """A value not of its column's kind (None, a number in a text column, a date elsewhere)."""
-        if value is None or value == "":
-            return
-        if isinstance(value, datetime):
-            self.ws.write_datetime(r, c, _plain(value, self.tz), self.datetime)
-        elif isinstance(value, date):
-            self.ws.write_datetime(r, c, value, date_format)
-        elif isinstance(value, str):
-            self.ws.write_string(r, c, value)
-        else:
-            self.ws.write(r, c, value)
-
-    def append(self, rows: list[Sequence[Any]]) -> None:
-        r, puts = self.row, self.puts
-        for row in rows:
-            for c, (put, value) in enumerate(zip(puts, row, strict=True)):
-                put(r, c, value)
-            r += 1
-        self.row = r
-
-
 async def _batches(rows: AsyncIterator[Sequence[Any]]) -> AsyncIterator[list[Sequence[Any]]]:
     batch: list[Sequence[Any]] = []
     async for row in rows:
@@ -110,16 +47,73 @@ async def _batches(rows: AsyncIterator[Sequence[Any]]) -> AsyncIterator[list[Seq
         yield batch
 
 
+class _XlsxProcess:
+    """The parent's side of domain.xlsx_writer: messages down its stdin, a reply line for each batch."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdin is not None and process.stdout is not None
+        self.process, self.stdin, self.stdout = process, process.stdin, process.stdout
+        self.in_flight: deque[int] = deque()  # sizes of the batches sent and not yet written
+        self.written = 0
+
+    @classmethod
+    async def start(cls, path: Path, tz: tzinfo, scratch: str) -> _XlsxProcess:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "domain.xlsx_writer", cwd=PACKAGE_ROOT, stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE)
+        writer = cls(process)
+        await writer.send((str(path), tz, scratch))
+        return writer
+
+    async def send(self, message: tuple[Any, ...]) -> None:
+        self.stdin.write(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+        await self.stdin.drain()
+
+    async def reply(self, expected: bytes) -> None:
+        if (await self.stdout.readline()).strip() != expected:
+            raise RuntimeError(f"the .xlsx writer stopped (exit status {await self.process.wait()})")
+
+    async def rows(self, batch: list[Sequence[Any]]) -> None:
+        if len(self.in_flight) >= IN_FLIGHT:
+            await self.acknowledged()
+        await self.send(("rows", batch))
+        self.in_flight.append(len(batch))
+
+    async def acknowledged(self) -> None:
+        await self.reply(b"ok")
+        self.written += self.in_flight.popleft()
+
+    async def close(self) -> None:
+        while self.in_flight:
+            await self.acknowledged()
+        await self.send(("close",))
+        await self.reply(b"closed")
+        if await self.process.wait():
+            raise RuntimeError(f"the .xlsx writer failed (exit status {self.process.returncode})")
+
+    async def kill(self) -> None:
+        """Ends the writer if it still runs (the rows failed): without "close" it writes no file."""
+        if self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+
+
 async def write_xlsx(path: Path, sheets: Sequence[Sheet], tz: tzinfo) -> int:
-    """Writes the sheets row by row (rows go to disk, not to memory). Returns the number of data rows."""
-    book = xlsxwriter.Workbook(str(path), BOOK_OPTIONS)
+    """Writes the sheets row by row in a writer process (rows go to disk, not to memory) while the
+    next rows are read. Returns the number of data rows written."""
     total = 0
-    for sheet in sheets:
-        writer = _XlsxSheet(book, sheet.title, sheet.columns, tz)
-        async for batch in _batches(sheet.rows):
-            await asyncio.to_thread(writer.append, batch)
-            total += len(batch)
-    await asyncio.to_thread(book.close)
+    # The writer's temporary files go to a folder of this export, removed even if the writer was killed.
+    with tempfile.TemporaryDirectory(prefix="nol_xlsx_") as scratch:
+        writer = await _XlsxProcess.start(path, tz, scratch)
+        try:
+            for sheet in sheets:
+                await writer.send(("sheet", sheet.title, list(sheet.columns)))
+                async for batch in _batches(sheet.rows):
+                    await writer.rows(batch)
+                    total += len(batch)
+            await writer.close()
+        finally:
+            await writer.kill()
     return total
 
 
