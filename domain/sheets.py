@@ -57,21 +57,24 @@ class _XlsxProcess:
         self.written = 0
 
     @classmethod
-    async def start(cls, path: Path, tz: tzinfo, scratch: str) -> _XlsxProcess:
-        process = await asyncio.create_subprocess_exec(
+    async def start(cls) -> _XlsxProcess:
+        return cls(await asyncio.create_subprocess_exec(
             sys.executable, "-m", "domain.xlsx_writer", cwd=PACKAGE_ROOT, stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE)
-        writer = cls(process)
-        await writer.send((str(path), tz, scratch))
-        return writer
+            stdout=asyncio.subprocess.PIPE))
+
+    async def _stopped(self) -> RuntimeError:
+        return RuntimeError(f"the .xlsx writer stopped (exit status {await self.process.wait()})")
 
     async def send(self, message: tuple[Any, ...]) -> None:
-        self.stdin.write(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
-        await self.stdin.drain()
+        try:
+            self.stdin.write(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+            await self.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            raise await self._stopped() from None
 
     async def reply(self, expected: bytes) -> None:
         if (await self.stdout.readline()).strip() != expected:
-            raise RuntimeError(f"the .xlsx writer stopped (exit status {await self.process.wait()})")
+            raise await self._stopped()
 
     async def rows(self, batch: list[Sequence[Any]]) -> None:
         if len(self.in_flight) >= IN_FLIGHT:
@@ -89,7 +92,7 @@ class _XlsxProcess:
         await self.send(("close",))
         await self.reply(b"closed")
         if await self.process.wait():
-            raise RuntimeError(f"the .xlsx writer failed (exit status {self.process.returncode})")
+            raise await self._stopped()
 
     async def kill(self) -> None:
         """Ends the writer if it still runs (the rows failed): without "close" it writes no file."""
@@ -104,8 +107,9 @@ async def write_xlsx(path: Path, sheets: Sequence[Sheet], tz: tzinfo) -> int:
     total = 0
     # The writer's temporary files go to a folder of this export, removed even if the writer was killed.
     with tempfile.TemporaryDirectory(prefix="nol_xlsx_") as scratch:
-        writer = await _XlsxProcess.start(path, tz, scratch)
+        writer = await _XlsxProcess.start()
         try:
+            await writer.send((str(path.resolve()), tz, scratch))  # the writer runs in another folder
             for sheet in sheets:
                 await writer.send(("sheet", sheet.title, list(sheet.columns)))
                 async for batch in _batches(sheet.rows):

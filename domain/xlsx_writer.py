@@ -27,6 +27,7 @@ DATE, DATETIME = "yyyy-mm-dd", "yyyy-mm-dd hh:mm"
 # read as a formula or a link.
 BOOK_OPTIONS = {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
 DIGIT_PIXELS = 7  # Calibri 11: a column `width` characters wide is written as exactly `width`
+MAX_ROWS = 1_048_576  # of an Excel sheet; XlsxWriter would drop the cells below it without a word
 
 Put = Callable[[int, int, Any], object]
 
@@ -87,6 +88,8 @@ class XlsxSheet:
 
     def append(self, rows: Sequence[Sequence[Any]]) -> None:
         r, puts = self.row, self.puts
+        if r + len(rows) > MAX_ROWS:
+            raise ValueError(f"more rows than an Excel sheet holds ({MAX_ROWS:,})")
         for row in rows:
             for c, (put, value) in enumerate(zip(puts, row, strict=True)):
                 put(r, c, value)

@@ -10,10 +10,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import xlsxwriter
 from openpyxl import load_workbook
 
 from domain import sheets
 from domain.sheets import BATCH, IN_FLIGHT, Column, Sheet, write_csv, write_xlsx
+from domain.xlsx_writer import BOOK_OPTIONS, MAX_ROWS, XlsxSheet
 
 TZ = ZoneInfo("Asia/Shanghai")
 COLUMNS = [Column("序号", 6, "int"), Column("日期", 12, "date"), Column("时间", 17, "datetime"), Column("文字", 20)]
@@ -45,7 +47,7 @@ async def test_xlsx_rows_are_written_while_they_are_produced(tmp_path: Path,
     assert last == [(ROWS, datetime(2026, 10, 1), datetime(2026, 10, 1, 9, 30), f"第{ROWS - 1}行")]
 
 
-async def test_xlsx_layout_formats_and_values(tmp_path: Path) -> None:
+async def test_xlsx_layout_formats_and_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     async def rows() -> AsyncIterator[Sequence[Any]]:
         yield [1, date(2026, 10, 1), datetime(2026, 9, 30, 16, 5, tzinfo=UTC), "=1+1"]
         yield [None, None, None, ""]
@@ -55,7 +57,8 @@ async def test_xlsx_layout_formats_and_values(tmp_path: Path) -> None:
         yield ["学校", "示范小学"]
 
     sheet = Sheet("明细" * 20, COLUMNS, rows())  # a sheet title is cut to Excel's 31 characters
-    assert await write_xlsx(tmp_path / "t.xlsx", [sheet, Sheet("汇总", COLUMNS[3:] * 2, summary())], TZ) == 4
+    monkeypatch.chdir(tmp_path)  # a relative path is this process's, not the writer process's
+    assert await write_xlsx(Path("t.xlsx"), [sheet, Sheet("汇总", COLUMNS[3:] * 2, summary())], TZ) == 4
     book = load_workbook(tmp_path / "t.xlsx")
     ws = book["明细" * 15 + "明"]
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:D1"
@@ -94,6 +97,16 @@ async def test_a_failed_export_leaves_no_file(tmp_path: Path, monkeypatch: pytes
         await write_xlsx(tmp_path / "t.xlsx", [Sheet("t", COLUMNS, malformed())], TZ)
     assert not (tmp_path / "t.xlsx").exists()
     assert list(scratch.iterdir()) == []  # nor the writer's temporary files
+
+
+def test_rows_beyond_excels_last_row_fail_rather_than_vanish(tmp_path: Path) -> None:
+    book = xlsxwriter.Workbook(str(tmp_path / "t.xlsx"), BOOK_OPTIONS)
+    sheet = XlsxSheet(book, "t", COLUMNS, TZ)
+    sheet.row = MAX_ROWS - 1
+    sheet.append([[1, None, None, "last"]])
+    with pytest.raises(ValueError, match="more rows"):
+        sheet.append([[2, None, None, "one too many"]])
+    book.close()
 
 
 async def test_csv_has_a_bom_local_times_and_iso_dates(tmp_path: Path) -> None:
