@@ -4,7 +4,8 @@ domain.sheets.write_xlsx (its own parent, never anyone else) and writes the work
 Writing the cells is most of an export's time and holds the GIL, so it runs in its own process and
 overlaps with the database reads instead of taking turns with them.
 
-Messages: (path, tz, scratch folder for XlsxWriter's temporary files) first, then ("sheet", title, columns), ("rows", [row, ...]) and ("close",).
+Messages: (path, tz, a scratch folder for XlsxWriter's temporary files) first, then
+("sheet", title, columns), ("rows", [row, ...]) and ("close",).
 Replies on stdout, one line each: "ok" per batch of rows written, "closed" when the file is complete.
 Without "close" (the parent failed or went away) no file is written."""
 
