@@ -137,7 +137,8 @@ async def ledger_sheet(uow: UnitOfWork, scope: Scope, kind: str, flt: CaseFilter
     if kind == "persuasion":
         rows = _visit_rows(queries.stream_visits(scope, flt, now, OVERDUE_RULES), labels)
     else:
-        rows = _case_rows(queries.stream_cases(scope, flt, LEDGER_STATUSES[kind], now, OVERDUE_RULES), kind, labels)
+        stream = queries.stream_cases(scope, flt, LEDGER_STATUSES[kind], now, OVERDUE_RULES, visits=kind == "dropout")
+        rows = _case_rows(stream, kind, labels)
     return Sheet(title=title(kind), columns=columns(kind), rows=rows)
 
 

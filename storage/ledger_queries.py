@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
 from typing import Any
@@ -28,10 +29,13 @@ _CASE_COLUMNS = (
 
 
 async def _stream(session: AsyncSession, query: Select[Any]) -> AsyncIterator[Any]:
+    """Named tuples by label: reading an attribute of SQLAlchemy's Row costs 0.3 µs, of a named tuple
+    a tenth of that, and a ledger row reads some 25."""
     result = await session.stream(query.execution_options(yield_per=CHUNK))
+    make = namedtuple("LedgerRow", list(result.keys()))._make
     async for partition in result.partitions(CHUNK):
         for row in partition:
-            yield row
+            yield make(row)
 
 
 class LedgerQueries:
@@ -41,20 +45,20 @@ class LedgerQueries:
         self.session = session
 
     def stream_cases(self, scope: Scope, flt: CaseFilter, statuses: Collection[str], now: datetime,
-                     rules: OverdueRules) -> AsyncIterator[Any]:
+                     rules: OverdueRules, *, visits: bool = False) -> AsyncIterator[Any]:
         """Plain rows (no ORM entities: building those cost half the export's time) labelled as in
-        _CASE_COLUMNS, plus teacher, cadre, flags "a,b", visits and last_visit."""
+        _CASE_COLUMNS, plus teacher, cadre and flags "a,b"; with `visits`, also visits (their number)
+        and last_visit."""
         # Correlated subqueries, not joins on GROUP BY case_id: those aggregate every event of the
         # province, these read a ledger case's few events through the case_id index.
         flags = (select(func.aggregate_strings(StudentFlag.flag, ","))
                  .where(StudentFlag.student_id == Student.id).scalar_subquery())
-        visits = (select(func.count(CaseEvent.id))
-                  .where(CaseEvent.case_id == Case.id, CaseEvent.kind == VISIT).scalar_subquery())
-        last_visit = (select(func.max(CaseEvent.occurred_at))
-                      .where(CaseEvent.case_id == Case.id, CaseEvent.kind == VISIT).scalar_subquery())
-        q = (filtered_cases(scope, flt, now, rules, *_CASE_COLUMNS, Teacher.name.label("teacher"),
-                            Cadre.name.label("cadre"), flags.label("flags"), visits.label("visits"),
-                            last_visit.label("last_visit"))
+        columns = [*_CASE_COLUMNS, Teacher.name.label("teacher"), Cadre.name.label("cadre"), flags.label("flags")]
+        if visits:
+            of_case = (CaseEvent.case_id == Case.id, CaseEvent.kind == VISIT)
+            columns += [select(func.count(CaseEvent.id)).where(*of_case).scalar_subquery().label("visits"),
+                        select(func.max(CaseEvent.occurred_at)).where(*of_case).scalar_subquery().label("last_visit")]
+        q = (filtered_cases(scope, flt, now, rules, *columns)
              .outerjoin(Teacher, Teacher.id == Case.responsible_teacher_id)
              .outerjoin(Cadre, Cadre.id == Case.responsible_cadre_id)
              .where(Case.status.in_(sorted(statuses)))
