@@ -103,9 +103,11 @@ async def province(table: Table, cases: int, runs: int = 5) -> None:
                       note=f"50 rows and the total; {runs} runs")
         for fmt in ("csv", "xlsx"):
             probe = await _export(url, "dropout", fmt)
-            ok = probe["seconds"] <= 15 and probe["peak_mib"] <= 300
+            writer = probe.get("writer_peak_mib", 0)  # the .xlsx writer process
+            ok = probe["seconds"] <= 15 and probe["peak_mib"] + writer <= 300
             table.add("province", "postgresql", f"ledger export .{fmt}",
-                      f"{probe['seconds']:.1f} s, peak RSS {probe['peak_mib']:.0f} MiB",
+                      f"{probe['seconds']:.1f} s, peak RSS {probe['peak_mib']:.0f} MiB"
+                      + (f" + writer process {writer:.0f} MiB" if writer else ""),
                       target="≤ 15 s / ≤ 300 MB", note=("PASS" if ok else "above target") +
                       f"; {int(probe['rows']):,} rows, {probe['bytes'] / 1e6:.0f} MB, "
                       f"process baseline {probe['baseline_mib']:.0f} MiB")

@@ -86,46 +86,46 @@ def _iso(value: Any) -> date | None:
         return None
 
 
-def _identity_cells(student: Any, village: str | None, case: Any, lb: _Labels) -> list[Any]:
-    number, nid, phone = student.student_number, student.national_id, student.guardian_phone
+def _identity_cells(row: Any, lb: _Labels) -> list[Any]:
+    number, nid, phone = row.student_number, row.national_id, row.guardian_phone
     if not lb.pii:
         number, nid, phone = mask_student_number(number), mask_id(nid), mask_phone(phone)
-    return [lb.t(f"ledger.sex.{student.sex}", student.sex), student.birth_date, number, nid or "", village or "",
-            student.guardian_name or "", student.guardian_relation or "", phone or "", case.first_absent_on]
+    return [lb.t(f"ledger.sex.{row.sex}", row.sex), row.birth_date, number, nid or "", row.village or "",
+            row.guardian_name or "", row.guardian_relation or "", phone or "", row.first_absent_on]
 
 
 async def _case_rows(stream: AsyncIterator[Any], kind: str, lb: _Labels) -> AsyncIterator[Sequence[Any]]:
     seq = 0
-    async for case, student, school, cls, grade, village, teacher, cadre, flags, visits, last_visit in stream:
+    async for r in stream:
         seq += 1
-        head = [seq, case.number, school, grade, cls, student.name, *_identity_cells(student, village, case, lb)]
-        classified = [lb.t(f"status.{case.status}", case.status), case.category_code or "",
-                      lb.code(case.category_scheme, case.category_code), case.reason or "", lb.flags(flags),
-                      teacher or "", cadre or ""]
+        head = [seq, r.number, r.school, r.grade, r.class_name, r.name, *_identity_cells(r, lb)]
+        classified = [lb.t(f"status.{r.status}", r.status), r.category_code or "",
+                      lb.code(r.category_scheme, r.category_code), r.reason or "", lb.flags(r.flags),
+                      r.teacher or "", r.cadre or ""]
         if kind == "suspected":
-            days = (lb.today - case.first_absent_on).days if case.first_absent_on else None
-            yield [*head, days, *classified, lb.local_date(case.opened_at),
-                   lb.local_date(case.verification_due_at), case.updated_at]
+            days = (lb.today - r.first_absent_on).days if r.first_absent_on else None
+            yield [*head, days, *classified, lb.local_date(r.opened_at), lb.local_date(r.verification_due_at),
+                   r.updated_at]
         else:
-            yield [*head, *classified, int(visits or 0), lb.local_date(last_visit),
-                   lb.local_date(case.return_due_at), lb.local_date(case.opened_at), case.updated_at]
+            yield [*head, *classified, int(r.visits or 0), lb.local_date(r.last_visit),
+                   lb.local_date(r.return_due_at), lb.local_date(r.opened_at), r.updated_at]
 
 
 async def _visit_rows(stream: AsyncIterator[Any], lb: _Labels) -> AsyncIterator[Sequence[Any]]:
     seq = 0
-    async for event, attempt, case, student, school, cls, grade, recorder in stream:
+    async for r in stream:
         seq += 1
-        data = event.data or {}
-        number = student.student_number if lb.pii else mask_student_number(student.student_number)
+        data = r.data or {}
+        number = r.student_number if lb.pii else mask_student_number(r.student_number)
         visitors = "、".join(lb.staff.get(i, f"#{i}") for i in data.get("visitors") or [] if isinstance(i, int))
-        yield [seq, case.number, school, grade, cls, student.name, number, int(attempt),
-               _iso(data.get("visited_on")) or lb.local_date(event.occurred_at), visitors,
+        yield [seq, r.number, r.school, r.grade, r.class_name, r.name, number, int(r.attempt),
+               _iso(data.get("visited_on")) or lb.local_date(r.occurred_at), visitors,
                lb.t("ledger.method.home_visit"), lb.t(f"ledger.met.{data.get('met')}", str(data.get("met") or "")),
                lb.t(f"ledger.outcome.{data.get('outcome')}", str(data.get("outcome") or "")),
                _iso(data.get("promised_return_on")),
                lb.t("ledger.yes") if data.get("notice_served") else lb.t("ledger.no"),
                str(data.get("note") or data.get("outcome_detail") or data.get("other_school") or ""),
-               lb.t(f"status.{case.status}", case.status), recorder or "", event.recorded_at]
+               lb.t(f"status.{r.status}", r.status), r.recorder or "", r.recorded_at]
 
 
 async def ledger_sheet(uow: UnitOfWork, scope: Scope, kind: str, flt: CaseFilter, *, now: datetime,
@@ -137,7 +137,8 @@ async def ledger_sheet(uow: UnitOfWork, scope: Scope, kind: str, flt: CaseFilter
     if kind == "persuasion":
         rows = _visit_rows(queries.stream_visits(scope, flt, now, OVERDUE_RULES), labels)
     else:
-        rows = _case_rows(queries.stream_cases(scope, flt, LEDGER_STATUSES[kind], now, OVERDUE_RULES), kind, labels)
+        stream = queries.stream_cases(scope, flt, LEDGER_STATUSES[kind], now, OVERDUE_RULES, visits=kind == "dropout")
+        rows = _case_rows(stream, kind, labels)
     return Sheet(title=title(kind), columns=columns(kind), rows=rows)
 
 

@@ -1,22 +1,23 @@
-"""Streaming spreadsheet writers: write-only .xlsx and UTF-8 CSV (with BOM, so Excel and WPS open it)."""
+"""Streaming spreadsheet writers: .xlsx (written by domain.xlsx_writer) and UTF-8 CSV (with BOM, so
+Excel and WPS open it)."""
 
 from __future__ import annotations
 
 import asyncio
 import csv
+import pickle
+import sys
+import tempfile
+from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-
-BATCH = 500  # rows handed to the writer thread at a time
+BATCH = 500  # rows handed to the writer at a time
+IN_FLIGHT = 2  # batches sent to the .xlsx writer process and not yet written: bounds the memory used
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -35,41 +36,6 @@ class Sheet:
     rows: AsyncIterator[Sequence[Any]]
 
 
-def _plain(value: Any, tz: tzinfo) -> Any:
-    """Excel has no time zones: datetimes are written as local wall time."""
-    if isinstance(value, datetime):
-        return value.astimezone(tz).replace(tzinfo=None)
-    return value
-
-
-class _XlsxSheet:
-    def __init__(self, ws: WriteOnlyWorksheet, columns: Sequence[Column], tz: tzinfo) -> None:
-        self.ws, self.columns, self.tz = ws, columns, tz
-        for index, column in enumerate(columns, start=1):
-            ws.column_dimensions[get_column_letter(index)].width = column.width
-        ws.freeze_panes = "A2"
-        ws.auto_filter.ref = f"A1:{get_column_letter(max(len(columns), 1))}1"
-        bold, wrap = Font(bold=True), Alignment(horizontal="center", vertical="center", wrap_text=True)
-        header = []
-        for column in columns:
-            cell = WriteOnlyCell(ws, value=column.header)
-            cell.font, cell.alignment = bold, wrap
-            header.append(cell)
-        ws.append(header)
-
-    def append(self, rows: list[Sequence[Any]]) -> None:
-        for row in rows:
-            cells: list[Any] = []
-            for column, value in zip(self.columns, row, strict=True):
-                if column.kind in ("date", "datetime") and value is not None:
-                    cell = WriteOnlyCell(self.ws, value=_plain(value, self.tz))
-                    cell.number_format = "yyyy-mm-dd" if column.kind == "date" else "yyyy-mm-dd hh:mm"
-                    cells.append(cell)
-                else:
-                    cells.append(value)
-            self.ws.append(cells)
-
-
 async def _batches(rows: AsyncIterator[Sequence[Any]]) -> AsyncIterator[list[Sequence[Any]]]:
     batch: list[Sequence[Any]] = []
     async for row in rows:
@@ -81,17 +47,77 @@ async def _batches(rows: AsyncIterator[Sequence[Any]]) -> AsyncIterator[list[Seq
         yield batch
 
 
+class _XlsxProcess:
+    """The parent's side of domain.xlsx_writer: messages down its stdin, a reply line for each batch."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdin is not None and process.stdout is not None
+        self.process, self.stdin, self.stdout = process, process.stdin, process.stdout
+        self.in_flight: deque[int] = deque()  # sizes of the batches sent and not yet written
+        self.written = 0
+
+    @classmethod
+    async def start(cls) -> _XlsxProcess:
+        return cls(await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "domain.xlsx_writer", cwd=PACKAGE_ROOT, stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE))
+
+    async def _stopped(self) -> RuntimeError:
+        return RuntimeError(f"the .xlsx writer stopped (exit status {await self.process.wait()})")
+
+    async def send(self, message: tuple[Any, ...]) -> None:
+        try:
+            self.stdin.write(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+            await self.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            raise await self._stopped() from None
+
+    async def reply(self, expected: bytes) -> None:
+        if (await self.stdout.readline()).strip() != expected:
+            raise await self._stopped()
+
+    async def rows(self, batch: list[Sequence[Any]]) -> None:
+        if len(self.in_flight) >= IN_FLIGHT:
+            await self.acknowledged()
+        await self.send(("rows", batch))
+        self.in_flight.append(len(batch))
+
+    async def acknowledged(self) -> None:
+        await self.reply(b"ok")
+        self.written += self.in_flight.popleft()
+
+    async def close(self) -> None:
+        while self.in_flight:
+            await self.acknowledged()
+        await self.send(("close",))
+        await self.reply(b"closed")
+        if await self.process.wait():
+            raise await self._stopped()
+
+    async def kill(self) -> None:
+        """Ends the writer if it still runs (the rows failed): without "close" it writes no file."""
+        if self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+
+
 async def write_xlsx(path: Path, sheets: Sequence[Sheet], tz: tzinfo) -> int:
-    """Writes the sheets row by row (write-only workbook: rows go to disk, not to memory).
-    Returns the number of data rows written."""
-    workbook = Workbook(write_only=True)
+    """Writes the sheets row by row in a writer process (rows go to disk, not to memory) while the
+    next rows are read. Returns the number of data rows written."""
     total = 0
-    for sheet in sheets:
-        writer = _XlsxSheet(workbook.create_sheet(sheet.title[:31]), sheet.columns, tz)
-        async for batch in _batches(sheet.rows):
-            await asyncio.to_thread(writer.append, batch)
-            total += len(batch)
-    await asyncio.to_thread(workbook.save, str(path))
+    # The writer's temporary files go to a folder of this export, removed even if the writer was killed.
+    with tempfile.TemporaryDirectory(prefix="nol_xlsx_") as scratch:
+        writer = await _XlsxProcess.start()
+        try:
+            await writer.send((str(path.resolve()), tz, scratch))  # the writer runs in another folder
+            for sheet in sheets:
+                await writer.send(("sheet", sheet.title, list(sheet.columns)))
+                async for batch in _batches(sheet.rows):
+                    await writer.rows(batch)
+                    total += len(batch)
+            await writer.close()
+        finally:
+            await writer.kill()
     return total
 
 
