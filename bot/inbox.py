@@ -4,7 +4,7 @@ python-telegram-bot's Updater confirms a batch to Telegram (the next getUpdates,
 soon as it has queued it, so a polling process killed while an update waits or runs would lose it.
 Here the bot's getUpdates first stores the batch in the telegram_inbox table (one statement); once an
 update has been handled (every handler ran, or its exception went to the error handler) its row is
-deleted, in one transaction with the others handled meanwhile; at start-up, before polling, the rows
+deleted, with the next batch's transaction or a second later; at start-up, before polling, the rows
 a killed process left are handled again, oldest first. A replayed update that was applied already
 stores nothing: every handler that stores something records the update id in the same transaction
 (the update log, processed_updates) and skips an update it has seen.
@@ -16,6 +16,7 @@ the update log is pruned here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Sequence
 from datetime import datetime, timedelta
@@ -34,6 +35,9 @@ log = logging.getLogger(__name__)
 KEEP_INBOX = timedelta(days=1)  # Telegram itself keeps an unconfirmed update for 24 hours
 KEEP_APPLIED = timedelta(days=3)  # longer than any update can come back (a replay or a redelivery)
 PRUNE_EVERY = timedelta(hours=1)
+# On SQLite every write transaction counts under load: handled updates are forgotten in the transaction
+# that stores the next batch, or after this many seconds without one.
+FORGET_AFTER = 1.0
 
 
 class InboxUnavailable(NetworkError):
@@ -47,27 +51,34 @@ class Inbox:
         self._replayed: set[int] = set()
         self._pruned_at: datetime | None = None
         self._writer: asyncio.Task[None] | None = None
+        self._closing = asyncio.Event()
 
     async def keep(self, updates: Sequence[Update]) -> list[Update]:
-        """Stores the batch; returns the updates that were not stored already: the others are being replayed
-        (Telegram sends again what a killed process had stored but not confirmed yet)."""
+        """Stores the batch, in the transaction that forgets the updates handled since the last one; returns
+        the updates that were not stored already: the others are being replayed (Telegram sends again what a
+        killed process had stored but not confirmed yet)."""
         fetched = {u.update_id: u.to_dict() for u in updates if u.update_id not in self._replayed}
+        handled, self._handled = self._handled, set()
         try:
             async with self.services.uow() as uow:
                 new = await uow.inbox.keep(fetched, self.services.clock.now())
+                await uow.inbox.forget(handled)
                 await uow.commit()
         except SQLAlchemyError as exc:
+            self._handled |= handled
             raise InboxUnavailable(f"updates not stored ({exc.__class__.__name__})") from exc
         return [u for u in updates if u.update_id in new]
 
     def handled(self, update_id: int) -> None:
-        """Forgets the update soon: one transaction at a time forgets all the updates handled meanwhile."""
+        """Forgets the update with the next batch, or FORGET_AFTER seconds from now if no batch comes first."""
         if self.polling:
             self._handled.add(update_id)
         if (self._handled or self._prune_due()) and (self._writer is None or self._writer.done()):
-            self._writer = asyncio.create_task(self._write())
+            self._writer = asyncio.create_task(self._write(FORGET_AFTER))
 
-    async def _write(self) -> None:
+    async def _write(self, after: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), after)
         while self._handled or self._prune_due():
             handled, self._handled = self._handled, set()
             try:
@@ -104,8 +115,11 @@ class Inbox:
         return len(waiting)
 
     async def close(self) -> None:
+        """Forgets what was handled before the application stopped."""
+        self._closing.set()
         if self._writer is not None:
             await self._writer
+        await self._write(0)
 
 
 class InboxBot(ExtBot):  # type: ignore[type-arg]
