@@ -17,6 +17,7 @@ from bot.conversations.catalogue import FORMS
 from bot.conversations.engine import Conversations
 from bot.handlers import commands, forms, mycases, reminders
 from bot.handlers.errors import on_error
+from bot.inbox import Inbox, InboxBot, InboxProcessor
 from i18n import t
 
 # Commands shown in Telegram's menu, in menu order.
@@ -25,11 +26,12 @@ MENU = ("report", "visit", "return", "rollcall", "mycases", "help", "language", 
 
 def build_application(services: Services, *, token: str, base_url: str, base_file_url: str,
                       updater: bool = True) -> Application:  # type: ignore[type-arg]
-    """Registers handlers only; start-up and shutdown belong to the runner."""
-    builder = (
-        Application.builder().token(token).base_url(base_url).base_file_url(base_file_url)
-        .rate_limiter(AIORateLimiter(max_retries=3)).concurrent_updates(True)
-    )
+    """Registers handlers only; start-up and shutdown belong to the runner. A polling bot keeps each
+    fetched update in the inbox until it has been handled (bot.inbox)."""
+    inbox = Inbox(services, polling=updater)
+    bot = InboxBot(inbox, token, base_url=base_url, base_file_url=base_file_url,
+                   rate_limiter=AIORateLimiter(max_retries=3))
+    builder = Application.builder().bot(bot).concurrent_updates(InboxProcessor(inbox))
     if not updater:
         builder = builder.updater(None)
     application = builder.build()
@@ -61,7 +63,8 @@ async def launch(application: Application, *, webhook_url: str | None = None,  #
     if webhook_url:
         await application.bot.set_webhook(webhook_url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
     else:
-        assert application.updater is not None
+        assert application.updater is not None and isinstance(application.bot, InboxBot)
+        await application.bot.inbox.replay(application)  # what a killed process left, before anything new
         await application.updater.start_polling(poll_interval=0.0, timeout=poll_timeout,
                                                 allowed_updates=ALLOWED_UPDATES)
 

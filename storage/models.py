@@ -280,6 +280,16 @@ class ProcessedUpdate(Base):
     processed_at: Mapped[datetime]
 
 
+class InboxUpdate(Base):
+    """A polled update, stored before Telegram is told it arrived and deleted once handled (bot.inbox):
+    the rows a killed bot leaves behind are handled again when it starts."""
+
+    __tablename__ = "telegram_inbox"
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    received_at: Mapped[datetime]
+    payload: Mapped[dict[str, Any]] = mapped_column()  # Update.to_dict()
+
+
 class ConversationDraft(Base):
     """The current step and answers of one person's form, saved with every answer."""
 

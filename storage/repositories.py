@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -268,6 +268,16 @@ class UpdateLog(_Repository):
     def mark(self, update_id: int, at: datetime) -> None:
         """Recorded in the same transaction as the update's effect; a racing duplicate fails at commit."""
         self.session.add(ProcessedUpdate(update_id=update_id, processed_at=at))
+
+    async def first(self, update_id: int, at: datetime) -> bool:
+        """Marks the update as applied in this transaction; False when it was applied before (a replay)."""
+        if await self.seen(update_id):
+            return False
+        self.mark(update_id, at)
+        return True
+
+    async def prune(self, before: datetime) -> None:
+        await self.session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < before))
 
 
 class AttachmentRepository(_Repository):

@@ -7,6 +7,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.inbox import UpdateInbox
 from storage.repositories import (
     AttachmentRepository,
     AuditRepository,
@@ -47,6 +48,7 @@ class UnitOfWork:
         self.drafts = DraftRepository(s)
         self.attachments = AttachmentRepository(s)
         self.updates = UpdateLog(s)
+        self.inbox = UpdateInbox(s)
         return self
 
     async def __aexit__(

@@ -29,6 +29,8 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     services = services_of(context)
     async with services.uow() as uow:
+        if not await uow.updates.first(update.update_id, services.clock.now()):
+            return  # handled before (a replay or a redelivery): the account is bound, or was refused
         try:
             staff = await redeem_invite(uow, code, telegram_user_id=caller.telegram_user_id,
                                         chat_id=caller.chat_id, language=None, now=services.clock.now())
@@ -81,12 +83,14 @@ async def language_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         return
     services = services_of(context)
     async with services.uow() as uow:
-        binding = await uow.directory.binding_for_staff(caller.staff.id)
+        applied = await uow.updates.first(update.update_id, services.clock.now())
+        binding = await uow.directory.binding_for_staff(caller.staff.id) if applied else None
         if binding is not None:
             binding.language = language
-            await uow.commit()
+        await uow.commit()
     await answer_tap(query)
-    await query.edit_message_text(t(language, "language.set"))
+    if applied:  # else handled before (a replay or a redelivery): the message says so already
+        await query.edit_message_text(t(language, "language.set"))
 
 
 async def edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -26,8 +26,9 @@ async def mycases_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if caller.staff is None:
         await update.effective_message.reply_text(caller.text("onboarding.unbound"))
         return
-    text, markup = await _render(context, caller, 0)
-    await update.effective_message.reply_text(text, reply_markup=markup)
+    shown = await _render(update, context, caller, 0)
+    if shown is not None:
+        await update.effective_message.reply_text(shown[0], reply_markup=shown[1])
 
 
 async def mycases_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -40,23 +41,28 @@ async def mycases_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         await answer_tap(query, caller.text("onboarding.unbound")[:190], alert=True)
         return
     _, _, page = (query.data or "").partition(":")
-    text, markup = await _render(context, caller, int(page) if page.isdigit() else 0)
-    try:
-        await query.edit_message_text(text, reply_markup=markup)
-    except BadRequest as exc:
-        if "not modified" not in str(exc).lower():
-            raise
+    shown = await _render(update, context, caller, int(page) if page.isdigit() else 0)
+    if shown is not None:
+        try:
+            await query.edit_message_text(shown[0], reply_markup=shown[1])
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():
+                raise
     await answer_tap(query)
 
 
-async def _render(context: ContextTypes.DEFAULT_TYPE, caller: Caller,
-                  page: int) -> tuple[str, InlineKeyboardMarkup | None]:
+async def _render(update: Update, context: ContextTypes.DEFAULT_TYPE, caller: Caller,
+                  page: int) -> tuple[str, InlineKeyboardMarkup | None] | None:
+    """The page's text and buttons, the view audited; None for an update handled before (its view is
+    audited already)."""
     services = services_of(context)
     assert caller.staff is not None
     async with services.uow() as uow:
         staff = await uow.directory.staff(caller.staff.id)
         assert staff is not None
         now = services.clock.now()
+        if not await uow.updates.first(update.update_id, now):
+            return None
         actor = Actor(staff.id, f"telegram:{caller.chat_id}", "telegram")
         scope = await scope_for(uow, staff)
         ctx = FormContext(uow=uow, services=services, staff=staff, scope=scope, actor=actor,

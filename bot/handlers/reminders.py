@@ -12,6 +12,7 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.context import Caller, identify, services_of
+from bot.render import answer_tap
 from domain.audit import Actor
 from domain.errors import InvalidInput, NotFound, NotInScope
 from domain.reminder_actions import SnoozeRefused, own_reminder, record_retention_check, snooze_reminder
@@ -43,11 +44,16 @@ async def on_reminder_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
             ["ok"], ["no"])):
         await _answer(query, caller.text("reminder.unknown"))
         return
-    await _answer(query, await _apply(context, caller, parts[1], reminder_id, parts[3:] == ["ok"]))
+    text = await _apply(update.update_id, context, caller, parts[1], reminder_id, parts[3:] == ["ok"])
+    if text is None:
+        await answer_tap(query)  # handled before: its answer was shown then
+    else:
+        await _answer(query, text)
 
 
-async def _apply(context: ContextTypes.DEFAULT_TYPE, caller: Caller, action: str, reminder_id: int,
-                 ok: bool) -> str:
+async def _apply(update_id: int, context: ContextTypes.DEFAULT_TYPE, caller: Caller, action: str,
+                 reminder_id: int, ok: bool) -> str | None:
+    """The tap's answer; None for an update handled before (a replay or a redelivery)."""
     services = services_of(context)
     assert caller.staff is not None
     async with services.uow() as uow:
@@ -55,6 +61,8 @@ async def _apply(context: ContextTypes.DEFAULT_TYPE, caller: Caller, action: str
         assert staff is not None
         actor = Actor(staff.id, f"telegram:{caller.chat_id}", "telegram")
         now, policy, tz = services.clock.now(), services.policy, services.tz
+        if not await uow.updates.first(update_id, now):
+            return None
         try:
             if action == "snooze":
                 again = await snooze_reminder(uow, actor, reminder_id, now=now, policy=policy, tz=tz)

@@ -5,6 +5,8 @@ TELEGRAM_FILE_BASE_URL, MEDIA_DIR). It imports and builds everything, prints "re
 line on stdin before it starts polling, so a drill can warm up the next process while the current
 one is still running and a restart costs only the launch. It prints "polling" once it polls.
 NOL_BENCH_NO_RATE_LIMITER=1 removes python-telegram-bot's AIORateLimiter (bench/: raw step capacity).
+NOL_DRILL_GETME_FIRST=1 makes every update call getMe before any handler runs, so a drill can hold an
+update that was fetched (and confirmed) but not yet applied, with a delay fault on getMe in the emulator.
 """
 
 from __future__ import annotations
@@ -13,10 +15,17 @@ import asyncio
 import os
 import sys
 
+from telegram import Update
+from telegram.ext import ContextTypes, TypeHandler
+
 from app.container import build_services
 from app.logs import configure_logging
 from app.settings import get_settings
 from bot.application import build_application, launch
+
+
+async def _get_me(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await context.bot.get_me()
 
 
 async def main() -> None:
@@ -27,6 +36,8 @@ async def main() -> None:
                                     base_file_url=settings.telegram_file_base_url)
     if os.environ.get("NOL_BENCH_NO_RATE_LIMITER") == "1":  # benchmarks only: the product without its 30/s cap
         application.bot._rate_limiter = None
+    if os.environ.get("NOL_DRILL_GETME_FIRST") == "1":  # drills only: a point where an update can be held
+        application.add_handler(TypeHandler(Update, _get_me), group=-1)
     async with services.uow() as uow:  # opens the pool and proves the database answers
         await uow.directory.areas()
     print("ready", flush=True)

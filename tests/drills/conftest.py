@@ -19,7 +19,7 @@ from sandbox.phone import Phone
 from sandbox.state import BotState
 from storage.models import Case, CaseEvent, Student
 from tests.drills.procs import BotProcess, ProductProcess, product_env
-from tests.drills.scripts import Step, bind, report_steps, walk
+from tests.drills.scripts import Expect, Step, bind, report_steps, walk
 from tests.factories import World, build_world
 
 PhoneFactory = Callable[..., Awaitable[Phone]]
@@ -78,6 +78,16 @@ async def invite_code(services: Services, staff_id: int) -> str:
     return code
 
 
+async def stored(services: Services, update_id: int) -> bool:
+    """Whether the update's step was committed (the update log has its id)."""
+    async with services.uow() as uow:
+        return await uow.updates.seen(update_id)
+
+
+def replies(phone: Phone, expect: Expect) -> int:
+    return sum(1 for m in phone.messages if not m["deleted"] and expect(m))
+
+
 async def report_counts(services: Services, student_id: int) -> tuple[int, int]:
     """(cases of the pupil, absence_reported events on them)."""
     async with services.uow() as uow:
@@ -106,6 +116,29 @@ async def teacher_a_at_the_date_step(bot_process: ProductProcess, phones: PhoneF
     steps = report_steps(pupil)
     await walk(phone, steps[:2], timeout=30)
     return pupil, phone, steps
+
+
+async def report_killed_at_date_and_submit(process: ProductProcess, phones: PhoneFactory, world: World,
+                                           services: Services, kill: Callable[[Phone, Step], Awaitable[object]]) -> None:
+    """/report by teacher_a, with `kill` (which returns once the step's reply came) doing the date step and
+    the submit: each step is stored once and answered once, and the same step resumes."""
+    pupil, phone, steps = await teacher_a_at_the_date_step(process, phones, world, services)
+    date, submit = steps[2], steps[-1]
+
+    await kill(phone, date)
+    async with services.uow() as uow:
+        draft = await uow.drafts.get(phone.user_id)
+        assert draft is not None and draft.step == "reason"
+    assert replies(phone, date.expect) == 1
+
+    for step in steps[3:-1]:
+        await step.action(phone)
+        await phone.wait_for_reply(step.expect, timeout=30)
+    await kill(phone, submit)
+    assert await report_counts(services, pupil.id) == (1, 1)
+    assert replies(phone, submit.expect) == 1
+    async with services.uow() as uow:
+        assert await uow.drafts.get(phone.user_id) is None
 
 
 async def call_held(emulator: Emulator, method: str = "sendMessage") -> None:

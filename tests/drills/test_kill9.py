@@ -1,15 +1,23 @@
-"""kill -9 of the bot process at every step, and while a reply is in flight: nothing lost, nothing twice.
+"""kill -9 of the bot process at every step, while an update is being handled and while a reply is in
+flight: nothing lost, nothing twice.
 
 The bot runs as a real subprocess (tests/drills/bot_process.py) polling the emulator in this process.
+python-telegram-bot confirms a batch (the next getUpdates, offset = last + 1) as soon as it has queued
+it; the emulator, like Telegram, then forgets it. An update killed between that confirmation and its
+commit comes back from the bot's own inbox (bot/inbox.py) when the bot starts again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from PIL import Image
+from sqlalchemy import func, select
 
 from app.container import Services
 from bot.conversations.catalogue import FORMS
@@ -17,15 +25,20 @@ from domain.audit import Actor
 from domain.cases import AbsenceReport, report_absence
 from domain.scope import scope_for
 from sandbox.emulator import Emulator
+from sandbox.phone import Phone
 from sandbox.state import BotState
+from storage.models import AuditEntry, Case, InboxUpdate
 from tests.drills.conftest import (
     PhoneFactory,
     call_held,
     invite_code,
+    replies,
     report_counts,
+    report_killed_at_date_and_submit,
+    stored,
     teacher_a_at_the_date_step,
 )
-from tests.drills.procs import BotProcess
+from tests.drills.procs import BotProcess, product_env
 from tests.drills.scripts import (
     Step,
     bind,
@@ -37,6 +50,7 @@ from tests.drills.scripts import (
     visit_steps,
 )
 from tests.factories import World
+from tests.waiting import until
 
 
 async def test_kill_9_after_every_step_of_report_resumes_the_same_step(
@@ -107,6 +121,97 @@ async def test_kill_9_while_the_reply_is_in_flight_applies_the_answer_once(
     assert not any("个案编号" in m["text"] for m in phone.messages)  # that reply really was lost
 
 
+@pytest.fixture
+async def held_bot(database_url: str, emulator: Emulator, tg_bot: BotState,
+                   tmp_path: Path) -> AsyncIterator[BotProcess]:
+    """The polling bot whose every update first calls getMe: a delay fault on getMe holds an update
+    after it was fetched and confirmed, before any of its handlers ran."""
+    env = product_env(database_url, tg_bot.token, emulator.url, tmp_path / "media", NOL_DRILL_GETME_FIRST="1")
+    process = BotProcess(env, tmp_path / "bot.log")
+    try:
+        yield process
+    finally:
+        await process.close()
+
+
+def confirmed(bot: BotState, update_id: int) -> bool:
+    """The bot asked for the next batch past this update: the emulator, like Telegram, forgot it."""
+    return all(u["update_id"] != update_id for u in bot.pending)
+
+
+async def kill_while_handling(bot_process: BotProcess, emulator: Emulator, tg_bot: BotState, services: Services,
+                              phone: Phone, step: Step) -> int:
+    """Does the step with its update held inside the bot (fetched and confirmed, not applied), kills the
+    bot and starts it again; returns the update id."""
+    emulator.inject_fault("getMe", "delay", 1, delay=60)
+    await step.action(phone)
+    update_id = int(tg_bot.history[-1]["update_id"])
+    await call_held(emulator, "getMe")
+    await until(lambda: confirmed(tg_bot, update_id), "the bot to confirm the update")
+    await bot_process.kill()
+    emulator.faults.clear()
+    assert not await stored(services, update_id)
+    await bot_process.start()
+    return update_id
+
+
+async def test_kill_9_of_an_update_confirmed_but_not_applied_applies_it_once_after_the_restart(
+        held_bot: BotProcess, phones: PhoneFactory, world: World, services: Services, emulator: Emulator,
+        tg_bot: BotState) -> None:
+    async def kill(phone: Phone, step: Step) -> None:
+        update_id = await kill_while_handling(held_bot, emulator, tg_bot, services, phone, step)
+        await phone.wait_for_reply(step.expect, timeout=60)
+        assert await stored(services, update_id)
+
+    await report_killed_at_date_and_submit(held_bot, phones, world, services, kill)
+    assert held_bot.starts == 3
+
+
+async def _case_list_views(services: Services, staff_id: int) -> int:
+    async with services.uow() as uow:
+        return int(await uow.session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.actor_id == staff_id, AuditEntry.action == "view", AuditEntry.entity == "case_list")) or 0)
+
+
+async def _in_inbox(services: Services, update_id: int) -> bool:
+    async with services.uow() as uow:
+        return await uow.session.get(InboxUpdate, update_id) is not None
+
+
+async def test_kill_9_of_mycases_replays_it_without_a_second_audit_entry(
+        held_bot: BotProcess, phones: PhoneFactory, world: World, services: Services, emulator: Emulator,
+        tg_bot: BotState) -> None:
+    """/mycases stores one thing, the audit entry of the view: a replay must not write it again."""
+    teacher = world.staff["teacher_a"]
+    await held_bot.start()
+    await open_case(services, world)
+    phone = await phones()
+    await bind(phone, await invite_code(services, teacher.id))
+    mycases = Step("mycases", send("/mycases"), lambda m: "我的在办个案" in m["text"])
+
+    # Killed before it was handled: after the restart the list comes, once, and the view is audited once.
+    await kill_while_handling(held_bot, emulator, tg_bot, services, phone, mycases)
+    await phone.wait_for_reply(mycases.expect, timeout=60)
+    assert replies(phone, mycases.expect) == 1
+    assert await _case_list_views(services, teacher.id) == 1
+
+    # Killed after the view was audited, while the list is on the wire: the update is still in the inbox
+    # and replayed after the restart, and the replay writes nothing (its reply is lost, as for a step).
+    emulator.inject_fault("sendMessage", "delay", 1, delay=60)
+    await mycases.action(phone)
+    update_id = int(tg_bot.history[-1]["update_id"])
+    await call_held(emulator)
+    assert await _case_list_views(services, teacher.id) == 2
+    assert await _in_inbox(services, update_id)
+    await held_bot.restart()
+    emulator.faults.clear()
+    async with asyncio.timeout(60):
+        while await _in_inbox(services, update_id):
+            await asyncio.sleep(0.05)
+    assert await _case_list_views(services, teacher.id) == 2
+    assert replies(phone, mycases.expect) == 1
+
+
 @pytest.mark.parametrize("backend", ["sqlite"])
 async def test_kill_9_after_every_step_of_visit_and_return_resumes_the_same_step(
         bot_process: BotProcess, phones: PhoneFactory, world: World, services: Services) -> None:
@@ -114,15 +219,7 @@ async def test_kill_9_after_every_step_of_visit_and_return_resumes_the_same_step
     if "visit" not in {f.name for f in FORMS} or "return" not in {f.name for f in FORMS}:
         pytest.skip("needs the /visit and /return forms")
     await bot_process.start()
-    pupil = world.student_in(world.class_a)
-    async with services.uow() as uow:
-        staff = await uow.directory.staff(world.staff["teacher_a"].id)
-        assert staff is not None
-        today = services.clock.now().astimezone(services.tz).date()
-        case, _ = await report_absence(uow, await scope_for(uow, staff), Actor(staff.id, "drill"),
-                                       AbsenceReport(pupil.id, today - timedelta(days=4)), now=services.clock.now(),
-                                       policy=services.policy, tz=services.tz)
-        await uow.commit()
+    case = await open_case(services, world)
     phone = await phones()
     await bind(phone, await invite_code(services, world.staff["teacher_a"].id))
     steps = visit_steps(case.number, jpeg()) + return_steps(case.number)
@@ -135,6 +232,20 @@ async def test_kill_9_after_every_step_of_visit_and_return_resumes_the_same_step
         photos = await uow.attachments.of_case(case.id)
     assert kinds.count("visit_logged") == 1 and kinds.count("return_confirmed") == 1, kinds
     assert len(photos) == 1
+
+
+async def open_case(services: Services, world: World) -> Case:
+    """A case of teacher_a's, absent for four days."""
+    pupil = world.student_in(world.class_a)
+    async with services.uow() as uow:
+        staff = await uow.directory.staff(world.staff["teacher_a"].id)
+        assert staff is not None
+        today = services.clock.now().astimezone(services.tz).date()
+        case, _ = await report_absence(uow, await scope_for(uow, staff), Actor(staff.id, "drill"),
+                                       AbsenceReport(pupil.id, today - timedelta(days=4)), now=services.clock.now(),
+                                       policy=services.policy, tz=services.tz)
+        await uow.commit()
+    return case
 
 
 def jpeg() -> bytes:

@@ -29,9 +29,17 @@ from app.container import Services
 from sandbox.emulator import Emulator
 from sandbox.phone import Phone
 from sandbox.state import BotState
-from tests.drills.conftest import PhoneFactory, call_held, report_counts, teacher_a_at_the_date_step
+from tests.drills.conftest import (
+    PhoneFactory,
+    call_held,
+    replies,
+    report_counts,
+    report_killed_at_date_and_submit,
+    stored,
+    teacher_a_at_the_date_step,
+)
 from tests.drills.procs import WebhookWorker, free_port, product_env
-from tests.drills.scripts import Message, Step, buttons, send, typed_yesterday
+from tests.drills.scripts import Step, buttons, send, typed_yesterday
 from tests.factories import World
 from tests.waiting import until
 
@@ -96,15 +104,6 @@ async def writes_held(services: Services, database_url: str) -> AsyncIterator[Ca
         await conn.rollback()
 
 
-async def stored(services: Services, update_id: int) -> bool:
-    async with services.uow() as uow:
-        return await uow.updates.seen(update_id)
-
-
-def replies(phone: Phone, expect: Callable[[Message], bool]) -> int:
-    return sum(1 for m in phone.messages if not m["deleted"] and expect(m))
-
-
 async def kill_before_the_step_is_stored(worker: WebhookWorker, services: Services, database_url: str,
                                          tg_bot: BotState, phone: Phone, step: Step) -> int:
     """Does the step while the database takes no writes, kills the worker holding it, lets the database
@@ -150,23 +149,9 @@ async def kill_while_replying(worker: WebhookWorker, emulator: Emulator, tg_bot:
 async def test_a_worker_killed_before_the_step_is_stored_gets_the_update_again(
         worker: WebhookWorker, phones: PhoneFactory, world: World, services: Services, database_url: str,
         tg_bot: BotState) -> None:
-    pupil, phone, steps = await teacher_a_at_the_date_step(worker, phones, world, services)
-    date, submit = steps[2], steps[-1]
-
-    await kill_before_the_step_is_stored(worker, services, database_url, tg_bot, phone, date)
-    async with services.uow() as uow:
-        draft = await uow.drafts.get(phone.user_id)
-        assert draft is not None and draft.step == "reason"
-    assert replies(phone, date.expect) == 1
-
-    for step in steps[3:-1]:
-        await step.action(phone)
-        await phone.wait_for_reply(step.expect, timeout=30)
-    await kill_before_the_step_is_stored(worker, services, database_url, tg_bot, phone, submit)
-    assert await report_counts(services, pupil.id) == (1, 1)
-    assert replies(phone, submit.expect) == 1
-    async with services.uow() as uow:
-        assert await uow.drafts.get(phone.user_id) is None
+    await report_killed_at_date_and_submit(
+        worker, phones, world, services,
+        lambda phone, step: kill_before_the_step_is_stored(worker, services, database_url, tg_bot, phone, step))
     assert worker.starts == 3
 
 

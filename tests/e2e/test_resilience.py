@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -14,9 +15,11 @@ from domain.identity import mask_name
 from sandbox.emulator import Emulator
 from sandbox.phone import Phone
 from sandbox.state import BotState
-from storage.models import Case, CaseEvent
+from storage.models import AuditEntry, Case, CaseEvent
 from tests.e2e.conftest import PhoneFactory, buttons, invite_code, make_application
+from tests.e2e.test_mycases import open_case
 from tests.factories import World
+from tests.waiting import until
 
 
 class Restartable:
@@ -130,3 +133,75 @@ async def test_a_redelivered_update_changes_nothing(polling_bot: Application, ph
             CaseEvent.kind == "absence_reported"))
     assert n == 1
     assert len(phone.messages) == before + 1, " | ".join(m["text"][:12].replace("\n", " ") for m in phone.messages[-4:])
+
+
+async def inbox_empty(services: Services) -> bool:
+    async with services.uow() as uow:
+        return not await uow.inbox.waiting()
+
+
+async def handled(services: Services, tg_bot: BotState) -> None:
+    """Every update fetched (the emulator has none left) and handled (the inbox has forgotten it)."""
+    await until(lambda: not tg_bot.pending, "the updates to be fetched")
+    async with asyncio.timeout(30):
+        while not await inbox_empty(services):
+            await asyncio.sleep(0.02)
+
+
+async def test_an_update_stored_but_not_confirmed_by_a_killed_process_is_handled_once(
+        bot_process: Restartable, phones: PhoneFactory, world: World, services: Services, tg_bot: BotState) -> None:
+    """Killed between storing a batch and confirming it, a process leaves the update in its inbox and at
+    Telegram: the next process replays it, and drops and confirms Telegram's copy."""
+    phone = await phones()
+    await phone.start(await invite_code(services, world.staff["teacher_a"].id))
+    await phone.wait_for_reply(lambda m: "绑定成功" in m["text"])
+    assert bot_process.app is not None
+    await shutdown(bot_process.app)
+    await phone.send("/help")
+    kept = tg_bot.pending[-1]
+    async with services.uow() as uow:
+        await uow.inbox.keep({kept["update_id"]: kept}, services.clock.now())
+        await uow.commit()
+    await bot_process.start()
+    await phone.wait_for_reply(lambda m: "/language" in m["text"])
+    await handled(services, tg_bot)
+    await phone.send("/help")
+    await phone.wait_for_reply(lambda m: "/language" in m["text"])
+    await handled(services, tg_bot)
+    await phone.refresh()
+    assert sum("/language" in m["text"] for m in phone.messages) == 2
+
+
+async def _audited(services: Services, action: str, entity: str) -> int:
+    async with services.uow() as uow:
+        return int(await uow.session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == action, AuditEntry.entity == entity)) or 0)
+
+
+async def test_redelivered_invite_language_tap_and_mycases_store_nothing_twice(
+        polling_bot: Application, phones: PhoneFactory, world: World, services: Services,  # type: ignore[type-arg]
+        tg_bot: BotState) -> None:
+    """Updates that store something besides forms (an invite redeemed, a language chosen, a list viewed
+    and audited) are applied once: a replay or a redelivery stores and says nothing."""
+    await open_case(services, world, world.student_in(world.class_a), services.clock.now())
+    phone = await phones()
+    await phone.start(await invite_code(services, world.staff["teacher_a"].id))
+    await phone.wait_for_reply(lambda m: "绑定成功" in m["text"])
+    ids = [tg_bot.history[-1]["update_id"]]
+    await phone.send("/language")
+    await phone.wait_for_reply(lambda m: bool(m.get("reply_markup")))
+    await phone.tap("English")
+    await phone.wait_for_reply(lambda m: m["text"] == "Language set to English.")
+    ids.append(tg_bot.history[-1]["update_id"])
+    await phone.send("/mycases")
+    await phone.wait_for_reply(lambda m: "My open cases" in m["text"])
+    ids.append(tg_bot.history[-1]["update_id"])
+    await handled(services, tg_bot)
+    messages = [(m["message_id"], m["version"]) for m in await phone.refresh()]
+    for update_id in ids:
+        await phone.redeliver(update_id)
+    await handled(services, tg_bot)
+    assert [(m["message_id"], m["version"]) for m in await phone.refresh()] == messages
+    assert await _audited(services, "bind", "staff") == 1
+    assert await _audited(services, "invite_rejected", "invite") == 0
+    assert await _audited(services, "view", "case_list") == 1

@@ -1,0 +1,168 @@
+"""Polling that loses no update to a kill -9.
+
+python-telegram-bot's Updater confirms a batch to Telegram (the next getUpdates, offset = last + 1) as
+soon as it has queued it, so a polling process killed while an update waits or runs would lose it.
+Here the bot's getUpdates first stores the batch in the telegram_inbox table (one statement); once an
+update has been handled (every handler ran, or its exception went to the error handler) its row is
+deleted, with the next batch's transaction or a second later; at start-up, before polling, the rows
+a killed process left are handled again, oldest first. A replayed update that was applied already
+stores nothing: every handler that stores something records the update id in the same transaction
+(the update log, processed_updates) and skips an update it has seen.
+
+Webhook mode keeps no inbox (Telegram gets its 200 only after the update is applied); in both modes
+the update log is pruned here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from telegram import Update
+from telegram.error import NetworkError
+from telegram.ext import Application, BaseRateLimiter, ExtBot, SimpleUpdateProcessor
+from telegram.request import HTTPXRequest
+
+from app.container import Services
+from storage.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+KEEP_INBOX = timedelta(days=1)  # Telegram itself keeps an unconfirmed update for 24 hours
+KEEP_APPLIED = timedelta(days=3)  # longer than any update can come back (a replay or a redelivery)
+PRUNE_EVERY = timedelta(hours=1)
+# On SQLite every write transaction counts under load: handled updates are forgotten in the transaction
+# that stores the next batch, or after this many seconds without one.
+FORGET_AFTER = 1.0
+
+
+class InboxUnavailable(NetworkError):
+    """The batch could not be stored. It is not confirmed either: the Updater backs off and fetches it again."""
+
+
+class Inbox:
+    def __init__(self, services: Services, *, polling: bool) -> None:
+        self.services, self.polling = services, polling
+        self._handled: set[int] = set()
+        self._replayed: set[int] = set()
+        self._pruned_at: datetime | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._closing = asyncio.Event()
+
+    async def keep(self, updates: Sequence[Update]) -> list[Update]:
+        """Stores the batch, in the transaction that forgets the updates handled since the last one; returns
+        the updates that were not stored already: the others are being replayed (Telegram sends again what a
+        killed process had stored but not confirmed yet)."""
+        fetched = {u.update_id: u.to_dict() for u in updates if u.update_id not in self._replayed}
+        handled, self._handled = self._handled, set()
+        try:
+            async with self.services.uow() as uow:
+                new = await uow.inbox.keep(fetched, self.services.clock.now())
+                await uow.inbox.forget(handled)
+                await uow.commit()
+        except SQLAlchemyError as exc:
+            self._handled |= handled
+            raise InboxUnavailable(f"updates not stored ({exc.__class__.__name__})") from exc
+        return [u for u in updates if u.update_id in new]
+
+    def handled(self, update_id: int) -> None:
+        """Forgets the update with the next batch, or FORGET_AFTER seconds from now if no batch comes first."""
+        if self.polling:
+            self._handled.add(update_id)
+        if (self._handled or self._prune_due()) and (self._writer is None or self._writer.done()):
+            self._writer = asyncio.create_task(self._write(FORGET_AFTER))
+
+    async def _write(self, after: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), after)
+        while self._handled or self._prune_due():
+            handled, self._handled = self._handled, set()
+            try:
+                async with self.services.uow() as uow:
+                    await uow.inbox.forget(handled)
+                    if self._prune_due():
+                        await self._prune(uow)
+                    await uow.commit()
+            except SQLAlchemyError as exc:  # the rows stay; replayed at the next start, they change nothing
+                log.warning("handled updates not forgotten: %r", exc)
+                return
+
+    def _prune_due(self) -> bool:
+        return self._pruned_at is None or self.services.clock.now() - self._pruned_at >= PRUNE_EVERY
+
+    async def _prune(self, uow: UnitOfWork) -> None:
+        now = self.services.clock.now()
+        await uow.inbox.prune(now - KEEP_INBOX)
+        await uow.updates.prune(now - KEEP_APPLIED)
+        self._pruned_at = now
+
+    async def replay(self, application: Application) -> int:  # type: ignore[type-arg]
+        """Queues the updates a previous process left unhandled, oldest first (call it before polling)."""
+        async with self.services.uow() as uow:
+            await self._prune(uow)
+            waiting = await uow.inbox.waiting()
+            await uow.commit()
+        for payload in waiting:
+            update = Update.de_json(payload, application.bot)
+            self._replayed.add(update.update_id)  # also once its row is forgotten
+            await application.update_queue.put(update)
+        if waiting:
+            log.info("handling again %d update(s) that the previous process had not finished", len(waiting))
+        return len(waiting)
+
+    async def close(self) -> None:
+        """Forgets what was handled before the application stopped."""
+        self._closing.set()
+        if self._writer is not None:
+            await self._writer
+        await self._write(0)
+
+
+class InboxBot(ExtBot):  # type: ignore[type-arg]
+    """The application's bot: getUpdates stores each batch in the inbox before the Updater sees it."""
+
+    __slots__ = ("_inbox",)
+
+    def __init__(self, inbox: Inbox, token: str, *, base_url: str, base_file_url: str,
+                 rate_limiter: BaseRateLimiter | None) -> None:  # type: ignore[type-arg]
+        # The same connection pools as ApplicationBuilder gives its own bot.
+        super().__init__(token, base_url=base_url, base_file_url=base_file_url, rate_limiter=rate_limiter,
+                         request=HTTPXRequest(connection_pool_size=256), get_updates_request=HTTPXRequest())
+        self._inbox = inbox
+
+    @property
+    def inbox(self) -> Inbox:
+        return self._inbox
+
+    async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:  # type: ignore[override]
+        updates = await super().get_updates(*args, **kwargs)
+        if not updates:
+            return updates
+        new = await self._inbox.keep(updates)
+        if not new:
+            # All of them are being replayed from the inbox. The Updater moves its offset only past updates
+            # it is given, so confirm these here.
+            await super().get_updates(offset=updates[-1].update_id + 1, timeout=0, limit=1)
+        return tuple(new)
+
+
+class InboxProcessor(SimpleUpdateProcessor):
+    """Runs each update (at most 256 at once, as concurrent_updates(True) does), then tells the inbox.
+    Application.process_update returns once every handler group ran, a handler's exception having gone
+    to the error handler; it raises only when cancelled (shutdown), and then the update stays kept."""
+
+    def __init__(self, inbox: Inbox, max_concurrent_updates: int = 256) -> None:
+        super().__init__(max_concurrent_updates)
+        self._inbox = inbox
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        await coroutine
+        if isinstance(update, Update):
+            self._inbox.handled(update.update_id)
+
+    async def shutdown(self) -> None:
+        await self._inbox.close()
