@@ -1,7 +1,7 @@
 """telegram inbox: polled updates kept until they are handled
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 
 """
 from __future__ import annotations
@@ -13,8 +13,8 @@ from alembic import op
 
 import storage.types
 
-revision: str = '0006'
-down_revision: str | None = '0005'
+revision: str = '0007'
+down_revision: str | None = '0006'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
