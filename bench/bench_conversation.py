@@ -164,14 +164,20 @@ async def latency(backend: str, table: Table, teachers_n: int = 200, think: tupl
             by_step.setdefault(step.name, []).append(samples[-1])
             await asyncio.sleep(rng.uniform(*think))
 
-    async with county(backend, teachers_n) as c, bot_process(c.url, c.emulator, c.tg_bot, c.folder):
-        started = time.perf_counter()
-        await asyncio.gather(*(work(p, t.pupils[0]) for p, t in zip(c.phones, c.teachers, strict=True)))
-        elapsed = time.perf_counter() - started
+    async with county(backend, teachers_n) as c:
+        timings = c.folder / "bot_timings.txt"
+        async with bot_process(c.url, c.emulator, c.tg_bot, c.folder, NOL_BENCH_TIMINGS=str(timings)):
+            started = time.perf_counter()
+            await asyncio.gather(*(work(p, t.pupils[0]) for p, t in zip(c.phones, c.teachers, strict=True)))
+            elapsed = time.perf_counter() - started
+        in_bot = [float(line) / 1e3 for line in timings.read_text(encoding="utf-8").split()]
     p95 = sorted(samples)[int(0.95 * len(samples))] if samples else float("nan")
     table.add("latency", backend, f"{teachers_n} teachers, /report", spread(samples), target="p95 ≤ 50 ms",
               note=("PASS" if p95 <= 0.05 else "above target") + f"; {len(samples)} steps, "
                    f"{len(samples) / elapsed:.0f} steps/s, think {think[0]:g}–{think[1]:g} s")
+    table.add("latency", backend, "the bot's own part", spread(in_bot),
+              note="first handler to last, replies included, measured in the bot's process; the rest of "
+                   "a step is the emulator, the phones and the trip between them")
     slowest = sorted(by_step.items(), key=lambda kv: -percentile(kv[1], .95))[:3]
     table.add("latency", backend, "slowest steps (p95)", ", ".join(f"{k} {percentile(v, .95) * 1e3:.0f} ms"
                                                                    for k, v in slowest),

@@ -10,6 +10,7 @@ from telegram.ext import ContextTypes
 from app.container import Services
 from i18n import normalise_language, t
 from storage.models import Staff
+from storage.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -29,20 +30,24 @@ def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:
 
 async def identify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Caller | None:
     """The bound staff member (if any) and their language: chosen, else Telegram's, else the default."""
+    services = services_of(context)
+    async with services.uow() as uow:
+        caller = await identify_in(uow, update, services.settings.default_language)
+        await uow.commit()
+    return caller
+
+
+async def identify_in(uow: UnitOfWork, update: Update, default_language: str) -> Caller | None:
+    """`identify` inside the caller's transaction (the forms look the person up in the step's own)."""
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None:
         return None
-    services = services_of(context)
-    default = services.settings.default_language
-    async with services.uow() as uow:
-        binding = await uow.directory.binding_for_telegram(user.id)
-        staff = await uow.directory.staff(binding.staff_id) if binding else None
-        if staff is not None and not staff.active:
-            staff = None
-        if binding is not None and binding.unreachable_since is not None:
-            # They blocked the bot once and now write to it again: reminders can reach them again.
-            binding.unreachable_since = None
-            await uow.commit()
+    binding = await uow.directory.binding_for_telegram(user.id)
+    staff = await uow.directory.staff(binding.staff_id) if binding else None
+    if staff is not None and not staff.active:
+        staff = None
+    if binding is not None and binding.unreachable_since is not None:
+        # They blocked the bot once and now write to it again: reminders can reach them again.
+        binding.unreachable_since = None
     chosen = binding.language if binding else None
-    language = chosen or normalise_language(user.language_code, default)
-    return Caller(user.id, chat.id, language, staff)
+    return Caller(user.id, chat.id, chosen or normalise_language(user.language_code, default_language), staff)

@@ -11,7 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.context import identify, services_of
+from bot.context import Caller, identify_in, services_of
 from bot.conversations.engine import Conversations, Outcome
 from bot.conversations.model import Command, FormContext, Input, Prompt
 from bot.media import telegram_fetcher
@@ -31,21 +31,21 @@ def conversations_of(context: ContextTypes.DEFAULT_TYPE) -> Conversations:
 
 async def on_input(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Routes a message or button tap of a bound user into the conversation engine."""
-    caller = await identify(update, context)
-    given = to_input(update)
-    if caller is None or given is None:
+    given, chat = to_input(update), update.effective_chat
+    if given is None or chat is None or update.effective_user is None:
         return
     query = update.callback_query
+    applied = await _apply(update, context, chat.id, given)
+    if applied is None:  # a redelivered update: already applied and answered
+        if query is not None:
+            await answer_tap(query)
+        return
+    caller, outcome = applied
     if caller.staff is None:
         if query is not None:
             await answer_tap(query, caller.text("onboarding.unbound")[:190], alert=True)
         else:
             await context.bot.send_message(caller.chat_id, caller.text("onboarding.unbound"))
-        return
-    outcome = await _apply(update, context, caller.staff.id, caller.chat_id, caller.language, given)
-    if outcome is None:  # a redelivered update: already applied and answered
-        if query is not None:
-            await answer_tap(query)
         return
     if not outcome.handled:
         key = "error.not_understood" if not isinstance(given, Command) else "error.unknown_command"
@@ -53,8 +53,10 @@ async def on_input(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await show(context.bot, caller.chat_id, outcome, query, caller.text("form.received"))
 
 
-async def _apply(update: Update, context: ContextTypes.DEFAULT_TYPE, staff_id: int, chat_id: int,
-                 language: str, given: Input) -> Outcome | None:
+async def _apply(update: Update, context: ContextTypes.DEFAULT_TYPE, chat_id: int,
+                 given: Input) -> tuple[Caller, Outcome] | None:
+    """Who is writing and what their input does, in one transaction; None for an update seen before.
+    An unbound person gets an empty outcome and nothing is stored."""
     services = services_of(context)
     conversations = conversations_of(context)
     async with _chat_locks[chat_id]:
@@ -63,12 +65,15 @@ async def _apply(update: Update, context: ContextTypes.DEFAULT_TYPE, staff_id: i
                 async with services.uow() as uow:
                     if await uow.updates.seen(update.update_id):
                         return None
-                    staff = await uow.directory.staff(staff_id)
-                    assert staff is not None
+                    caller = await identify_in(uow, update, services.settings.default_language)
+                    assert caller is not None  # the update has a user and a chat
+                    staff = caller.staff
+                    if staff is None:
+                        return caller, Outcome()
                     now = services.clock.now()
                     ctx = FormContext(uow=uow, services=services, staff=staff, scope=await scope_for(uow, staff),
-                                      actor=Actor(staff.id, f"telegram:{chat_id}", "telegram"), language=language,
-                                      now=now, fetch_media=telegram_fetcher(context.bot))
+                                      actor=Actor(staff.id, f"telegram:{chat_id}", "telegram"),
+                                      language=caller.language, now=now, fetch_media=telegram_fetcher(context.bot))
                     outcome = await conversations.handle(ctx, chat_id, given)
                     if outcome.discard_changes:
                         await uow.session.rollback()
@@ -76,7 +81,7 @@ async def _apply(update: Update, context: ContextTypes.DEFAULT_TYPE, staff_id: i
                         staff.last_active_at = now
                     uow.updates.mark(update.update_id, now)
                     await uow.commit()
-                    return outcome
+                    return caller, outcome
             except StaleDataError:
                 log.info("draft of chat changed concurrently; retrying update %s", update.update_id)
             except IntegrityError:
@@ -86,4 +91,3 @@ async def _apply(update: Update, context: ContextTypes.DEFAULT_TYPE, staff_id: i
                 raise
             await asyncio.sleep(0.05 * (attempt + 1))
     raise RuntimeError(f"update {update.update_id} kept conflicting")
-

@@ -7,6 +7,8 @@ one is still running and a restart costs only the launch. It prints "polling" on
 NOL_BENCH_NO_RATE_LIMITER=1 removes python-telegram-bot's AIORateLimiter (bench/: raw step capacity).
 NOL_DRILL_GETME_FIRST=1 makes every update call getMe before any handler runs, so a drill can hold an
 update that was fetched (and confirmed) but not yet applied, with a delay fault on getMe in the emulator.
+NOL_BENCH_TIMINGS=FILE appends the milliseconds the bot spent on each update (first handler to last,
+replies included) to FILE, so a benchmark can tell the bot's own time from the harness's.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 
 from telegram import Update
-from telegram.ext import ContextTypes, TypeHandler
+from telegram.ext import Application, ContextTypes, TypeHandler
 
 from app.container import build_services
 from app.logs import configure_logging
@@ -28,6 +31,21 @@ async def _get_me(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await context.bot.get_me()
 
 
+def _time_updates(application: Application, path: str) -> None:  # type: ignore[type-arg]
+    out = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 (open until the process dies)
+    started: dict[int, float] = {}
+
+    async def begin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        started[update.update_id] = time.perf_counter()
+
+    async def end(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if (t0 := started.pop(update.update_id, None)) is not None:
+            out.write(f"{(time.perf_counter() - t0) * 1e3:.2f}\n")
+
+    application.add_handler(TypeHandler(Update, begin), group=-2)
+    application.add_handler(TypeHandler(Update, end), group=99)
+
+
 async def main() -> None:
     settings = get_settings()
     assert settings.token, "TELEGRAM_BOT_TOKEN is required"
@@ -36,6 +54,8 @@ async def main() -> None:
                                     base_file_url=settings.telegram_file_base_url)
     if os.environ.get("NOL_BENCH_NO_RATE_LIMITER") == "1":  # benchmarks only: the product without its 30/s cap
         application.bot._rate_limiter = None
+    if timings := os.environ.get("NOL_BENCH_TIMINGS"):  # benchmarks only
+        _time_updates(application, timings)
     if os.environ.get("NOL_DRILL_GETME_FIRST") == "1":  # drills only: a point where an update can be held
         application.add_handler(TypeHandler(Update, _get_me), group=-1)
     async with services.uow() as uow:  # opens the pool and proves the database answers
