@@ -67,7 +67,9 @@ class ReminderScheduler:
         its next tick runs at once and begins by replanning every case (in the background, so a large
         county does not delay the web server and the bot)."""
         self._replan_all = True
-        self.scheduler.add_job(self.tick, "interval", seconds=self.wake_every, id="tick", max_instances=1,
+        # Two instances: while a long drain runs, the next wake-up finds the tick lock taken and returns at
+        # once, instead of APScheduler warning every few seconds that it skipped a run.
+        self.scheduler.add_job(self.tick, "interval", seconds=self.wake_every, id="tick", max_instances=2,
                                coalesce=True, next_run_time=datetime.now(self.services.tz))
         self.scheduler.add_job(self.plan_monthly, "cron", hour=0, minute=5, id="monthly", max_instances=1,
                                coalesce=True)
