@@ -24,7 +24,7 @@ from telegram.ext import Application
 from app.container import Services, build_services
 from app.logs import configure_logging
 from app.settings import Settings, SettingsError, get_settings
-from bot.application import build_application, launch, shutdown
+from bot.application import build_application, freeze_startup_heap, launch, shutdown
 from web.app import create_app
 from web.webhook import webhook_router
 
@@ -64,6 +64,7 @@ def create(settings: Settings | None = None, services: Services | None = None) -
         async with inner(asgi_app) as state:
             try:
                 await start_worker(application, webhook_url=webhook_url, secret=secret, register=register)
+                freeze_startup_heap()
                 log.info("webhook worker %s ready (registers webhook: %s)", os.getpid(), register)
                 yield state
             finally:

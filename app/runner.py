@@ -11,7 +11,7 @@ from fastapi import APIRouter
 
 from app.container import Services, build_services
 from app.settings import Settings
-from bot.application import build_application, launch, shutdown
+from bot.application import build_application, freeze_startup_heap, launch, shutdown
 from storage.migrate import upgrade
 from web.app import create_app
 from web.webhook import webhook_router
@@ -75,6 +75,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None, *, schedule
                                                host=settings.web_host, port=settings.web_port, log_level="info"))
         try:
             await launch(application, webhook_url=settings.telegram_webhook_url if webhook else None, secret=secret)
+            freeze_startup_heap()
             if scheduler:
                 await _start_scheduler(stack, services, str(token), base_url, file_url)
             where = f"http://{settings.web_host}:{settings.web_port}"

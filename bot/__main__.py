@@ -8,7 +8,7 @@ import signal
 from app.container import build_services
 from app.logs import configure_logging
 from app.settings import get_settings
-from bot.application import build_application, launch, shutdown
+from bot.application import build_application, freeze_startup_heap, launch, shutdown
 from storage.migrate import upgrade
 
 
@@ -26,6 +26,7 @@ async def main() -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         await launch(application)
+        freeze_startup_heap()
         await stop.wait()
     finally:
         await shutdown(application)

@@ -24,7 +24,7 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 from app.container import build_services
 from app.logs import configure_logging
 from app.settings import get_settings
-from bot.application import build_application, launch
+from bot.application import build_application, freeze_startup_heap, launch
 
 
 async def _get_me(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -65,6 +65,7 @@ async def main() -> None:
     if not await loop.run_in_executor(None, sys.stdin.readline):
         return  # the drill went away before starting this process
     await launch(application, poll_timeout=1)
+    freeze_startup_heap()
     print("polling", flush=True)
     await loop.run_in_executor(None, sys.stdin.readline)  # until killed, or the drill closes stdin
     os._exit(0)  # no graceful shutdown: a drill process only ever ends abruptly
