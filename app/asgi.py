@@ -29,16 +29,25 @@ from web.app import create_app
 from web.webhook import webhook_router
 
 log = logging.getLogger(__name__)
+
+
 def _require_webhook(settings: Settings) -> tuple[str, str, str]:
     if not settings.token:
         raise SettingsError("Invalid setting TELEGRAM_BOT_TOKEN: webhook workers need a bot token")
     if not settings.telegram_webhook_url or not settings.telegram_webhook_secret:
-        raise SettingsError("Invalid setting TELEGRAM_WEBHOOK_URL: webhook workers need the URL and the secret")
+        raise SettingsError(
+            "Invalid setting TELEGRAM_WEBHOOK_URL: webhook workers need the URL and the secret"
+        )
     return settings.token, settings.telegram_webhook_url, settings.telegram_webhook_secret.get_secret_value()
 
 
-async def start_worker(application: Application, *, webhook_url: str, secret: str,  # type: ignore[type-arg]
-                       register: bool) -> None:
+async def start_worker(
+    application: Application,
+    *,
+    webhook_url: str,
+    secret: str,  # type: ignore[type-arg]
+    register: bool,
+) -> None:
     """Starts the Application; only a registering worker sets the menu and the webhook."""
     if register:
         await launch(application, webhook_url=webhook_url, secret=secret)
@@ -53,8 +62,13 @@ def create(settings: Settings | None = None, services: Services | None = None) -
     token, webhook_url, secret = _require_webhook(settings)
     configure_logging(settings.log_level)
     services = services or build_services(settings)
-    application = build_application(services, token=token, base_url=settings.telegram_api_base_url,
-                                    base_file_url=settings.telegram_file_base_url, updater=False)
+    application = build_application(
+        services,
+        token=token,
+        base_url=settings.telegram_api_base_url,
+        base_file_url=settings.telegram_file_base_url,
+        updater=False,
+    )
     app = create_app(services, routers=[webhook_router(application, secret)])
     inner = app.router.lifespan_context
     register = settings.telegram_webhook_register

@@ -53,7 +53,9 @@ def db_upgrade() -> None:
 
 @cli.command("import-roster")
 def import_roster_cmd(
-    files: Annotated[list[Path], typer.Argument(help=".xlsx workbook, or .csv files named after their sheet")],
+    files: Annotated[
+        list[Path], typer.Argument(help=".xlsx workbook, or .csv files named after their sheet")
+    ],
 ) -> None:
     """Imports areas, schools, classes, staff and students; all or nothing."""
     from domain.roster import RosterInvalid, import_roster
@@ -63,8 +65,9 @@ def import_roster_cmd(
 
     async def work(services: Services) -> object:
         await _upgrade(services)
-        return await import_roster(services.uow, list(files), now=services.clock.now(),
-                                   actor=Actor.system("cli"), progress=progress)
+        return await import_roster(
+            services.uow, list(files), now=services.clock.now(), actor=Actor.system("cli"), progress=progress
+        )
 
     try:
         summary = _with_services(work)
@@ -80,7 +83,9 @@ def import_roster_cmd(
 @cli.command("invite")
 def invite_cmd(
     staff: Annotated[list[str] | None, typer.Option("--staff", help="Staff phone number or id")] = None,
-    all_unbound: Annotated[bool, typer.Option("--all-unbound", help="Everyone without a Telegram binding")] = False,
+    all_unbound: Annotated[
+        bool, typer.Option("--all-unbound", help="Everyone without a Telegram binding")
+    ] = False,
     out: Annotated[Path | None, typer.Option("--out", help="Write the links to this file")] = None,
 ) -> None:
     """Creates single-use, expiring invite links to bind staff to their Telegram accounts."""
@@ -91,8 +96,9 @@ def invite_cmd(
     if all_unbound and out is None:
         raise typer.BadParameter("--all-unbound writes to a file: add --out FILE")
     settings = get_settings()
-    lines = _with_services(lambda s: make_invites(s, staff or [], all_unbound,
-                                                  timedelta(hours=settings.invite_ttl_hours)))
+    lines = _with_services(
+        lambda s: make_invites(s, staff or [], all_unbound, timedelta(hours=settings.invite_ttl_hours))
+    )
     if out is not None:
         out.write_text("\n".join(lines) + "\n", encoding="utf-8")
         out.chmod(0o600)
@@ -113,8 +119,9 @@ def demo_data_cmd() -> None:
 
     async def work(services: Services) -> tuple[Any, str | None]:
         await _upgrade(services)
-        demo = await create_demo_data(services.uow, now=services.clock.now(), policy=services.policy,
-                                      tz=services.tz)
+        demo = await create_demo_data(
+            services.uow, now=services.clock.now(), policy=services.policy, tz=services.tz
+        )
         officer = next((p for p in demo.staff if p.role == "county_officer"), None)
         if officer is None:
             return demo, None
@@ -136,16 +143,22 @@ def demo_data_cmd() -> None:
         typer.echo(f"  {person.id:>4}  {person.role:<17} {person.name}  {mask_phone(person.phone)}")
     if password:
         settings = get_settings()
-        typer.echo(f"Dashboard (demo county officer): http://{settings.web_host}:{settings.web_port}/dashboard "
-                   f"user {DEMO_LOGIN!r}, password {password!r} (new on every demo-data run)")
+        typer.echo(
+            f"Dashboard (demo county officer): http://{settings.web_host}:{settings.web_port}/dashboard "
+            f"user {DEMO_LOGIN!r}, password {password!r} (new on every demo-data run)"
+        )
 
 
 @cli.command("run")
 def run_cmd(
-    scheduler: Annotated[bool, typer.Option(
-        "--scheduler/--no-scheduler",
-        help="Run the reminder scheduler in this process (default); turn it off when `notoneless scheduler` "
-             "runs separately")] = True,
+    scheduler: Annotated[
+        bool,
+        typer.Option(
+            "--scheduler/--no-scheduler",
+            help="Run the reminder scheduler in this process (default); turn it off when `notoneless scheduler` "
+            "runs separately",
+        ),
+    ] = True,
 ) -> None:
     """Runs the bot, the web dashboard and the reminder scheduler. Without TELEGRAM_BOT_TOKEN it runs
     the built-in Bot API emulator and the browser chat simulator (demo mode)."""
@@ -163,9 +176,12 @@ def scheduler_cmd() -> None:
 
     settings = get_settings()
     if settings.token is None:
-        typer.echo("Error: the standalone scheduler sends through Telegram and needs TELEGRAM_BOT_TOKEN. "
-                   "In demo mode (no token) `notoneless run` runs the scheduler in-process. "
-                   "独立运行提醒调度器需要设置 TELEGRAM_BOT_TOKEN；演示模式请使用 notoneless run。", err=True)
+        typer.echo(
+            "Error: the standalone scheduler sends through Telegram and needs TELEGRAM_BOT_TOKEN. "
+            "In demo mode (no token) `notoneless run` runs the scheduler in-process. "
+            "独立运行提醒调度器需要设置 TELEGRAM_BOT_TOKEN；演示模式请使用 notoneless run。",
+            err=True,
+        )
         raise typer.Exit(code=2)
 
     async def work(services: Services) -> None:
@@ -185,12 +201,18 @@ def overview_refresh_cmd() -> None:
     from domain.overview_snapshots import refresh
 
     async def work(services: Services) -> Any:
-        return await refresh(services.uow, now=services.clock.now(), tz=services.tz,
-                             live_max_cases=services.settings.overview_live_max_cases)
+        return await refresh(
+            services.uow,
+            now=services.clock.now(),
+            tz=services.tz,
+            live_max_cases=services.settings.overview_live_max_cases,
+        )
 
     done = _with_services(work)
-    typer.echo(f"Overview snapshots: {done.stored} of {done.scopes} coordinator areas stored "
-               f"(above {get_settings().overview_live_max_cases} cases) in {done.seconds:.1f} s.")
+    typer.echo(
+        f"Overview snapshots: {done.stored} of {done.scopes} coordinator areas stored "
+        f"(above {get_settings().overview_live_max_cases} cases) in {done.seconds:.1f} s."
+    )
 
 
 @cli.command("leader")
@@ -205,8 +227,10 @@ def leader_cmd() -> None:
         now = services.clock.now()
         if lease is None or lease.expires_at <= now:
             return "No scheduler leads now (none is running, or a standby is about to take over)."
-        return (f"Scheduler leader: {lease.holder}, since {lease.since:%Y-%m-%d %H:%M:%S} UTC; "
-                f"lease runs {(lease.expires_at - now).total_seconds():.0f} s more unless renewed.")
+        return (
+            f"Scheduler leader: {lease.holder}, since {lease.since:%Y-%m-%d %H:%M:%S} UTC; "
+            f"lease runs {(lease.expires_at - now).total_seconds():.0f} s more unless renewed."
+        )
 
     typer.echo(_with_services(work))
 
@@ -233,7 +257,9 @@ def user_add_cmd(
     username: Annotated[str, typer.Argument(help="Login name: letters, digits, . _ - (3-64)")],
     staff: Annotated[str, typer.Option("--staff", help="Phone number (or id) of the staff member")],
     export_pii: Annotated[bool, typer.Option("--export-pii", help="May export unmasked ID numbers")] = False,
-    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin")
+    ] = False,
 ) -> None:
     """Creates a dashboard login for a principal, township/county officer or admin."""
     import sys
@@ -249,7 +275,9 @@ def user_add_cmd(
         await _upgrade(services)
         person = await _staff_by_key(services, staff)
         async with services.uow() as uow:
-            await create_user(uow, person, username, password, now=services.clock.now(), can_export_pii=export_pii)
+            await create_user(
+                uow, person, username, password, now=services.clock.now(), can_export_pii=export_pii
+            )
             await uow.commit()
         return f"{person.name} ({person.role}, {mask_phone(person.phone)})"
 
@@ -279,8 +307,11 @@ def user_token_cmd(
 
 def format_import(summary: Any) -> str:
     """One line per kind of record: created / updated / unchanged."""
-    return "\n".join(f"  {kind:<9} created {summary.created[kind]:>6}  updated {summary.updated[kind]:>6}  "
-                     f"unchanged {summary.unchanged[kind]:>6}" for kind in summary.created)
+    return "\n".join(
+        f"  {kind:<9} created {summary.created[kind]:>6}  updated {summary.updated[kind]:>6}  "
+        f"unchanged {summary.unchanged[kind]:>6}"
+        for kind in summary.created
+    )
 
 
 def main() -> None:

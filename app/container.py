@@ -45,5 +45,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     except PolicyError as exc:
         raise SettingsError(f"Invalid setting POLICY_FILE: {exc}") from None
     engine = make_engine(settings.database_url)
-    return Services(settings=settings, engine=engine, uow=UnitOfWorkFactory(make_sessionmaker(engine)),
-                    policy=policy, clock=clock or SystemClock())
+    return Services(
+        settings=settings,
+        engine=engine,
+        uow=UnitOfWorkFactory(make_sessionmaker(engine)),
+        policy=policy,
+        clock=clock or SystemClock(),
+    )

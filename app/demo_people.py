@@ -34,12 +34,23 @@ class DemoPeople:
                 if binding is None:
                     payload = self._payloads.get(staff.id)
                     if payload is None:
-                        payload = await create_invite(uow, staff.id, Actor.system("demo"), now=s.clock.now(),
-                                                      ttl=timedelta(hours=s.settings.invite_ttl_hours))
+                        payload = await create_invite(
+                            uow,
+                            staff.id,
+                            Actor.system("demo"),
+                            now=s.clock.now(),
+                            ttl=timedelta(hours=s.settings.invite_ttl_hours),
+                        )
                         self._payloads[staff.id] = payload
                 zh, en = ROLE_LABELS[Role(staff.role)]
-                people.append({"telegram_user_id": user_id, "name": staff.name, "role_label": f"{zh} {en}",
-                               "language": binding.language if binding and binding.language else "zh-hans",
-                               "start_payload": payload})
+                people.append(
+                    {
+                        "telegram_user_id": user_id,
+                        "name": staff.name,
+                        "role_label": f"{zh} {en}",
+                        "language": binding.language if binding and binding.language else "zh-hans",
+                        "start_payload": payload,
+                    }
+                )
             await uow.commit()
         return people

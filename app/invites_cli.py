@@ -41,6 +41,8 @@ async def make_invites(services: Services, who: list[str], all_unbound: bool, tt
             people.append(person)
         for person in people:
             code = await create_invite(uow, person.id, Actor.system("cli"), now=services.clock.now(), ttl=ttl)
-            lines.append(f"{person.id}\t{mask_phone(person.phone)}\t{person.name}\t{deep_link(username, code)}")
+            lines.append(
+                f"{person.id}\t{mask_phone(person.phone)}\t{person.name}\t{deep_link(username, code)}"
+            )
         await uow.commit()
     return lines

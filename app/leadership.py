@@ -36,9 +36,17 @@ class Leadership:
     """Campaigns for the lease every `renew_every` (a third of the lease unless given) and says whether
     this process leads right now. `on_elected` runs each time the process becomes leader."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, *, holder: str, lease: timedelta,
-                 renew_every: float | None = None, name: str = SCHEDULER,
-                 on_elected: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        *,
+        holder: str,
+        lease: timedelta,
+        renew_every: float | None = None,
+        name: str = SCHEDULER,
+        on_elected: Callable[[], None] | None = None,
+    ) -> None:
         self.uow, self.clock, self.holder, self.lease, self.name = uow, clock, holder, lease, name
         self.renew_every = renew_every if renew_every is not None else lease.total_seconds() / 3
         self.on_elected = on_elected
@@ -71,8 +79,12 @@ class Leadership:
             return
         self._leading = leading
         if leading:
-            log.info("scheduler lease: %s is now the leader (renews every %.1f s, lease %s)", self.holder,
-                     self.renew_every, self.lease)
+            log.info(
+                "scheduler lease: %s is now the leader (renews every %.1f s, lease %s)",
+                self.holder,
+                self.renew_every,
+                self.lease,
+            )
             if self.on_elected is not None:
                 self.on_elected()
             return
@@ -80,8 +92,11 @@ class Leadership:
         with contextlib.suppress(SQLAlchemyError, OSError):  # only for the log line
             async with self.uow() as uow:
                 other = await leases.current(uow.session, self.name)
-        log.warning("scheduler lease: %s stepped down; standing by (lease held by %s)", self.holder,
-                    other.holder if other is not None and other.holder != self.holder else "nobody")
+        log.warning(
+            "scheduler lease: %s stepped down; standing by (lease held by %s)",
+            self.holder,
+            other.holder if other is not None and other.holder != self.holder else "nobody",
+        )
 
     async def _loop(self) -> None:
         while True:

@@ -19,8 +19,9 @@ from web.webhook import webhook_router
 log = logging.getLogger(__name__)
 
 
-async def _demo_endpoint(stack: AsyncExitStack, services: Services,
-                         routers: list[APIRouter]) -> tuple[str, str, str]:
+async def _demo_endpoint(
+    stack: AsyncExitStack, services: Services, routers: list[APIRouter]
+) -> tuple[str, str, str]:
     """Starts the Bot API emulator and the simulator (demo mode only). Returns token and URLs."""
     from app.demo_people import DemoPeople
     from sandbox.emulator import Emulator
@@ -39,8 +40,9 @@ async def _stop_when(event: asyncio.Event, server: uvicorn.Server) -> None:
     server.should_exit = True
 
 
-async def _start_scheduler(stack: AsyncExitStack, services: Services, token: str, base_url: str,
-                           file_url: str) -> None:
+async def _start_scheduler(
+    stack: AsyncExitStack, services: Services, token: str, base_url: str, file_url: str
+) -> None:
     """The reminder scheduler in this process, with its own plain Bot (see app.scheduler)."""
     from app.scheduler import ReminderScheduler, make_bot
 
@@ -64,17 +66,32 @@ async def run(settings: Settings, stop: asyncio.Event | None = None, *, schedule
         if demo:
             token, base_url, file_url = await _demo_endpoint(stack, services, routers)
         else:
-            token, base_url, file_url = settings.token, settings.telegram_api_base_url, settings.telegram_file_base_url
+            token, base_url, file_url = (
+                settings.token,
+                settings.telegram_api_base_url,
+                settings.telegram_file_base_url,
+            )
         webhook = not demo and settings.telegram_webhook_url is not None
-        application = build_application(services, token=str(token), base_url=base_url, base_file_url=file_url,
-                                        updater=not webhook)
-        secret = settings.telegram_webhook_secret.get_secret_value() if settings.telegram_webhook_secret else ""
+        application = build_application(
+            services, token=str(token), base_url=base_url, base_file_url=file_url, updater=not webhook
+        )
+        secret = (
+            settings.telegram_webhook_secret.get_secret_value() if settings.telegram_webhook_secret else ""
+        )
         if webhook:
             routers.append(webhook_router(application, secret))
-        server = uvicorn.Server(uvicorn.Config(create_app(services, routers=routers, demo=demo),
-                                               host=settings.web_host, port=settings.web_port, log_level="info"))
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(services, routers=routers, demo=demo),
+                host=settings.web_host,
+                port=settings.web_port,
+                log_level="info",
+            )
+        )
         try:
-            await launch(application, webhook_url=settings.telegram_webhook_url if webhook else None, secret=secret)
+            await launch(
+                application, webhook_url=settings.telegram_webhook_url if webhook else None, secret=secret
+            )
             freeze_startup_heap()
             if scheduler:
                 await _start_scheduler(stack, services, str(token), base_url, file_url)

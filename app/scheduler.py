@@ -44,18 +44,36 @@ def make_bot(token: str, base_url: str, base_file_url: str) -> Bot:
 class ReminderScheduler:
     """Runs inside `notoneless run` (default) or alone as `notoneless scheduler`."""
 
-    def __init__(self, services: Services, bot: Bot, *, wake_every: float = WAKE_EVERY,
-                 sender: ReminderSender | None = None, renew_every: float | None = None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        bot: Bot,
+        *,
+        wake_every: float = WAKE_EVERY,
+        sender: ReminderSender | None = None,
+        renew_every: float | None = None,
+    ) -> None:
         self.services = services
         self.bot = bot
         self.wake_every = wake_every
-        self.sender = sender or ReminderSender(services.uow, bot, policy=services.policy, tz=services.tz,
-                                               clock=services.clock, worker=worker_name(),
-                                               default_language=services.settings.default_language)
+        self.sender = sender or ReminderSender(
+            services.uow,
+            bot,
+            policy=services.policy,
+            tz=services.tz,
+            clock=services.clock,
+            worker=worker_name(),
+            default_language=services.settings.default_language,
+        )
         # The lease holder is the sender's worker id, so `claimed_by` on a sent row names the leader.
-        self.leadership = Leadership(services.uow, services.clock, holder=self.sender.worker,
-                                     lease=services.policy.reminders.leader_lease, renew_every=renew_every,
-                                     on_elected=self._elected)
+        self.leadership = Leadership(
+            services.uow,
+            services.clock,
+            holder=self.sender.worker,
+            lease=services.policy.reminders.leader_lease,
+            renew_every=renew_every,
+            on_elected=self._elected,
+        )
         self.scheduler = AsyncIOScheduler(timezone=services.tz)
         self._tick_lock = asyncio.Lock()
         self._monthly_lock = asyncio.Lock()
@@ -69,15 +87,30 @@ class ReminderScheduler:
         self._replan_all = True
         # Two instances: while a long drain runs, the next wake-up finds the tick lock taken and returns at
         # once, instead of APScheduler warning every few seconds that it skipped a run.
-        self.scheduler.add_job(self.tick, "interval", seconds=self.wake_every, id="tick", max_instances=2,
-                               coalesce=True, next_run_time=datetime.now(self.services.tz))
-        self.scheduler.add_job(self.plan_monthly, "cron", hour=0, minute=5, id="monthly", max_instances=1,
-                               coalesce=True)
+        self.scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=self.wake_every,
+            id="tick",
+            max_instances=2,
+            coalesce=True,
+            next_run_time=datetime.now(self.services.tz),
+        )
+        self.scheduler.add_job(
+            self.plan_monthly, "cron", hour=0, minute=5, id="monthly", max_instances=1, coalesce=True
+        )
         at = self.services.policy.reminders.digest_time
         self.add_daily("monthly-report", self.deliver_monthly, hour=at.hour, minute=at.minute)
         if every := self.services.settings.overview_refresh_seconds:
-            self.scheduler.add_job(self.refresh_overview, "interval", seconds=every, id="overview", max_instances=1,
-                                   coalesce=True, next_run_time=datetime.now(self.services.tz))
+            self.scheduler.add_job(
+                self.refresh_overview,
+                "interval",
+                seconds=every,
+                id="overview",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=datetime.now(self.services.tz),
+            )
         self.scheduler.start()
         log.info("reminder scheduler started (worker %s)", self.sender.worker)
         await self.leadership.start()
@@ -91,8 +124,9 @@ class ReminderScheduler:
             self.scheduler.modify_job("tick", next_run_time=now)
             if self.scheduler.get_job("overview") is not None:
                 self.scheduler.modify_job("overview", next_run_time=now)
-            self.scheduler.add_job(self.deliver_monthly, id="monthly-report-catch-up", replace_existing=True,
-                                   next_run_time=now)
+            self.scheduler.add_job(
+                self.deliver_monthly, id="monthly-report-catch-up", replace_existing=True, next_run_time=now
+            )
 
     def add_daily(self, name: str, job: Callable[[], Awaitable[object]], hour: int, minute: int = 0) -> None:
         """Another daily job in the same scheduler (e.g. delivering monthly reports)."""
@@ -137,11 +171,18 @@ class ReminderScheduler:
             return
         try:
             async with self._monthly_lock:
-                delivery = await deliver_monthly_reports(s, self.bot, local.date(),
-                                                         keep_going=self.leadership.holds)
-            log.info("monthly reports: %d sent, %d already sent, %d failed", len(delivery.sent),
-                     len(delivery.already_sent), len(delivery.failed))
-        except Exception:  # a failed delivery is retried on the next start-up or day; never stop the scheduler
+                delivery = await deliver_monthly_reports(
+                    s, self.bot, local.date(), keep_going=self.leadership.holds
+                )
+            log.info(
+                "monthly reports: %d sent, %d already sent, %d failed",
+                len(delivery.sent),
+                len(delivery.already_sent),
+                len(delivery.failed),
+            )
+        except (
+            Exception
+        ):  # a failed delivery is retried on the next start-up or day; never stop the scheduler
             log.exception("monthly report delivery failed")
 
     async def refresh_overview(self) -> None:
@@ -150,9 +191,12 @@ class ReminderScheduler:
             return
         s = self.services
         try:
-            done = await refresh_overview(s.uow, now=s.clock.now(), tz=s.tz,
-                                          live_max_cases=s.settings.overview_live_max_cases)
-            log.info("overview snapshots: %d of %d areas stored in %.1f s", done.stored, done.scopes, done.seconds)
+            done = await refresh_overview(
+                s.uow, now=s.clock.now(), tz=s.tz, live_max_cases=s.settings.overview_live_max_cases
+            )
+            log.info(
+                "overview snapshots: %d of %d areas stored in %.1f s", done.stored, done.scopes, done.seconds
+            )
         except Exception:  # the dashboard falls back to live counts; try again at the next interval
             log.exception("overview snapshot refresh failed")
 
@@ -169,7 +213,9 @@ class ReminderScheduler:
                     await self.replan()
                     self._replan_all = False
                 else:
-                    await replan_changed(s.uow, s.policy, now, s.tz, since=self._replanned_at - REPLAN_OVERLAP)
+                    await replan_changed(
+                        s.uow, s.policy, now, s.tz, since=self._replanned_at - REPLAN_OVERLAP
+                    )
                     self._replanned_at = now
                 await build_digests(s.uow, now=now, policy=s.policy, tz=s.tz)
                 sent = await self.sender.drain(keep_going=self.leadership.holds)

@@ -60,7 +60,9 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, value: str) -> str:
-        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://", "postgresql://", "sqlite://")):
+        if not value.startswith(
+            ("sqlite+aiosqlite://", "postgresql+asyncpg://", "postgresql://", "sqlite://")
+        ):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         # Accept the plain schemes people copy from docs; the async drivers are what we run.
         if value.startswith("postgresql://"):

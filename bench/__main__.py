@@ -27,12 +27,16 @@ PARTS = ("throughput", "latency", "reminders", "province")
 def machine() -> str:
     cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
     meminfo = Path("/proc/meminfo").read_text(encoding="utf-8").splitlines()
-    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")),
-               platform.processor())
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")),
+        platform.processor(),
+    )
     memory = next((line.split()[1] for line in meminfo if line.startswith("MemTotal")), "0")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {os.cpu_count()} CPU ({cpu}) · "
-            f"{int(memory) / 2**20:.0f} GiB RAM · Python {platform.python_version()} · load avg {load}")
+    return (
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {os.cpu_count()} CPU ({cpu}) · "
+        f"{int(memory) / 2**20:.0f} GiB RAM · Python {platform.python_version()} · load avg {load}"
+    )
 
 
 async def run(args: argparse.Namespace) -> Table:
@@ -60,12 +64,24 @@ async def run(args: argparse.Namespace) -> Table:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
-    parser.add_argument("--backends", nargs="+", choices=("sqlite", "postgresql"), default=["sqlite", "postgresql"])
+    parser.add_argument(
+        "--backends", nargs="+", choices=("sqlite", "postgresql"), default=["sqlite", "postgresql"]
+    )
     parser.add_argument("--phones", type=int, default=40, help="concurrent phones in the throughput run")
-    parser.add_argument("--teachers", type=int, default=200, help="teachers working at once in the latency run")
-    parser.add_argument("--think", nargs=2, type=float, default=[5.0, 20.0], metavar=("MIN", "MAX"),
-                        help="seconds a teacher takes between steps (uniform)")
-    parser.add_argument("--reminders", type=int, default=2000, help="due reminders in the fan-out (full: 10000)")
+    parser.add_argument(
+        "--teachers", type=int, default=200, help="teachers working at once in the latency run"
+    )
+    parser.add_argument(
+        "--think",
+        nargs=2,
+        type=float,
+        default=[5.0, 20.0],
+        metavar=("MIN", "MAX"),
+        help="seconds a teacher takes between steps (uniform)",
+    )
+    parser.add_argument(
+        "--reminders", type=int, default=2000, help="due reminders in the fan-out (full: 10000)"
+    )
     parser.add_argument("--cases", type=int, default=100_000, help="generated cases (full: 1000000)")
     args = parser.parse_args()
     print(machine(), flush=True)

@@ -33,8 +33,9 @@ class ShiftedClock:
 
 
 @asynccontextmanager
-async def due(backend: str, count: int, folder: Path, processes: int) -> AsyncIterator[
-        tuple[list[Services], Emulator, BotState]]:
+async def due(
+    backend: str, count: int, folder: Path, processes: int
+) -> AsyncIterator[tuple[list[Services], Emulator, BotState]]:
     """`count` due reminders (100+ teachers, 20 each) and `processes` views of the database, each with
     its own engine (as separate scheduler processes would have), on one clock."""
     from tests.e2e.test_reminders_delivery import create_overdue_cases
@@ -47,8 +48,14 @@ async def due(backend: str, count: int, folder: Path, processes: int) -> AsyncIt
             view.clock = clock
         try:
             world = await build_world(views[0].uow)
-            await create_overdue_cases(views[0], emulator, tg_bot, world, teachers=max(1, count // PER_TEACHER),
-                                       per_teacher=PER_TEACHER)
+            await create_overdue_cases(
+                views[0],
+                emulator,
+                tg_bot,
+                world,
+                teachers=max(1, count // PER_TEACHER),
+                per_teacher=PER_TEACHER,
+            )
             clock.offset += timedelta(days=3, hours=1)
             emulator.reset_counters()
             yield views, emulator, tg_bot
@@ -70,8 +77,15 @@ async def fanout(table: Table, backend: str, count: int) -> None:
         async with due(backend, count, Path(tmp), 1) as ([services], emulator, tg_bot):
             bot = make_bot(tg_bot.token, emulator.base_url, emulator.file_base_url)
             await bot.initialize()
-            sender = ReminderSender(services.uow, bot, policy=services.policy, tz=services.tz,
-                                    clock=services.clock, worker="bench", limiter=SendLimiter())
+            sender = ReminderSender(
+                services.uow,
+                bot,
+                policy=services.policy,
+                tz=services.tz,
+                clock=services.clock,
+                worker="bench",
+                limiter=SendLimiter(),
+            )
             started = time.perf_counter()
             sent = await sender.drain()
             elapsed = time.perf_counter() - started
@@ -79,9 +93,14 @@ async def fanout(table: Table, backend: str, count: int) -> None:
             too_many = emulator.stats()["too_many_requests"]["total"]
             rate = services.policy.reminders.messages_per_second
     achieved = sent / elapsed
-    table.add("reminders", backend, f"fan-out, one sender, shipped policy ({rate:g}/s)",
-              f"{achieved:.1f} msg/s, {too_many} × 429", target=TARGET,
-              note=f"{verdict(achieved, too_many)}; {sent:,} sent in {elapsed:.0f} s, {LIMITS}")
+    table.add(
+        "reminders",
+        backend,
+        f"fan-out, one sender, shipped policy ({rate:g}/s)",
+        f"{achieved:.1f} msg/s, {too_many} × 429",
+        target=TARGET,
+        note=f"{verdict(achieved, too_many)}; {sent:,} sent in {elapsed:.0f} s, {LIMITS}",
+    )
 
 
 async def two_schedulers(table: Table, backend: str, count: int) -> None:
@@ -99,8 +118,15 @@ async def two_schedulers(table: Table, backend: str, count: int) -> None:
             for n, view in enumerate(views):
                 bot = make_bot(tg_bot.token, emulator.base_url, emulator.file_base_url)
                 await bot.initialize()
-                sender = ReminderSender(view.uow, bot, policy=view.policy, tz=view.tz, clock=view.clock,
-                                        worker=f"bench-{n}", limiter=SendLimiter())
+                sender = ReminderSender(
+                    view.uow,
+                    bot,
+                    policy=view.policy,
+                    tz=view.tz,
+                    clock=view.clock,
+                    worker=f"bench-{n}",
+                    limiter=SendLimiter(),
+                )
                 schedulers.append(ReminderScheduler(view, bot, sender=sender))
             try:
                 for scheduler in schedulers:
@@ -113,16 +139,31 @@ async def two_schedulers(table: Table, backend: str, count: int) -> None:
                     await scheduler.stop()
                     await scheduler.bot.shutdown()
             async with views[0].uow() as uow:
-                q = (select(Reminder.claimed_by, func.count(), func.min(Reminder.sent_at), func.max(Reminder.sent_at))
-                     .where(Reminder.state == "sent").group_by(Reminder.claimed_by))
+                q = (
+                    select(
+                        Reminder.claimed_by,
+                        func.count(),
+                        func.min(Reminder.sent_at),
+                        func.max(Reminder.sent_at),
+                    )
+                    .where(Reminder.state == "sent")
+                    .group_by(Reminder.claimed_by)
+                )
                 by_worker = (await uow.session.execute(q)).all()
             too_many = emulator.stats()["too_many_requests"]["total"]
             rate = views[0].policy.reminders.messages_per_second
     sent = sum(n for _, n, _, _ in by_worker)
-    elapsed = (max(last for *_, last in by_worker) - min(first for _, _, first, _ in by_worker)).total_seconds()
+    elapsed = (
+        max(last for *_, last in by_worker) - min(first for _, _, first, _ in by_worker)
+    ).total_seconds()
     achieved = (sent - 1) / elapsed
     senders = ", ".join(f"{worker} {n:,}" for worker, n, _, _ in sorted(by_worker))
-    table.add("reminders", backend, f"fan-out, two schedulers at once, shipped policy ({rate:g}/s)",
-              f"{achieved:.1f} msg/s combined, {too_many} × 429", target=TARGET,
-              note=f"{verdict(achieved, too_many)}; {sent:,} sent in {elapsed:.0f} s (first to last message) "
-                   f"by {senders}; {LIMITS}")
+    table.add(
+        "reminders",
+        backend,
+        f"fan-out, two schedulers at once, shipped policy ({rate:g}/s)",
+        f"{achieved:.1f} msg/s combined, {too_many} × 429",
+        target=TARGET,
+        note=f"{verdict(achieved, too_many)}; {sent:,} sent in {elapsed:.0f} s (first to last message) "
+        f"by {senders}; {LIMITS}",
+    )

@@ -22,8 +22,13 @@ async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def main() -> None:
     base = os.environ["TELEGRAM_API_BASE_URL"]
-    builder = (Application.builder().token(os.environ["TELEGRAM_BOT_TOKEN"]).base_url(base)
-               .base_file_url(os.environ["TELEGRAM_FILE_BASE_URL"]).concurrent_updates(True))
+    builder = (
+        Application.builder()
+        .token(os.environ["TELEGRAM_BOT_TOKEN"])
+        .base_url(base)
+        .base_file_url(os.environ["TELEGRAM_FILE_BASE_URL"])
+        .concurrent_updates(True)
+    )
     if os.environ.get("ECHO_RATE_LIMITER") == "1":  # the product's limiter: at most 30 messages a second
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
     application = builder.build()

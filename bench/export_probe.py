@@ -35,7 +35,9 @@ def _vm_hwm_mib(pid: str) -> float:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:  # already gone
         return 0.0
-    return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")), 0.0)
+    return next(
+        (int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")), 0.0
+    )
 
 
 class ChildPeak(threading.Thread):
@@ -65,8 +67,18 @@ async def main(url: str, kind: str, fmt: str) -> dict[str, float]:
             async with services.uow() as uow:
                 admin = await uow.directory.staff(1)
                 assert admin is not None
-                rows = await export_ledger(uow, await scope_for(uow, admin), Actor(admin.id, "bench"), kind, fmt,
-                                           path, CaseFilter(), now=services.clock.now(), tz=services.tz, pii=False)
+                rows = await export_ledger(
+                    uow,
+                    await scope_for(uow, admin),
+                    Actor(admin.id, "bench"),
+                    kind,
+                    fmt,
+                    path,
+                    CaseFilter(),
+                    now=services.clock.now(),
+                    tz=services.tz,
+                    pii=False,
+                )
                 await uow.commit()
             seconds = time.perf_counter() - started
             size = path.stat().st_size
@@ -75,8 +87,14 @@ async def main(url: str, kind: str, fmt: str) -> dict[str, float]:
         children.stopped.set()
         children.join()
     peak = high_water_mib()
-    return {"rows": rows, "seconds": seconds, "peak_mib": peak, "baseline_mib": baseline, "bytes": size,
-            "writer_peak_mib": children.peak}
+    return {
+        "rows": rows,
+        "seconds": seconds,
+        "peak_mib": peak,
+        "baseline_mib": baseline,
+        "bytes": size,
+        "writer_peak_mib": children.peak,
+    }
 
 
 if __name__ == "__main__":

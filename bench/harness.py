@@ -61,8 +61,10 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def spread(values: list[float]) -> str:
-    return (f"p50 {percentile(values, .5) * 1e3:.0f} ms, p95 {percentile(values, .95) * 1e3:.0f} ms, "
-            f"p99 {percentile(values, .99) * 1e3:.0f} ms, mean {statistics.mean(values) * 1e3:.0f} ms")
+    return (
+        f"p50 {percentile(values, 0.5) * 1e3:.0f} ms, p95 {percentile(values, 0.95) * 1e3:.0f} ms, "
+        f"p99 {percentile(values, 0.99) * 1e3:.0f} ms, mean {statistics.mean(values) * 1e3:.0f} ms"
+    )
 
 
 @asynccontextmanager
@@ -93,8 +95,9 @@ class Teacher:
     pupils: list[Student]
 
 
-async def populate(services: Services, emulator: Emulator, tg_bot: BotState, teachers: int,
-                   pupils_per_class: int = 30) -> list[Teacher]:
+async def populate(
+    services: Services, emulator: Emulator, tg_bot: BotState, teachers: int, pupils_per_class: int = 30
+) -> list[Teacher]:
     """One school, a class per teacher with its pupils; each teacher bound to an emulator user."""
     async with services.uow() as uow:
         s = uow.session
@@ -104,31 +107,58 @@ async def populate(services: Services, emulator: Emulator, tg_bot: BotState, tea
         school = School(code="B-S1", name="基准中心学校", area_id=county.id, stage="nine_year")
         s.add(school)
         await s.flush()
-        classes = [SchoolClass(school_id=school.id, grade=1 + n % 9, name=f"{n + 1}班") for n in range(teachers)]
-        staff = [Staff(name=f"教师{n}", phone=f"135{n:08d}", role="class_teacher", school_id=school.id,
-                       created_at=CREATED, active=True) for n in range(teachers)]
+        classes = [
+            SchoolClass(school_id=school.id, grade=1 + n % 9, name=f"{n + 1}班") for n in range(teachers)
+        ]
+        staff = [
+            Staff(
+                name=f"教师{n}",
+                phone=f"135{n:08d}",
+                role="class_teacher",
+                school_id=school.id,
+                created_at=CREATED,
+                active=True,
+            )
+            for n in range(teachers)
+        ]
         s.add_all(classes + staff)
         await s.flush()
-        s.add_all([TeachingAssignment(staff_id=t.id, class_id=c.id, is_class_teacher=True)
-                   for t, c in zip(staff, classes, strict=True)])
+        s.add_all(
+            [
+                TeachingAssignment(staff_id=t.id, class_id=c.id, is_class_teacher=True)
+                for t, c in zip(staff, classes, strict=True)
+            ]
+        )
         surnames = "张王李赵刘陈杨黄周吴"
-        pupils = [Student(student_number=f"L{n:012d}", name=f"{surnames[n % 10]}小{n}", sex="MF"[n % 2],
-                          birth_date=date(2015, 1, 1), school_id=school.id, class_id=classes[n // pupils_per_class].id)
-                  for n in range(teachers * pupils_per_class)]
+        pupils = [
+            Student(
+                student_number=f"L{n:012d}",
+                name=f"{surnames[n % 10]}小{n}",
+                sex="MF"[n % 2],
+                birth_date=date(2015, 1, 1),
+                school_id=school.id,
+                class_id=classes[n // pupils_per_class].id,
+            )
+            for n in range(teachers * pupils_per_class)
+        ]
         s.add_all(pupils)
         made = []
         for n, member in enumerate(staff):
             user = emulator.create_user(first_name=member.name, language_code="zh-hans")
             emulator.registry.chat(emulator.bot(tg_bot.token), user["id"]).started = True
-            s.add(TelegramBinding(staff_id=member.id, telegram_user_id=user["id"], chat_id=user["id"],
-                                  bound_at=CREATED))
-            made.append(Teacher(member.id, user, pupils[n * pupils_per_class:(n + 1) * pupils_per_class]))
+            s.add(
+                TelegramBinding(
+                    staff_id=member.id, telegram_user_id=user["id"], chat_id=user["id"], bound_at=CREATED
+                )
+            )
+            made.append(Teacher(member.id, user, pupils[n * pupils_per_class : (n + 1) * pupils_per_class]))
         await uow.commit()
     return made
 
 
-def phones_for(emulator: Emulator, tg_bot: BotState, teachers: list[Teacher],
-               client: httpx.AsyncClient) -> list[Phone]:
+def phones_for(
+    emulator: Emulator, tg_bot: BotState, teachers: list[Teacher], client: httpx.AsyncClient
+) -> list[Phone]:
     return [Phone(emulator.url, tg_bot.username, t.user, client=client) for t in teachers]
 
 
@@ -138,8 +168,14 @@ def shared_client(connections: int) -> httpx.AsyncClient:
 
 
 @asynccontextmanager
-async def bot_process(url: str, emulator: Emulator, tg_bot: BotState, folder: Path,
-                      module: str = "tests.drills.bot_process", **extra: str) -> AsyncIterator[BotProcess]:
+async def bot_process(
+    url: str,
+    emulator: Emulator,
+    tg_bot: BotState,
+    folder: Path,
+    module: str = "tests.drills.bot_process",
+    **extra: str,
+) -> AsyncIterator[BotProcess]:
     """The product's bot (or the echo bot) polling the emulator from its own process."""
     env = product_env(url, tg_bot.token, emulator.url, folder / "media", **extra)
     process = BotProcess(env, folder / f"{module.rsplit('.', 1)[-1]}.log", module=module)

@@ -47,65 +47,164 @@ async def generate(dsn: str, cases: int, ledger_rows: int) -> dict[str, int]:
     conn = await asyncpg.connect(dsn)
     try:
         areas, townships, villages = _areas()
-        await conn.copy_records_to_table("areas", records=areas, columns=["id", "code", "name", "level", "parent_id"])
-        schools = [(n + 1, f"S{n}", f"第{n}学校", townships[n // SCHOOLS], "nine_year")
-                   for n in range(len(townships) * SCHOOLS)]
-        await conn.copy_records_to_table("schools", records=schools, columns=["id", "code", "name", "area_id", "stage"])
-        classes = [(n + 1, s[0], 1 + n % 9, f"{n % CLASSES + 1}班") for n, s in
-                   ((n, schools[n // CLASSES]) for n in range(len(schools) * CLASSES))]
-        await conn.copy_records_to_table("classes", records=classes, columns=["id", "school_id", "grade", "name"])
-        staff = [(1, "省管理员", "13000000000", "admin", True, START, None, None),  # the first county's officer:
-                 (2, "县教育局", "13000000001", "county_officer", True, START, 2, None)]  # area 2 is that county
+        await conn.copy_records_to_table(
+            "areas", records=areas, columns=["id", "code", "name", "level", "parent_id"]
+        )
+        schools = [
+            (n + 1, f"S{n}", f"第{n}学校", townships[n // SCHOOLS], "nine_year")
+            for n in range(len(townships) * SCHOOLS)
+        ]
+        await conn.copy_records_to_table(
+            "schools", records=schools, columns=["id", "code", "name", "area_id", "stage"]
+        )
+        classes = [
+            (n + 1, s[0], 1 + n % 9, f"{n % CLASSES + 1}班")
+            for n, s in ((n, schools[n // CLASSES]) for n in range(len(schools) * CLASSES))
+        ]
+        await conn.copy_records_to_table(
+            "classes", records=classes, columns=["id", "school_id", "grade", "name"]
+        )
+        staff = [
+            (1, "省管理员", "13000000000", "admin", True, START, None, None),  # the first county's officer:
+            (2, "县教育局", "13000000001", "county_officer", True, START, 2, None),
+        ]  # area 2 is that county
         # Everyone else whose overview the scheduler keeps: the other counties' officers, one officer per
         # township and a principal per school.
-        officers = [(a[0], "county_officer" if a[3] == "county" else "township_officer")
-                    for a in areas[1:] if a[3] in ("county", "township") and a[0] != 2]
-        staff += [(3 + n, f"专干{n}", f"131{n:08d}", role, True, START, area, None)
-                  for n, (area, role) in enumerate(officers)]
-        staff += [(3 + len(officers) + n, f"校长{n}", f"132{n:08d}", "principal", True, START, None, school[0])
-                  for n, school in enumerate(schools)]
-        await conn.copy_records_to_table("staff", records=staff, columns=["id", "name", "phone", "role", "active",
-                                                                          "created_at", "area_id", "school_id"])
+        officers = [
+            (a[0], "county_officer" if a[3] == "county" else "township_officer")
+            for a in areas[1:]
+            if a[3] in ("county", "township") and a[0] != 2
+        ]
+        staff += [
+            (3 + n, f"专干{n}", f"131{n:08d}", role, True, START, area, None)
+            for n, (area, role) in enumerate(officers)
+        ]
+        staff += [
+            (3 + len(officers) + n, f"校长{n}", f"132{n:08d}", "principal", True, START, None, school[0])
+            for n, school in enumerate(schools)
+        ]
+        await conn.copy_records_to_table(
+            "staff",
+            records=staff,
+            columns=["id", "name", "phone", "role", "active", "created_at", "area_id", "school_id"],
+        )
 
         def pupils() -> Iterator[tuple]:  # type: ignore[type-arg]
             for n in range(cases):
                 cls = classes[n % len(classes)]
-                yield (n + 1, f"G{n:017d}", f"学生{n}", "MF"[n % 2], date(2013 + n % 6, 1 + n % 12, 1 + n % 28),
-                       cls[1], cls[0], villages[n % len(villages)], True)
+                yield (
+                    n + 1,
+                    f"G{n:017d}",
+                    f"学生{n}",
+                    "MF"[n % 2],
+                    date(2013 + n % 6, 1 + n % 12, 1 + n % 28),
+                    cls[1],
+                    cls[0],
+                    villages[n % len(villages)],
+                    True,
+                )
 
         def case_rows() -> Iterator[tuple]:  # type: ignore[type-arg]
             for n in range(cases):
                 status = LEDGER[n % len(LEDGER)] if n < ledger_rows else OTHER[n % len(OTHER)]
                 opened = START + timedelta(minutes=n % 400_000)
-                yield (n + 1, f"P-{n:08d}", n + 1, status, opened, opened + timedelta(days=3), 1,
-                       opened + timedelta(days=3), opened.date())
+                yield (
+                    n + 1,
+                    f"P-{n:08d}",
+                    n + 1,
+                    status,
+                    opened,
+                    opened + timedelta(days=3),
+                    1,
+                    opened + timedelta(days=3),
+                    opened.date(),
+                )
 
         def events() -> Iterator[tuple]:  # type: ignore[type-arg]
             for n in range(cases):
                 opened = START + timedelta(minutes=n % 400_000)
                 visit = json.dumps({"outcome": "agreed_to_return", "met": "guardian", "note": "家访记录"})
                 yield (3 * n + 1, n + 1, "opened", opened, opened, None, "absent", "{}")
-                yield (3 * n + 2, n + 1, "visit_logged", opened + timedelta(days=2), opened + timedelta(days=2),
-                       None, None, visit)
-                yield (3 * n + 3, n + 1, "status_changed", opened + timedelta(days=3), opened + timedelta(days=3),
-                       "absent", "persuading", "{}")
+                yield (
+                    3 * n + 2,
+                    n + 1,
+                    "visit_logged",
+                    opened + timedelta(days=2),
+                    opened + timedelta(days=2),
+                    None,
+                    None,
+                    visit,
+                )
+                yield (
+                    3 * n + 3,
+                    n + 1,
+                    "status_changed",
+                    opened + timedelta(days=3),
+                    opened + timedelta(days=3),
+                    "absent",
+                    "persuading",
+                    "{}",
+                )
 
         for batch in _batched(pupils()):
-            await conn.copy_records_to_table("students", records=batch, columns=[
-                "id", "student_number", "name", "sex", "birth_date", "school_id", "class_id", "home_village_id",
-                "active"])
+            await conn.copy_records_to_table(
+                "students",
+                records=batch,
+                columns=[
+                    "id",
+                    "student_number",
+                    "name",
+                    "sex",
+                    "birth_date",
+                    "school_id",
+                    "class_id",
+                    "home_village_id",
+                    "active",
+                ],
+            )
         for batch in _batched(case_rows()):
-            await conn.copy_records_to_table("cases", records=batch, columns=[
-                "id", "number", "student_id", "status", "opened_at", "updated_at", "version", "visit_due_at",
-                "first_absent_on"])
+            await conn.copy_records_to_table(
+                "cases",
+                records=batch,
+                columns=[
+                    "id",
+                    "number",
+                    "student_id",
+                    "status",
+                    "opened_at",
+                    "updated_at",
+                    "version",
+                    "visit_due_at",
+                    "first_absent_on",
+                ],
+            )
         for batch in _batched(events()):
-            await conn.copy_records_to_table("case_events", records=batch, columns=[
-                "id", "case_id", "kind", "occurred_at", "recorded_at", "from_status", "to_status", "data"])
+            await conn.copy_records_to_table(
+                "case_events",
+                records=batch,
+                columns=[
+                    "id",
+                    "case_id",
+                    "kind",
+                    "occurred_at",
+                    "recorded_at",
+                    "from_status",
+                    "to_status",
+                    "data",
+                ],
+            )
         for table in ("areas", "schools", "classes", "staff", "students", "cases", "case_events"):
-            await conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                               f"(SELECT max(id) FROM {table}))")
+            await conn.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+            )
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
-    return {"areas": len(areas), "schools": len(schools), "classes": len(classes), "students": cases,
-            "cases": cases, "events": 3 * cases}
+    return {
+        "areas": len(areas),
+        "schools": len(schools),
+        "classes": len(classes),
+        "students": cases,
+        "cases": cases,
+        "events": 3 * cases,
+    }

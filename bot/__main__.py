@@ -18,8 +18,12 @@ async def main() -> None:
         raise SystemExit("TELEGRAM_BOT_TOKEN is not set; for the demo run `notoneless run` instead.")
     services = build_services(settings)
     await upgrade(services.engine)
-    application = build_application(services, token=settings.token, base_url=settings.telegram_api_base_url,
-                                    base_file_url=settings.telegram_file_base_url)
+    application = build_application(
+        services,
+        token=settings.token,
+        base_url=settings.telegram_api_base_url,
+        base_file_url=settings.telegram_file_base_url,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

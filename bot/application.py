@@ -26,13 +26,19 @@ from i18n import t
 MENU = ("report", "visit", "return", "rollcall", "mycases", "help", "language", "cancel")
 
 
-def build_application(services: Services, *, token: str, base_url: str, base_file_url: str,
-                      updater: bool = True) -> Application:  # type: ignore[type-arg]
+def build_application(
+    services: Services, *, token: str, base_url: str, base_file_url: str, updater: bool = True
+) -> Application:  # type: ignore[type-arg]
     """Registers handlers only; start-up and shutdown belong to the runner. A polling bot keeps each
     fetched update in the inbox until it has been handled (bot.inbox)."""
     inbox = Inbox(services, polling=updater)
-    bot = InboxBot(inbox, token, base_url=base_url, base_file_url=base_file_url,
-                   rate_limiter=AIORateLimiter(max_retries=3))
+    bot = InboxBot(
+        inbox,
+        token,
+        base_url=base_url,
+        base_file_url=base_file_url,
+        rate_limiter=AIORateLimiter(max_retries=3),
+    )
     builder = Application.builder().bot(bot).concurrent_updates(InboxProcessor(inbox))
     if not updater:
         builder = builder.updater(None)
@@ -56,8 +62,13 @@ def build_application(services: Services, *, token: str, base_url: str, base_fil
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 
 
-async def launch(application: Application, *, webhook_url: str | None = None,  # type: ignore[type-arg]
-                 secret: str = "", poll_timeout: int = 10) -> None:
+async def launch(
+    application: Application,
+    *,
+    webhook_url: str | None = None,  # type: ignore[type-arg]
+    secret: str = "",
+    poll_timeout: int = 10,
+) -> None:
     """Initialises and starts the application, sets the menu, then polls or registers the webhook."""
     await application.initialize()
     await application.start()
@@ -67,8 +78,9 @@ async def launch(application: Application, *, webhook_url: str | None = None,  #
     else:
         assert application.updater is not None and isinstance(application.bot, InboxBot)
         await application.bot.inbox.replay(application)  # what a killed process left, before anything new
-        await application.updater.start_polling(poll_interval=0.0, timeout=poll_timeout,
-                                                allowed_updates=ALLOWED_UPDATES)
+        await application.updater.start_polling(
+            poll_interval=0.0, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES
+        )
 
 
 def freeze_startup_heap() -> None:
@@ -94,5 +106,6 @@ async def set_command_menu(application: Application) -> None:  # type: ignore[ty
     for language, code in (("zh_CN", None), ("en", "en")):
         await application.bot.set_my_commands(
             [BotCommand(name, t(language, f"command.{name}")) for name in MENU],
-            scope=BotCommandScopeDefault(), language_code=code,
+            scope=BotCommandScopeDefault(),
+            language_code=code,
         )

@@ -127,11 +127,24 @@ class InboxBot(ExtBot):  # type: ignore[type-arg]
 
     __slots__ = ("_inbox",)
 
-    def __init__(self, inbox: Inbox, token: str, *, base_url: str, base_file_url: str,
-                 rate_limiter: BaseRateLimiter | None) -> None:  # type: ignore[type-arg]
+    def __init__(
+        self,
+        inbox: Inbox,
+        token: str,
+        *,
+        base_url: str,
+        base_file_url: str,
+        rate_limiter: BaseRateLimiter | None,
+    ) -> None:  # type: ignore[type-arg]
         # The same connection pools as ApplicationBuilder gives its own bot.
-        super().__init__(token, base_url=base_url, base_file_url=base_file_url, rate_limiter=rate_limiter,
-                         request=HTTPXRequest(connection_pool_size=256), get_updates_request=HTTPXRequest())
+        super().__init__(
+            token,
+            base_url=base_url,
+            base_file_url=base_file_url,
+            rate_limiter=rate_limiter,
+            request=HTTPXRequest(connection_pool_size=256),
+            get_updates_request=HTTPXRequest(),
+        )
         self._inbox = inbox
 
     @property

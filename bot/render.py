@@ -50,7 +50,8 @@ def to_input(update: Update) -> Input | None:
     if message.document is not None:
         doc = message.document
         if (doc.mime_type or "").lower() in IMAGE_TYPES or (doc.file_name or "").lower().endswith(
-                (".jpg", ".jpeg", ".png", ".webp", ".heic")):
+            (".jpg", ".jpeg", ".png", ".webp", ".heic")
+        ):
             return Photo(doc.file_id, doc.file_unique_id, doc.file_size, doc.mime_type, as_document=True)
         return Unsupported("document")
     if message.location is not None:
@@ -61,10 +62,16 @@ def to_input(update: Update) -> Input | None:
     return Unsupported("other")
 
 
-def markup_for(prompt: Prompt, seq: int) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None:
+def markup_for(
+    prompt: Prompt, seq: int
+) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None:
     if prompt.buttons:
-        return InlineKeyboardMarkup([[InlineKeyboardButton(c.label, callback_data=f"{FORM_TAP}:{seq}:{c.value}")
-                                      for c in row] for row in prompt.buttons])
+        return InlineKeyboardMarkup(
+            [
+                [InlineKeyboardButton(c.label, callback_data=f"{FORM_TAP}:{seq}:{c.value}") for c in row]
+                for row in prompt.buttons
+            ]
+        )
     if prompt.request_location:
         rows = [[KeyboardButton(prompt.request_location, request_location=True)]]
         rows += [[KeyboardButton(label)] for label in prompt.extra_keys]
@@ -74,8 +81,13 @@ def markup_for(prompt: Prompt, seq: int) -> InlineKeyboardMarkup | ReplyKeyboard
     return None
 
 
-async def show(bot: ExtBot, chat_id: int, outcome: Outcome, query: CallbackQuery | None,  # type: ignore[type-arg]
-               received_key: str) -> None:
+async def show(
+    bot: ExtBot,
+    chat_id: int,
+    outcome: Outcome,
+    query: CallbackQuery | None,  # type: ignore[type-arg]
+    received_key: str,
+) -> None:
     """Sends (or edits in place) every prompt of the outcome, then answers the button tap."""
     for index, prompt in enumerate(outcome.prompts):
         markup = markup_for(prompt, outcome.seq)

@@ -112,7 +112,10 @@ def render(message: Message, language: str) -> tuple[str, InlineKeyboardMarkup |
     body = "\n".join(text(m) for m in message.lines)
     if not message.buttons:
         return body, None
-    rows = [[InlineKeyboardButton(text(label), callback_data=data) for label, data in row] for row in message.buttons]
+    rows = [
+        [InlineKeyboardButton(text(label), callback_data=data) for label, data in row]
+        for row in message.buttons
+    ]
     return body, InlineKeyboardMarkup(rows)
 
 
@@ -138,9 +141,21 @@ def _retry_after(exc: BaseException) -> float:
 class ReminderSender:
     """Claims due rows and sends them; `drain()` returns when nothing due is left (or in quiet hours)."""
 
-    def __init__(self, uow: UnitOfWorkFactory, bot: Bot, *, policy: Policy, tz: Any, clock: Clock,
-                 default_language: str = "zh_CN", worker: str | None = None, limiter: SendLimiter | None = None,
-                 batch: int = 50, per_recipient: int = 5, retry_pause: float = 0.5) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        bot: Bot,
+        *,
+        policy: Policy,
+        tz: Any,
+        clock: Clock,
+        default_language: str = "zh_CN",
+        worker: str | None = None,
+        limiter: SendLimiter | None = None,
+        batch: int = 50,
+        per_recipient: int = 5,
+        retry_pause: float = 0.5,
+    ) -> None:
         self.uow, self.bot, self.policy, self.tz, self.clock = uow, bot, policy, tz, clock
         self.default_language = default_language
         self.worker = worker or worker_name()
@@ -156,9 +171,14 @@ class ReminderSender:
 
     async def claim(self, limit: int) -> list[Reminder]:
         async with self.uow() as uow:
-            rows = await outbox.claim_due(uow.session, worker=self.worker, now=self.clock.now(),
-                                          lease=self.policy.reminders.claim_lease, limit=limit,
-                                          per_recipient=self.per_recipient)
+            rows = await outbox.claim_due(
+                uow.session,
+                worker=self.worker,
+                now=self.clock.now(),
+                lease=self.policy.reminders.claim_lease,
+                limit=limit,
+                per_recipient=self.per_recipient,
+            )
             await uow.commit()
         return rows
 
@@ -172,7 +192,9 @@ class ReminderSender:
             while not self._stopping and (in_flight or keep_going()):
                 if not in_flight and is_quiet(self.clock.now(), self.policy, self.tz):
                     break
-                wanted = self.batch - len(in_flight) if len(in_flight) <= self.batch // 2 and keep_going() else 0
+                wanted = (
+                    self.batch - len(in_flight) if len(in_flight) <= self.batch // 2 and keep_going() else 0
+                )
                 rows = await self.claim(wanted) if wanted else []
                 in_flight |= {asyncio.create_task(self._deliver(row, keep_going)) for row in rows}
                 if not in_flight:
@@ -190,12 +212,27 @@ class ReminderSender:
         now = self.clock.now()
         async with self.uow() as uow:
             if row.attempts > self.policy.reminders.max_attempts:
-                await record_failure(uow, row, self.worker, row.last_error or "too many attempts", now=now,
-                                     policy=self.policy, tz=self.tz, permanent=True)
+                await record_failure(
+                    uow,
+                    row,
+                    self.worker,
+                    row.last_error or "too many attempts",
+                    now=now,
+                    policy=self.policy,
+                    tz=self.tz,
+                    permanent=True,
+                )
                 await uow.commit()
                 return
-            delivery = await prepare(uow, row, self.worker, now=now, policy=self.policy, tz=self.tz,
-                                     default_language=self.default_language)
+            delivery = await prepare(
+                uow,
+                row,
+                self.worker,
+                now=now,
+                policy=self.policy,
+                tz=self.tz,
+                default_language=self.default_language,
+            )
             await uow.commit()
         if delivery is None:
             return
@@ -217,8 +254,14 @@ class ReminderSender:
             await uow.commit()
         self.sent += 1
 
-    async def _send(self, delivery: Delivery, text: str, markup: InlineKeyboardMarkup | None,
-                    tries: dict[str, int], keep_going: Callable[[], bool]) -> int:
+    async def _send(
+        self,
+        delivery: Delivery,
+        text: str,
+        markup: InlineKeyboardMarkup | None,
+        tries: dict[str, int],
+        keep_going: Callable[[], bool],
+    ) -> int:
         """One message, retried in place on 429 (after retry_after; not counted as a failure) and on
         5xx/timeouts (growing pauses, up to QUICK_FAILURES)."""
         row, chat_id = delivery.row, delivery.chat_id
@@ -232,12 +275,16 @@ class ReminderSender:
         def stop(state: RetryCallState) -> bool:
             return tries["failures"] >= QUICK_FAILURES
 
-        async for attempt in AsyncRetrying(retry=retry_if_exception(_transient), wait=wait, stop=stop, reraise=True):
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception(_transient), wait=wait, stop=stop, reraise=True
+        ):
             with attempt:
                 await self.limiter.wait(chat_id)
                 claimed_at = row.claimed_at or self.clock.now()
-                if (self.clock.now() >= claimed_at + self.policy.reminders.claim_lease - LEASE_MARGIN
-                        or not keep_going()):
+                if (
+                    self.clock.now() >= claimed_at + self.policy.reminders.claim_lease - LEASE_MARGIN
+                    or not keep_going()
+                ):
                     raise LeaseLost(row.id)
                 try:
                     sent = await self.bot.send_message(chat_id, text, reply_markup=markup)
@@ -255,14 +302,31 @@ class ReminderSender:
         now = self.clock.now()
         error = f"{type(exc).__name__}: {exc}"
         async with self.uow() as uow:
-            if isinstance(exc, Forbidden) or (isinstance(exc, BadRequest)
-                                              and any(s in str(exc).lower() for s in UNREACHABLE_400)):
-                told = await record_unreachable(uow, row, self.worker, error, now=now, policy=self.policy,
-                                                tz=self.tz, blocked=isinstance(exc, Forbidden))
+            if isinstance(exc, Forbidden) or (
+                isinstance(exc, BadRequest) and any(s in str(exc).lower() for s in UNREACHABLE_400)
+            ):
+                told = await record_unreachable(
+                    uow,
+                    row,
+                    self.worker,
+                    error,
+                    now=now,
+                    policy=self.policy,
+                    tz=self.tz,
+                    blocked=isinstance(exc, Forbidden),
+                )
                 log.info("reminder %s: recipient unreachable; %d told instead", row.id, len(told))
             else:
                 permanent = isinstance(exc, BadRequest) or not _transient(exc)
-                await record_failure(uow, row, self.worker, error, now=now, policy=self.policy, tz=self.tz,
-                                     permanent=permanent, extra_attempts=max(0, failures - 1))
+                await record_failure(
+                    uow,
+                    row,
+                    self.worker,
+                    error,
+                    now=now,
+                    policy=self.policy,
+                    tz=self.tz,
+                    permanent=permanent,
+                    extra_attempts=max(0, failures - 1),
+                )
             await uow.commit()
-

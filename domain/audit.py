@@ -22,8 +22,23 @@ class Actor:
         return cls(staff_id=None, label=label)
 
 
-def audit(uow: UnitOfWork, actor: Actor, at: datetime, action: str, entity: str,
-          entity_id: object = None, **detail: Any) -> None:
+def audit(
+    uow: UnitOfWork,
+    actor: Actor,
+    at: datetime,
+    action: str,
+    entity: str,
+    entity_id: object = None,
+    **detail: Any,
+) -> None:
     """Appends an audit entry; never put names, ID numbers or addresses in `detail`."""
-    uow.audit.record(at=at, actor_id=actor.staff_id, actor_label=actor.label, action=action, entity=entity,
-                     entity_id=entity_id, source=actor.source, detail=detail)
+    uow.audit.record(
+        at=at,
+        actor_id=actor.staff_id,
+        actor_label=actor.label,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        source=actor.source,
+        detail=detail,
+    )

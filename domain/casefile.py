@@ -51,19 +51,41 @@ class CasePage:
         return max(1, -(-self.total // self.per_page))
 
 
-async def list_cases(uow: UnitOfWork, scope: Scope, flt: CaseFilter, *, now: datetime, page: int = 1,
-                     per_page: int = 50, full_names: bool = False) -> CasePage:
+async def list_cases(
+    uow: UnitOfWork,
+    scope: Scope,
+    flt: CaseFilter,
+    *,
+    now: datetime,
+    page: int = 1,
+    per_page: int = 50,
+    full_names: bool = False,
+) -> CasePage:
     """One page of the cases in scope matching the filter, newest first."""
     page, per_page = max(1, page), min(max(1, per_page), MAX_PER_PAGE)
     total, rows = await ReportingRepository(uow.session).case_page(
-        scope, flt, now, OVERDUE_RULES, limit=per_page, offset=(page - 1) * per_page)
-    items = [CaseListItem(
-        id=case.id, number=case.number, student_label=student.name if full_names else mask_name(student.name),
-        student_number=mask_student_number(student.student_number), school=school, class_name=class_name,
-        grade=grade, village=village, status=case.status, category_scheme=case.category_scheme,
-        category_code=case.category_code, first_absent_on=case.first_absent_on, opened_at=case.opened_at,
-        updated_at=case.updated_at, overdue=is_overdue(case, now),
-    ) for case, student, school, class_name, grade, village in rows]
+        scope, flt, now, OVERDUE_RULES, limit=per_page, offset=(page - 1) * per_page
+    )
+    items = [
+        CaseListItem(
+            id=case.id,
+            number=case.number,
+            student_label=student.name if full_names else mask_name(student.name),
+            student_number=mask_student_number(student.student_number),
+            school=school,
+            class_name=class_name,
+            grade=grade,
+            village=village,
+            status=case.status,
+            category_scheme=case.category_scheme,
+            category_code=case.category_code,
+            first_absent_on=case.first_absent_on,
+            opened_at=case.opened_at,
+            updated_at=case.updated_at,
+            overdue=is_overdue(case, now),
+        )
+        for case, student, school, class_name, grade, village in rows
+    ]
     return CasePage(items=items, total=total, page=page, per_page=per_page)
 
 
@@ -92,7 +114,9 @@ class CaseFile:
     overdue: bool
 
 
-async def _in_scope_or_denied(uow: UnitOfWork, scope: Scope, actor: Actor, case_id: int, now: datetime) -> Any:
+async def _in_scope_or_denied(
+    uow: UnitOfWork, scope: Scope, actor: Actor, case_id: int, now: datetime
+) -> Any:
     row = await ReportingRepository(uow.session).case_detail(scope, case_id)
     if row is None:
         audit(uow, actor, now, "denied", "case", case_id)
@@ -100,31 +124,55 @@ async def _in_scope_or_denied(uow: UnitOfWork, scope: Scope, actor: Actor, case_
     return row
 
 
-async def open_case_file(uow: UnitOfWork, scope: Scope, actor: Actor, case_id: int, *,
-                         now: datetime) -> CaseFile:
+async def open_case_file(
+    uow: UnitOfWork, scope: Scope, actor: Actor, case_id: int, *, now: datetime
+) -> CaseFile:
     """The whole case for someone whose scope covers it; every view is audited (DOMAIN.md §8).
     Raises NotInScope (audited as "denied") otherwise; the caller commits in both cases."""
     case, student, school, school_class, village, teacher, cadre = await _in_scope_or_denied(
-        uow, scope, actor, case_id, now)
+        uow, scope, actor, case_id, now
+    )
     repo = ReportingRepository(uow.session)
     events = await repo.timeline(case.id)
-    visitor_ids = sorted({int(i) for e, _ in events for i in (e.data or {}).get("visitors") or []
-                          if isinstance(i, int)})
+    visitor_ids = sorted(
+        {int(i) for e, _ in events for i in (e.data or {}).get("visitors") or [] if isinstance(i, int)}
+    )
     names = await repo.staff_names(visitor_ids)
-    timeline = [TimelineEntry(event=e, actor=name,
-                              visitors=[names.get(i, f"#{i}") for i in (e.data or {}).get("visitors") or []])
-                for e, name in events]
+    timeline = [
+        TimelineEntry(
+            event=e,
+            actor=name,
+            visitors=[names.get(i, f"#{i}") for i in (e.data or {}).get("visitors") or []],
+        )
+        for e, name in events
+    ]
     audit(uow, actor, now, "view", "case", case.id)
     return CaseFile(
-        case=case, student=student, school=school, school_class=school_class, village=village,
-        teacher=teacher, cadre=cadre, flags=await uow.students.flags(student.id), timeline=timeline,
+        case=case,
+        student=student,
+        school=school,
+        school_class=school_class,
+        village=village,
+        teacher=teacher,
+        cadre=cadre,
+        flags=await uow.students.flags(student.id),
+        timeline=timeline,
         attachments=list(await repo.attachments(case.id)),
-        reminders=[(r, n) for r, n in await repo.reminders(case.id)], overdue=is_overdue(case, now),
+        reminders=[(r, n) for r, n in await repo.reminders(case.id)],
+        overdue=is_overdue(case, now),
     )
 
 
-async def attachment_in_scope(uow: UnitOfWork, scope: Scope, actor: Actor, case_id: int, attachment_id: int,
-                              *, now: datetime, record_view: bool = True) -> Attachment:
+async def attachment_in_scope(
+    uow: UnitOfWork,
+    scope: Scope,
+    actor: Actor,
+    case_id: int,
+    attachment_id: int,
+    *,
+    now: datetime,
+    record_view: bool = True,
+) -> Attachment:
     """A photo of a case the person may see; NotInScope (audited) for anything else. Thumbnails
     pass record_view=False: the case page that shows them is already audited."""
     await _in_scope_or_denied(uow, scope, actor, case_id, now)
@@ -137,7 +185,9 @@ async def attachment_in_scope(uow: UnitOfWork, scope: Scope, actor: Actor, case_
     return attachment
 
 
-async def filter_in_scope(uow: UnitOfWork, scope: Scope, actor: Actor, flt: CaseFilter, *, now: datetime) -> bool:
+async def filter_in_scope(
+    uow: UnitOfWork, scope: Scope, actor: Actor, flt: CaseFilter, *, now: datetime
+) -> bool:
     """A school or village named in a filter must lie in the person's area (else the URL answers 404)."""
     repo = ReportingRepository(uow.session)
     if flt.school_id is not None and flt.school_id not in {s.id for s in await repo.schools(scope)}:

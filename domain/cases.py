@@ -36,18 +36,36 @@ class AbsenceReport:
     suspected: bool = False  # roll call and cross-checks open suspected cases directly
 
 
-def add_event(uow: UnitOfWork, case: Case, kind: str, actor: Actor, at: datetime, *,
-              occurred_at: datetime | None = None, from_status: str | None = None,
-              to_status: str | None = None, **data: Any) -> CaseEvent:
+def add_event(
+    uow: UnitOfWork,
+    case: Case,
+    kind: str,
+    actor: Actor,
+    at: datetime,
+    *,
+    occurred_at: datetime | None = None,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    **data: Any,
+) -> CaseEvent:
     """Appends one entry to the case timeline (never updated or deleted afterwards)."""
-    event = CaseEvent(case_id=case.id, kind=kind, occurred_at=occurred_at or at, recorded_at=at,
-                      actor_id=actor.staff_id, from_status=from_status, to_status=to_status, data=data)
+    event = CaseEvent(
+        case_id=case.id,
+        kind=kind,
+        occurred_at=occurred_at or at,
+        recorded_at=at,
+        actor_id=actor.staff_id,
+        from_status=from_status,
+        to_status=to_status,
+        data=data,
+    )
     uow.session.add(event)
     return event
 
 
-async def student_in_scope(uow: UnitOfWork, scope: Scope, actor: Actor, student_id: int,
-                           now: datetime) -> Student:
+async def student_in_scope(
+    uow: UnitOfWork, scope: Scope, actor: Actor, student_id: int, now: datetime
+) -> Student:
     """The student, or NotInScope (logged) when the actor may not see them."""
     student = await uow.students.in_scope(scope, student_id)
     if student is None:
@@ -74,10 +92,18 @@ def check_past_date(day: date, now: datetime, tz: ZoneInfo, field_name: str) -> 
         raise InvalidInput("date_too_old", field=field_name)
 
 
-async def _responsible_people(uow: UnitOfWork, student: Student, reporter: int | None) -> tuple[int | None, int | None]:
+async def _responsible_people(
+    uow: UnitOfWork, student: Student, reporter: int | None
+) -> tuple[int | None, int | None]:
     """The class teacher (else the reporter) and the cadre of the pupil's home village."""
-    teacher = next((a.staff_id for a in await uow.directory.assignments_of_class(student.class_id)
-                    if a.is_class_teacher), reporter)
+    teacher = next(
+        (
+            a.staff_id
+            for a in await uow.directory.assignments_of_class(student.class_id)
+            if a.is_class_teacher
+        ),
+        reporter,
+    )
     cadre = None
     if student.home_village_id is not None:
         cadres = await uow.directory.staff_in_area(student.home_village_id, Role.VILLAGE_CADRE.value)
@@ -85,8 +111,16 @@ async def _responsible_people(uow: UnitOfWork, student: Student, reporter: int |
     return teacher, cadre
 
 
-async def report_absence(uow: UnitOfWork, scope: Scope, actor: Actor, report: AbsenceReport, *,
-                         now: datetime, policy: Policy, tz: ZoneInfo) -> tuple[Case, bool]:
+async def report_absence(
+    uow: UnitOfWork,
+    scope: Scope,
+    actor: Actor,
+    report: AbsenceReport,
+    *,
+    now: datetime,
+    policy: Policy,
+    tz: ZoneInfo,
+) -> tuple[Case, bool]:
     """Opens a case for the absent pupil, or adds the report to their open case.
     Returns (case, created)."""
     student = await student_in_scope(uow, scope, actor, report.student_id, now)
@@ -98,8 +132,12 @@ async def report_absence(uow: UnitOfWork, scope: Scope, actor: Actor, report: Ab
         raise InvalidInput("unknown_flag", flags=sorted(unknown))
     if report.flags:
         await uow.students.set_flags(student.id, report.flags)
-    data = {"absent_since": report.absent_since.isoformat(), "reason_code": report.reason_code,
-            "flags": sorted(report.flags), "note": report.note}
+    data = {
+        "absent_since": report.absent_since.isoformat(),
+        "reason_code": report.reason_code,
+        "flags": sorted(report.flags),
+        "note": report.note,
+    }
 
     case = await uow.cases.open_for_student(student.id)
     if case is not None:
@@ -116,10 +154,17 @@ async def report_absence(uow: UnitOfWork, scope: Scope, actor: Actor, report: Ab
     status = CaseStatus.SUSPECTED if suspected else CaseStatus.ABSENT
     teacher, cadre = await _responsible_people(uow, student, actor.staff_id)
     case = Case(
-        number=await uow.cases.next_number(now.astimezone(tz).year), student_id=student.id,
-        status=status.value, category_scheme=REASON_SCHEME if report.reason_code else None,
-        category_code=report.reason_code, reason=report.note, responsible_teacher_id=teacher,
-        responsible_cadre_id=cadre, first_absent_on=report.absent_since, opened_at=now, updated_at=now,
+        number=await uow.cases.next_number(now.astimezone(tz).year),
+        student_id=student.id,
+        status=status.value,
+        category_scheme=REASON_SCHEME if report.reason_code else None,
+        category_code=report.reason_code,
+        reason=report.note,
+        responsible_teacher_id=teacher,
+        responsible_cadre_id=cadre,
+        first_absent_on=report.absent_since,
+        opened_at=now,
+        updated_at=now,
         visit_due_at=policy.visit_due(now),
         verification_due_at=policy.verification_due(now, tz) if suspected else None,
     )
@@ -133,9 +178,18 @@ async def report_absence(uow: UnitOfWork, scope: Scope, actor: Actor, report: Ab
     return case, True
 
 
-async def change_status(uow: UnitOfWork, case: Case, target: CaseStatus, actor: Actor, *, now: datetime,
-                        kind: str = "status_changed", policy: Policy | None = None, tz: ZoneInfo | None = None,
-                        **data: Any) -> CaseEvent:
+async def change_status(
+    uow: UnitOfWork,
+    case: Case,
+    target: CaseStatus,
+    actor: Actor,
+    *,
+    now: datetime,
+    kind: str = "status_changed",
+    policy: Policy | None = None,
+    tz: ZoneInfo | None = None,
+    **data: Any,
+) -> CaseEvent:
     """Moves the case through the lifecycle table; an illegal move raises InvalidTransition.
     With `policy` and `tz` the case's reminders are replanned in the same transaction (without them
     the calling use case must call `plan_case_reminders` itself)."""
@@ -155,16 +209,32 @@ async def change_status(uow: UnitOfWork, case: Case, target: CaseStatus, actor: 
     return event
 
 
-async def reclassify(uow: UnitOfWork, case: Case, scheme: str, code: str, actor: Actor, *, now: datetime,
-                     free_text: str | None = None) -> CaseEvent:
+async def reclassify(
+    uow: UnitOfWork,
+    case: Case,
+    scheme: str,
+    code: str,
+    actor: Actor,
+    *,
+    now: datetime,
+    free_text: str | None = None,
+) -> CaseEvent:
     """Sets the official category; the previous one stays in the timeline."""
     if await uow.codes.get(scheme, code) is None:
         raise InvalidInput("unknown_code", value=code)
     before = {"scheme": case.category_scheme, "code": case.category_code}
     case.category_scheme, case.category_code = scheme, code
     case.updated_at = now
-    event = add_event(uow, case, "reclassified", actor, now, before=before,
-                      after={"scheme": scheme, "code": code}, free_text=free_text)
+    event = add_event(
+        uow,
+        case,
+        "reclassified",
+        actor,
+        now,
+        before=before,
+        after={"scheme": scheme, "code": code},
+        free_text=free_text,
+    )
     audit(uow, actor, now, "update", "case", case.id, category=f"{scheme}:{code}")
     await uow.flush()
     return event

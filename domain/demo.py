@@ -28,23 +28,40 @@ from storage.uow import UnitOfWork, UnitOfWorkFactory
 DEMO_COUNTY = "DEMO"
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹"
 GIVEN = "子涵宇轩浩然欣怡梓萱俊杰思雨嘉文博涛佳琪泽一诺明雅静晨阳可心天佑若曦志强秀兰建华"
-TOWNSHIPS = [("示例东岭镇", ["示例青山村", "示例石桥村", "示例柳塘村"]),
-             ("示例西川乡", ["示例河湾村", "示例杏林村", "示例高坡村"])]
+TOWNSHIPS = [
+    ("示例东岭镇", ["示例青山村", "示例石桥村", "示例柳塘村"]),
+    ("示例西川乡", ["示例河湾村", "示例杏林村", "示例高坡村"]),
+]
 # (code, name, township index, stage, grades)
-SCHOOLS = [("DEMO-S1", "示例东岭镇中心小学", 0, "primary", range(1, 7)),
-           ("DEMO-S2", "示例西川乡小学", 1, "primary", range(4, 7)),
-           ("DEMO-S3", "示例县第一初级中学", 0, "junior", range(7, 10))]
+SCHOOLS = [
+    ("DEMO-S1", "示例东岭镇中心小学", 0, "primary", range(1, 7)),
+    ("DEMO-S2", "示例西川乡小学", 1, "primary", range(4, 7)),
+    ("DEMO-S3", "示例县第一初级中学", 0, "junior", range(7, 10)),
+]
 PUPILS_PER_CLASS = 25
 GRADE_ZH = "一二三四五六"
-FLAGS = ["left_behind", "low_income", "single_parent", "migrant_child", "learning_difficulty", "disabled_child"]
+FLAGS = [
+    "left_behind",
+    "low_income",
+    "single_parent",
+    "migrant_child",
+    "learning_difficulty",
+    "disabled_child",
+]
 # Where each demo case is moved after it is opened; every step is a legal lifecycle transition.
 CASE_PATHS: list[list[S]] = [
-    [], [], [],  # absent
-    [], [], [],  # suspected
-    [S.VERIFYING], [S.VERIFYING],
+    [],
+    [],
+    [],  # absent
+    [],
+    [],
+    [],  # suspected
+    [S.VERIFYING],
+    [S.VERIFYING],
     [S.VERIFYING, S.CLEARED],
     [S.VERIFYING, S.MISSING],
-    [S.VERIFYING, S.DROPPED_OUT, S.PERSUADING], [S.DROPPED_OUT, S.PERSUADING],
+    [S.VERIFYING, S.DROPPED_OUT, S.PERSUADING],
+    [S.DROPPED_OUT, S.PERSUADING],
     [S.DROPPED_OUT, S.PERSUADING, S.NOTICE_ISSUED],
     [S.DROPPED_OUT, S.PERSUADING, S.NOTICE_ISSUED, S.ESCALATED],
     [S.VERIFYING, S.DROPPED_OUT, S.PERSUADING, S.RETURNED],
@@ -90,10 +107,25 @@ def demo_roster(today: date, seed: int = 2026) -> RosterData:
         for code, village in zip(villages[-1], names, strict=True):
             d.areas.append(AreaRow(len(d.areas) + 2, code, village, "village", f"DEMO-T{t}"))
 
-    def staff(role: Role, school: str | None = None, area: str | None = None, homeroom: str | None = None,
-              teaching: tuple[str, ...] = ()) -> None:
-        d.staff.append(StaffRow(len(d.staff) + 2, name(), f"13800202{len(d.staff) + 1:03d}", role, school, area,
-                                homeroom, teaching))
+    def staff(
+        role: Role,
+        school: str | None = None,
+        area: str | None = None,
+        homeroom: str | None = None,
+        teaching: tuple[str, ...] = (),
+    ) -> None:
+        d.staff.append(
+            StaffRow(
+                len(d.staff) + 2,
+                name(),
+                f"13800202{len(d.staff) + 1:03d}",
+                role,
+                school,
+                area,
+                homeroom,
+                teaching,
+            )
+        )
 
     school_year = today.year if today.month >= 9 else today.year - 1
     for code, school_name, township, stage, grades in SCHOOLS:
@@ -110,15 +142,26 @@ def demo_roster(today: date, seed: int = 2026) -> RosterData:
                 birth = date(school_year - 5 - grade, 1, 1) + timedelta(days=rng.randrange(365))
                 id17 = "110101" + birth.strftime("%Y%m%d") + f"{(2 * n + (sex == 'M')) % 1000:03d}"
                 pupil = name()
-                d.students.append(StudentRow(
-                    n + 1, f"DEMO{school_year}{n:05d}", pupil, sex, birth, code, cls,
-                    id17 + id_check_char(id17) if rng.random() < 0.8 else None, rng.choice(homes),
-                    pupil[0] + name()[1:], rng.choice(["父亲", "母亲", "祖父", "祖母"]), f"1390026{n:04d}",
-                    (rng.choice(FLAGS),) if rng.random() < 0.15 else (),
-                ))
+                d.students.append(
+                    StudentRow(
+                        n + 1,
+                        f"DEMO{school_year}{n:05d}",
+                        pupil,
+                        sex,
+                        birth,
+                        code,
+                        cls,
+                        id17 + id_check_char(id17) if rng.random() < 0.8 else None,
+                        rng.choice(homes),
+                        pupil[0] + name()[1:],
+                        rng.choice(["父亲", "母亲", "祖父", "祖母"]),
+                        f"1390026{n:04d}",
+                        (rng.choice(FLAGS),) if rng.random() < 0.15 else (),
+                    )
+                )
         classes = tuple(_class_name(g) for g in grades)
         staff(Role.SUBJECT_TEACHER, code, teaching=classes[: (len(classes) + 1) // 2])
-        staff(Role.SUBJECT_TEACHER, code, teaching=classes[(len(classes) + 1) // 2:])
+        staff(Role.SUBJECT_TEACHER, code, teaching=classes[(len(classes) + 1) // 2 :])
     for t, vs in enumerate(villages, start=1):
         staff(Role.TOWNSHIP_OFFICER, area=f"DEMO-T{t}")
         for village in vs:
@@ -129,19 +172,25 @@ def demo_roster(today: date, seed: int = 2026) -> RosterData:
 
 
 async def _demo_staff(uow: UnitOfWork, data: RosterData) -> list[DemoStaff]:
-    rows = await uow.session.scalars(select(Staff).where(Staff.phone.in_([s.phone for s in data.staff]))
-                                     .order_by(Staff.id))
+    rows = await uow.session.scalars(
+        select(Staff).where(Staff.phone.in_([s.phone for s in data.staff])).order_by(Staff.id)
+    )
     return [DemoStaff(s.id, s.name, s.role, s.phone) for s in rows]
 
 
-async def _open_cases(uow: UnitOfWork, data: RosterData, *, now: datetime, policy: Policy, tz: ZoneInfo,
-                      rng: random.Random) -> dict[str, int]:
+async def _open_cases(
+    uow: UnitOfWork, data: RosterData, *, now: datetime, policy: Policy, tz: ZoneInfo, rng: random.Random
+) -> dict[str, int]:
     """Opens one case per CASE_PATHS entry, as the pupil's class teacher would, and moves it along."""
     numbers = [s.number for s in rng.sample(data.students, len(CASE_PATHS))]
-    pupils = {s.student_number: s for s in await uow.session.scalars(
-        select(Student).where(Student.student_number.in_(numbers)))}
+    pupils = {
+        s.student_number: s
+        for s in await uow.session.scalars(select(Student).where(Student.student_number.in_(numbers)))
+    }
     teachers = {(r.school_code, r.homeroom_class): r.phone for r in data.staff if r.homeroom_class}
-    by_phone = {s.phone: s for s in await uow.session.scalars(select(Staff).where(Staff.phone.in_(teachers.values())))}
+    by_phone = {
+        s.phone: s for s in await uow.session.scalars(select(Staff).where(Staff.phone.in_(teachers.values())))
+    }
     rows = {r.number: r for r in data.students}
     statuses: dict[str, int] = {}
     for i, (number, path) in enumerate(zip(numbers, CASE_PATHS, strict=True)):
@@ -149,10 +198,15 @@ async def _open_cases(uow: UnitOfWork, data: RosterData, *, now: datetime, polic
         actor = Actor(teacher.id, "demo")
         opened = now - timedelta(days=3 * len(path) + 1, hours=i)
         absent = i >= 3  # the first three stay plain absences
-        report = AbsenceReport(pupils[number].id, opened.astimezone(tz).date() - timedelta(days=6 if absent else 0),
-                               suspected=absent, note="示例数据 demo data")
-        case, _ = await report_absence(uow, await scope_for(uow, teacher), actor, report, now=opened,
-                                       policy=policy, tz=tz)
+        report = AbsenceReport(
+            pupils[number].id,
+            opened.astimezone(tz).date() - timedelta(days=6 if absent else 0),
+            suspected=absent,
+            note="示例数据 demo data",
+        )
+        case, _ = await report_absence(
+            uow, await scope_for(uow, teacher), actor, report, now=opened, policy=policy, tz=tz
+        )
         for step, status in enumerate(path, start=1):
             at = opened + timedelta(days=3 * step)
             if status is S.DROPPED_OUT:
@@ -164,8 +218,9 @@ async def _open_cases(uow: UnitOfWork, data: RosterData, *, now: datetime, polic
     return statuses
 
 
-async def create_demo_data(uow_factory: UnitOfWorkFactory, *, now: datetime, policy: Policy, tz: ZoneInfo,
-                           seed: int = 2026) -> DemoSummary:
+async def create_demo_data(
+    uow_factory: UnitOfWorkFactory, *, now: datetime, policy: Policy, tz: ZoneInfo, seed: int = 2026
+) -> DemoSummary:
     """Creates the demo county in one transaction; does nothing if it already exists."""
     data = demo_roster(now.astimezone(tz).date(), seed)
     async with uow_factory() as uow:

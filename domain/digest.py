@@ -35,7 +35,9 @@ def digest_key(recipient_id: int, day: str) -> str:
     return f"{DIGEST}:-:{day}:{recipient_id}"
 
 
-async def build_digests(uow_factory: UnitOfWorkFactory, *, now: datetime, policy: Policy, tz: ZoneInfo) -> int:
+async def build_digests(
+    uow_factory: UnitOfWorkFactory, *, now: datetime, policy: Policy, tz: ZoneInfo
+) -> int:
     """Makes today's digest for every coordinator with due items (once the digest time has come)."""
     local = now.astimezone(tz)
     if local.time() < policy.reminders.digest_time or is_skipped_day(local.date(), policy):
@@ -52,11 +54,20 @@ async def build_digests(uow_factory: UnitOfWorkFactory, *, now: datetime, policy
                     continue  # today's digest is out; these items wait for tomorrow's
                 ids = [i.id for i in items]
                 inserted = await outbox.insert_once(
-                    uow.session, kind=DIGEST, case_id=None, recipient_id=recipient_id, due_at=now,
-                    send_after=next_allowed(now, policy, tz), dedupe_key=key, channel="direct",
-                    payload={"items": ids, "date": day}, created_at=now)
+                    uow.session,
+                    kind=DIGEST,
+                    case_id=None,
+                    recipient_id=recipient_id,
+                    due_at=now,
+                    send_after=next_allowed(now, policy, tz),
+                    dedupe_key=key,
+                    channel="direct",
+                    payload={"items": ids, "date": day},
+                    created_at=now,
+                )
                 if not inserted or await outbox.change_many(
-                        uow.session, ids, when_state=outbox.PENDING, state=outbox.BATCHED) != len(ids):
+                    uow.session, ids, when_state=outbox.PENDING, state=outbox.BATCHED
+                ) != len(ids):
                     continue  # another scheduler made it, or an item changed meanwhile: next tick retries
                 await uow.commit()
                 made += 1
@@ -65,13 +76,17 @@ async def build_digests(uow_factory: UnitOfWorkFactory, *, now: datetime, policy
     return made
 
 
-async def digest_members(uow: UnitOfWork, row: Reminder, policy: Policy | None, tz: ZoneInfo | None,
-                         now: datetime) -> list[Reminder]:
+async def digest_members(
+    uow: UnitOfWork, row: Reminder, policy: Policy | None, tz: ZoneInfo | None, now: datetime
+) -> list[Reminder]:
     """The digest's items still waiting in it; with a policy, items no longer due are dropped (skipped)."""
     if row.kind != DIGEST:
         return []
-    members = [m for m in await outbox.by_ids(uow.session, (row.payload or {}).get("items", []))
-               if m.state == outbox.BATCHED]
+    members = [
+        m
+        for m in await outbox.by_ids(uow.session, (row.payload or {}).get("items", []))
+        if m.state == outbox.BATCHED
+    ]
     if policy is None or tz is None:
         return members
     kept = []
@@ -79,20 +94,42 @@ async def digest_members(uow: UnitOfWork, row: Reminder, policy: Policy | None, 
         if await still_wanted(uow, member, policy, tz):
             kept.append(member)
             continue
-        await outbox.change(uow.session, member.id, when_state=outbox.BATCHED, state=outbox.SKIPPED,
-                            last_error="no_longer_due")
+        await outbox.change(
+            uow.session,
+            member.id,
+            when_state=outbox.BATCHED,
+            state=outbox.SKIPPED,
+            last_error="no_longer_due",
+        )
         case = await uow.cases.get(member.case_id) if member.case_id is not None else None
         if case is not None:
-            add_event(uow, case, "reminder_skipped", Actor.system("reminders"), now, reminder_id=member.id,
-                      reminder_kind=member.kind, recipient_id=member.recipient_id, reason="no_longer_due")
+            add_event(
+                uow,
+                case,
+                "reminder_skipped",
+                Actor.system("reminders"),
+                now,
+                reminder_id=member.id,
+                reminder_kind=member.kind,
+                recipient_id=member.recipient_id,
+                reason="no_longer_due",
+            )
     return kept
 
 
-async def digest_message(uow: UnitOfWork, row: Reminder, members: list[Reminder], tz: ZoneInfo,
-                         now: datetime) -> Message:
+async def digest_message(
+    uow: UnitOfWork, row: Reminder, members: list[Reminder], tz: ZoneInfo, now: datetime
+) -> Message:
     """Title, this month's report if due, then the cases grouped by school (masked names)."""
-    lines = [Msg("digest.title", {"date": (row.payload or {}).get("date", now.astimezone(tz).date().isoformat()),
-                                  "n": len(members)})]
+    lines = [
+        Msg(
+            "digest.title",
+            {
+                "date": (row.payload or {}).get("date", now.astimezone(tz).date().isoformat()),
+                "n": len(members),
+            },
+        )
+    ]
     for member in members:
         if member.kind == MONTHLY_REPORT:
             lines.append(Msg("digest.monthly_report", {"month": (member.payload or {}).get("month", "")}))
@@ -113,8 +150,10 @@ async def digest_message(uow: UnitOfWork, row: Reminder, members: list[Reminder]
                 staff = await uow.directory.staff(instead_of)
                 names[instead_of] = staff.name if staff is not None else "?"
             note = Msg("digest.instead_of", {"name": names[instead_of]})
-        item = Msg("digest.item", {"case": await case_label(uow, case), "what": item_text(member, tz, now),
-                                   "note": note})
+        item = Msg(
+            "digest.item",
+            {"case": await case_label(uow, case), "what": item_text(member, tz, now), "note": note},
+        )
         grouped.setdefault(school.name if school else "—", []).append((member.due_at, item))
     shown = 0
     for school_name in sorted(grouped):
@@ -122,7 +161,7 @@ async def digest_message(uow: UnitOfWork, row: Reminder, members: list[Reminder]
         if shown >= MAX_ITEMS:
             break
         lines.append(Msg("digest.school", {"school": school_name, "n": len(items)}))
-        for _, item in items[:MAX_ITEMS - shown]:
+        for _, item in items[: MAX_ITEMS - shown]:
             lines.append(item)
         shown += min(len(items), MAX_ITEMS - shown)
     total = sum(len(v) for v in grouped.values())

@@ -24,22 +24,25 @@ def deep_link(bot_username: str, code: str) -> str:
     return f"https://t.me/{bot_username}?start={code}"
 
 
-async def create_invite(uow: UnitOfWork, staff_id: int, actor: Actor, *, now: datetime,
-                        ttl: timedelta) -> str:
+async def create_invite(
+    uow: UnitOfWork, staff_id: int, actor: Actor, *, now: datetime, ttl: timedelta
+) -> str:
     """Creates an invite for one staff member and returns the plain code (only its hash is kept)."""
     staff = await uow.directory.staff(staff_id)
     if staff is None or not staff.active:
         raise NotFound(f"staff {staff_id}")
     code = secrets.token_urlsafe(18)  # 24 characters, 144 bits
-    uow.session.add(Invite(staff_id=staff.id, code_hash=hash_code(code), created_at=now,
-                           expires_at=now + ttl))
+    uow.session.add(
+        Invite(staff_id=staff.id, code_hash=hash_code(code), created_at=now, expires_at=now + ttl)
+    )
     audit(uow, actor, now, "invite", "staff", staff.id)
     await uow.flush()
     return code
 
 
-async def redeem_invite(uow: UnitOfWork, code: str, *, telegram_user_id: int, chat_id: int,
-                        language: str | None, now: datetime) -> Staff:
+async def redeem_invite(
+    uow: UnitOfWork, code: str, *, telegram_user_id: int, chat_id: int, language: str | None, now: datetime
+) -> Staff:
     """Binds the Telegram account to the invited staff member; raises InviteInvalid(unknown|used|expired)."""
     actor = Actor(staff_id=None, label=f"telegram:{telegram_user_id}", source="telegram")
     invite = await uow.invites.by_hash(hash_code(code)) if _CODE_SHAPE.match(code) else None
@@ -61,8 +64,15 @@ async def redeem_invite(uow: UnitOfWork, code: str, *, telegram_user_id: int, ch
         raise InviteInvalid("account_bound_elsewhere")
     binding = await uow.directory.binding_for_staff(staff.id)
     if binding is None:
-        uow.session.add(TelegramBinding(staff_id=staff.id, telegram_user_id=telegram_user_id, chat_id=chat_id,
-                                        language=language, bound_at=now))
+        uow.session.add(
+            TelegramBinding(
+                staff_id=staff.id,
+                telegram_user_id=telegram_user_id,
+                chat_id=chat_id,
+                language=language,
+                bound_at=now,
+            )
+        )
     else:  # a new phone or account: the new invite replaces the old binding
         binding.telegram_user_id, binding.chat_id, binding.bound_at = telegram_user_id, chat_id, now
         binding.unreachable_since = None
@@ -72,4 +82,3 @@ async def redeem_invite(uow: UnitOfWork, code: str, *, telegram_user_id: int, ch
     audit(uow, Actor(staff.id, actor.label, "telegram"), now, "bind", "staff", staff.id)
     await uow.flush()
     return staff
-

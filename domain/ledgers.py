@@ -24,23 +24,70 @@ from storage.uow import UnitOfWork
 LEDGER_LANGUAGE = "zh_CN"
 KINDS = ("suspected", "dropout", "persuasion")
 FORMATS = ("xlsx", "csv")
-_PUPIL = [("seq", 6, "int"), ("case_number", 14, "text"), ("school", 22, "text"), ("grade", 6, "int"),
-          ("class", 12, "text"), ("name", 10, "text")]
-_IDENTITY = [("sex", 6, "text"), ("birth_date", 12, "date"), ("student_number", 22, "text"),
-             ("national_id", 22, "text"), ("village", 12, "text"), ("guardian", 10, "text"),
-             ("relation", 8, "text"), ("guardian_phone", 15, "text"), ("first_absent_on", 12, "date")]
-_CLASSIFIED = [("status", 14, "text"), ("category_code", 8, "text"), ("category", 16, "text"),
-               ("reason", 30, "text"), ("flags", 26, "text"), ("teacher", 10, "text"), ("cadre", 10, "text")]
+_PUPIL = [
+    ("seq", 6, "int"),
+    ("case_number", 14, "text"),
+    ("school", 22, "text"),
+    ("grade", 6, "int"),
+    ("class", 12, "text"),
+    ("name", 10, "text"),
+]
+_IDENTITY = [
+    ("sex", 6, "text"),
+    ("birth_date", 12, "date"),
+    ("student_number", 22, "text"),
+    ("national_id", 22, "text"),
+    ("village", 12, "text"),
+    ("guardian", 10, "text"),
+    ("relation", 8, "text"),
+    ("guardian_phone", 15, "text"),
+    ("first_absent_on", 12, "date"),
+]
+_CLASSIFIED = [
+    ("status", 14, "text"),
+    ("category_code", 8, "text"),
+    ("category", 16, "text"),
+    ("reason", 30, "text"),
+    ("flags", 26, "text"),
+    ("teacher", 10, "text"),
+    ("cadre", 10, "text"),
+]
 COLUMNS: dict[str, list[tuple[str, int, str]]] = {
-    "suspected": [*_PUPIL, *_IDENTITY, ("days_absent", 8, "int"), *_CLASSIFIED, ("opened_on", 12, "date"),
-                  ("verification_due", 12, "date"), ("updated_at", 17, "datetime")],
-    "dropout": [*_PUPIL, *_IDENTITY, *_CLASSIFIED, ("persuasion_count", 8, "int"),
-                ("last_persuasion", 12, "date"), ("notice_return_due", 12, "date"), ("opened_on", 12, "date"),
-                ("updated_at", 17, "datetime")],
-    "persuasion": [*_PUPIL, ("student_number", 22, "text"), ("attempt", 6, "int"), ("visit_date", 12, "date"),
-                   ("visitors", 20, "text"), ("method", 8, "text"), ("met", 10, "text"), ("outcome", 14, "text"),
-                   ("promised_return_on", 12, "date"), ("notice_served", 8, "text"), ("note", 30, "text"),
-                   ("case_status", 14, "text"), ("recorder", 10, "text"), ("recorded_at", 17, "datetime")],
+    "suspected": [
+        *_PUPIL,
+        *_IDENTITY,
+        ("days_absent", 8, "int"),
+        *_CLASSIFIED,
+        ("opened_on", 12, "date"),
+        ("verification_due", 12, "date"),
+        ("updated_at", 17, "datetime"),
+    ],
+    "dropout": [
+        *_PUPIL,
+        *_IDENTITY,
+        *_CLASSIFIED,
+        ("persuasion_count", 8, "int"),
+        ("last_persuasion", 12, "date"),
+        ("notice_return_due", 12, "date"),
+        ("opened_on", 12, "date"),
+        ("updated_at", 17, "datetime"),
+    ],
+    "persuasion": [
+        *_PUPIL,
+        ("student_number", 22, "text"),
+        ("attempt", 6, "int"),
+        ("visit_date", 12, "date"),
+        ("visitors", 20, "text"),
+        ("method", 8, "text"),
+        ("met", 10, "text"),
+        ("outcome", 14, "text"),
+        ("promised_return_on", 12, "date"),
+        ("notice_served", 8, "text"),
+        ("note", 30, "text"),
+        ("case_status", 14, "text"),
+        ("recorder", 10, "text"),
+        ("recorded_at", 17, "datetime"),
+    ],
 }
 LEDGER_STATUSES = {"suspected": SUSPECTED_LEDGER, "dropout": DROPOUT_LEDGER}
 
@@ -90,8 +137,17 @@ def _identity_cells(row: Any, lb: _Labels) -> list[Any]:
     number, nid, phone = row.student_number, row.national_id, row.guardian_phone
     if not lb.pii:
         number, nid, phone = mask_student_number(number), mask_id(nid), mask_phone(phone)
-    return [lb.t(f"ledger.sex.{row.sex}", row.sex), row.birth_date, number, nid or "", row.village or "",
-            row.guardian_name or "", row.guardian_relation or "", phone or "", row.first_absent_on]
+    return [
+        lb.t(f"ledger.sex.{row.sex}", row.sex),
+        row.birth_date,
+        number,
+        nid or "",
+        row.village or "",
+        row.guardian_name or "",
+        row.guardian_relation or "",
+        phone or "",
+        row.first_absent_on,
+    ]
 
 
 async def _case_rows(stream: AsyncIterator[Any], kind: str, lb: _Labels) -> AsyncIterator[Sequence[Any]]:
@@ -99,16 +155,35 @@ async def _case_rows(stream: AsyncIterator[Any], kind: str, lb: _Labels) -> Asyn
     async for r in stream:
         seq += 1
         head = [seq, r.number, r.school, r.grade, r.class_name, r.name, *_identity_cells(r, lb)]
-        classified = [lb.t(f"status.{r.status}", r.status), r.category_code or "",
-                      lb.code(r.category_scheme, r.category_code), r.reason or "", lb.flags(r.flags),
-                      r.teacher or "", r.cadre or ""]
+        classified = [
+            lb.t(f"status.{r.status}", r.status),
+            r.category_code or "",
+            lb.code(r.category_scheme, r.category_code),
+            r.reason or "",
+            lb.flags(r.flags),
+            r.teacher or "",
+            r.cadre or "",
+        ]
         if kind == "suspected":
             days = (lb.today - r.first_absent_on).days if r.first_absent_on else None
-            yield [*head, days, *classified, lb.local_date(r.opened_at), lb.local_date(r.verification_due_at),
-                   r.updated_at]
+            yield [
+                *head,
+                days,
+                *classified,
+                lb.local_date(r.opened_at),
+                lb.local_date(r.verification_due_at),
+                r.updated_at,
+            ]
         else:
-            yield [*head, *classified, int(r.visits or 0), lb.local_date(r.last_visit),
-                   lb.local_date(r.return_due_at), lb.local_date(r.opened_at), r.updated_at]
+            yield [
+                *head,
+                *classified,
+                int(r.visits or 0),
+                lb.local_date(r.last_visit),
+                lb.local_date(r.return_due_at),
+                lb.local_date(r.opened_at),
+                r.updated_at,
+            ]
 
 
 async def _visit_rows(stream: AsyncIterator[Any], lb: _Labels) -> AsyncIterator[Sequence[Any]]:
@@ -117,40 +192,85 @@ async def _visit_rows(stream: AsyncIterator[Any], lb: _Labels) -> AsyncIterator[
         seq += 1
         data = r.data or {}
         number = r.student_number if lb.pii else mask_student_number(r.student_number)
-        visitors = "、".join(lb.staff.get(i, f"#{i}") for i in data.get("visitors") or [] if isinstance(i, int))
-        yield [seq, r.number, r.school, r.grade, r.class_name, r.name, number, int(r.attempt),
-               _iso(data.get("visited_on")) or lb.local_date(r.occurred_at), visitors,
-               lb.t("ledger.method.home_visit"), lb.t(f"ledger.met.{data.get('met')}", str(data.get("met") or "")),
-               lb.t(f"ledger.outcome.{data.get('outcome')}", str(data.get("outcome") or "")),
-               _iso(data.get("promised_return_on")),
-               lb.t("ledger.yes") if data.get("notice_served") else lb.t("ledger.no"),
-               str(data.get("note") or data.get("outcome_detail") or data.get("other_school") or ""),
-               lb.t(f"status.{r.status}", r.status), r.recorder or "", r.recorded_at]
+        visitors = "、".join(
+            lb.staff.get(i, f"#{i}") for i in data.get("visitors") or [] if isinstance(i, int)
+        )
+        yield [
+            seq,
+            r.number,
+            r.school,
+            r.grade,
+            r.class_name,
+            r.name,
+            number,
+            int(r.attempt),
+            _iso(data.get("visited_on")) or lb.local_date(r.occurred_at),
+            visitors,
+            lb.t("ledger.method.home_visit"),
+            lb.t(f"ledger.met.{data.get('met')}", str(data.get("met") or "")),
+            lb.t(f"ledger.outcome.{data.get('outcome')}", str(data.get("outcome") or "")),
+            _iso(data.get("promised_return_on")),
+            lb.t("ledger.yes") if data.get("notice_served") else lb.t("ledger.no"),
+            str(data.get("note") or data.get("outcome_detail") or data.get("other_school") or ""),
+            lb.t(f"status.{r.status}", r.status),
+            r.recorder or "",
+            r.recorded_at,
+        ]
 
 
-async def ledger_sheet(uow: UnitOfWork, scope: Scope, kind: str, flt: CaseFilter, *, now: datetime,
-                       tz: ZoneInfo, pii: bool) -> Sheet:
+async def ledger_sheet(
+    uow: UnitOfWork, scope: Scope, kind: str, flt: CaseFilter, *, now: datetime, tz: ZoneInfo, pii: bool
+) -> Sheet:
     """The rows of one ledger as a lazily streamed sheet."""
     queries = LedgerQueries(uow.session)
-    labels = _Labels(codes=await queries.code_labels(), staff=await queries.staff_names(), pii=pii, tz=tz,
-                     today=now.astimezone(tz).date())
+    labels = _Labels(
+        codes=await queries.code_labels(),
+        staff=await queries.staff_names(),
+        pii=pii,
+        tz=tz,
+        today=now.astimezone(tz).date(),
+    )
     if kind == "persuasion":
         rows = _visit_rows(queries.stream_visits(scope, flt, now, OVERDUE_RULES), labels)
     else:
-        stream = queries.stream_cases(scope, flt, LEDGER_STATUSES[kind], now, OVERDUE_RULES, visits=kind == "dropout")
+        stream = queries.stream_cases(
+            scope, flt, LEDGER_STATUSES[kind], now, OVERDUE_RULES, visits=kind == "dropout"
+        )
         rows = _case_rows(stream, kind, labels)
     return Sheet(title=title(kind), columns=columns(kind), rows=rows)
 
 
-async def export_ledger(uow: UnitOfWork, scope: Scope, actor: Actor, kind: str, fmt: str, path: Path,
-                        flt: CaseFilter, *, now: datetime, tz: ZoneInfo, pii: bool) -> int:
+async def export_ledger(
+    uow: UnitOfWork,
+    scope: Scope,
+    actor: Actor,
+    kind: str,
+    fmt: str,
+    path: Path,
+    flt: CaseFilter,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    pii: bool,
+) -> int:
     """Writes the ledger to `path` and audits the export; returns the number of rows. Caller commits."""
     if kind not in KINDS or fmt not in FORMATS:
         raise ValueError(f"unknown ledger {kind}.{fmt}")
     sheet = await ledger_sheet(uow, scope, kind, flt, now=now, tz=tz, pii=pii)
     count = await (write_xlsx(path, [sheet], tz) if fmt == "xlsx" else write_csv(path, sheet, tz))
-    audit(uow, actor, now, "export", "ledger", kind, format=fmt, rows=count, pii=pii,
-          school=flt.school_id, village=flt.village_id)
+    audit(
+        uow,
+        actor,
+        now,
+        "export",
+        "ledger",
+        kind,
+        format=fmt,
+        rows=count,
+        pii=pii,
+        school=flt.school_id,
+        village=flt.village_id,
+    )
     return count
 
 

@@ -24,8 +24,16 @@ class CaseStatus(StrEnum):
 
 S = CaseStatus
 # Statuses from which the child can come back to school ("child returns (at any stage)").
-_RETURNABLE = {S.ABSENT, S.SUSPECTED, S.VERIFYING, S.MISSING, S.DROPPED_OUT, S.PERSUADING,
-               S.NOTICE_ISSUED, S.ESCALATED}
+_RETURNABLE = {
+    S.ABSENT,
+    S.SUSPECTED,
+    S.VERIFYING,
+    S.MISSING,
+    S.DROPPED_OUT,
+    S.PERSUADING,
+    S.NOTICE_ISSUED,
+    S.ESCALATED,
+}
 
 TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     S.ABSENT: frozenset({S.SUSPECTED, S.VERIFYING, S.CLEARED, S.RETURNED}),

@@ -31,8 +31,19 @@ log = logging.getLogger(__name__)
 REPORT_ROLES = frozenset({Role.PRINCIPAL.value, Role.TOWNSHIP_OFFICER.value, Role.COUNTY_OFFICER.value})
 MAX_SCHOOL_LINES = 30  # a county summary names its 30 schools with the most pupils in the ledgers
 LANGUAGE = "zh_CN"  # the report goes to the county in the official (Chinese) layout
-SUMMARY_ROWS = ("enrolled", "new_suspected", "new_dropouts", "returned", "cleared", "closed",
-                "persuasion_attempts", "open_suspected", "open_dropouts", "in_retention", "retention_rate")
+SUMMARY_ROWS = (
+    "enrolled",
+    "new_suspected",
+    "new_dropouts",
+    "returned",
+    "cleared",
+    "closed",
+    "persuasion_attempts",
+    "open_suspected",
+    "open_dropouts",
+    "in_retention",
+    "retention_rate",
+)
 
 
 def month_bounds(month: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -75,7 +86,9 @@ class MonthlyNumbers:
 
 def _tally(numbers: MonthlyNumbers, events: Sequence[Any], start: datetime) -> None:
     """Replays the timeline up to the end of the month: who entered which ledger, and where each case stood."""
-    entered: dict[str, set[int]] = {k: set() for k in ("suspected", "dropout", "returned", "cleared", "closed")}
+    entered: dict[str, set[int]] = {
+        k: set() for k in ("suspected", "dropout", "returned", "cleared", "closed")
+    }
     for case_id, kind, occurred_at, from_status, to_status in events:
         in_month = occurred_at >= start
         if in_month and kind == VISIT:
@@ -108,8 +121,12 @@ async def monthly_numbers(uow: UnitOfWork, school_id: int, month: date, tz: Zone
     if school is None:
         raise NotInScope(f"school {school_id}")
     start, end = month_bounds(month, tz)
-    numbers = MonthlyNumbers(school_id=school.id, school_name=school.name, month=start.date(),
-                             enrolled=await queries.enrolled_in_school(school.id))
+    numbers = MonthlyNumbers(
+        school_id=school.id,
+        school_name=school.name,
+        month=start.date(),
+        enrolled=await queries.enrolled_in_school(school.id),
+    )
     _tally(numbers, await queries.school_events(school.id, end), start)
     return numbers
 
@@ -121,9 +138,14 @@ def _summary_sheet(numbers: MonthlyNumbers) -> Sheet:
         for key in SUMMARY_ROWS:
             yield [t(LANGUAGE, f"ledger.monthly.{key}"), numbers.value(key)]
 
-    return Sheet(title=t(LANGUAGE, "ledger.monthly.summary_sheet"),
-                 columns=[Column(t(LANGUAGE, "ledger.monthly.item"), 28), Column(t(LANGUAGE, "ledger.monthly.value"), 22)],
-                 rows=rows())
+    return Sheet(
+        title=t(LANGUAGE, "ledger.monthly.summary_sheet"),
+        columns=[
+            Column(t(LANGUAGE, "ledger.monthly.item"), 28),
+            Column(t(LANGUAGE, "ledger.monthly.value"), 22),
+        ],
+        rows=rows(),
+    )
 
 
 async def _detail_sheet(uow: UnitOfWork, numbers: MonthlyNumbers, *, pii: bool, masked_names: bool) -> Sheet:
@@ -133,28 +155,64 @@ async def _detail_sheet(uow: UnitOfWork, numbers: MonthlyNumbers, *, pii: bool, 
     async def rows() -> AsyncIterator[Sequence[Any]]:
         for seq, (case, student, class_name, grade, teacher) in enumerate(found, start=1):
             status = numbers.status_at_end[case.id]
-            yield [seq, case.number, grade, class_name, mask_name(student.name) if masked_names else student.name,
-                   student.student_number if pii else mask_student_number(student.student_number),
-                   t(LANGUAGE, f"status.{status}"),
-                   t(LANGUAGE, "ledger.dropout.short" if status in DROPOUT_LEDGER else "ledger.suspected.short"),
-                   case.first_absent_on, teacher or ""]
+            yield [
+                seq,
+                case.number,
+                grade,
+                class_name,
+                mask_name(student.name) if masked_names else student.name,
+                student.student_number if pii else mask_student_number(student.student_number),
+                t(LANGUAGE, f"status.{status}"),
+                t(LANGUAGE, "ledger.dropout.short" if status in DROPOUT_LEDGER else "ledger.suspected.short"),
+                case.first_absent_on,
+                teacher or "",
+            ]
 
-    keys = [("seq", 6, "int"), ("case_number", 14, "text"), ("grade", 6, "int"), ("class", 12, "text"),
-            ("name", 10, "text"), ("student_number", 22, "text"), ("status", 14, "text"), ("ledger", 10, "text"),
-            ("first_absent_on", 12, "date"), ("teacher", 10, "text")]
-    return Sheet(title=t(LANGUAGE, "ledger.monthly.detail_sheet"),
-                 columns=[Column(t(LANGUAGE, f"ledger.col.{k}"), w, kind) for k, w, kind in keys], rows=rows())
+    keys = [
+        ("seq", 6, "int"),
+        ("case_number", 14, "text"),
+        ("grade", 6, "int"),
+        ("class", 12, "text"),
+        ("name", 10, "text"),
+        ("student_number", 22, "text"),
+        ("status", 14, "text"),
+        ("ledger", 10, "text"),
+        ("first_absent_on", 12, "date"),
+        ("teacher", 10, "text"),
+    ]
+    return Sheet(
+        title=t(LANGUAGE, "ledger.monthly.detail_sheet"),
+        columns=[Column(t(LANGUAGE, f"ledger.col.{k}"), w, kind) for k, w, kind in keys],
+        rows=rows(),
+    )
 
 
-async def write_monthly_report(uow: UnitOfWork, numbers: MonthlyNumbers, path: Path, tz: ZoneInfo, *,
-                               pii: bool = False, masked_names: bool = False) -> None:
+async def write_monthly_report(
+    uow: UnitOfWork,
+    numbers: MonthlyNumbers,
+    path: Path,
+    tz: ZoneInfo,
+    *,
+    pii: bool = False,
+    masked_names: bool = False,
+) -> None:
     """The .xlsx: a summary sheet and the pupils in the two ledgers at the end of the month."""
     detail = await _detail_sheet(uow, numbers, pii=pii, masked_names=masked_names)
     await write_xlsx(path, [_summary_sheet(numbers), detail], tz)
 
 
-async def export_monthly_report(uow: UnitOfWork, scope: Scope, actor: Actor, school_id: int, month: date,
-                                path: Path, *, now: datetime, tz: ZoneInfo, pii: bool) -> MonthlyNumbers:
+async def export_monthly_report(
+    uow: UnitOfWork,
+    scope: Scope,
+    actor: Actor,
+    school_id: int,
+    month: date,
+    path: Path,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    pii: bool,
+) -> MonthlyNumbers:
     """The report of a school in the person's scope (NotInScope, audited, otherwise). Caller commits."""
     if not (scope.everything or school_id in scope.school_ids):
         audit(uow, actor, now, "denied", "school", school_id)
@@ -206,13 +264,38 @@ class _Recipient:
 
 def _summary_text(recipient: _Recipient, reports: list[MonthlyNumbers], month: date) -> str:
     lang = recipient.language
-    total = {k: sum(getattr(r, k) for r in reports) for k in
-             ("new_suspected", "new_dropouts", "returned", "persuasion_attempts", "open_suspected", "open_dropouts")}
-    lines = [t(lang, "ledger.monthly.officer_summary", month=f"{month:%Y-%m}", area=recipient.area or "",
-               schools=len(reports), **total)]
+    total = {
+        k: sum(getattr(r, k) for r in reports)
+        for k in (
+            "new_suspected",
+            "new_dropouts",
+            "returned",
+            "persuasion_attempts",
+            "open_suspected",
+            "open_dropouts",
+        )
+    }
+    lines = [
+        t(
+            lang,
+            "ledger.monthly.officer_summary",
+            month=f"{month:%Y-%m}",
+            area=recipient.area or "",
+            schools=len(reports),
+            **total,
+        )
+    ]
     ranked = sorted(reports, key=lambda r: (-r.open_dropouts, -r.open_suspected, r.school_name))
-    lines += [t(lang, "ledger.monthly.school_line", school=r.school_name, suspected=r.open_suspected,
-                dropouts=r.open_dropouts) for r in ranked[:MAX_SCHOOL_LINES]]
+    lines += [
+        t(
+            lang,
+            "ledger.monthly.school_line",
+            school=r.school_name,
+            suspected=r.open_suspected,
+            dropouts=r.open_dropouts,
+        )
+        for r in ranked[:MAX_SCHOOL_LINES]
+    ]
     return "\n".join(lines)
 
 
@@ -228,15 +311,26 @@ async def _recipients(uow: UnitOfWork, month: date) -> list[_Recipient]:
         scope = await scope_for(uow, person, tree)
         area = await uow.directory.area(person.area_id) if person.area_id else None
         prefix = f"school-{person.school_id}" if person.role == Role.PRINCIPAL else f"area-{person.area_id}"
-        found.append(_Recipient(key=f"{prefix}:{month:%Y-%m}:{person.id}", staff=person, chat_id=binding.chat_id,
-                                language=normalise_language(binding.language or person.language),
-                                school_ids=tuple(sorted(scope.school_ids)),
-                                area=None if person.role == Role.PRINCIPAL else (area.name if area else "")))
+        found.append(
+            _Recipient(
+                key=f"{prefix}:{month:%Y-%m}:{person.id}",
+                staff=person,
+                chat_id=binding.chat_id,
+                language=normalise_language(binding.language or person.language),
+                school_ids=tuple(sorted(scope.school_ids)),
+                area=None if person.role == Role.PRINCIPAL else (area.name if area else ""),
+            )
+        )
     return found
 
 
-async def _send(services: ReportServices, bot: ReportBot, recipient: _Recipient,
-                reports: list[MonthlyNumbers], month: date) -> None:
+async def _send(
+    services: ReportServices,
+    bot: ReportBot,
+    recipient: _Recipient,
+    reports: list[MonthlyNumbers],
+    month: date,
+) -> None:
     if recipient.area is not None:
         await bot.send_message(chat_id=recipient.chat_id, text=_summary_text(recipient, reports, month))
         return
@@ -246,14 +340,25 @@ async def _send(services: ReportServices, bot: ReportBot, recipient: _Recipient,
         async with services.uow() as uow:
             # Telegram is outside mainland China (DOMAIN.md §8): names masked, no ID numbers.
             await write_monthly_report(uow, numbers, path, services.tz, pii=False, masked_names=True)
-        caption = t(recipient.language, "ledger.monthly.caption", school=numbers.school_name,
-                    month=f"{month:%Y-%m}", suspected=numbers.open_suspected, dropouts=numbers.open_dropouts)
-        await bot.send_document(chat_id=recipient.chat_id, document=path.read_bytes(),
-                                filename=file_name(numbers), caption=caption)
+        caption = t(
+            recipient.language,
+            "ledger.monthly.caption",
+            school=numbers.school_name,
+            month=f"{month:%Y-%m}",
+            suspected=numbers.open_suspected,
+            dropouts=numbers.open_dropouts,
+        )
+        await bot.send_document(
+            chat_id=recipient.chat_id,
+            document=path.read_bytes(),
+            filename=file_name(numbers),
+            caption=caption,
+        )
 
 
-async def deliver_monthly_reports(services: ReportServices, bot: ReportBot, month: date, *,
-                                  keep_going: Callable[[], bool] = lambda: True) -> Delivery:
+async def deliver_monthly_reports(
+    services: ReportServices, bot: ReportBot, month: date, *, keep_going: Callable[[], bool] = lambda: True
+) -> Delivery:
     """Sends each principal their school's workbook and township/county officers a summary of their
     area, for the month containing `month`. Safe to call again: recipients already served are skipped
     (the audit log records each delivery), and failed ones are retried by the next call. The audit log
@@ -283,8 +388,15 @@ async def deliver_monthly_reports(services: ReportServices, bot: ReportBot, mont
             result.failed.append(recipient.key)
             continue
         async with services.uow() as uow:
-            audit(uow, Actor.system("monthly_report"), services.clock.now(), "deliver", "monthly_report",
-                  recipient.key, staff=recipient.staff.id)
+            audit(
+                uow,
+                Actor.system("monthly_report"),
+                services.clock.now(),
+                "deliver",
+                "monthly_report",
+                recipient.key,
+                staff=recipient.staff.id,
+            )
             await uow.commit()
         result.sent.append(recipient.key)
     return result

@@ -32,9 +32,13 @@ class CaseItem:
 
 def next_deadline(case: Case, policy: Policy, tz: ZoneInfo, now: datetime) -> tuple[str, datetime] | None:
     """The earliest pending deadline of the case; in retention, the next follow-up check."""
-    pending = [(kind, due) for kind, due in zip(
-        DEADLINES, (case.visit_due_at, case.verification_due_at, case.return_due_at), strict=True)
-        if due is not None]
+    pending = [
+        (kind, due)
+        for kind, due in zip(
+            DEADLINES, (case.visit_due_at, case.verification_due_at, case.return_due_at), strict=True
+        )
+        if due is not None
+    ]
     if case.status == CaseStatus.RETENTION and case.returned_on is not None:
         start = datetime.combine(case.returned_on, datetime.min.time(), tz)
         checks = [start + delta for delta in policy.retention_checks]
@@ -49,16 +53,22 @@ def _urgency(item: CaseItem) -> tuple[float, float, int]:
     return (due, item.case.opened_at.timestamp(), item.case.id)
 
 
-async def my_open_cases(uow: UnitOfWork, scope: Scope, *, now: datetime, policy: Policy,
-                        tz: ZoneInfo) -> list[CaseItem]:
+async def my_open_cases(
+    uow: UnitOfWork, scope: Scope, *, now: datetime, policy: Policy, tz: ZoneInfo
+) -> list[CaseItem]:
     """Open cases in the person's scope (incl. those they are responsible for), most urgent first."""
     items = []
     for case in await uow.cases.open_in_scope(scope, limit=MAX_LISTED):
         deadline = next_deadline(case, policy, tz, now)
-        items.append(CaseItem(
-            case=case, deadline=deadline[0] if deadline else None, due_at=deadline[1] if deadline else None,
-            # A retention check is a day, not a moment: it is never shown as overdue on its own day.
-            overdue=deadline is not None and deadline[0] != "retention" and deadline[1] < now,
-            can_visit=CaseStatus(case.status) in VISITABLE, can_return=is_returnable(case),
-        ))
+        items.append(
+            CaseItem(
+                case=case,
+                deadline=deadline[0] if deadline else None,
+                due_at=deadline[1] if deadline else None,
+                # A retention check is a day, not a moment: it is never shown as overdue on its own day.
+                overdue=deadline is not None and deadline[0] != "retention" and deadline[1] < now,
+                can_visit=CaseStatus(case.status) in VISITABLE,
+                can_return=is_returnable(case),
+            )
+        )
     return sorted(items, key=_urgency)

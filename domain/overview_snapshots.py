@@ -58,14 +58,18 @@ def _router(scopes: dict[str, Scope], counts: dict[str, Tally]) -> Callable[[int
     def route(school: int, village: int | None) -> list[Tally]:
         group = (school, village)
         if group not in memo:
-            keys = set(by_school.get(school, ())) | set(by_village.get(village, ()) if village is not None else ())
+            keys = set(by_school.get(school, ())) | set(
+                by_village.get(village, ()) if village is not None else ()
+            )
             memo[group] = everywhere + [counts[k] for k in sorted(keys)]
         return memo[group]
 
     return route
 
 
-async def refresh(uow_factory: UnitOfWorkFactory, *, now: datetime, tz: ZoneInfo, live_max_cases: int) -> Refresh:
+async def refresh(
+    uow_factory: UnitOfWorkFactory, *, now: datetime, tz: ZoneInfo, live_max_cases: int
+) -> Refresh:
     """Counts every case once into every coordinator scope and stores the large ones (replacing all)."""
     started = time.perf_counter()
     since = chart_since(now, tz)
@@ -86,8 +90,11 @@ async def refresh(uow_factory: UnitOfWorkFactory, *, now: datetime, tz: ZoneInfo
         async for school, village, moment in tallies.moved_since(s, None, RETURNED, since):
             for tally in route(school, village):
                 tally.add_returned(moment, tz)
-    large = [OverviewSnapshot(scope_key=key, computed_at=now, cases=t.cases, payload=t.to_json())
-             for key, t in counts.items() if t.cases > live_max_cases]
+    large = [
+        OverviewSnapshot(scope_key=key, computed_at=now, cases=t.cases, payload=t.to_json())
+        for key, t in counts.items()
+        if t.cases > live_max_cases
+    ]
     async with uow_factory() as uow:
         await tallies.replace_snapshots(uow.session, large)
         await uow.commit()

@@ -44,9 +44,10 @@ async def own_reminder(uow: UnitOfWork, actor: Actor, reminder_id: int, now: dat
     return row
 
 
-async def snooze_reminder(uow: UnitOfWork, actor: Actor, reminder_id: int, *, now: datetime, policy: Policy,
-                          tz: ZoneInfo) -> Reminder:
-    """"Remind me tomorrow": a new reminder for the same deadline, snooze_by later; recorded in the
+async def snooze_reminder(
+    uow: UnitOfWork, actor: Actor, reminder_id: int, *, now: datetime, policy: Policy, tz: ZoneInfo
+) -> Reminder:
+    """ "Remind me tomorrow": a new reminder for the same deadline, snooze_by later; recorded in the
     case timeline and the audit log. Refused after max_snoozes, for a second tap, or when no longer due."""
     row = await own_reminder(uow, actor, reminder_id, now)
     if row.kind not in SNOOZABLE or row.state != outbox.SENT or not await still_wanted(uow, row, policy, tz):
@@ -58,23 +59,59 @@ async def snooze_reminder(uow: UnitOfWork, actor: Actor, reminder_id: int, *, no
         raise SnoozeRefused("already", until=earlier.due_at)
     due = now + policy.reminders.snooze_by
     await outbox.insert_once(
-        uow.session, kind=row.kind, case_id=row.case_id, recipient_id=row.recipient_id, due_at=due,
-        send_after=next_allowed(due, policy, tz), dedupe_key=key, channel=row.channel, snoozes=row.snoozes + 1,
-        payload={**(row.payload or {}), "base": base_key(row), "snoozed_from": row.id}, created_at=now)
+        uow.session,
+        kind=row.kind,
+        case_id=row.case_id,
+        recipient_id=row.recipient_id,
+        due_at=due,
+        send_after=next_allowed(due, policy, tz),
+        dedupe_key=key,
+        channel=row.channel,
+        snoozes=row.snoozes + 1,
+        payload={**(row.payload or {}), "base": base_key(row), "snoozed_from": row.id},
+        created_at=now,
+    )
     again = await outbox.by_key(uow.session, key)
     assert again is not None
     case = await uow.cases.get(row.case_id) if row.case_id is not None else None
     if case is not None:
-        add_event(uow, case, "reminder_snoozed", actor, now, reminder_id=row.id, new_reminder_id=again.id,
-                  until=again.send_after.isoformat(), snoozes=again.snoozes)
-    audit(uow, actor, now, "snooze", "reminder", row.id, until=again.send_after.isoformat(), snoozes=again.snoozes)
+        add_event(
+            uow,
+            case,
+            "reminder_snoozed",
+            actor,
+            now,
+            reminder_id=row.id,
+            new_reminder_id=again.id,
+            until=again.send_after.isoformat(),
+            snoozes=again.snoozes,
+        )
+    audit(
+        uow,
+        actor,
+        now,
+        "snooze",
+        "reminder",
+        row.id,
+        until=again.send_after.isoformat(),
+        snoozes=again.snoozes,
+    )
     await uow.flush()
     return again
 
 
-async def record_retention_check(uow: UnitOfWork, scope: Scope, actor: Actor, case_id: int, ok: bool,
-                                 now: datetime, policy: Policy, *, tz: ZoneInfo = DEFAULT_TZ,
-                                 check: int | None = None) -> CaseEvent:
+async def record_retention_check(
+    uow: UnitOfWork,
+    scope: Scope,
+    actor: Actor,
+    case_id: int,
+    ok: bool,
+    now: datetime,
+    policy: Policy,
+    *,
+    tz: ZoneInfo = DEFAULT_TZ,
+    check: int | None = None,
+) -> CaseEvent:
     """Records the next retention check (保学跟踪回访). The last one passing closes the case (销号);
     a failed one is a relapse: the case goes back to "absent" and a new first visit is due.
     `check` (from a reminder button) makes a repeated tap harmless."""
@@ -92,11 +129,29 @@ async def record_retention_check(uow: UnitOfWork, scope: Scope, actor: Actor, ca
     audit(uow, actor, now, "update", "case", case.id, retention_check=number, ok=ok)
     if not ok:
         case.visit_due_at = policy.visit_due(now)
-        await change_status(uow, case, CaseStatus.ABSENT, actor, now=now, kind="relapse", policy=policy, tz=tz,
-                            retention_check=number)
+        await change_status(
+            uow,
+            case,
+            CaseStatus.ABSENT,
+            actor,
+            now=now,
+            kind="relapse",
+            policy=policy,
+            tz=tz,
+            retention_check=number,
+        )
     elif number >= total:
-        await change_status(uow, case, CaseStatus.CLOSED, actor, now=now, kind="closed_after_retention",
-                            policy=policy, tz=tz, retention_checks=total)
+        await change_status(
+            uow,
+            case,
+            CaseStatus.CLOSED,
+            actor,
+            now=now,
+            kind="closed_after_retention",
+            policy=policy,
+            tz=tz,
+            retention_checks=total,
+        )
     else:
         await plan_case_reminders(uow, case, policy=policy, now=now, tz=tz)
     await uow.flush()

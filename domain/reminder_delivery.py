@@ -43,12 +43,29 @@ async def _timeline(uow: UnitOfWork, row: Reminder, kind: str, now: datetime, **
         return
     case = await uow.cases.get(row.case_id)
     if case is not None:
-        add_event(uow, case, kind, SYSTEM, now, reminder_id=row.id, reminder_kind=row.kind,
-                  recipient_id=row.recipient_id, **data)
+        add_event(
+            uow,
+            case,
+            kind,
+            SYSTEM,
+            now,
+            reminder_id=row.id,
+            reminder_kind=row.kind,
+            recipient_id=row.recipient_id,
+            **data,
+        )
 
 
-async def prepare(uow: UnitOfWork, row: Reminder, worker: str, *, now: datetime, policy: Policy, tz: ZoneInfo,
-                  default_language: str) -> Delivery | None:
+async def prepare(
+    uow: UnitOfWork,
+    row: Reminder,
+    worker: str,
+    *,
+    now: datetime,
+    policy: Policy,
+    tz: ZoneInfo,
+    default_language: str,
+) -> Delivery | None:
     """The message to send, or None when the row was settled here (skipped or unreachable)."""
     recipient = await uow.directory.staff(row.recipient_id)
     if recipient is None or not recipient.active:
@@ -81,58 +98,117 @@ async def _instead_names(uow: UnitOfWork, row: Reminder) -> list[Staff]:
     return [staff] if staff is not None else []
 
 
-async def settle(uow: UnitOfWork, row: Reminder, worker: str, state: str, now: datetime, *,
-                 reason: str | None = None, message_id: int | None = None,
-                 members: list[Reminder] | None = None) -> bool:
+async def settle(
+    uow: UnitOfWork,
+    row: Reminder,
+    worker: str,
+    state: str,
+    now: datetime,
+    *,
+    reason: str | None = None,
+    message_id: int | None = None,
+    members: list[Reminder] | None = None,
+) -> bool:
     """Moves a claimed row (and a digest's items) to a final state and writes the timeline."""
     values: dict[str, object] = {"state": state, "last_error": reason}
     if state == outbox.SENT:
         values.update(sent_at=now, telegram_message_id=message_id)
     if not await outbox.change(uow.session, row.id, when_state=outbox.CLAIMED, worker=worker, **values):
         return False  # lease lost: another worker owns the row now
-    event = {outbox.SENT: "reminder_sent", outbox.FAILED: "reminder_failed",
-             outbox.SKIPPED: "reminder_skipped", outbox.UNREACHABLE: "reminder_unreachable"}[state]
+    event = {
+        outbox.SENT: "reminder_sent",
+        outbox.FAILED: "reminder_failed",
+        outbox.SKIPPED: "reminder_skipped",
+        outbox.UNREACHABLE: "reminder_unreachable",
+    }[state]
     if row.kind != DIGEST:
         await _timeline(uow, row, event, now, reason=reason, message_id=message_id, snoozes=row.snoozes)
     for member in members if members is not None else await digest_members(uow, row, None, None, now):
         await outbox.change(uow.session, member.id, when_state=outbox.BATCHED, **values)
         kind = "escalated" if state == outbox.SENT else event
-        await _timeline(uow, member, kind, now, digest_id=row.id, level=(member.payload or {}).get("level"),
-                        reason=reason, message_id=message_id)
+        await _timeline(
+            uow,
+            member,
+            kind,
+            now,
+            digest_id=row.id,
+            level=(member.payload or {}).get("level"),
+            reason=reason,
+            message_id=message_id,
+        )
     return True
 
 
-async def record_sent(uow: UnitOfWork, delivery: Delivery, worker: str, message_id: int, now: datetime) -> bool:
+async def record_sent(
+    uow: UnitOfWork, delivery: Delivery, worker: str, message_id: int, now: datetime
+) -> bool:
     binding = await uow.directory.binding_for_staff(delivery.row.recipient_id)
     if binding is not None and binding.unreachable_since is not None:
         binding.unreachable_since = None  # they can be reached again
-    return await settle(uow, delivery.row, worker, outbox.SENT, now, message_id=message_id,
-                        members=delivery.members)
+    return await settle(
+        uow, delivery.row, worker, outbox.SENT, now, message_id=message_id, members=delivery.members
+    )
 
 
-async def record_failure(uow: UnitOfWork, row: Reminder, worker: str, error: str, *, now: datetime,
-                         policy: Policy, tz: ZoneInfo, permanent: bool, extra_attempts: int = 0) -> bool:
+async def record_failure(
+    uow: UnitOfWork,
+    row: Reminder,
+    worker: str,
+    error: str,
+    *,
+    now: datetime,
+    policy: Policy,
+    tz: ZoneInfo,
+    permanent: bool,
+    extra_attempts: int = 0,
+) -> bool:
     """A transient failure puts the row back with a growing pause; after max_attempts it is failed."""
     attempts = row.attempts + extra_attempts
     if permanent or attempts >= policy.reminders.max_attempts:
         if extra_attempts:
-            await outbox.change(uow.session, row.id, when_state=outbox.CLAIMED, worker=worker, attempts=attempts)
+            await outbox.change(
+                uow.session, row.id, when_state=outbox.CLAIMED, worker=worker, attempts=attempts
+            )
         return await settle(uow, row, worker, outbox.FAILED, now, reason=error[:500])
     return await outbox.change(
-        uow.session, row.id, when_state=outbox.CLAIMED, worker=worker, state=outbox.PENDING, claimed_by=None,
-        claimed_at=None, attempts=attempts, last_error=error[:500],
-        send_after=next_allowed(now + backoff(attempts, policy), policy, tz))
+        uow.session,
+        row.id,
+        when_state=outbox.CLAIMED,
+        worker=worker,
+        state=outbox.PENDING,
+        claimed_by=None,
+        claimed_at=None,
+        attempts=attempts,
+        last_error=error[:500],
+        send_after=next_allowed(now + backoff(attempts, policy), policy, tz),
+    )
 
 
 async def release(uow: UnitOfWork, row: Reminder, worker: str) -> bool:
     """Gives a claimed row back untouched (e.g. the lease is about to run out before its turn)."""
-    return await outbox.change(uow.session, row.id, when_state=outbox.CLAIMED, worker=worker,
-                               state=outbox.PENDING, claimed_by=None, claimed_at=None,
-                               attempts=max(0, row.attempts - 1))
+    return await outbox.change(
+        uow.session,
+        row.id,
+        when_state=outbox.CLAIMED,
+        worker=worker,
+        state=outbox.PENDING,
+        claimed_by=None,
+        claimed_at=None,
+        attempts=max(0, row.attempts - 1),
+    )
 
 
-async def record_unreachable(uow: UnitOfWork, row: Reminder, worker: str, reason: str, *, now: datetime,
-                             policy: Policy, tz: ZoneInfo, blocked: bool = False) -> list[int]:
+async def record_unreachable(
+    uow: UnitOfWork,
+    row: Reminder,
+    worker: str,
+    reason: str,
+    *,
+    now: datetime,
+    policy: Policy,
+    tz: ZoneInfo,
+    blocked: bool = False,
+) -> list[int]:
     """The person blocked the bot (403) or never linked Telegram: mark it and tell whoever they answer
     to instead (in that person's digest). Returns the ids of the people told instead."""
     recipient = await uow.directory.staff(row.recipient_id)
@@ -151,12 +227,26 @@ async def record_unreachable(uow: UnitOfWork, row: Reminder, worker: str, reason
         for target in await escalation_target(uow, recipient, case):
             key = f"{item.dedupe_key}~to{target.id}"
             inserted = await outbox.insert_once(
-                uow.session, kind=item.kind, case_id=item.case_id, recipient_id=target.id, due_at=now,
-                send_after=next_allowed(now, policy, tz), dedupe_key=key[:200], channel=channel_for(target.role),
-                payload={**(item.payload or {}), "base": base_key(item), "instead_of": recipient.id,
-                         "origin": item.id}, created_at=now)
+                uow.session,
+                kind=item.kind,
+                case_id=item.case_id,
+                recipient_id=target.id,
+                due_at=now,
+                send_after=next_allowed(now, policy, tz),
+                dedupe_key=key[:200],
+                channel=channel_for(target.role),
+                payload={
+                    **(item.payload or {}),
+                    "base": base_key(item),
+                    "instead_of": recipient.id,
+                    "origin": item.id,
+                },
+                created_at=now,
+            )
             if inserted:
                 told.append(target.id)
         if item.case_id is not None and told:
-            await _timeline(uow, item, "reminder_rerouted", now, told_instead=sorted(set(told)), reason=reason)
+            await _timeline(
+                uow, item, "reminder_rerouted", now, told_instead=sorted(set(told)), reason=reason
+            )
     return sorted(set(told))

@@ -33,8 +33,16 @@ NOTICE_EXPIRED = "notice_expired"
 RETENTION_CHECK = "retention_check"
 MONTHLY_REPORT = "monthly_report"
 DIGEST = "digest"
-KINDS = (VISIT_DUE, VISIT_OVERDUE, VERIFICATION_OVERDUE, RETURN_CHECK, NOTICE_EXPIRED, RETENTION_CHECK,
-         MONTHLY_REPORT, DIGEST)
+KINDS = (
+    VISIT_DUE,
+    VISIT_OVERDUE,
+    VERIFICATION_OVERDUE,
+    RETURN_CHECK,
+    NOTICE_EXPIRED,
+    RETENTION_CHECK,
+    MONTHLY_REPORT,
+    DIGEST,
+)
 
 
 @dataclass(frozen=True)
@@ -108,8 +116,17 @@ def desired_reminders(facts: CaseFacts, policy: Policy, tz: ZoneInfo) -> list[Wa
 
     def add(kind: str, recipients: tuple[int, ...], at: datetime, anchor: str, **payload: Any) -> None:
         for staff_id in dict.fromkeys(recipients):
-            wanted.append(Wanted(kind, facts.case_id, staff_id, at.astimezone(UTC), anchor,
-                                 channel_for(facts.roles.get(staff_id)), payload))
+            wanted.append(
+                Wanted(
+                    kind,
+                    facts.case_id,
+                    staff_id,
+                    at.astimezone(UTC),
+                    anchor,
+                    channel_for(facts.roles.get(staff_id)),
+                    payload,
+                )
+            )
 
     status = CaseStatus(facts.status)
     r = policy.reminders
@@ -117,23 +134,47 @@ def desired_reminders(facts: CaseFacts, policy: Policy, tz: ZoneInfo) -> list[Wa
         due = facts.episode_start + policy.first_visit_due
         anchor = _stamp(facts.episode_start)
         add(VISIT_DUE, _teacher_or_principal(facts), due, anchor, due=_iso(due))
-        add(VISIT_OVERDUE, _to(facts, "principal"), due + policy.escalate_to_principal_after, anchor,
-            due=_iso(due), level="principal")
-        add(VISIT_OVERDUE, _to(facts, "township_officer"), due + policy.escalate_to_township_after, anchor,
-            due=_iso(due), level="township_officer")
+        add(
+            VISIT_OVERDUE,
+            _to(facts, "principal"),
+            due + policy.escalate_to_principal_after,
+            anchor,
+            due=_iso(due),
+            level="principal",
+        )
+        add(
+            VISIT_OVERDUE,
+            _to(facts, "township_officer"),
+            due + policy.escalate_to_township_after,
+            anchor,
+            due=_iso(due),
+            level="township_officer",
+        )
     deadline = verification_deadline(facts, policy, tz)
     if deadline is not None and status in UNVERIFIED and facts.category_scheme != VERIFICATION_SCHEME:
         for role in r.verification_notify:
-            add(VERIFICATION_OVERDUE, _to(facts, role), deadline, _stamp(facts.episode_start),
-                due=_iso(deadline), level=role)
+            add(
+                VERIFICATION_OVERDUE,
+                _to(facts, role),
+                deadline,
+                _stamp(facts.episode_start),
+                due=_iso(deadline),
+                level=role,
+            )
     if status is S.NOTICE_ISSUED and (facts.notice_at or facts.return_due_at):
         due = facts.notice_at + policy.notice_return_due if facts.notice_at else facts.return_due_at
         assert due is not None
         anchor = _stamp(facts.notice_at or due)
         add(RETURN_CHECK, _teacher_or_principal(facts), due, anchor, due=_iso(due))
         for role in r.notice_escalate_to:
-            add(NOTICE_EXPIRED, _to(facts, role), due + r.notice_escalate_after, anchor,
-                due=_iso(due), level=role)
+            add(
+                NOTICE_EXPIRED,
+                _to(facts, role),
+                due + r.notice_escalate_after,
+                anchor,
+                due=_iso(due),
+                level=role,
+            )
     if status is S.RETENTION and facts.returned_on is not None:
         total = len(policy.retention_checks)
         for number, delta in enumerate(policy.retention_checks, start=1):
@@ -141,8 +182,15 @@ def desired_reminders(facts: CaseFacts, policy: Policy, tz: ZoneInfo) -> list[Wa
                 continue
             day = facts.returned_on + delta
             due = datetime.combine(day, r.time_of_day, tz)
-            add(RETENTION_CHECK, _teacher_or_principal(facts), due, f"{facts.returned_on.isoformat()}#{number}",
-                check=number, of=total, day=day.isoformat())
+            add(
+                RETENTION_CHECK,
+                _teacher_or_principal(facts),
+                due,
+                f"{facts.returned_on.isoformat()}#{number}",
+                check=number,
+                of=total,
+                day=day.isoformat(),
+            )
     return wanted
 
 

@@ -72,13 +72,23 @@ def teacher_message(row: Reminder, label: str, tz: ZoneInfo, names: dict[int, st
         buttons = [[(Msg("reminder.button.visit"), f"go:visit:{case_id}")], snooze]
     elif row.kind == RETURN_CHECK:
         lines = [Msg("reminder.return_check", {"case": label, "due": due})]
-        buttons = [[(Msg("reminder.button.return"), f"go:return:{case_id}")],
-                   [(Msg("reminder.button.visit"), f"go:visit:{case_id}")], snooze]
+        buttons = [
+            [(Msg("reminder.button.return"), f"go:return:{case_id}")],
+            [(Msg("reminder.button.visit"), f"go:visit:{case_id}")],
+            snooze,
+        ]
     elif row.kind == RETENTION_CHECK:
-        lines = [Msg("reminder.retention_check", {"case": label, "check": payload.get("check", 1),
-                                                  "of": payload.get("of", 1)})]
-        buttons = [[(Msg("reminder.button.still_in_school"), f"{RETENTION}:{row.id}:ok")],
-                   [(Msg("reminder.button.absent_again"), f"{RETENTION}:{row.id}:no")], snooze]
+        lines = [
+            Msg(
+                "reminder.retention_check",
+                {"case": label, "check": payload.get("check", 1), "of": payload.get("of", 1)},
+            )
+        ]
+        buttons = [
+            [(Msg("reminder.button.still_in_school"), f"{RETENTION}:{row.id}:ok")],
+            [(Msg("reminder.button.absent_again"), f"{RETENTION}:{row.id}:no")],
+            snooze,
+        ]
     else:  # a kind meant for coordinators that reached someone directly: still say what it is about
         lines = [Msg("reminder.generic", {"case": label, "what": item_text(row, tz, now)})]
         buttons = []
@@ -93,6 +103,10 @@ def item_text(row: Reminder, tz: ZoneInfo, now: datetime) -> Msg:
     due_raw = payload.get("due")
     due = datetime.fromisoformat(due_raw) if due_raw else row.due_at
     days = max(0, (now.astimezone(tz).date() - due.astimezone(tz).date()).days)
-    params = {"due": local_day(due, tz), "days": days, "check": payload.get("check", 1),
-              "of": payload.get("of", 1)}
+    params = {
+        "due": local_day(due, tz),
+        "days": days,
+        "check": payload.get("check", 1),
+        "of": payload.get("of", 1),
+    }
     return Msg(f"digest.what.{row.kind}", params)

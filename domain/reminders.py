@@ -62,8 +62,17 @@ async def still_wanted(uow: UnitOfWork, row: Reminder, policy: Policy, tz: ZoneI
     return base_key(row) in {w.key for w in await wanted_for_case(uow, case, policy, tz)}
 
 
-async def reconcile(uow: UnitOfWork, case_id: int | None, wanted: list[Wanted], existing: list[Reminder], *,
-                    now: datetime, policy: Policy, tz: ZoneInfo, cancel_others: bool = True) -> PlanResult:
+async def reconcile(
+    uow: UnitOfWork,
+    case_id: int | None,
+    wanted: list[Wanted],
+    existing: list[Reminder],
+    *,
+    now: datetime,
+    policy: Policy,
+    tz: ZoneInfo,
+    cancel_others: bool = True,
+) -> PlanResult:
     """Makes the pending rows match `wanted` (see the module docstring)."""
     result = PlanResult()
     by_key = {r.dedupe_key: r for r in existing}
@@ -72,27 +81,54 @@ async def reconcile(uow: UnitOfWork, case_id: int | None, wanted: list[Wanted], 
         row = by_key.get(w.key)
         if row is None:
             inserted = await outbox.insert_once(
-                uow.session, kind=w.kind, case_id=w.case_id, recipient_id=w.recipient_id, due_at=w.due_at,
-                send_after=send_after, dedupe_key=w.key, channel=w.channel, payload=w.payload, created_at=now)
+                uow.session,
+                kind=w.kind,
+                case_id=w.case_id,
+                recipient_id=w.recipient_id,
+                due_at=w.due_at,
+                send_after=send_after,
+                dedupe_key=w.key,
+                channel=w.channel,
+                payload=w.payload,
+                created_at=now,
+            )
             result.inserted += inserted
-        elif row.state == outbox.CANCELLED or (row.state == outbox.PENDING and (
-                row.due_at != w.due_at or row.send_after != send_after or row.payload != w.payload
-                or row.channel != w.channel)):
-            moved = await outbox.change(uow.session, row.id, when_state=row.state, state=outbox.PENDING,
-                                        due_at=w.due_at, send_after=send_after, payload=w.payload,
-                                        channel=w.channel)
+        elif row.state == outbox.CANCELLED or (
+            row.state == outbox.PENDING
+            and (
+                row.due_at != w.due_at
+                or row.send_after != send_after
+                or row.payload != w.payload
+                or row.channel != w.channel
+            )
+        ):
+            moved = await outbox.change(
+                uow.session,
+                row.id,
+                when_state=row.state,
+                state=outbox.PENDING,
+                due_at=w.due_at,
+                send_after=send_after,
+                payload=w.payload,
+                channel=w.channel,
+            )
             result.moved += moved
     if cancel_others:
         keys = {w.key for w in wanted}
-        stale = [r.id for r in existing if r.state == outbox.PENDING and r.kind != DIGEST
-                 and base_key(r) not in keys]
-        result.cancelled = await outbox.change_many(uow.session, stale, when_state=outbox.PENDING,
-                                                    state=outbox.CANCELLED, last_error="no longer due")
+        stale = [
+            r.id
+            for r in existing
+            if r.state == outbox.PENDING and r.kind != DIGEST and base_key(r) not in keys
+        ]
+        result.cancelled = await outbox.change_many(
+            uow.session, stale, when_state=outbox.PENDING, state=outbox.CANCELLED, last_error="no longer due"
+        )
     return result
 
 
-async def plan_case_reminders(uow: UnitOfWork, case: Case, *, policy: Policy, now: datetime,
-                              tz: ZoneInfo) -> PlanResult:
+async def plan_case_reminders(
+    uow: UnitOfWork, case: Case, *, policy: Policy, now: datetime, tz: ZoneInfo
+) -> PlanResult:
     """Reconciles the case's pending reminders with its current state, in the caller's transaction."""
     await uow.flush()
     wanted = await wanted_for_case(uow, case, policy, tz)
@@ -100,7 +136,9 @@ async def plan_case_reminders(uow: UnitOfWork, case: Case, *, policy: Policy, no
     return await reconcile(uow, case.id, wanted, existing, now=now, policy=policy, tz=tz)
 
 
-async def replan_all(uow_factory: UnitOfWorkFactory, policy: Policy, now: datetime, tz: ZoneInfo) -> PlanResult:
+async def replan_all(
+    uow_factory: UnitOfWorkFactory, policy: Policy, now: datetime, tz: ZoneInfo
+) -> PlanResult:
     """Recomputes pending reminders of every open case (run at scheduler start, so an edited policy
     file takes effect on restart), one transaction per case; sent reminders are left alone."""
     async with uow_factory() as uow:
@@ -113,8 +151,9 @@ async def replan_all(uow_factory: UnitOfWorkFactory, policy: Policy, now: dateti
     return total
 
 
-async def replan_changed(uow_factory: UnitOfWorkFactory, policy: Policy, now: datetime, tz: ZoneInfo, *,
-                         since: datetime) -> PlanResult:
+async def replan_changed(
+    uow_factory: UnitOfWorkFactory, policy: Policy, now: datetime, tz: ZoneInfo, *, since: datetime
+) -> PlanResult:
     """Replans cases changed since `since`: a safety net for changes made without planning (e.g. a
     reclassification on the dashboard); planning twice is harmless."""
     async with uow_factory() as uow:
@@ -122,8 +161,9 @@ async def replan_changed(uow_factory: UnitOfWorkFactory, policy: Policy, now: da
     return await _replan(uow_factory, case_ids, policy, now, tz)
 
 
-async def _replan(uow_factory: UnitOfWorkFactory, case_ids: list[int], policy: Policy, now: datetime,
-                  tz: ZoneInfo) -> PlanResult:
+async def _replan(
+    uow_factory: UnitOfWorkFactory, case_ids: list[int], policy: Policy, now: datetime, tz: ZoneInfo
+) -> PlanResult:
     total = PlanResult()
     for case_id in case_ids:
         try:
@@ -152,11 +192,26 @@ async def plan_monthly_reports(uow: UnitOfWork, *, policy: Policy, now: datetime
         if due < now and (year, month) == _months(now.astimezone(tz).date())[0]:
             continue  # first start after this month's day: do not chase a report already due
         for principal in principals:
-            w = Wanted(MONTHLY_REPORT, None, principal.id, due, f"{year:04d}-{month:02d}", "digest",
-                       {"month": f"{year:04d}-{month:02d}"})
+            w = Wanted(
+                MONTHLY_REPORT,
+                None,
+                principal.id,
+                due,
+                f"{year:04d}-{month:02d}",
+                "digest",
+                {"month": f"{year:04d}-{month:02d}"},
+            )
             existing = await outbox.by_key(uow.session, w.key)
-            part = await reconcile(uow, None, [w], [existing] if existing else [], now=now, policy=policy,
-                                   tz=tz, cancel_others=False)
+            part = await reconcile(
+                uow,
+                None,
+                [w],
+                [existing] if existing else [],
+                now=now,
+                policy=policy,
+                tz=tz,
+                cancel_others=False,
+            )
             result += part
     return result
 
@@ -170,10 +225,18 @@ class LogEntry:
     case: Case | None
 
 
-async def reminder_log(uow: UnitOfWork, scope: Scope, *, case_id: int | None = None,
-                       states: list[str] | None = None, kinds: list[str] | None = None,
-                       since: datetime | None = None, limit: int = 200) -> list[LogEntry]:
+async def reminder_log(
+    uow: UnitOfWork,
+    scope: Scope,
+    *,
+    case_id: int | None = None,
+    states: list[str] | None = None,
+    kinds: list[str] | None = None,
+    since: datetime | None = None,
+    limit: int = 200,
+) -> list[LogEntry]:
     """Every reminder about cases in scope or addressed to the person: sent, failed, cancelled, ..."""
-    rows = await outbox.log(uow.session, scope, case_id=case_id, states=states, kinds=kinds, since=since,
-                            limit=limit)
+    rows = await outbox.log(
+        uow.session, scope, case_id=case_id, states=states, kinds=kinds, since=since, limit=limit
+    )
     return [LogEntry(r, s, c) for r, s, c in rows]

@@ -76,8 +76,16 @@ async def _evidence(uow: UnitOfWork, actor: Actor, case: Case, ids: Sequence[int
     return rows
 
 
-async def confirm_return(uow: UnitOfWork, scope: Scope, actor: Actor, report: ReturnReport, *,
-                         now: datetime, policy: Policy, tz: ZoneInfo) -> Case:
+async def confirm_return(
+    uow: UnitOfWork,
+    scope: Scope,
+    actor: Actor,
+    report: ReturnReport,
+    *,
+    now: datetime,
+    policy: Policy,
+    tz: ZoneInfo,
+) -> Case:
     """Marks the child back at school (RETURNED) and starts the retention watch (RETENTION).
     The case is closed later by the retention rule, not here."""
     case = await case_in_scope(uow, scope, actor, report.case_id, now)
@@ -87,9 +95,16 @@ async def confirm_return(uow: UnitOfWork, scope: Scope, actor: Actor, report: Re
     photos = await _evidence(uow, actor, case, report.attachment_ids)
     occurred = datetime.combine(report.returned_on, datetime.min.time(), tz)
     event = await change_status(
-        uow, case, CaseStatus.RETURNED, actor, now=now, kind="return_confirmed",
-        returned_on=report.returned_on.isoformat(), method=report.method,
-        method_note=(report.method_note or "").strip() or None, attachment_ids=[p.id for p in photos],
+        uow,
+        case,
+        CaseStatus.RETURNED,
+        actor,
+        now=now,
+        kind="return_confirmed",
+        returned_on=report.returned_on.isoformat(),
+        method=report.method,
+        method_note=(report.method_note or "").strip() or None,
+        attachment_ids=[p.id for p in photos],
     )
     event.occurred_at = occurred
     for photo in photos:
@@ -98,7 +113,16 @@ async def confirm_return(uow: UnitOfWork, scope: Scope, actor: Actor, report: Re
     # Deadlines of the absence no longer apply: no reminder may chase a child who is back.
     case.visit_due_at = case.verification_due_at = case.return_due_at = None
     # With policy and tz the reminders are replanned here: absence reminders cancelled, retention checks due.
-    await change_status(uow, case, CaseStatus.RETENTION, actor, now=now, kind="retention_started",
-                        policy=policy, tz=tz, retention_checks_due=retention_checks_due(report.returned_on, policy))
+    await change_status(
+        uow,
+        case,
+        CaseStatus.RETENTION,
+        actor,
+        now=now,
+        kind="retention_started",
+        policy=policy,
+        tz=tz,
+        retention_checks_due=retention_checks_due(report.returned_on, policy),
+    )
     await uow.flush()
     return case

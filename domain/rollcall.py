@@ -39,23 +39,37 @@ def roll_call_due(policy: Policy, today: date) -> bool:
     term = policy.term_on(today)
     if term is None or not is_school_day(policy, today):
         return False
-    school_days = sum(1 for n in range((today - term.starts_on).days)
-                      if is_school_day(policy, term.starts_on + timedelta(days=n)))
+    school_days = sum(
+        1
+        for n in range((today - term.starts_on).days)
+        if is_school_day(policy, term.starts_on + timedelta(days=n))
+    )
     return school_days < policy.roll_call_days
 
 
-async def class_in_scope(uow: UnitOfWork, scope: Scope, actor: Actor, class_id: int, now: datetime) -> SchoolClass:
+async def class_in_scope(
+    uow: UnitOfWork, scope: Scope, actor: Actor, class_id: int, now: datetime
+) -> SchoolClass:
     """The class, or NotInScope (logged) when the actor does not answer for it."""
     school_class = await uow.directory.school_class(class_id)
-    if school_class is None or not (scope.everything or class_id in scope.class_ids
-                                    or school_class.school_id in scope.school_ids):
+    if school_class is None or not (
+        scope.everything or class_id in scope.class_ids or school_class.school_id in scope.school_ids
+    ):
         audit(uow, actor, now, "denied", "class", class_id)
         raise NotInScope(f"class {class_id}")
     return school_class
 
 
-async def record_roll_call(uow: UnitOfWork, scope: Scope, actor: Actor, roll_call: RollCall, *,
-                           now: datetime, policy: Policy, tz: ZoneInfo) -> RollCallResult:
+async def record_roll_call(
+    uow: UnitOfWork,
+    scope: Scope,
+    actor: Actor,
+    roll_call: RollCall,
+    *,
+    now: datetime,
+    policy: Policy,
+    tz: ZoneInfo,
+) -> RollCallResult:
     """Opens a suspected case for every pupil who has not arrived (or adds to their open case);
     the 15-day verification window counts from the term's start."""
     school_class = await class_in_scope(uow, scope, actor, roll_call.class_id, now)
@@ -71,10 +85,26 @@ async def record_roll_call(uow: UnitOfWork, scope: Scope, actor: Actor, roll_cal
     for student_id in dict.fromkeys(roll_call.absent_student_ids):
         report = AbsenceReport(student_id=student_id, absent_since=starts_on, suspected=True)
         case, created = await report_absence(uow, scope, actor, report, now=now, policy=policy, tz=tz)
-        add_event(uow, case, "roll_call_absent", actor, now, term=term.name if term else None,
-                  term_starts_on=starts_on.isoformat())
+        add_event(
+            uow,
+            case,
+            "roll_call_absent",
+            actor,
+            now,
+            term=term.name if term else None,
+            term_starts_on=starts_on.isoformat(),
+        )
         (result.opened if created else result.updated).append(case)
-    audit(uow, actor, now, "roll_call", "class", school_class.id, absent=len(roll_call.absent_student_ids),
-          opened=len(result.opened), updated=len(result.updated))
+    audit(
+        uow,
+        actor,
+        now,
+        "roll_call",
+        "class",
+        school_class.id,
+        absent=len(roll_call.absent_student_ids),
+        opened=len(result.opened),
+        updated=len(result.updated),
+    )
     await uow.flush()
     return result

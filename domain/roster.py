@@ -19,8 +19,16 @@ from domain.roster_template import write_template
 from domain.roster_write import RosterWriter
 from storage.uow import UnitOfWork
 
-__all__ = ["ImportSummary", "RosterData", "RosterInvalid", "RosterProblem", "apply_roster", "import_roster",
-           "read_roster", "write_template"]
+__all__ = [
+    "ImportSummary",
+    "RosterData",
+    "RosterInvalid",
+    "RosterProblem",
+    "apply_roster",
+    "import_roster",
+    "read_roster",
+    "write_template",
+]
 
 Progress = Callable[[str, int, int], None]
 
@@ -33,8 +41,9 @@ def _ordered(problems: list[RosterProblem]) -> list[RosterProblem]:
     return sorted(problems, key=lambda p: (first[p.sheet], p.row))
 
 
-def read_roster(paths: Sequence[Path], *, today: date | None = None,
-                progress: Progress | None = None) -> RosterData:
+def read_roster(
+    paths: Sequence[Path], *, today: date | None = None, progress: Progress | None = None
+) -> RosterData:
     """Parses and checks the files without a database; raises RosterInvalid listing every problem."""
     data, problems = parse_roster(paths, today=today or date.today(), progress=progress)
     problems += duplicate_problems(data)
@@ -43,9 +52,15 @@ def read_roster(paths: Sequence[Path], *, today: date | None = None,
     return data
 
 
-async def apply_roster(uow: UnitOfWork, data: RosterData, *, now: datetime, actor: Actor,
-                       progress: Progress | None = None,
-                       problems: Sequence[RosterProblem] = ()) -> ImportSummary:
+async def apply_roster(
+    uow: UnitOfWork,
+    data: RosterData,
+    *,
+    now: datetime,
+    actor: Actor,
+    progress: Progress | None = None,
+    problems: Sequence[RosterProblem] = (),
+) -> ImportSummary:
     """Checks `data` against the database and writes it in `uow` (the caller commits).
     Raises RosterInvalid, before writing anything, if it or `problems` holds any problem."""
     snap = await load_snapshot(uow)
@@ -58,8 +73,14 @@ async def apply_roster(uow: UnitOfWork, data: RosterData, *, now: datetime, acto
     return await writer.finish()
 
 
-async def import_roster(uow_factory: Callable[[], UnitOfWork], paths: Sequence[Path], *, now: datetime,
-                        actor: Actor, progress: Progress | None = None) -> ImportSummary:
+async def import_roster(
+    uow_factory: Callable[[], UnitOfWork],
+    paths: Sequence[Path],
+    *,
+    now: datetime,
+    actor: Actor,
+    progress: Progress | None = None,
+) -> ImportSummary:
     """Imports the files as one transaction: everything is written, or (RosterInvalid) nothing."""
     data, problems = parse_roster(paths, today=now.date(), progress=progress)
     async with uow_factory() as uow:

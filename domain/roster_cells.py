@@ -85,12 +85,20 @@ def split_items(text: str | None) -> tuple[str, ...]:
 class RowCells:
     """The cells of one data row by field name, with helpers that record problems where they are."""
 
-    def __init__(self, spec: SheetSpec, info: SheetInfo, row: int, values: dict[str, object],
-                 problems: list[RosterProblem]) -> None:
+    def __init__(
+        self,
+        spec: SheetSpec,
+        info: SheetInfo,
+        row: int,
+        values: dict[str, object],
+        problems: list[RosterProblem],
+    ) -> None:
         self.spec, self.info, self.row, self.values, self.problems = spec, info, row, values, problems
 
     def problem(self, field: str, message: str) -> None:
-        self.problems.append(RosterProblem(self.info.label, self.row, self.info.header(self.spec, field), message))
+        self.problems.append(
+            RosterProblem(self.info.label, self.row, self.info.header(self.spec, field), message)
+        )
 
     def text(self, field: str, *, required: bool = True, max_len: int = 50) -> str | None:
         """The cell's text; an empty required cell is reported only when its column exists

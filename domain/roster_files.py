@@ -42,7 +42,9 @@ def _xlsx_sheets(path: Path, problems: list[RosterProblem]) -> Iterator[RawSheet
         # read_only streams rows, so a 100 000-row sheet does not have to fit in memory as cells.
         workbook = load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError) as exc:
-        problems.append(RosterProblem(path.name, 0, "", f"无法读取该 Excel 文件 (cannot read this workbook): {exc}"))
+        problems.append(
+            RosterProblem(path.name, 0, "", f"无法读取该 Excel 文件 (cannot read this workbook): {exc}")
+        )
         return
     try:
         found = False
@@ -57,8 +59,11 @@ def _xlsx_sheets(path: Path, problems: list[RosterProblem]) -> Iterator[RawSheet
             yield RawSheet(key, ws.title, enumerate(ws.iter_rows(values_only=True), start=1), total)
         if not found:
             names = "、".join(s.zh for s in SHEETS.values())
-            problems.append(RosterProblem(path.name, 0, "",
-                                          f"没有可识别的工作表，应为 {names} (no sheet with a known name)"))
+            problems.append(
+                RosterProblem(
+                    path.name, 0, "", f"没有可识别的工作表，应为 {names} (no sheet with a known name)"
+                )
+            )
     finally:
         workbook.close()
 
@@ -76,8 +81,11 @@ def _csv_sheet(path: Path, problems: list[RosterProblem]) -> Iterator[RawSheet]:
     key = sheet_key(path.stem)
     if key is None:
         names = "、".join(f"{s.zh}.csv" for s in SHEETS.values())
-        problems.append(RosterProblem(path.name, 0, "",
-                                      f"文件名应说明是哪张表，如 {names} (file name must name the sheet)"))
+        problems.append(
+            RosterProblem(
+                path.name, 0, "", f"文件名应说明是哪张表，如 {names} (file name must name the sheet)"
+            )
+        )
         return
     try:
         text = _decode(path.read_bytes())
@@ -85,8 +93,11 @@ def _csv_sheet(path: Path, problems: list[RosterProblem]) -> Iterator[RawSheet]:
         problems.append(RosterProblem(path.name, 0, "", f"无法读取文件 (cannot read the file): {exc}"))
         return
     if text is None:
-        problems.append(RosterProblem(path.name, 0, "",
-                                      "文件编码无法识别，请另存为 UTF-8 CSV (not UTF-8 or GB18030 text)"))
+        problems.append(
+            RosterProblem(
+                path.name, 0, "", "文件编码无法识别，请另存为 UTF-8 CSV (not UTF-8 or GB18030 text)"
+            )
+        )
         return
     rows = list(csv.reader(io.StringIO(text, newline="")))
     yield RawSheet(key, path.name, enumerate(rows, start=1), len(rows))
@@ -109,9 +120,14 @@ def raw_sheets(paths: Sequence[Path], problems: list[RosterProblem]) -> Iterator
             continue
         for sheet in sheets:
             if sheet.key in seen:
-                problems.append(RosterProblem(sheet.label, 0, "",
-                                              f"与 {seen[sheet.key]} 是同一张表，只能提供一次 "
-                                              f"(the same sheet was given twice)"))
+                problems.append(
+                    RosterProblem(
+                        sheet.label,
+                        0,
+                        "",
+                        f"与 {seen[sheet.key]} 是同一张表，只能提供一次 (the same sheet was given twice)",
+                    )
+                )
                 continue
             seen[sheet.key] = sheet.label
             yield sheet

@@ -56,71 +56,204 @@ def normalise_header(text: str) -> str:
 
 
 C = Column
-SHEETS: dict[str, SheetSpec] = {s.key: s for s in (
-    SheetSpec("areas", "区域", ("areas", "area"), (
-        C("code", "编码", ("code", "area_code", "区域编码"), help="区域唯一编码 unique area code"),
-        C("name", "名称", ("name", "区域名称"), help="区域名称 area name"),
-        C("level", "级别", ("level",), help="县/乡镇/村 (county/township/village)"),
-        C("parent_code", "上级编码", ("parent_code", "parent"), False,
-          help="上级区域编码，县可留空 code of the parent area; empty for a county"),
-    )),
-    SheetSpec("schools", "学校", ("schools", "school"), (
-        C("code", "学校编码", ("school_code", "code"), help="学校唯一编码 unique school code"),
-        C("name", "学校名称", ("school_name", "name"), help="学校名称 school name"),
-        C("township_code", "所属乡镇编码", ("township_code", "township"),
-          help="学校所在乡镇的区域编码 area code of the school's township"),
-        C("stage", "学段", ("stage",), help="小学/初中/九年一贯制 (primary/junior/nine_year)"),
-    )),
-    SheetSpec("classes", "班级", ("classes", "class"), (
-        C("school_code", "学校编码", ("school_code", "school"), help="学校编码 school code"),
-        C("grade", "年级", ("grade",), help="1–9（初一=7）grade 1–9"),
-        C("name", "班级名称", ("class_name", "name", "班级"), help="校内唯一的班级名称 class name, unique in the school"),
-    )),
-    SheetSpec("staff", "教职工", ("staff", "teachers", "教师"), (
-        C("name", "姓名", ("name",), help="姓名 full name"),
-        C("phone", "手机号", ("phone", "mobile", "手机"), help="11位手机号，唯一 11-digit mobile number, unique"),
-        C("role", "角色", ("role",), help="班主任/科任教师/校长/村干部/乡镇专干/县教育局/管理员"),
-        C("school_code", "学校编码", ("school_code", "school"), False,
-          help="教师和校长必填 required for teachers and principals"),
-        C("area_code", "负责区域编码", ("area_code", "area"), False,
-          help="村干部填村，乡镇专干填乡镇，县教育局填县 village / township / county for officers"),
-        C("homeroom_class", "班主任班级", ("homeroom_class", "class_teacher_of"), False,
-          help="本校班级名称，班主任必填 class name in their school; required for class teachers"),
-        C("teaching_classes", "任教班级", ("teaching_classes", "classes"), False,
-          help="本校班级名称，用；、，分隔 class names separated by ; 、 or ，"),
-    )),
-    SheetSpec("students", "学生", ("students", "student", "pupils"), (
-        C("number", "学籍号", ("student_number", "number"), help="学籍号，唯一 student record number, unique"),
-        C("name", "姓名", ("name",), help="姓名 full name"),
-        C("sex", "性别", ("sex", "gender"), help="男/女 (M/F)"),
-        C("birth_date", "出生日期", ("birth_date", "birthday", "dob"),
-          help="日期格式或 2015-03-01、2015/3/1、2015年3月1日 a date"),
-        C("national_id", "身份证号", ("national_id", "id_number"), False,
-          help="可选，18位，校验位会被检查 optional 18-character ID number (checksum checked)"),
-        C("school_code", "学校编码", ("school_code", "school"), help="学校编码 school code"),
-        C("class_name", "班级", ("class", "class_name", "班级名称"), help="本校班级名称 class name in that school"),
-        C("village_code", "家庭住址所在村编码", ("village_code", "home_village", "村编码"), False,
-          help="家庭住址所在村的区域编码 area code of the home village"),
-        C("guardian_name", "监护人姓名", ("guardian_name", "guardian"), False, help="监护人姓名 guardian"),
-        C("guardian_relation", "监护人关系", ("guardian_relation", "relation"), False,
-          help="如 父亲、母亲、祖母 relation to the child"),
-        C("guardian_phone", "监护人电话", ("guardian_phone",), False, help="监护人电话 guardian's phone"),
-        C("flags", "重点群体", ("key_groups", "flags"), False,
-          help="可选，多个用；、，分隔，如 留守儿童；单亲家庭 key groups (codes or Chinese labels)"),
-    )),
-)}
+SHEETS: dict[str, SheetSpec] = {
+    s.key: s
+    for s in (
+        SheetSpec(
+            "areas",
+            "区域",
+            ("areas", "area"),
+            (
+                C("code", "编码", ("code", "area_code", "区域编码"), help="区域唯一编码 unique area code"),
+                C("name", "名称", ("name", "区域名称"), help="区域名称 area name"),
+                C("level", "级别", ("level",), help="县/乡镇/村 (county/township/village)"),
+                C(
+                    "parent_code",
+                    "上级编码",
+                    ("parent_code", "parent"),
+                    False,
+                    help="上级区域编码，县可留空 code of the parent area; empty for a county",
+                ),
+            ),
+        ),
+        SheetSpec(
+            "schools",
+            "学校",
+            ("schools", "school"),
+            (
+                C("code", "学校编码", ("school_code", "code"), help="学校唯一编码 unique school code"),
+                C("name", "学校名称", ("school_name", "name"), help="学校名称 school name"),
+                C(
+                    "township_code",
+                    "所属乡镇编码",
+                    ("township_code", "township"),
+                    help="学校所在乡镇的区域编码 area code of the school's township",
+                ),
+                C("stage", "学段", ("stage",), help="小学/初中/九年一贯制 (primary/junior/nine_year)"),
+            ),
+        ),
+        SheetSpec(
+            "classes",
+            "班级",
+            ("classes", "class"),
+            (
+                C("school_code", "学校编码", ("school_code", "school"), help="学校编码 school code"),
+                C("grade", "年级", ("grade",), help="1–9（初一=7）grade 1–9"),
+                C(
+                    "name",
+                    "班级名称",
+                    ("class_name", "name", "班级"),
+                    help="校内唯一的班级名称 class name, unique in the school",
+                ),
+            ),
+        ),
+        SheetSpec(
+            "staff",
+            "教职工",
+            ("staff", "teachers", "教师"),
+            (
+                C("name", "姓名", ("name",), help="姓名 full name"),
+                C(
+                    "phone",
+                    "手机号",
+                    ("phone", "mobile", "手机"),
+                    help="11位手机号，唯一 11-digit mobile number, unique",
+                ),
+                C("role", "角色", ("role",), help="班主任/科任教师/校长/村干部/乡镇专干/县教育局/管理员"),
+                C(
+                    "school_code",
+                    "学校编码",
+                    ("school_code", "school"),
+                    False,
+                    help="教师和校长必填 required for teachers and principals",
+                ),
+                C(
+                    "area_code",
+                    "负责区域编码",
+                    ("area_code", "area"),
+                    False,
+                    help="村干部填村，乡镇专干填乡镇，县教育局填县 village / township / county for officers",
+                ),
+                C(
+                    "homeroom_class",
+                    "班主任班级",
+                    ("homeroom_class", "class_teacher_of"),
+                    False,
+                    help="本校班级名称，班主任必填 class name in their school; required for class teachers",
+                ),
+                C(
+                    "teaching_classes",
+                    "任教班级",
+                    ("teaching_classes", "classes"),
+                    False,
+                    help="本校班级名称，用；、，分隔 class names separated by ; 、 or ，",
+                ),
+            ),
+        ),
+        SheetSpec(
+            "students",
+            "学生",
+            ("students", "student", "pupils"),
+            (
+                C(
+                    "number",
+                    "学籍号",
+                    ("student_number", "number"),
+                    help="学籍号，唯一 student record number, unique",
+                ),
+                C("name", "姓名", ("name",), help="姓名 full name"),
+                C("sex", "性别", ("sex", "gender"), help="男/女 (M/F)"),
+                C(
+                    "birth_date",
+                    "出生日期",
+                    ("birth_date", "birthday", "dob"),
+                    help="日期格式或 2015-03-01、2015/3/1、2015年3月1日 a date",
+                ),
+                C(
+                    "national_id",
+                    "身份证号",
+                    ("national_id", "id_number"),
+                    False,
+                    help="可选，18位，校验位会被检查 optional 18-character ID number (checksum checked)",
+                ),
+                C("school_code", "学校编码", ("school_code", "school"), help="学校编码 school code"),
+                C(
+                    "class_name",
+                    "班级",
+                    ("class", "class_name", "班级名称"),
+                    help="本校班级名称 class name in that school",
+                ),
+                C(
+                    "village_code",
+                    "家庭住址所在村编码",
+                    ("village_code", "home_village", "村编码"),
+                    False,
+                    help="家庭住址所在村的区域编码 area code of the home village",
+                ),
+                C(
+                    "guardian_name",
+                    "监护人姓名",
+                    ("guardian_name", "guardian"),
+                    False,
+                    help="监护人姓名 guardian",
+                ),
+                C(
+                    "guardian_relation",
+                    "监护人关系",
+                    ("guardian_relation", "relation"),
+                    False,
+                    help="如 父亲、母亲、祖母 relation to the child",
+                ),
+                C(
+                    "guardian_phone",
+                    "监护人电话",
+                    ("guardian_phone",),
+                    False,
+                    help="监护人电话 guardian's phone",
+                ),
+                C(
+                    "flags",
+                    "重点群体",
+                    ("key_groups", "flags"),
+                    False,
+                    help="可选，多个用；、，分隔，如 留守儿童；单亲家庭 key groups (codes or Chinese labels)",
+                ),
+            ),
+        ),
+    )
+}
 del C
 
-LEVELS = {"县": "county", "county": "county", "乡镇": "township", "乡": "township", "镇": "township",
-          "街道": "township", "township": "township", "村": "village", "社区": "village", "village": "village"}
+LEVELS = {
+    "县": "county",
+    "county": "county",
+    "乡镇": "township",
+    "乡": "township",
+    "镇": "township",
+    "街道": "township",
+    "township": "township",
+    "村": "village",
+    "社区": "village",
+    "village": "village",
+}
 LEVEL_ZH = {"county": "县", "township": "乡镇", "village": "村"}
 PARENT_LEVEL = {"township": "county", "village": "township"}
-STAGES = {"小学": "primary", "primary": "primary", "初中": "junior", "junior": "junior",
-          "九年一贯制": "nine_year", "nine_year": "nine_year", "nineyear": "nine_year"}
+STAGES = {
+    "小学": "primary",
+    "primary": "primary",
+    "初中": "junior",
+    "junior": "junior",
+    "九年一贯制": "nine_year",
+    "nine_year": "nine_year",
+    "nineyear": "nine_year",
+}
 # Roles tied to a school, and the area level each officer role answers for.
 SCHOOL_ROLES = frozenset({Role.CLASS_TEACHER, Role.SUBJECT_TEACHER, Role.PRINCIPAL})
-AREA_ROLE_LEVEL = {Role.VILLAGE_CADRE: "village", Role.TOWNSHIP_OFFICER: "township",
-                   Role.COUNTY_OFFICER: "county"}
+AREA_ROLE_LEVEL = {
+    Role.VILLAGE_CADRE: "village",
+    Role.TOWNSHIP_OFFICER: "township",
+    Role.COUNTY_OFFICER: "county",
+}
 SEXES = {"男": "M", "m": "M", "male": "M", "女": "F", "f": "F", "female": "F"}
 
 

@@ -52,8 +52,13 @@ def _area(c: RowCells, today: date) -> AreaRow | None:
 
 def _school(c: RowCells, today: date) -> SchoolRow | None:
     code = c.text("code", max_len=32)
-    row = SchoolRow(c.row, code or "", c.text("name", max_len=100), c.text("township_code", max_len=32),
-                    c.choice("stage", STAGES, "小学/初中/九年一贯制"))
+    row = SchoolRow(
+        c.row,
+        code or "",
+        c.text("name", max_len=100),
+        c.text("township_code", max_len=32),
+        c.choice("stage", STAGES, "小学/初中/九年一贯制"),
+    )
     return row if code else None
 
 
@@ -78,7 +83,9 @@ def _staff(c: RowCells, today: date) -> StaffRow | None:
     teaching = split_items(c.text("teaching_classes", required=False, max_len=1000))
     if role in SCHOOL_ROLES:
         if not school:
-            c.problem("school_code", "教师和校长必须填写学校编码 (teachers and principals need a school code)")
+            c.problem(
+                "school_code", "教师和校长必须填写学校编码 (teachers and principals need a school code)"
+            )
         if area:
             c.problem("area_code", "教师和校长不填负责区域 (leave empty for school staff)")
         if role is Role.CLASS_TEACHER and not homeroom:
@@ -91,7 +98,10 @@ def _staff(c: RowCells, today: date) -> StaffRow | None:
                 c.problem(field, "只有教师和校长有任教班级 (only school staff teach classes)")
         level = AREA_ROLE_LEVEL.get(role)
         if level and not area:
-            c.problem("area_code", f"必须填写负责的{LEVEL_ZH[level]}的区域编码 (area code of their {level} is required)")
+            c.problem(
+                "area_code",
+                f"必须填写负责的{LEVEL_ZH[level]}的区域编码 (area code of their {level} is required)",
+            )
         if level is None and area:
             c.problem("area_code", "管理员不填负责区域 (an administrator has no area)")
     return StaffRow(c.row, name, phone, role, school, area, homeroom, teaching) if phone else None
@@ -108,33 +118,53 @@ def _student(c: RowCells, today: date) -> StudentRow | None:
     elif birth:
         age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
         if not MIN_AGE <= age <= MAX_AGE:
-            c.problem("birth_date", f"年龄 {age} 岁，不像义务教育阶段的学生（{MIN_AGE}–{MAX_AGE} 岁）"
-                                    f"(implausible age for a pupil)")
+            c.problem(
+                "birth_date",
+                f"年龄 {age} 岁，不像义务教育阶段的学生（{MIN_AGE}–{MAX_AGE} 岁）"
+                f"(implausible age for a pupil)",
+            )
     national_id = c.text("national_id", required=False, max_len=30)
     if national_id:
         national_id = normalise_id(national_id)
         if why := id_problem(national_id):
             c.problem("national_id", f"身份证号无效 (invalid ID number: {why})")
         elif birth and national_id[6:14] != birth.strftime("%Y%m%d"):
-            c.problem("national_id", "身份证号中的出生日期与出生日期一栏不一致 (birth date differs from the ID number)")
+            c.problem(
+                "national_id",
+                "身份证号中的出生日期与出生日期一栏不一致 (birth date differs from the ID number)",
+            )
         elif sex and ("M" if int(national_id[16]) % 2 else "F") != sex:
             c.problem("national_id", "身份证号中的性别与性别一栏不一致 (sex differs from the ID number)")
     row = StudentRow(
-        c.row, number or "", c.text("name"), sex, birth, c.text("school_code", max_len=32),
-        c.text("class_name"), national_id, c.text("village_code", required=False, max_len=32),
-        c.text("guardian_name", required=False), c.text("guardian_relation", required=False, max_len=20),
-        c.phone("guardian_phone"), split_items(c.text("flags", required=False, max_len=500)),
+        c.row,
+        number or "",
+        c.text("name"),
+        sex,
+        birth,
+        c.text("school_code", max_len=32),
+        c.text("class_name"),
+        national_id,
+        c.text("village_code", required=False, max_len=32),
+        c.text("guardian_name", required=False),
+        c.text("guardian_relation", required=False, max_len=20),
+        c.phone("guardian_phone"),
+        split_items(c.text("flags", required=False, max_len=500)),
     )
     return row if number else None
 
 
 _PARSERS: dict[str, Callable[[RowCells, date], Any]] = {
-    "areas": _area, "schools": _school, "classes": _class, "staff": _staff, "students": _student,
+    "areas": _area,
+    "schools": _school,
+    "classes": _class,
+    "staff": _staff,
+    "students": _student,
 }
 
 
-def _map_headers(spec: SheetSpec, info: SheetInfo, header: Sequence[object],
-                 problems: list[RosterProblem]) -> dict[int, str]:
+def _map_headers(
+    spec: SheetSpec, info: SheetInfo, header: Sequence[object], problems: list[RosterProblem]
+) -> dict[int, str]:
     """Column index -> field for the recognised headers; unknown headers are ignored (notes)."""
     lookup: dict[str, str] = {}
     for col in spec.columns:
@@ -147,8 +177,14 @@ def _map_headers(spec: SheetSpec, info: SheetInfo, header: Sequence[object],
         if field is None:
             continue
         if field in info.headers:
-            problems.append(RosterProblem(info.label, 1, str(text),
-                                          f"与“{info.headers[field]}”是同一列，重复了 (the column appears twice)"))
+            problems.append(
+                RosterProblem(
+                    info.label,
+                    1,
+                    str(text),
+                    f"与“{info.headers[field]}”是同一列，重复了 (the column appears twice)",
+                )
+            )
             continue
         info.headers[field] = str(text)
         index[i] = field
@@ -158,8 +194,13 @@ def _map_headers(spec: SheetSpec, info: SheetInfo, header: Sequence[object],
     return index
 
 
-def parse_sheets(sheets: Iterable[RawSheet], problems: list[RosterProblem], *, today: date,
-                 progress: Progress | None = None) -> RosterData:
+def parse_sheets(
+    sheets: Iterable[RawSheet],
+    problems: list[RosterProblem],
+    *,
+    today: date,
+    progress: Progress | None = None,
+) -> RosterData:
     """Typed rows of every sheet; each sheet's rows are consumed before the next is read."""
     data = RosterData()
     for sheet in sheets:
@@ -186,16 +227,29 @@ def parse_sheets(sheets: Iterable[RawSheet], problems: list[RosterProblem], *, t
     return data
 
 
-def _duplicates(data: RosterData, key: str, rows: Iterable[Any], field: str, what: str,
-                value: Callable[[Any], Hashable | None], problems: list[RosterProblem]) -> None:
+def _duplicates(
+    data: RosterData,
+    key: str,
+    rows: Iterable[Any],
+    field: str,
+    what: str,
+    value: Callable[[Any], Hashable | None],
+    problems: list[RosterProblem],
+) -> None:
     info, first = data.info(key), {}
     for r in rows:
         k = value(r)
         if k is None:
             continue
         if k in first:
-            problems.append(RosterProblem(info.label, r.row, info.header(SHEETS[key], field),
-                                          f"{what}重复，与第 {first[k]} 行相同 (duplicate of row {first[k]})"))
+            problems.append(
+                RosterProblem(
+                    info.label,
+                    r.row,
+                    info.header(SHEETS[key], field),
+                    f"{what}重复，与第 {first[k]} 行相同 (duplicate of row {first[k]})",
+                )
+            )
         else:
             first[k] = r.row
 
@@ -208,16 +262,23 @@ def duplicate_problems(data: RosterData) -> list[RosterProblem]:
     _duplicates(data, "schools", data.schools, "code", "学校编码", lambda r: r.code, p)
     _duplicates(data, "classes", data.classes, "name", "班级", lambda r: (r.school_code, r.name), p)
     _duplicates(data, "staff", data.staff, "phone", "手机号", lambda r: r.phone, p)
-    _duplicates(data, "staff", data.staff, "homeroom_class", "班主任班级",
-                lambda r: (r.school_code, r.homeroom_class) if r.homeroom_class and r.role in SCHOOL_ROLES else None,
-                p)
+    _duplicates(
+        data,
+        "staff",
+        data.staff,
+        "homeroom_class",
+        "班主任班级",
+        lambda r: (r.school_code, r.homeroom_class) if r.homeroom_class and r.role in SCHOOL_ROLES else None,
+        p,
+    )
     _duplicates(data, "students", data.students, "number", "学籍号", lambda r: r.number, p)
     _duplicates(data, "students", data.students, "national_id", "身份证号", lambda r: r.national_id, p)
     return p
 
 
-def parse_roster(paths: Sequence[Path], *, today: date,
-                 progress: Progress | None = None) -> tuple[RosterData, list[RosterProblem]]:
+def parse_roster(
+    paths: Sequence[Path], *, today: date, progress: Progress | None = None
+) -> tuple[RosterData, list[RosterProblem]]:
     """Parsed rows and every cell-level problem (duplicates: duplicate_problems)."""
     problems: list[RosterProblem] = []
     data = parse_sheets(raw_sheets(paths, problems), problems, today=today, progress=progress)

@@ -39,11 +39,17 @@ async def load_snapshot(uow: UnitOfWork) -> Snapshot:
     snap.schools = {x.code: x for x in (await s.scalars(select(School))).all()}
     code_of = {x.id: x.code for x in snap.schools.values()}
     snap.classes = {(code_of[c.school_id], c.name): c for c in (await s.scalars(select(SchoolClass))).all()}
-    for code in (await s.scalars(select(Code).where(Code.scheme == KEY_GROUP_SCHEME,
-                                                    Code.active.is_(True)))).all():
+    for code in (
+        await s.scalars(select(Code).where(Code.scheme == KEY_GROUP_SCHEME, Code.active.is_(True)))
+    ).all():
         # Labels like "家庭经济困难/脱贫户/监测户" are accepted whole or by any of their parts.
-        spellings = {code.code, code.code.lower(), code.label_zh, code.label_en.lower(),
-                     *code.label_zh.split("/")}
+        spellings = {
+            code.code,
+            code.code.lower(),
+            code.label_zh,
+            code.label_en.lower(),
+            *code.label_zh.split("/"),
+        }
         for spelling in spellings:
             snap.key_groups[spelling.strip()] = code.code
     return snap
@@ -68,23 +74,42 @@ class _Checker:
             return
         found = self.levels.get(code)
         if found is None:
-            self.problem(key, row, field_name, f"未知区域编码“{code}”：本次导入和系统中都没有 "
-                                               f"(unknown area code: not in this import nor in the database)")
+            self.problem(
+                key,
+                row,
+                field_name,
+                f"未知区域编码“{code}”：本次导入和系统中都没有 "
+                f"(unknown area code: not in this import nor in the database)",
+            )
         elif found != level:
-            self.problem(key, row, field_name, f"“{code}”是{LEVEL_ZH.get(found, found)}，这里应填{LEVEL_ZH[level]} "
-                                               f"(this is a {found}, a {level} is needed here)")
+            self.problem(
+                key,
+                row,
+                field_name,
+                f"“{code}”是{LEVEL_ZH.get(found, found)}，这里应填{LEVEL_ZH[level]} "
+                f"(this is a {found}, a {level} is needed here)",
+            )
 
     def school(self, key: str, row: int, code: str | None) -> bool:
         if code is None or code in self.schools:
             return code is not None
-        self.problem(key, row, "school_code", f"未知学校编码“{code}”：本次导入和系统中都没有 "
-                                             f"(unknown school code: not in this import nor in the database)")
+        self.problem(
+            key,
+            row,
+            "school_code",
+            f"未知学校编码“{code}”：本次导入和系统中都没有 "
+            f"(unknown school code: not in this import nor in the database)",
+        )
         return False
 
     def school_class(self, key: str, row: int, field_name: str, school: str, name: str | None) -> None:
         if name is not None and (school, name) not in self.classes:
-            self.problem(key, row, field_name, f"学校“{school}”没有班级“{name}” "
-                                               f"(no such class in that school: add it to the 班级 sheet)")
+            self.problem(
+                key,
+                row,
+                field_name,
+                f"学校“{school}”没有班级“{name}” (no such class in that school: add it to the 班级 sheet)",
+            )
 
     def run(self) -> list[RosterProblem]:
         d = self.data
@@ -108,10 +133,17 @@ class _Checker:
                 assert st.school_code is not None
                 self.school_class("students", st.row, "class_name", st.school_code, st.class_name)
             self.area("students", st.row, "village_code", st.village_code, "village")
-            unknown = [f for f in st.flags if f not in self.snap.key_groups and f.lower() not in self.snap.key_groups]
+            unknown = [
+                f for f in st.flags if f not in self.snap.key_groups and f.lower() not in self.snap.key_groups
+            ]
             if unknown:
-                self.problem("students", st.row, "flags", f"未知重点群体“{'、'.join(unknown)}” "
-                                                          f"(unknown key group; use a code or its Chinese label)")
+                self.problem(
+                    "students",
+                    st.row,
+                    "flags",
+                    f"未知重点群体“{'、'.join(unknown)}” "
+                    f"(unknown key group; use a code or its Chinese label)",
+                )
         return self.problems
 
 

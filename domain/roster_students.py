@@ -14,14 +14,21 @@ from storage.models import Student, StudentFlag
 
 # Optional columns: when the file has the column it is the truth (an empty cell clears the value);
 # when it lacks the column the stored value is left alone.
-OPTIONAL = {"national_id": "national_id", "village_code": "home_village_id", "guardian_name": "guardian_name",
-            "guardian_relation": "guardian_relation", "guardian_phone": "guardian_phone"}
+OPTIONAL = {
+    "national_id": "national_id",
+    "village_code": "home_village_id",
+    "guardian_name": "guardian_name",
+    "guardian_relation": "guardian_relation",
+    "guardian_phone": "guardian_phone",
+}
 
 
 def _values(w: RosterWriter, r: StudentRow) -> dict[str, Any]:
     assert r.school_code is not None and r.class_name is not None
     values: dict[str, Any] = {
-        "name": r.name, "sex": r.sex, "birth_date": r.birth_date,
+        "name": r.name,
+        "sex": r.sex,
+        "birth_date": r.birth_date,
         "school_id": w.snap.schools[r.school_code].id,
         "class_id": w.snap.classes[(r.school_code, r.class_name)].id,
     }
@@ -32,8 +39,13 @@ def _values(w: RosterWriter, r: StudentRow) -> dict[str, Any]:
     return values
 
 
-async def _sync_flags(w: RosterWriter, students: dict[str, Student], rows: list[StudentRow],
-                      changes: dict[str, list[str]], new: set[str]) -> None:
+async def _sync_flags(
+    w: RosterWriter,
+    students: dict[str, Student],
+    rows: list[StudentRow],
+    changes: dict[str, list[str]],
+    new: set[str],
+) -> None:
     """Makes each pupil's key-group flags exactly the ones the file lists."""
     ids = [students[r.number].id for r in rows if r.number not in new]
     have: dict[int, dict[str, StudentFlag]] = {i: {} for i in ids}
@@ -60,8 +72,10 @@ async def write_students(w: RosterWriter) -> None:
     with_flags = w.data.has_column("students", "flags")
     for done, part in enumerate(chunks(rows), start=1):
         numbers = [r.number for r in part]
-        students = {x.student_number: x for x in
-                    await w.s.scalars(select(Student).where(Student.student_number.in_(numbers)))}
+        students = {
+            x.student_number: x
+            for x in await w.s.scalars(select(Student).where(Student.student_number.in_(numbers)))
+        }
         new = set(numbers) - set(students)
         changes: dict[str, list[str]] = {}
         for r in part:
@@ -77,6 +91,14 @@ async def write_students(w: RosterWriter) -> None:
             w.count("students", r.number in new, changes[r.number])
             if changes[r.number] and r.number not in new:
                 # Field names only: the log says what kind of data changed, never the values.
-                audit(w.uow, w.actor, w.now, "update", "student", students[r.number].id, fields=changes[r.number])
+                audit(
+                    w.uow,
+                    w.actor,
+                    w.now,
+                    "update",
+                    "student",
+                    students[r.number].id,
+                    fields=changes[r.number],
+                )
         await w.uow.flush()
         w.report("students", min(done * CHUNK, len(rows)), len(rows))

@@ -19,18 +19,47 @@ _BIRTH = date(2016, 3, 1)
 # Fictional example: region 110101 with an invented sequence number; the check digit is computed.
 _ID17 = "110101" + _BIRTH.strftime("%Y%m%d") + "003"
 EXAMPLES: dict[str, list[list[object]]] = {
-    "areas": [["EX01", "样例县", "县", None], ["EX0101", "样例镇", "乡镇", "EX01"],
-              ["EX010101", "样例村", "村", "EX0101"]],
+    "areas": [
+        ["EX01", "样例县", "县", None],
+        ["EX0101", "样例镇", "乡镇", "EX01"],
+        ["EX010101", "样例村", "村", "EX0101"],
+    ],
     "schools": [["EXS01", "样例镇中心小学", "EX0101", "小学"]],
     "classes": [["EXS01", 5, "五年级(1)班"]],
-    "staff": [["测试老师", "13800000100", "班主任", "EXS01", None, "五年级(1)班", "五年级(1)班"],
-              ["测试村干部", "13800000101", "村干部", None, "EX010101", None, None]],
-    "students": [["EX2016000001", "测试学生", "男", _BIRTH, _ID17 + id_check_char(_ID17), "EXS01", "五年级(1)班",
-                  "EX010101", "测试家长", "父亲", "13900000100", "留守儿童"]],
+    "staff": [
+        ["测试老师", "13800000100", "班主任", "EXS01", None, "五年级(1)班", "五年级(1)班"],
+        ["测试村干部", "13800000101", "村干部", None, "EX010101", None, None],
+    ],
+    "students": [
+        [
+            "EX2016000001",
+            "测试学生",
+            "男",
+            _BIRTH,
+            _ID17 + id_check_char(_ID17),
+            "EXS01",
+            "五年级(1)班",
+            "EX010101",
+            "测试家长",
+            "父亲",
+            "13900000100",
+            "留守儿童",
+        ]
+    ],
 }
 # Columns Excel would otherwise turn into numbers (losing leading zeros or digits).
-TEXT_FIELDS = {"code", "parent_code", "township_code", "school_code", "area_code", "phone", "number",
-               "national_id", "village_code", "guardian_phone"}
+TEXT_FIELDS = {
+    "code",
+    "parent_code",
+    "township_code",
+    "school_code",
+    "area_code",
+    "phone",
+    "number",
+    "national_id",
+    "village_code",
+    "guardian_phone",
+}
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 INSTRUCTIONS = [
     "花名册模板 Roster template — 一个都不能少 Not One Less",
@@ -39,8 +68,10 @@ INSTRUCTIONS = [
     "导入是“全部或全不”：任何一行有错，什么都不会写入，并列出每个问题（表/行/列）。",
     "All or nothing: if any row is wrong nothing is written and every problem is listed as sheet/row/column.",
     "重复导入同一文件不会改变任何数据；修改后再导入会按编码、手机号、学籍号更新已有记录。",
-    ("Re-importing the same file changes nothing; a corrected file updates records matched by code, "
-     "phone or student number."),
+    (
+        "Re-importing the same file changes nothing; a corrected file updates records matched by code, "
+        "phone or student number."
+    ),
     "已在系统中的区域、学校、班级可以不再填写（整张表可省略）。Sheets already imported may be left out.",
     "可选列整列不填时保留系统中的原值；有该列而单元格为空时会清空原值。",
     "An optional column that is absent keeps stored values; present but empty clears them.",

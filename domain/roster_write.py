@@ -21,7 +21,7 @@ Progress = Callable[[str, int, int], None]
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def sync_fields(row: Any, values: dict[str, Any]) -> list[str]:
@@ -35,14 +35,24 @@ def sync_fields(row: Any, values: dict[str, Any]) -> list[str]:
 class RosterWriter:
     """One import's writes; `summary` counts created, updated and unchanged rows per sheet."""
 
-    def __init__(self, uow: UnitOfWork, data: RosterData, snap: Snapshot, *, now: datetime, actor: Actor,
-                 progress: Progress | None) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        data: RosterData,
+        snap: Snapshot,
+        *,
+        now: datetime,
+        actor: Actor,
+        progress: Progress | None,
+    ) -> None:
         self.uow, self.s, self.data, self.snap = uow, uow.session, data, snap
         self.now, self.actor, self.progress = now, actor, progress
         self.summary = ImportSummary()
 
     def count(self, key: str, created: bool, changed: list[str]) -> None:
-        bucket = self.summary.created if created else self.summary.updated if changed else self.summary.unchanged
+        bucket = (
+            self.summary.created if created else self.summary.updated if changed else self.summary.unchanged
+        )
         bucket[key] += 1
 
     def report(self, key: str, done: int, total: int) -> None:
@@ -60,13 +70,29 @@ class RosterWriter:
         """Writes the one summary audit entry and returns the counts."""
         s = self.summary
         # Counts only: the audit log must not carry names or ID numbers.
-        audit(self.uow, self.actor, self.now, "import", "roster", None,
-              created=s.created, updated=s.updated, unchanged=s.unchanged)
+        audit(
+            self.uow,
+            self.actor,
+            self.now,
+            "import",
+            "roster",
+            None,
+            created=s.created,
+            updated=s.updated,
+            unchanged=s.unchanged,
+        )
         await self.uow.flush()
         return s
 
-    def _upsert(self, sheet: str, known: dict[Any, Any], key: Any, make: Callable[..., Any],
-                keys: dict[str, Any], values: dict[str, Any]) -> None:
+    def _upsert(
+        self,
+        sheet: str,
+        known: dict[Any, Any],
+        key: Any,
+        make: Callable[..., Any],
+        keys: dict[str, Any],
+        values: dict[str, Any],
+    ) -> None:
         """Creates the row under `key` in `known` (a snapshot map) or updates its `values`."""
         row = known.get(key)
         if row is None:
@@ -79,48 +105,82 @@ class RosterWriter:
         for level in ("county", "township", "village"):
             for a in (r for r in self.data.areas if r.level == level):
                 parent = self.snap.areas[a.parent_code].id if a.parent_code else None
-                self._upsert("areas", self.snap.areas, a.code, Area, {"code": a.code},
-                             {"name": a.name, "level": a.level, "parent_id": parent})
+                self._upsert(
+                    "areas",
+                    self.snap.areas,
+                    a.code,
+                    Area,
+                    {"code": a.code},
+                    {"name": a.name, "level": a.level, "parent_id": parent},
+                )
             await self.uow.flush()
 
     async def _schools(self) -> None:
         for x in self.data.schools:
             assert x.township_code is not None
-            self._upsert("schools", self.snap.schools, x.code, School, {"code": x.code},
-                         {"name": x.name, "area_id": self.snap.areas[x.township_code].id, "stage": x.stage})
+            self._upsert(
+                "schools",
+                self.snap.schools,
+                x.code,
+                School,
+                {"code": x.code},
+                {"name": x.name, "area_id": self.snap.areas[x.township_code].id, "stage": x.stage},
+            )
         await self.uow.flush()
 
     async def _classes(self) -> None:
         for c in self.data.classes:
-            self._upsert("classes", self.snap.classes, (c.school_code, c.name), SchoolClass, {"name": c.name},
-                         {"grade": c.grade, "school_id": self.snap.schools[c.school_code].id})
+            self._upsert(
+                "classes",
+                self.snap.classes,
+                (c.school_code, c.name),
+                SchoolClass,
+                {"name": c.name},
+                {"grade": c.grade, "school_id": self.snap.schools[c.school_code].id},
+            )
         await self.uow.flush()
 
     async def _staff(self) -> None:
         rows = self.data.staff
         existing: dict[str, Staff] = {}
         for part in chunks([r.phone for r in rows]):
-            existing.update({x.phone: x for x in await self.s.scalars(select(Staff).where(Staff.phone.in_(part)))})
+            existing.update(
+                {x.phone: x for x in await self.s.scalars(select(Staff).where(Staff.phone.in_(part)))}
+            )
         new = {r.phone for r in rows} - set(existing)
         changes: dict[str, list[str]] = {}
         for r in rows:
             values = {
-                "name": r.name, "role": r.role.value if r.role else None,
-                "school_id": self.snap.schools[r.school_code].id if r.role in SCHOOL_ROLES and r.school_code else None,
-                "area_id": self.snap.areas[r.area_code].id if r.role in AREA_ROLE_LEVEL and r.area_code else None,
+                "name": r.name,
+                "role": r.role.value if r.role else None,
+                "school_id": self.snap.schools[r.school_code].id
+                if r.role in SCHOOL_ROLES and r.school_code
+                else None,
+                "area_id": self.snap.areas[r.area_code].id
+                if r.role in AREA_ROLE_LEVEL and r.area_code
+                else None,
             }
             if r.phone in new:
                 existing[r.phone] = Staff(phone=r.phone, created_at=self.now, active=True, **values)
                 self.s.add(existing[r.phone])
             changes[r.phone] = sync_fields(existing[r.phone], values)
         await self.uow.flush()
-        if self.data.has_column("staff", "homeroom_class") or self.data.has_column("staff", "teaching_classes"):
+        if self.data.has_column("staff", "homeroom_class") or self.data.has_column(
+            "staff", "teaching_classes"
+        ):
             await self._assignments(existing, changes)
         for r in rows:
             self.count("staff", r.phone in new, changes[r.phone])
             if changes[r.phone] and r.phone not in new:
-                audit(self.uow, self.actor, self.now, "update", "staff", existing[r.phone].id,
-                      fields=changes[r.phone])
+                audit(
+                    self.uow,
+                    self.actor,
+                    self.now,
+                    "update",
+                    "staff",
+                    existing[r.phone].id,
+                    fields=changes[r.phone],
+                )
         self.report("staff", len(rows), len(rows))
 
     async def _assignments(self, staff: dict[str, Staff], changes: dict[str, list[str]]) -> None:
@@ -148,6 +208,8 @@ class RosterWriter:
                     assignment.is_class_teacher = wanted[class_id]
             for class_id, is_ct in wanted.items():
                 if class_id not in have:
-                    self.s.add(TeachingAssignment(staff_id=staff_id, class_id=class_id, is_class_teacher=is_ct))
+                    self.s.add(
+                        TeachingAssignment(staff_id=staff_id, class_id=class_id, is_class_teacher=is_ct)
+                    )
             changes[r.phone].append("classes")
         await self.uow.flush()

@@ -44,7 +44,9 @@ class AreaTree:
         """Every school and village inside the area."""
         areas = self.subtree(root_id)
         schools = frozenset(s for a in areas for s in self.schools_by_area.get(a, ()))
-        return Scope(staff_id=staff_id, school_ids=schools, village_ids=frozenset(areas), area_ids=frozenset(areas))
+        return Scope(
+            staff_id=staff_id, school_ids=schools, village_ids=frozenset(areas), area_ids=frozenset(areas)
+        )
 
 
 async def area_tree(uow: UnitOfWork) -> AreaTree:

@@ -58,9 +58,16 @@ class _XlsxProcess:
 
     @classmethod
     async def start(cls) -> _XlsxProcess:
-        return cls(await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "domain.xlsx_writer", cwd=PACKAGE_ROOT, stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE))
+        return cls(
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "domain.xlsx_writer",
+                cwd=PACKAGE_ROOT,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+            )
+        )
 
     async def _stopped(self) -> RuntimeError:
         return RuntimeError(f"the .xlsx writer stopped (exit status {await self.process.wait()})")
@@ -139,8 +146,13 @@ async def write_csv(path: Path, sheet: Sheet, tz: tzinfo) -> int:
         writer = csv.writer(handle)
         await asyncio.to_thread(writer.writerow, [c.header for c in sheet.columns])
         async for batch in _batches(sheet.rows):
-            await asyncio.to_thread(writer.writerows, [
-                [_csv_value(v, c.kind, tz) for c, v in zip(sheet.columns, row, strict=True)] for row in batch])
+            await asyncio.to_thread(
+                writer.writerows,
+                [
+                    [_csv_value(v, c.kind, tz) for c, v in zip(sheet.columns, row, strict=True)]
+                    for row in batch
+                ],
+            )
             total += len(batch)
     finally:
         await asyncio.to_thread(handle.close)

@@ -31,8 +31,10 @@ CHART_WEEKS = 12
 
 def is_overdue(case: Case, now: datetime) -> bool:
     """The same rule as the SQL filter, for a case already loaded."""
-    return any(getattr(case, column) is not None and getattr(case, column) < now and case.status in statuses
-               for column, statuses in OVERDUE_RULES.items())
+    return any(
+        getattr(case, column) is not None and getattr(case, column) < now and case.status in statuses
+        for column, statuses in OVERDUE_RULES.items()
+    )
 
 
 @dataclass(frozen=True)
@@ -103,18 +105,23 @@ async def _categories(uow: UnitOfWork, counts: Counter[tuple[str | None, str | N
         if not n:
             continue
         row = await uow.codes.get(scheme, code) if scheme and code else None
-        found.append(CategoryCount(scheme, code, row.label_zh if row else "", row.label_en if row else "", int(n)))
+        found.append(
+            CategoryCount(scheme, code, row.label_zh if row else "", row.label_en if row else "", int(n))
+        )
     return sorted(found, key=lambda c: (-c.count, c.scheme or "~", c.code or ""))
 
 
 async def _overdue_schools(uow: UnitOfWork, counts: Counter[int]) -> list[tuple[int, str, int]]:
     """(school id, name, overdue cases), most overdue first."""
     names = await ReportingRepository(uow.session).school_names([i for i, n in counts.items() if n])
-    return sorted(((i, names.get(i, ""), int(n)) for i, n in counts.items() if n), key=lambda r: (-r[2], r[1]))
+    return sorted(
+        ((i, names.get(i, ""), int(n)) for i, n in counts.items() if n), key=lambda r: (-r[2], r[1])
+    )
 
 
-async def overview(uow: UnitOfWork, scope: Scope, *, now: datetime, tz: ZoneInfo,
-                   snapshot_max_age: timedelta | None = None) -> Overview:
+async def overview(
+    uow: UnitOfWork, scope: Scope, *, now: datetime, tz: ZoneInfo, snapshot_max_age: timedelta | None = None
+) -> Overview:
     """Counts, overdue work per school, the weekly flow and the retention rate of the person's area.
 
     Large areas read the scheduler's snapshot of their numbers (domain.overview_snapshots) while it is
@@ -133,6 +140,8 @@ async def overview(uow: UnitOfWork, scope: Scope, *, now: datetime, tz: ZoneInfo
         by_category=await _categories(uow, tally.by_category),
         overdue_by_school=await _overdue_schools(uow, tally.overdue_by_school),
         weeks=weekly_counts(tally, now, tz),
-        enrolled=tally.enrolled, dropped_out=tally.dropped_out,
-        retention_rate=retention_rate(tally.enrolled, tally.dropped_out), as_of=as_of,
+        enrolled=tally.enrolled,
+        dropped_out=tally.dropped_out,
+        retention_rate=retention_rate(tally.enrolled, tally.dropped_out),
+        as_of=as_of,
     )

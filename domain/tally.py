@@ -67,9 +67,13 @@ class Tally:
         self.returned_weeks[week_start(moment.astimezone(tz).date())] += 1
 
     def __iadd__(self, other: Tally) -> Self:
-        for mine, theirs in ((self.by_status, other.by_status), (self.by_category, other.by_category),
-                             (self.overdue_by_school, other.overdue_by_school),
-                             (self.opened_weeks, other.opened_weeks), (self.returned_weeks, other.returned_weeks)):
+        for mine, theirs in (
+            (self.by_status, other.by_status),
+            (self.by_category, other.by_category),
+            (self.overdue_by_school, other.overdue_by_school),
+            (self.opened_weeks, other.opened_weeks),
+            (self.returned_weeks, other.returned_weeks),
+        ):
             mine.update(theirs)  # type: ignore[attr-defined]
         self.enrolled += other.enrolled
         self.dropped_out += other.dropped_out
@@ -94,7 +98,8 @@ class Tally:
             overdue_by_school=Counter({int(k): n for k, n in data["overdue_by_school"].items()}),
             opened_weeks=Counter({date.fromisoformat(k): n for k, n in data["opened_weeks"].items()}),
             returned_weeks=Counter({date.fromisoformat(k): n for k, n in data["returned_weeks"].items()}),
-            enrolled=int(data["enrolled"]), dropped_out=int(data["dropped_out"]),
+            enrolled=int(data["enrolled"]),
+            dropped_out=int(data["dropped_out"]),
         )
 
 
@@ -103,12 +108,22 @@ def scope_key(scope: Scope) -> str:
     one snapshot."""
     if scope.everything:
         return "everything"
-    parts = [",".join(map(str, sorted(ids))) for ids in (scope.class_ids, scope.school_ids, scope.village_ids)]
+    parts = [
+        ",".join(map(str, sorted(ids))) for ids in (scope.class_ids, scope.school_ids, scope.village_ids)
+    ]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
-async def count(uow: UnitOfWork, where: Any, *, now: datetime, since: datetime, tz: ZoneInfo,
-                rules: OverdueRules, pupils: bool = True) -> Tally:
+async def count(
+    uow: UnitOfWork,
+    where: Any,
+    *,
+    now: datetime,
+    since: datetime,
+    tz: ZoneInfo,
+    rules: OverdueRules,
+    pupils: bool = True,
+) -> Tally:
     """A tally of the cases (and, with `pupils`, the enrolled pupils) matching `where`, read live."""
     s = uow.session
     tally = Tally()
@@ -124,8 +139,9 @@ async def count(uow: UnitOfWork, where: Any, *, now: datetime, since: datetime, 
     return tally
 
 
-async def responsible_elsewhere(uow: UnitOfWork, scope: Scope, *, now: datetime, since: datetime, tz: ZoneInfo,
-                                rules: OverdueRules) -> Tally:
+async def responsible_elsewhere(
+    uow: UnitOfWork, scope: Scope, *, now: datetime, since: datetime, tz: ZoneInfo, rules: OverdueRules
+) -> Tally:
     """Cases the person is responsible for whose pupil lies outside their scope (usually none)."""
     where = tallies.responsible_outside(scope)
     if where is None:

@@ -21,7 +21,14 @@ from storage.uow import UnitOfWork
 S = CaseStatus
 MET = ("guardian", "student", "both", "nobody")
 AGREED, REFUSED, ELSEWHERE, WORKING, ILL, UNREACHABLE, OTHER = (
-    "agreed_to_return", "refused", "enrolled_elsewhere", "working_away", "ill_or_disabled", "unreachable", "other")
+    "agreed_to_return",
+    "refused",
+    "enrolled_elsewhere",
+    "working_away",
+    "ill_or_disabled",
+    "unreachable",
+    "other",
+)
 OUTCOMES = (AGREED, REFUSED, ELSEWHERE, WORKING, ILL, UNREACHABLE, OTHER)
 ANY = "*"
 MAX_PHOTOS = 5
@@ -38,8 +45,12 @@ PROMISE_HORIZON = timedelta(days=60)  # a promised return further away is not a 
 # - Persuading / notice issued / escalated cases are not moved by a visit (return and escalation
 #   have their own flows); serving the notice is handled separately (NOTICE below).
 VISIT_MOVES: dict[CaseStatus, dict[str, tuple[CaseStatus, ...]]] = {
-    S.ABSENT: {ANY: (S.VERIFYING,), REFUSED: (S.VERIFYING, S.DROPPED_OUT),
-               WORKING: (S.VERIFYING, S.DROPPED_OUT), UNREACHABLE: ()},
+    S.ABSENT: {
+        ANY: (S.VERIFYING,),
+        REFUSED: (S.VERIFYING, S.DROPPED_OUT),
+        WORKING: (S.VERIFYING, S.DROPPED_OUT),
+        UNREACHABLE: (),
+    },
     S.SUSPECTED: {ANY: (S.VERIFYING,), REFUSED: (S.DROPPED_OUT,), WORKING: (S.DROPPED_OUT,), UNREACHABLE: ()},
     S.VERIFYING: {REFUSED: (S.DROPPED_OUT,), WORKING: (S.DROPPED_OUT,)},
     S.MISSING: {ANY: (S.VERIFYING,), REFUSED: (S.DROPPED_OUT,), WORKING: (S.DROPPED_OUT,), UNREACHABLE: ()},
@@ -128,21 +139,27 @@ def _check_answers(report: VisitReport, case: Case, now: datetime, tz: ZoneInfo)
         raise InvalidInput("outcome_detail")
     if report.location is None and not (report.no_location_reason or "").strip():
         raise InvalidInput("no_location_reason")
-    if report.location is not None and not (-90 <= report.location[0] <= 90 and -180 <= report.location[1] <= 180):
+    if report.location is not None and not (
+        -90 <= report.location[0] <= 90 and -180 <= report.location[1] <= 180
+    ):
         raise InvalidInput("location")
     if len(set(report.attachment_ids)) > MAX_PHOTOS:
         raise InvalidInput("too_many_photos", maximum=MAX_PHOTOS)
 
 
-async def _check_people_and_files(uow: UnitOfWork, report: VisitReport, case: Case,
-                                  actor: Actor) -> list[Attachment]:
+async def _check_people_and_files(
+    uow: UnitOfWork, report: VisitReport, case: Case, actor: Actor
+) -> list[Attachment]:
     allowed = {s.id for s in await eligible_visitors(uow, case)}
     if stray := set(report.visitors) - allowed - {actor.staff_id}:
         raise InvalidInput("visitor_not_eligible", staff=sorted(stray))
     wanted = list(dict.fromkeys(report.attachment_ids))
     attachments = list(await uow.attachments.by_ids(wanted))
-    ok = {a.id for a in attachments
-          if a.case_id == case.id and a.uploaded_by_id == actor.staff_id and a.event_id is None}
+    ok = {
+        a.id
+        for a in attachments
+        if a.case_id == case.id and a.uploaded_by_id == actor.staff_id and a.event_id is None
+    }
     if missing := [i for i in wanted if i not in ok]:
         raise InvalidInput("attachment_not_yours", attachments=missing)
     return attachments
@@ -152,18 +169,31 @@ def _event_data(report: VisitReport, actor: Actor, attachments: list[Attachment]
     visitors = sorted({*report.visitors, *([actor.staff_id] if actor.staff_id is not None else [])})
     lat_lon = {"lat": report.location[0], "lon": report.location[1]} if report.location else None
     return {
-        "visited_on": report.visited_on.isoformat(), "visitors": visitors, "met": report.met,
+        "visited_on": report.visited_on.isoformat(),
+        "visitors": visitors,
+        "met": report.met,
         "outcome": report.outcome,
         "promised_return_on": report.promised_return_on.isoformat() if report.promised_return_on else None,
-        "other_school": report.other_school, "outcome_detail": report.outcome_detail,
-        "notice_served": report.notice_served, "location": lat_lon,
+        "other_school": report.other_school,
+        "outcome_detail": report.outcome_detail,
+        "notice_served": report.notice_served,
+        "location": lat_lon,
         "no_location_reason": None if report.location else report.no_location_reason,
-        "note": report.note, "attachments": [a.id for a in attachments],
+        "note": report.note,
+        "attachments": [a.id for a in attachments],
     }
 
 
-async def record_visit(uow: UnitOfWork, scope: Scope, actor: Actor, report: VisitReport, *,
-                       now: datetime, policy: Policy, tz: ZoneInfo) -> CaseEvent:
+async def record_visit(
+    uow: UnitOfWork,
+    scope: Scope,
+    actor: Actor,
+    report: VisitReport,
+    *,
+    now: datetime,
+    policy: Policy,
+    tz: ZoneInfo,
+) -> CaseEvent:
     """Adds the visit to the case timeline, links its photos and applies VISIT_MOVES (and the notice).
     Everything is checked before anything changes; the caller commits."""
     case = await case_in_scope(uow, scope, actor, report.case_id, now)
@@ -173,8 +203,15 @@ async def record_visit(uow: UnitOfWork, scope: Scope, actor: Actor, report: Visi
     attachments = await _check_people_and_files(uow, report, case, actor)
     path = planned_moves(case.status, report.outcome, report.notice_served)
 
-    visit = add_event(uow, case, "visit_logged", actor, now, occurred_at=visit_moment(report.visited_on, now, tz),
-                      **_event_data(report, actor, attachments))
+    visit = add_event(
+        uow,
+        case,
+        "visit_logged",
+        actor,
+        now,
+        occurred_at=visit_moment(report.visited_on, now, tz),
+        **_event_data(report, actor, attachments),
+    )
     case.updated_at = now
     await uow.flush()
     for attachment in attachments:
@@ -182,8 +219,15 @@ async def record_visit(uow: UnitOfWork, scope: Scope, actor: Actor, report: Visi
     for target in path:
         if target is NOTICE:
             case.return_due_at = policy.return_due(now)  # 7-day rule, 001_66f255ef30f14f7a.txt
-        await change_status(uow, case, target, actor, now=now, visit_event=visit.id,
-                            kind="notice_served" if target is NOTICE else "status_changed")
+        await change_status(
+            uow,
+            case,
+            target,
+            actor,
+            now=now,
+            visit_event=visit.id,
+            kind="notice_served" if target is NOTICE else "status_changed",
+        )
     if report.notice_served and NOTICE not in path:  # served again on a case already at that status
         case.return_due_at = policy.return_due(now)
         add_event(uow, case, "notice_served", actor, now, visit_event=visit.id)

@@ -81,8 +81,16 @@ def has_dashboard_access(staff: Staff) -> bool:
     return staff.active and Role(staff.role) in COORDINATOR_ROLES
 
 
-async def create_user(uow: UnitOfWork, staff: Staff, username: str, password: str, *, now: datetime,
-                      can_export_pii: bool = False, actor: Actor | None = None) -> WebUser:
+async def create_user(
+    uow: UnitOfWork,
+    staff: Staff,
+    username: str,
+    password: str,
+    *,
+    now: datetime,
+    can_export_pii: bool = False,
+    actor: Actor | None = None,
+) -> WebUser:
     """Creates a dashboard login for a principal, officer or admin; the caller commits."""
     repo = WebAccessRepository(uow.session)
     if not _USERNAME.match(username):
@@ -90,20 +98,35 @@ async def create_user(uow: UnitOfWork, staff: Staff, username: str, password: st
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput("password_too_short", minimum=MIN_PASSWORD_LENGTH)
     if not has_dashboard_access(staff):
-        raise NoDashboardAccess(f"role {staff.role} has no dashboard access (teachers and village cadres "
-                                "use the Telegram bot)")
+        raise NoDashboardAccess(
+            f"role {staff.role} has no dashboard access (teachers and village cadres use the Telegram bot)"
+        )
     if await repo.user_by_username(username) is not None:
         raise InvalidInput("username_taken", value=username)
-    user = WebUser(username=username, password_hash=hash_password(password), staff_id=staff.id,
-                   can_export_pii=can_export_pii, active=True, failed_logins=0, created_at=now)
+    user = WebUser(
+        username=username,
+        password_hash=hash_password(password),
+        staff_id=staff.id,
+        can_export_pii=can_export_pii,
+        active=True,
+        failed_logins=0,
+        created_at=now,
+    )
     repo.add(user)
     await uow.flush()
     audit(uow, actor or Actor.system("cli"), now, "create", "web_user", user.id, pii=can_export_pii)
     return user
 
 
-async def login(uow: UnitOfWork, username: str, password: str, *, now: datetime, ip: str | None,
-                language: str = DEFAULT_LANGUAGE) -> tuple[str, WebIdentity]:
+async def login(
+    uow: UnitOfWork,
+    username: str,
+    password: str,
+    *,
+    now: datetime,
+    ip: str | None,
+    language: str = DEFAULT_LANGUAGE,
+) -> tuple[str, WebIdentity]:
     """Checks the password and opens a session; returns (cookie token, identity). The caller commits,
     also when LoginRefused is raised, so failed attempts are counted."""
     repo = WebAccessRepository(uow.session)
@@ -133,9 +156,15 @@ async def login(uow: UnitOfWork, username: str, password: str, *, now: datetime,
     user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
     await repo.delete_expired_sessions(user.id, now)
     token = secrets.token_urlsafe(32)
-    session = WebSession(token_hash=token_hash(token), user_id=user.id, csrf_token=secrets.token_urlsafe(32),
-                         language=language if language in LANGUAGES else DEFAULT_LANGUAGE,
-                         created_at=now, expires_at=now + SESSION_TTL, ip=(ip or "")[:64] or None)
+    session = WebSession(
+        token_hash=token_hash(token),
+        user_id=user.id,
+        csrf_token=secrets.token_urlsafe(32),
+        language=language if language in LANGUAGES else DEFAULT_LANGUAGE,
+        created_at=now,
+        expires_at=now + SESSION_TTL,
+        ip=(ip or "")[:64] or None,
+    )
     repo.add(session)
     audit(uow, actor, now, "login", "web_user", user.id)
     await uow.flush()
@@ -162,8 +191,9 @@ async def logout(uow: UnitOfWork, identity: WebIdentity, now: datetime) -> None:
     audit(uow, identity.actor, now, "logout", "web_user", identity.user.id if identity.user else None)
 
 
-async def create_api_token(uow: UnitOfWork, staff: Staff, name: str, *, now: datetime,
-                           actor: Actor | None = None) -> str:
+async def create_api_token(
+    uow: UnitOfWork, staff: Staff, name: str, *, now: datetime, actor: Actor | None = None
+) -> str:
     """A new bearer token for an integration; only its hash is kept, so it is shown once."""
     if not has_dashboard_access(staff):
         raise NoDashboardAccess(f"role {staff.role} has no dashboard access")

@@ -62,7 +62,11 @@ class XlsxSheet:
             return ws.write_number(r, c, v) if v.__class__ is int else other(r, c, v, None)
 
         def day(r: int, c: int, v: Any) -> object:
-            return ws.write_datetime(r, c, v, date_format) if v.__class__ is date else other(r, c, v, date_format)
+            return (
+                ws.write_datetime(r, c, v, date_format)
+                if v.__class__ is date
+                else other(r, c, v, date_format)
+            )
 
         def moment(r: int, c: int, v: Any) -> object:
             if v.__class__ is datetime and v.tzinfo is not None:  # Excel has no time zones: local wall time

@@ -19,8 +19,9 @@ CHAT = "/_control/bots/{bot}/chats/{user_id}"
 
 
 def _ok(result: Any, **extra: Any) -> web.Response:
-    return web.json_response({"ok": True, "result": result, **extra},
-                             dumps=lambda o: json.dumps(o, ensure_ascii=False))
+    return web.json_response(
+        {"ok": True, "result": result, **extra}, dumps=lambda o: json.dumps(o, ensure_ascii=False)
+    )
 
 
 def _fail(status: int, message: str) -> web.Response:
@@ -98,8 +99,9 @@ def add_control_routes(app: web.Application, emu: Emulator) -> None:
 
     async def tap(request: web.Request, body: dict[str, Any]) -> Any:
         location = (float(body.get("latitude", 39.9042)), float(body.get("longitude", 116.4074)))
-        return people.tap(*chat_args(request), str(body["label"]), message_id=body.get("message_id"),
-                          location=location)
+        return people.tap(
+            *chat_args(request), str(body["label"]), message_id=body.get("message_id"), location=location
+        )
 
     async def press_callback(request: web.Request, body: dict[str, Any]) -> Any:
         return people.press_callback(*chat_args(request), int(body["message_id"]), str(body["data"]))
@@ -130,8 +132,13 @@ def add_control_routes(app: web.Application, emu: Emulator) -> None:
         return True
 
     async def add_fault(request: web.Request, body: dict[str, Any]) -> Any:
-        emu.faults.inject(body.get("method", "*"), str(body["kind"]), int(body.get("count", 1)),
-                          retry_after=int(body.get("retry_after", 1)), delay=float(body.get("delay", 0)))
+        emu.faults.inject(
+            body.get("method", "*"),
+            str(body["kind"]),
+            int(body.get("count", 1)),
+            retry_after=int(body.get("retry_after", 1)),
+            delay=float(body.get("delay", 0)),
+        )
         return emu.faults.stats()
 
     async def random_faults(request: web.Request, body: dict[str, Any]) -> Any:

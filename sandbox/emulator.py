@@ -23,8 +23,13 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost")
 class Emulator:
     """Run with `await emu.start()`; point python-telegram-bot at `emu.base_url` / `emu.file_base_url`."""
 
-    def __init__(self, *, limits: bool | LimitConfig = True, webhook_max_attempts: int = 5,
-                 webhook_backoff: float = 0.1) -> None:
+    def __init__(
+        self,
+        *,
+        limits: bool | LimitConfig = True,
+        webhook_max_attempts: int = 5,
+        webhook_backoff: float = 0.1,
+    ) -> None:
         config = limits if isinstance(limits, LimitConfig) else LimitConfig(enabled=bool(limits))
         self.registry = Registry()
         self.people = People(self.registry)
@@ -90,8 +95,9 @@ class Emulator:
         """Return the running loop's clock (used for bounded waits)."""
         return asyncio.get_running_loop().time()
 
-    def create_bot(self, token: str | None = None, username: str = "test_bot",
-                   first_name: str | None = None) -> BotState:
+    def create_bot(
+        self, token: str | None = None, username: str = "test_bot", first_name: str | None = None
+    ) -> BotState:
         """Host a bot; without a token a fake one ("100001:TEST-...") is made."""
         if token is None:
             while any(b.id == self._next_bot_id for b in self.registry.bots.values()):
@@ -101,10 +107,17 @@ class Emulator:
         if looks_real(token):
             raise ValueError("refusing a token shaped like a real Telegram token; use sandbox.fake_token()")
         bot_id = int(token.split(":", 1)[0])
-        user = {"id": bot_id, "is_bot": True, "first_name": first_name or username.replace("_", " ").title(),
-                "username": username, "can_join_groups": True, "can_read_all_group_messages": False,
-                "supports_inline_queries": False, "can_connect_to_business": False,
-                "has_main_web_app": False}
+        user = {
+            "id": bot_id,
+            "is_bot": True,
+            "first_name": first_name or username.replace("_", " ").title(),
+            "username": username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+            "can_connect_to_business": False,
+            "has_main_web_app": False,
+        }
         bot = BotState(token=token, user=user)
         self.registry.bots[token] = bot
         return bot
@@ -113,8 +126,14 @@ class Emulator:
         """Return a hosted bot by id, username or token."""
         return self.registry.find_bot(key)
 
-    def create_user(self, user_id: int | None = None, first_name: str = "Test", last_name: str | None = None,
-                    username: str | None = None, language_code: str | None = "en") -> dict[str, Any]:
+    def create_user(
+        self,
+        user_id: int | None = None,
+        first_name: str = "Test",
+        last_name: str | None = None,
+        username: str | None = None,
+        language_code: str | None = "en",
+    ) -> dict[str, Any]:
         """Create a simulated person; their private chat id equals their user id."""
         return self.people.create_user(user_id, first_name, last_name, username, language_code)
 
@@ -123,8 +142,9 @@ class Emulator:
         self.limiter.configure(**changes)
         return self.limiter.stats()["config"]
 
-    def inject_fault(self, method: str, kind: str, count: int = 1, *, retry_after: int = 1,
-                     delay: float = 0.0) -> None:
+    def inject_fault(
+        self, method: str, kind: str, count: int = 1, *, retry_after: int = 1, delay: float = 0.0
+    ) -> None:
         """Make the next `count` calls of `method` fail: 500, 502, 429, delay, drop or timeout."""
         self.faults.inject(method, kind, count, retry_after=retry_after, delay=delay)
 
@@ -134,9 +154,14 @@ class Emulator:
 
     def stats(self) -> dict[str, Any]:
         """Return 429 counters, fault counters, call counts and webhook delivery counts."""
-        return {**self.limiter.stats(), "faults": self.faults.stats(), "calls": dict(self.calls),
-                "unimplemented_calls": dict(self.unimplemented_calls), "spec_version": spec_version(),
-                "webhook": {"delivered": self.webhooks.delivered, "dropped": self.webhooks.dropped}}
+        return {
+            **self.limiter.stats(),
+            "faults": self.faults.stats(),
+            "calls": dict(self.calls),
+            "unimplemented_calls": dict(self.unimplemented_calls),
+            "spec_version": spec_version(),
+            "webhook": {"delivered": self.webhooks.delivered, "dropped": self.webhooks.dropped},
+        }
 
     def reset_counters(self) -> None:
         """Zero the 429, fault and call counters."""

@@ -46,23 +46,37 @@ class FaultInjector:
         self._random: RandomFaults | None = None
         self.injected: Counter[str] = Counter()
 
-    def inject(self, method: str, kind: str, count: int = 1, *, retry_after: int = 1,
-               delay: float = 0.0) -> None:
+    def inject(
+        self, method: str, kind: str, count: int = 1, *, retry_after: int = 1, delay: float = 0.0
+    ) -> None:
         """Make the next `count` calls of `method` ("*" for any) fail with `kind`."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; use one of {FAULT_KINDS}")
         self._scripted.append(_Scripted(method.lower(), Fault(kind, int(retry_after), float(delay)), count))
 
-    def set_random(self, rate: float, *, seed: int | None = None, kinds: dict[str, float] | None = None,
-                   methods: list[str] | None = None, retry_after: int = 1, delay: float = 6.0) -> None:
+    def set_random(
+        self,
+        rate: float,
+        *,
+        seed: int | None = None,
+        kinds: dict[str, float] | None = None,
+        methods: list[str] | None = None,
+        retry_after: int = 1,
+        delay: float = 6.0,
+    ) -> None:
         """Fail about `rate` (0..1) of calls; kinds default to an even mix of 429, 500 and timeout."""
         kinds = kinds or {"429": 1.0, "500": 1.0, "timeout": 1.0}
         for kind in kinds:
             if kind not in FAULT_KINDS:
                 raise ValueError(f"unknown fault kind {kind!r}")
-        self._random = RandomFaults(float(rate), dict(kinds),
-                                    frozenset(m.lower() for m in methods) if methods else None,
-                                    int(retry_after), float(delay), random.Random(seed))
+        self._random = RandomFaults(
+            float(rate),
+            dict(kinds),
+            frozenset(m.lower() for m in methods) if methods else None,
+            int(retry_after),
+            float(delay),
+            random.Random(seed),
+        )
 
     def clear(self) -> None:
         """Remove every scripted and random fault."""
@@ -91,8 +105,9 @@ class FaultInjector:
     def stats(self) -> dict[str, Any]:
         """Return what is scheduled and what was injected so far."""
         return {
-            "scheduled": [{"method": s.method, "kind": s.fault.kind, "remaining": s.remaining}
-                          for s in self._scripted],
+            "scheduled": [
+                {"method": s.method, "kind": s.fault.kind, "remaining": s.remaining} for s in self._scripted
+            ],
             "random_rate": self._random.rate if self._random else 0.0,
             "injected": dict(self.injected),
         }

@@ -15,8 +15,13 @@ from sandbox.errors import bad_request
 # Telegram keeps a few JPEG variants of every photo, each bounded by this longest side.
 PHOTO_SIDES = (90, 320, 800, 1280)
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
-_FOLDERS = {"photo": "photos", "document": "documents", "voice": "voice", "video": "videos",
-            "sticker": "stickers"}
+_FOLDERS = {
+    "photo": "photos",
+    "document": "documents",
+    "voice": "voice",
+    "video": "videos",
+    "sticker": "stickers",
+}
 
 
 @dataclass
@@ -32,8 +37,12 @@ class StoredFile:
 
     def file_object(self) -> dict:
         """Return the Bot API File object."""
-        return {"file_id": self.file_id, "file_unique_id": self.file_unique_id,
-                "file_size": len(self.data), "file_path": self.file_path}
+        return {
+            "file_id": self.file_id,
+            "file_unique_id": self.file_unique_id,
+            "file_size": len(self.data),
+            "file_path": self.file_path,
+        }
 
 
 class FileStore:
@@ -45,8 +54,9 @@ class FileStore:
         self._counter = itertools.count(1)
         self._photo_sets: dict[str, list[dict]] = {}
 
-    def add(self, data: bytes, kind: str, *, file_name: str | None = None,
-            mime_type: str | None = None) -> StoredFile:
+    def add(
+        self, data: bytes, kind: str, *, file_name: str | None = None, mime_type: str | None = None
+    ) -> StoredFile:
         """Store bytes and return the record with fresh, Telegram-looking ids."""
         ext = _extension(file_name, mime_type, kind)
         number = next(self._counter)
@@ -95,8 +105,15 @@ class FileStore:
             buffer = io.BytesIO()
             variant.save(buffer, format="JPEG", quality=85)
             stored = self.add(buffer.getvalue(), "photo", mime_type="image/jpeg")
-            sizes.append({"file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
-                          "file_size": len(stored.data), "width": variant.width, "height": variant.height})
+            sizes.append(
+                {
+                    "file_id": stored.file_id,
+                    "file_unique_id": stored.file_unique_id,
+                    "file_size": len(stored.data),
+                    "width": variant.width,
+                    "height": variant.height,
+                }
+            )
         for size in sizes:
             self._photo_sets[size["file_id"]] = sizes
         return [dict(size) for size in sizes]
@@ -108,8 +125,9 @@ class FileStore:
         return self.add_photo(self.require(file_id).data)
 
 
-def make_test_image(width: int = 640, height: int = 480, color: tuple[int, int, int] = (70, 130, 180),
-                    fmt: str = "JPEG") -> bytes:
+def make_test_image(
+    width: int = 640, height: int = 480, color: tuple[int, int, int] = (70, 130, 180), fmt: str = "JPEG"
+) -> bytes:
     """Return a simple generated image (a coloured gradient) for simulated photos."""
     image = Image.new("RGB", (max(1, width), max(1, height)), color)
     gradient = Image.linear_gradient("L").resize(image.size)

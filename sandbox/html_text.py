@@ -9,12 +9,28 @@ from typing import Any
 from sandbox.errors import bad_request
 from sandbox.markup import utf16_len
 
-_TAGS = {"b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline", "ins": "underline",
-         "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough", "tg-spoiler": "spoiler",
-         "span": "spoiler", "a": "text_link", "code": "code", "pre": "pre", "blockquote": "blockquote",
-         "tg-emoji": "custom_emoji"}
-_TAG_RE = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)((?:\s+[A-Za-z-]+\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>]+))*"
-                     r"|\s+[A-Za-z-]+)?\s*>")
+_TAGS = {
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "tg-spoiler": "spoiler",
+    "span": "spoiler",
+    "a": "text_link",
+    "code": "code",
+    "pre": "pre",
+    "blockquote": "blockquote",
+    "tg-emoji": "custom_emoji",
+}
+_TAG_RE = re.compile(
+    r"<(/?)([A-Za-z][A-Za-z0-9-]*)((?:\s+[A-Za-z-]+\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>]+))*"
+    r"|\s+[A-Za-z-]+)?\s*>"
+)
 _ATTR_RE = re.compile(r"([A-Za-z-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))")
 _ENTITY_RE = re.compile(r"&(lt|gt|amp|quot|#[0-9]+|#x[0-9A-Fa-f]+);")
 
@@ -53,7 +69,9 @@ def parse_html(source: str) -> tuple[str, list[dict[str, Any]]]:
         if closing:
             if not stack or stack[-1][0] != name:
                 expected = f'"</{stack[-1][0]}>"' if stack else "none"
-                raise _fail(f'Unmatched end tag at byte offset {offset}, expected {expected}, found "</{name}>"')
+                raise _fail(
+                    f'Unmatched end tag at byte offset {offset}, expected {expected}, found "</{name}>"'
+                )
             _, start, extra = stack.pop()
             if length > start:
                 entities.append({"type": _TAGS[name], "offset": start, "length": length - start, **extra})
@@ -67,8 +85,9 @@ def parse_html(source: str) -> tuple[str, list[dict[str, Any]]]:
 
 
 def _extra(name: str, attrs: str) -> dict[str, Any]:
-    values = {m.group(1).lower(): next(g for g in m.groups()[1:] if g is not None)
-              for m in _ATTR_RE.finditer(attrs)}
+    values = {
+        m.group(1).lower(): next(g for g in m.groups()[1:] if g is not None) for m in _ATTR_RE.finditer(attrs)
+    }
     if name == "a":
         if not values.get("href"):
             return {}

@@ -11,14 +11,31 @@ from typing import Any
 from sandbox.errors import too_many_requests
 
 # Methods that put a message into a chat: they count against the bot's and the chat's buckets.
-SENDING_METHODS = frozenset({
-    "sendMessage", "sendPhoto", "sendDocument", "sendLocation", "sendVenue", "sendContact", "sendSticker",
-    "sendAudio", "sendVoice", "sendVideo", "sendAnimation", "sendVideoNote", "sendMediaGroup", "sendPoll",
-    "sendDice", "copyMessage", "forwardMessage",
-})
+SENDING_METHODS = frozenset(
+    {
+        "sendMessage",
+        "sendPhoto",
+        "sendDocument",
+        "sendLocation",
+        "sendVenue",
+        "sendContact",
+        "sendSticker",
+        "sendAudio",
+        "sendVoice",
+        "sendVideo",
+        "sendAnimation",
+        "sendVideoNote",
+        "sendMediaGroup",
+        "sendPoll",
+        "sendDice",
+        "copyMessage",
+        "forwardMessage",
+    }
+)
 # Edits count against the bot's overall bucket only, so a tap-answer-edit flow is not throttled per chat.
-EDITING_METHODS = frozenset({"editMessageText", "editMessageCaption", "editMessageReplyMarkup",
-                             "editMessageMedia"})
+EDITING_METHODS = frozenset(
+    {"editMessageText", "editMessageCaption", "editMessageReplyMarkup", "editMessageMedia"}
+)
 RATE_LIMITED_METHODS = SENDING_METHODS | EDITING_METHODS
 
 
@@ -81,8 +98,11 @@ class RateLimiter:
         now = time.monotonic()
         chat_key = str(chat_id) if chat_id is not None and method in SENDING_METHODS else None
         bot_bucket = self._bucket((bot_id, None), cfg.per_bot_rate, cfg.per_bot_burst)
-        chat_bucket = (self._bucket((bot_id, chat_key), cfg.per_chat_rate, cfg.per_chat_burst)
-                       if chat_key is not None else None)
+        chat_bucket = (
+            self._bucket((bot_id, chat_key), cfg.per_chat_rate, cfg.per_chat_burst)
+            if chat_key is not None
+            else None
+        )
         # Peek both buckets before consuming so a refused call costs nothing.
         waits = [bot_bucket.take(now)]
         if chat_bucket is not None:
@@ -120,9 +140,15 @@ class RateLimiter:
 
     def stats(self) -> dict[str, Any]:
         """Return the settings and the 429 counters."""
-        return {"config": asdict(self.config), "too_many_requests": {
-            "total": self.total_429, "by_chat": dict(self.by_chat), "by_method": dict(self.by_method),
-            "by_bot": dict(self.by_bot)}}
+        return {
+            "config": asdict(self.config),
+            "too_many_requests": {
+                "total": self.total_429,
+                "by_chat": dict(self.by_chat),
+                "by_method": dict(self.by_method),
+                "by_bot": dict(self.by_bot),
+            },
+        }
 
     def reset_counters(self) -> None:
         """Zero the 429 counters."""

@@ -7,9 +7,18 @@ from typing import Any
 
 from sandbox.errors import bad_request
 
-_INLINE_ACTIONS = ("callback_data", "url", "login_url", "switch_inline_query",
-                   "switch_inline_query_current_chat", "switch_inline_query_chosen_chat",
-                   "copy_text", "callback_game", "pay", "web_app")
+_INLINE_ACTIONS = (
+    "callback_data",
+    "url",
+    "login_url",
+    "switch_inline_query",
+    "switch_inline_query_current_chat",
+    "switch_inline_query_chosen_chat",
+    "copy_text",
+    "callback_game",
+    "pay",
+    "web_app",
+)
 _COMMAND_RE = re.compile(r"(?<!\S)/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?")
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
@@ -24,8 +33,13 @@ def command_entities(text: str) -> list[dict[str, Any]]:
     """Return bot_command entities for every /command in text, offsets in UTF-16 units."""
     entities = []
     for match in _COMMAND_RE.finditer(text):
-        entities.append({"type": "bot_command", "offset": utf16_len(text[: match.start()]),
-                         "length": utf16_len(match.group(0))})
+        entities.append(
+            {
+                "type": "bot_command",
+                "offset": utf16_len(text[: match.start()]),
+                "length": utf16_len(match.group(0)),
+            }
+        )
     return entities
 
 
@@ -66,12 +80,14 @@ def _rows(rows: Any, check: Any) -> list[list[dict[str, Any]]]:
 
 def _inline_button(button: Any) -> dict[str, Any]:
     if not isinstance(button, dict) or not isinstance(button.get("text"), str):
-        raise bad_request("can't parse inline keyboard button: Field \"text\" must be of type String")
+        raise bad_request('can\'t parse inline keyboard button: Field "text" must be of type String')
     if not button["text"]:
         raise bad_request("inline keyboard button text is empty")  # wording approximated
     actions = [key for key in _INLINE_ACTIONS if key in button]
     if not actions:
-        raise bad_request("can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard")
+        raise bad_request(
+            "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
+        )
     if "callback_data" in button:
         data = button["callback_data"]
         if not isinstance(data, str) or not 1 <= len(data.encode("utf-8")) <= 64:
@@ -85,7 +101,7 @@ def _reply_button(button: Any) -> dict[str, Any]:
     if isinstance(button, str):
         button = {"text": button}
     if not isinstance(button, dict) or not isinstance(button.get("text"), str) or not button["text"]:
-        raise bad_request("can't parse keyboard button: Field \"text\" must be of type String")
+        raise bad_request('can\'t parse keyboard button: Field "text" must be of type String')
     return dict(button)
 
 

@@ -17,9 +17,19 @@ if TYPE_CHECKING:
     from sandbox.emulator import Emulator
     from sandbox.state import BotState, Chat, StoredMessage
 
-CHAT_ACTIONS = {"typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
-                "upload_document", "choose_sticker", "find_location", "record_video_note",
-                "upload_video_note"}
+CHAT_ACTIONS = {
+    "typing",
+    "upload_photo",
+    "record_video",
+    "upload_video",
+    "record_voice",
+    "upload_voice",
+    "upload_document",
+    "choose_sticker",
+    "find_location",
+    "record_video_note",
+    "upload_video_note",
+}
 
 
 def formatted(params: dict[str, Any], key: str) -> dict[str, Any]:
@@ -105,8 +115,7 @@ async def send_document(emu: Emulator, bot: BotState, params: dict[str, Any]) ->
         stored = files.add(document.data, "document", file_name=name, mime_type=mime)
     else:
         stored = files.require(_file_id(document))
-    info = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
-            "file_size": len(stored.data)}
+    info = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id, "file_size": len(stored.data)}
     if stored.file_name:
         info["file_name"] = stored.file_name
     if stored.mime_type:
@@ -156,14 +165,19 @@ def _inline_only(params: dict[str, Any]) -> dict[str, Any] | None:
     return markup
 
 
-def _apply_edit(chat: Chat, stored: StoredMessage, changes: dict[str, Any],
-                markup: dict[str, Any] | None) -> dict[str, Any]:
+def _apply_edit(
+    chat: Chat, stored: StoredMessage, changes: dict[str, Any], markup: dict[str, Any] | None
+) -> dict[str, Any]:
     data = stored.data
     if all(data.get(k) == v for k, v in changes.items()) and data.get("reply_markup") == markup:
-        raise bad_request("message is not modified: specified new message content and reply markup are "
-                          "exactly the same as a current content and reply markup of the message")
-    stored.history.append({key: copy.deepcopy(data.get(key)) for key in (*changes, "reply_markup")}
-                          | {"date": data.get("edit_date", data["date"])})
+        raise bad_request(
+            "message is not modified: specified new message content and reply markup are "
+            "exactly the same as a current content and reply markup of the message"
+        )
+    stored.history.append(
+        {key: copy.deepcopy(data.get(key)) for key in (*changes, "reply_markup")}
+        | {"date": data.get("edit_date", data["date"])}
+    )
     data.update(changes)
     for key in [k for k, v in changes.items() if v is None]:
         data.pop(key)  # e.g. entities of the old text
@@ -238,7 +252,8 @@ async def answer_callback_query(emu: Emulator, bot: BotState, params: dict[str, 
     user_id, message_id = origin
     chat = bot.chats[user_id]
     answer = {key: params[key] for key in ("text", "show_alert", "url", "cache_time") if key in params}
-    chat.callback_answers.append({"callback_query_id": params["callback_query_id"],
-                                  "message_id": message_id, **answer})
+    chat.callback_answers.append(
+        {"callback_query_id": params["callback_query_id"], "message_id": message_id, **answer}
+    )
     chat.touch()
     return True

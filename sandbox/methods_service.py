@@ -18,10 +18,14 @@ MAX_POLL_TIMEOUT = 50
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
-WEBHOOK_CONFLICT = ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
-                                 "use deleteWebhook to delete the webhook first")
-POLL_CONFLICT = ApiError(409, "Conflict: terminated by other getUpdates request; "
-                              "make sure that only one bot instance is running")
+WEBHOOK_CONFLICT = ApiError(
+    409,
+    "Conflict: can't use getUpdates method while webhook is active; "
+    "use deleteWebhook to delete the webhook first",
+)
+POLL_CONFLICT = ApiError(
+    409, "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
+)
 
 
 @method("getMe")
@@ -41,8 +45,9 @@ async def get_updates(emu: Emulator, bot: BotState, params: dict[str, Any]) -> l
     if offset is not None and offset < 0:
         bot.pending = bot.pending[offset:]
     elif offset is not None:
-        bot.pending = [u for u in bot.pending
-                       if u["update_id"] >= offset or u["update_id"] in bot.redelivered]
+        bot.pending = [
+            u for u in bot.pending if u["update_id"] >= offset or u["update_id"] in bot.redelivered
+        ]
         bot.redelivered.clear()
     limit = min(max(params.get("limit", 100), 1), 100)
     timeout = min(max(params.get("timeout", 0), 0), MAX_POLL_TIMEOUT)
@@ -98,11 +103,15 @@ async def delete_webhook(emu: Emulator, bot: BotState, params: dict[str, Any]) -
 @method("getWebhookInfo")
 async def get_webhook_info(emu: Emulator, bot: BotState, params: dict[str, Any]) -> dict[str, Any]:
     """Describe the webhook and the number of updates waiting for delivery."""
-    info: dict[str, Any] = {"url": "", "has_custom_certificate": False,
-                            "pending_update_count": len(bot.pending)}
+    info: dict[str, Any] = {
+        "url": "",
+        "has_custom_certificate": False,
+        "pending_update_count": len(bot.pending),
+    }
     if bot.webhook is not None:
-        info.update(url=bot.webhook["url"], max_connections=bot.webhook["max_connections"],
-                    ip_address="127.0.0.1")
+        info.update(
+            url=bot.webhook["url"], max_connections=bot.webhook["max_connections"], ip_address="127.0.0.1"
+        )
         if bot.allowed_updates:
             info["allowed_updates"] = list(bot.allowed_updates)
     if bot.last_webhook_error is not None:

@@ -22,8 +22,14 @@ class People:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
 
-    def create_user(self, user_id: int | None = None, first_name: str = "Test", last_name: str | None = None,
-                    username: str | None = None, language_code: str | None = "en") -> dict[str, Any]:
+    def create_user(
+        self,
+        user_id: int | None = None,
+        first_name: str = "Test",
+        last_name: str | None = None,
+        username: str | None = None,
+        language_code: str | None = "en",
+    ) -> dict[str, Any]:
         """Create or update a person; returns the Bot API User."""
         return dict(self.registry.add_user(user_id, first_name, last_name, username, language_code))
 
@@ -68,13 +74,25 @@ class People:
             raise ActionError(f"unknown media kind {kind!r}")
         return self._post(bot, chat, builders[kind]())
 
-    def tap(self, bot_key: str | int, user_id: int, label: str, *, message_id: int | None = None,
-            location: tuple[float, float] = (39.9042, 116.4074)) -> dict[str, Any]:
+    def tap(
+        self,
+        bot_key: str | int,
+        user_id: int,
+        label: str,
+        *,
+        message_id: int | None = None,
+        location: tuple[float, float] = (39.9042, 116.4074),
+    ) -> dict[str, Any]:
         """Tap a button by label: inline buttons (newest message first, old ones work too), then the
         reply keyboard. Returns {"callback_query": ...} or {"message": ...}."""
         bot, chat = self._open(bot_key, user_id)
-        candidates = [chat.messages[message_id]] if message_id is not None else sorted(
-            (m for m in chat.messages.values() if m.from_bot), key=lambda m: -m.data["message_id"])
+        candidates = (
+            [chat.messages[message_id]]
+            if message_id is not None
+            else sorted(
+                (m for m in chat.messages.values() if m.from_bot), key=lambda m: -m.data["message_id"]
+            )
+        )
         for stored in candidates:
             if stored.deleted or not stored.from_bot:
                 continue
@@ -88,17 +106,30 @@ class People:
             return {"message": self._post(bot, chat, media.location_body(*location))}
         if button.get("request_contact"):
             user = chat.user
-            return {"message": self._post(bot, chat, media.contact_body(
-                f"+999{user['id']}", user["first_name"], user.get("last_name"), user["id"]))}
+            return {
+                "message": self._post(
+                    bot,
+                    chat,
+                    media.contact_body(
+                        f"+999{user['id']}", user["first_name"], user.get("last_name"), user["id"]
+                    ),
+                )
+            }
         return {"message": self.send_text(bot.id, user_id, label)}
 
-    def _press_inline(self, bot: BotState, chat: Chat, stored: StoredMessage,
-                      button: dict[str, Any]) -> dict[str, Any]:
+    def _press_inline(
+        self, bot: BotState, chat: Chat, stored: StoredMessage, button: dict[str, Any]
+    ) -> dict[str, Any]:
         if "callback_data" not in button:
             raise ActionError(f"button {button['text']!r} is not a callback button (it opens something)")
         query_id = str(secrets.randbits(63))
-        query = {"id": query_id, "from": dict(chat.user), "message": copy.deepcopy(stored.data),
-                 "chat_instance": str(bot.id * 7919 + chat.user["id"]), "data": button["callback_data"]}
+        query = {
+            "id": query_id,
+            "from": dict(chat.user),
+            "message": copy.deepcopy(stored.data),
+            "chat_instance": str(bot.id * 7919 + chat.user["id"]),
+            "data": button["callback_data"],
+        }
         bot.callback_queries[query_id] = (chat.user["id"], stored.data["message_id"])
         bot.push_update("callback_query", query)
         return query
@@ -124,8 +155,9 @@ class People:
         stored = chat.messages.get(message_id)
         if stored is None or stored.from_bot or stored.deleted or "text" not in stored.data:
             raise ActionError("only your own text messages can be edited")
-        stored.history.append({"text": stored.data["text"], "date": stored.data.get("edit_date",
-                                                                                     stored.data["date"])})
+        stored.history.append(
+            {"text": stored.data["text"], "date": stored.data.get("edit_date", stored.data["date"])}
+        )
         stored.data["text"] = text
         stored.data["entities"] = command_entities(text)
         if not stored.data["entities"]:
@@ -141,9 +173,13 @@ class People:
         chat.blocked = blocked
         old, new = ("member", "kicked") if blocked else ("kicked", "member")
         bot_user = {k: bot.user[k] for k in ("id", "is_bot", "first_name", "username")}
-        update = {"chat": chat.chat_object, "from": dict(chat.user), "date": int(time.time()),
-                  "old_chat_member": {"status": old, "user": bot_user},
-                  "new_chat_member": {"status": new, "user": bot_user, **({"until_date": 0} if blocked else {})}}
+        update = {
+            "chat": chat.chat_object,
+            "from": dict(chat.user),
+            "date": int(time.time()),
+            "old_chat_member": {"status": old, "user": bot_user},
+            "new_chat_member": {"status": new, "user": bot_user, **({"until_date": 0} if blocked else {})},
+        }
         bot.push_update("my_chat_member", update)
         chat.touch()
         return {"blocked": blocked}
@@ -167,13 +203,22 @@ def chat_view(chat: Chat, after: int = 0) -> dict[str, Any]:
         if stored.version <= after:
             continue
         entry = {k: copy.deepcopy(v) for k, v in stored.data.items() if k not in ("from", "chat")}
-        entry.update(from_bot=stored.from_bot, deleted=stored.deleted, version=stored.version,
-                     history=copy.deepcopy(stored.history))
+        entry.update(
+            from_bot=stored.from_bot,
+            deleted=stored.deleted,
+            version=stored.version,
+            history=copy.deepcopy(stored.history),
+        )
         if stored.from_bot:
             entry["reply_markup"] = copy.deepcopy(stored.sent_markup)
         messages.append(entry)
-    return {"version": chat.notifier.version, "user": dict(chat.user), "started": chat.started,
-            "blocked": chat.blocked, "messages": messages,
-            "reply_keyboard": copy.deepcopy(chat.reply_keyboard),
-            "callback_answers": copy.deepcopy(chat.callback_answers),
-            "chat_actions": copy.deepcopy(chat.chat_actions[-20:])}
+    return {
+        "version": chat.notifier.version,
+        "user": dict(chat.user),
+        "started": chat.started,
+        "blocked": chat.blocked,
+        "messages": messages,
+        "reply_keyboard": copy.deepcopy(chat.reply_keyboard),
+        "callback_answers": copy.deepcopy(chat.callback_answers),
+        "chat_actions": copy.deepcopy(chat.chat_actions[-20:]),
+    }

@@ -19,8 +19,9 @@ class PhoneError(RuntimeError):
 class Phone:
     """One person chatting with one bot; keeps a local copy of the chat for quick assertions."""
 
-    def __init__(self, url: str, bot: str | int, user: dict[str, Any], *,
-                 client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self, url: str, bot: str | int, user: dict[str, Any], *, client: httpx.AsyncClient | None = None
+    ) -> None:
         self.url = url.rstrip("/")
         self.bot = str(bot)
         self.user = user
@@ -31,14 +32,31 @@ class Phone:
         self.seen_version = 0
 
     @classmethod
-    async def create(cls, url: str, bot: str | int, *, first_name: str = "Test", last_name: str | None = None,
-                     username: str | None = None, language_code: str | None = "en",
-                     user_id: int | None = None, client: httpx.AsyncClient | None = None) -> Self:
+    async def create(
+        cls,
+        url: str,
+        bot: str | int,
+        *,
+        first_name: str = "Test",
+        last_name: str | None = None,
+        username: str | None = None,
+        language_code: str | None = "en",
+        user_id: int | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> Self:
         """Create the person on the emulator (url is its root, e.g. emulator.url) and return a phone."""
         phone = cls(url, bot, {}, client=client)
-        phone.user = await phone._call("POST", "/_control/users", {
-            "user_id": user_id, "first_name": first_name, "last_name": last_name, "username": username,
-            "language_code": language_code})
+        phone.user = await phone._call(
+            "POST",
+            "/_control/users",
+            {
+                "user_id": user_id,
+                "first_name": first_name,
+                "last_name": last_name,
+                "username": username,
+                "language_code": language_code,
+            },
+        )
         return phone
 
     @property
@@ -57,20 +75,24 @@ class Phone:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    async def _request(self, verb: str, path: str, body: dict[str, Any] | None = None,
-                       params: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def _request(
+        self, verb: str, path: str, body: dict[str, Any] | None = None, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         response = await self._client.request(verb, self.url + path, json=body, params=params)
         payload = response.json()
         if not payload.get("ok"):
             raise PhoneError(payload.get("error", f"HTTP {response.status_code}"))
         return payload
 
-    async def _call(self, verb: str, path: str, body: dict[str, Any] | None = None,
-                    params: dict[str, Any] | None = None) -> Any:
+    async def _call(
+        self, verb: str, path: str, body: dict[str, Any] | None = None, params: dict[str, Any] | None = None
+    ) -> Any:
         return (await self._request(verb, path, body, params))["result"]
 
     async def _act(self, action: str, body: dict[str, Any]) -> Any:
-        payload = await self._request("POST", f"/_control/bots/{self.bot}/chats/{self.user_id}/{action}", body)
+        payload = await self._request(
+            "POST", f"/_control/bots/{self.bot}/chats/{self.user_id}/{action}", body
+        )
         # wait_for_reply then looks only at what the bot does after this action.
         self.seen_version = int(payload.get("chat_version", self.seen_version))
         return payload["result"]
@@ -83,8 +105,9 @@ class Phone:
         """Open the bot as from a t.me/<bot>?start=<payload> deep link."""
         return await self._act("start", {"payload": payload})
 
-    async def tap(self, label: str, *, message_id: int | None = None,
-                  location: tuple[float, float] | None = None) -> dict[str, Any]:
+    async def tap(
+        self, label: str, *, message_id: int | None = None, location: tuple[float, float] | None = None
+    ) -> dict[str, Any]:
         """Tap an inline button (newest message first) or a reply-keyboard button by its label."""
         body: dict[str, Any] = {"label": label, "message_id": message_id}
         if location is not None:
@@ -99,30 +122,46 @@ class Phone:
         """Have the bot receive an earlier update again, with the same update_id."""
         return await self._call("POST", f"/_control/bots/{self.bot}/redeliver", {"update_id": update_id})
 
-    async def send_photo(self, data: bytes | None = None, *, width: int = 1280, height: int = 960,
-                         caption: str | None = None) -> dict[str, Any]:
+    async def send_photo(
+        self, data: bytes | None = None, *, width: int = 1280, height: int = 960, caption: str | None = None
+    ) -> dict[str, Any]:
         """Send a photo (generated if no bytes are given); the bot sees a PhotoSize array."""
         body: dict[str, Any] = {"width": width, "height": height, "caption": caption}
         if data is not None:
             body["data_base64"] = base64.b64encode(data).decode()
         return await self._act("media/photo", body)
 
-    async def send_document(self, data: bytes, file_name: str, mime_type: str | None = None,
-                            caption: str | None = None) -> dict[str, Any]:
+    async def send_document(
+        self, data: bytes, file_name: str, mime_type: str | None = None, caption: str | None = None
+    ) -> dict[str, Any]:
         """Send any file (an image too) as a document."""
-        return await self._act("media/document", {"data_base64": base64.b64encode(data).decode(),
-                                                  "file_name": file_name, "mime_type": mime_type,
-                                                  "caption": caption})
+        return await self._act(
+            "media/document",
+            {
+                "data_base64": base64.b64encode(data).decode(),
+                "file_name": file_name,
+                "mime_type": mime_type,
+                "caption": caption,
+            },
+        )
 
     async def send_location(self, latitude: float, longitude: float) -> dict[str, Any]:
         """Share a location."""
         return await self._act("media/location", {"latitude": latitude, "longitude": longitude})
 
-    async def send_contact(self, phone_number: str, first_name: str, last_name: str | None = None,
-                           user_id: int | None = None) -> dict[str, Any]:
+    async def send_contact(
+        self, phone_number: str, first_name: str, last_name: str | None = None, user_id: int | None = None
+    ) -> dict[str, Any]:
         """Share a contact card."""
-        return await self._act("media/contact", {"phone_number": phone_number, "first_name": first_name,
-                                                 "last_name": last_name, "user_id": user_id})
+        return await self._act(
+            "media/contact",
+            {
+                "phone_number": phone_number,
+                "first_name": first_name,
+                "last_name": last_name,
+                "user_id": user_id,
+            },
+        )
 
     async def send_sticker(self, emoji: str = "👍") -> dict[str, Any]:
         """Send a sticker."""
@@ -171,7 +210,9 @@ class Phone:
         """Return the answers the bot gave to button taps, as last fetched."""
         return list(self.chat.get("callback_answers", []))
 
-    async def wait_for_reply(self, predicate: Predicate | None = None, timeout: float = 10.0) -> dict[str, Any]:
+    async def wait_for_reply(
+        self, predicate: Predicate | None = None, timeout: float = 10.0
+    ) -> dict[str, Any]:
         """Wait until the bot sends or edits a message (matching predicate) after what was seen; bounded."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -179,8 +220,11 @@ class Phone:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise TimeoutError(f"no matching bot message within {timeout}s; last: {self.last_message}")
-            chat = await self._call("GET", f"/_control/bots/{self.bot}/chats/{self.user_id}",
-                                    params={"after": self.seen_version, "timeout": min(remaining, 5.0)})
+            chat = await self._call(
+                "GET",
+                f"/_control/bots/{self.bot}/chats/{self.user_id}",
+                params={"after": self.seen_version, "timeout": min(remaining, 5.0)},
+            )
             changed = self._absorb(chat)
             self.seen_version = chat["version"]
             for message in reversed(changed):

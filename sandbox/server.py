@@ -22,9 +22,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 MAX_BODY = 60 * 1024 * 1024
 # What Telegram's front proxy answers on a 502: an HTML page, not JSON.
-NGINX_502 = ("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
-             "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx/1.18.0</center>\r\n"
-             "</body>\r\n</html>\r\n")
+NGINX_502 = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx/1.18.0</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
 
 
 def _json(payload: dict[str, Any], status: int = 200) -> web.Response:
@@ -56,8 +58,9 @@ async def read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, U
             if not isinstance(part, aiohttp.BodyPartReader) or part.name is None:
                 continue
             if part.filename is not None:
-                uploads[part.name] = Upload(bytes(await part.read()), part.filename,
-                                            part.headers.get("Content-Type"))
+                uploads[part.name] = Upload(
+                    bytes(await part.read()), part.filename, part.headers.get("Content-Type")
+                )
             else:
                 params[part.name] = await part.text()
     else:
@@ -66,8 +69,9 @@ async def read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, U
     return params, uploads
 
 
-async def _apply_fault(emu: Emulator, request: web.Request, fault: Fault, method: str, bot_id: int,
-                       chat_id: Any) -> web.StreamResponse | None:
+async def _apply_fault(
+    emu: Emulator, request: web.Request, fault: Fault, method: str, bot_id: int, chat_id: Any
+) -> web.StreamResponse | None:
     """Answer with the fault, or return None to go on (after a delay) with the real call."""
     if fault.kind in ("delay", "timeout"):
         await asyncio.sleep(fault.delay)
@@ -123,8 +127,14 @@ def _unimplemented(emu: Emulator, method: str) -> web.Response:
     emu.unimplemented_calls[method] += 1
     if method_returns(method) == ["Boolean"]:
         return _json({"ok": True, "result": True})
-    return _json({"ok": False, "error_code": 501,
-                  "description": f"Not Implemented: {method} is not emulated by the sandbox"}, 501)
+    return _json(
+        {
+            "ok": False,
+            "error_code": 501,
+            "description": f"Not Implemented: {method} is not emulated by the sandbox",
+        },
+        501,
+    )
 
 
 async def download(emu: Emulator, request: web.Request) -> web.StreamResponse:

@@ -37,8 +37,9 @@ class LocationIn(BaseModel):
     longitude: float
 
 
-def simulator_router(emulator: Emulator, list_people: ListPeople, *, bot: str | int | None = None,
-                     prefix: str = "/simulator") -> APIRouter:
+def simulator_router(
+    emulator: Emulator, list_people: ListPeople, *, bot: str | int | None = None, prefix: str = "/simulator"
+) -> APIRouter:
     """Return the router; `list_people` yields dicts with telegram_user_id, name, role_label, language
     and optionally start_payload; `bot` picks the hosted bot (default: the first one)."""
     router = APIRouter()
@@ -78,14 +79,16 @@ def simulator_router(emulator: Emulator, list_people: ListPeople, *, bot: str | 
     @router.post(prefix + "/api/open")
     async def open_chat(body: OpenChat) -> dict[str, Any]:
         """Open a person's chat: create them on the emulator if needed and press START once."""
-        person = next((p for p in await list_people() if int(p["telegram_user_id"]) == body.telegram_user_id),
-                      None)
+        person = next(
+            (p for p in await list_people() if int(p["telegram_user_id"]) == body.telegram_user_id), None
+        )
         if person is None:
             raise HTTPException(404, "unknown person")
         uid = body.telegram_user_id
         if uid not in emulator.registry.users:
-            people.create_user(uid, first_name=str(person.get("name") or uid),
-                               language_code=person.get("language") or None)
+            people.create_user(
+                uid, first_name=str(person.get("name") or uid), language_code=person.get("language") or None
+            )
         key = bot_key()
         chat = emulator.registry.chat(emulator.bot(key), uid)
         if not chat.started:
@@ -113,21 +116,26 @@ def simulator_router(emulator: Emulator, list_people: ListPeople, *, bot: str | 
         return guarded(lambda: people.tap(bot_key(), uid, body.label, message_id=body.message_id))
 
     @router.post(prefix + "/api/chat/{uid}/photo")
-    async def photo(uid: int, file: Annotated[UploadFile, File()],
-                    caption: Annotated[str, Form()] = "") -> dict[str, Any]:
+    async def photo(
+        uid: int, file: Annotated[UploadFile, File()], caption: Annotated[str, Form()] = ""
+    ) -> dict[str, Any]:
         """Send an uploaded picture as a photo."""
         data = await file.read()
         try:
-            return guarded(lambda: people.send_media(bot_key(), uid, "photo", data=data,
-                                                     caption=caption or None))
+            return guarded(
+                lambda: people.send_media(bot_key(), uid, "photo", data=data, caption=caption or None)
+            )
         except ApiError as exc:  # Pillow could not read it: tell the page instead of a 500
             raise HTTPException(400, "not an image") from exc
 
     @router.post(prefix + "/api/chat/{uid}/location")
     async def location(uid: int, body: LocationIn) -> dict[str, Any]:
         """Share a typed location."""
-        return guarded(lambda: people.send_media(bot_key(), uid, "location", latitude=body.latitude,
-                                                 longitude=body.longitude))
+        return guarded(
+            lambda: people.send_media(
+                bot_key(), uid, "location", latitude=body.latitude, longitude=body.longitude
+            )
+        )
 
     @router.get(prefix + "/api/file/{file_id}")
     async def file(file_id: str) -> Response:

@@ -62,8 +62,13 @@ class Chat:
         """Append a new message and return it."""
         message_id = self.next_message_id
         self.next_message_id += 1
-        data = {"message_id": message_id, "from": sender, "chat": self.chat_object,
-                "date": int(time.time()), **body}
+        data = {
+            "message_id": message_id,
+            "from": sender,
+            "chat": self.chat_object,
+            "date": int(time.time()),
+            **body,
+        }
         stored = StoredMessage(data=data, from_bot=from_bot)
         self.messages[message_id] = stored
         self.touch(stored)
@@ -165,8 +170,14 @@ class Registry:
                 return bot
         raise KeyError(f"unknown bot {key!r}")
 
-    def add_user(self, user_id: int | None = None, first_name: str = "Test", last_name: str | None = None,
-                 username: str | None = None, language_code: str | None = "en") -> dict[str, Any]:
+    def add_user(
+        self,
+        user_id: int | None = None,
+        first_name: str = "Test",
+        last_name: str | None = None,
+        username: str | None = None,
+        language_code: str | None = "en",
+    ) -> dict[str, Any]:
         """Create (or update) a person and return their Bot API User object."""
         if user_id is None:
             user_id = next(self._user_ids)

@@ -85,7 +85,11 @@ def coerce(name: str, value: Any, types: list[str], uploads: dict[str, Upload]) 
 
 def _is_object_type(type_name: str) -> bool:
     return type_name.startswith("Array of ") or type_name not in {
-        "Integer", "Float", "Boolean", "String", "InputFile",
+        "Integer",
+        "Float",
+        "Boolean",
+        "String",
+        "InputFile",
     }
 
 

@@ -48,8 +48,14 @@ def _forget(bot: BotState, update: Update) -> None:
 class WebhookDeliverer:
     """One dispatcher task per bot with a webhook, and one sending task per busy queue."""
 
-    def __init__(self, *, max_attempts: int = 5, base_backoff: float = 0.1, max_backoff: float = 2.0,
-                 request_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        *,
+        max_attempts: int = 5,
+        base_backoff: float = 0.1,
+        max_backoff: float = 2.0,
+        request_timeout: float = 10.0,
+    ) -> None:
         self.max_attempts = max_attempts
         self.base_backoff = base_backoff
         self.max_backoff = max_backoff

@@ -20,8 +20,12 @@ class UpdateInbox(_Repository):
             return set()
         insert = postgresql.insert if self.session.bind.dialect.name == "postgresql" else sqlite.insert
         rows = [{"update_id": i, "received_at": at, "payload": p} for i, p in updates.items()]
-        stmt = (insert(InboxUpdate).values(rows).on_conflict_do_nothing(index_elements=["update_id"])
-                .returning(InboxUpdate.update_id))
+        stmt = (
+            insert(InboxUpdate)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["update_id"])
+            .returning(InboxUpdate.update_id)
+        )
         return set((await self.session.scalars(stmt)).all())
 
     async def forget(self, update_ids: Iterable[int]) -> None:

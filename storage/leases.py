@@ -23,25 +23,38 @@ from storage.models import Lease
 async def take(session: AsyncSession, name: str, holder: str, *, now: datetime, ttl: timedelta) -> bool:
     """Renews `holder`'s lease, or takes it if it is free or has expired. True when `holder` now has it
     until now + ttl; the caller commits."""
-    renew = (update(Lease).where(Lease.name == name, or_(Lease.holder == holder, Lease.expires_at < now))
-             .values(holder=holder, expires_at=now + ttl,
-                     since=case((Lease.holder == holder, Lease.since), else_=now))
-             .execution_options(synchronize_session=False))
+    renew = (
+        update(Lease)
+        .where(Lease.name == name, or_(Lease.holder == holder, Lease.expires_at < now))
+        .values(
+            holder=holder, expires_at=now + ttl, since=case((Lease.holder == holder, Lease.since), else_=now)
+        )
+        .execution_options(synchronize_session=False)
+    )
     if (await session.execute(renew)).rowcount == 1:  # type: ignore[attr-defined]
         return True
     insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-    first = (insert(Lease).values(name=name, holder=holder, since=now, expires_at=now + ttl)
-             .on_conflict_do_nothing(index_elements=["name"]))
+    first = (
+        insert(Lease)
+        .values(name=name, holder=holder, since=now, expires_at=now + ttl)
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
     return bool((await session.execute(first)).rowcount)  # type: ignore[attr-defined]
 
 
 async def resign(session: AsyncSession, name: str, holder: str, *, now: datetime) -> bool:
     """Ends `holder`'s lease now, so another process may take it at once. False if it was not held."""
-    q = (update(Lease).where(Lease.name == name, Lease.holder == holder).values(expires_at=now)
-         .execution_options(synchronize_session=False))
+    q = (
+        update(Lease)
+        .where(Lease.name == name, Lease.holder == holder)
+        .values(expires_at=now)
+        .execution_options(synchronize_session=False)
+    )
     return bool((await session.execute(q)).rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def current(session: AsyncSession, name: str) -> Lease | None:
     """The lease row (holder and expiry, expired or not), or None if no process ever took it."""
-    return await session.scalar(select(Lease).where(Lease.name == name).execution_options(populate_existing=True))
+    return await session.scalar(
+        select(Lease).where(Lease.name == name).execution_options(populate_existing=True)
+    )

@@ -19,13 +19,33 @@ VISIT = "visit_logged"
 
 
 # What every ledger row shows of its case and pupil, by label; then what the case ledgers add.
-_PUPIL_COLUMNS = (Case.number, Case.status, Student.name.label("name"), Student.student_number,
-                  School.name.label("school"), SchoolClass.name.label("class_name"), SchoolClass.grade)
+_PUPIL_COLUMNS = (
+    Case.number,
+    Case.status,
+    Student.name.label("name"),
+    Student.student_number,
+    School.name.label("school"),
+    SchoolClass.name.label("class_name"),
+    SchoolClass.grade,
+)
 _CASE_COLUMNS = (
-    *_PUPIL_COLUMNS, Case.category_scheme, Case.category_code, Case.reason, Case.first_absent_on, Case.opened_at,
-    Case.updated_at, Case.verification_due_at, Case.return_due_at, Student.sex, Student.birth_date,
-    Student.national_id, Student.guardian_name, Student.guardian_relation, Student.guardian_phone,
-    Village.name.label("village"))
+    *_PUPIL_COLUMNS,
+    Case.category_scheme,
+    Case.category_code,
+    Case.reason,
+    Case.first_absent_on,
+    Case.opened_at,
+    Case.updated_at,
+    Case.verification_due_at,
+    Case.return_due_at,
+    Student.sex,
+    Student.birth_date,
+    Student.national_id,
+    Student.guardian_name,
+    Student.guardian_relation,
+    Student.guardian_phone,
+    Village.name.label("village"),
+)
 
 
 async def _stream(session: AsyncSession, query: Select[Any]) -> AsyncIterator[Any]:
@@ -44,47 +64,84 @@ class LedgerQueries:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def stream_cases(self, scope: Scope, flt: CaseFilter, statuses: Collection[str], now: datetime,
-                     rules: OverdueRules, *, visits: bool = False) -> AsyncIterator[Any]:
+    def stream_cases(
+        self,
+        scope: Scope,
+        flt: CaseFilter,
+        statuses: Collection[str],
+        now: datetime,
+        rules: OverdueRules,
+        *,
+        visits: bool = False,
+    ) -> AsyncIterator[Any]:
         """Plain rows (no ORM entities: building those cost half the export's time) labelled as in
         _CASE_COLUMNS, plus teacher, cadre and flags "a,b"; with `visits`, also visits (their number)
         and last_visit."""
         # Correlated subqueries, not joins on GROUP BY case_id: those aggregate every event of the
         # province, these read a ledger case's few events through the case_id index.
-        flags = (select(func.aggregate_strings(StudentFlag.flag, ","))
-                 .where(StudentFlag.student_id == Student.id).scalar_subquery())
-        columns = [*_CASE_COLUMNS, Teacher.name.label("teacher"), Cadre.name.label("cadre"), flags.label("flags")]
+        flags = (
+            select(func.aggregate_strings(StudentFlag.flag, ","))
+            .where(StudentFlag.student_id == Student.id)
+            .scalar_subquery()
+        )
+        columns = [
+            *_CASE_COLUMNS,
+            Teacher.name.label("teacher"),
+            Cadre.name.label("cadre"),
+            flags.label("flags"),
+        ]
         if visits:
             of_case = (CaseEvent.case_id == Case.id, CaseEvent.kind == VISIT)
-            columns += [select(func.count(CaseEvent.id)).where(*of_case).scalar_subquery().label("visits"),
-                        select(func.max(CaseEvent.occurred_at)).where(*of_case).scalar_subquery().label("last_visit")]
-        q = (filtered_cases(scope, flt, now, rules, *columns)
-             .outerjoin(Teacher, Teacher.id == Case.responsible_teacher_id)
-             .outerjoin(Cadre, Cadre.id == Case.responsible_cadre_id)
-             .where(Case.status.in_(sorted(statuses)))
-             .order_by(School.code, SchoolClass.grade, SchoolClass.id, Case.opened_at, Case.id))
+            columns += [
+                select(func.count(CaseEvent.id)).where(*of_case).scalar_subquery().label("visits"),
+                select(func.max(CaseEvent.occurred_at)).where(*of_case).scalar_subquery().label("last_visit"),
+            ]
+        q = (
+            filtered_cases(scope, flt, now, rules, *columns)
+            .outerjoin(Teacher, Teacher.id == Case.responsible_teacher_id)
+            .outerjoin(Cadre, Cadre.id == Case.responsible_cadre_id)
+            .where(Case.status.in_(sorted(statuses)))
+            .order_by(School.code, SchoolClass.grade, SchoolClass.id, Case.opened_at, Case.id)
+        )
         return _stream(self.session, q)
 
-    def stream_visits(self, scope: Scope, flt: CaseFilter, now: datetime, rules: OverdueRules,
-                      since: datetime | None = None, until: datetime | None = None) -> AsyncIterator[Any]:
+    def stream_visits(
+        self,
+        scope: Scope,
+        flt: CaseFilter,
+        now: datetime,
+        rules: OverdueRules,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> AsyncIterator[Any]:
         """Plain rows per visit: the _PUPIL_COLUMNS of its case, data, occurred_at, recorded_at, attempt
         (its number within the case) and recorder (name)."""
-        attempt = func.row_number().over(partition_by=CaseEvent.case_id,
-                                         order_by=(CaseEvent.occurred_at, CaseEvent.id)).label("attempt")
-        numbered = (select(CaseEvent.id.label("event_id"), attempt).where(CaseEvent.kind == VISIT)
-                    .subquery())
+        attempt = (
+            func.row_number()
+            .over(partition_by=CaseEvent.case_id, order_by=(CaseEvent.occurred_at, CaseEvent.id))
+            .label("attempt")
+        )
+        numbered = select(CaseEvent.id.label("event_id"), attempt).where(CaseEvent.kind == VISIT).subquery()
         cases = filtered_cases(scope, flt, now, rules, Case.id)
-        q = (select(*_PUPIL_COLUMNS, CaseEvent.data, CaseEvent.occurred_at, CaseEvent.recorded_at,
-                    numbered.c.attempt, Staff.name.label("recorder"))
-             .select_from(CaseEvent)
-             .join(numbered, numbered.c.event_id == CaseEvent.id)
-             .join(Case, Case.id == CaseEvent.case_id)
-             .join(Student, Student.id == Case.student_id)
-             .join(School, School.id == Student.school_id)
-             .join(SchoolClass, SchoolClass.id == Student.class_id)
-             .outerjoin(Staff, Staff.id == CaseEvent.actor_id)
-             .where(Case.id.in_(cases))
-             .order_by(School.code, Case.number, CaseEvent.occurred_at, CaseEvent.id))
+        q = (
+            select(
+                *_PUPIL_COLUMNS,
+                CaseEvent.data,
+                CaseEvent.occurred_at,
+                CaseEvent.recorded_at,
+                numbered.c.attempt,
+                Staff.name.label("recorder"),
+            )
+            .select_from(CaseEvent)
+            .join(numbered, numbered.c.event_id == CaseEvent.id)
+            .join(Case, Case.id == CaseEvent.case_id)
+            .join(Student, Student.id == Case.student_id)
+            .join(School, School.id == Student.school_id)
+            .join(SchoolClass, SchoolClass.id == Student.class_id)
+            .outerjoin(Staff, Staff.id == CaseEvent.actor_id)
+            .where(Case.id.in_(cases))
+            .order_by(School.code, Case.number, CaseEvent.occurred_at, CaseEvent.id)
+        )
         if since is not None:
             q = q.where(CaseEvent.occurred_at >= since)
         if until is not None:
@@ -101,28 +158,41 @@ class LedgerQueries:
 
     async def school_events(self, school_id: int, until: datetime) -> Sequence[Any]:
         """(case id, event kind, occurred_at, from, to) of the school's cases before `until`, in order."""
-        q = (select(CaseEvent.case_id, CaseEvent.kind, CaseEvent.occurred_at, CaseEvent.from_status,
-                    CaseEvent.to_status)
-             .join(Case, Case.id == CaseEvent.case_id).join(Student, Student.id == Case.student_id)
-             .where(Student.school_id == school_id, CaseEvent.occurred_at < until)
-             .order_by(CaseEvent.case_id, CaseEvent.occurred_at, CaseEvent.id))
+        q = (
+            select(
+                CaseEvent.case_id,
+                CaseEvent.kind,
+                CaseEvent.occurred_at,
+                CaseEvent.from_status,
+                CaseEvent.to_status,
+            )
+            .join(Case, Case.id == CaseEvent.case_id)
+            .join(Student, Student.id == Case.student_id)
+            .where(Student.school_id == school_id, CaseEvent.occurred_at < until)
+            .order_by(CaseEvent.case_id, CaseEvent.occurred_at, CaseEvent.id)
+        )
         return (await self.session.execute(q)).all()
 
     async def school_cases(self, school_id: int, ids: Collection[int]) -> Sequence[Any]:
         """(case, student, class name, grade, teacher name) for the given cases of the school."""
         if not ids:
             return []
-        q = (select(Case, Student, SchoolClass.name, SchoolClass.grade, Teacher.name)
-             .join(Student, Student.id == Case.student_id)
-             .join(SchoolClass, SchoolClass.id == Student.class_id)
-             .outerjoin(Teacher, Teacher.id == Case.responsible_teacher_id)
-             .where(Student.school_id == school_id, Case.id.in_(sorted(ids)))
-             .order_by(SchoolClass.grade, SchoolClass.id, Case.number))
+        q = (
+            select(Case, Student, SchoolClass.name, SchoolClass.grade, Teacher.name)
+            .join(Student, Student.id == Case.student_id)
+            .join(SchoolClass, SchoolClass.id == Student.class_id)
+            .outerjoin(Teacher, Teacher.id == Case.responsible_teacher_id)
+            .where(Student.school_id == school_id, Case.id.in_(sorted(ids)))
+            .order_by(SchoolClass.grade, SchoolClass.id, Case.number)
+        )
         return (await self.session.execute(q)).all()
 
     async def enrolled_in_school(self, school_id: int) -> int:
-        q = select(func.count()).select_from(Student).where(Student.school_id == school_id,
-                                                            Student.active.is_(True))
+        q = (
+            select(func.count())
+            .select_from(Student)
+            .where(Student.school_id == school_id, Student.active.is_(True))
+        )
         return int(await self.session.scalar(q) or 0)
 
     async def school(self, school_id: int) -> School | None:
@@ -130,6 +200,13 @@ class LedgerQueries:
 
     async def already_delivered(self, entity_id: str) -> bool:
         """Whether the monthly report with this key was already sent (recorded in the audit log)."""
-        q = select(AuditEntry.id).where(AuditEntry.action == "deliver", AuditEntry.entity == "monthly_report",
-                                        AuditEntry.entity_id == entity_id).limit(1)
+        q = (
+            select(AuditEntry.id)
+            .where(
+                AuditEntry.action == "deliver",
+                AuditEntry.entity == "monthly_report",
+                AuditEntry.entity_id == entity_id,
+            )
+            .limit(1)
+        )
         return await self.session.scalar(q) is not None

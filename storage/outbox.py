@@ -36,8 +36,9 @@ async def rows_of_case(session: AsyncSession, case_id: int) -> Sequence[Reminder
 
 
 async def get(session: AsyncSession, reminder_id: int) -> Reminder | None:
-    return await session.scalar(select(Reminder).where(Reminder.id == reminder_id)
-                                .execution_options(populate_existing=True))
+    return await session.scalar(
+        select(Reminder).where(Reminder.id == reminder_id).execution_options(populate_existing=True)
+    )
 
 
 async def by_key(session: AsyncSession, dedupe_key: str) -> Reminder | None:
@@ -65,8 +66,14 @@ async def insert_once(session: AsyncSession, **values: Any) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def change(session: AsyncSession, reminder_id: int, *, when_state: str | Sequence[str],
-                 worker: str | None = None, **values: Any) -> bool:
+async def change(
+    session: AsyncSession,
+    reminder_id: int,
+    *,
+    when_state: str | Sequence[str],
+    worker: str | None = None,
+    **values: Any,
+) -> bool:
     """Updates one row if it is still in `when_state` (and claimed by `worker`, if given)."""
     states = [when_state] if isinstance(when_state, str) else list(when_state)
     q = update(Reminder).where(Reminder.id == reminder_id, Reminder.state.in_(states))
@@ -86,39 +93,59 @@ async def change_many(session: AsyncSession, ids: Sequence[int], *, when_state: 
 
 def _due(r: Any, now: datetime, lease: timedelta) -> Any:
     """Pending rows whose time has come, and claimed rows whose worker's lease ran out."""
-    return or_(and_(r.state == PENDING, r.send_after <= now), and_(r.state == CLAIMED, r.claimed_at < now - lease))
+    return or_(
+        and_(r.state == PENDING, r.send_after <= now), and_(r.state == CLAIMED, r.claimed_at < now - lease)
+    )
 
 
-async def claim_due(session: AsyncSession, *, worker: str, now: datetime, lease: timedelta, limit: int,
-                    per_recipient: int = 5) -> list[Reminder]:
+async def claim_due(
+    session: AsyncSession, *, worker: str, now: datetime, lease: timedelta, limit: int, per_recipient: int = 5
+) -> list[Reminder]:
     """Claims up to `limit` due direct rows and counts the attempt; the caller commits. Rows are taken
     round-robin over recipients (each person's oldest first, at most `per_recipient` each), so one busy
     chat (one message a second) does not hold up everyone else; rows another worker has locked are
     skipped, so a second worker takes the next ones instead of waiting or coming back empty."""
     ranked_from, locked_from = aliased(Reminder), aliased(Reminder)  # never correlated with the UPDATE
-    ranked = select(
-        ranked_from.id, ranked_from.send_after,
-        func.row_number().over(partition_by=ranked_from.recipient_id,
-                               order_by=(ranked_from.send_after, ranked_from.id)).label("rn"),
-    ).where(_due(ranked_from, now, lease), ranked_from.channel == "direct").subquery()
-    lockable = (select(locked_from.id).join(ranked, ranked.c.id == locked_from.id)
-                .where(ranked.c.rn <= per_recipient, _due(locked_from, now, lease))
-                .order_by(ranked.c.rn, ranked.c.send_after, ranked.c.id).limit(limit)
-                .with_for_update(of=locked_from, skip_locked=True))
+    ranked = (
+        select(
+            ranked_from.id,
+            ranked_from.send_after,
+            func.row_number()
+            .over(partition_by=ranked_from.recipient_id, order_by=(ranked_from.send_after, ranked_from.id))
+            .label("rn"),
+        )
+        .where(_due(ranked_from, now, lease), ranked_from.channel == "direct")
+        .subquery()
+    )
+    lockable = (
+        select(locked_from.id)
+        .join(ranked, ranked.c.id == locked_from.id)
+        .where(ranked.c.rn <= per_recipient, _due(locked_from, now, lease))
+        .order_by(ranked.c.rn, ranked.c.send_after, ranked.c.id)
+        .limit(limit)
+        .with_for_update(of=locked_from, skip_locked=True)
+    )
     # Evaluated once: as a plain IN (subquery) PostgreSQL may rescan it for every updated row, and each
     # rescan skips the rows this statement already changed, claiming far more than `limit`.
     picked = lockable.cte("picked").prefix_with("MATERIALIZED")
-    stmt = (update(Reminder).where(Reminder.id.in_(select(picked.c.id)), _due(Reminder, now, lease))
-            .values(state=CLAIMED, claimed_by=worker, claimed_at=now, attempts=Reminder.attempts + 1)
-            .returning(Reminder).execution_options(synchronize_session=False, populate_existing=True))
+    stmt = (
+        update(Reminder)
+        .where(Reminder.id.in_(select(picked.c.id)), _due(Reminder, now, lease))
+        .values(state=CLAIMED, claimed_by=worker, claimed_at=now, attempts=Reminder.attempts + 1)
+        .returning(Reminder)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
     rows = list((await session.scalars(stmt)).all())
     return sorted(rows, key=lambda r: (r.send_after, r.id))
 
 
 async def due_digest_items(session: AsyncSession, now: datetime) -> dict[int, list[Reminder]]:
     """Pending digest items that are due, by recipient."""
-    q = (select(Reminder).where(Reminder.channel == "digest", Reminder.state == PENDING, Reminder.due_at <= now)
-         .order_by(Reminder.recipient_id, Reminder.due_at, Reminder.id))
+    q = (
+        select(Reminder)
+        .where(Reminder.channel == "digest", Reminder.state == PENDING, Reminder.due_at <= now)
+        .order_by(Reminder.recipient_id, Reminder.due_at, Reminder.id)
+    )
     found: dict[int, list[Reminder]] = {}
     for row in (await session.scalars(q)).all():
         found.setdefault(row.recipient_id, []).append(row)
@@ -138,15 +165,27 @@ async def case_ids_updated_since(session: AsyncSession, since: datetime) -> list
     return list((await session.scalars(q)).all())
 
 
-async def log(session: AsyncSession, scope: Scope, *, case_id: int | None = None,
-              states: Sequence[str] | None = None, kinds: Sequence[str] | None = None,
-              since: datetime | None = None, limit: int = 200) -> Sequence[tuple[Reminder, Staff, Case | None]]:
+async def log(
+    session: AsyncSession,
+    scope: Scope,
+    *,
+    case_id: int | None = None,
+    states: Sequence[str] | None = None,
+    kinds: Sequence[str] | None = None,
+    since: datetime | None = None,
+    limit: int = 200,
+) -> Sequence[tuple[Reminder, Staff, Case | None]]:
     """Reminder rows visible to `scope` (about its cases, or addressed to the person), newest first."""
-    q = (select(Reminder, Staff, Case).join(Staff, Staff.id == Reminder.recipient_id)
-         .outerjoin(Case, Case.id == Reminder.case_id).outerjoin(Student, Student.id == Case.student_id))
+    q = (
+        select(Reminder, Staff, Case)
+        .join(Staff, Staff.id == Reminder.recipient_id)
+        .outerjoin(Case, Case.id == Reminder.case_id)
+        .outerjoin(Student, Student.id == Case.student_id)
+    )
     if not scope.everything:
-        q = q.where(or_(and_(Case.id.is_not(None), _student_in_scope(scope)),
-                        Reminder.recipient_id == scope.staff_id))
+        q = q.where(
+            or_(and_(Case.id.is_not(None), _student_in_scope(scope)), Reminder.recipient_id == scope.staff_id)
+        )
     if case_id is not None:
         q = q.where(Reminder.case_id == case_id)
     if states:

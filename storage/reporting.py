@@ -53,18 +53,25 @@ def case_scope(scope: Scope) -> ColumnElement[bool]:
     # As a semi-join on the pupil (not a condition on the joined row) the database can find the pupils
     # by their indexes first, instead of joining every case to its pupil and filtering afterwards.
     pupils = select(Student.id).where(_student_in_scope(scope))
-    return or_(Case.student_id.in_(pupils), Case.responsible_teacher_id == scope.staff_id,
-               Case.responsible_cadre_id == scope.staff_id)
+    return or_(
+        Case.student_id.in_(pupils),
+        Case.responsible_teacher_id == scope.staff_id,
+        Case.responsible_cadre_id == scope.staff_id,
+    )
 
 
 def overdue_clause(now: datetime, rules: OverdueRules) -> ColumnElement[bool]:
     """A deadline in the past while the case is still in a status the deadline applies to."""
-    parts = [and_(getattr(Case, column) < now, Case.status.in_(sorted(statuses)))
-             for column, statuses in rules.items()]
+    parts = [
+        and_(getattr(Case, column) < now, Case.status.in_(sorted(statuses)))
+        for column, statuses in rules.items()
+    ]
     return or_(*parts) if parts else false()
 
 
-def _matching(q: Select[Any], scope: Scope, flt: CaseFilter, now: datetime, rules: OverdueRules) -> Select[Any]:
+def _matching(
+    q: Select[Any], scope: Scope, flt: CaseFilter, now: datetime, rules: OverdueRules
+) -> Select[Any]:
     """The scope and the filter as WHERE clauses (Student must be joined to filter by school or village)."""
     q = q.where(case_scope(scope))
     if flt.statuses:
@@ -76,22 +83,29 @@ def _matching(q: Select[Any], scope: Scope, flt: CaseFilter, now: datetime, rule
     if flt.village_id is not None:
         q = q.where(Student.home_village_id == flt.village_id)
     if flt.key_group:
-        q = q.where(select(StudentFlag.id).where(StudentFlag.student_id == Case.student_id,
-                                                 StudentFlag.flag == flt.key_group).exists())
+        q = q.where(
+            select(StudentFlag.id)
+            .where(StudentFlag.student_id == Case.student_id, StudentFlag.flag == flt.key_group)
+            .exists()
+        )
     if flt.overdue:
         q = q.where(overdue_clause(now, rules))
     return q
 
 
-def filtered_cases(scope: Scope, flt: CaseFilter, now: datetime, rules: OverdueRules,
-                   *columns: Any) -> Select[Any]:
+def filtered_cases(
+    scope: Scope, flt: CaseFilter, now: datetime, rules: OverdueRules, *columns: Any
+) -> Select[Any]:
     """Case, pupil, school, class and village (name) rows in scope matching the filter (or `columns`)."""
     columns = columns or (Case, Student, School.name, SchoolClass.name, SchoolClass.grade, Village.name)
-    q = (select(*columns).select_from(Case)
-         .join(Student, Student.id == Case.student_id)
-         .join(School, School.id == Student.school_id)
-         .join(SchoolClass, SchoolClass.id == Student.class_id)
-         .outerjoin(Village, Village.id == Student.home_village_id))
+    q = (
+        select(*columns)
+        .select_from(Case)
+        .join(Student, Student.id == Case.student_id)
+        .join(School, School.id == Student.school_id)
+        .join(SchoolClass, SchoolClass.id == Student.class_id)
+        .outerjoin(Village, Village.id == Student.home_village_id)
+    )
     return _matching(q, scope, flt, now, rules)
 
 
@@ -110,31 +124,39 @@ class ReportingRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def case_page(self, scope: Scope, flt: CaseFilter, now: datetime, rules: OverdueRules, *,
-                        limit: int, offset: int) -> tuple[int, Sequence[Any]]:
+    async def case_page(
+        self, scope: Scope, flt: CaseFilter, now: datetime, rules: OverdueRules, *, limit: int, offset: int
+    ) -> tuple[int, Sequence[Any]]:
         """(total, rows) of one page of the case list, newest first."""
         q = filtered_cases(scope, flt, now, rules)
         total = await self.session.scalar(counted_cases(scope, flt, now, rules))
-        rows = await self.session.execute(q.order_by(Case.opened_at.desc(), Case.id.desc())
-                                          .limit(limit).offset(offset))
+        rows = await self.session.execute(
+            q.order_by(Case.opened_at.desc(), Case.id.desc()).limit(limit).offset(offset)
+        )
         return int(total or 0), rows.all()
 
     async def case_detail(self, scope: Scope, case_id: int) -> Any | None:
         """One case in scope with pupil, school, class, village and responsible people, or None."""
-        q = (select(Case, Student, School, SchoolClass, Village.name, Teacher.name, Cadre.name)
-             .join(Student, Student.id == Case.student_id)
-             .join(School, School.id == Student.school_id)
-             .join(SchoolClass, SchoolClass.id == Student.class_id)
-             .outerjoin(Village, Village.id == Student.home_village_id)
-             .outerjoin(Teacher, Teacher.id == Case.responsible_teacher_id)
-             .outerjoin(Cadre, Cadre.id == Case.responsible_cadre_id)
-             .where(Case.id == case_id, case_scope(scope)))
+        q = (
+            select(Case, Student, School, SchoolClass, Village.name, Teacher.name, Cadre.name)
+            .join(Student, Student.id == Case.student_id)
+            .join(School, School.id == Student.school_id)
+            .join(SchoolClass, SchoolClass.id == Student.class_id)
+            .outerjoin(Village, Village.id == Student.home_village_id)
+            .outerjoin(Teacher, Teacher.id == Case.responsible_teacher_id)
+            .outerjoin(Cadre, Cadre.id == Case.responsible_cadre_id)
+            .where(Case.id == case_id, case_scope(scope))
+        )
         return (await self.session.execute(q)).first()
 
     async def timeline(self, case_id: int) -> Sequence[Any]:
         """(event, actor name) in the order they were recorded."""
-        q = (select(CaseEvent, Staff.name).outerjoin(Staff, Staff.id == CaseEvent.actor_id)
-             .where(CaseEvent.case_id == case_id).order_by(CaseEvent.occurred_at, CaseEvent.id))
+        q = (
+            select(CaseEvent, Staff.name)
+            .outerjoin(Staff, Staff.id == CaseEvent.actor_id)
+            .where(CaseEvent.case_id == case_id)
+            .order_by(CaseEvent.occurred_at, CaseEvent.id)
+        )
         return (await self.session.execute(q)).all()
 
     async def attachments(self, case_id: int) -> Sequence[Attachment]:
@@ -146,8 +168,12 @@ class ReportingRepository:
 
     async def reminders(self, case_id: int) -> Sequence[Any]:
         """(reminder, recipient name) of the case, oldest first."""
-        q = (select(Reminder, Staff.name).join(Staff, Staff.id == Reminder.recipient_id)
-             .where(Reminder.case_id == case_id).order_by(Reminder.due_at, Reminder.id))
+        q = (
+            select(Reminder, Staff.name)
+            .join(Staff, Staff.id == Reminder.recipient_id)
+            .where(Reminder.case_id == case_id)
+            .order_by(Reminder.due_at, Reminder.id)
+        )
         return (await self.session.execute(q)).all()
 
     async def staff_names(self, ids: Sequence[int]) -> dict[int, str]:
@@ -178,15 +204,26 @@ class ReportingRepository:
 
     async def staff_overview(self, scope: Scope, now: datetime, rules: OverdueRules) -> Sequence[Any]:
         """(staff, binding, overdue cases they are responsible for) of everyone working in scope."""
-        overdue = (select(func.count(Case.id))
-                   .where(or_(Case.responsible_teacher_id == Staff.id, Case.responsible_cadre_id == Staff.id),
-                          overdue_clause(now, rules))
-                   .correlate(Staff).scalar_subquery())
-        q = (select(Staff, TelegramBinding, overdue)
-             .outerjoin(TelegramBinding, TelegramBinding.staff_id == Staff.id)
-             .order_by(Staff.school_id, Staff.role, Staff.name, Staff.id))
+        overdue = (
+            select(func.count(Case.id))
+            .where(
+                or_(Case.responsible_teacher_id == Staff.id, Case.responsible_cadre_id == Staff.id),
+                overdue_clause(now, rules),
+            )
+            .correlate(Staff)
+            .scalar_subquery()
+        )
+        q = (
+            select(Staff, TelegramBinding, overdue)
+            .outerjoin(TelegramBinding, TelegramBinding.staff_id == Staff.id)
+            .order_by(Staff.school_id, Staff.role, Staff.name, Staff.id)
+        )
         if not scope.everything:
-            q = q.where(or_(Staff.school_id.in_(sorted(scope.school_ids)),
-                            Staff.area_id.in_(sorted(scope.area_ids | scope.village_ids)),
-                            Staff.id == scope.staff_id))
+            q = q.where(
+                or_(
+                    Staff.school_id.in_(sorted(scope.school_ids)),
+                    Staff.area_id.in_(sorted(scope.area_ids | scope.village_ids)),
+                    Staff.id == scope.staff_id,
+                )
+            )
         return (await self.session.execute(q)).all()

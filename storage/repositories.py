@@ -148,8 +148,9 @@ class StudentRepository(_Repository):
             self.session.add(StudentFlag(student_id=student_id, flag=flag))
         if current - wanted:
             rows = await self.session.scalars(
-                select(StudentFlag).where(StudentFlag.student_id == student_id,
-                                          StudentFlag.flag.in_(current - wanted))
+                select(StudentFlag).where(
+                    StudentFlag.student_id == student_id, StudentFlag.flag.in_(current - wanted)
+                )
             )
             for row in rows:
                 await self.session.delete(row)
@@ -184,15 +185,25 @@ class CaseRepository(_Repository):
     async def in_scope(self, scope: Scope, case_id: int) -> Case | None:
         q = select(Case).join(Student, Student.id == Case.student_id).where(Case.id == case_id)
         if not scope.everything:
-            q = q.where(or_(_student_in_scope(scope), Case.responsible_teacher_id == scope.staff_id,
-                            Case.responsible_cadre_id == scope.staff_id))
+            q = q.where(
+                or_(
+                    _student_in_scope(scope),
+                    Case.responsible_teacher_id == scope.staff_id,
+                    Case.responsible_cadre_id == scope.staff_id,
+                )
+            )
         return await self.session.scalar(q)
 
     async def open_in_scope(self, scope: Scope, limit: int = 200) -> Sequence[Case]:
         q = select(Case).join(Student, Student.id == Case.student_id).where(Case.status != "closed")
         if not scope.everything:
-            q = q.where(or_(_student_in_scope(scope), Case.responsible_teacher_id == scope.staff_id,
-                            Case.responsible_cadre_id == scope.staff_id))
+            q = q.where(
+                or_(
+                    _student_in_scope(scope),
+                    Case.responsible_teacher_id == scope.staff_id,
+                    Case.responsible_cadre_id == scope.staff_id,
+                )
+            )
         return (await self.session.scalars(q.order_by(Case.opened_at, Case.id).limit(limit))).all()
 
     async def events(self, case_id: int) -> Sequence[CaseEvent]:
@@ -206,9 +217,14 @@ class CaseRepository(_Repository):
         name = f"case-{year}"
         insert = pg_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
         await self.session.execute(
-            insert(Counter).values(name=name, value=0).on_conflict_do_nothing(index_elements=["name"]))
+            insert(Counter).values(name=name, value=0).on_conflict_do_nothing(index_elements=["name"])
+        )
         result = await self.session.execute(
-            update(Counter).where(Counter.name == name).values(value=Counter.value + 1).returning(Counter.value))
+            update(Counter)
+            .where(Counter.name == name)
+            .values(value=Counter.value + 1)
+            .returning(Counter.value)
+        )
         return f"{year}-{result.scalar_one():06d}"
 
     async def count_by_status(self) -> dict[str, int]:
@@ -233,14 +249,31 @@ class InviteRepository(_Repository):
 
 
 class AuditRepository(_Repository):
-    def record(self, *, at: datetime, actor_label: str, action: str, entity: str,
-               entity_id: object = None, actor_id: int | None = None, source: str | None = None,
-               detail: dict[str, Any] | None = None) -> None:
+    def record(
+        self,
+        *,
+        at: datetime,
+        actor_label: str,
+        action: str,
+        entity: str,
+        entity_id: object = None,
+        actor_id: int | None = None,
+        source: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
         """Appends one audit entry in the current transaction."""
-        self.session.add(AuditEntry(
-            at=at, actor_id=actor_id, actor_label=actor_label, action=action, entity=entity,
-            entity_id=None if entity_id is None else str(entity_id), source=source, detail=detail or {},
-        ))
+        self.session.add(
+            AuditEntry(
+                at=at,
+                actor_id=actor_id,
+                actor_label=actor_label,
+                action=action,
+                entity=entity,
+                entity_id=None if entity_id is None else str(entity_id),
+                source=source,
+                detail=detail or {},
+            )
+        )
 
     async def entries(self, action: str | None = None) -> Sequence[AuditEntry]:
         q = select(AuditEntry).order_by(AuditEntry.id)

@@ -45,39 +45,64 @@ async def _stream(session: AsyncSession, q: Select[Any]) -> AsyncIterator[Any]:
             yield row
 
 
-def case_counts(session: AsyncSession, where: ColumnElement[bool] | None, now: datetime,
-                rules: OverdueRules) -> AsyncIterator[Any]:
+def case_counts(
+    session: AsyncSession, where: ColumnElement[bool] | None, now: datetime, rules: OverdueRules
+) -> AsyncIterator[Any]:
     """(school, village, status, scheme, code, cases, cases of active pupils, overdue cases) per group."""
-    q = (select(Student.school_id, Student.home_village_id, Case.status, Case.category_scheme, Case.category_code,
-                func.count(Case.id), func.sum(case((Student.active.is_(True), 1), else_=0)),
-                func.sum(case((overdue_clause(now, rules), 1), else_=0)))
-         .select_from(Case).join(Student, Student.id == Case.student_id)
-         .group_by(Student.school_id, Student.home_village_id, Case.status, Case.category_scheme,
-                   Case.category_code))
+    q = (
+        select(
+            Student.school_id,
+            Student.home_village_id,
+            Case.status,
+            Case.category_scheme,
+            Case.category_code,
+            func.count(Case.id),
+            func.sum(case((Student.active.is_(True), 1), else_=0)),
+            func.sum(case((overdue_clause(now, rules), 1), else_=0)),
+        )
+        .select_from(Case)
+        .join(Student, Student.id == Case.student_id)
+        .group_by(
+            Student.school_id, Student.home_village_id, Case.status, Case.category_scheme, Case.category_code
+        )
+    )
     return _stream(session, _where(q, where))
 
 
 def enrolled_counts(session: AsyncSession, where: ColumnElement[bool] | None) -> AsyncIterator[Any]:
     """(school, village, active pupils) per group."""
-    q = (select(Student.school_id, Student.home_village_id, func.count(Student.id))
-         .where(Student.active.is_(True)).group_by(Student.school_id, Student.home_village_id))
+    q = (
+        select(Student.school_id, Student.home_village_id, func.count(Student.id))
+        .where(Student.active.is_(True))
+        .group_by(Student.school_id, Student.home_village_id)
+    )
     return _stream(session, _where(q, where))
 
 
-def opened_since(session: AsyncSession, where: ColumnElement[bool] | None, since: datetime) -> AsyncIterator[Any]:
+def opened_since(
+    session: AsyncSession, where: ColumnElement[bool] | None, since: datetime
+) -> AsyncIterator[Any]:
     """(school, village, opened_at) of every case opened since `since`."""
-    q = (select(Student.school_id, Student.home_village_id, Case.opened_at)
-         .select_from(Case).join(Student, Student.id == Case.student_id).where(Case.opened_at >= since))
+    q = (
+        select(Student.school_id, Student.home_village_id, Case.opened_at)
+        .select_from(Case)
+        .join(Student, Student.id == Case.student_id)
+        .where(Case.opened_at >= since)
+    )
     return _stream(session, _where(q, where))
 
 
-def moved_since(session: AsyncSession, where: ColumnElement[bool] | None, status: str,
-                since: datetime) -> AsyncIterator[Any]:
+def moved_since(
+    session: AsyncSession, where: ColumnElement[bool] | None, status: str, since: datetime
+) -> AsyncIterator[Any]:
     """(school, village, occurred_at) of every move into `status` since `since`."""
-    q = (select(Student.school_id, Student.home_village_id, CaseEvent.occurred_at)
-         .select_from(CaseEvent).join(Case, Case.id == CaseEvent.case_id)
-         .join(Student, Student.id == Case.student_id)
-         .where(CaseEvent.to_status == status, CaseEvent.occurred_at >= since))
+    q = (
+        select(Student.school_id, Student.home_village_id, CaseEvent.occurred_at)
+        .select_from(CaseEvent)
+        .join(Case, Case.id == CaseEvent.case_id)
+        .join(Student, Student.id == Case.student_id)
+        .where(CaseEvent.to_status == status, CaseEvent.occurred_at >= since)
+    )
     return _stream(session, _where(q, where))
 
 
@@ -93,4 +118,6 @@ async def replace_snapshots(session: AsyncSession, rows: Collection[OverviewSnap
 
 
 async def snapshot_keys(session: AsyncSession) -> Sequence[str]:
-    return (await session.scalars(select(OverviewSnapshot.scope_key).order_by(OverviewSnapshot.scope_key))).all()
+    return (
+        await session.scalars(select(OverviewSnapshot.scope_key).order_by(OverviewSnapshot.scope_key))
+    ).all()

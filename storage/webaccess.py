@@ -35,7 +35,8 @@ class WebAccessRepository:
     async def delete_expired_sessions(self, user_id: int, now: datetime) -> None:
         """Expired sessions of the user are removed at each login, so the table stays small."""
         await self.session.execute(
-            delete(WebSession).where(WebSession.user_id == user_id, WebSession.expires_at <= now))
+            delete(WebSession).where(WebSession.user_id == user_id, WebSession.expires_at <= now)
+        )
 
     async def token_by_hash(self, token_hash: str) -> ApiToken | None:
         return await self.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))

@@ -80,4 +80,6 @@ async def empty_tables(engine: AsyncEngine) -> None:
     """Removes test data but keeps reference codes, so each test starts from a migrated database."""
     names = [t.name for t in Base.metadata.sorted_tables if t.name not in KEEP_TABLES]
     async with engine.begin() as conn:
-        await conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " RESTART IDENTITY CASCADE"))
+        await conn.execute(
+            text("TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " RESTART IDENTITY CASCADE")
+        )

@@ -66,45 +66,94 @@ async def build_world(uow_factory: UnitOfWorkFactory, pupils_per_class: int = 4)
         st["county"] = _staff(uow, "吴科长", "13800000008", Role.COUNTY_OFFICER, area_id=county.id)
         st["admin"] = _staff(uow, "郑管理员", "13800000009", Role.ADMIN)
         await s.flush()
-        s.add_all([
-            TeachingAssignment(staff_id=st["teacher_a"].id, class_id=ca.id, is_class_teacher=True),
-            TeachingAssignment(staff_id=st["teacher_b"].id, class_id=cb.id, is_class_teacher=True),
-            TeachingAssignment(staff_id=st["subject"].id, class_id=ca.id, is_class_teacher=False),
-            TeachingAssignment(staff_id=st["subject"].id, class_id=cb.id, is_class_teacher=False),
-        ])
+        s.add_all(
+            [
+                TeachingAssignment(staff_id=st["teacher_a"].id, class_id=ca.id, is_class_teacher=True),
+                TeachingAssignment(staff_id=st["teacher_b"].id, class_id=cb.id, is_class_teacher=True),
+                TeachingAssignment(staff_id=st["subject"].id, class_id=ca.id, is_class_teacher=False),
+                TeachingAssignment(staff_id=st["subject"].id, class_id=cb.id, is_class_teacher=False),
+            ]
+        )
         surnames = "张王李赵刘陈杨黄周吴"
         n = 0
         for cls, village in ((ca, va), (cb, vb)):
             for i in range(pupils_per_class):
                 n += 1
-                world.students.append(Student(
-                    student_number=f"L2026{n:08d}", name=f"{surnames[n % 10]}小{'一二三四五六七八九十'[i % 10]}",
-                    sex="M" if n % 2 else "F", birth_date=date(2015, 1 + n % 12, 1 + n % 27),
-                    school_id=school.id, class_id=cls.id, home_village_id=village.id,
-                    guardian_name="测试家长", guardian_relation="父亲", guardian_phone=f"139000000{n:02d}",
-                ))
+                world.students.append(
+                    Student(
+                        student_number=f"L2026{n:08d}",
+                        name=f"{surnames[n % 10]}小{'一二三四五六七八九十'[i % 10]}",
+                        sex="M" if n % 2 else "F",
+                        birth_date=date(2015, 1 + n % 12, 1 + n % 27),
+                        school_id=school.id,
+                        class_id=cls.id,
+                        home_village_id=village.id,
+                        guardian_name="测试家长",
+                        guardian_relation="父亲",
+                        guardian_phone=f"139000000{n:02d}",
+                    )
+                )
         s.add_all(world.students)
         await uow.commit()
     return world
 
 
-async def add_absent_caseload(uow: UnitOfWork, world: World, *, teachers: int, per_teacher: int, tag: str,
-                              opened: datetime) -> tuple[list[Staff], list[Case]]:
+async def add_absent_caseload(
+    uow: UnitOfWork, world: World, *, teachers: int, per_teacher: int, tag: str, opened: datetime
+) -> tuple[list[Staff], list[Case]]:
     """Bulk set-up for volume tests: `teachers` class teachers of the world's school, each responsible
     for `per_teacher` absent cases opened at `opened`. `tag` (one letter) keeps numbers and phones apart."""
     phone_prefix = {"R": "136", "B": "137"}.get(tag, "135")
-    staff = [Staff(name=f"教师{n}", phone=f"{phone_prefix}{n:08d}", role="class_teacher", school_id=world.school.id,
-                   created_at=opened, active=True) for n in range(teachers)]
+    staff = [
+        Staff(
+            name=f"教师{n}",
+            phone=f"{phone_prefix}{n:08d}",
+            role="class_teacher",
+            school_id=world.school.id,
+            created_at=opened,
+            active=True,
+        )
+        for n in range(teachers)
+    ]
     uow.session.add_all(staff)
-    pupils = [Student(student_number=f"{tag}{n:010d}", name=f"学生{n}", sex="F", birth_date=date(2015, 1, 1),
-                      school_id=world.school.id, class_id=world.class_a.id) for n in range(teachers * per_teacher)]
+    pupils = [
+        Student(
+            student_number=f"{tag}{n:010d}",
+            name=f"学生{n}",
+            sex="F",
+            birth_date=date(2015, 1, 1),
+            school_id=world.school.id,
+            class_id=world.class_a.id,
+        )
+        for n in range(teachers * per_teacher)
+    ]
     uow.session.add_all(pupils)
     await uow.flush()
-    cases = [Case(number=f"{tag}-{n:06d}", student_id=p.id, status="absent", opened_at=opened, updated_at=opened,
-                  responsible_teacher_id=staff[n % teachers].id, first_absent_on=opened.date())
-             for n, p in enumerate(pupils)]
+    cases = [
+        Case(
+            number=f"{tag}-{n:06d}",
+            student_id=p.id,
+            status="absent",
+            opened_at=opened,
+            updated_at=opened,
+            responsible_teacher_id=staff[n % teachers].id,
+            first_absent_on=opened.date(),
+        )
+        for n, p in enumerate(pupils)
+    ]
     uow.session.add_all(cases)
     await uow.flush()
-    uow.session.add_all([CaseEvent(case_id=c.id, kind="opened", occurred_at=opened, recorded_at=opened,
-                                   to_status="absent", data={}) for c in cases])
+    uow.session.add_all(
+        [
+            CaseEvent(
+                case_id=c.id,
+                kind="opened",
+                occurred_at=opened,
+                recorded_at=opened,
+                to_status="absent",
+                data={},
+            )
+            for c in cases
+        ]
+    )
     return staff, cases

@@ -95,5 +95,8 @@ class Statistics(BaseModel):
     enrolled: int
     dropped_out: int
     retention_rate: float | None = Field(description="(enrolled − pupils in the dropout ledger) / enrolled")
-    as_of: datetime | None = Field(default=None, description="When the numbers were counted, for a large area "
-                                   "served from the scheduler's snapshot; null when counted for this request")
+    as_of: datetime | None = Field(
+        default=None,
+        description="When the numbers were counted, for a large area "
+        "served from the scheduler's snapshot; null when counted for this request",
+    )

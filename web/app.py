@@ -10,8 +10,13 @@ from web.dashboard import mount_dashboard
 from web.deps import WebConfig
 
 
-def create_app(services: Services, *, routers: list[APIRouter] | None = None, demo: bool = False,
-               web: WebConfig | None = None) -> FastAPI:
+def create_app(
+    services: Services,
+    *,
+    routers: list[APIRouter] | None = None,
+    demo: bool = False,
+    web: WebConfig | None = None,
+) -> FastAPI:
     """Routers are passed in by the runner, so the simulator exists only in demo mode; the dashboard
     and the API are always there (`web` sets its cookie options)."""
     app = FastAPI(title="Not One Less", version="0.1.0")
@@ -23,9 +28,11 @@ def create_app(services: Services, *, routers: list[APIRouter] | None = None, de
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index() -> str:
         link = '<p><a href="/simulator">聊天模拟器 / Chat simulator</a></p>' if demo else ""
-        return ("<!doctype html><meta charset=utf-8><title>一个都不能少 Not One Less</title>"
-                "<h1>一个都不能少 · Not One Less</h1><p>控辍保学工作平台 / Dropout-prevention case work</p>"
-                '<p><a href="/dashboard">工作台登录 / Dashboard</a></p>' + link)
+        return (
+            "<!doctype html><meta charset=utf-8><title>一个都不能少 Not One Less</title>"
+            "<h1>一个都不能少 · Not One Less</h1><p>控辍保学工作平台 / Dropout-prevention case work</p>"
+            '<p><a href="/dashboard">工作台登录 / Dashboard</a></p>' + link
+        )
 
     mount_dashboard(app, web or WebConfig(cookie_secure=services.settings.web_cookie_secure))
     for router in routers or []:

@@ -39,10 +39,24 @@ def _secure(request: Request, config: WebConfig) -> bool:
     return config.cookie_secure if config.cookie_secure is not None else request.url.scheme == "https"
 
 
-def _cookie(response: Response, request: Request, config: WebConfig, name: str, value: str,
-            max_age: int | None, path: str = "/") -> None:
-    response.set_cookie(name, value, max_age=max_age, path=path, httponly=True,
-                        samesite=config.same_site, secure=_secure(request, config))  # type: ignore[arg-type]
+def _cookie(
+    response: Response,
+    request: Request,
+    config: WebConfig,
+    name: str,
+    value: str,
+    max_age: int | None,
+    path: str = "/",
+) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=path,
+        httponly=True,
+        samesite=config.same_site,
+        secure=_secure(request, config),
+    )  # type: ignore[arg-type]
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -55,11 +69,25 @@ def auth_router(config: WebConfig) -> APIRouter:
     """GET/POST /login, POST /logout, POST /language."""
     router = APIRouter(include_in_schema=False)
 
-    def login_page(request: Request, language: str, next_url: str, error: str | None = None,
-                   status_code: int = 200, **params: object) -> Response:
+    def login_page(
+        request: Request,
+        language: str,
+        next_url: str,
+        error: str | None = None,
+        status_code: int = 200,
+        **params: object,
+    ) -> Response:
         token = secrets.token_urlsafe(32)
-        response = render(request, "login.html", language=language, status_code=status_code,
-                          login_csrf=token, next_url=next_url, error=error, error_params=params)
+        response = render(
+            request,
+            "login.html",
+            language=language,
+            status_code=status_code,
+            login_csrf=token,
+            next_url=next_url,
+            error=error,
+            error_params=params,
+        )
         _cookie(response, request, config, LOGIN_CSRF_COOKIE, token, max_age=3600, path="/login")
         return response
 
@@ -78,10 +106,13 @@ def auth_router(config: WebConfig) -> APIRouter:
         return response
 
     @router.post("/login")
-    async def login_submit(request: Request, username: Annotated[str, Form(max_length=200)] = "",
-                           password: Annotated[str, Form(max_length=1000)] = "",
-                           csrf_token: Annotated[str, Form(max_length=200)] = "",
-                           next: Annotated[str, Form(max_length=2000)] = HOME) -> Response:
+    async def login_submit(
+        request: Request,
+        username: Annotated[str, Form(max_length=200)] = "",
+        password: Annotated[str, Form(max_length=1000)] = "",
+        csrf_token: Annotated[str, Form(max_length=200)] = "",
+        next: Annotated[str, Form(max_length=2000)] = HOME,
+    ) -> Response:
         expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
         if not (csrf_token and expected and hmac.compare_digest(csrf_token.encode(), expected.encode())):
             raise PageError(403)
@@ -89,13 +120,16 @@ def auth_router(config: WebConfig) -> APIRouter:
         now = services.clock.now()
         async with services.uow() as uow:
             try:
-                token, _identity = await login(uow, username, password, now=now, ip=client_ip(request),
-                                               language=language)
+                token, _identity = await login(
+                    uow, username, password, now=now, ip=client_ip(request), language=language
+                )
             except LoginRefused as refused:
                 await uow.commit()
                 if refused.reason == "locked" and refused.locked_until is not None:
                     until = refused.locked_until.astimezone(services.tz).strftime("%H:%M")
-                    return login_page(request, language, _safe_next(next), "web.login.locked", 429, until=until)
+                    return login_page(
+                        request, language, _safe_next(next), "web.login.locked", 429, until=until
+                    )
                 return login_page(request, language, _safe_next(next), "web.login.invalid", 401)
             except NoDashboardAccess:
                 await uow.commit()

@@ -61,9 +61,27 @@ def weekly_chart(weeks: list[WeekCount]) -> Chart:
         x0 = LEFT + i * slot + slot * 0.12
         for j, (series, value) in enumerate((("opened", week.opened), ("returned", week.returned))):
             h = plot_h * value / top
-            bars.append(Bar(x=round(x0 + j * bar_w, 1), y=round(baseline - h, 1), width=round(bar_w, 1),
-                            height=round(h, 1), value=value, series=series))
-        x_ticks.append(Tick(position=round(LEFT + (i + 0.5) * slot, 1), label=week.starts_on.strftime("%m-%d")))
+            bars.append(
+                Bar(
+                    x=round(x0 + j * bar_w, 1),
+                    y=round(baseline - h, 1),
+                    width=round(bar_w, 1),
+                    height=round(h, 1),
+                    value=value,
+                    series=series,
+                )
+            )
+        x_ticks.append(
+            Tick(position=round(LEFT + (i + 0.5) * slot, 1), label=week.starts_on.strftime("%m-%d"))
+        )
     y_ticks = [Tick(position=round(baseline - plot_h * k / 4, 1), label=str(step * k)) for k in range(5)]
-    return Chart(width=WIDTH, height=HEIGHT, bars=bars, x_ticks=x_ticks, y_ticks=y_ticks,
-                 baseline=baseline, left=LEFT, right=WIDTH - RIGHT)
+    return Chart(
+        width=WIDTH,
+        height=HEIGHT,
+        bars=bars,
+        x_ticks=x_ticks,
+        y_ticks=y_ticks,
+        baseline=baseline,
+        left=LEFT,
+        right=WIDTH - RIGHT,
+    )

@@ -36,11 +36,15 @@ def mount_dashboard(app: FastAPI, config: WebConfig | None = None) -> None:
 
     @app.exception_handler(PageError)
     async def error_page(request: Request, exc: PageError) -> Response:
-        return render(request, "error.html", language=request_language(request), status_code=exc.status_code,
-                      code=exc.status_code)
+        return render(
+            request,
+            "error.html",
+            language=request_language(request),
+            status_code=exc.status_code,
+            code=exc.status_code,
+        )
 
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> Response:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {}
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
-

@@ -112,8 +112,15 @@ async def _viewer(request: Request) -> AsyncIterator[Viewer]:
         if not has_dashboard_access(identity.staff):
             raise PageError(403)
         scope = await scope_for(uow, identity.staff)
-        yield Viewer(services=services, uow=uow, identity=identity, scope=scope, now=now,
-                     language=identity.session.language, ip=client_ip(request))
+        yield Viewer(
+            services=services,
+            uow=uow,
+            identity=identity,
+            scope=scope,
+            now=now,
+            language=identity.session.language,
+            ip=client_ip(request),
+        )
 
 
 async def _csrf_checked(request: Request, viewer: Annotated[Viewer, Depends(_viewer)]) -> Viewer:
@@ -138,8 +145,15 @@ async def _api_viewer(request: Request) -> AsyncIterator[Viewer]:
         if not has_dashboard_access(identity.staff):
             raise ApiError(403, "this staff member has no dashboard access")
         scope = await scope_for(uow, identity.staff)
-        yield Viewer(services=services, uow=uow, identity=identity, scope=scope, now=now,
-                     language=DEFAULT_LANGUAGE, ip=client_ip(request))
+        yield Viewer(
+            services=services,
+            uow=uow,
+            identity=identity,
+            scope=scope,
+            now=now,
+            language=DEFAULT_LANGUAGE,
+            ip=client_ip(request),
+        )
 
 
 CurrentViewer = Annotated[Viewer, Depends(_viewer)]

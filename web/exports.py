@@ -22,8 +22,10 @@ from web.deps import CurrentViewer, PageError, Viewer, existing_id
 from web.filters import parse_filter
 from web.render import SECURITY_HEADERS, render
 
-MEDIA_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-               "csv": "text/csv; charset=utf-8"}
+MEDIA_TYPES = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+}
 
 
 def _remove(path: str) -> None:
@@ -31,8 +33,9 @@ def _remove(path: str) -> None:
         os.unlink(path)
 
 
-async def _file_response(viewer: Viewer, suffix: str, name: Callable[[Any], str],
-                         write: Callable[[Path], Awaitable[Any]]) -> Response:
+async def _file_response(
+    viewer: Viewer, suffix: str, name: Callable[[Any], str], write: Callable[[Path], Awaitable[Any]]
+) -> Response:
     """Runs `write` into a temporary file, commits the audit entry and streams the file, then deletes it."""
     fd, raw = tempfile.mkstemp(prefix="nol-export-", suffix=f".{suffix}")
     os.close(fd)
@@ -43,8 +46,13 @@ async def _file_response(viewer: Viewer, suffix: str, name: Callable[[Any], str]
         _remove(raw)
         raise
     headers = {k: v for k, v in SECURITY_HEADERS.items() if k != "Content-Security-Policy"}
-    return FileResponse(raw, media_type=MEDIA_TYPES[suffix], filename=name(result), headers=headers,
-                        background=BackgroundTask(_remove, raw))
+    return FileResponse(
+        raw,
+        media_type=MEDIA_TYPES[suffix],
+        filename=name(result),
+        headers=headers,
+        background=BackgroundTask(_remove, raw),
+    )
 
 
 def _month(value: str | None, today: date) -> date:
@@ -66,18 +74,36 @@ def exports_router() -> APIRouter:
     @router.get("/exports")
     async def exports_page(request: Request, viewer: CurrentViewer) -> Response:
         schools = await ReportingRepository(viewer.uow.session).schools(viewer.scope)
-        return render(request, "exports.html", language=viewer.language, viewer=viewer, nav="exports",
-                      kinds=ledgers.KINDS, schools=schools, this_month=f"{viewer.now.astimezone(viewer.services.tz):%Y-%m}")
+        return render(
+            request,
+            "exports.html",
+            language=viewer.language,
+            viewer=viewer,
+            nav="exports",
+            kinds=ledgers.KINDS,
+            schools=schools,
+            this_month=f"{viewer.now.astimezone(viewer.services.tz):%Y-%m}",
+        )
 
     @router.get("/exports/monthly.xlsx")
-    async def monthly(request: Request, viewer: CurrentViewer, school: int, month: str | None = None) -> Response:
+    async def monthly(
+        request: Request, viewer: CurrentViewer, school: int, month: str | None = None
+    ) -> Response:
         tz = viewer.services.tz
         first = _month(month, viewer.now.astimezone(tz).date())
 
         async def write(path: Path) -> monthly_report.MonthlyNumbers:
             return await monthly_report.export_monthly_report(
-                viewer.uow, viewer.scope, viewer.actor, existing_id(school), first, path, now=viewer.now, tz=tz,
-                pii=viewer.identity.can_export_pii)
+                viewer.uow,
+                viewer.scope,
+                viewer.actor,
+                existing_id(school),
+                first,
+                path,
+                now=viewer.now,
+                tz=tz,
+                pii=viewer.identity.can_export_pii,
+            )
 
         try:
             return await _file_response(viewer, "xlsx", monthly_report.file_name, write)
@@ -94,9 +120,18 @@ def exports_router() -> APIRouter:
         today = viewer.now.astimezone(viewer.services.tz).date()
 
         async def write(path: Path) -> int:
-            return await ledgers.export_ledger(viewer.uow, viewer.scope, viewer.actor, kind, fmt, path, flt,
-                                               now=viewer.now, tz=viewer.services.tz,
-                                               pii=viewer.identity.can_export_pii)
+            return await ledgers.export_ledger(
+                viewer.uow,
+                viewer.scope,
+                viewer.actor,
+                kind,
+                fmt,
+                path,
+                flt,
+                now=viewer.now,
+                tz=viewer.services.tz,
+                pii=viewer.identity.can_export_pii,
+            )
 
         return await _file_response(viewer, fmt, lambda _rows: ledgers.file_name(kind, fmt, today), write)
 

@@ -28,8 +28,11 @@ def parse_filter(params: QueryParams) -> CaseFilter:
         category = (scheme[:32], code[:64])
     return CaseFilter(
         statuses=frozenset(s for s in params.getlist("status") if s in STATUSES),
-        category=category, school_id=_int(params.get("school")), village_id=_int(params.get("village")),
-        key_group=(params.get("key_group") or "")[:64] or None, overdue=params.get("overdue") in ("1", "on"),
+        category=category,
+        school_id=_int(params.get("school")),
+        village_id=_int(params.get("village")),
+        key_group=(params.get("key_group") or "")[:64] or None,
+        overdue=params.get("overdue") in ("1", "on"),
     )
 
 

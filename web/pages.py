@@ -23,8 +23,11 @@ async def filter_options(viewer: Viewer) -> dict[str, object]:
     repo = ReportingRepository(viewer.uow.session)
     categories = [c for scheme in CATEGORY_SCHEMES for c in await viewer.uow.codes.scheme(scheme, False)]
     return {
-        "statuses": STATUSES, "categories": categories, "schools": await repo.schools(viewer.scope),
-        "villages": await repo.villages(viewer.scope), "key_groups": await viewer.uow.codes.scheme("key_group"),
+        "statuses": STATUSES,
+        "categories": categories,
+        "schools": await repo.schools(viewer.scope),
+        "villages": await repo.villages(viewer.scope),
+        "key_groups": await viewer.uow.codes.scheme("key_group"),
     }
 
 
@@ -34,42 +37,93 @@ def pages_router() -> APIRouter:
 
     @router.get("/dashboard")
     async def overview_page(request: Request, viewer: CurrentViewer) -> Response:
-        numbers = await overview(viewer.uow, viewer.scope, now=viewer.now, tz=viewer.services.tz,
-                                 snapshot_max_age=viewer.services.settings.overview_snapshot_max_age)
-        return render(request, "overview.html", language=viewer.language, viewer=viewer, nav="overview",
-                      o=numbers, chart=weekly_chart(numbers.weeks), statuses=STATUSES)
+        numbers = await overview(
+            viewer.uow,
+            viewer.scope,
+            now=viewer.now,
+            tz=viewer.services.tz,
+            snapshot_max_age=viewer.services.settings.overview_snapshot_max_age,
+        )
+        return render(
+            request,
+            "overview.html",
+            language=viewer.language,
+            viewer=viewer,
+            nav="overview",
+            o=numbers,
+            chart=weekly_chart(numbers.weeks),
+            statuses=STATUSES,
+        )
 
     @router.get("/cases")
     async def case_list(request: Request, viewer: CurrentViewer) -> Response:
         flt = parse_filter(request.query_params)
         if not await filter_in_scope(viewer.uow, viewer.scope, viewer.actor, flt, now=viewer.now):
             await viewer.deny()
-        page = await list_cases(viewer.uow, viewer.scope, flt, now=viewer.now, page=page_number(request.query_params),
-                                per_page=PER_PAGE, full_names=viewer.services.settings.show_full_student_names)
-        return render(request, "cases.html", language=viewer.language, viewer=viewer, nav="cases", page=page,
-                      flt=flt, query=filter_query(flt), options=await filter_options(viewer),
-                      page_link=lambda n: "/cases?" + filter_query(flt, page=n))
+        page = await list_cases(
+            viewer.uow,
+            viewer.scope,
+            flt,
+            now=viewer.now,
+            page=page_number(request.query_params),
+            per_page=PER_PAGE,
+            full_names=viewer.services.settings.show_full_student_names,
+        )
+        return render(
+            request,
+            "cases.html",
+            language=viewer.language,
+            viewer=viewer,
+            nav="cases",
+            page=page,
+            flt=flt,
+            query=filter_query(flt),
+            options=await filter_options(viewer),
+            page_link=lambda n: "/cases?" + filter_query(flt, page=n),
+        )
 
     @router.get("/cases/{case_id}")
     async def case_page(request: Request, case_id: int, viewer: CurrentViewer) -> Response:
         try:
-            case_file = await open_case_file(viewer.uow, viewer.scope, viewer.actor, existing_id(case_id),
-                                             now=viewer.now)
+            case_file = await open_case_file(
+                viewer.uow, viewer.scope, viewer.actor, existing_id(case_id), now=viewer.now
+            )
         except NotInScope:
             await viewer.deny()
         await viewer.uow.commit()
         labels = {c.code: c for c in await viewer.uow.codes.scheme("key_group", False)}
-        category = (await viewer.uow.codes.get(case_file.case.category_scheme, case_file.case.category_code)
-                    if case_file.case.category_scheme and case_file.case.category_code else None)
-        return render(request, "case.html", language=viewer.language, viewer=viewer, nav="cases", f=case_file,
-                      flag_labels=labels, category=category)
+        category = (
+            await viewer.uow.codes.get(case_file.case.category_scheme, case_file.case.category_code)
+            if case_file.case.category_scheme and case_file.case.category_code
+            else None
+        )
+        return render(
+            request,
+            "case.html",
+            language=viewer.language,
+            viewer=viewer,
+            nav="cases",
+            f=case_file,
+            flag_labels=labels,
+            category=category,
+        )
 
     @router.get("/staff")
     async def staff_page(request: Request, viewer: CurrentViewer) -> Response:
-        rows = await ReportingRepository(viewer.uow.session).staff_overview(viewer.scope, viewer.now, OVERDUE_RULES)
+        rows = await ReportingRepository(viewer.uow.session).staff_overview(
+            viewer.scope, viewer.now, OVERDUE_RULES
+        )
         schools = {s.id: s.name for s in await ReportingRepository(viewer.uow.session).schools(viewer.scope)}
         areas = {a.id: a.name for a in await viewer.uow.directory.areas()}
-        return render(request, "staff.html", language=viewer.language, viewer=viewer, nav="staff", rows=rows,
-                      schools=schools, areas=areas)
+        return render(
+            request,
+            "staff.html",
+            language=viewer.language,
+            viewer=viewer,
+            nav="staff",
+            rows=rows,
+            schools=schools,
+            areas=areas,
+        )
 
     return router

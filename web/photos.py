@@ -24,12 +24,19 @@ def photos_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     @router.get("/cases/{case_id}/photos/{attachment_id}/{variant}")
-    async def photo(case_id: int, attachment_id: int, variant: Literal["thumb", "evidence"],
-                    viewer: CurrentViewer) -> Response:
+    async def photo(
+        case_id: int, attachment_id: int, variant: Literal["thumb", "evidence"], viewer: CurrentViewer
+    ) -> Response:
         try:
-            attachment = await attachment_in_scope(viewer.uow, viewer.scope, viewer.actor, existing_id(case_id),
-                                                   existing_id(attachment_id),
-                                                   now=viewer.now, record_view=variant == "evidence")
+            attachment = await attachment_in_scope(
+                viewer.uow,
+                viewer.scope,
+                viewer.actor,
+                existing_id(case_id),
+                existing_id(attachment_id),
+                now=viewer.now,
+                record_view=variant == "evidence",
+            )
         except NotInScope:
             await viewer.deny()
         await viewer.uow.commit()
@@ -40,10 +47,18 @@ def photos_router() -> APIRouter:
         try:
             data = await store.get(key)
         except (MediaNotFound, InvalidMediaKey, MediaCorrupted) as exc:
-            log.warning("photo %s of case %s cannot be served: %s", attachment_id, case_id, type(exc).__name__)
+            log.warning(
+                "photo %s of case %s cannot be served: %s", attachment_id, case_id, type(exc).__name__
+            )
             raise PageError(404) from None
-        return Response(data, media_type="image/jpeg", headers={
-            "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
-            "Content-Disposition": f'inline; filename="case-{case_id}-photo-{attachment_id}-{variant}.jpg"'})
+        return Response(
+            data,
+            media_type="image/jpeg",
+            headers={
+                "Cache-Control": "private, no-store",
+                "X-Content-Type-Options": "nosniff",
+                "Content-Disposition": f'inline; filename="case-{case_id}-photo-{attachment_id}-{variant}.jpg"',
+            },
+        )
 
     return router

@@ -23,8 +23,10 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
-    "Content-Security-Policy": ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                                "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
 }
 
 
@@ -54,19 +56,29 @@ def translate_or(language: str, key: str, fallback: object) -> str:
         return str(fallback)
 
 
-def render(request: Request, template: str, *, language: str, viewer: Viewer | None = None,
-           status_code: int = 200, **context: Any) -> HTMLResponse:
+def render(
+    request: Request,
+    template: str,
+    *,
+    language: str,
+    viewer: Viewer | None = None,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
     """Renders a page; `_` looks up catalog text in the page's language."""
     tz = services_of(request).tz
     context.update(
-        request=request, lang=language, viewer=viewer,
+        request=request,
+        lang=language,
+        viewer=viewer,
         csrf=viewer.identity.session.csrf_token if viewer and viewer.identity.session else "",
         _=lambda key, **params: t(language, key, **params),
         local=lambda value, with_time=True: _local(tz, value, with_time),
         role_label=lambda role: role_label(language, role),
         status_label=lambda status: status_label(language, status),
         tr_or=lambda key, fallback: translate_or(language, key, fallback),
-        mask_phone=mask_phone, mask_student_number=mask_student_number,
+        mask_phone=mask_phone,
+        mask_student_number=mask_student_number,
         hidden_data=("location", "attachments", "visitors", "visit_event"),
     )
     response = TEMPLATES.TemplateResponse(request, template, context, status_code=status_code)

@@ -51,23 +51,37 @@ async def flags_on_file(ctx: FormContext, answers: Answers) -> list[str]:
 async def submit(ctx: FormContext, answers: Answers) -> str:
     reason = answers.get("reason")
     report = AbsenceReport(
-        student_id=int(answers["student"]), absent_since=date.fromisoformat(answers["absent_since"]),
-        reason_code=None if reason in (None, UNKNOWN) else reason, flags=list(answers.get("flags") or []),
+        student_id=int(answers["student"]),
+        absent_since=date.fromisoformat(answers["absent_since"]),
+        reason_code=None if reason in (None, UNKNOWN) else reason,
+        flags=list(answers.get("flags") or []),
         note=answers.get("note"),
     )
-    case, created = await report_absence(ctx.uow, ctx.scope, ctx.actor, report, now=ctx.now,
-                                         policy=ctx.services.policy, tz=ctx.tz)
+    case, created = await report_absence(
+        ctx.uow, ctx.scope, ctx.actor, report, now=ctx.now, policy=ctx.services.policy, tz=ctx.tz
+    )
     key = "report.submitted_new" if created else "report.submitted_added"
-    return ctx.t(key, number=case.number, status=status_label(ctx, case.status),
-                 visit_due=local_date(ctx, case.visit_due_at))
+    return ctx.t(
+        key,
+        number=case.number,
+        status=status_label(ctx, case.status),
+        visit_due=local_date(ctx, case.visit_due_at),
+    )
 
 
 FORM = Form(
     name="report",
     roles=frozenset({Role.CLASS_TEACHER, Role.SUBJECT_TEACHER, Role.PRINCIPAL}),
     steps=[
-        ChoiceStep("student", "report.ask_student", students_in_scope, columns=1, searchable=True,
-                   empty_key="report.no_students", on_refused=refuse_student),
+        ChoiceStep(
+            "student",
+            "report.ask_student",
+            students_in_scope,
+            columns=1,
+            searchable=True,
+            empty_key="report.no_students",
+            on_refused=refuse_student,
+        ),
         DateStep("absent_since", "report.ask_since"),
         ChoiceStep("reason", "report.ask_reason", reason_choices, columns=2),
         MultiChoiceStep("flags", "report.ask_flags", key_groups, initial=flags_on_file),

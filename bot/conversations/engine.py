@@ -38,7 +38,11 @@ class Conversations:
         if isinstance(given, Command):
             return await self._command(ctx, chat_id, draft, given)
         if draft is None or draft.form not in self.forms:
-            return Outcome(toast=ctx.t("form.button_expired")) if isinstance(given, Tap) else Outcome(handled=False)
+            return (
+                Outcome(toast=ctx.t("form.button_expired"))
+                if isinstance(given, Tap)
+                else Outcome(handled=False)
+            )
         form = self.forms[draft.form]
         if isinstance(given, Tap):
             if given.seq != draft.seq:
@@ -56,8 +60,9 @@ class Conversations:
         """Starts a form as if its command had been sent (used by reminder and /mycases buttons)."""
         return await self.handle(ctx, chat_id, Command(name, args))
 
-    async def _command(self, ctx: FormContext, chat_id: int, draft: ConversationDraft | None,
-                       given: Command) -> Outcome:
+    async def _command(
+        self, ctx: FormContext, chat_id: int, draft: ConversationDraft | None, given: Command
+    ) -> Outcome:
         if given.name == "cancel":
             if draft is None:
                 return Outcome([Prompt(ctx.t("form.nothing_to_cancel"), remove_keyboard=True)])
@@ -80,18 +85,26 @@ class Conversations:
             await ctx.uow.flush()
             prompts.append(Prompt(ctx.t("form.previous_discarded")))
         step = form.first(answers)
-        draft = ConversationDraft(chat_id=chat_id, staff_id=ctx.staff.id, form=form.name, step=step.key,
-                                  answers=answers, updated_at=ctx.now)
+        draft = ConversationDraft(
+            chat_id=chat_id,
+            staff_id=ctx.staff.id,
+            form=form.name,
+            step=step.key,
+            answers=answers,
+            updated_at=ctx.now,
+        )
         ctx.uow.session.add(draft)
         await ctx.uow.flush()
         prompts.append(await step.prompt(ctx, answers))
         prompts[-1].remove_keyboard = True
         return Outcome(prompts, seq=draft.seq)
 
-    async def _navigate(self, ctx: FormContext, draft: ConversationDraft, form: Form, value: str) -> Outcome | None:
+    async def _navigate(
+        self, ctx: FormContext, draft: ConversationDraft, form: Form, value: str
+    ) -> Outcome | None:
         """Page turns, cancel, change-an-answer; None when the value is an answer for the step."""
         answers = dict(draft.answers)
-        nav = value[len(NAV_PREFIX):]
+        nav = value[len(NAV_PREFIX) :]
         if nav == "noop":
             return Outcome(toast="")
         if nav == "cancel":
@@ -102,10 +115,13 @@ class Conversations:
         elif nav == "all":
             answers.get("_search", {}).pop(draft.step, None)
         elif nav == "change" and draft.step == form.confirm.key:
-            choices = [Choice(f"{NAV_PREFIX}edit:{s.key}", ctx.t(f"{form.name}.{s.key}.label"))
-                       for s in form.editable(answers)]
-            return await self._save(ctx, draft, answers, draft.step,
-                                    [Prompt(ctx.t("form.which_answer"), [[c] for c in choices])])
+            choices = [
+                Choice(f"{NAV_PREFIX}edit:{s.key}", ctx.t(f"{form.name}.{s.key}.label"))
+                for s in form.editable(answers)
+            ]
+            return await self._save(
+                ctx, draft, answers, draft.step, [Prompt(ctx.t("form.which_answer"), [[c] for c in choices])]
+            )
         elif nav.startswith("edit:") and draft.step == form.confirm.key:
             key = nav.removeprefix("edit:")
             if key not in {s.key for s in form.editable(answers)}:
@@ -114,7 +130,9 @@ class Conversations:
             return await self._save(ctx, draft, answers, key, [await step.prompt(ctx, answers)])
         else:
             return None
-        outcome = await self._save(ctx, draft, answers, draft.step, [await form.step(draft.step).prompt(ctx, answers)])
+        outcome = await self._save(
+            ctx, draft, answers, draft.step, [await form.step(draft.step).prompt(ctx, answers)]
+        )
         outcome.in_place = True
         return outcome
 
@@ -128,14 +146,19 @@ class Conversations:
             outcome.in_place = isinstance(given, Tap)
             return outcome
         except Reask as reason:
-            return Outcome([Prompt(ctx.t(reason.key, **reason.params)), await step.prompt(ctx, draft.answers)],
-                           seq=draft.seq)
+            return Outcome(
+                [Prompt(ctx.t(reason.key, **reason.params)), await step.prompt(ctx, draft.answers)],
+                seq=draft.seq,
+            )
         if step is form.confirm:
             try:
                 text = await form.submit(ctx, answers)
             except Reask as reason:  # refused at the last moment (e.g. the case moved on meanwhile)
-                return Outcome([Prompt(ctx.t(reason.key, **reason.params)), await step.prompt(ctx, answers)],
-                               seq=draft.seq, discard_changes=True)
+                return Outcome(
+                    [Prompt(ctx.t(reason.key, **reason.params)), await step.prompt(ctx, answers)],
+                    seq=draft.seq,
+                    discard_changes=True,
+                )
             await ctx.uow.drafts.delete(draft)
             return Outcome([Prompt(text, remove_keyboard=True)], submitted=True)
         following = form.after(step.key, answers)
@@ -144,8 +167,13 @@ class Conversations:
         return await self._save(ctx, draft, answers, following.key, [prompt])
 
     @staticmethod
-    async def _save(ctx: FormContext, draft: ConversationDraft, answers: dict[str, object], step: str,
-                    prompts: list[Prompt]) -> Outcome:
+    async def _save(
+        ctx: FormContext,
+        draft: ConversationDraft,
+        answers: dict[str, object],
+        step: str,
+        prompts: list[Prompt],
+    ) -> Outcome:
         draft.answers = answers
         draft.step = step
         draft.updated_at = ctx.now

@@ -31,15 +31,24 @@ async def _case(ctx: FormContext, answers: Answers) -> Case:
     return case
 
 
-async def watermark(ctx: FormContext, case: Case, at: datetime,
-                    location: dict[str, float] | None = None) -> WatermarkInfo:
+async def watermark(
+    ctx: FormContext, case: Case, at: datetime, location: dict[str, float] | None = None
+) -> WatermarkInfo:
     """What the evidence copy says: when, where (village, coordinates if shared), which case, who."""
     student = await ctx.uow.students.get(case.student_id)
-    village = await ctx.uow.directory.area(student.home_village_id) if student and student.home_village_id else None
+    village = (
+        await ctx.uow.directory.area(student.home_village_id) if student and student.home_village_id else None
+    )
     lat = round(location["lat"], WATERMARK_DECIMALS) if location else None
     lon = round(location["lon"], WATERMARK_DECIMALS) if location else None
-    return WatermarkInfo(visit_time=at, village=village.name if village else "—", case_number=case.number,
-                         visitor_name=ctx.staff.name, latitude=lat, longitude=lon)
+    return WatermarkInfo(
+        visit_time=at,
+        village=village.name if village else "—",
+        case_number=case.number,
+        visitor_name=ctx.staff.name,
+        latitude=lat,
+        longitude=lon,
+    )
 
 
 async def _process(ctx: FormContext, data: bytes, info: WatermarkInfo) -> ProcessedPhoto:
@@ -72,8 +81,14 @@ async def store_photo(ctx: FormContext, answers: Answers, photo: Photo) -> int:
     except PhotoRejected as exc:
         raise Reask(REJECTION_KEYS.get(exc.reason, "visit.photo_corrupt"), max_mb=MAX_MB) from None
     await ctx.services.media.put(data)  # the original, byte for byte: the evidence of record
-    attachment = Attachment(case_id=case.id, event_id=None, telegram_file_unique_id=photo.file_unique_id,
-                            uploaded_by_id=ctx.staff.id, created_at=ctx.now, **processed.attachment_fields())
+    attachment = Attachment(
+        case_id=case.id,
+        event_id=None,
+        telegram_file_unique_id=photo.file_unique_id,
+        uploaded_by_id=ctx.staff.id,
+        created_at=ctx.now,
+        **processed.attachment_fields(),
+    )
     ctx.uow.session.add(attachment)
     await ctx.uow.flush()
     answers[STAMP] = stamp
@@ -83,7 +98,9 @@ async def store_photo(ctx: FormContext, answers: Answers, photo: Photo) -> int:
 Restamped = dict[int, ProcessedPhoto]
 
 
-async def restamp_photos(ctx: FormContext, answers: Answers, case: Case, attachment_ids: list[int]) -> Restamped:
+async def restamp_photos(
+    ctx: FormContext, answers: Answers, case: Case, attachment_ids: list[int]
+) -> Restamped:
     """New evidence copies from the originals when the coordinates or the visit date are known only now.
     Runs before the submit writes anything, so a slow photo never holds a database write lock."""
     location = answers.get("location")
@@ -91,11 +108,16 @@ async def restamp_photos(ctx: FormContext, answers: Answers, case: Case, attachm
     same_day = stamp.get("day") == answers["visited_on"]
     if not attachment_ids or (location is None and same_day):
         return {}
-    at = (datetime.fromisoformat(stamp["at"]) if same_day
-          else visit_moment(date.fromisoformat(answers["visited_on"]), ctx.now, ctx.tz))
+    at = (
+        datetime.fromisoformat(stamp["at"])
+        if same_day
+        else visit_moment(date.fromisoformat(answers["visited_on"]), ctx.now, ctx.tz)
+    )
     info = await watermark(ctx, case, at, location)
-    return {a.id: await _process(ctx, await ctx.services.media.get(a.sha256), info)
-            for a in await ctx.uow.attachments.by_ids(attachment_ids)}
+    return {
+        a.id: await _process(ctx, await ctx.services.media.get(a.sha256), info)
+        for a in await ctx.uow.attachments.by_ids(attachment_ids)
+    }
 
 
 async def apply_restamped(ctx: FormContext, restamped: Restamped) -> None:

@@ -46,7 +46,7 @@ class Form:
         the summary this returns there at once, unless the change opened a follow-up question."""
         steps = self.all_steps
         index = [s.key for s in steps].index(key)
-        return self._next_open(steps[index + 1:], answers)
+        return self._next_open(steps[index + 1 :], answers)
 
     def _next_open(self, steps: list[Step], answers: Answers) -> Step:
         return next(s for s in steps if s is self.confirm or (s.applies(answers) and s.key not in answers))
@@ -55,5 +55,7 @@ class Form:
         return [s for s in self.steps if s.applies(answers)]
 
     async def summary_lines(self, ctx: FormContext, answers: Answers) -> list[str]:
-        return [f"{ctx.t(f'{self.name}.{s.key}.label')}：{await s.describe(ctx, answers)}"
-                for s in self.editable(answers)]
+        return [
+            f"{ctx.t(f'{self.name}.{s.key}.label')}：{await s.describe(ctx, answers)}"
+            for s in self.editable(answers)
+        ]

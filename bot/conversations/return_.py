@@ -71,16 +71,20 @@ async def store_return_photo(ctx: FormContext, answers: Answers, photo: Photo) -
 async def submit(ctx: FormContext, answers: Answers) -> str:
     """Confirms the return; a rule violation found only now (e.g. confirmed meanwhile) is explained."""
     report = ReturnReport(
-        case_id=int(answers["case"]), returned_on=date.fromisoformat(answers["returned_on"]),
-        method=answers["method"], method_note=answers.get("method_note"),
+        case_id=int(answers["case"]),
+        returned_on=date.fromisoformat(answers["returned_on"]),
+        method=answers["method"],
+        method_note=answers.get("method_note"),
         attachment_ids=[int(i) for i in answers.get(PHOTOS) or []],
     )
     try:
-        case = await confirm_return(ctx.uow, ctx.scope, ctx.actor, report, now=ctx.now,
-                                    policy=ctx.services.policy, tz=ctx.tz)
+        case = await confirm_return(
+            ctx.uow, ctx.scope, ctx.actor, report, now=ctx.now, policy=ctx.services.policy, tz=ctx.tz
+        )
     except AlreadyReturned as exc:
-        return ctx.t("return.already_returned", number=exc.case.number,
-                     status=status_label(ctx, exc.case.status))
+        return ctx.t(
+            "return.already_returned", number=exc.case.number, status=status_label(ctx, exc.case.status)
+        )
     except NotInScope:
         return ctx.t("return.case_not_yours")
     except InvalidInput as exc:  # e.g. the case was changed from the summary after the date was given
@@ -90,20 +94,36 @@ async def submit(ctx: FormContext, answers: Answers) -> str:
     except InvalidTransition:
         return ctx.t("return.not_recorded")
     checks = retention_checks_due(report.returned_on, ctx.services.policy)
-    return ctx.t("return.submitted", number=case.number, returned_on=report.returned_on.isoformat(),
-                 status=status_label(ctx, case.status), first_check=checks[0] if checks else "—")
+    return ctx.t(
+        "return.submitted",
+        number=case.number,
+        returned_on=report.returned_on.isoformat(),
+        status=status_label(ctx, case.status),
+        first_check=checks[0] if checks else "—",
+    )
 
 
 FORM = Form(
     name="return",
     roles=frozenset({Role.CLASS_TEACHER, Role.SUBJECT_TEACHER, Role.PRINCIPAL, Role.VILLAGE_CADRE}),
     steps=[
-        ChoiceStep("case", "return.ask_case", case_choices, columns=1, empty_key="return.no_cases",
-                   on_refused=refuse_case),
+        ChoiceStep(
+            "case",
+            "return.ask_case",
+            case_choices,
+            columns=1,
+            empty_key="return.no_cases",
+            on_refused=refuse_case,
+        ),
         DateStep("returned_on", "return.ask_date", not_before=first_absence),
         ChoiceStep("method", "return.ask_method", method_choices, columns=1),
-        TextStep("method_note", "return.ask_method_note", optional=False, max_length=200,
-                 when=lambda a: a.get("method") == OTHER),
+        TextStep(
+            "method_note",
+            "return.ask_method_note",
+            optional=False,
+            max_length=200,
+            when=lambda a: a.get("method") == OTHER,
+        ),
         PhotosStep(PHOTOS, "return.ask_photo", store_return_photo, minimum=0, maximum=1),
     ],
     submit=submit,

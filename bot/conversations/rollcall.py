@@ -34,15 +34,20 @@ class ChecklistStep(MultiChoiceStep):
 
     async def prompt(self, ctx: FormContext, answers: Answers) -> Prompt:
         chosen = set(await self.selected(ctx, answers))
-        choices = [Choice(c.value, ("❌ " if c.value in chosen else "▫️ ") + c.label)
-                   for c in await self.choices(ctx, answers)]
+        choices = [
+            Choice(c.value, ("❌ " if c.value in chosen else "▫️ ") + c.label)
+            for c in await self.choices(ctx, answers)
+        ]
         rows = paginate(choices, int(answers.get("_page", {}).get(self.key, 0)), self.columns)
         rows.append([Choice(f"{NAV_PREFIX}done", ctx.t("form.done"))])
         return Prompt(ctx.t(self.prompt_key, n=len(chosen), total=len(choices)), rows)
 
     async def receive(self, ctx: FormContext, answers: Answers, given: Input) -> None:
-        if (isinstance(given, Tap) and not given.value.startswith(NAV_PREFIX)
-                and given.value not in {c.value for c in await self.choices(ctx, answers)}):  # stale or forged
+        if (
+            isinstance(given, Tap)
+            and not given.value.startswith(NAV_PREFIX)
+            and given.value not in {c.value for c in await self.choices(ctx, answers)}
+        ):  # stale or forged
             audit(ctx.uow, ctx.actor, ctx.now, "denied", "student", given.value[:20], via="telegram_button")
             raise Reask("form.choice_not_available")
         await super().receive(ctx, answers, given)
@@ -70,19 +75,22 @@ async def pupils(ctx: FormContext, answers: Answers) -> list[Choice]:
 
 async def submit(ctx: FormContext, answers: Answers) -> str:
     """Records the roll call; every pupil ticked gets a suspected-dropout case to verify."""
-    roll_call = RollCall(class_id=int(answers["class"]),
-                         absent_student_ids=[int(v) for v in answers.get("absent") or []])
+    roll_call = RollCall(
+        class_id=int(answers["class"]), absent_student_ids=[int(v) for v in answers.get("absent") or []]
+    )
     try:
-        result = await record_roll_call(ctx.uow, ctx.scope, ctx.actor, roll_call, now=ctx.now,
-                                        policy=ctx.services.policy, tz=ctx.tz)
+        result = await record_roll_call(
+            ctx.uow, ctx.scope, ctx.actor, roll_call, now=ctx.now, policy=ctx.services.policy, tz=ctx.tz
+        )
     except NotInScope:
         return ctx.t("rollcall.not_yours")
     cases = result.opened + result.updated
     if not cases:
         return ctx.t("rollcall.all_present")
     due = min((c.verification_due_at for c in cases if c.verification_due_at), default=None)
-    return ctx.t("rollcall.submitted", opened=len(result.opened), updated=len(result.updated),
-                 due=local_date(ctx, due))
+    return ctx.t(
+        "rollcall.submitted", opened=len(result.opened), updated=len(result.updated), due=local_date(ctx, due)
+    )
 
 
 FORM = Form(

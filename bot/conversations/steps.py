@@ -53,8 +53,8 @@ class Step:
 def paginate(choices: list[Choice], page: int, columns: int) -> list[list[Choice]]:
     pages = max(1, -(-len(choices) // PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
-    chunk = choices[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
-    rows = [chunk[i:i + columns] for i in range(0, len(chunk), columns)]
+    chunk = choices[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    rows = [chunk[i : i + columns] for i in range(0, len(chunk), columns)]
     if pages > 1:
         nav = []
         if page > 0:
@@ -87,7 +87,9 @@ class ChoiceStep(Step):
         text = ctx.t(self.prompt_key)
         fragment = answers.get("_search", {}).get(self.key)
         if not choices:
-            text += "\n\n" + ctx.t("form.search_no_match" if fragment else (self.empty_key or "form.nothing_to_choose"))
+            text += "\n\n" + ctx.t(
+                "form.search_no_match" if fragment else (self.empty_key or "form.nothing_to_choose")
+            )
         elif fragment:
             text += "\n\n" + ctx.t("form.search_results", fragment=fragment, n=len(choices))
         rows = paginate(choices, page, self.columns)
@@ -137,9 +139,11 @@ class MultiChoiceStep(Step):
 
     async def prompt(self, ctx: FormContext, answers: Answers) -> Prompt:
         chosen = set(await self.selected(ctx, answers))
-        choices = [Choice(c.value, ("✅ " if c.value in chosen else "▫️ ") + c.label)
-                   for c in await self.choices(ctx, answers)]
-        rows = [choices[i:i + self.columns] for i in range(0, len(choices), self.columns)]
+        choices = [
+            Choice(c.value, ("✅ " if c.value in chosen else "▫️ ") + c.label)
+            for c in await self.choices(ctx, answers)
+        ]
+        rows = [choices[i : i + self.columns] for i in range(0, len(choices), self.columns)]
         rows.append([Choice(f"{NAV_PREFIX}done", ctx.t("form.done"))])
         return Prompt(ctx.t(self.prompt_key), rows)
 
@@ -153,7 +157,9 @@ class MultiChoiceStep(Step):
         if given.value not in allowed:
             raise Reask("form.choice_not_available")
         chosen = await self.selected(ctx, answers)
-        answers[self.key] = [v for v in chosen if v != given.value] if given.value in chosen else chosen + [given.value]
+        answers[self.key] = (
+            [v for v in chosen if v != given.value] if given.value in chosen else chosen + [given.value]
+        )
         raise Redisplay()
 
     async def describe(self, ctx: FormContext, answers: Answers) -> str:
@@ -193,8 +199,10 @@ class DateStep(Step):
     allow_future: bool = False
 
     async def prompt(self, ctx: FormContext, answers: Answers) -> Prompt:
-        return Prompt(ctx.t(self.prompt_key) + "\n" + ctx.t("form.date_hint"),
-                      [[Choice("today", ctx.t("form.today")), Choice("yesterday", ctx.t("form.yesterday"))]])
+        return Prompt(
+            ctx.t(self.prompt_key) + "\n" + ctx.t("form.date_hint"),
+            [[Choice("today", ctx.t("form.today")), Choice("yesterday", ctx.t("form.yesterday"))]],
+        )
 
     async def receive(self, ctx: FormContext, answers: Answers, given: Input) -> None:
         today = ctx.now.astimezone(ctx.tz).date()
@@ -263,7 +271,11 @@ class PhotosStep(Step):
         text = ctx.t(self.prompt_key, minimum=self.minimum, maximum=self.maximum)
         if have:
             text += "\n" + ctx.t("form.photos_so_far", n=have, maximum=self.maximum)
-        label = "form.skip" if have == 0 and self.minimum == 0 else ("form.done" if have >= self.minimum else None)
+        label = (
+            "form.skip"
+            if have == 0 and self.minimum == 0
+            else ("form.done" if have >= self.minimum else None)
+        )
         return Prompt(text, [[Choice(f"{NAV_PREFIX}done", ctx.t(label))]] if label else [])
 
     async def receive(self, ctx: FormContext, answers: Answers, given: Input) -> None:
@@ -296,8 +308,11 @@ class LocationStep(Step):
     when: Callable[[Answers], bool] | None = None
 
     async def prompt(self, ctx: FormContext, answers: Answers) -> Prompt:
-        return Prompt(ctx.t(self.prompt_key), request_location=ctx.t("form.share_location"),
-                      extra_keys=[ctx.t("form.skip")])
+        return Prompt(
+            ctx.t(self.prompt_key),
+            request_location=ctx.t("form.share_location"),
+            extra_keys=[ctx.t("form.skip")],
+        )
 
     async def receive(self, ctx: FormContext, answers: Answers, given: Input) -> None:
         if isinstance(given, Location):
@@ -327,12 +342,17 @@ class ConfirmStep(Step):
     async def prompt(self, ctx: FormContext, answers: Answers) -> Prompt:
         assert self.lines is not None
         body = "\n".join(await self.lines(ctx, answers))
-        return Prompt(ctx.t(self.prompt_key) + "\n\n" + body, [
-            [Choice(f"{NAV_PREFIX}submit", ctx.t("form.submit"))],
-            [Choice(f"{NAV_PREFIX}change", ctx.t("form.change")), Choice(f"{NAV_PREFIX}cancel", ctx.t("form.cancel"))],
-        ])
+        return Prompt(
+            ctx.t(self.prompt_key) + "\n\n" + body,
+            [
+                [Choice(f"{NAV_PREFIX}submit", ctx.t("form.submit"))],
+                [
+                    Choice(f"{NAV_PREFIX}change", ctx.t("form.change")),
+                    Choice(f"{NAV_PREFIX}cancel", ctx.t("form.cancel")),
+                ],
+            ],
+        )
 
     async def receive(self, ctx: FormContext, answers: Answers, given: Input) -> None:
         if not isinstance(given, Tap) or given.value != f"{NAV_PREFIX}submit":
             raise Reask("form.use_buttons")
-

@@ -27,6 +27,8 @@ from domain.roles import ROLE_LABELS, Role
 from domain.visits import VisitReport, eligible_visitors, notice_allowed, record_visit
 
 PRESET = "_preset"  # the case came with the command (a "go:visit:<id>" button): not asked, not editable
+
+
 async def visitable_cases(ctx: FormContext, answers: Answers) -> list[Choice]:
     """Open cases in the visitor's scope that a visit can move on, oldest first."""
     cases = [c for c in await ctx.uow.cases.open_in_scope(ctx.scope) if c.status in VISITABLE]
@@ -64,20 +66,28 @@ async def colleagues(ctx: FormContext, answers: Answers) -> list[Choice]:
     case = await ctx.uow.cases.get(int(answers["case"]))
     index = 0 if ctx.language == "zh_CN" else 1
     people = await eligible_visitors(ctx.uow, case) if case else []
-    return [Choice(str(s.id), f"{s.name}（{ROLE_LABELS[Role(s.role)][index]}）") for s in people if s.id != ctx.staff.id]
+    return [
+        Choice(str(s.id), f"{s.name}（{ROLE_LABELS[Role(s.role)][index]}）")
+        for s in people
+        if s.id != ctx.staff.id
+    ]
 
 
 @dataclass
 class VisitorsStep(MultiChoiceStep):
     async def describe(self, ctx: FormContext, answers: Answers) -> str:
         chosen = set(answers.get(self.key) or [])
-        return "、".join([ctx.t("visit.me")] + [c.label for c in await colleagues(ctx, answers) if c.value in chosen])
+        return "、".join(
+            [ctx.t("visit.me")] + [c.label for c in await colleagues(ctx, answers) if c.value in chosen]
+        )
 
 
 def _fixed(prefix: str, values: tuple[str, ...]) -> ChoicesProvider:
     """Choices from a fixed list of codes, labelled from the catalog."""
+
     async def choices(ctx: FormContext, answers: Answers) -> list[Choice]:
         return [Choice(v, ctx.t(f"{prefix}.{v}")) for v in values]
+
     return choices
 
 
@@ -100,7 +110,9 @@ class NoticeStep(ChoiceStep):
         await super().receive(ctx, answers, given)
         if answers[self.key] == "yes" and not await notice_possible(ctx, answers):
             case = await ctx.uow.cases.get(int(answers["case"]))
-            raise Reask("visit.notice_not_allowed", status=status_label(ctx, case.status if case else "closed"))
+            raise Reask(
+                "visit.notice_not_allowed", status=status_label(ctx, case.status if case else "closed")
+            )
 
 
 @dataclass
@@ -140,21 +152,26 @@ async def submit(ctx: FormContext, answers: Answers) -> str:
     applies = {s.key: s.applies(answers) for s in FORM.steps}
     location = answers.get("location")
     report = VisitReport(
-        case_id=int(answers["case"]), visited_on=date.fromisoformat(answers["visited_on"]), met=answers["met"],
-        outcome=answers["outcome"], visitors=[int(v) for v in answers.get("visitors") or []],
+        case_id=int(answers["case"]),
+        visited_on=date.fromisoformat(answers["visited_on"]),
+        met=answers["met"],
+        outcome=answers["outcome"],
+        visitors=[int(v) for v in answers.get("visitors") or []],
         promised_return_on=date.fromisoformat(answers["promised_on"]) if applies["promised_on"] else None,
         other_school=answers.get("other_school") if applies["other_school"] else None,
         outcome_detail=answers.get("outcome_detail") if applies["outcome_detail"] else None,
         notice_served=answers.get("notice") == "yes",
         location=(location["lat"], location["lon"]) if location else None,
         no_location_reason=None if location else answers.get("no_location_reason"),
-        note=answers.get("note"), attachment_ids=list(answers.get(PHOTOS) or []),
+        note=answers.get("note"),
+        attachment_ids=list(answers.get(PHOTOS) or []),
     )
     case = await ctx.uow.cases.in_scope(ctx.scope, report.case_id)
     restamped = await restamp_photos(ctx, answers, case, report.attachment_ids) if case else {}
     try:
-        await record_visit(ctx.uow, ctx.scope, ctx.actor, report, now=ctx.now, policy=ctx.services.policy,
-                           tz=ctx.tz)
+        await record_visit(
+            ctx.uow, ctx.scope, ctx.actor, report, now=ctx.now, policy=ctx.services.policy, tz=ctx.tz
+        )
     except NotInScope:
         raise Reask("visit.case_not_available") from None
     except InvalidTransition:
@@ -163,8 +180,14 @@ async def submit(ctx: FormContext, answers: Answers) -> str:
         raise Reask("visit.not_saved", code=exc.code) from None
     assert case is not None
     await apply_restamped(ctx, restamped)
-    lines = [ctx.t("visit.submitted", number=case.number, status=status_label(ctx, case.status),
-                   photos=len(report.attachment_ids))]
+    lines = [
+        ctx.t(
+            "visit.submitted",
+            number=case.number,
+            status=status_label(ctx, case.status),
+            photos=len(report.attachment_ids),
+        )
+    ]
     if report.notice_served:
         lines.append(ctx.t("visit.submitted_notice", return_due=local_date(ctx, case.return_due_at)))
     if report.promised_return_on:
@@ -182,28 +205,59 @@ class VisitForm(Form):
         return lines
 
 
-_promise = PromiseStep("promised_on", "visit.ask_promised_on", not_before=visit_day, allow_future=True,
-                       when=lambda a: a.get("outcome") == visits.AGREED)
-_school = TextStep("other_school", "visit.ask_other_school", optional=False, max_length=100,
-                       when=lambda a: a.get("outcome") == visits.ELSEWHERE)
-_detail = TextStep("outcome_detail", "visit.ask_outcome_detail", optional=False, max_length=500,
-                       when=lambda a: a.get("outcome") == visits.OTHER)
+_promise = PromiseStep(
+    "promised_on",
+    "visit.ask_promised_on",
+    not_before=visit_day,
+    allow_future=True,
+    when=lambda a: a.get("outcome") == visits.AGREED,
+)
+_school = TextStep(
+    "other_school",
+    "visit.ask_other_school",
+    optional=False,
+    max_length=100,
+    when=lambda a: a.get("outcome") == visits.ELSEWHERE,
+)
+_detail = TextStep(
+    "outcome_detail",
+    "visit.ask_outcome_detail",
+    optional=False,
+    max_length=500,
+    when=lambda a: a.get("outcome") == visits.OTHER,
+)
 _notice = NoticeStep("notice", "visit.ask_notice", _fixed("visit.notice", ("yes", "no")), columns=2)
-_why_no_location = TextStep("no_location_reason", "visit.ask_no_location_reason", optional=False,
-                                max_length=200, when=lambda a: "location" in a and a["location"] is None)
+_why_no_location = TextStep(
+    "no_location_reason",
+    "visit.ask_no_location_reason",
+    optional=False,
+    max_length=200,
+    when=lambda a: "location" in a and a["location"] is None,
+)
 
 FORM = VisitForm(
     name="visit",
-    roles=frozenset({Role.CLASS_TEACHER, Role.SUBJECT_TEACHER, Role.PRINCIPAL, Role.VILLAGE_CADRE,
-                     Role.TOWNSHIP_OFFICER}),
+    roles=frozenset(
+        {Role.CLASS_TEACHER, Role.SUBJECT_TEACHER, Role.PRINCIPAL, Role.VILLAGE_CADRE, Role.TOWNSHIP_OFFICER}
+    ),
     steps=[
-        CaseStep("case", "visit.ask_case", visitable_cases, columns=1, empty_key="visit.no_cases",
-                 on_refused=refuse_case, when=lambda a: not a.get(PRESET)),
+        CaseStep(
+            "case",
+            "visit.ask_case",
+            visitable_cases,
+            columns=1,
+            empty_key="visit.no_cases",
+            on_refused=refuse_case,
+            when=lambda a: not a.get(PRESET),
+        ),
         DateStep("visited_on", "visit.ask_date", not_before=first_absence),
         VisitorsStep("visitors", "visit.ask_visitors", colleagues, columns=1),
         ChoiceStep("met", "visit.ask_met", _fixed("visit.met", visits.MET), columns=2),
         OutcomeStep("outcome", "visit.ask_outcome", _fixed("visit.outcome", visits.OUTCOMES), columns=2),
-        _promise, _school, _detail, _notice,
+        _promise,
+        _school,
+        _detail,
+        _notice,
         VisitPhotos(PHOTOS, "visit.ask_photos", store=store_photo, minimum=1, maximum=visits.MAX_PHOTOS),
         LocationStep("location", "visit.ask_location"),
         _why_no_location,

@@ -32,15 +32,22 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not await uow.updates.first(update.update_id, services.clock.now()):
             return  # handled before (a replay or a redelivery): the account is bound, or was refused
         try:
-            staff = await redeem_invite(uow, code, telegram_user_id=caller.telegram_user_id,
-                                        chat_id=caller.chat_id, language=None, now=services.clock.now())
+            staff = await redeem_invite(
+                uow,
+                code,
+                telegram_user_id=caller.telegram_user_id,
+                chat_id=caller.chat_id,
+                language=None,
+                now=services.clock.now(),
+            )
         except InviteInvalid as exc:
             await uow.commit()  # keeps the audit entry of the refusal; nothing else was changed
             await update.effective_message.reply_text(caller.text(f"onboarding.invite_{exc.reason}"))
             return
         await uow.commit()
     await update.effective_message.reply_text(
-        caller.text("onboarding.bound", name=staff.name, role=role_label(caller.language, staff.role)))
+        caller.text("onboarding.bound", name=staff.name, role=role_label(caller.language, staff.role))
+    )
 
 
 async def _greet(update: Update, caller: Caller) -> None:
@@ -48,8 +55,13 @@ async def _greet(update: Update, caller: Caller) -> None:
     if caller.staff is None:
         await update.effective_message.reply_text(caller.text("onboarding.unbound"))
     else:
-        await update.effective_message.reply_text(caller.text(
-            "onboarding.already_bound", name=caller.staff.name, role=role_label(caller.language, caller.staff.role)))
+        await update.effective_message.reply_text(
+            caller.text(
+                "onboarding.already_bound",
+                name=caller.staff.name,
+                role=role_label(caller.language, caller.staff.role),
+            )
+        )
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -67,8 +79,14 @@ async def language_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     if caller.staff is None:
         await update.effective_message.reply_text(caller.text("onboarding.unbound"))
         return
-    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(t(lang, f"language.{lang}"), callback_data=f"lang:{lang}")
-                                      for lang in LANGUAGES]])
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(t(lang, f"language.{lang}"), callback_data=f"lang:{lang}")
+                for lang in LANGUAGES
+            ]
+        ]
+    )
     await update.effective_message.reply_text(caller.text("language.choose"), reply_markup=keyboard)
 
 

@@ -53,8 +53,9 @@ async def on_input(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await show(context.bot, caller.chat_id, outcome, query, caller.text("form.received"))
 
 
-async def _apply(update: Update, context: ContextTypes.DEFAULT_TYPE, chat_id: int,
-                 given: Input) -> tuple[Caller, Outcome] | None:
+async def _apply(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, chat_id: int, given: Input
+) -> tuple[Caller, Outcome] | None:
     """Who is writing and what their input does, in one transaction; None for an update seen before.
     An unbound person gets an empty outcome and nothing is stored."""
     services = services_of(context)
@@ -71,9 +72,16 @@ async def _apply(update: Update, context: ContextTypes.DEFAULT_TYPE, chat_id: in
                     if staff is None:
                         return caller, Outcome()
                     now = services.clock.now()
-                    ctx = FormContext(uow=uow, services=services, staff=staff, scope=await scope_for(uow, staff),
-                                      actor=Actor(staff.id, f"telegram:{chat_id}", "telegram"),
-                                      language=caller.language, now=now, fetch_media=telegram_fetcher(context.bot))
+                    ctx = FormContext(
+                        uow=uow,
+                        services=services,
+                        staff=staff,
+                        scope=await scope_for(uow, staff),
+                        actor=Actor(staff.id, f"telegram:{chat_id}", "telegram"),
+                        language=caller.language,
+                        now=now,
+                        fetch_media=telegram_fetcher(context.bot),
+                    )
                     outcome = await conversations.handle(ctx, chat_id, given)
                     if outcome.discard_changes:
                         await uow.session.rollback()

@@ -51,8 +51,9 @@ async def mycases_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await answer_tap(query)
 
 
-async def _render(update: Update, context: ContextTypes.DEFAULT_TYPE, caller: Caller,
-                  page: int) -> tuple[str, InlineKeyboardMarkup | None] | None:
+async def _render(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, caller: Caller, page: int
+) -> tuple[str, InlineKeyboardMarkup | None] | None:
     """The page's text and buttons, the view audited; None for an update handled before (its view is
     audited already)."""
     services = services_of(context)
@@ -65,14 +66,21 @@ async def _render(update: Update, context: ContextTypes.DEFAULT_TYPE, caller: Ca
             return None
         actor = Actor(staff.id, f"telegram:{caller.chat_id}", "telegram")
         scope = await scope_for(uow, staff)
-        ctx = FormContext(uow=uow, services=services, staff=staff, scope=scope, actor=actor,
-                          language=caller.language, now=now)
+        ctx = FormContext(
+            uow=uow,
+            services=services,
+            staff=staff,
+            scope=scope,
+            actor=actor,
+            language=caller.language,
+            now=now,
+        )
         items = await my_open_cases(uow, scope, now=now, policy=services.policy, tz=services.tz)
         if not items:
             return caller.text("mycases.empty"), None
         pages = -(-len(items) // PAGE_SIZE)
         page = min(max(page, 0), pages - 1)
-        shown = items[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
+        shown = items[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
         lines = [caller.text("mycases.header", n=len(items), page=page + 1, pages=pages)]
         rows: list[list[InlineKeyboardButton]] = []
         for number, item in enumerate(shown, start=page * PAGE_SIZE + 1):
@@ -96,11 +104,19 @@ def _deadline(ctx: FormContext, item: CaseItem) -> str:
 def _actions(caller: Caller, number: int, item: CaseItem) -> list[InlineKeyboardButton]:
     buttons = []
     if item.can_visit:
-        buttons.append(InlineKeyboardButton(caller.text("mycases.visit_button", n=number),
-                                            callback_data=f"{START_FORM}:visit:{item.case.id}"))
+        buttons.append(
+            InlineKeyboardButton(
+                caller.text("mycases.visit_button", n=number),
+                callback_data=f"{START_FORM}:visit:{item.case.id}",
+            )
+        )
     if item.can_return:
-        buttons.append(InlineKeyboardButton(caller.text("mycases.return_button", n=number),
-                                            callback_data=f"{START_FORM}:return:{item.case.id}"))
+        buttons.append(
+            InlineKeyboardButton(
+                caller.text("mycases.return_button", n=number),
+                callback_data=f"{START_FORM}:return:{item.case.id}",
+            )
+        )
     return buttons
 
 

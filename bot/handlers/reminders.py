@@ -40,8 +40,11 @@ async def on_reminder_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
         return
     parts = (query.data or "").split(":")
     reminder_id = int(parts[2]) if len(parts) >= 3 and parts[2].isdigit() else None
-    if reminder_id is None or parts[1] not in ("snooze", "ret") or (parts[1] == "ret" and parts[3:] not in (
-            ["ok"], ["no"])):
+    if (
+        reminder_id is None
+        or parts[1] not in ("snooze", "ret")
+        or (parts[1] == "ret" and parts[3:] not in (["ok"], ["no"]))
+    ):
         await _answer(query, caller.text("reminder.unknown"))
         return
     text = await _apply(update.update_id, context, caller, parts[1], reminder_id, parts[3:] == ["ok"])
@@ -51,8 +54,14 @@ async def on_reminder_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
         await _answer(query, text)
 
 
-async def _apply(update_id: int, context: ContextTypes.DEFAULT_TYPE, caller: Caller, action: str,
-                 reminder_id: int, ok: bool) -> str | None:
+async def _apply(
+    update_id: int,
+    context: ContextTypes.DEFAULT_TYPE,
+    caller: Caller,
+    action: str,
+    reminder_id: int,
+    ok: bool,
+) -> str | None:
     """The tap's answer; None for an update handled before (a replay or a redelivery)."""
     services = services_of(context)
     assert caller.staff is not None
@@ -66,18 +75,33 @@ async def _apply(update_id: int, context: ContextTypes.DEFAULT_TYPE, caller: Cal
         try:
             if action == "snooze":
                 again = await snooze_reminder(uow, actor, reminder_id, now=now, policy=policy, tz=tz)
-                text = caller.text("reminder.snooze.done",
-                                   when=again.send_after.astimezone(tz).strftime("%m-%d %H:%M"))
+                text = caller.text(
+                    "reminder.snooze.done", when=again.send_after.astimezone(tz).strftime("%m-%d %H:%M")
+                )
             else:
                 row = await own_reminder(uow, actor, reminder_id, now)
                 if row.case_id is None:
                     raise NotFound(f"reminder {reminder_id}")
-                event = await record_retention_check(uow, await scope_for(uow, staff), actor, row.case_id, ok,
-                                                     now, policy, tz=tz, check=(row.payload or {}).get("check"))
+                event = await record_retention_check(
+                    uow,
+                    await scope_for(uow, staff),
+                    actor,
+                    row.case_id,
+                    ok,
+                    now,
+                    policy,
+                    tz=tz,
+                    check=(row.payload or {}).get("check"),
+                )
                 case = await uow.cases.get(row.case_id)
                 assert case is not None
-                key = ("reminder.retention.relapse" if not ok else "reminder.retention.closed"
-                       if case.status == "closed" else "reminder.retention.ok")
+                key = (
+                    "reminder.retention.relapse"
+                    if not ok
+                    else "reminder.retention.closed"
+                    if case.status == "closed"
+                    else "reminder.retention.ok"
+                )
                 text = caller.text(key, number=case.number, check=event.data["check"], of=event.data["of"])
             await uow.commit()
             return text

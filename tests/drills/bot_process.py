@@ -50,9 +50,15 @@ async def main() -> None:
     settings = get_settings()
     assert settings.token, "TELEGRAM_BOT_TOKEN is required"
     services = build_services(settings)
-    application = build_application(services, token=settings.token, base_url=settings.telegram_api_base_url,
-                                    base_file_url=settings.telegram_file_base_url)
-    if os.environ.get("NOL_BENCH_NO_RATE_LIMITER") == "1":  # benchmarks only: the product without its 30/s cap
+    application = build_application(
+        services,
+        token=settings.token,
+        base_url=settings.telegram_api_base_url,
+        base_file_url=settings.telegram_file_base_url,
+    )
+    if (
+        os.environ.get("NOL_BENCH_NO_RATE_LIMITER") == "1"
+    ):  # benchmarks only: the product without its 30/s cap
         application.bot._rate_limiter = None
     if timings := os.environ.get("NOL_BENCH_TIMINGS"):  # benchmarks only
         _time_updates(application, timings)

@@ -33,8 +33,11 @@ def tg_bot(emulator: Emulator) -> BotState:
 @pytest.fixture
 async def services(database_url: str, tmp_path: Path) -> AsyncIterator[Services]:
     """The test's view of the database, on the real clock like the product processes."""
-    svc = build_services(load_settings(database_url=database_url, telegram_bot_username="nol_drill_bot",
-                                       media_dir=tmp_path / "media"))
+    svc = build_services(
+        load_settings(
+            database_url=database_url, telegram_bot_username="nol_drill_bot", media_dir=tmp_path / "media"
+        )
+    )
     yield svc
     await svc.close()
 
@@ -45,8 +48,9 @@ async def world(services: Services) -> World:
 
 
 @pytest.fixture
-async def bot_process(database_url: str, emulator: Emulator, tg_bot: BotState,
-                      tmp_path: Path) -> AsyncIterator[BotProcess]:
+async def bot_process(
+    database_url: str, emulator: Emulator, tg_bot: BotState, tmp_path: Path
+) -> AsyncIterator[BotProcess]:
     """The product's bot polling the emulator from a separate process (started by the test)."""
     env = product_env(database_url, tg_bot.token, emulator.url, tmp_path / "media")
     process = BotProcess(env, tmp_path / "bot.log")
@@ -61,7 +65,9 @@ async def phones(emulator: Emulator, tg_bot: BotState) -> AsyncIterator[PhoneFac
     made: list[Phone] = []
 
     async def make(first_name: str = "老师", language_code: str | None = "zh-hans") -> Phone:
-        phone = await Phone.create(emulator.url, tg_bot.username, first_name=first_name, language_code=language_code)
+        phone = await Phone.create(
+            emulator.url, tg_bot.username, first_name=first_name, language_code=language_code
+        )
         made.append(phone)
         return phone
 
@@ -72,8 +78,9 @@ async def phones(emulator: Emulator, tg_bot: BotState) -> AsyncIterator[PhoneFac
 
 async def invite_code(services: Services, staff_id: int) -> str:
     async with services.uow() as uow:
-        code = await create_invite(uow, staff_id, Actor.system("drill"), now=services.clock.now(),
-                                   ttl=timedelta(hours=72))
+        code = await create_invite(
+            uow, staff_id, Actor.system("drill"), now=services.clock.now(), ttl=timedelta(hours=72)
+        )
         await uow.commit()
     return code
 
@@ -91,10 +98,15 @@ def replies(phone: Phone, expect: Expect) -> int:
 async def report_counts(services: Services, student_id: int) -> tuple[int, int]:
     """(cases of the pupil, absence_reported events on them)."""
     async with services.uow() as uow:
-        cases = await uow.session.scalar(select(func.count()).select_from(Case).where(Case.student_id == student_id))
+        cases = await uow.session.scalar(
+            select(func.count()).select_from(Case).where(Case.student_id == student_id)
+        )
         events = await uow.session.scalar(
-            select(func.count()).select_from(CaseEvent).join(Case, Case.id == CaseEvent.case_id)
-            .where(Case.student_id == student_id, CaseEvent.kind == "absence_reported"))
+            select(func.count())
+            .select_from(CaseEvent)
+            .join(Case, Case.id == CaseEvent.case_id)
+            .where(Case.student_id == student_id, CaseEvent.kind == "absence_reported")
+        )
     return int(cases or 0), int(events or 0)
 
 
@@ -106,8 +118,9 @@ def four_pupils(world: World, round_: int = 0) -> dict[str, Student]:
     return {"teacher_a": a[i], "subject": a[i + 1], "teacher_b": b[i], "principal": b[i + 1]}
 
 
-async def teacher_a_at_the_date_step(bot_process: ProductProcess, phones: PhoneFactory, world: World,
-                                     services: Services) -> tuple[Student, Phone, list[Step]]:
+async def teacher_a_at_the_date_step(
+    bot_process: ProductProcess, phones: PhoneFactory, world: World, services: Services
+) -> tuple[Student, Phone, list[Step]]:
     """Starts the bot (polling or webhook), binds teacher_a and walks /report up to the date question."""
     await bot_process.start()
     pupil = world.student_in(world.class_a)
@@ -118,8 +131,13 @@ async def teacher_a_at_the_date_step(bot_process: ProductProcess, phones: PhoneF
     return pupil, phone, steps
 
 
-async def report_killed_at_date_and_submit(process: ProductProcess, phones: PhoneFactory, world: World,
-                                           services: Services, kill: Callable[[Phone, Step], Awaitable[object]]) -> None:
+async def report_killed_at_date_and_submit(
+    process: ProductProcess,
+    phones: PhoneFactory,
+    world: World,
+    services: Services,
+    kill: Callable[[Phone, Step], Awaitable[object]],
+) -> None:
     """/report by teacher_a, with `kill` (which returns once the step's reply came) doing the date step and
     the submit: each step is stored once and answered once, and the same step resumes."""
     pupil, phone, steps = await teacher_a_at_the_date_step(process, phones, world, services)

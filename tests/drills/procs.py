@@ -21,13 +21,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def product_env(database_url: str, token: str, emulator_url: str, media_dir: Path,
-                **extra: str) -> dict[str, str]:
+def product_env(
+    database_url: str, token: str, emulator_url: str, media_dir: Path, **extra: str
+) -> dict[str, str]:
     """The environment a product process reads its settings from (never the developer's .env values)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "WEB_"))}
-    env.update({"DATABASE_URL": database_url, "TELEGRAM_BOT_TOKEN": token,
-                "TELEGRAM_API_BASE_URL": f"{emulator_url}/bot", "TELEGRAM_FILE_BASE_URL": f"{emulator_url}/file/bot",
-                "MEDIA_DIR": str(media_dir), "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"})
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "TELEGRAM_BOT_TOKEN": token,
+            "TELEGRAM_API_BASE_URL": f"{emulator_url}/bot",
+            "TELEGRAM_FILE_BASE_URL": f"{emulator_url}/file/bot",
+            "MEDIA_DIR": str(media_dir),
+            "LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.update(extra)
     return env
 
@@ -36,8 +45,15 @@ async def spawn(args: list[str], env: Mapping[str, str], log: Path) -> asyncio.s
     """Starts `python <args>` in the repository root; stderr goes to `log` (read it when a drill fails)."""
     with log.open("ab") as err:
         return await asyncio.create_subprocess_exec(
-            sys.executable, *args, cwd=ROOT, env=dict(env), stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, stderr=err, start_new_session=True)
+            sys.executable,
+            *args,
+            cwd=ROOT,
+            env=dict(env),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=err,
+            start_new_session=True,
+        )
 
 
 async def expect_line(process: asyncio.subprocess.Process, wanted: str, timeout: float = 60.0) -> None:
@@ -124,7 +140,9 @@ class BotProcess(ProductProcess):
         try:
             await expect_line(process, line)
         except (RuntimeError, TimeoutError) as exc:
-            raise RuntimeError(f"bot process did not print {line!r}; its log ends:\n{log_tail(self.log)}") from exc
+            raise RuntimeError(
+                f"bot process did not print {line!r}; its log ends:\n{log_tail(self.log)}"
+            ) from exc
 
     async def start(self) -> None:
         """Starts polling with a warm process and begins warming the next one."""
@@ -146,8 +164,22 @@ class BotProcess(ProductProcess):
 
 async def spawn_webhook_worker(env: Mapping[str, str], port: int, log: Path) -> asyncio.subprocess.Process:
     """One uvicorn webhook worker (`app.asgi:create --factory`) on 127.0.0.1:`port`."""
-    return await spawn(["-m", "uvicorn", "app.asgi:create", "--factory", "--host", "127.0.0.1", "--port", str(port),
-                        "--log-level", "warning"], env, log)
+    return await spawn(
+        [
+            "-m",
+            "uvicorn",
+            "app.asgi:create",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env,
+        log,
+    )
 
 
 class WebhookWorker(ProductProcess):
@@ -170,5 +202,6 @@ class WebhookWorker(ProductProcess):
         try:
             await wait_http(f"http://127.0.0.1:{self.port}/healthz", self.current)
         except (RuntimeError, TimeoutError) as exc:
-            raise RuntimeError(f"webhook worker did not come up; its log ends:\n{log_tail(self.log)}") from exc
-
+            raise RuntimeError(
+                f"webhook worker did not come up; its log ends:\n{log_tail(self.log)}"
+            ) from exc

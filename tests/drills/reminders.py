@@ -27,21 +27,26 @@ def policy_without_quiet_hours(folder: Path) -> Path:
     return path
 
 
-async def due_reminders(services: Services, emulator: Emulator, tg_bot: BotState, world: World, *,
-                        teachers: int, per_teacher: int) -> list[int]:
+async def due_reminders(
+    services: Services, emulator: Emulator, tg_bot: BotState, world: World, *, teachers: int, per_teacher: int
+) -> list[int]:
     """Teachers linked to started emulator chats, each with `per_teacher` cases whose first visit became
     due an hour ago (no reminder rows: the scheduler plans them at start). Returns the chat ids."""
     now = services.clock.now()
     opened = now - services.policy.first_visit_due - timedelta(hours=1)
     chats = []
     async with services.uow() as uow:
-        staff, _ = await add_absent_caseload(uow, world, teachers=teachers, per_teacher=per_teacher, tag="R",
-                                             opened=opened)
+        staff, _ = await add_absent_caseload(
+            uow, world, teachers=teachers, per_teacher=per_teacher, tag="R", opened=opened
+        )
         for member in staff:
             user = emulator.create_user(first_name=member.name, language_code="zh-hans")
             emulator.registry.chat(emulator.bot(tg_bot.token), user["id"]).started = True
-            uow.session.add(TelegramBinding(staff_id=member.id, telegram_user_id=user["id"], chat_id=user["id"],
-                                            bound_at=now))
+            uow.session.add(
+                TelegramBinding(
+                    staff_id=member.id, telegram_user_id=user["id"], chat_id=user["id"], bound_at=now
+                )
+            )
             chats.append(int(user["id"]))
         await uow.commit()
     return chats

@@ -48,8 +48,9 @@ def pick_pupil(pupil: Student) -> Action:
 
     async def act(phone: Phone) -> object:
         ask = next(m for m in reversed(phone.messages) if buttons(m) and not m["deleted"])
-        label = next(b for b in buttons(ask)
-                     if b.startswith(mask_name(pupil.name)) and pupil.student_number[-4:] in b)
+        label = next(
+            b for b in buttons(ask) if b.startswith(mask_name(pupil.name)) and pupil.student_number[-4:] in b
+        )
         return await phone.tap(label)
 
     return act
@@ -116,8 +117,10 @@ def says_try_again(message: Message) -> bool:
 
 
 def _stuck(phone: Phone, answers_before: int) -> bool:
-    return any(any(words in (a.get("text") or "") for words in STUCK)
-               for a in phone.callback_answers[answers_before:])
+    return any(
+        any(words in (a.get("text") or "") for words in STUCK)
+        for a in phone.callback_answers[answers_before:]
+    )
 
 
 async def _outcome(phone: Phone, step: Step, since: int, answers_before: int, wait: float) -> str:
@@ -167,7 +170,9 @@ async def listed_in_mycases(phone: Phone, pupil: Student, timeout: float = 15.0,
             listing = await phone.wait_for_reply(lambda m: "在办个案" in m["text"], timeout=timeout)
         except TimeoutError:
             continue
-        return f"{mask_name(pupil.name)} · " in listing["text"] and pupil.student_number[-4:] in listing["text"]
+        return (
+            f"{mask_name(pupil.name)} · " in listing["text"] and pupil.student_number[-4:] in listing["text"]
+        )
     raise TimeoutError("/mycases never answered")
 
 
@@ -179,7 +184,11 @@ async def report_patiently(phone: Phone, pupil: Student, patience: Patience, rou
                 break
         else:
             return
-        log.info("chat %s restarts /report; last: %s", phone.user_id, (phone.last_message or {}).get("text", "")[:40])
+        log.info(
+            "chat %s restarts /report; last: %s",
+            phone.user_id,
+            (phone.last_message or {}).get("text", "")[:40],
+        )
         if await listed_in_mycases(phone, pupil):
             return  # the submit went through; only its confirmation was lost
         patience.restarted += 1
@@ -207,8 +216,11 @@ def visit_steps(number: str, photo: bytes) -> list[Step]:
         Step("notice", tap("已送达"), lambda m: "家访照片" in m["text"]),
         Step("photo", lambda p: p.send_photo(photo), lambda m: "已收到 1/5" in m["text"]),
         Step("photos_done", tap("完成"), lambda m: "位置" in m["text"]),
-        Step("location", lambda p: p.tap("📍 发送当前位置", location=(29.5630123, 106.5515567)),
-             lambda m: "跳过" in buttons(m) and "补充" in m["text"]),
+        Step(
+            "location",
+            lambda p: p.tap("📍 发送当前位置", location=(29.5630123, 106.5515567)),
+            lambda m: "跳过" in buttons(m) and "补充" in m["text"],
+        ),
         Step("note", send("家长态度坚决"), lambda m: "✅ 提交" in buttons(m)),
         Step("submit", tap("✅ 提交"), lambda m: "家访已记录" in m["text"]),
     ]

@@ -34,8 +34,8 @@ SETTLE_SECONDS = 8.0  # longer than the emulator's "timeout" fault (6 s) and PTB
 
 
 async def test_a_working_day_with_a_fifth_of_bot_api_calls_failing(
-        bot_process: BotProcess, phones: PhoneFactory, world: World, services: Services,
-        emulator: Emulator) -> None:
+    bot_process: BotProcess, phones: PhoneFactory, world: World, services: Services, emulator: Emulator
+) -> None:
     await bot_process.start()
     mornings = four_pupils(world, 0)
     people = {}

@@ -43,8 +43,8 @@ async def _dbname(admin: asyncpg.Connection) -> str:
 
 
 async def test_a_connection_cut_mid_step_says_try_again_and_the_next_try_works(
-        bot_process: BotProcess, phones: PhoneFactory, world: World, services: Services,
-        admin: asyncpg.Connection) -> None:
+    bot_process: BotProcess, phones: PhoneFactory, world: World, services: Services, admin: asyncpg.Connection
+) -> None:
     pupil, phone, steps = await teacher_a_at_the_date_step(bot_process, phones, world, services)
     name = await _dbname(admin)
 
@@ -53,8 +53,9 @@ async def test_a_connection_cut_mid_step_says_try_again_and_the_next_try_works(
         await admin.execute("SELECT 1 FROM conversation_drafts WHERE chat_id = $1 FOR UPDATE", phone.user_id)
         await steps[2].action(phone)
         async with asyncio.timeout(30):
-            while not await admin.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = $1 "
-                                           "AND wait_event_type = 'Lock'", name):
+            while not await admin.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'", name
+            ):
                 await asyncio.sleep(0.05)
         assert await admin.fetchval(CUT, name) >= 1
     apology = await phone.wait_for_reply(says_try_again, timeout=30)
@@ -70,8 +71,8 @@ async def test_a_connection_cut_mid_step_says_try_again_and_the_next_try_works(
 
 
 async def test_connections_cut_again_and_again_while_four_teachers_report(
-        bot_process: BotProcess, phones: PhoneFactory, world: World, services: Services,
-        admin: asyncpg.Connection) -> None:
+    bot_process: BotProcess, phones: PhoneFactory, world: World, services: Services, admin: asyncpg.Connection
+) -> None:
     await bot_process.start()
     pupils = four_pupils(world)
     teachers = list(pupils)
@@ -89,8 +90,10 @@ async def test_connections_cut_again_and_again_while_four_teachers_report(
 
     chaos = asyncio.create_task(cutter())
     try:
-        await asyncio.wait_for(asyncio.gather(*(report_patiently(people[who], pupils[who], patience)
-                                                for who in teachers)), timeout=200)
+        await asyncio.wait_for(
+            asyncio.gather(*(report_patiently(people[who], pupils[who], patience) for who in teachers)),
+            timeout=200,
+        )
     finally:
         chaos.cancel()
     assert cuts[0] > 0

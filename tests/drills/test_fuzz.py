@@ -40,13 +40,36 @@ from tests.factories import World, build_world
 FULL = os.environ.get("HYPOTHESIS_PROFILE") == "drill"
 INPUTS_PER_EXAMPLE = 20
 EXAMPLES = 500 if FULL else 60  # × 20 inputs: 10 000 in the drill, 1 200 by default
-PEOPLE = {"teacher_a": "zh_CN", "teacher_b": "en", "subject": "en", "principal": "zh_CN", "cadre_a": "zh_CN",
-          "cadre_b": "en"}
+PEOPLE = {
+    "teacher_a": "zh_CN",
+    "teacher_b": "en",
+    "subject": "en",
+    "principal": "zh_CN",
+    "cadre_a": "zh_CN",
+    "cadre_b": "en",
+}
 HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0002ffff]")
 # An official Chinese term in brackets after its English translation, e.g. "notice (劝返复学通知书)".
 GLOSS = re.compile(r"[(（][\u3400-\u4dbf\u4e00-\u9fff]+[)）]")
-NAV = ["~p0", "~p1", "~p9", "~p-1", "~noop", "~all", "~done", "~skip", "~submit", "~change", "~cancel",
-       "~edit:student", "~edit:nope", "~edit:case", "today", "yesterday", "unknown"]
+NAV = [
+    "~p0",
+    "~p1",
+    "~p9",
+    "~p-1",
+    "~noop",
+    "~all",
+    "~done",
+    "~skip",
+    "~submit",
+    "~change",
+    "~cancel",
+    "~edit:student",
+    "~edit:nope",
+    "~edit:case",
+    "today",
+    "yesterday",
+    "unknown",
+]
 
 
 def small_image(fmt: str) -> bytes:
@@ -75,11 +98,17 @@ class Fuzz:
 def fuzz(sqlite_template: Path, tmp_path: Path) -> Iterator[Fuzz]:
     loop = asyncio.new_event_loop()
     url = db.copy_sqlite(sqlite_template, tmp_path / "fuzz.db")
-    services = build_services(load_settings(database_url=url, media_dir=tmp_path / "media"),
-                              FixedClock(datetime(2026, 10, 13, 1, 0, tzinfo=UTC)))
+    services = build_services(
+        load_settings(database_url=url, media_dir=tmp_path / "media"),
+        FixedClock(datetime(2026, 10, 13, 1, 0, tzinfo=UTC)),
+    )
     world = loop.run_until_complete(build_world(services.uow))
     data = [s.name for s in world.students] + [mask_name(s.name) for s in world.students]
-    data += [st_.name for st_ in world.staff.values()] + [world.class_a.name, world.class_b.name, world.school.name]
+    data += [st_.name for st_ in world.staff.values()] + [
+        world.class_a.name,
+        world.class_b.name,
+        world.school.name,
+    ]
     data += [a.name for a in (world.county, world.township, world.village_a, world.village_b)]
     state = Fuzz(loop, services, world, Conversations(FORMS), sorted(set(data), key=len, reverse=True))
     yield state
@@ -88,9 +117,26 @@ def fuzz(sqlite_template: Path, tmp_path: Path) -> Iterator[Fuzz]:
     loop.close()
 
 
-TEXTS = st.one_of(st.text(max_size=60), st.text(min_size=900, max_size=5000),
-                  st.sampled_from(["2026-10-12", "10月12日", "2026/13/45", "0-0", "今天", "跳过", "Skip", "张",
-                                   "/report", "  ", "\u202e\u0000", "1" * 30]))
+TEXTS = st.one_of(
+    st.text(max_size=60),
+    st.text(min_size=900, max_size=5000),
+    st.sampled_from(
+        [
+            "2026-10-12",
+            "10月12日",
+            "2026/13/45",
+            "0-0",
+            "今天",
+            "跳过",
+            "Skip",
+            "张",
+            "/report",
+            "  ",
+            "\u202e\u0000",
+            "1" * 30,
+        ]
+    ),
+)
 FLOATS = st.floats(allow_nan=True, allow_infinity=True)
 KINDS = ["offered"] * 8 + ["tap", "text", "text", "photo", "location", "unsupported", "command"]
 COMMANDS = [f.name for f in FORMS] + ["cancel", "help", "nonsense", "Report"]
@@ -98,10 +144,18 @@ UNSUPPORTED = ["sticker", "voice", "video", "contact", "document", "poll"]
 MIMES = [None, "image/jpeg", "image/png", "application/pdf"]
 # Every input draws the same fields in the same order, whatever the state: Hypothesis needs the shape
 # of the data to be independent of what the database holds.
-RAW = st.tuples(st.integers(0, len(KINDS) - 1), st.integers(0, 10**6), st.one_of(st.none(), st.integers(-5, 10**12)),
-                st.one_of(st.sampled_from(NAV), st.text(max_size=70)), TEXTS, FLOATS, FLOATS,
-                st.one_of(st.none(), st.integers(0, 60_000_000)), st.booleans(),
-                st.lists(st.text(max_size=12), max_size=3))
+RAW = st.tuples(
+    st.integers(0, len(KINDS) - 1),
+    st.integers(0, 10**6),
+    st.one_of(st.none(), st.integers(-5, 10**12)),
+    st.one_of(st.sampled_from(NAV), st.text(max_size=70)),
+    TEXTS,
+    FLOATS,
+    FLOATS,
+    st.one_of(st.none(), st.integers(0, 60_000_000)),
+    st.booleans(),
+    st.lists(st.text(max_size=12), max_size=3),
+)
 
 
 def build_input(raw: tuple, outcome: Outcome | None) -> Input:  # type: ignore[type-arg]
@@ -126,10 +180,15 @@ def build_input(raw: tuple, outcome: Outcome | None) -> Input:  # type: ignore[t
 
 
 def check_language(fuzz: Fuzz, chat_id: int, language: str, outcome: Outcome) -> None:
-    texts = [p.text for p in outcome.prompts] + [c.label for p in outcome.prompts for row in p.buttons for c in row]
+    texts = [p.text for p in outcome.prompts] + [
+        c.label for p in outcome.prompts for row in p.buttons for c in row
+    ]
     texts += [p.request_location or "" for p in outcome.prompts] + ([outcome.toast] if outcome.toast else [])
-    mine = sorted({s for t in fuzz.typed.get(chat_id, []) for s in (t.strip(), t.strip()[:20], t)},
-                  key=len, reverse=True)
+    mine = sorted(
+        {s for t in fuzz.typed.get(chat_id, []) for s in (t.strip(), t.strip()[:20], t)},
+        key=len,
+        reverse=True,
+    )
     for text in texts:
         assert "{" not in text or "}" not in text or not re.search(r"\{[a-z_]+\}", text), text
         if language == "en":
@@ -156,9 +215,16 @@ async def apply(fuzz: Fuzz, who: str, given: Input) -> Outcome:
         staff = await uow.directory.staff(staff_id)
         assert staff is not None
         now = services.clock.now()
-        ctx = FormContext(uow=uow, services=services, staff=staff, scope=await scope_for(uow, staff),
-                          actor=Actor(staff.id, f"telegram:{chat_id}", "telegram"), language=language, now=now,
-                          fetch_media=fetch)
+        ctx = FormContext(
+            uow=uow,
+            services=services,
+            staff=staff,
+            scope=await scope_for(uow, staff),
+            actor=Actor(staff.id, f"telegram:{chat_id}", "telegram"),
+            language=language,
+            now=now,
+            fetch_media=fetch,
+        )
         outcome = await fuzz.conversations.handle(ctx, chat_id, given)
         draft = await uow.drafts.get(chat_id)
         fuzz.reached[f"{draft.form}.{draft.step}" if draft else "-"] += 1
@@ -173,17 +239,28 @@ async def apply(fuzz: Fuzz, who: str, given: Input) -> Outcome:
     return outcome
 
 
-@settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=not FULL,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.data_too_large])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize=not FULL,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
 @given(data=st.data())
 def test_random_inputs_at_random_steps_never_crash_and_answer_in_the_persons_language(
-        fuzz: Fuzz, data: st.DataObject) -> None:
+    fuzz: Fuzz, data: st.DataObject
+) -> None:
     who = data.draw(st.sampled_from(sorted(PEOPLE)), label="who")
     chat_id = 800000 + fuzz.world.staff[who].id
     start = data.draw(st.sampled_from([f.name for f in FORMS]), label="form")
 
-    raws = data.draw(st.lists(RAW, min_size=INPUTS_PER_EXAMPLE - 1, max_size=INPUTS_PER_EXAMPLE - 1), label="inputs")
+    raws = data.draw(
+        st.lists(RAW, min_size=INPUTS_PER_EXAMPLE - 1, max_size=INPUTS_PER_EXAMPLE - 1), label="inputs"
+    )
 
     async def session() -> None:
         await apply(fuzz, who, Command(start))

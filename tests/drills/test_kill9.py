@@ -54,7 +54,8 @@ from tests.waiting import until
 
 
 async def test_kill_9_after_every_step_of_report_resumes_the_same_step(
-        bot_process: BotProcess, phones: PhoneFactory, world: World, services: Services) -> None:
+    bot_process: BotProcess, phones: PhoneFactory, world: World, services: Services
+) -> None:
     await bot_process.start()
     pupil = world.student_in(world.class_a)
     phone = await phones()
@@ -70,8 +71,9 @@ async def test_kill_9_after_every_step_of_report_resumes_the_same_step(
         assert await uow.drafts.get(phone.user_id) is None
 
 
-async def _kill_while_replying(emulator: Emulator, tg_bot: BotState, bot_process: BotProcess,
-                               step: Step, phone: object) -> int:
+async def _kill_while_replying(
+    emulator: Emulator, tg_bot: BotState, bot_process: BotProcess, step: Step, phone: object
+) -> int:
     """Does the step with the reply held by the emulator, kills the bot, restarts it; returns the update id."""
     emulator.inject_fault("sendMessage", "delay", 1, delay=60)
     await step.action(phone)
@@ -83,8 +85,13 @@ async def _kill_while_replying(emulator: Emulator, tg_bot: BotState, bot_process
 
 
 async def test_kill_9_while_the_reply_is_in_flight_applies_the_answer_once(
-        bot_process: BotProcess, phones: PhoneFactory, world: World, services: Services,
-        emulator: Emulator, tg_bot: BotState) -> None:
+    bot_process: BotProcess,
+    phones: PhoneFactory,
+    world: World,
+    services: Services,
+    emulator: Emulator,
+    tg_bot: BotState,
+) -> None:
     """python-telegram-bot confirms an update when it polls for the next batch, so the emulator would
     not hand it out again by itself; Telegram does redeliver when a webhook worker dies before
     answering, so the drill redelivers the update explicitly after the restart."""
@@ -122,8 +129,9 @@ async def test_kill_9_while_the_reply_is_in_flight_applies_the_answer_once(
 
 
 @pytest.fixture
-async def held_bot(database_url: str, emulator: Emulator, tg_bot: BotState,
-                   tmp_path: Path) -> AsyncIterator[BotProcess]:
+async def held_bot(
+    database_url: str, emulator: Emulator, tg_bot: BotState, tmp_path: Path
+) -> AsyncIterator[BotProcess]:
     """The polling bot whose every update first calls getMe: a delay fault on getMe holds an update
     after it was fetched and confirmed, before any of its handlers ran."""
     env = product_env(database_url, tg_bot.token, emulator.url, tmp_path / "media", NOL_DRILL_GETME_FIRST="1")
@@ -139,8 +147,14 @@ def confirmed(bot: BotState, update_id: int) -> bool:
     return all(u["update_id"] != update_id for u in bot.pending)
 
 
-async def kill_while_handling(bot_process: BotProcess, emulator: Emulator, tg_bot: BotState, services: Services,
-                              phone: Phone, step: Step) -> int:
+async def kill_while_handling(
+    bot_process: BotProcess,
+    emulator: Emulator,
+    tg_bot: BotState,
+    services: Services,
+    phone: Phone,
+    step: Step,
+) -> int:
     """Does the step with its update held inside the bot (fetched and confirmed, not applied), kills the
     bot and starts it again; returns the update id."""
     emulator.inject_fault("getMe", "delay", 1, delay=60)
@@ -156,8 +170,13 @@ async def kill_while_handling(bot_process: BotProcess, emulator: Emulator, tg_bo
 
 
 async def test_kill_9_of_an_update_confirmed_but_not_applied_applies_it_once_after_the_restart(
-        held_bot: BotProcess, phones: PhoneFactory, world: World, services: Services, emulator: Emulator,
-        tg_bot: BotState) -> None:
+    held_bot: BotProcess,
+    phones: PhoneFactory,
+    world: World,
+    services: Services,
+    emulator: Emulator,
+    tg_bot: BotState,
+) -> None:
     async def kill(phone: Phone, step: Step) -> None:
         update_id = await kill_while_handling(held_bot, emulator, tg_bot, services, phone, step)
         await phone.wait_for_reply(step.expect, timeout=60)
@@ -169,8 +188,18 @@ async def test_kill_9_of_an_update_confirmed_but_not_applied_applies_it_once_aft
 
 async def _case_list_views(services: Services, staff_id: int) -> int:
     async with services.uow() as uow:
-        return int(await uow.session.scalar(select(func.count()).select_from(AuditEntry).where(
-            AuditEntry.actor_id == staff_id, AuditEntry.action == "view", AuditEntry.entity == "case_list")) or 0)
+        return int(
+            await uow.session.scalar(
+                select(func.count())
+                .select_from(AuditEntry)
+                .where(
+                    AuditEntry.actor_id == staff_id,
+                    AuditEntry.action == "view",
+                    AuditEntry.entity == "case_list",
+                )
+            )
+            or 0
+        )
 
 
 async def _in_inbox(services: Services, update_id: int) -> bool:
@@ -179,8 +208,13 @@ async def _in_inbox(services: Services, update_id: int) -> bool:
 
 
 async def test_kill_9_of_mycases_replays_it_without_a_second_audit_entry(
-        held_bot: BotProcess, phones: PhoneFactory, world: World, services: Services, emulator: Emulator,
-        tg_bot: BotState) -> None:
+    held_bot: BotProcess,
+    phones: PhoneFactory,
+    world: World,
+    services: Services,
+    emulator: Emulator,
+    tg_bot: BotState,
+) -> None:
     """/mycases stores one thing, the audit entry of the view: a replay must not write it again."""
     teacher = world.staff["teacher_a"]
     await held_bot.start()
@@ -214,7 +248,8 @@ async def test_kill_9_of_mycases_replays_it_without_a_second_audit_entry(
 
 @pytest.mark.parametrize("backend", ["sqlite"])
 async def test_kill_9_after_every_step_of_visit_and_return_resumes_the_same_step(
-        bot_process: BotProcess, phones: PhoneFactory, world: World, services: Services) -> None:
+    bot_process: BotProcess, phones: PhoneFactory, world: World, services: Services
+) -> None:
     """/visit (with a photo, fetched and stored inside the step) and then /return, on SQLite."""
     if "visit" not in {f.name for f in FORMS} or "return" not in {f.name for f in FORMS}:
         pytest.skip("needs the /visit and /return forms")
@@ -241,9 +276,15 @@ async def open_case(services: Services, world: World) -> Case:
         staff = await uow.directory.staff(world.staff["teacher_a"].id)
         assert staff is not None
         today = services.clock.now().astimezone(services.tz).date()
-        case, _ = await report_absence(uow, await scope_for(uow, staff), Actor(staff.id, "drill"),
-                                       AbsenceReport(pupil.id, today - timedelta(days=4)), now=services.clock.now(),
-                                       policy=services.policy, tz=services.tz)
+        case, _ = await report_absence(
+            uow,
+            await scope_for(uow, staff),
+            Actor(staff.id, "drill"),
+            AbsenceReport(pupil.id, today - timedelta(days=4)),
+            now=services.clock.now(),
+            policy=services.policy,
+            tz=services.tz,
+        )
         await uow.commit()
     return case
 

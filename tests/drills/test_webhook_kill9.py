@@ -47,12 +47,18 @@ SECRET = "drill-webhook-secret"
 
 
 @pytest.fixture
-async def worker(database_url: str, emulator: Emulator, tg_bot: BotState,
-                 tmp_path: Path) -> AsyncIterator[WebhookWorker]:
+async def worker(
+    database_url: str, emulator: Emulator, tg_bot: BotState, tmp_path: Path
+) -> AsyncIterator[WebhookWorker]:
     port = free_port()
-    env = product_env(database_url, tg_bot.token, emulator.url, tmp_path / "media",
-                      TELEGRAM_WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram/webhook",
-                      TELEGRAM_WEBHOOK_SECRET=SECRET)
+    env = product_env(
+        database_url,
+        tg_bot.token,
+        emulator.url,
+        tmp_path / "media",
+        TELEGRAM_WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram/webhook",
+        TELEGRAM_WEBHOOK_SECRET=SECRET,
+    )
     # Telegram retries for hours; the emulator's retries must outlast a worker's restart (bounded: ~100 s).
     emulator.webhooks.max_attempts, emulator.webhooks.max_backoff = 200, 0.5
     process = WebhookWorker(env, tmp_path, port)
@@ -96,16 +102,23 @@ async def writes_held(services: Services, database_url: str) -> AsyncIterator[Ca
 
         async def waiting() -> bool:
             async with services.engine.connect() as probe:
-                return bool(await probe.scalar(text(
-                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'processed_updates'::regclass"
-                    " AND pid <> :holder"), {"holder": holder}))
+                return bool(
+                    await probe.scalar(
+                        text(
+                            "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'processed_updates'::regclass"
+                            " AND pid <> :holder"
+                        ),
+                        {"holder": holder},
+                    )
+                )
 
         yield waiting
         await conn.rollback()
 
 
-async def kill_before_the_step_is_stored(worker: WebhookWorker, services: Services, database_url: str,
-                                         tg_bot: BotState, phone: Phone, step: Step) -> int:
+async def kill_before_the_step_is_stored(
+    worker: WebhookWorker, services: Services, database_url: str, tg_bot: BotState, phone: Phone, step: Step
+) -> int:
     """Does the step while the database takes no writes, kills the worker holding it, lets the database
     go and starts the worker again; returns the update id once the step's reply has come."""
     await settled(tg_bot)
@@ -113,8 +126,10 @@ async def kill_before_the_step_is_stored(worker: WebhookWorker, services: Servic
         await step.action(phone)
         update_id = int(tg_bot.history[-1]["update_id"])
         # Acknowledged at once (the old behaviour) would end the wait too, and the drill would fail below.
-        await until(lambda: update_id in tg_bot.webhook_in_flight or acknowledged(tg_bot, update_id),
-                    "the worker to hold the update")
+        await until(
+            lambda: update_id in tg_bot.webhook_in_flight or acknowledged(tg_bot, update_id),
+            "the worker to hold the update",
+        )
         async with asyncio.timeout(30):
             while not await waiting():  # PostgreSQL: the worker's transaction is blocked on the lock
                 await asyncio.sleep(0.05)
@@ -128,8 +143,9 @@ async def kill_before_the_step_is_stored(worker: WebhookWorker, services: Servic
     return update_id
 
 
-async def kill_while_replying(worker: WebhookWorker, emulator: Emulator, tg_bot: BotState, phone: Phone,
-                              step: Step) -> int:
+async def kill_while_replying(
+    worker: WebhookWorker, emulator: Emulator, tg_bot: BotState, phone: Phone, step: Step
+) -> int:
     """Does the step with the worker's first Bot API call after the commit held, kills the worker and
     starts it again; returns the update id once the redelivered update is acknowledged."""
     await settled(tg_bot)
@@ -147,17 +163,33 @@ async def kill_while_replying(worker: WebhookWorker, emulator: Emulator, tg_bot:
 
 
 async def test_a_worker_killed_before_the_step_is_stored_gets_the_update_again(
-        worker: WebhookWorker, phones: PhoneFactory, world: World, services: Services, database_url: str,
-        tg_bot: BotState) -> None:
+    worker: WebhookWorker,
+    phones: PhoneFactory,
+    world: World,
+    services: Services,
+    database_url: str,
+    tg_bot: BotState,
+) -> None:
     await report_killed_at_date_and_submit(
-        worker, phones, world, services,
-        lambda phone, step: kill_before_the_step_is_stored(worker, services, database_url, tg_bot, phone, step))
+        worker,
+        phones,
+        world,
+        services,
+        lambda phone, step: kill_before_the_step_is_stored(
+            worker, services, database_url, tg_bot, phone, step
+        ),
+    )
     assert worker.starts == 3
 
 
 async def test_a_worker_killed_after_the_step_is_stored_applies_the_redelivery_once(
-        worker: WebhookWorker, phones: PhoneFactory, world: World, services: Services, emulator: Emulator,
-        tg_bot: BotState) -> None:
+    worker: WebhookWorker,
+    phones: PhoneFactory,
+    world: World,
+    services: Services,
+    emulator: Emulator,
+    tg_bot: BotState,
+) -> None:
     pupil, phone, steps = await teacher_a_at_the_date_step(worker, phones, world, services)
 
     # A typed date whose reply is lost: the redelivery changes nothing, and the teacher who sends the
@@ -190,8 +222,13 @@ async def test_a_worker_killed_after_the_step_is_stored_applies_the_redelivery_o
 
 @pytest.mark.parametrize("backend", ["sqlite"])
 async def test_a_worker_stopped_with_sigterm_finishes_the_update_it_holds(
-        worker: WebhookWorker, phones: PhoneFactory, world: World, services: Services, emulator: Emulator,
-        tg_bot: BotState) -> None:
+    worker: WebhookWorker,
+    phones: PhoneFactory,
+    world: World,
+    services: Services,
+    emulator: Emulator,
+    tg_bot: BotState,
+) -> None:
     """uvicorn's graceful shutdown lets the request end: the reply goes out, Telegram gets its 200 from
     the stopping worker and sends the update only once."""
     _, phone, steps = await teacher_a_at_the_date_step(worker, phones, world, services)

@@ -39,15 +39,20 @@ async def world(services: Services) -> World:
     return await build_world(services.uow)
 
 
-def make_application(services: Services, emulator: Emulator, tg_bot: BotState, *,
-                     updater: bool = True) -> Application:  # type: ignore[type-arg]
-    return build_application(services, token=tg_bot.token, base_url=emulator.base_url,
-                             base_file_url=emulator.file_base_url, updater=updater)
+def make_application(
+    services: Services, emulator: Emulator, tg_bot: BotState, *, updater: bool = True
+) -> Application:  # type: ignore[type-arg]
+    return build_application(
+        services,
+        token=tg_bot.token,
+        base_url=emulator.base_url,
+        base_file_url=emulator.file_base_url,
+        updater=updater,
+    )
 
 
 @pytest.fixture
-async def polling_bot(services: Services, emulator: Emulator,
-                      tg_bot: BotState) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+async def polling_bot(services: Services, emulator: Emulator, tg_bot: BotState) -> AsyncIterator[Application]:  # type: ignore[type-arg]
     """The product's Application, polling the emulator, as `notoneless run` starts it."""
     application = make_application(services, emulator, tg_bot)
     try:
@@ -62,8 +67,9 @@ async def phones(emulator: Emulator, tg_bot: BotState) -> AsyncIterator[PhoneFac
     made: list[Phone] = []
 
     async def make(first_name: str = "老师", language_code: str | None = "zh-hans", **kw: object) -> Phone:
-        phone = await Phone.create(emulator.url, tg_bot.username, first_name=first_name,
-                                   language_code=language_code, **kw)  # type: ignore[arg-type]
+        phone = await Phone.create(
+            emulator.url, tg_bot.username, first_name=first_name, language_code=language_code, **kw
+        )  # type: ignore[arg-type]
         made.append(phone)
         return phone
 

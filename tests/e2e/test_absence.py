@@ -14,13 +14,16 @@ def has_buttons(m: dict) -> bool:  # type: ignore[type-arg]
     return bool(buttons(m))
 
 
-async def test_teacher_reports_an_absence_in_a_few_taps(polling_bot: Application, bound: BindFactory,
-                                                        world: World, services: Services) -> None:
+async def test_teacher_reports_an_absence_in_a_few_taps(
+    polling_bot: Application, bound: BindFactory, world: World, services: Services
+) -> None:
     phone = await bound("teacher_a")
     pupil = world.student_in(world.class_a)
     await phone.send("/report")
     ask = await phone.wait_for_reply(has_buttons)
-    label = next(b for b in buttons(ask) if b.startswith(mask_name(pupil.name)) and pupil.student_number[-4:] in b)
+    label = next(
+        b for b in buttons(ask) if b.startswith(mask_name(pupil.name)) and pupil.student_number[-4:] in b
+    )
     assert pupil.name not in " ".join(buttons(ask))  # masked in chat by default
     await phone.tap(label)
     await phone.wait_for_reply(lambda m: "今天" in buttons(m))
@@ -55,15 +58,18 @@ async def test_search_by_name_fragment(polling_bot: Application, bound: BindFact
     assert any(pupil.student_number[-4:] in b for b in buttons(found))
 
 
-async def test_future_date_and_stray_inputs_are_reasked(polling_bot: Application, bound: BindFactory,
-                                                        world: World, services: Services) -> None:
+async def test_future_date_and_stray_inputs_are_reasked(
+    polling_bot: Application, bound: BindFactory, world: World, services: Services
+) -> None:
     phone = await bound("teacher_a")
     pupil = world.student_in(world.class_a)
     await phone.send("/report")
     ask = await phone.wait_for_reply(has_buttons)
     await phone.send_sticker()
     await phone.wait_for_reply(lambda m: "按钮" in m["text"] or "没有找到" in m["text"] or has_buttons(m))
-    await phone.tap(next(b for b in buttons(ask) if pupil.student_number[-4:] in b), message_id=ask["message_id"])
+    await phone.tap(
+        next(b for b in buttons(ask) if pupil.student_number[-4:] in b), message_id=ask["message_id"]
+    )
     await phone.wait_for_reply(lambda m: "今天" in buttons(m))
     await phone.send("2099-01-01")
     assert "不能晚于今天" in (await phone.wait_for_reply(lambda m: "今天" not in buttons(m)))["text"]
@@ -77,7 +83,8 @@ async def test_future_date_and_stray_inputs_are_reasked(polling_bot: Application
 
 
 async def test_forged_button_for_another_class_is_refused_and_logged(
-        polling_bot: Application, bound: BindFactory, world: World, services: Services) -> None:
+    polling_bot: Application, bound: BindFactory, world: World, services: Services
+) -> None:
     phone = await bound("teacher_a")
     other = world.student_in(world.class_b)
     await phone.send("/report")
@@ -93,7 +100,8 @@ async def test_forged_button_for_another_class_is_refused_and_logged(
 
 
 async def test_a_lost_reply_is_recovered_by_tapping_the_old_button_again(
-        polling_bot: Application, bound: BindFactory, world: World, services: Services) -> None:
+    polling_bot: Application, bound: BindFactory, world: World, services: Services
+) -> None:
     """Weak signal: the answer was saved but its reply never arrived; the old button shows the current step."""
     phone = await bound("teacher_a")
     pupil = world.student_in(world.class_a)

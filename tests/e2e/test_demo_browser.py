@@ -23,7 +23,9 @@ def backend() -> str:
     return "sqlite"  # the demo runs on the embedded default
 
 
-async def test_demo_teacher_files_an_absence_report_in_the_simulator(database_url: str, tmp_path: Path) -> None:
+async def test_demo_teacher_files_an_absence_report_in_the_simulator(
+    database_url: str, tmp_path: Path
+) -> None:
     from playwright.async_api import async_playwright, expect
 
     settings = settings_for(database_url, tmp_path)
@@ -36,7 +38,9 @@ async def test_demo_teacher_files_an_absence_report_in_the_simulator(database_ur
             people = (await client.get(f"{base}/simulator/api/people")).json()
         people = people.get("result", people) if isinstance(people, dict) else people
         teacher = next(p for p in people if "班主任" in p["role_label"])
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
         try:
             page = await browser.new_page(viewport={"width": 900, "height": 900})
             page.set_default_timeout(20_000)
@@ -78,8 +82,10 @@ async def test_demo_teacher_files_an_absence_report_in_the_simulator(database_ur
             await tap("拒绝返校", "家访结果如何")
             await tap("未送达", "劝返复学通知书")
             await expect(page.locator(".bubble.bot", has_text="家访照片")).to_be_visible()
-            await page.set_input_files("#photo-input", files=[{
-                "name": "visit.jpg", "mimeType": "image/jpeg", "buffer": make_test_image(800, 600)}])
+            await page.set_input_files(
+                "#photo-input",
+                files=[{"name": "visit.jpg", "mimeType": "image/jpeg", "buffer": make_test_image(800, 600)}],
+            )
             await tap("完成", "已收到 1/")
             await expect(page.locator(".bubble.bot", has_text="发送您当前的位置")).to_be_visible()
             await page.locator("#location-toggle").click()

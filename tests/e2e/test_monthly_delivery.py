@@ -22,10 +22,19 @@ async def _scheduler(services: Services, emulator: Emulator, tg_bot: BotState) -
 
 
 async def test_principal_gets_the_report_on_the_day_and_only_once(
-        polling_bot: Application, bound: BindFactory, world: World, services: Services, clock: FixedClock,
-        emulator: Emulator, tg_bot: BotState) -> None:
+    polling_bot: Application,
+    bound: BindFactory,
+    world: World,
+    services: Services,
+    clock: FixedClock,
+    emulator: Emulator,
+    tg_bot: BotState,
+) -> None:
     principal = await bound("principal")
-    scheduler, standby = await _scheduler(services, emulator, tg_bot), await _scheduler(services, emulator, tg_bot)
+    scheduler, standby = (
+        await _scheduler(services, emulator, tg_bot),
+        await _scheduler(services, emulator, tg_bot),
+    )
     clock.set(datetime(2026, 10, 27, 0, 0, tzinfo=UTC))  # the 27th, 08:00 in Beijing: not the day
     assert await scheduler.leadership.campaign() and not await standby.leadership.campaign()
     await scheduler.deliver_monthly()

@@ -21,9 +21,15 @@ async def open_case(services: Services, world: World, pupil: Student, reported_a
     async with services.uow() as uow:
         staff = world.staff["teacher_a"] if pupil.class_id == world.class_a.id else world.staff["teacher_b"]
         day = reported_at.astimezone(services.tz).date()
-        case, _ = await report_absence(uow, await scope_for(uow, staff), Actor(staff.id, "test"),
-                                       AbsenceReport(pupil.id, day), now=reported_at, policy=services.policy,
-                                       tz=services.tz)
+        case, _ = await report_absence(
+            uow,
+            await scope_for(uow, staff),
+            Actor(staff.id, "test"),
+            AbsenceReport(pupil.id, day),
+            now=reported_at,
+            policy=services.policy,
+            tz=services.tz,
+        )
         await uow.commit()
     return case
 
@@ -33,8 +39,9 @@ def callback_data(message: dict) -> list[str]:  # type: ignore[type-arg]
     return [b["callback_data"] for row in rows for b in row]
 
 
-async def test_open_cases_are_listed_most_urgent_first(polling_bot: Application, bound: BindFactory,
-                                                       world: World, services: Services) -> None:
+async def test_open_cases_are_listed_most_urgent_first(
+    polling_bot: Application, bound: BindFactory, world: World, services: Services
+) -> None:
     now = services.clock.now()
     first, second = [s for s in world.students if s.class_id == world.class_a.id][:2]
     recent = await open_case(services, world, first, now)
@@ -53,12 +60,17 @@ async def test_open_cases_are_listed_most_urgent_first(polling_bot: Application,
         assert pupil.guardian_phone not in text  # type: ignore[operator]
     assert buttons(listing)[:2] == ["1. 记录家访", "1. 确认返校"]
     data = callback_data(listing)
-    assert data[:4] == [f"go:visit:{overdue.id}", f"go:return:{overdue.id}",
-                        f"go:visit:{recent.id}", f"go:return:{recent.id}"]
+    assert data[:4] == [
+        f"go:visit:{overdue.id}",
+        f"go:return:{overdue.id}",
+        f"go:visit:{recent.id}",
+        f"go:return:{recent.id}",
+    ]
 
 
 async def test_return_button_starts_the_return_form_for_that_case(
-        polling_bot: Application, bound: BindFactory, world: World, services: Services) -> None:
+    polling_bot: Application, bound: BindFactory, world: World, services: Services
+) -> None:
     case = await open_case(services, world, world.student_in(world.class_a), services.clock.now())
     phone = await bound("cadre_a")  # the cadre of the pupil's home village
     await phone.send("/mycases")
@@ -84,7 +96,8 @@ async def test_return_button_starts_the_return_form_for_that_case(
 
 
 async def test_visit_button_starts_the_visit_form_for_that_case(
-        polling_bot: Application, bound: BindFactory, world: World, services: Services) -> None:
+    polling_bot: Application, bound: BindFactory, world: World, services: Services
+) -> None:
     case = await open_case(services, world, world.student_in(world.class_a), services.clock.now())
     phone = await bound("teacher_a")
     await phone.send("/mycases")
@@ -96,12 +109,21 @@ async def test_visit_button_starts_the_visit_form_for_that_case(
         assert draft is not None and (draft.form, draft.answers.get("case")) == ("visit", str(case.id))
 
 
-async def test_long_list_is_paginated_in_place(polling_bot: Application, bound: BindFactory, world: World,
-                                               services: Services) -> None:
+async def test_long_list_is_paginated_in_place(
+    polling_bot: Application, bound: BindFactory, world: World, services: Services
+) -> None:
     async with services.uow() as uow:
-        extra = [Student(student_number=f"L2028{8000 + n:08d}", name=f"钱多{n}", sex="M",
-                         birth_date=date(2015, 5, 1), school_id=world.school.id, class_id=world.class_a.id)
-                 for n in range(6)]
+        extra = [
+            Student(
+                student_number=f"L2028{8000 + n:08d}",
+                name=f"钱多{n}",
+                sex="M",
+                birth_date=date(2015, 5, 1),
+                school_id=world.school.id,
+                class_id=world.class_a.id,
+            )
+            for n in range(6)
+        ]
         uow.session.add_all(extra)
         await uow.commit()
     now = services.clock.now()
@@ -119,8 +141,9 @@ async def test_long_list_is_paginated_in_place(polling_bot: Application, bound: 
     await phone.wait_for_reply(lambda m: "1/2" in buttons(m))
 
 
-async def test_other_villages_and_classes_see_nothing(polling_bot: Application, bound: BindFactory,
-                                                      world: World, services: Services) -> None:
+async def test_other_villages_and_classes_see_nothing(
+    polling_bot: Application, bound: BindFactory, world: World, services: Services
+) -> None:
     await open_case(services, world, world.student_in(world.class_a), services.clock.now())
     phone = await bound("cadre_b")
     await phone.send("/mycases")

@@ -14,8 +14,9 @@ from tests.e2e.conftest import PhoneFactory, invite_code
 from tests.factories import World
 
 
-async def test_unbound_user_gets_one_friendly_explanation(polling_bot: Application, phones: PhoneFactory,
-                                                          world: World) -> None:
+async def test_unbound_user_gets_one_friendly_explanation(
+    polling_bot: Application, phones: PhoneFactory, world: World
+) -> None:
     phone = await phones()
     await phone.send("/start")
     reply = await phone.wait_for_reply()
@@ -24,15 +25,17 @@ async def test_unbound_user_gets_one_friendly_explanation(polling_bot: Applicati
     assert "邀请链接" in (await phone.wait_for_reply())["text"]
 
 
-async def test_unbound_english_user_is_answered_in_english(polling_bot: Application, phones: PhoneFactory,
-                                                           world: World) -> None:
+async def test_unbound_english_user_is_answered_in_english(
+    polling_bot: Application, phones: PhoneFactory, world: World
+) -> None:
     phone = await phones(first_name="Ann", language_code="en")
     await phone.send("hello")
     assert "invite link" in (await phone.wait_for_reply())["text"]
 
 
-async def test_invite_binds_the_account_once(polling_bot: Application, phones: PhoneFactory, world: World,
-                                             services: Services) -> None:
+async def test_invite_binds_the_account_once(
+    polling_bot: Application, phones: PhoneFactory, world: World, services: Services
+) -> None:
     teacher = world.staff["teacher_a"]
     code = await invite_code(services, teacher.id)
     phone = await phones()
@@ -51,9 +54,9 @@ async def test_invite_binds_the_account_once(polling_bot: Application, phones: P
         assert any(e.action == "invite_rejected" for e in await uow.audit.entries())
 
 
-async def test_expired_and_unknown_invites_bind_nothing(polling_bot: Application, phones: PhoneFactory,
-                                                        world: World, services: Services,
-                                                        clock: FixedClock) -> None:
+async def test_expired_and_unknown_invites_bind_nothing(
+    polling_bot: Application, phones: PhoneFactory, world: World, services: Services, clock: FixedClock
+) -> None:
     code = await invite_code(services, world.staff["cadre_a"].id, ttl=timedelta(hours=1))
     clock.advance(timedelta(hours=2))
     phone = await phones()
@@ -65,8 +68,9 @@ async def test_expired_and_unknown_invites_bind_nothing(polling_bot: Application
         assert await uow.directory.binding_for_telegram(phone.user_id) is None
 
 
-async def test_language_can_be_switched_to_english(polling_bot: Application, phones: PhoneFactory,
-                                                   world: World, services: Services) -> None:
+async def test_language_can_be_switched_to_english(
+    polling_bot: Application, phones: PhoneFactory, world: World, services: Services
+) -> None:
     phone = await phones()
     await phone.start(await invite_code(services, world.staff["principal"].id))
     await phone.wait_for_reply()
@@ -78,8 +82,9 @@ async def test_language_can_be_switched_to_english(polling_bot: Application, pho
     assert "Commands" in (await phone.wait_for_reply())["text"]
 
 
-async def test_stickers_voice_and_stray_text_get_a_clear_answer(polling_bot: Application, phones: PhoneFactory,
-                                                                 world: World, services: Services) -> None:
+async def test_stickers_voice_and_stray_text_get_a_clear_answer(
+    polling_bot: Application, phones: PhoneFactory, world: World, services: Services
+) -> None:
     phone = await phones()
     await phone.start(await invite_code(services, world.staff["teacher_b"].id))
     await phone.wait_for_reply()
@@ -88,16 +93,17 @@ async def test_stickers_voice_and_stray_text_get_a_clear_answer(polling_bot: App
         assert "/help" in (await phone.wait_for_reply())["text"]
 
 
-async def test_command_menu_is_set_in_chinese_and_english(polling_bot: Application, emulator: Emulator,
-                                                          tg_bot: BotState, world: World) -> None:
+async def test_command_menu_is_set_in_chinese_and_english(
+    polling_bot: Application, emulator: Emulator, tg_bot: BotState, world: World
+) -> None:
     menus = {lang: [c["description"] for c in cmds] for (_scope, lang), cmds in tg_bot.commands.items()}
     assert any("帮助" in d for d in menus.get("", []))
     assert any("Help" in d for d in menus.get("en", []))
 
 
 async def test_writing_again_after_blocking_makes_a_person_reachable(
-        polling_bot: Application, phones: PhoneFactory, world: World, services: Services,
-        clock: FixedClock) -> None:
+    polling_bot: Application, phones: PhoneFactory, world: World, services: Services, clock: FixedClock
+) -> None:
     phone = await phones()
     await phone.start(await invite_code(services, world.staff["teacher_a"].id))
     await phone.wait_for_reply()

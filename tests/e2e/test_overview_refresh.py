@@ -16,7 +16,8 @@ from tests.integration.test_reminders import report
 
 
 async def test_the_scheduler_counts_the_overview_of_large_areas(
-        world: World, services: Services, emulator: Emulator, tg_bot: BotState) -> None:
+    world: World, services: Services, emulator: Emulator, tg_bot: BotState
+) -> None:
     await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
     services.settings = services.settings.model_copy(update={"overview_live_max_cases": 0})
     async with services.uow() as uow:

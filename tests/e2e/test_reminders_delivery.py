@@ -55,10 +55,24 @@ async def sender_bot(emulator: Emulator, tg_bot: BotState) -> AsyncIterator[Bot]
     await bot.shutdown()
 
 
-def make_sender(services: Services, bot: Bot, *, uow: UnitOfWorkFactory | None = None, worker: str = "test",
-                limiter: SendLimiter | None = None) -> ReminderSender:
-    return ReminderSender(uow or services.uow, bot, policy=services.policy, tz=services.tz, clock=services.clock,
-                          worker=worker, limiter=limiter or SendLimiter(), retry_pause=0.05)
+def make_sender(
+    services: Services,
+    bot: Bot,
+    *,
+    uow: UnitOfWorkFactory | None = None,
+    worker: str = "test",
+    limiter: SendLimiter | None = None,
+) -> ReminderSender:
+    return ReminderSender(
+        uow or services.uow,
+        bot,
+        policy=services.policy,
+        tz=services.tz,
+        clock=services.clock,
+        worker=worker,
+        limiter=limiter or SendLimiter(),
+        retry_pause=0.05,
+    )
 
 
 async def bind_directly(services: Services, emulator: Emulator, tg_bot: BotState, staff_id: int) -> int:
@@ -66,8 +80,14 @@ async def bind_directly(services: Services, emulator: Emulator, tg_bot: BotState
     user = emulator.create_user(first_name=f"staff{staff_id}", language_code="zh-hans")
     emulator.registry.chat(emulator.bot(tg_bot.token), user["id"]).started = True
     async with services.uow() as uow:
-        uow.session.add(TelegramBinding(staff_id=staff_id, telegram_user_id=user["id"], chat_id=user["id"],
-                                        bound_at=services.clock.now()))
+        uow.session.add(
+            TelegramBinding(
+                staff_id=staff_id,
+                telegram_user_id=user["id"],
+                chat_id=user["id"],
+                bound_at=services.clock.now(),
+            )
+        )
         await uow.commit()
     return int(user["id"])
 
@@ -88,28 +108,53 @@ async def timeline(services: Services, case_id: int) -> list[str]:
         return [e.kind for e in await uow.cases.events(case_id)]
 
 
-async def create_overdue_cases(services: Services, emulator: Emulator, tg_bot: BotState, world: World, *,
-                               teachers: int, per_teacher: int) -> list[int]:
+async def create_overdue_cases(
+    services: Services, emulator: Emulator, tg_bot: BotState, world: World, *, teachers: int, per_teacher: int
+) -> list[int]:
     """Many teachers, each responsible for many freshly opened cases, with the reminders planning
     would write (computed by the same rules, inserted in bulk to keep the setup short)."""
     now = services.clock.now()
     async with services.uow() as uow:
-        staff, cases = await add_absent_caseload(uow, world, teachers=teachers, per_teacher=per_teacher, tag="B",
-                                                 opened=now)
+        staff, cases = await add_absent_caseload(
+            uow, world, teachers=teachers, per_teacher=per_teacher, tag="B", opened=now
+        )
         people = await people_around(uow, world.school.id)
         roles = {i: role for role, ids in people.items() for i in ids}
         rows = []
         for case in cases:
-            facts = CaseFacts(case_id=case.id, status="absent", category_scheme=None, episode_start=now,
-                              visit_logged=False, verification_due_at=None, term_start=None, notice_at=None,
-                              return_due_at=None, returned_on=None, retention_checks_done=0,
-                              teacher_id=case.responsible_teacher_id, people=people,
-                              roles={**roles, case.responsible_teacher_id: "class_teacher"})
-            rows += [{"kind": w.kind, "case_id": w.case_id, "recipient_id": w.recipient_id, "due_at": w.due_at,
-                      "send_after": next_allowed(w.due_at, services.policy, TZ), "dedupe_key": w.key,
-                      "channel": w.channel, "payload": w.payload, "created_at": now, "state": "pending",
-                      "attempts": 0, "snoozes": 0}
-                     for w in desired_reminders(facts, services.policy, TZ)]
+            facts = CaseFacts(
+                case_id=case.id,
+                status="absent",
+                category_scheme=None,
+                episode_start=now,
+                visit_logged=False,
+                verification_due_at=None,
+                term_start=None,
+                notice_at=None,
+                return_due_at=None,
+                returned_on=None,
+                retention_checks_done=0,
+                teacher_id=case.responsible_teacher_id,
+                people=people,
+                roles={**roles, case.responsible_teacher_id: "class_teacher"},
+            )
+            rows += [
+                {
+                    "kind": w.kind,
+                    "case_id": w.case_id,
+                    "recipient_id": w.recipient_id,
+                    "due_at": w.due_at,
+                    "send_after": next_allowed(w.due_at, services.policy, TZ),
+                    "dedupe_key": w.key,
+                    "channel": w.channel,
+                    "payload": w.payload,
+                    "created_at": now,
+                    "state": "pending",
+                    "attempts": 0,
+                    "snoozes": 0,
+                }
+                for w in desired_reminders(facts, services.policy, TZ)
+            ]
         await uow.session.execute(insert(Reminder), rows)
         await uow.commit()
     return [await bind_directly(services, emulator, tg_bot, s.id) for s in staff]
@@ -125,8 +170,12 @@ async def answer(phone: Phone, count: int) -> str:
 
 
 async def test_teacher_gets_one_message_with_buttons_and_may_snooze_twice(
-        polling_bot: Application, bound: BindFactory, world: World, services: Services,  # type: ignore[type-arg]
-        sender_bot: Bot) -> None:
+    polling_bot: Application,
+    bound: BindFactory,
+    world: World,
+    services: Services,  # type: ignore[type-arg]
+    sender_bot: Bot,
+) -> None:
     phone = await bound("teacher_a")
     case = await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
     sender = make_sender(services, sender_bot)
@@ -136,7 +185,9 @@ async def test_teacher_gets_one_message_with_buttons_and_may_snooze_twice(
     msg = await phone.wait_for_reply(lambda m: "家访提醒" in m["text"])
     assert buttons(msg) == ["📝 现在记录家访", SNOOZE]
     pupil = world.student_in(world.class_a)
-    assert pupil.name not in msg["text"] and mask_name(pupil.name) in msg["text"] and case.number in msg["text"]
+    assert (
+        pupil.name not in msg["text"] and mask_name(pupil.name) in msg["text"] and case.number in msg["text"]
+    )
     assert msg["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == f"go:visit:{case.id}"
     for n in (1, 2):
         await phone.tap(SNOOZE, message_id=msg["message_id"])
@@ -151,8 +202,9 @@ async def test_teacher_gets_one_message_with_buttons_and_may_snooze_twice(
     assert kinds.count("reminder_sent") == 3 and kinds.count("reminder_snoozed") == 2
 
 
-async def test_quiet_hours_hold_a_reminder_until_the_morning(world: World, services: Services, emulator: Emulator,
-                                                             tg_bot: BotState, sender_bot: Bot) -> None:
+async def test_quiet_hours_hold_a_reminder_until_the_morning(
+    world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot
+) -> None:
     chat = await bind_directly(services, emulator, tg_bot, world.staff["teacher_a"].id)
     services.clock.set(datetime(2026, 10, 13, 23, 0, tzinfo=TZ))  # type: ignore[attr-defined]
     await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
@@ -167,7 +219,8 @@ async def test_quiet_hours_hold_a_reminder_until_the_morning(world: World, servi
 
 
 async def test_reminders_due_while_the_system_was_down_are_sent_when_it_is_back(
-        world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot) -> None:
+    world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot
+) -> None:
     chat = await bind_directly(services, emulator, tg_bot, world.staff["teacher_a"].id)
     await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
     services.clock.advance(timedelta(days=3, hours=13))  # type: ignore[attr-defined]  # back at 22:00: quiet
@@ -179,7 +232,8 @@ async def test_reminders_due_while_the_system_was_down_are_sent_when_it_is_back(
 
 
 async def test_killed_between_claim_and_send_is_sent_once_after_the_lease(
-        world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot) -> None:
+    world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot
+) -> None:
     chat = await bind_directly(services, emulator, tg_bot, world.staff["teacher_a"].id)
     case = await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
     services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
@@ -200,12 +254,20 @@ async def test_killed_between_claim_and_send_is_sent_once_after_the_lease(
 
 @pytest.mark.parametrize("fault", ["429", "500", "502", "timeout"])
 async def test_bot_api_failures_for_a_while_still_deliver_exactly_once(
-        fault: str, world: World, services: Services, emulator: Emulator, tg_bot: BotState,
-        sender_bot: Bot) -> None:
-    chats = [await bind_directly(services, emulator, tg_bot, world.staff[w].id) for w in ("teacher_a", "teacher_b")]
+    fault: str, world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot
+) -> None:
+    chats = [
+        await bind_directly(services, emulator, tg_bot, world.staff[w].id) for w in ("teacher_a", "teacher_b")
+    ]
     await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
-    await report(services.uow, world, services.clock, services.policy, who="teacher_b",  # type: ignore[arg-type]
-                 in_class=world.class_b)
+    await report(
+        services.uow,
+        world,
+        services.clock,
+        services.policy,
+        who="teacher_b",  # type: ignore[arg-type]
+        in_class=world.class_b,
+    )
     services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
     # A timeout: the emulator stalls longer than the Bot's read timeout and the call is abandoned.
     emulator.inject_fault("sendMessage", fault, 2, retry_after=1, delay=3.0 if fault == "timeout" else 0.0)
@@ -217,7 +279,8 @@ async def test_bot_api_failures_for_a_while_still_deliver_exactly_once(
 
 
 async def test_a_send_failing_for_good_is_marked_failed_and_shown_in_the_timeline(
-        world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot) -> None:
+    world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot
+) -> None:
     chat = await bind_directly(services, emulator, tg_bot, world.staff["teacher_a"].id)
     case = await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
     services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
@@ -238,7 +301,8 @@ async def test_a_send_failing_for_good_is_marked_failed_and_shown_in_the_timelin
 
 
 async def test_a_blocked_teacher_is_marked_unreachable_and_the_principal_told_in_the_digest(
-        world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot) -> None:
+    world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot
+) -> None:
     teacher = await bind_directly(services, emulator, tg_bot, world.staff["teacher_a"].id)
     principal = await bind_directly(services, emulator, tg_bot, world.staff["principal"].id)
     emulator.people.set_blocked(tg_bot.token, teacher, True)
@@ -246,12 +310,16 @@ async def test_a_blocked_teacher_is_marked_unreachable_and_the_principal_told_in
     services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]  # Friday 09:00
     sender = make_sender(services, sender_bot)
     assert await sender.drain() == 0
-    [row] = await reminder_rows(services, case_id=case.id, kind="visit_due", recipient_id=world.staff["teacher_a"].id)
+    [row] = await reminder_rows(
+        services, case_id=case.id, kind="visit_due", recipient_id=world.staff["teacher_a"].id
+    )
     assert row.state == "unreachable" and "Forbidden" in (row.last_error or "")
     async with services.uow() as uow:
         binding = await uow.directory.binding_for_staff(world.staff["teacher_a"].id)
         assert binding is not None and binding.unreachable_since == services.clock.now()
-    instead = await reminder_rows(services, case_id=case.id, kind="visit_due", recipient_id=world.staff["principal"].id)
+    instead = await reminder_rows(
+        services, case_id=case.id, kind="visit_due", recipient_id=world.staff["principal"].id
+    )
     assert [(r.state, r.channel) for r in instead] == [("pending", "digest")]
     services.clock.set(datetime(2026, 10, 17, 8, 0, tzinfo=TZ))  # type: ignore[attr-defined]  # next digest
     assert await build_digests(services.uow, now=services.clock.now(), policy=services.policy, tz=TZ) == 1
@@ -264,21 +332,36 @@ async def test_a_blocked_teacher_is_marked_unreachable_and_the_principal_told_in
 
 
 async def test_two_senders_with_their_own_engines_send_each_reminder_once(
-        world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot,
-        database_url: str) -> None:
+    world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot, database_url: str
+) -> None:
     """Two schedulers (here: two sender loops, each with its own engine and worker id) on one database."""
     teachers = [world.staff["teacher_a"].id, world.staff["teacher_b"].id]
     chats = [await bind_directly(services, emulator, tg_bot, t) for t in teachers]
     for n in range(4):
         for who, cls in (("teacher_a", world.class_a), ("teacher_b", world.class_b)):
-            await report(services.uow, world, services.clock, services.policy, who=who,  # type: ignore[arg-type]
-                         in_class=cls, pupil=n)
+            await report(
+                services.uow,
+                world,
+                services.clock,
+                services.policy,
+                who=who,  # type: ignore[arg-type]
+                in_class=cls,
+                pupil=n,
+            )
     services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
     engines = [make_engine(database_url) for _ in range(2)]
     shared = SendLimiter()  # one process here, so one budget, as in production
     try:
-        senders = [make_sender(services, sender_bot, uow=UnitOfWorkFactory(make_sessionmaker(e)), worker=f"w{i}",
-                               limiter=shared) for i, e in enumerate(engines)]
+        senders = [
+            make_sender(
+                services,
+                sender_bot,
+                uow=UnitOfWorkFactory(make_sessionmaker(e)),
+                worker=f"w{i}",
+                limiter=shared,
+            )
+            for i, e in enumerate(engines)
+        ]
         for s in senders:
             s.batch = 2  # small claims, so both really take part
         counts = await asyncio.gather(*(s.drain() for s in senders))
@@ -301,16 +384,25 @@ async def wait_until_sent(services: Services, count: int) -> list[Reminder]:
 
 
 async def test_of_two_schedulers_only_the_leader_sends_and_the_standby_takes_over_when_it_dies(
-        world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot,
-        database_url: str) -> None:
+    world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot, database_url: str
+) -> None:
     """Two schedulers with their own engines and rate limiters, as two processes on one database."""
-    chats = [await bind_directly(services, emulator, tg_bot, world.staff[t].id) for t in ("teacher_a", "teacher_b")]
+    chats = [
+        await bind_directly(services, emulator, tg_bot, world.staff[t].id) for t in ("teacher_a", "teacher_b")
+    ]
 
     async def two_reports_each(first_pupil: int) -> None:
         for n in (first_pupil, first_pupil + 1):
             for who, cls in (("teacher_a", world.class_a), ("teacher_b", world.class_b)):
-                await report(services.uow, world, services.clock, services.policy, who=who,  # type: ignore[arg-type]
-                             in_class=cls, pupil=n)
+                await report(
+                    services.uow,
+                    world,
+                    services.clock,
+                    services.policy,
+                    who=who,  # type: ignore[arg-type]
+                    in_class=cls,
+                    pupil=n,
+                )
         services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]  # far past the leader lease
 
     await two_reports_each(0)
@@ -344,9 +436,12 @@ async def test_of_two_schedulers_only_the_leader_sends_and_the_standby_takes_ove
 
 
 async def test_coordinators_get_one_digest_a_day_not_one_message_per_case(
-        world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot) -> None:
-    chats = {w: await bind_directly(services, emulator, tg_bot, world.staff[w].id)
-             for w in ("teacher_a", "principal", "township")}
+    world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot
+) -> None:
+    chats = {
+        w: await bind_directly(services, emulator, tg_bot, world.staff[w].id)
+        for w in ("teacher_a", "principal", "township")
+    }
     for n in range(3):
         await report(services.uow, world, services.clock, services.policy, pupil=n)  # type: ignore[arg-type]
     sender = make_sender(services, sender_bot)
@@ -355,7 +450,10 @@ async def test_coordinators_get_one_digest_a_day_not_one_message_per_case(
             services.clock.set(datetime(2026, 10, day, hour, 0, tzinfo=TZ))  # type: ignore[attr-defined]
             await build_digests(services.uow, now=services.clock.now(), policy=services.policy, tz=TZ)
             await sender.drain()
-    principal, township = received(emulator, tg_bot, chats["principal"]), received(emulator, tg_bot, chats["township"])
+    principal, township = (
+        received(emulator, tg_bot, chats["principal"]),
+        received(emulator, tg_bot, chats["township"]),
+    )
     assert len(principal) == 1 and len(township) == 1  # one digest each; nothing new after that
     assert principal[0]["text"].count("首次家访逾期") == 3 and township[0]["text"].count("首次家访逾期") == 3
     assert len(received(emulator, tg_bot, chats["teacher_a"])) == 3  # teachers: one message per case
@@ -366,7 +464,8 @@ async def test_coordinators_get_one_digest_a_day_not_one_message_per_case(
 
 @pytest.mark.parametrize("backend", ["sqlite"])
 async def test_2000_reminders_are_sent_without_a_single_429(
-        world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot) -> None:
+    world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot
+) -> None:
     """THE SLOW TEST (~72 s: 2 000 messages at 28 a second). Run once, on SQLite (the default deployment;
     PostgreSQL's claiming is covered by the tests above): 100 teachers with 20 overdue cases each, the
     emulator enforcing Telegram's flood limits (30/s per bot, 1/s per chat)."""
@@ -383,14 +482,16 @@ async def test_2000_reminders_are_sent_without_a_single_429(
 
 
 async def test_the_scheduler_replans_at_start_and_sends_what_is_due(
-        world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot) -> None:
+    world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot
+) -> None:
     """Restarting with an edited policy moves pending reminders; the periodic tick then sends them."""
     chat = await bind_directly(services, emulator, tg_bot, world.staff["teacher_a"].id)
     await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
     services.clock.advance(timedelta(days=1, hours=1))  # type: ignore[attr-defined]
     services.policy = dataclasses.replace(services.policy, first_visit_due=timedelta(days=1))  # edited file
-    scheduler = ReminderScheduler(services, sender_bot, wake_every=0.2,
-                                  sender=make_sender(services, sender_bot, worker="scheduler"))
+    scheduler = ReminderScheduler(
+        services, sender_bot, wake_every=0.2, sender=make_sender(services, sender_bot, worker="scheduler")
+    )
     await scheduler.start()
     try:
         for _ in range(100):
@@ -405,13 +506,22 @@ async def test_the_scheduler_replans_at_start_and_sends_what_is_due(
 async def test_notoneless_run_sends_due_reminders_in_process(database_url: str, tmp_path: Path) -> None:
     """The whole system with a token: a reminder already due is sent by the in-process scheduler."""
     quiet_free = tmp_path / "policy.toml"
-    quiet_free.write_text(DEFAULT_POLICY.read_text(encoding="utf-8").replace('start = "21:00"', 'start = "00:00"')
-                          .replace('end = "07:30"', 'end = "00:00"'), encoding="utf-8")
+    quiet_free.write_text(
+        DEFAULT_POLICY.read_text(encoding="utf-8")
+        .replace('start = "21:00"', 'start = "00:00"')
+        .replace('end = "07:30"', 'end = "00:00"'),
+        encoding="utf-8",
+    )
     async with Emulator() as emulator:
         tg = emulator.create_bot(username="nol_sched_bot")
-        settings = settings_for(database_url, tmp_path, telegram_bot_token=tg.token,
-                                telegram_api_base_url=emulator.base_url,
-                                telegram_file_base_url=emulator.file_base_url, policy_file=str(quiet_free))
+        settings = settings_for(
+            database_url,
+            tmp_path,
+            telegram_bot_token=tg.token,
+            telegram_api_base_url=emulator.base_url,
+            telegram_file_base_url=emulator.file_base_url,
+            policy_file=str(quiet_free),
+        )
         services = build_services(settings, FixedClock(datetime.now(UTC) - timedelta(days=4)))
         try:
             world = await build_world(services.uow)
@@ -428,8 +538,12 @@ async def test_notoneless_run_sends_due_reminders_in_process(database_url: str, 
 
 
 async def test_log_the_visit_now_opens_the_visit_form_on_that_case(
-        polling_bot: Application, bound: BindFactory, world: World, services: Services,  # type: ignore[type-arg]
-        sender_bot: Bot) -> None:
+    polling_bot: Application,
+    bound: BindFactory,
+    world: World,
+    services: Services,  # type: ignore[type-arg]
+    sender_bot: Bot,
+) -> None:
     phone = await bound("teacher_a")
     await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
     services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
@@ -441,8 +555,12 @@ async def test_log_the_visit_now_opens_the_visit_form_on_that_case(
 
 
 async def test_retention_check_buttons_record_the_checks_and_close_the_case(
-        polling_bot: Application, bound: BindFactory, world: World, services: Services,  # type: ignore[type-arg]
-        sender_bot: Bot) -> None:
+    polling_bot: Application,
+    bound: BindFactory,
+    world: World,
+    services: Services,  # type: ignore[type-arg]
+    sender_bot: Bot,
+) -> None:
     phone = await bound("teacher_a")
     case = await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
     async with services.uow() as uow:
@@ -450,8 +568,15 @@ async def test_retention_check_buttons_record_the_checks_and_close_the_case(
         assert found is not None
         found.returned_on = services.clock.now().astimezone(TZ).date()
         for target in (CaseStatus.RETURNED, CaseStatus.RETENTION):
-            await change_status(uow, found, target, Actor.system("test"), now=services.clock.now(),
-                                policy=services.policy, tz=TZ)
+            await change_status(
+                uow,
+                found,
+                target,
+                Actor.system("test"),
+                now=services.clock.now(),
+                policy=services.policy,
+                tz=TZ,
+            )
         await uow.commit()
     sender = make_sender(services, sender_bot)
     for check, (days, reply) in enumerate(((14, "第 1/2 次回访"), (16, "已销号")), start=1):
@@ -462,7 +587,10 @@ async def test_retention_check_buttons_record_the_checks_and_close_the_case(
         await phone.tap("✅ 仍在正常上学", message_id=msg["message_id"])
         assert reply in await answer(phone, 2 * check - 1)
         await phone.tap("✅ 仍在正常上学", message_id=msg["message_id"])  # a second tap changes nothing
-        assert "已经记录过" in await answer(phone, 2 * check) or "不在保学跟踪" in phone.callback_answers[-1]["text"]
+        assert (
+            "已经记录过" in await answer(phone, 2 * check)
+            or "不在保学跟踪" in phone.callback_answers[-1]["text"]
+        )
     async with services.uow() as uow:
         closed = await uow.cases.get(case.id)
         assert closed is not None and closed.status == "closed"
@@ -471,8 +599,14 @@ async def test_retention_check_buttons_record_the_checks_and_close_the_case(
 
 
 async def test_a_forged_snooze_for_someone_elses_reminder_is_refused_and_audited(
-        polling_bot: Application, bound: BindFactory, world: World, services: Services,  # type: ignore[type-arg]
-        emulator: Emulator, tg_bot: BotState, sender_bot: Bot) -> None:
+    polling_bot: Application,
+    bound: BindFactory,
+    world: World,
+    services: Services,  # type: ignore[type-arg]
+    emulator: Emulator,
+    tg_bot: BotState,
+    sender_bot: Bot,
+) -> None:
     await bind_directly(services, emulator, tg_bot, world.staff["teacher_a"].id)
     other = await bound("teacher_b")
     case = await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]

@@ -58,7 +58,9 @@ def report_script(world: World) -> list[tuple[Step, Callable[[dict], bool]]]:  #
 
     async def pick(phone: Phone) -> object:
         ask = next(m for m in reversed(phone.messages) if buttons(m))
-        label = next(b for b in buttons(ask) if b.startswith(mask_name(pupil.name)) and pupil.student_number[-4:] in b)
+        label = next(
+            b for b in buttons(ask) if b.startswith(mask_name(pupil.name)) and pupil.student_number[-4:] in b
+        )
         return await phone.tap(label)
 
     return [
@@ -74,7 +76,8 @@ def report_script(world: World) -> list[tuple[Step, Callable[[dict], bool]]]:  #
 
 
 async def test_restart_between_every_pair_of_steps_resumes_the_same_step(
-        bot_process: Restartable, phones: PhoneFactory, world: World, services: Services) -> None:
+    bot_process: Restartable, phones: PhoneFactory, world: World, services: Services
+) -> None:
     phone = await phones()
     await phone.start(await invite_code(services, world.staff["teacher_a"].id))
     await phone.wait_for_reply(lambda m: "绑定成功" in m["text"])
@@ -85,15 +88,19 @@ async def test_restart_between_every_pair_of_steps_resumes_the_same_step(
     assert bot_process.starts == len(report_script(world)) + 1
     pupil = world.student_in(world.class_a)
     async with services.uow() as uow:
-        cases = await uow.session.scalar(select(func.count()).select_from(Case).where(Case.student_id == pupil.id))
-        reports = await uow.session.scalar(select(func.count()).select_from(CaseEvent).where(
-            CaseEvent.kind == "absence_reported"))
+        cases = await uow.session.scalar(
+            select(func.count()).select_from(Case).where(Case.student_id == pupil.id)
+        )
+        reports = await uow.session.scalar(
+            select(func.count()).select_from(CaseEvent).where(CaseEvent.kind == "absence_reported")
+        )
         assert (cases, reports) == (1, 1)
         assert await uow.students.flags(pupil.id) == ["orphan"]
 
 
-async def test_a_double_tapped_submit_records_once(polling_bot: Application, phones: PhoneFactory,
-                                                   world: World, services: Services) -> None:
+async def test_a_double_tapped_submit_records_once(
+    polling_bot: Application, phones: PhoneFactory, world: World, services: Services
+) -> None:
     phone = await phones()
     await phone.start(await invite_code(services, world.staff["teacher_a"].id))
     await phone.wait_for_reply(lambda m: "绑定成功" in m["text"])
@@ -107,14 +114,16 @@ async def test_a_double_tapped_submit_records_once(polling_bot: Application, pho
     await phone.wait_for_reply(lambda m: "个案编号" in m["text"])
     await phone.refresh()
     async with services.uow() as uow:
-        n = await uow.session.scalar(select(func.count()).select_from(CaseEvent).where(
-            CaseEvent.kind == "absence_reported"))
+        n = await uow.session.scalar(
+            select(func.count()).select_from(CaseEvent).where(CaseEvent.kind == "absence_reported")
+        )
     assert n == 1
     assert sum("个案编号" in m["text"] for m in phone.messages) == 1
 
 
-async def test_a_redelivered_update_changes_nothing(polling_bot: Application, phones: PhoneFactory,
-                                                    world: World, services: Services, tg_bot: BotState) -> None:
+async def test_a_redelivered_update_changes_nothing(
+    polling_bot: Application, phones: PhoneFactory, world: World, services: Services, tg_bot: BotState
+) -> None:
     """Telegram delivers at least once: the same submit update arriving twice records one report."""
     phone = await phones()
     await phone.start(await invite_code(services, world.staff["teacher_a"].id))
@@ -129,10 +138,13 @@ async def test_a_redelivered_update_changes_nothing(polling_bot: Application, ph
     await phone.send("/help")
     await phone.wait_for_reply(lambda m: "/language" in m["text"])
     async with services.uow() as uow:
-        n = await uow.session.scalar(select(func.count()).select_from(CaseEvent).where(
-            CaseEvent.kind == "absence_reported"))
+        n = await uow.session.scalar(
+            select(func.count()).select_from(CaseEvent).where(CaseEvent.kind == "absence_reported")
+        )
     assert n == 1
-    assert len(phone.messages) == before + 1, " | ".join(m["text"][:12].replace("\n", " ") for m in phone.messages[-4:])
+    assert len(phone.messages) == before + 1, " | ".join(
+        m["text"][:12].replace("\n", " ") for m in phone.messages[-4:]
+    )
 
 
 async def inbox_empty(services: Services) -> bool:
@@ -149,7 +161,8 @@ async def handled(services: Services, tg_bot: BotState) -> None:
 
 
 async def test_an_update_stored_but_not_confirmed_by_a_killed_process_is_handled_once(
-        bot_process: Restartable, phones: PhoneFactory, world: World, services: Services, tg_bot: BotState) -> None:
+    bot_process: Restartable, phones: PhoneFactory, world: World, services: Services, tg_bot: BotState
+) -> None:
     """Killed between storing a batch and confirming it, a process leaves the update in its inbox and at
     Telegram: the next process replays it, and drops and confirms Telegram's copy."""
     phone = await phones()
@@ -174,13 +187,23 @@ async def test_an_update_stored_but_not_confirmed_by_a_killed_process_is_handled
 
 async def _audited(services: Services, action: str, entity: str) -> int:
     async with services.uow() as uow:
-        return int(await uow.session.scalar(select(func.count()).select_from(AuditEntry).where(
-            AuditEntry.action == action, AuditEntry.entity == entity)) or 0)
+        return int(
+            await uow.session.scalar(
+                select(func.count())
+                .select_from(AuditEntry)
+                .where(AuditEntry.action == action, AuditEntry.entity == entity)
+            )
+            or 0
+        )
 
 
 async def test_redelivered_invite_language_tap_and_mycases_store_nothing_twice(
-        polling_bot: Application, phones: PhoneFactory, world: World, services: Services,  # type: ignore[type-arg]
-        tg_bot: BotState) -> None:
+    polling_bot: Application,
+    phones: PhoneFactory,
+    world: World,
+    services: Services,  # type: ignore[type-arg]
+    tg_bot: BotState,
+) -> None:
     """Updates that store something besides forms (an invite redeemed, a language chosen, a list viewed
     and audited) are applied once: a replay or a redelivery stores and says nothing."""
     await open_case(services, world, world.student_in(world.class_a), services.clock.now())

@@ -28,8 +28,15 @@ async def open_case(services: Services, world: World) -> Case:
         staff = world.staff["teacher_a"]
         today = services.clock.now().astimezone(services.tz).date()
         report = AbsenceReport(world.student_in(world.class_a).id, today - timedelta(days=ABSENT_DAYS))
-        case, _ = await report_absence(uow, await scope_for(uow, staff), Actor(staff.id, "test"), report,
-                                       now=services.clock.now(), policy=services.policy, tz=services.tz)
+        case, _ = await report_absence(
+            uow,
+            await scope_for(uow, staff),
+            Actor(staff.id, "test"),
+            report,
+            now=services.clock.now(),
+            policy=services.policy,
+            tz=services.tz,
+        )
         await uow.commit()
     return case
 
@@ -51,8 +58,9 @@ async def _to_method_step(phone: Phone, case: Case) -> dict:  # type: ignore[typ
 
 
 @pytest.mark.parametrize("who", ["teacher_a", "cadre_a"])
-async def test_return_is_confirmed_in_a_few_taps(polling_bot: Application, bound: BindFactory, world: World,
-                                                 services: Services, open_case: Case, who: str) -> None:
+async def test_return_is_confirmed_in_a_few_taps(
+    polling_bot: Application, bound: BindFactory, world: World, services: Services, open_case: Case, who: str
+) -> None:
     phone = await bound(who)
     await _to_method_step(phone, open_case)
     await phone.tap("本人在课堂上见到")
@@ -77,8 +85,9 @@ async def test_return_is_confirmed_in_a_few_taps(polling_bot: Application, bound
         assert event.data["attachment_ids"] == [photos[0].id]
 
 
-async def test_other_way_needs_a_description(polling_bot: Application, bound: BindFactory,
-                                             services: Services, open_case: Case) -> None:
+async def test_other_way_needs_a_description(
+    polling_bot: Application, bound: BindFactory, services: Services, open_case: Case
+) -> None:
     phone = await bound("teacher_a")
     await _to_method_step(phone, open_case)
     await phone.tap("其他方式")
@@ -100,8 +109,9 @@ async def test_other_way_needs_a_description(polling_bot: Application, bound: Bi
         assert (event.data["method"], event.data["method_note"]) == ("other", "校长电话告知已到校")
 
 
-async def test_bad_dates_and_stray_inputs_are_reasked(polling_bot: Application, bound: BindFactory,
-                                                      services: Services, open_case: Case) -> None:
+async def test_bad_dates_and_stray_inputs_are_reasked(
+    polling_bot: Application, bound: BindFactory, services: Services, open_case: Case
+) -> None:
     phone = await bound("teacher_a")
     await phone.send("/return")
     ask = await phone.wait_for_reply(lambda m: any(open_case.number in b for b in buttons(m)))
@@ -124,13 +134,17 @@ async def test_bad_dates_and_stray_inputs_are_reasked(polling_bot: Application, 
 
 
 @pytest.mark.parametrize("steps", [0, 1, 2, 3, 4, 5])
-async def test_cancel_at_any_step_leaves_nothing(polling_bot: Application, bound: BindFactory,
-                                                 services: Services, open_case: Case, steps: int) -> None:
+async def test_cancel_at_any_step_leaves_nothing(
+    polling_bot: Application, bound: BindFactory, services: Services, open_case: Case, steps: int
+) -> None:
     phone = await bound("teacher_a")
     await phone.send("/return")
     ask = await phone.wait_for_reply(lambda m: any(open_case.number in b for b in buttons(m)))
     script = [
-        (lambda: phone.tap(next(b for b in buttons(ask) if open_case.number in b)), lambda m: "今天" in buttons(m)),
+        (
+            lambda: phone.tap(next(b for b in buttons(ask) if open_case.number in b)),
+            lambda m: "今天" in buttons(m),
+        ),
         (lambda: phone.tap("今天"), lambda m: "其他方式" in buttons(m)),
         (lambda: phone.tap("其他方式"), lambda m: "必填" in m["text"]),
         (lambda: phone.send("电话确认"), lambda m: "照片" in m["text"]),
@@ -147,8 +161,9 @@ async def test_cancel_at_any_step_leaves_nothing(polling_bot: Application, bound
         assert await uow.drafts.get(phone.user_id) is None
 
 
-async def test_double_tapped_submit_confirms_once(polling_bot: Application, bound: BindFactory,
-                                                  services: Services, open_case: Case) -> None:
+async def test_double_tapped_submit_confirms_once(
+    polling_bot: Application, bound: BindFactory, services: Services, open_case: Case
+) -> None:
     phone = await bound("teacher_a")
     await _to_method_step(phone, open_case)
     await phone.tap("学校确认已到校")
@@ -169,7 +184,8 @@ async def test_double_tapped_submit_confirms_once(polling_bot: Application, boun
 
 
 async def test_case_id_typed_after_the_command_skips_to_the_date(
-        polling_bot: Application, bound: BindFactory, open_case: Case) -> None:
+    polling_bot: Application, bound: BindFactory, open_case: Case
+) -> None:
     phone = await bound("teacher_a")
     await phone.send(f"/return {open_case.id}")
     await phone.wait_for_reply(lambda m: "今天" in buttons(m) and "哪天" in m["text"])
@@ -177,7 +193,8 @@ async def test_case_id_typed_after_the_command_skips_to_the_date(
 
 @pytest.mark.parametrize("how", ["typed", "forged_button", "forged_choice"])
 async def test_another_villages_case_is_refused_and_logged(
-        polling_bot: Application, bound: BindFactory, services: Services, open_case: Case, how: str) -> None:
+    polling_bot: Application, bound: BindFactory, services: Services, open_case: Case, how: str
+) -> None:
     phone = await bound("cadre_b")
     if how == "typed":
         await phone.send(f"/return {open_case.id}")

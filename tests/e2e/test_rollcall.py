@@ -32,7 +32,8 @@ def checklist(m: dict) -> bool:  # type: ignore[type-arg]
 
 
 async def test_teacher_ticks_absent_pupils_and_suspected_cases_open(
-        polling_bot: Application, bound: BindFactory, world: World, services: Services) -> None:
+    polling_bot: Application, bound: BindFactory, world: World, services: Services
+) -> None:
     phone = await bound("teacher_a")
     first, second = [s for s in world.students if s.class_id == world.class_a.id][:2]
     await phone.send("/rollcall")
@@ -61,7 +62,8 @@ async def test_teacher_ticks_absent_pupils_and_suspected_cases_open(
 
 
 async def test_whole_class_present_needs_one_tap_and_submit(
-        polling_bot: Application, bound: BindFactory, services: Services) -> None:
+    polling_bot: Application, bound: BindFactory, services: Services
+) -> None:
     phone = await bound("teacher_b")
     await phone.send("/rollcall")
     await phone.wait_for_reply(checklist)
@@ -74,11 +76,21 @@ async def test_whole_class_present_needs_one_tap_and_submit(
         assert await uow.cases.count_by_status() == {}
 
 
-async def test_large_class_is_paginated(polling_bot: Application, bound: BindFactory, world: World,
-                                        services: Services) -> None:
+async def test_large_class_is_paginated(
+    polling_bot: Application, bound: BindFactory, world: World, services: Services
+) -> None:
     async with services.uow() as uow:
-        extra = [Student(student_number=f"L2027{9000 + n:08d}", name=f"孙大{n}", sex="F", birth_date=date(2015, 3, 1),
-                         school_id=world.school.id, class_id=world.class_a.id) for n in range(10)]
+        extra = [
+            Student(
+                student_number=f"L2027{9000 + n:08d}",
+                name=f"孙大{n}",
+                sex="F",
+                birth_date=date(2015, 3, 1),
+                school_id=world.school.id,
+                class_id=world.class_a.id,
+            )
+            for n in range(10)
+        ]
         uow.session.add_all(extra)
         await uow.commit()
     phone = await bound("teacher_a")
@@ -99,10 +111,14 @@ async def test_large_class_is_paginated(polling_bot: Application, bound: BindFac
 
 
 async def test_teacher_of_two_classes_chooses_the_class_first(
-        polling_bot: Application, bound: BindFactory, world: World, services: Services) -> None:
+    polling_bot: Application, bound: BindFactory, world: World, services: Services
+) -> None:
     async with services.uow() as uow:
-        uow.session.add(TeachingAssignment(staff_id=world.staff["teacher_a"].id, class_id=world.class_b.id,
-                                           is_class_teacher=True))
+        uow.session.add(
+            TeachingAssignment(
+                staff_id=world.staff["teacher_a"].id, class_id=world.class_b.id, is_class_teacher=True
+            )
+        )
         await uow.commit()
     phone = await bound("teacher_a")
     await phone.send("/rollcall")
@@ -123,16 +139,20 @@ async def test_teacher_of_two_classes_chooses_the_class_first(
         assert await uow.drafts.get(phone.user_id) is None
 
 
-@pytest.mark.parametrize(("who", "refusal"), [("subject", "不适用于您的角色"), ("cadre_a", "不适用于您的角色")])
-async def test_roll_call_is_only_for_class_teachers(polling_bot: Application, bound: BindFactory,
-                                                    who: str, refusal: str) -> None:
+@pytest.mark.parametrize(
+    ("who", "refusal"), [("subject", "不适用于您的角色"), ("cadre_a", "不适用于您的角色")]
+)
+async def test_roll_call_is_only_for_class_teachers(
+    polling_bot: Application, bound: BindFactory, who: str, refusal: str
+) -> None:
     phone = await bound(who)
     await phone.send("/rollcall")
     await phone.wait_for_reply(lambda m: refusal in m["text"])
 
 
 async def test_forged_pupil_of_another_class_is_refused_and_logged(
-        polling_bot: Application, bound: BindFactory, world: World, services: Services) -> None:
+    polling_bot: Application, bound: BindFactory, world: World, services: Services
+) -> None:
     phone = await bound("teacher_a")
     await phone.send("/rollcall")
     ask = await phone.wait_for_reply(checklist)
@@ -144,11 +164,14 @@ async def test_forged_pupil_of_another_class_is_refused_and_logged(
         draft = await uow.drafts.get(phone.user_id)
         assert draft is not None and not draft.answers.get("absent")
         denied = await uow.audit.entries("denied")
-        assert [(e.entity, e.entity_id) for e in denied] == [("student", str(world.student_in(world.class_b).id))]
+        assert [(e.entity, e.entity_id) for e in denied] == [
+            ("student", str(world.student_in(world.class_b).id))
+        ]
 
 
-async def test_class_teacher_without_a_class_is_told_so(polling_bot: Application, bound: BindFactory,
-                                                        world: World, services: Services) -> None:
+async def test_class_teacher_without_a_class_is_told_so(
+    polling_bot: Application, bound: BindFactory, world: World, services: Services
+) -> None:
     async with services.uow() as uow:
         for assignment in await uow.directory.assignments(world.staff["teacher_b"].id):
             assignment.is_class_teacher = False

@@ -51,12 +51,17 @@ def settings_for(database_url: str, tmp_path: object, **kw: object) -> Settings:
 
 
 async def test_with_a_token_the_bot_uses_the_configured_api_and_no_simulator_is_served(
-        database_url: str, tmp_path: object) -> None:
+    database_url: str, tmp_path: object
+) -> None:
     async with Emulator() as emulator:
         bot = emulator.create_bot(username="nol_runner_bot")
-        settings = settings_for(database_url, tmp_path, telegram_bot_token=bot.token,
-                                telegram_api_base_url=emulator.base_url,
-                                telegram_file_base_url=emulator.file_base_url)
+        settings = settings_for(
+            database_url,
+            tmp_path,
+            telegram_bot_token=bot.token,
+            telegram_api_base_url=emulator.base_url,
+            telegram_file_base_url=emulator.file_base_url,
+        )
         async with running(settings) as base, httpx.AsyncClient(timeout=5) as client:
             assert (await client.get(f"{base}/simulator")).status_code == 404
             assert "simulator" not in (await client.get(base)).text
@@ -65,11 +70,11 @@ async def test_with_a_token_the_bot_uses_the_configured_api_and_no_simulator_is_
                 assert "邀请链接" in (await phone.wait_for_reply(timeout=20))["text"]
 
 
-async def test_without_a_token_the_demo_emulator_and_simulator_run(database_url: str, tmp_path: object) -> None:
+async def test_without_a_token_the_demo_emulator_and_simulator_run(
+    database_url: str, tmp_path: object
+) -> None:
     settings = settings_for(database_url, tmp_path)
     async with running(settings) as base, httpx.AsyncClient(timeout=5) as client:
         page = await client.get(f"{base}/simulator")
         assert page.status_code == 200
         assert "simulator" in (await client.get(base)).text
-
-

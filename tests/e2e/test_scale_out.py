@@ -43,8 +43,12 @@ WORKERS = 3
 @pytest.fixture
 async def services(database_url: str, tmp_path: Path) -> AsyncIterator[Services]:
     """The test's view of the database, on the real clock and the policy the processes use."""
-    settings = load_settings(database_url=database_url, telegram_bot_username="nol_e2e_bot",
-                             media_dir=tmp_path / "media", policy_file=policy_without_quiet_hours(tmp_path))
+    settings = load_settings(
+        database_url=database_url,
+        telegram_bot_username="nol_e2e_bot",
+        media_dir=tmp_path / "media",
+        policy_file=policy_without_quiet_hours(tmp_path),
+    )
     svc = build_services(settings)
     yield svc
     await svc.close()
@@ -64,9 +68,12 @@ async def round_robin_proxy(ports: list[int], hits: Counter[int]) -> web.AppRunn
     async def forward(request: web.Request) -> web.Response:
         port = next(turn)
         hits[port] += 1
-        headers = {k: v for k, v in request.headers.items() if k.lower().startswith(("x-telegram", "content-type"))}
-        async with session.post(f"http://127.0.0.1:{port}{request.path}", data=await request.read(),
-                                headers=headers) as answer:
+        headers = {
+            k: v for k, v in request.headers.items() if k.lower().startswith(("x-telegram", "content-type"))
+        }
+        async with session.post(
+            f"http://127.0.0.1:{port}{request.path}", data=await request.read(), headers=headers
+        ) as answer:
             return web.Response(status=answer.status, body=await answer.read())
 
     app = web.Application()
@@ -78,8 +85,9 @@ async def round_robin_proxy(ports: list[int], hits: Counter[int]) -> web.AppRunn
 
 
 @pytest.fixture
-async def cluster(database_url: str, emulator: Emulator, tg_bot: BotState, services: Services,
-                  tmp_path: Path) -> AsyncIterator[Cluster]:
+async def cluster(
+    database_url: str, emulator: Emulator, tg_bot: BotState, services: Services, tmp_path: Path
+) -> AsyncIterator[Cluster]:
     ports, hits = [free_port() for _ in range(WORKERS)], Counter[int]()
     proxy_port = free_port()
     runner = await round_robin_proxy(ports, hits)
@@ -88,12 +96,23 @@ async def cluster(database_url: str, emulator: Emulator, tg_bot: BotState, servi
     processes = []
     try:
         for n, port in enumerate(ports):
-            env = product_env(database_url, tg_bot.token, emulator.url, tmp_path / "media",
-                              POLICY_FILE=str(services.settings.policy_file), TELEGRAM_WEBHOOK_URL=url, TELEGRAM_WEBHOOK_SECRET=SECRET,
-                              TELEGRAM_WEBHOOK_REGISTER="1" if n == 0 else "0")
+            env = product_env(
+                database_url,
+                tg_bot.token,
+                emulator.url,
+                tmp_path / "media",
+                POLICY_FILE=str(services.settings.policy_file),
+                TELEGRAM_WEBHOOK_URL=url,
+                TELEGRAM_WEBHOOK_SECRET=SECRET,
+                TELEGRAM_WEBHOOK_REGISTER="1" if n == 0 else "0",
+            )
             processes.append(await spawn_webhook_worker(env, port, tmp_path / f"worker{n}.log"))
-        await asyncio.gather(*(wait_http(f"http://127.0.0.1:{p}/healthz", proc) for p, proc in zip(ports, processes,
-                                                                                                  strict=True)))
+        await asyncio.gather(
+            *(
+                wait_http(f"http://127.0.0.1:{p}/healthz", proc)
+                for p, proc in zip(ports, processes, strict=True)
+            )
+        )
         assert tg_bot.webhook is not None and tg_bot.webhook.get("url") == url  # type: ignore[union-attr]
         yield Cluster(url, hits)
     finally:
@@ -103,20 +122,26 @@ async def cluster(database_url: str, emulator: Emulator, tg_bot: BotState, servi
 
 
 async def test_three_webhook_workers_onboard_and_take_reports_from_four_teachers_at_once(
-        cluster: Cluster, phones: PhoneFactory, world: World, services: Services, tg_bot: BotState) -> None:
+    cluster: Cluster, phones: PhoneFactory, world: World, services: Services, tg_bot: BotState
+) -> None:
     pupils = four_pupils(world)
     people = {who: await phones(first_name=who) for who in pupils}
     codes = {who: await invite_code(services, world.staff[who].id) for who in pupils}
     await asyncio.gather(*(bind(people[who], codes[who]) for who in pupils))
-    await asyncio.gather(*(walk(people[who], report_steps(pupil), timeout=30) for who, pupil in pupils.items()))
+    await asyncio.gather(
+        *(walk(people[who], report_steps(pupil), timeout=30) for who, pupil in pupils.items())
+    )
     for pupil in pupils.values():
         assert await report_counts(services, pupil.id) == (1, 1)
     assert len(cluster.hits) == WORKERS and min(cluster.hits.values()) >= 5, cluster.hits
 
     # Telegram delivers at least once: the last submit, delivered again, lands on another worker.
     phone = people["teacher_a"]
-    submit = next(u for u in reversed(tg_bot.history) if (u.get("callback_query") or {}).get("from", {}).get("id")
-                  == phone.user_id)
+    submit = next(
+        u
+        for u in reversed(tg_bot.history)
+        if (u.get("callback_query") or {}).get("from", {}).get("id") == phone.user_id
+    )
     await phone.redeliver(int(submit["update_id"]))
     await phone.send("/help")
     await phone.wait_for_reply(lambda m: "/language" in m["text"], timeout=30)
@@ -128,8 +153,11 @@ def slow_handover_policy(folder: Path) -> Path:
     """The drills' policy with a slow send rate (so the leader can be killed half-way), a 3 s leader
     lease and a 30 s claim lease (so the hand-over and the dead leader's claims are over quickly)."""
     text = policy_without_quiet_hours(folder).read_text(encoding="utf-8")
-    for old, new in (('claim_lease = "2m"', 'claim_lease = "30s"'), ('leader_lease = "30s"', 'leader_lease = "3s"'),
-                     ("messages_per_second = 28", "messages_per_second = 4")):
+    for old, new in (
+        ('claim_lease = "2m"', 'claim_lease = "30s"'),
+        ('leader_lease = "30s"', 'leader_lease = "3s"'),
+        ("messages_per_second = 28", "messages_per_second = 4"),
+    ):
         assert old in text, f"the [delivery] section of the default policy changed: {old}"
         text = text.replace(old, new)
     path = folder / "handover.toml"
@@ -146,7 +174,9 @@ async def lease_holder(services: Services) -> str | None:
 async def sent_rows(services: Services) -> list[tuple[str, datetime]]:
     """(claimed_by, sent_at) of every sent reminder: who sent it, and when."""
     async with services.uow() as uow:
-        found = await uow.session.execute(select(Reminder.claimed_by, Reminder.sent_at).where(Reminder.state == "sent"))
+        found = await uow.session.execute(
+            select(Reminder.claimed_by, Reminder.sent_at).where(Reminder.state == "sent")
+        )
     return [(str(by), at) for by, at in found.all()]
 
 
@@ -154,18 +184,27 @@ def pid_of(worker: str) -> int:
     return int(worker.split(":")[1])  # host:pid:random (bot.sender.worker_name)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("app.scheduler") is None,
-                    reason="needs the reminder scheduler (`notoneless scheduler`, app/scheduler.py)")
+@pytest.mark.skipif(
+    importlib.util.find_spec("app.scheduler") is None,
+    reason="needs the reminder scheduler (`notoneless scheduler`, app/scheduler.py)",
+)
 async def test_of_two_schedulers_only_the_leader_sends_and_after_kill9_the_standby_sends_the_rest(
-        database_url: str, emulator: Emulator, tg_bot: BotState, world: World, services: Services,
-        tmp_path: Path) -> None:
+    database_url: str, emulator: Emulator, tg_bot: BotState, world: World, services: Services, tmp_path: Path
+) -> None:
     teachers, per_teacher = 20, 3
     total = teachers * per_teacher
     chats = await due_reminders(services, emulator, tg_bot, world, teachers=teachers, per_teacher=per_teacher)
-    env = product_env(database_url, tg_bot.token, emulator.url, tmp_path / "media",
-                      POLICY_FILE=str(slow_handover_policy(tmp_path)))
+    env = product_env(
+        database_url,
+        tg_bot.token,
+        emulator.url,
+        tmp_path / "media",
+        POLICY_FILE=str(slow_handover_policy(tmp_path)),
+    )
     logs = [tmp_path / f"scheduler{n}.log" for n in range(2)]
-    schedulers = [await spawn(["-c", "from app.cli import main; main()", "scheduler"], env, log) for log in logs]
+    schedulers = [
+        await spawn(["-c", "from app.cli import main; main()", "scheduler"], env, log) for log in logs
+    ]
 
     async def until_sent(count: int, alive: list[asyncio.subprocess.Process], timeout: float) -> None:
         async with asyncio.timeout(timeout):
@@ -200,7 +239,8 @@ async def test_of_two_schedulers_only_the_leader_sends_and_after_kill9_the_stand
 
 
 async def test_the_first_case_numbers_of_a_year_are_allocated_by_two_connections_at_once(
-        services: Services) -> None:
+    services: Services,
+) -> None:
     async with services.uow() as first, services.uow() as second:
         assert await first.cases.next_number(2031) == "2031-000001"
         racing = asyncio.create_task(second.cases.next_number(2031))

@@ -36,8 +36,9 @@ ABSENT_DAYS = 2  # an "absent" case: under the 3-day suspicion threshold
 @pytest.fixture
 async def services(database_url: str, clock: FixedClock, tmp_path: Path) -> AsyncIterator[Services]:
     """The e2e services with photos kept in this test's own media directory."""
-    settings = load_settings(database_url=database_url, telegram_bot_username="nol_e2e_bot",
-                             media_dir=tmp_path / "media")
+    settings = load_settings(
+        database_url=database_url, telegram_bot_username="nol_e2e_bot", media_dir=tmp_path / "media"
+    )
     svc = build_services(settings, clock)
     yield svc
     await svc.close()
@@ -47,9 +48,18 @@ async def open_case_for(services: Services, world: World, who: str, pupil_class:
     async with services.uow() as uow:
         staff = world.staff[who]
         today = services.clock.now().astimezone(services.tz).date()
-        report = AbsenceReport(world.student_in(getattr(world, pupil_class)).id, today - timedelta(days=ABSENT_DAYS))
-        case, _ = await report_absence(uow, await scope_for(uow, staff), Actor(staff.id, "test"), report,
-                                       now=services.clock.now(), policy=services.policy, tz=services.tz)
+        report = AbsenceReport(
+            world.student_in(getattr(world, pupil_class)).id, today - timedelta(days=ABSENT_DAYS)
+        )
+        case, _ = await report_absence(
+            uow,
+            await scope_for(uow, staff),
+            Actor(staff.id, "test"),
+            report,
+            now=services.clock.now(),
+            policy=services.policy,
+            tz=services.tz,
+        )
         await uow.commit()
     return case
 
@@ -66,7 +76,9 @@ async def open_case(services: Services, world: World) -> Case:
     return await open_case_for(services, world, "teacher_a", "class_a")
 
 
-def image(fmt: str = "JPEG", color: tuple[int, int, int] = (200, 120, 40), size: tuple[int, int] = (640, 480)) -> bytes:
+def image(
+    fmt: str = "JPEG", color: tuple[int, int, int] = (200, 120, 40), size: tuple[int, int] = (640, 480)
+) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, color).save(buffer, fmt)
     return buffer.getvalue()
@@ -111,14 +123,21 @@ async def to_photos(phone: Phone, case: Case, outcome: str = "联系不上") -> 
     await phone.wait_for_reply(lambda m: "家访照片" in m["text"])
 
 
-async def send_and_count(phone: Phone, n: int, data: bytes, name: str = "p.png", mime: str = "image/png") -> None:
+async def send_and_count(
+    phone: Phone, n: int, data: bytes, name: str = "p.png", mime: str = "image/png"
+) -> None:
     await phone.send_document(data, name, mime)
     await phone.wait_for_reply(lambda m: f"已收到 {n}/5" in m["text"])
 
 
 async def test_visit_with_two_photos_and_a_location_is_logged_once(
-        polling_bot: Application, bound: BindFactory, world: World, services: Services, open_case: Case,
-        emulator: Emulator) -> None:
+    polling_bot: Application,
+    bound: BindFactory,
+    world: World,
+    services: Services,
+    open_case: Case,
+    emulator: Emulator,
+) -> None:
     phone = await bound("teacher_a")
     await to_outcome(phone, open_case, colleague="刘主任（村干部）")
     await phone.tap("拒绝返校")
@@ -164,7 +183,8 @@ async def test_visit_with_two_photos_and_a_location_is_logged_once(
 
 
 async def test_photo_step_refuses_what_is_not_a_usable_photo(
-        polling_bot: Application, bound: BindFactory, services: Services, open_case: Case) -> None:
+    polling_bot: Application, bound: BindFactory, services: Services, open_case: Case
+) -> None:
     phone = await bound("teacher_a")
     await to_photos(phone, open_case)
     async with services.uow() as uow:
@@ -193,8 +213,9 @@ async def test_photo_step_refuses_what_is_not_a_usable_photo(
     assert len(await attachments_of(services, open_case.id)) == 5
 
 
-async def test_dates_and_follow_up_questions(polling_bot: Application, bound: BindFactory, services: Services,
-                                             open_case: Case) -> None:
+async def test_dates_and_follow_up_questions(
+    polling_bot: Application, bound: BindFactory, services: Services, open_case: Case
+) -> None:
     phone = await bound("teacher_a")
     await phone.send("/visit")
     ask = await phone.wait_for_reply(lambda m: any(open_case.number in b for b in buttons(m)))
@@ -251,8 +272,9 @@ async def test_dates_and_follow_up_questions(polling_bot: Application, bound: Bi
     assert event.data["no_location_reason"] == "山里没有信号" and event.data["note"] is None
 
 
-async def test_cancel_at_the_photo_step_logs_no_visit(polling_bot: Application, bound: BindFactory,
-                                                      services: Services, open_case: Case) -> None:
+async def test_cancel_at_the_photo_step_logs_no_visit(
+    polling_bot: Application, bound: BindFactory, services: Services, open_case: Case
+) -> None:
     phone = await bound("teacher_a")
     await to_photos(phone, open_case)
     await send_and_count(phone, 1, image("PNG"))
@@ -266,7 +288,8 @@ async def test_cancel_at_the_photo_step_logs_no_visit(polling_bot: Application, 
 
 
 async def test_a_visit_button_jumps_to_the_date_but_not_for_someone_elses_case(
-        polling_bot: Application, bound: BindFactory, world: World, services: Services, open_case: Case) -> None:
+    polling_bot: Application, bound: BindFactory, world: World, services: Services, open_case: Case
+) -> None:
     other = await open_case_for(services, world, "teacher_b", "class_b")
     phone = await bound("teacher_a")
     anchor = phone.last_message["message_id"]  # type: ignore[index]
@@ -288,8 +311,9 @@ async def test_a_photo_over_20_mb_is_refused_before_downloading() -> None:
     assert refused.value.reason == "too_large"
 
 
-async def test_a_file_over_20_mb_is_refused_in_chat(polling_bot: Application, bound: BindFactory,
-                                                    services: Services, open_case: Case) -> None:
+async def test_a_file_over_20_mb_is_refused_in_chat(
+    polling_bot: Application, bound: BindFactory, services: Services, open_case: Case
+) -> None:
     phone = await bound("teacher_a")
     await to_photos(phone, open_case)
     huge = image() + bytes(21 * 1024 * 1024)  # a JPEG followed by padding: only its size matters
@@ -307,7 +331,8 @@ def test_every_photo_refusal_has_a_message_in_both_languages() -> None:
 
 
 async def test_skipping_the_location_from_the_summary_asks_why(
-        polling_bot: Application, bound: BindFactory, services: Services, open_case: Case) -> None:
+    polling_bot: Application, bound: BindFactory, services: Services, open_case: Case
+) -> None:
     phone = await bound("teacher_a")
     await to_photos(phone, open_case)
     await send_and_count(phone, 1, image("PNG"))
@@ -332,8 +357,9 @@ async def test_skipping_the_location_from_the_summary_asks_why(
 
 
 @pytest.mark.parametrize(("who", "sees_case"), [("cadre_a", True), ("cadre_b", False), ("principal", True)])
-async def test_the_case_list_follows_scope(polling_bot: Application, bound: BindFactory, open_case: Case,
-                                           who: str, sees_case: bool) -> None:
+async def test_the_case_list_follows_scope(
+    polling_bot: Application, bound: BindFactory, open_case: Case, who: str, sees_case: bool
+) -> None:
     phone = await bound(who)
     await phone.send("/visit")
     reply = await phone.wait_for_reply(lambda m: "家访" in m["text"])
@@ -341,7 +367,9 @@ async def test_the_case_list_follows_scope(polling_bot: Application, bound: Bind
     assert sees_case or "没有需要家访的个案" in reply["text"]
 
 
-async def test_a_county_officer_is_not_offered_the_visit_form(polling_bot: Application, bound: BindFactory) -> None:
+async def test_a_county_officer_is_not_offered_the_visit_form(
+    polling_bot: Application, bound: BindFactory
+) -> None:
     phone = await bound("county")
     await phone.send("/visit")
     await phone.wait_for_reply(lambda m: "不适用于您的角色" in m["text"])

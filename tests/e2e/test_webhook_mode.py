@@ -44,23 +44,34 @@ async def webhook_url(services: Services, emulator: Emulator, tg_bot: BotState) 
         await asyncio.wait_for(task, timeout=15)
 
 
-async def test_bot_answers_through_the_webhook(webhook_url: str, phones: PhoneFactory, world: World,
-                                               services: Services, tg_bot: BotState) -> None:
+async def test_bot_answers_through_the_webhook(
+    webhook_url: str, phones: PhoneFactory, world: World, services: Services, tg_bot: BotState
+) -> None:
     assert tg_bot.webhook is not None and tg_bot.webhook.get("url") == webhook_url  # type: ignore[union-attr]
     phone = await phones()
     await phone.start(await invite_code(services, world.staff["teacher_a"].id))
     assert "绑定成功" in (await phone.wait_for_reply(timeout=20))["text"]
 
 
-async def test_wrong_or_missing_secret_is_refused_before_anything_else(webhook_url: str, world: World,
-                                                                        services: Services) -> None:
+async def test_wrong_or_missing_secret_is_refused_before_anything_else(
+    webhook_url: str, world: World, services: Services
+) -> None:
     code = await invite_code(services, world.staff["teacher_b"].id)
-    update = {"update_id": 990001, "message": {
-        "message_id": 1, "date": 1760000000, "chat": {"id": 4242, "type": "private"},
-        "from": {"id": 4242, "is_bot": False, "first_name": "Mallory"}, "text": f"/start {code}",
-        "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}}
+    update = {
+        "update_id": 990001,
+        "message": {
+            "message_id": 1,
+            "date": 1760000000,
+            "chat": {"id": 4242, "type": "private"},
+            "from": {"id": 4242, "is_bot": False, "first_name": "Mallory"},
+            "text": f"/start {code}",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+        },
+    }
     async with httpx.AsyncClient(timeout=10) as client:
-        wrong = await client.post(webhook_url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "nope"})
+        wrong = await client.post(
+            webhook_url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "nope"}
+        )
         missing = await client.post(webhook_url, json=update)
     assert (wrong.status_code, missing.status_code) == (403, 403)
     await asyncio.sleep(0.5)
@@ -69,7 +80,8 @@ async def test_wrong_or_missing_secret_is_refused_before_anything_else(webhook_u
 
 
 async def test_every_handler_blocks_so_the_webhook_answers_after_the_update_is_applied(
-        services: Services, emulator: Emulator, tg_bot: BotState) -> None:
+    services: Services, emulator: Emulator, tg_bot: BotState
+) -> None:
     """A non-blocking handler (block=False) would run after the 200 and be lost with a killed worker."""
     application = make_application(services, emulator, tg_bot, updater=False)
     handlers = [handler for group in application.handlers.values() for handler in group]

@@ -24,8 +24,15 @@ async def world(uow_factory: UnitOfWorkFactory) -> World:
     return await build_world(uow_factory)
 
 
-async def _report(uow_factory: UnitOfWorkFactory, world: World, who: str, student_id: int, clock: FixedClock,
-                  policy: Policy, **kw: object):
+async def _report(
+    uow_factory: UnitOfWorkFactory,
+    world: World,
+    who: str,
+    student_id: int,
+    clock: FixedClock,
+    policy: Policy,
+    **kw: object,
+):
     async with uow_factory() as uow:
         staff = await uow.directory.staff(world.staff[who].id)
         assert staff is not None
@@ -38,11 +45,21 @@ async def _report(uow_factory: UnitOfWorkFactory, world: World, who: str, studen
 
 
 async def test_absence_report_opens_a_case_with_deadlines_and_responsible_people(
-        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy
+) -> None:
     pupil = world.student_in(world.class_a)
     today = clock.now().astimezone(TZ).date()
-    case, created = await _report(uow_factory, world, "subject", pupil.id, clock, policy,
-                                  absent_since=today, reason_code="A2", flags=["left_behind"])
+    case, created = await _report(
+        uow_factory,
+        world,
+        "subject",
+        pupil.id,
+        clock,
+        policy,
+        absent_since=today,
+        reason_code="A2",
+        flags=["left_behind"],
+    )
     assert created
     assert case.status == CaseStatus.ABSENT
     assert case.responsible_teacher_id == world.staff["teacher_a"].id  # the class teacher, not the reporter
@@ -56,7 +73,8 @@ async def test_absence_report_opens_a_case_with_deadlines_and_responsible_people
 
 
 async def test_long_absence_opens_a_suspected_case_with_the_15_day_rule(
-        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy
+) -> None:
     """Within the first weeks of term the deadline is term start + 15 days (004_4b017d4e2bf19d2a.txt)."""
     clock.set(datetime(2026, 9, 7, 1, 0, tzinfo=UTC))  # a week into the autumn term
     pupil = world.student_in(world.class_b)
@@ -68,7 +86,8 @@ async def test_long_absence_opens_a_suspected_case_with_the_15_day_rule(
 
 
 async def test_a_suspected_case_opened_later_in_term_gets_the_window_from_its_opening(
-        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy
+) -> None:
     pupil = world.student_in(world.class_b)
     since = clock.now().astimezone(TZ).date() - timedelta(days=5)
     case, _ = await _report(uow_factory, world, "teacher_b", pupil.id, clock, policy, absent_since=since)
@@ -76,12 +95,14 @@ async def test_a_suspected_case_opened_later_in_term_gets_the_window_from_its_op
 
 
 async def test_second_report_adds_to_the_open_case(
-        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy
+) -> None:
     pupil = world.student_in(world.class_a)
     today = clock.now().astimezone(TZ).date()
     first, _ = await _report(uow_factory, world, "teacher_a", pupil.id, clock, policy, absent_since=today)
-    second, created = await _report(uow_factory, world, "subject", pupil.id, clock, policy,
-                                    absent_since=today - timedelta(days=1))
+    second, created = await _report(
+        uow_factory, world, "subject", pupil.id, clock, policy, absent_since=today - timedelta(days=1)
+    )
     assert not created and second.id == first.id
     assert second.first_absent_on == today - timedelta(days=1)
     async with uow_factory() as uow:
@@ -89,38 +110,65 @@ async def test_second_report_adds_to_the_open_case(
 
 
 async def test_teacher_cannot_report_a_pupil_of_another_class_and_it_is_logged(
-        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy
+) -> None:
     other = world.student_in(world.class_b)
     with pytest.raises(NotInScope):
-        await _report(uow_factory, world, "teacher_a", other.id, clock, policy,
-                      absent_since=clock.now().date())
+        await _report(
+            uow_factory, world, "teacher_a", other.id, clock, policy, absent_since=clock.now().date()
+        )
     async with uow_factory() as uow:
         # The refusal was logged in its own transaction by the caller in real use; here nothing is stored.
         assert await uow.cases.open_for_student(other.id) is None
 
 
 @pytest.mark.parametrize(("days", "code"), [(-1, "date_in_future"), (400, "date_too_old")])
-async def test_absence_dates_must_be_plausible(uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock,
-                                               policy: Policy, days: int, code: str) -> None:
+async def test_absence_dates_must_be_plausible(
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy, days: int, code: str
+) -> None:
     pupil = world.student_in(world.class_a)
     with pytest.raises(InvalidInput) as err:
-        await _report(uow_factory, world, "teacher_a", pupil.id, clock, policy,
-                      absent_since=clock.now().astimezone(TZ).date() - timedelta(days=days))
+        await _report(
+            uow_factory,
+            world,
+            "teacher_a",
+            pupil.id,
+            clock,
+            policy,
+            absent_since=clock.now().astimezone(TZ).date() - timedelta(days=days),
+        )
     assert err.value.code == code
 
 
-async def test_unknown_reason_code_is_refused(uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock,
-                                              policy: Policy) -> None:
+async def test_unknown_reason_code_is_refused(
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy
+) -> None:
     with pytest.raises(InvalidInput):
-        await _report(uow_factory, world, "teacher_a", world.student_in(world.class_a).id, clock, policy,
-                      absent_since=date(2026, 10, 12), reason_code="K")
+        await _report(
+            uow_factory,
+            world,
+            "teacher_a",
+            world.student_in(world.class_a).id,
+            clock,
+            policy,
+            absent_since=date(2026, 10, 12),
+            reason_code="K",
+        )
 
 
 async def test_status_changes_follow_the_lifecycle_and_keep_history(
-        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy
+) -> None:
     pupil = world.student_in(world.class_a)
-    case, _ = await _report(uow_factory, world, "teacher_a", pupil.id, clock, policy,
-                            absent_since=clock.now().astimezone(TZ).date())
+    case, _ = await _report(
+        uow_factory,
+        world,
+        "teacher_a",
+        pupil.id,
+        clock,
+        policy,
+        absent_since=clock.now().astimezone(TZ).date(),
+    )
     actor = Actor(world.staff["principal"].id, "test")
     async with uow_factory() as uow:
         row = await uow.cases.get(case.id)
@@ -142,22 +190,39 @@ async def test_status_changes_follow_the_lifecycle_and_keep_history(
 
 
 async def test_only_one_open_case_per_student_is_enforced_by_the_database(
-        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy
+) -> None:
     from sqlalchemy.exc import IntegrityError
 
     from storage.models import Case
+
     pupil = world.student_in(world.class_a)
-    await _report(uow_factory, world, "teacher_a", pupil.id, clock, policy,
-                  absent_since=clock.now().astimezone(TZ).date())
+    await _report(
+        uow_factory,
+        world,
+        "teacher_a",
+        pupil.id,
+        clock,
+        policy,
+        absent_since=clock.now().astimezone(TZ).date(),
+    )
     async with uow_factory() as uow:
-        uow.session.add(Case(number="dup-1", student_id=pupil.id, status="absent", opened_at=clock.now(),
-                             updated_at=clock.now()))
+        uow.session.add(
+            Case(
+                number="dup-1",
+                student_id=pupil.id,
+                status="absent",
+                opened_at=clock.now(),
+                updated_at=clock.now(),
+            )
+        )
         with pytest.raises(IntegrityError):
             await uow.flush()
 
 
 async def test_scopes_follow_least_privilege(uow_factory: UnitOfWorkFactory, world: World) -> None:
     async with uow_factory() as uow:
+
         async def visible(who: str) -> set[int]:
             staff = await uow.directory.staff(world.staff[who].id)
             assert staff is not None

@@ -39,6 +39,7 @@ def _world(url: str) -> dict[str, int]:
             return {k: v.id for k, v in world.staff.items()}
         finally:
             await engine.dispose()
+
     return asyncio.run(build())
 
 
@@ -115,7 +116,9 @@ def test_overview_refresh_stores_the_areas_above_the_limit(env: str, monkeypatch
     result = runner.invoke(cli, ["overview-refresh"])
     assert result.exit_code == 0, result.output
     # The world's coordinators are counted; it has no cases yet, so no area is above 0 cases.
-    assert re.search(r"Overview snapshots: 0 of [1-9]\d* coordinator areas stored \(above 0 cases\)", result.output)
+    assert re.search(
+        r"Overview snapshots: 0 of [1-9]\d* coordinator areas stored \(above 0 cases\)", result.output
+    )
 
 
 def test_leader_names_the_scheduler_that_holds_the_lease(env: str) -> None:
@@ -125,8 +128,13 @@ def test_leader_names_the_scheduler_that_holds_the_lease(env: str) -> None:
         engine = make_engine(env)
         try:
             async with UnitOfWorkFactory(make_sessionmaker(engine))() as uow:
-                assert await leases.take(uow.session, "scheduler", "host-a:4242:0f0f0f0f", now=datetime.now(UTC),
-                                         ttl=timedelta(minutes=5))
+                assert await leases.take(
+                    uow.session,
+                    "scheduler",
+                    "host-a:4242:0f0f0f0f",
+                    now=datetime.now(UTC),
+                    ttl=timedelta(minutes=5),
+                )
                 await uow.commit()
         finally:
             await engine.dispose()

@@ -20,8 +20,10 @@ TABLES = (Area, School, SchoolClass, Staff, Student, StudentFlag, Case, CaseEven
 
 async def _counts(uow_factory: UnitOfWorkFactory) -> dict[str, int]:
     async with uow_factory() as uow:
-        return {t.__tablename__: int(await uow.session.scalar(select(func.count()).select_from(t)) or 0)
-                for t in TABLES}
+        return {
+            t.__tablename__: int(await uow.session.scalar(select(func.count()).select_from(t)) or 0)
+            for t in TABLES
+        }
 
 
 def test_demo_rows_are_fictional_and_deterministic(clock: FixedClock) -> None:
@@ -37,8 +39,13 @@ def test_demo_rows_are_fictional_and_deterministic(clock: FixedClock) -> None:
 async def test_demo_county_once(uow_factory: UnitOfWorkFactory, clock: FixedClock, policy: Policy) -> None:
     first = await create_demo_data(uow_factory, now=clock.now(), policy=policy, tz=TZ)
     assert not first.already_existed and first.roster is not None
-    assert first.roster.created == {"areas": 9, "schools": 3, "classes": 12, "staff": len(first.staff),
-                                    "students": 300}
+    assert first.roster.created == {
+        "areas": 9,
+        "schools": 3,
+        "classes": 12,
+        "staff": len(first.staff),
+        "students": 300,
+    }
     assert {s.role for s in first.staff} == {r.value for r in Role}
     assert sum(first.cases.values()) == len(CASE_PATHS)
     assert len(first.cases) >= 8  # absent, suspected, verifying, cleared, missing, persuading, ...

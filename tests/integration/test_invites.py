@@ -31,13 +31,16 @@ async def _invite(uow_factory: UnitOfWorkFactory, staff_id: int, clock: FixedClo
 
 async def _redeem(uow_factory: UnitOfWorkFactory, code: str, tg: int, clock: FixedClock) -> int:
     async with uow_factory() as uow:
-        staff = await redeem_invite(uow, code, telegram_user_id=tg, chat_id=tg, language="zh", now=clock.now())
+        staff = await redeem_invite(
+            uow, code, telegram_user_id=tg, chat_id=tg, language="zh", now=clock.now()
+        )
         await uow.commit()
         return staff.id
 
 
 async def test_invite_binds_once_and_only_its_hash_is_stored(
-        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock
+) -> None:
     teacher = world.staff["teacher_a"]
     code = await _invite(uow_factory, teacher.id, clock)
     assert await _redeem(uow_factory, code, 5001, clock) == teacher.id
@@ -50,7 +53,9 @@ async def test_invite_binds_once_and_only_its_hash_is_stored(
         await _redeem(uow_factory, code, 5002, clock)
 
 
-async def test_expired_invite_binds_nothing(uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock) -> None:
+async def test_expired_invite_binds_nothing(
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock
+) -> None:
     code = await _invite(uow_factory, world.staff["cadre_a"].id, clock)
     clock.advance(TTL + timedelta(seconds=1))
     with pytest.raises(InviteInvalid, match="expired"):
@@ -60,14 +65,16 @@ async def test_expired_invite_binds_nothing(uow_factory: UnitOfWorkFactory, worl
 
 
 @pytest.mark.parametrize("code", ["nonsense-code-123", "../../etc", "x" * 200, ""])
-async def test_unknown_invite_binds_nothing(uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock,
-                                            code: str) -> None:
+async def test_unknown_invite_binds_nothing(
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, code: str
+) -> None:
     with pytest.raises(InviteInvalid, match="unknown"):
         await _redeem(uow_factory, code, 5004, clock)
 
 
 async def test_one_telegram_account_cannot_hold_two_staff_records(
-        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock
+) -> None:
     await _redeem(uow_factory, await _invite(uow_factory, world.staff["teacher_a"].id, clock), 5005, clock)
     second = await _invite(uow_factory, world.staff["teacher_b"].id, clock)
     with pytest.raises(InviteInvalid, match="account_bound_elsewhere"):
@@ -75,7 +82,8 @@ async def test_one_telegram_account_cannot_hold_two_staff_records(
 
 
 async def test_new_invite_moves_a_staff_member_to_a_new_account(
-        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock
+) -> None:
     staff_id = world.staff["principal"].id
     await _redeem(uow_factory, await _invite(uow_factory, staff_id, clock), 5006, clock)
     await _redeem(uow_factory, await _invite(uow_factory, staff_id, clock), 5007, clock)

@@ -40,7 +40,8 @@ async def holder(factory: UnitOfWorkFactory) -> str | None:
 
 
 async def test_the_first_process_takes_the_free_lease_and_a_second_is_refused(
-        uow_factory: UnitOfWorkFactory, second_factory: UnitOfWorkFactory, clock: FixedClock) -> None:
+    uow_factory: UnitOfWorkFactory, second_factory: UnitOfWorkFactory, clock: FixedClock
+) -> None:
     assert await holder(uow_factory) is None
     assert await take(uow_factory, "a", clock)
     assert not await take(second_factory, "b", clock)
@@ -48,7 +49,8 @@ async def test_the_first_process_takes_the_free_lease_and_a_second_is_refused(
 
 
 async def test_renewing_moves_the_expiry_and_keeps_the_holder_since_it_first_took_it(
-        uow_factory: UnitOfWorkFactory, clock: FixedClock) -> None:
+    uow_factory: UnitOfWorkFactory, clock: FixedClock
+) -> None:
     taken_at = clock.now()
     assert await take(uow_factory, "a", clock)
     for _ in range(5):  # 5 × 20 s: far past the first expiry, but renewed in time each time
@@ -61,7 +63,8 @@ async def test_renewing_moves_the_expiry_and_keeps_the_holder_since_it_first_too
 
 
 async def test_an_expired_lease_is_taken_over_and_the_stale_leader_cannot_renew_it(
-        uow_factory: UnitOfWorkFactory, second_factory: UnitOfWorkFactory, clock: FixedClock) -> None:
+    uow_factory: UnitOfWorkFactory, second_factory: UnitOfWorkFactory, clock: FixedClock
+) -> None:
     assert await take(uow_factory, "a", clock)
     clock.advance(TTL)  # exactly at the expiry: still a's
     assert not await take(second_factory, "b", clock)
@@ -75,8 +78,9 @@ async def test_an_expired_lease_is_taken_over_and_the_stale_leader_cannot_renew_
     assert await holder(uow_factory) == "b"
 
 
-async def test_a_resigned_lease_is_taken_at_once(uow_factory: UnitOfWorkFactory, second_factory: UnitOfWorkFactory,
-                                                 clock: FixedClock) -> None:
+async def test_a_resigned_lease_is_taken_at_once(
+    uow_factory: UnitOfWorkFactory, second_factory: UnitOfWorkFactory, clock: FixedClock
+) -> None:
     assert await take(uow_factory, "a", clock)
     async with uow_factory() as uow:
         assert await leases.resign(uow.session, SCHEDULER, "a", now=clock.now())
@@ -86,7 +90,8 @@ async def test_a_resigned_lease_is_taken_at_once(uow_factory: UnitOfWorkFactory,
 
 
 async def test_processes_racing_for_the_lease_get_exactly_one_leader(
-        uow_factory: UnitOfWorkFactory, second_factory: UnitOfWorkFactory, clock: FixedClock) -> None:
+    uow_factory: UnitOfWorkFactory, second_factory: UnitOfWorkFactory, clock: FixedClock
+) -> None:
     factories = [uow_factory, second_factory] * 3
     for round_ in range(3):  # a free table, then an expired lease, twice
         won = await asyncio.gather(*(take(f, f"p{round_}-{i}", clock) for i, f in enumerate(factories)))
@@ -96,8 +101,11 @@ async def test_processes_racing_for_the_lease_get_exactly_one_leader(
 
 
 async def test_a_leader_that_cannot_renew_steps_down_before_its_lease_runs_out(
-        uow_factory: UnitOfWorkFactory, second_factory: UnitOfWorkFactory, clock: FixedClock,
-        caplog: pytest.LogCaptureFixture) -> None:
+    uow_factory: UnitOfWorkFactory,
+    second_factory: UnitOfWorkFactory,
+    clock: FixedClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     elected: list[str] = []
     a = Leadership(uow_factory, clock, holder="a", lease=TTL, on_elected=lambda: elected.append("a"))
     b = Leadership(second_factory, clock, holder="b", lease=TTL, on_elected=lambda: elected.append("b"))
@@ -117,7 +125,8 @@ async def test_a_leader_that_cannot_renew_steps_down_before_its_lease_runs_out(
 
 
 async def test_stopping_the_leader_hands_over_at_the_next_campaign(
-        uow_factory: UnitOfWorkFactory, second_factory: UnitOfWorkFactory, clock: FixedClock) -> None:
+    uow_factory: UnitOfWorkFactory, second_factory: UnitOfWorkFactory, clock: FixedClock
+) -> None:
     a = Leadership(uow_factory, clock, holder="a", lease=TTL, renew_every=0.05)
     b = Leadership(second_factory, clock, holder="b", lease=TTL, renew_every=0.05)
     await a.start()

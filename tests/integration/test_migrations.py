@@ -36,7 +36,9 @@ async def empty_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
 
 
 def _diff(conn: Connection) -> list[object]:
-    return list(compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata))
+    return list(
+        compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    )
 
 
 def _tables(conn: Connection) -> set[str]:
@@ -54,7 +56,9 @@ async def test_migrations_run_up_from_empty_and_match_models(empty_url: str) -> 
         assert ("verification_2019", "G") in codes
         assert ("key_group", "left_behind") in codes
         # Codes the sources leave unknown are not invented (DOMAIN.md §4).
-        assert not {("verification_2019", "J"), ("verification_2019", "K"), ("record_system", "A1")} & set(codes)
+        assert not {("verification_2019", "J"), ("verification_2019", "K"), ("record_system", "A1")} & set(
+            codes
+        )
     finally:
         await engine.dispose()
 

@@ -34,18 +34,32 @@ async def world(uow_factory: UnitOfWorkFactory) -> World:
     return await build_world(uow_factory)
 
 
-async def report(uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy, *,
-                 who: str = "teacher_a", pupil: int = 0, in_class: SchoolClass | None = None,
-                 **kw: object) -> Case:
+async def report(
+    uow_factory: UnitOfWorkFactory,
+    world: World,
+    clock: FixedClock,
+    policy: Policy,
+    *,
+    who: str = "teacher_a",
+    pupil: int = 0,
+    in_class: SchoolClass | None = None,
+    **kw: object,
+) -> Case:
     """An absence reported today by `who` for the n-th pupil of class A (or `in_class`)."""
     pupils = [s for s in world.students if s.class_id == (in_class or world.class_a).id]
     async with uow_factory() as uow:
         staff = await uow.directory.staff(world.staff[who].id)
         assert staff is not None
         kw.setdefault("absent_since", clock.now().astimezone(TZ).date())
-        case, _ = await report_absence(uow, await scope_for(uow, staff), Actor(staff.id, f"test:{who}"),
-                                       AbsenceReport(student_id=pupils[pupil].id, **kw),  # type: ignore[arg-type]
-                                       now=clock.now(), policy=policy, tz=TZ)
+        case, _ = await report_absence(
+            uow,
+            await scope_for(uow, staff),
+            Actor(staff.id, f"test:{who}"),
+            AbsenceReport(student_id=pupils[pupil].id, **kw),  # type: ignore[arg-type]
+            now=clock.now(),
+            policy=policy,
+            tz=TZ,
+        )
         await uow.commit()
     return case
 
@@ -66,9 +80,16 @@ def pending(found: list[Reminder]) -> dict[tuple[str, int], Reminder]:
     return {(r.kind, r.recipient_id): r for r in found if r.state == "pending"}
 
 
-async def move(uow_factory: UnitOfWorkFactory, case_id: int, clock: FixedClock, policy: Policy,
-               *targets: CaseStatus, kind: str = "status_changed", event: str | None = None,
-               **case_fields: object) -> None:
+async def move(
+    uow_factory: UnitOfWorkFactory,
+    case_id: int,
+    clock: FixedClock,
+    policy: Policy,
+    *targets: CaseStatus,
+    kind: str = "status_changed",
+    event: str | None = None,
+    **case_fields: object,
+) -> None:
     """Moves a case as the use cases of other issues do (they replan through change_status)."""
     async with uow_factory() as uow:
         case = await uow.cases.get(case_id)
@@ -78,18 +99,23 @@ async def move(uow_factory: UnitOfWorkFactory, case_id: int, clock: FixedClock, 
         for name, value in case_fields.items():
             setattr(case, name, value)
         for target in targets:
-            await change_status(uow, case, target, Actor.system("test"), now=clock.now(), kind=kind,
-                                policy=policy, tz=TZ)
+            await change_status(
+                uow, case, target, Actor.system("test"), now=clock.now(), kind=kind, policy=policy, tz=TZ
+            )
         await uow.commit()
 
 
 async def test_an_absence_plans_the_visit_reminder_and_its_escalation_chain(
-        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy
+) -> None:
     case = await report(uow_factory, world, clock, policy)
     wanted = pending(await rows(uow_factory, case.id))
     st = world.staff
-    assert set(wanted) == {("visit_due", st["teacher_a"].id), ("visit_overdue", st["principal"].id),
-                           ("visit_overdue", st["township"].id)}
+    assert set(wanted) == {
+        ("visit_due", st["teacher_a"].id),
+        ("visit_overdue", st["principal"].id),
+        ("visit_overdue", st["township"].id),
+    }
     teacher = wanted["visit_due", st["teacher_a"].id]
     assert teacher.due_at == clock.now() + timedelta(days=3) and teacher.channel == "direct"
     assert wanted["visit_overdue", st["principal"].id].due_at == clock.now() + timedelta(days=5)
@@ -98,7 +124,8 @@ async def test_an_absence_plans_the_visit_reminder_and_its_escalation_chain(
 
 
 async def test_a_report_late_in_the_evening_is_delivered_after_quiet_hours(
-        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy
+) -> None:
     clock.set(datetime(2026, 10, 13, 23, 0, tzinfo=TZ))
     case = await report(uow_factory, world, clock, policy)
     teacher = pending(await rows(uow_factory, case.id))["visit_due", world.staff["teacher_a"].id]
@@ -107,7 +134,8 @@ async def test_a_report_late_in_the_evening_is_delivered_after_quiet_hours(
 
 
 async def test_a_logged_visit_cancels_the_pending_visit_reminders(
-        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy
+) -> None:
     case = await report(uow_factory, world, clock, policy)
     clock.advance(timedelta(days=1))
     await move(uow_factory, case.id, clock, policy, S.VERIFYING, event="visit_logged")
@@ -117,7 +145,8 @@ async def test_a_logged_visit_cancels_the_pending_visit_reminders(
 
 
 async def test_fifteen_day_rule_reminds_principal_and_township(
-        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy
+) -> None:
     clock.set(datetime(2026, 9, 3, 9, 0, tzinfo=TZ))  # third day of term: roll call finds a pupil missing
     case = await report(uow_factory, world, clock, policy, suspected=True, absent_since=date(2026, 9, 1))
     wanted = pending(await rows(uow_factory, case.id))
@@ -129,28 +158,41 @@ async def test_fifteen_day_rule_reminds_principal_and_township(
 
 
 async def test_notice_served_escalates_to_township_and_county_after_seven_days(
-        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy
+) -> None:
     case = await report(uow_factory, world, clock, policy)
     await move(uow_factory, case.id, clock, policy, S.VERIFYING, S.DROPPED_OUT, event="visit_logged")
-    await move(uow_factory, case.id, clock, policy, S.NOTICE_ISSUED, kind="notice_served",
-               return_due_at=clock.now() + timedelta(days=7))
+    await move(
+        uow_factory,
+        case.id,
+        clock,
+        policy,
+        S.NOTICE_ISSUED,
+        kind="notice_served",
+        return_due_at=clock.now() + timedelta(days=7),
+    )
     wanted = pending(await rows(uow_factory, case.id))
     st = world.staff
-    assert set(wanted) == {("return_check", st["teacher_a"].id), ("notice_expired", st["township"].id),
-                           ("notice_expired", st["county"].id)}
+    assert set(wanted) == {
+        ("return_check", st["teacher_a"].id),
+        ("notice_expired", st["township"].id),
+        ("notice_expired", st["county"].id),
+    }
     assert {r.due_at for r in wanted.values()} == {clock.now() + timedelta(days=7)}
     await move(uow_factory, case.id, clock, policy, S.RETURNED, S.RETENTION, returned_on=date(2026, 10, 14))
     assert {k for k, _ in pending(await rows(uow_factory, case.id))} == {"retention_check"}
 
 
-async def test_retention_checks_then_closure(uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock,
-                                             policy: Policy) -> None:
+async def test_retention_checks_then_closure(
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy
+) -> None:
     case = await report(uow_factory, world, clock, policy)
     back = clock.now().astimezone(TZ).date()
     await move(uow_factory, case.id, clock, policy, S.RETURNED, S.RETENTION, returned_on=back)
     checks = sorted(pending(await rows(uow_factory, case.id)).values(), key=lambda r: r.due_at)
     assert [r.due_at for r in await _all_checks(uow_factory, case.id)] == [
-        datetime.combine(back + timedelta(days=d), datetime.min.time().replace(hour=9), TZ) for d in (14, 30)]
+        datetime.combine(back + timedelta(days=d), datetime.min.time().replace(hour=9), TZ) for d in (14, 30)
+    ]
     assert checks
     teacher = world.staff["teacher_a"]
     actor = Actor(teacher.id, "test")
@@ -164,7 +206,9 @@ async def test_retention_checks_then_closure(uow_factory: UnitOfWorkFactory, wor
         await uow.commit()
     async with uow_factory() as uow:
         with pytest.raises(InvalidInput, match="retention_already_recorded"):
-            await record_retention_check(uow, scope, actor, case.id, True, clock.now(), policy, tz=TZ, check=1)
+            await record_retention_check(
+                uow, scope, actor, case.id, True, clock.now(), policy, tz=TZ, check=1
+            )
     assert [r.payload["check"] for r in pending(await rows(uow_factory, case.id)).values()] == [2]
     clock.advance(timedelta(days=16))
     async with uow_factory() as uow:
@@ -176,20 +220,37 @@ async def test_retention_checks_then_closure(uow_factory: UnitOfWorkFactory, wor
 
 
 async def _all_checks(uow_factory: UnitOfWorkFactory, case_id: int) -> list[Reminder]:
-    return sorted((r for r in await rows(uow_factory, case_id) if r.kind == "retention_check"),
-                  key=lambda r: r.due_at)
+    return sorted(
+        (r for r in await rows(uow_factory, case_id) if r.kind == "retention_check"), key=lambda r: r.due_at
+    )
 
 
 async def test_a_failed_retention_check_is_a_relapse_with_a_new_first_visit(
-        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy
+) -> None:
     case = await report(uow_factory, world, clock, policy)
-    await move(uow_factory, case.id, clock, policy, S.RETURNED, S.RETENTION,
-               returned_on=clock.now().astimezone(TZ).date())
+    await move(
+        uow_factory,
+        case.id,
+        clock,
+        policy,
+        S.RETURNED,
+        S.RETENTION,
+        returned_on=clock.now().astimezone(TZ).date(),
+    )
     clock.advance(timedelta(days=15))
     teacher = world.staff["teacher_a"]
     async with uow_factory() as uow:
-        await record_retention_check(uow, await scope_for(uow, teacher), Actor(teacher.id, "test"), case.id,
-                                     False, clock.now(), policy, tz=TZ)
+        await record_retention_check(
+            uow,
+            await scope_for(uow, teacher),
+            Actor(teacher.id, "test"),
+            case.id,
+            False,
+            clock.now(),
+            policy,
+            tz=TZ,
+        )
         await uow.commit()
     wanted = pending(await rows(uow_factory, case.id))
     assert wanted["visit_due", teacher.id].due_at == clock.now() + timedelta(days=3)
@@ -197,7 +258,8 @@ async def test_a_failed_retention_check_is_a_relapse_with_a_new_first_visit(
 
 
 async def test_changes_made_without_planning_are_caught_by_the_periodic_replan(
-        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy
+) -> None:
     clock.set(datetime(2026, 9, 3, 9, 0, tzinfo=TZ))
     case = await report(uow_factory, world, clock, policy, suspected=True, absent_since=date(2026, 9, 1))
     clock.advance(timedelta(hours=1))
@@ -212,12 +274,15 @@ async def test_changes_made_without_planning_are_caught_by_the_periodic_replan(
 
 
 async def test_policy_reload_moves_pending_rows_and_never_touches_sent_ones(
-        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy
+) -> None:
     case = await report(uow_factory, world, clock, policy)
     before = pending(await rows(uow_factory, case.id))
     teacher_row = before["visit_due", world.staff["teacher_a"].id]
     async with uow_factory() as uow:  # the teacher's reminder already went out
-        await outbox.change(uow.session, teacher_row.id, when_state="pending", state="sent", sent_at=clock.now())
+        await outbox.change(
+            uow.session, teacher_row.id, when_state="pending", state="sent", sent_at=clock.now()
+        )
         await uow.commit()
     slower = dataclasses.replace(policy, first_visit_due=timedelta(days=5))
     result = await replan_all(uow_factory, slower, clock.now(), TZ)
@@ -228,8 +293,9 @@ async def test_policy_reload_moves_pending_rows_and_never_touches_sent_ones(
     assert after[principal_row.id].due_at == principal_row.due_at + timedelta(days=2)
 
 
-async def test_snooze_twice_then_refused(uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock,
-                                         policy: Policy) -> None:
+async def test_snooze_twice_then_refused(
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy
+) -> None:
     case = await report(uow_factory, world, clock, policy)
     teacher = world.staff["teacher_a"]
     row = pending(await rows(uow_factory, case.id))["visit_due", teacher.id]
@@ -255,20 +321,23 @@ async def test_snooze_twice_then_refused(uow_factory: UnitOfWorkFactory, world: 
 
 
 async def test_someone_else_cannot_snooze_a_teachers_reminder(
-        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy
+) -> None:
     case = await report(uow_factory, world, clock, policy)
     row = pending(await rows(uow_factory, case.id))["visit_due", world.staff["teacher_a"].id]
     async with uow_factory() as uow:
         with pytest.raises(NotInScope):
-            await snooze_reminder(uow, Actor(world.staff["teacher_b"].id, "test"), row.id, now=clock.now(),
-                                  policy=policy, tz=TZ)
+            await snooze_reminder(
+                uow, Actor(world.staff["teacher_b"].id, "test"), row.id, now=clock.now(), policy=policy, tz=TZ
+            )
         await uow.commit()
     async with uow_factory() as uow:
         assert [a.entity_id for a in await uow.audit.entries("denied")] == [str(row.id)]
 
 
 async def test_one_digest_per_coordinator_per_day_grouped_by_school(
-        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy
+) -> None:
     cases = [await report(uow_factory, world, clock, policy, pupil=n) for n in range(3)]
     clock.set(datetime(2026, 10, 22, 7, 0, tzinfo=TZ))  # 9 days on: principal and township items are due
     assert await build_digests(uow_factory, now=clock.now(), policy=policy, tz=TZ) == 0  # before 08:00
@@ -276,8 +345,9 @@ async def test_one_digest_per_coordinator_per_day_grouped_by_school(
     assert await build_digests(uow_factory, now=clock.now(), policy=policy, tz=TZ) == 2
     assert await build_digests(uow_factory, now=clock.now(), policy=policy, tz=TZ) == 0  # once a day
     digests = [r for r in await rows(uow_factory) if r.kind == "digest"]
-    assert sorted(d.recipient_id for d in digests) == sorted([world.staff["principal"].id,
-                                                              world.staff["township"].id])
+    assert sorted(d.recipient_id for d in digests) == sorted(
+        [world.staff["principal"].id, world.staff["township"].id]
+    )
     async with uow_factory() as uow:
         digest = next(d for d in digests if d.recipient_id == world.staff["principal"].id)
         members = await digest_members(uow, digest, policy, TZ, clock.now())
@@ -292,22 +362,26 @@ async def test_one_digest_per_coordinator_per_day_grouped_by_school(
     assert await build_digests(uow_factory, now=clock.now(), policy=policy, tz=TZ) == 0  # nothing new due
 
 
-async def test_monthly_report_reminders_for_principals(uow_factory: UnitOfWorkFactory, world: World,
-                                                       clock: FixedClock, policy: Policy) -> None:
+async def test_monthly_report_reminders_for_principals(
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy
+) -> None:
     async with uow_factory() as uow:
         result = await plan_monthly_reports(uow, policy=policy, now=clock.now(), tz=TZ)
         await uow.commit()
     assert result.inserted == 2  # October and November
     found = [r for r in await rows(uow_factory) if r.kind == "monthly_report"]
-    assert {r.due_at for r in found} == {datetime(2026, 10, 28, 8, 0, tzinfo=TZ),
-                                         datetime(2026, 11, 28, 8, 0, tzinfo=TZ)}
+    assert {r.due_at for r in found} == {
+        datetime(2026, 10, 28, 8, 0, tzinfo=TZ),
+        datetime(2026, 11, 28, 8, 0, tzinfo=TZ),
+    }
     assert {r.recipient_id for r in found} == {world.staff["principal"].id}
     async with uow_factory() as uow:
         assert (await plan_monthly_reports(uow, policy=policy, now=clock.now(), tz=TZ)).inserted == 0
 
 
-async def test_reminder_log_is_scoped(uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock,
-                                      policy: Policy) -> None:
+async def test_reminder_log_is_scoped(
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy
+) -> None:
     case = await report(uow_factory, world, clock, policy)
     async with uow_factory() as uow:
         principal = await scope_for(uow, world.staff["principal"])
@@ -318,8 +392,9 @@ async def test_reminder_log_is_scoped(uow_factory: UnitOfWorkFactory, world: Wor
         assert [e.recipient.id for e in entries] == [world.staff["teacher_a"].id]
 
 
-def test_the_standalone_scheduler_explains_that_it_needs_a_token(monkeypatch: pytest.MonkeyPatch,
-                                                                 tmp_path: Path) -> None:
+def test_the_standalone_scheduler_explains_that_it_needs_a_token(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from typer.testing import CliRunner
 
     from app.cli import cli

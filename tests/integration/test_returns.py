@@ -38,26 +38,47 @@ async def open_case(uow_factory: UnitOfWorkFactory, world: World, clock: FixedCl
         staff = await uow.directory.staff(world.staff["teacher_a"].id)
         assert staff is not None
         report = AbsenceReport(student_id=world.student_in(world.class_a).id, absent_since=SINCE)
-        case, _ = await report_absence(uow, await scope_for(uow, staff), Actor(staff.id, "test"), report,
-                                       now=clock.now(), policy=policy, tz=TZ)
+        case, _ = await report_absence(
+            uow,
+            await scope_for(uow, staff),
+            Actor(staff.id, "test"),
+            report,
+            now=clock.now(),
+            policy=policy,
+            tz=TZ,
+        )
         await uow.commit()
     return case
 
 
-async def _confirm(uow_factory: UnitOfWorkFactory, world: World, who: str, clock: FixedClock, policy: Policy,
-                   report: ReturnReport) -> Case:
+async def _confirm(
+    uow_factory: UnitOfWorkFactory,
+    world: World,
+    who: str,
+    clock: FixedClock,
+    policy: Policy,
+    report: ReturnReport,
+) -> Case:
     async with uow_factory() as uow:
         staff = await uow.directory.staff(world.staff[who].id)
         assert staff is not None
         try:
-            return await confirm_return(uow, await scope_for(uow, staff), Actor(staff.id, f"test:{who}"), report,
-                                        now=clock.now(), policy=policy, tz=TZ)
+            return await confirm_return(
+                uow,
+                await scope_for(uow, staff),
+                Actor(staff.id, f"test:{who}"),
+                report,
+                now=clock.now(),
+                policy=policy,
+                tz=TZ,
+            )
         finally:
             await uow.commit()  # keeps the audit entry of a refusal, as the bot does
 
 
 async def test_confirmed_return_starts_the_retention_watch(
-        uow_factory: UnitOfWorkFactory, world: World, open_case: Case, clock: FixedClock, policy: Policy) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, open_case: Case, clock: FixedClock, policy: Policy
+) -> None:
     report = ReturnReport(open_case.id, TODAY - timedelta(days=1), "seen_in_class")
     case = await _confirm(uow_factory, world, "teacher_a", clock, policy, report)
     assert case.status == CaseStatus.RETENTION and case.closed_at is None
@@ -74,21 +95,34 @@ async def test_confirmed_return_starts_the_retention_watch(
 
 
 async def test_return_replaces_absence_reminders_with_retention_checks(
-        uow_factory: UnitOfWorkFactory, world: World, open_case: Case, clock: FixedClock, policy: Policy) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, open_case: Case, clock: FixedClock, policy: Policy
+) -> None:
     async with uow_factory() as uow:
-        before = {r.kind for r in await outbox.rows_of_case(uow.session, open_case.id) if r.state == outbox.PENDING}
+        before = {
+            r.kind for r in await outbox.rows_of_case(uow.session, open_case.id) if r.state == outbox.PENDING
+        }
     assert before and RETENTION_CHECK not in before
-    await _confirm(uow_factory, world, "teacher_a", clock, policy, ReturnReport(open_case.id, TODAY, "seen_in_class"))
+    await _confirm(
+        uow_factory, world, "teacher_a", clock, policy, ReturnReport(open_case.id, TODAY, "seen_in_class")
+    )
     async with uow_factory() as uow:
-        pending = [r for r in await outbox.rows_of_case(uow.session, open_case.id) if r.state == outbox.PENDING]
+        pending = [
+            r for r in await outbox.rows_of_case(uow.session, open_case.id) if r.state == outbox.PENDING
+        ]
     assert [r.kind for r in pending] == [RETENTION_CHECK] * len(policy.retention_checks)
 
 
 async def test_village_cadre_confirms_a_return_in_their_village_with_a_photo(
-        uow_factory: UnitOfWorkFactory, world: World, open_case: Case, clock: FixedClock, policy: Policy) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, open_case: Case, clock: FixedClock, policy: Policy
+) -> None:
     async with uow_factory() as uow:
-        photo = Attachment(sha256="a" * 64, media_type="image/jpeg", size_bytes=10,
-                           uploaded_by_id=world.staff["cadre_a"].id, created_at=clock.now())
+        photo = Attachment(
+            sha256="a" * 64,
+            media_type="image/jpeg",
+            size_bytes=10,
+            uploaded_by_id=world.staff["cadre_a"].id,
+            created_at=clock.now(),
+        )
         uow.session.add(photo)
         await uow.commit()
     report = ReturnReport(open_case.id, TODAY, "other", "家长送到校门口，班主任电话确认", [photo.id])
@@ -102,7 +136,8 @@ async def test_village_cadre_confirms_a_return_in_their_village_with_a_photo(
 
 
 async def test_second_confirmation_is_refused_and_records_nothing(
-        uow_factory: UnitOfWorkFactory, world: World, open_case: Case, clock: FixedClock, policy: Policy) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, open_case: Case, clock: FixedClock, policy: Policy
+) -> None:
     report = ReturnReport(open_case.id, TODAY, "school_confirmed")
     await _confirm(uow_factory, world, "teacher_a", clock, policy, report)
     with pytest.raises(AlreadyReturned):
@@ -113,18 +148,35 @@ async def test_second_confirmation_is_refused_and_records_nothing(
         assert await returnable_cases(uow, await scope_for(uow, world.staff["teacher_a"])) == []
 
 
-@pytest.mark.parametrize(("returned_on", "method", "note", "code"), [
-    (TODAY + timedelta(days=1), "seen_in_class", None, "date_in_future"),
-    (SINCE - timedelta(days=1), "seen_in_class", None, "returned_before_absence"),
-    (TODAY, "other", "  ", "method_note_required"),
-    (TODAY, "guessed", None, "unknown_method"),
-])
+@pytest.mark.parametrize(
+    ("returned_on", "method", "note", "code"),
+    [
+        (TODAY + timedelta(days=1), "seen_in_class", None, "date_in_future"),
+        (SINCE - timedelta(days=1), "seen_in_class", None, "returned_before_absence"),
+        (TODAY, "other", "  ", "method_note_required"),
+        (TODAY, "guessed", None, "unknown_method"),
+    ],
+)
 async def test_invalid_confirmation_changes_nothing(
-        uow_factory: UnitOfWorkFactory, world: World, open_case: Case, clock: FixedClock, policy: Policy,
-        returned_on: date, method: str, note: str | None, code: str) -> None:
+    uow_factory: UnitOfWorkFactory,
+    world: World,
+    open_case: Case,
+    clock: FixedClock,
+    policy: Policy,
+    returned_on: date,
+    method: str,
+    note: str | None,
+    code: str,
+) -> None:
     with pytest.raises(InvalidInput) as raised:
-        await _confirm(uow_factory, world, "teacher_a", clock, policy,
-                       ReturnReport(open_case.id, returned_on, method, note))
+        await _confirm(
+            uow_factory,
+            world,
+            "teacher_a",
+            clock,
+            policy,
+            ReturnReport(open_case.id, returned_on, method, note),
+        )
     assert raised.value.code == code
     async with uow_factory() as uow:
         case = await uow.cases.get(open_case.id)
@@ -132,35 +184,58 @@ async def test_invalid_confirmation_changes_nothing(
 
 
 async def test_someone_elses_photo_cannot_be_attached(
-        uow_factory: UnitOfWorkFactory, world: World, open_case: Case, clock: FixedClock, policy: Policy) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, open_case: Case, clock: FixedClock, policy: Policy
+) -> None:
     async with uow_factory() as uow:
-        photo = Attachment(sha256="b" * 64, media_type="image/jpeg", size_bytes=10,
-                           uploaded_by_id=world.staff["teacher_b"].id, created_at=datetime(2026, 10, 1, tzinfo=UTC))
+        photo = Attachment(
+            sha256="b" * 64,
+            media_type="image/jpeg",
+            size_bytes=10,
+            uploaded_by_id=world.staff["teacher_b"].id,
+            created_at=datetime(2026, 10, 1, tzinfo=UTC),
+        )
         uow.session.add(photo)
         await uow.commit()
     with pytest.raises(InvalidInput):
-        await _confirm(uow_factory, world, "teacher_a", clock, policy,
-                       ReturnReport(open_case.id, TODAY, "seen_in_class", attachment_ids=[photo.id]))
+        await _confirm(
+            uow_factory,
+            world,
+            "teacher_a",
+            clock,
+            policy,
+            ReturnReport(open_case.id, TODAY, "seen_in_class", attachment_ids=[photo.id]),
+        )
 
 
 @pytest.mark.parametrize("who", ["cadre_b", "teacher_b"])
 async def test_case_outside_scope_is_refused_and_audited(
-        uow_factory: UnitOfWorkFactory, world: World, open_case: Case, clock: FixedClock, policy: Policy,
-        who: str) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, open_case: Case, clock: FixedClock, policy: Policy, who: str
+) -> None:
     with pytest.raises(NotInScope):
-        await _confirm(uow_factory, world, who, clock, policy, ReturnReport(open_case.id, TODAY, "seen_in_class"))
+        await _confirm(
+            uow_factory, world, who, clock, policy, ReturnReport(open_case.id, TODAY, "seen_in_class")
+        )
     async with uow_factory() as uow:
         denied = await uow.audit.entries("denied")
         assert [(e.entity, e.entity_id, e.actor_id) for e in denied] == [
-            ("case", str(open_case.id), world.staff[who].id)]
+            ("case", str(open_case.id), world.staff[who].id)
+        ]
         case = await uow.cases.get(open_case.id)
         assert case is not None and case.status == CaseStatus.SUSPECTED
 
 
 async def test_returnable_cases_follow_scope(
-        uow_factory: UnitOfWorkFactory, world: World, open_case: Case) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, open_case: Case
+) -> None:
     async with uow_factory() as uow:
-        seen = {who: [c.id for c in await returnable_cases(uow, await scope_for(uow, world.staff[who]))]
-                for who in ("teacher_a", "cadre_a", "principal", "teacher_b", "cadre_b")}
-    assert seen == {"teacher_a": [open_case.id], "cadre_a": [open_case.id], "principal": [open_case.id],
-                    "teacher_b": [], "cadre_b": []}
+        seen = {
+            who: [c.id for c in await returnable_cases(uow, await scope_for(uow, world.staff[who]))]
+            for who in ("teacher_a", "cadre_a", "principal", "teacher_b", "cadre_b")
+        }
+    assert seen == {
+        "teacher_a": [open_case.id],
+        "cadre_a": [open_case.id],
+        "principal": [open_case.id],
+        "teacher_b": [],
+        "cadre_b": [],
+    }

@@ -34,14 +34,27 @@ def term_clock(clock: FixedClock) -> FixedClock:
     return clock
 
 
-async def _roll_call(uow_factory: UnitOfWorkFactory, world: World, who: str, roll_call: RollCall,
-                     clock: FixedClock, policy: Policy) -> RollCallResult:
+async def _roll_call(
+    uow_factory: UnitOfWorkFactory,
+    world: World,
+    who: str,
+    roll_call: RollCall,
+    clock: FixedClock,
+    policy: Policy,
+) -> RollCallResult:
     async with uow_factory() as uow:
         staff = await uow.directory.staff(world.staff[who].id)
         assert staff is not None
         try:
-            return await record_roll_call(uow, await scope_for(uow, staff), Actor(staff.id, f"test:{who}"),
-                                          roll_call, now=clock.now(), policy=policy, tz=TZ)
+            return await record_roll_call(
+                uow,
+                await scope_for(uow, staff),
+                Actor(staff.id, f"test:{who}"),
+                roll_call,
+                now=clock.now(),
+                policy=policy,
+                tz=TZ,
+            )
         finally:
             await uow.commit()
 
@@ -51,9 +64,12 @@ def _pupils(world: World, cls: object) -> list[int]:
 
 
 async def test_roll_call_opens_suspected_cases_with_the_15_day_deadline(
-        uow_factory: UnitOfWorkFactory, world: World, term_clock: FixedClock, policy: Policy) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, term_clock: FixedClock, policy: Policy
+) -> None:
     absent = _pupils(world, world.class_a)[:2]
-    result = await _roll_call(uow_factory, world, "teacher_a", RollCall(world.class_a.id, absent), term_clock, policy)
+    result = await _roll_call(
+        uow_factory, world, "teacher_a", RollCall(world.class_a.id, absent), term_clock, policy
+    )
     assert len(result.opened) == 2 and result.updated == []
     for case in result.opened:
         assert case.status == CaseStatus.SUSPECTED
@@ -64,26 +80,37 @@ async def test_roll_call_opens_suspected_cases_with_the_15_day_deadline(
     async with uow_factory() as uow:
         kinds = [e.kind for e in await uow.cases.events(result.opened[0].id)]
         assert kinds == ["opened", "absence_reported", "roll_call_absent"]
-        assert [e.detail for e in await uow.audit.entries("roll_call")] == [{"absent": 2, "opened": 2, "updated": 0}]
+        assert [e.detail for e in await uow.audit.entries("roll_call")] == [
+            {"absent": 2, "opened": 2, "updated": 0}
+        ]
 
 
 async def test_pupil_with_an_open_case_gets_the_report_added(
-        uow_factory: UnitOfWorkFactory, world: World, term_clock: FixedClock, policy: Policy) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, term_clock: FixedClock, policy: Policy
+) -> None:
     pupil = _pupils(world, world.class_a)[0]
     async with uow_factory() as uow:
         staff = world.staff["teacher_a"]
-        first, _ = await report_absence(uow, await scope_for(uow, staff), Actor(staff.id, "test"),
-                                        AbsenceReport(pupil, date(2026, 9, 2)), now=term_clock.now(),
-                                        policy=policy, tz=TZ)
+        first, _ = await report_absence(
+            uow,
+            await scope_for(uow, staff),
+            Actor(staff.id, "test"),
+            AbsenceReport(pupil, date(2026, 9, 2)),
+            now=term_clock.now(),
+            policy=policy,
+            tz=TZ,
+        )
         await uow.commit()
-    result = await _roll_call(uow_factory, world, "teacher_a", RollCall(world.class_a.id, [pupil, pupil]),
-                              term_clock, policy)
+    result = await _roll_call(
+        uow_factory, world, "teacher_a", RollCall(world.class_a.id, [pupil, pupil]), term_clock, policy
+    )
     assert result.opened == [] and [c.id for c in result.updated] == [first.id]
     assert result.updated[0].first_absent_on == TERM_START  # the earlier date wins
 
 
 async def test_whole_class_present_records_only_the_roll_call(
-        uow_factory: UnitOfWorkFactory, world: World, term_clock: FixedClock, policy: Policy) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, term_clock: FixedClock, policy: Policy
+) -> None:
     result = await _roll_call(uow_factory, world, "teacher_a", RollCall(world.class_a.id), term_clock, policy)
     assert result.opened == result.updated == []
     async with uow_factory() as uow:
@@ -92,24 +119,35 @@ async def test_whole_class_present_records_only_the_roll_call(
 
 
 async def test_without_a_configured_term_the_window_counts_from_today(
-        uow_factory: UnitOfWorkFactory, world: World, term_clock: FixedClock, policy: Policy) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, term_clock: FixedClock, policy: Policy
+) -> None:
     no_terms = dataclasses.replace(policy, terms=())
     pupil = _pupils(world, world.class_b)[0]
-    result = await _roll_call(uow_factory, world, "teacher_b", RollCall(world.class_b.id, [pupil]),
-                              term_clock, no_terms)
+    result = await _roll_call(
+        uow_factory, world, "teacher_b", RollCall(world.class_b.id, [pupil]), term_clock, no_terms
+    )
     case = result.opened[0]
     assert case.first_absent_on == date(2026, 9, 2)
     assert case.verification_due_at is not None
     assert case.verification_due_at.astimezone(TZ).date() == date(2026, 9, 17)
 
 
-@pytest.mark.parametrize(("who", "class_key", "pupils_of"), [
-    ("teacher_a", "class_b", "class_b"),  # someone else's class
-    ("teacher_a", "class_a", "class_b"),  # own class, forged pupil of another class
-])
+@pytest.mark.parametrize(
+    ("who", "class_key", "pupils_of"),
+    [
+        ("teacher_a", "class_b", "class_b"),  # someone else's class
+        ("teacher_a", "class_a", "class_b"),  # own class, forged pupil of another class
+    ],
+)
 async def test_roll_call_outside_scope_is_refused_and_audited(
-        uow_factory: UnitOfWorkFactory, world: World, term_clock: FixedClock, policy: Policy,
-        who: str, class_key: str, pupils_of: str) -> None:
+    uow_factory: UnitOfWorkFactory,
+    world: World,
+    term_clock: FixedClock,
+    policy: Policy,
+    who: str,
+    class_key: str,
+    pupils_of: str,
+) -> None:
     roll_call = RollCall(getattr(world, class_key).id, _pupils(world, getattr(world, pupils_of))[:1])
     with pytest.raises(NotInScope):
         await _roll_call(uow_factory, world, who, roll_call, term_clock, policy)
@@ -120,21 +158,25 @@ async def test_roll_call_outside_scope_is_refused_and_audited(
 
 
 # roll_call_due: pure, no database.
-@pytest.mark.parametrize(("day", "due"), [
-    (date(2026, 8, 31), False),  # before the term
-    (date(2026, 9, 1), True),  # Tue, school day 1
-    (date(2026, 9, 3), True),  # Thu, school day 3
-    (date(2026, 9, 4), False),  # Fri, school day 4
-    (date(2026, 9, 5), False),  # Saturday
-    (date(2027, 2, 22), True),  # spring term, day 1
-])
+@pytest.mark.parametrize(
+    ("day", "due"),
+    [
+        (date(2026, 8, 31), False),  # before the term
+        (date(2026, 9, 1), True),  # Tue, school day 1
+        (date(2026, 9, 3), True),  # Thu, school day 3
+        (date(2026, 9, 4), False),  # Fri, school day 4
+        (date(2026, 9, 5), False),  # Saturday
+        (date(2027, 2, 22), True),  # spring term, day 1
+    ],
+)
 def test_roll_call_is_due_on_the_first_school_days_of_term(policy: Policy, day: date, due: bool) -> None:
     assert roll_call_due(policy, day) is due
 
 
 def test_weekends_and_holidays_do_not_count_as_roll_call_days(policy: Policy) -> None:
     # A term starting on a Friday: Fri is day 1, Sat/Sun and the Monday holiday are skipped, Tue day 2, Wed day 3.
-    friday_term = dataclasses.replace(policy, terms=(Term("t", date(2026, 9, 4)),),
-                                      holidays=frozenset({date(2026, 9, 7)}))
+    friday_term = dataclasses.replace(
+        policy, terms=(Term("t", date(2026, 9, 4)),), holidays=frozenset({date(2026, 9, 7)})
+    )
     days = [date(2026, 9, 4) + timedelta(days=n) for n in range(7)]
     assert [d.day for d in days if roll_call_due(friday_term, d)] == [4, 8, 9]

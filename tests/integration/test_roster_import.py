@@ -32,19 +32,26 @@ ROOT = Path(__file__).resolve().parents[2]
 
 async def _counts(uow_factory: UnitOfWorkFactory) -> dict[str, int]:
     async with uow_factory() as uow:
-        return {t.__tablename__: int(await uow.session.scalar(select(func.count()).select_from(t)) or 0)
-                for t in TABLES}
+        return {
+            t.__tablename__: int(await uow.session.scalar(select(func.count()).select_from(t)) or 0)
+            for t in TABLES
+        }
 
 
 async def _import(uow_factory: UnitOfWorkFactory, clock: FixedClock, *paths: Path, **kw: object):
     return await import_roster(uow_factory, list(paths), now=clock.now(), actor=ACTOR, **kw)  # type: ignore[arg-type]
 
 
-async def test_good_workbook_imports_everything(uow_factory: UnitOfWorkFactory, clock: FixedClock,
-                                                tmp_path: Path) -> None:
+async def test_good_workbook_imports_everything(
+    uow_factory: UnitOfWorkFactory, clock: FixedClock, tmp_path: Path
+) -> None:
     calls: list[tuple[str, int, int]] = []
-    summary = await _import(uow_factory, clock, write_xlsx(tmp_path / "r.xlsx", good_sheets()),
-                            progress=lambda *a: calls.append(a))
+    summary = await _import(
+        uow_factory,
+        clock,
+        write_xlsx(tmp_path / "r.xlsx", good_sheets()),
+        progress=lambda *a: calls.append(a),
+    )
     assert summary.created == {"areas": 4, "schools": 2, "classes": 3, "staff": 7, "students": 5}
     assert not any(summary.updated.values()) and not any(summary.unchanged.values())
     assert ("学生", 5, 5) in calls
@@ -67,8 +74,9 @@ async def test_good_workbook_imports_everything(uow_factory: UnitOfWorkFactory, 
         assert "测试" not in str(entry.detail)  # counts only, no names
 
 
-async def test_bad_file_writes_nothing_and_lists_every_problem(uow_factory: UnitOfWorkFactory, clock: FixedClock,
-                                                               tmp_path: Path) -> None:
+async def test_bad_file_writes_nothing_and_lists_every_problem(
+    uow_factory: UnitOfWorkFactory, clock: FixedClock, tmp_path: Path
+) -> None:
     sheets = good_sheets()
     sheets["区域"][4][3] = "TV1"  # village's parent is a village
     sheets["学校"][2][2] = "NOPE"  # unknown township
@@ -87,14 +95,27 @@ async def test_bad_file_writes_nothing_and_lists_every_problem(uow_factory: Unit
         await _import(uow_factory, clock, write_xlsx(tmp_path / "bad.xlsx", sheets))
     assert await _counts(uow_factory) == before
     text = [str(p) for p in exc.value.problems]
-    expected = ["区域/5/上级编码", "学校/3/所属乡镇编码", "教职工/3/角色", "教职工/4/手机号", "学生/2/身份证号",
-                "学生/3/出生日期", "学生/4/学籍号", "学生/4/性别", "学生/5/班级", "学生/6/重点群体", "学生/6/出生日期"]
+    expected = [
+        "区域/5/上级编码",
+        "学校/3/所属乡镇编码",
+        "教职工/3/角色",
+        "教职工/4/手机号",
+        "学生/2/身份证号",
+        "学生/3/出生日期",
+        "学生/4/学籍号",
+        "学生/4/性别",
+        "学生/5/班级",
+        "学生/6/重点群体",
+        "学生/6/出生日期",
+    ]
     for location in expected:
         assert any(t.startswith(location + ":") for t in text), (location, text)
     assert len(text) == len(expected), text
 
 
-async def test_reimport_changes_nothing(uow_factory: UnitOfWorkFactory, clock: FixedClock, tmp_path: Path) -> None:
+async def test_reimport_changes_nothing(
+    uow_factory: UnitOfWorkFactory, clock: FixedClock, tmp_path: Path
+) -> None:
     path = write_xlsx(tmp_path / "r.xlsx", good_sheets())
     await _import(uow_factory, clock, path)
     before = await _counts(uow_factory)
@@ -107,8 +128,9 @@ async def test_reimport_changes_nothing(uow_factory: UnitOfWorkFactory, clock: F
         assert await uow.audit.entries("update") == []
 
 
-async def test_corrected_file_updates_what_changed(uow_factory: UnitOfWorkFactory, clock: FixedClock,
-                                                   tmp_path: Path) -> None:
+async def test_corrected_file_updates_what_changed(
+    uow_factory: UnitOfWorkFactory, clock: FixedClock, tmp_path: Path
+) -> None:
     sheets = good_sheets()
     await _import(uow_factory, clock, write_xlsx(tmp_path / "r.xlsx", sheets))
     fixed = copy.deepcopy(sheets)
@@ -128,18 +150,37 @@ async def test_corrected_file_updates_what_changed(uow_factory: UnitOfWorkFactor
         assert [a.class_id for a in await uow.directory.assignments(subject.id)] == [target.id]
         updates = await uow.audit.entries("update")
         assert sorted((e.entity, tuple(e.detail["fields"])) for e in updates) == [
-            ("staff", ("classes",)), ("student", ("class_id",)), ("student", ("flags",))]
+            ("staff", ("classes",)),
+            ("student", ("class_id",)),
+            ("student", ("flags",)),
+        ]
 
 
-async def test_csv_files_in_both_encodings(uow_factory: UnitOfWorkFactory, clock: FixedClock, tmp_path: Path) -> None:
+async def test_csv_files_in_both_encodings(
+    uow_factory: UnitOfWorkFactory, clock: FixedClock, tmp_path: Path
+) -> None:
     sheets = good_sheets()
-    sheets["学生"][0] = ["student_number", "name", "sex", "birth_date", "national_id", "school_code", "class",
-                         "village_code", "guardian_name", "guardian_relation", "guardian_phone", "key_groups"]
-    paths = [write_csv(tmp_path / "区域.csv", sheets["区域"], "gb18030"),
-             write_csv(tmp_path / "schools.csv", sheets["学校"], "utf-8"),
-             write_csv(tmp_path / "班级.csv", sheets["班级"]),
-             write_csv(tmp_path / "教职工.csv", sheets["教职工"], "gb18030"),
-             write_csv(tmp_path / "students.csv", sheets["学生"])]
+    sheets["学生"][0] = [
+        "student_number",
+        "name",
+        "sex",
+        "birth_date",
+        "national_id",
+        "school_code",
+        "class",
+        "village_code",
+        "guardian_name",
+        "guardian_relation",
+        "guardian_phone",
+        "key_groups",
+    ]
+    paths = [
+        write_csv(tmp_path / "区域.csv", sheets["区域"], "gb18030"),
+        write_csv(tmp_path / "schools.csv", sheets["学校"], "utf-8"),
+        write_csv(tmp_path / "班级.csv", sheets["班级"]),
+        write_csv(tmp_path / "教职工.csv", sheets["教职工"], "gb18030"),
+        write_csv(tmp_path / "students.csv", sheets["学生"]),
+    ]
     summary = await _import(uow_factory, clock, *paths)
     assert summary.created == {"areas": 4, "schools": 2, "classes": 3, "staff": 7, "students": 5}
     async with uow_factory() as uow:
@@ -148,8 +189,9 @@ async def test_csv_files_in_both_encodings(uow_factory: UnitOfWorkFactory, clock
 
 
 @pytest.mark.parametrize("template", ["committed", "fresh"])
-async def test_template_imports_cleanly(uow_factory: UnitOfWorkFactory, clock: FixedClock, tmp_path: Path,
-                                        template: str) -> None:
+async def test_template_imports_cleanly(
+    uow_factory: UnitOfWorkFactory, clock: FixedClock, tmp_path: Path, template: str
+) -> None:
     path = ROOT / "docs" / "roster-template.xlsx"
     if template == "fresh":
         write_template(path := tmp_path / "t.xlsx")

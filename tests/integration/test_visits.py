@@ -34,29 +34,56 @@ def today(clock: FixedClock) -> date:
     return clock.now().astimezone(TZ).date()
 
 
-async def open_case(uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy,
-                    status: CaseStatus = S.ABSENT, days_absent: int = 1) -> Case:
+async def open_case(
+    uow_factory: UnitOfWorkFactory,
+    world: World,
+    clock: FixedClock,
+    policy: Policy,
+    status: CaseStatus = S.ABSENT,
+    days_absent: int = 1,
+) -> Case:
     """A case of the first pupil of class A, put straight into `status` (test setup, not a lifecycle move)."""
     pupil = world.student_in(world.class_a)
     async with uow_factory() as uow:
         teacher = await uow.directory.staff(world.staff["teacher_a"].id)
         assert teacher is not None
-        report = AbsenceReport(student_id=pupil.id,
-                               absent_since=clock.now().astimezone(TZ).date() - timedelta(days=days_absent))
-        case, _ = await report_absence(uow, await scope_for(uow, teacher), Actor(teacher.id, "test"), report,
-                                       now=clock.now(), policy=policy, tz=TZ)
+        report = AbsenceReport(
+            student_id=pupil.id, absent_since=clock.now().astimezone(TZ).date() - timedelta(days=days_absent)
+        )
+        case, _ = await report_absence(
+            uow,
+            await scope_for(uow, teacher),
+            Actor(teacher.id, "test"),
+            report,
+            now=clock.now(),
+            policy=policy,
+            tz=TZ,
+        )
         case.status = status.value
         await uow.commit()
     return case
 
 
-async def visit(uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy, who: str,
-                report: VisitReport) -> CaseEvent:
+async def visit(
+    uow_factory: UnitOfWorkFactory,
+    world: World,
+    clock: FixedClock,
+    policy: Policy,
+    who: str,
+    report: VisitReport,
+) -> CaseEvent:
     async with uow_factory() as uow:
         staff = await uow.directory.staff(world.staff[who].id)
         assert staff is not None
-        event = await record_visit(uow, await scope_for(uow, staff), Actor(staff.id, f"test:{who}"), report,
-                                   now=clock.now(), policy=policy, tz=TZ)
+        event = await record_visit(
+            uow,
+            await scope_for(uow, staff),
+            Actor(staff.id, f"test:{who}"),
+            report,
+            now=clock.now(),
+            policy=policy,
+            tz=TZ,
+        )
         await uow.commit()
     return event
 
@@ -70,8 +97,14 @@ def report_for(case: Case, today: date, outcome: str = "agreed_to_return", **kw:
 
 async def add_photo(uow_factory: UnitOfWorkFactory, case: Case, uploader: int, clock: FixedClock) -> int:
     async with uow_factory() as uow:
-        row = Attachment(case_id=case.id, sha256="a" * 64, media_type="image/jpeg", size_bytes=10,
-                         uploaded_by_id=uploader, created_at=clock.now())
+        row = Attachment(
+            case_id=case.id,
+            sha256="a" * 64,
+            media_type="image/jpeg",
+            size_bytes=10,
+            uploaded_by_id=uploader,
+            created_at=clock.now(),
+        )
         uow.session.add(row)
         await uow.commit()
     return row.id
@@ -84,24 +117,37 @@ def test_the_status_table_only_uses_lifecycle_moves() -> None:
     assert set(VISIT_MOVES) <= VISITABLE
 
 
-@pytest.mark.parametrize(("start", "outcome", "end", "moves"), [
-    (S.ABSENT, "agreed_to_return", S.VERIFYING, 1),
-    (S.ABSENT, "refused", S.DROPPED_OUT, 2),
-    (S.ABSENT, "unreachable", S.ABSENT, 0),
-    (S.SUSPECTED, "working_away", S.DROPPED_OUT, 1),
-    (S.VERIFYING, "refused", S.DROPPED_OUT, 1),
-    (S.VERIFYING, "enrolled_elsewhere", S.VERIFYING, 0),
-    (S.MISSING, "ill_or_disabled", S.VERIFYING, 1),
-    (S.DROPPED_OUT, "agreed_to_return", S.PERSUADING, 1),
-    (S.DROPPED_OUT, "unreachable", S.DROPPED_OUT, 0),
-    (S.PERSUADING, "refused", S.PERSUADING, 0),
-])
+@pytest.mark.parametrize(
+    ("start", "outcome", "end", "moves"),
+    [
+        (S.ABSENT, "agreed_to_return", S.VERIFYING, 1),
+        (S.ABSENT, "refused", S.DROPPED_OUT, 2),
+        (S.ABSENT, "unreachable", S.ABSENT, 0),
+        (S.SUSPECTED, "working_away", S.DROPPED_OUT, 1),
+        (S.VERIFYING, "refused", S.DROPPED_OUT, 1),
+        (S.VERIFYING, "enrolled_elsewhere", S.VERIFYING, 0),
+        (S.MISSING, "ill_or_disabled", S.VERIFYING, 1),
+        (S.DROPPED_OUT, "agreed_to_return", S.PERSUADING, 1),
+        (S.DROPPED_OUT, "unreachable", S.DROPPED_OUT, 0),
+        (S.PERSUADING, "refused", S.PERSUADING, 0),
+    ],
+)
 async def test_a_visit_moves_the_case_as_the_table_says(
-        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy, today: date,
-        start: CaseStatus, outcome: str, end: CaseStatus, moves: int) -> None:
+    uow_factory: UnitOfWorkFactory,
+    world: World,
+    clock: FixedClock,
+    policy: Policy,
+    today: date,
+    start: CaseStatus,
+    outcome: str,
+    end: CaseStatus,
+    moves: int,
+) -> None:
     case = await open_case(uow_factory, world, clock, policy, start)
     extra = {"other_school": "县第二小学"} if outcome == "enrolled_elsewhere" else {}
-    event = await visit(uow_factory, world, clock, policy, "teacher_a", report_for(case, today, outcome, **extra))
+    event = await visit(
+        uow_factory, world, clock, policy, "teacher_a", report_for(case, today, outcome, **extra)
+    )
     async with uow_factory() as uow:
         stored = await uow.cases.get(case.id)
         events = await uow.cases.events(case.id)
@@ -113,9 +159,12 @@ async def test_a_visit_moves_the_case_as_the_table_says(
 
 
 async def test_serving_the_notice_starts_the_seven_day_clock(
-        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy, today: date) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy, today: date
+) -> None:
     case = await open_case(uow_factory, world, clock, policy, S.DROPPED_OUT)
-    await visit(uow_factory, world, clock, policy, "teacher_a", report_for(case, today, "refused", notice_served=True))
+    await visit(
+        uow_factory, world, clock, policy, "teacher_a", report_for(case, today, "refused", notice_served=True)
+    )
     async with uow_factory() as uow:
         stored = await uow.cases.get(case.id)
         kinds = [(e.kind, e.to_status) for e in await uow.cases.events(case.id)]
@@ -125,23 +174,31 @@ async def test_serving_the_notice_starts_the_seven_day_clock(
 
 
 async def test_a_visit_replaces_the_visit_reminders_and_a_notice_plans_the_return_check(
-        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy, today: date) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy, today: date
+) -> None:
     case = await open_case(uow_factory, world, clock, policy)
 
     async def pending() -> set[str]:
         async with uow_factory() as uow:
-            return {r.kind for r in await outbox.rows_of_case(uow.session, case.id) if r.state == outbox.PENDING}
+            return {
+                r.kind for r in await outbox.rows_of_case(uow.session, case.id) if r.state == outbox.PENDING
+            }
 
     assert "visit_due" in await pending()
-    await visit(uow_factory, world, clock, policy, "teacher_a", report_for(case, today, "refused", notice_served=True))
+    await visit(
+        uow_factory, world, clock, policy, "teacher_a", report_for(case, today, "refused", notice_served=True)
+    )
     kinds = await pending()
     assert "visit_due" not in kinds and "return_check" in kinds
 
 
 async def test_serving_the_notice_again_restarts_the_clock_without_a_status_change(
-        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy, today: date) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy, today: date
+) -> None:
     case = await open_case(uow_factory, world, clock, policy, S.NOTICE_ISSUED)
-    await visit(uow_factory, world, clock, policy, "teacher_a", report_for(case, today, "refused", notice_served=True))
+    await visit(
+        uow_factory, world, clock, policy, "teacher_a", report_for(case, today, "refused", notice_served=True)
+    )
     async with uow_factory() as uow:
         stored = await uow.cases.get(case.id)
         events = await uow.cases.events(case.id)
@@ -151,11 +208,18 @@ async def test_serving_the_notice_again_restarts_the_clock_without_a_status_chan
 
 
 async def test_a_notice_before_the_dropout_is_confirmed_is_an_illegal_move_and_changes_nothing(
-        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy, today: date) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy, today: date
+) -> None:
     case = await open_case(uow_factory, world, clock, policy, S.VERIFYING)
     with pytest.raises(InvalidTransition):
-        await visit(uow_factory, world, clock, policy, "teacher_a",
-                    report_for(case, today, "agreed_to_return", notice_served=True))
+        await visit(
+            uow_factory,
+            world,
+            clock,
+            policy,
+            "teacher_a",
+            report_for(case, today, "agreed_to_return", notice_served=True),
+        )
     async with uow_factory() as uow:
         stored = await uow.cases.get(case.id)
         kinds = [e.kind for e in await uow.cases.events(case.id)]
@@ -164,56 +228,97 @@ async def test_a_notice_before_the_dropout_is_confirmed_is_an_illegal_move_and_c
 
 
 async def test_photos_are_linked_to_the_visit(
-        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy, today: date) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy, today: date
+) -> None:
     case = await open_case(uow_factory, world, clock, policy)
     teacher = world.staff["teacher_a"].id
     photos = [await add_photo(uow_factory, case, teacher, clock) for _ in range(2)]
-    event = await visit(uow_factory, world, clock, policy, "teacher_a",
-                        report_for(case, today, attachment_ids=photos, location=(29.56301, 106.55156)))
+    event = await visit(
+        uow_factory,
+        world,
+        clock,
+        policy,
+        "teacher_a",
+        report_for(case, today, attachment_ids=photos, location=(29.56301, 106.55156)),
+    )
     async with uow_factory() as uow:
         linked = await uow.attachments.of_event(event.id)
     assert [a.id for a in linked] == photos
-    assert event.data["attachments"] == photos and event.data["location"] == {"lat": 29.56301, "lon": 106.55156}
+    assert event.data["attachments"] == photos and event.data["location"] == {
+        "lat": 29.56301,
+        "lon": 106.55156,
+    }
     assert event.data["no_location_reason"] is None
 
 
 async def test_someone_elses_photo_or_a_stray_visitor_is_refused(
-        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy, today: date) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy, today: date
+) -> None:
     case = await open_case(uow_factory, world, clock, policy)
     foreign = await add_photo(uow_factory, case, world.staff["subject"].id, clock)
     with pytest.raises(InvalidInput) as refused:
-        await visit(uow_factory, world, clock, policy, "teacher_a", report_for(case, today, attachment_ids=[foreign]))
+        await visit(
+            uow_factory, world, clock, policy, "teacher_a", report_for(case, today, attachment_ids=[foreign])
+        )
     assert refused.value.code == "attachment_not_yours"
     with pytest.raises(InvalidInput) as stray:
-        await visit(uow_factory, world, clock, policy, "teacher_a",
-                    report_for(case, today, visitors=[world.staff["cadre_b"].id]))
+        await visit(
+            uow_factory,
+            world,
+            clock,
+            policy,
+            "teacher_a",
+            report_for(case, today, visitors=[world.staff["cadre_b"].id]),
+        )
     assert stray.value.code == "visitor_not_eligible"
     team = [world.staff["cadre_a"].id, world.staff["principal"].id]
-    event = await visit(uow_factory, world, clock, policy, "teacher_a", report_for(case, today, visitors=team))
+    event = await visit(
+        uow_factory, world, clock, policy, "teacher_a", report_for(case, today, visitors=team)
+    )
     assert event.data["visitors"] == sorted([*team, world.staff["teacher_a"].id])
 
 
 @pytest.mark.parametrize(("offset", "code"), [(1, "date_in_future"), (-5, "visit_before_absence")])
 async def test_visit_dates_in_the_future_or_before_the_absence_are_refused(
-        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy, today: date,
-        offset: int, code: str) -> None:
+    uow_factory: UnitOfWorkFactory,
+    world: World,
+    clock: FixedClock,
+    policy: Policy,
+    today: date,
+    offset: int,
+    code: str,
+) -> None:
     case = await open_case(uow_factory, world, clock, policy, days_absent=2)
     with pytest.raises(InvalidInput) as refused:
-        await visit(uow_factory, world, clock, policy, "teacher_a",
-                    report_for(case, today, visited_on=today + timedelta(days=offset)))
+        await visit(
+            uow_factory,
+            world,
+            clock,
+            policy,
+            "teacher_a",
+            report_for(case, today, visited_on=today + timedelta(days=offset)),
+        )
     assert refused.value.code == code
 
 
 async def test_the_village_cadre_may_log_a_visit_but_another_class_teacher_may_not(
-        uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy, today: date) -> None:
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy, today: date
+) -> None:
     case = await open_case(uow_factory, world, clock, policy)
     with pytest.raises(NotInScope):
         async with uow_factory() as uow:
             other = await uow.directory.staff(world.staff["teacher_b"].id)
             assert other is not None
             try:
-                await record_visit(uow, await scope_for(uow, other), Actor(other.id, "test"),
-                                   report_for(case, today), now=clock.now(), policy=policy, tz=TZ)
+                await record_visit(
+                    uow,
+                    await scope_for(uow, other),
+                    Actor(other.id, "test"),
+                    report_for(case, today),
+                    now=clock.now(),
+                    policy=policy,
+                    tz=TZ,
+                )
             finally:
                 await uow.commit()  # the refusal is audited even though nothing else is saved
     async with uow_factory() as uow:

@@ -30,8 +30,14 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def phone(emulator: Emulator, bot: BotState) -> AsyncIterator[Phone]:
     """A person who has the bot open."""
-    person = await Phone.create(emulator.url, bot.username, first_name="Li", last_name="Wei",
-                                username="liwei", language_code="zh-hans")
+    person = await Phone.create(
+        emulator.url,
+        bot.username,
+        first_name="Li",
+        last_name="Wei",
+        username="liwei",
+        language_code="zh-hans",
+    )
     try:
         yield person
     finally:
@@ -40,16 +46,21 @@ async def phone(emulator: Emulator, bot: BotState) -> AsyncIterator[Phone]:
 
 def build_application(emulator: Emulator, bot: BotState, *, updater: bool = True) -> Application:
     """Build a python-telegram-bot Application pointed at the emulator."""
-    builder = (Application.builder().token(bot.token).base_url(emulator.base_url)
-               .base_file_url(emulator.file_base_url))
+    builder = (
+        Application.builder()
+        .token(bot.token)
+        .base_url(emulator.base_url)
+        .base_file_url(emulator.file_base_url)
+    )
     if not updater:
         builder = builder.updater(None)
     return builder.build()
 
 
 @contextlib.asynccontextmanager
-async def polling_app(emulator: Emulator, bot: BotState,
-                      handlers: Sequence[BaseHandler]) -> AsyncIterator[Application]:
+async def polling_app(
+    emulator: Emulator, bot: BotState, handlers: Sequence[BaseHandler]
+) -> AsyncIterator[Application]:
     """Run a PTB application in polling mode for the duration of the block, then stop it cleanly."""
     app = build_application(emulator, bot)
     for handler in handlers:

@@ -16,8 +16,13 @@ from sandbox import Emulator
 from sandbox.simulator import simulator_router
 
 PEOPLE = [
-    {"telegram_user_id": 810001, "name": "王老师", "role_label": "班主任 / Teacher", "language": "zh",
-     "start_payload": "demo-teacher"},
+    {
+        "telegram_user_id": 810001,
+        "name": "王老师",
+        "role_label": "班主任 / Teacher",
+        "language": "zh",
+        "start_payload": "demo-teacher",
+    },
     {"telegram_user_id": 810002, "name": "Coordinator Li", "role_label": "Coordinator", "language": "en"},
 ]
 
@@ -35,8 +40,10 @@ async def tapped(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await query.edit_message_text(f"you tapped {query.data}")
 
 
-HELLO_HANDLERS: list[BaseHandler[Any, Any, Any]] = [MessageHandler(filters.TEXT, hello),
-                                                    CallbackQueryHandler(tapped)]
+HELLO_HANDLERS: list[BaseHandler[Any, Any, Any]] = [
+    MessageHandler(filters.TEXT, hello),
+    CallbackQueryHandler(tapped),
+]
 
 
 def make_app(emulator: Emulator) -> FastAPI:
@@ -53,8 +60,9 @@ def make_app(emulator: Emulator) -> FastAPI:
 @contextlib.asynccontextmanager
 async def serve(app: FastAPI) -> AsyncIterator[str]:
     """Serve an ASGI app with uvicorn on 127.0.0.1 and a free port; yield its URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                           lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    )
     task = asyncio.create_task(server.serve())
     for _ in range(200):  # bounded: ~10 s to start
         if server.started:

@@ -18,9 +18,12 @@ from sandbox.state import BotState
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
 
-async def send(http: httpx.AsyncClient, emulator: Emulator, bot: BotState, chat_id: int,
-               text: str = "x") -> httpx.Response:
-    return await http.post(f"{emulator.base_url}{bot.token}/sendMessage", json={"chat_id": chat_id, "text": text})
+async def send(
+    http: httpx.AsyncClient, emulator: Emulator, bot: BotState, chat_id: int, text: str = "x"
+) -> httpx.Response:
+    return await http.post(
+        f"{emulator.base_url}{bot.token}/sendMessage", json={"chat_id": chat_id, "text": text}
+    )
 
 
 async def flood(http: httpx.AsyncClient, emulator: Emulator, bot: BotState, chats: list[int]) -> list[dict]:
@@ -28,8 +31,9 @@ async def flood(http: httpx.AsyncClient, emulator: Emulator, bot: BotState, chat
     return [r.json() for r in responses]
 
 
-async def test_flood_one_chat_gets_429s_and_counts_them(emulator: Emulator, bot: BotState, phone: Phone,
-                                                        http: httpx.AsyncClient) -> None:
+async def test_flood_one_chat_gets_429s_and_counts_them(
+    emulator: Emulator, bot: BotState, phone: Phone, http: httpx.AsyncClient
+) -> None:
     await phone.start()
     answers = await flood(http, emulator, bot, [phone.user_id] * 60)
     limited = [a for a in answers if not a["ok"]]
@@ -37,7 +41,9 @@ async def test_flood_one_chat_gets_429s_and_counts_them(emulator: Emulator, bot:
     for answer in limited:
         assert answer["error_code"] == 429
         assert answer["parameters"]["retry_after"] >= 1
-        assert answer["description"] == f"Too Many Requests: retry after {answer['parameters']['retry_after']}"
+        assert (
+            answer["description"] == f"Too Many Requests: retry after {answer['parameters']['retry_after']}"
+        )
     counters = emulator.stats()["too_many_requests"]
     assert counters["total"] == len(limited)
     assert counters["by_chat"] == {str(phone.user_id): len(limited)}
@@ -45,8 +51,9 @@ async def test_flood_one_chat_gets_429s_and_counts_them(emulator: Emulator, bot:
     assert sum(a["ok"] for a in answers) >= 10  # the burst allowance went through
 
 
-async def test_flood_across_chats_hits_the_bot_limit(emulator: Emulator, bot: BotState,
-                                                     http: httpx.AsyncClient) -> None:
+async def test_flood_across_chats_hits_the_bot_limit(
+    emulator: Emulator, bot: BotState, http: httpx.AsyncClient
+) -> None:
     users = []
     for index in range(40):
         user = emulator.create_user(first_name=f"P{index}")
@@ -59,8 +66,9 @@ async def test_flood_across_chats_hits_the_bot_limit(emulator: Emulator, bot: Bo
     assert counters["total"] == len(limited) == sum(counters["by_chat"].values())
 
 
-async def test_no_429_with_limits_off(emulator: Emulator, bot: BotState, phone: Phone,
-                                      http: httpx.AsyncClient) -> None:
+async def test_no_429_with_limits_off(
+    emulator: Emulator, bot: BotState, phone: Phone, http: httpx.AsyncClient
+) -> None:
     await phone.start()
     emulator.set_limits(enabled=False)
     answers = await flood(http, emulator, bot, [phone.user_id] * 60)
@@ -86,8 +94,9 @@ async def test_ptb_sees_retry_after(emulator: Emulator, bot: BotState, phone: Ph
             await tg.send_message(phone.user_id, "two")
 
 
-async def test_scripted_http_faults_then_recovery(emulator: Emulator, bot: BotState, phone: Phone,
-                                                  http: httpx.AsyncClient) -> None:
+async def test_scripted_http_faults_then_recovery(
+    emulator: Emulator, bot: BotState, phone: Phone, http: httpx.AsyncClient
+) -> None:
     await phone.start()
     emulator.inject_fault("sendMessage", "500", count=2)
     emulator.inject_fault("sendMessage", "502")
@@ -108,8 +117,9 @@ async def test_scripted_http_faults_then_recovery(emulator: Emulator, bot: BotSt
         assert (await tg.send_message(phone.user_id, "after")).text == "after"
 
 
-async def test_delay_and_dropped_connection(emulator: Emulator, bot: BotState, phone: Phone,
-                                            http: httpx.AsyncClient) -> None:
+async def test_delay_and_dropped_connection(
+    emulator: Emulator, bot: BotState, phone: Phone, http: httpx.AsyncClient
+) -> None:
     await phone.start()
     emulator.inject_fault("sendMessage", "drop")
     with pytest.raises(httpx.RemoteProtocolError):
@@ -129,7 +139,9 @@ async def test_delay_and_dropped_connection(emulator: Emulator, bot: BotState, p
     assert response.json()["ok"] and loop.time() - started >= 0.3
 
 
-async def test_random_failures_are_seedable(emulator: Emulator, bot: BotState, http: httpx.AsyncClient) -> None:
+async def test_random_failures_are_seedable(
+    emulator: Emulator, bot: BotState, http: httpx.AsyncClient
+) -> None:
     def sequence(seed: int) -> list[str | None]:
         injector = FaultInjector()
         injector.set_random(0.2, seed=seed)

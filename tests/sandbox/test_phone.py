@@ -14,8 +14,10 @@ from sandbox.phone import Phone, PhoneError
 from sandbox.state import BotState
 from tests.sandbox.conftest import polling_app
 
-MENU = ReplyKeyboardMarkup([["Plain"], [KeyboardButton("Where", request_location=True),
-                                        KeyboardButton("Me", request_contact=True)]], one_time_keyboard=True)
+MENU = ReplyKeyboardMarkup(
+    [["Plain"], [KeyboardButton("Where", request_location=True), KeyboardButton("Me", request_contact=True)]],
+    one_time_keyboard=True,
+)
 
 
 async def menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -81,12 +83,18 @@ async def test_reply_keyboard_buttons(running: object, phone: Phone) -> None:
 
 async def test_media_kinds(running: object, phone: Phone) -> None:
     assert await ask(phone, phone.send_location, 24.88, 102.83) == "loc 24.88,102.83"
-    assert await ask(phone, phone.send_contact, "+8613800000000", "Zhang", user_id=None) == \
-        "contact +8613800000000 None"
-    assert await ask(phone, phone.send_document, b"%PDF-1.4 fake", "consent.pdf") == \
-        "doc consent.pdf application/pdf 13"
-    assert await ask(phone, phone.send_document, b"\x89PNG fake", "scan.png", "image/png") == \
-        "doc scan.png image/png 9"
+    assert (
+        await ask(phone, phone.send_contact, "+8613800000000", "Zhang", user_id=None)
+        == "contact +8613800000000 None"
+    )
+    assert (
+        await ask(phone, phone.send_document, b"%PDF-1.4 fake", "consent.pdf")
+        == "doc consent.pdf application/pdf 13"
+    )
+    assert (
+        await ask(phone, phone.send_document, b"\x89PNG fake", "scan.png", "image/png")
+        == "doc scan.png image/png 9"
+    )
     assert await ask(phone, phone.send_sticker, "🙂") == "sticker 🙂"
     assert await ask(phone, phone.send_voice, 2) == "voice audio/ogg"
     assert await ask(phone, phone.send_video) == "videos are not accepted"

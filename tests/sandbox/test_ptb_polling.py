@@ -10,8 +10,14 @@ from sandbox.phone import Phone
 from sandbox.state import BotState
 from tests.sandbox.conftest import polling_app
 
-KEYBOARD = InlineKeyboardMarkup([[InlineKeyboardButton("Yes", callback_data="answer:yes"),
-                                  InlineKeyboardButton("No", callback_data="answer:no")]])
+KEYBOARD = InlineKeyboardMarkup(
+    [
+        [
+            InlineKeyboardButton("Yes", callback_data="answer:yes"),
+            InlineKeyboardButton("No", callback_data="answer:no"),
+        ]
+    ]
+)
 
 
 async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -31,8 +37,11 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await query.edit_message_text(f"you chose {query.data.split(':')[1]}")
 
 
-HANDLERS = [CommandHandler("start", start), MessageHandler(filters.TEXT & ~filters.COMMAND, echo),
-            CallbackQueryHandler(on_button)]
+HANDLERS = [
+    CommandHandler("start", start),
+    MessageHandler(filters.TEXT & ~filters.COMMAND, echo),
+    CallbackQueryHandler(on_button),
+]
 
 
 async def test_echo_and_inline_button(emulator: Emulator, bot: BotState, phone: Phone) -> None:

@@ -37,7 +37,9 @@ class Receiver:
 
 
 @pytest.fixture
-async def webhook_setup(emulator: Emulator, bot: BotState) -> AsyncIterator[tuple[Application, Receiver, str]]:
+async def webhook_setup(
+    emulator: Emulator, bot: BotState
+) -> AsyncIterator[tuple[Application, Receiver, str]]:
     app = build_application(emulator, bot, updater=False)
 
     async def shout(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -64,8 +66,9 @@ async def webhook_setup(emulator: Emulator, bot: BotState) -> AsyncIterator[tupl
         await runner.cleanup()
 
 
-async def test_webhook_delivery_with_secret(webhook_setup: tuple[Application, Receiver, str],
-                                            phone: Phone) -> None:
+async def test_webhook_delivery_with_secret(
+    webhook_setup: tuple[Application, Receiver, str], phone: Phone
+) -> None:
     app, receiver, url = webhook_setup
     assert await app.bot.set_webhook(url, secret_token=SECRET)
     await phone.send("hello webhook")
@@ -76,8 +79,9 @@ async def test_webhook_delivery_with_secret(webhook_setup: tuple[Application, Re
     assert receiver.received == 1 and receiver.wrong_secrets == []
 
 
-async def test_webhook_gives_up_after_bounded_attempts(webhook_setup: tuple[Application, Receiver, str],
-                                                       emulator: Emulator, phone: Phone) -> None:
+async def test_webhook_gives_up_after_bounded_attempts(
+    webhook_setup: tuple[Application, Receiver, str], emulator: Emulator, phone: Phone
+) -> None:
     app, receiver, url = webhook_setup
     emulator.webhooks.max_attempts = 2
     assert await app.bot.set_webhook(url, secret_token="wrong")
@@ -91,8 +95,9 @@ async def test_webhook_gives_up_after_bounded_attempts(webhook_setup: tuple[Appl
     assert (await app.bot.get_webhook_info()).pending_update_count == 0
 
 
-async def test_wrong_secret_is_visible_and_retried(webhook_setup: tuple[Application, Receiver, str],
-                                                   emulator: Emulator, phone: Phone) -> None:
+async def test_wrong_secret_is_visible_and_retried(
+    webhook_setup: tuple[Application, Receiver, str], emulator: Emulator, phone: Phone
+) -> None:
     app, receiver, url = webhook_setup
     emulator.webhooks.max_attempts = 200  # still bounded, but enough to outlive this test's fix-up
     assert await app.bot.set_webhook(url, secret_token="not-the-secret")

@@ -14,8 +14,9 @@ from tests.sandbox.conftest import polling_app
 from tests.sandbox.simulator_app import HELLO_HANDLERS, make_app
 
 
-async def wait_chat(client: httpx.AsyncClient, uid: int, predicate: Callable[[dict], bool],
-                    tries: int = 100) -> dict:
+async def wait_chat(
+    client: httpx.AsyncClient, uid: int, predicate: Callable[[dict], bool], tries: int = 100
+) -> dict:
     chat: dict = {}
     for _ in range(tries):  # bounded: ~10 s
         chat = (await client.get(f"/simulator/api/chat/{uid}")).json()
@@ -27,8 +28,10 @@ async def wait_chat(client: httpx.AsyncClient, uid: int, predicate: Callable[[di
 
 async def test_simulator_api_flow(emulator: Emulator, bot: BotState) -> None:
     transport = httpx.ASGITransport(app=make_app(emulator))
-    async with (polling_app(emulator, bot, HELLO_HANDLERS),
-                httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client):
+    async with (
+        polling_app(emulator, bot, HELLO_HANDLERS),
+        httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client,
+    ):
         page = await client.get("/simulator")
         assert page.status_code == 200 and "/simulator/static/simulator.js" in page.text
         assert (await client.get("/simulator/static/simulator.css")).status_code == 200
@@ -48,8 +51,10 @@ async def test_simulator_api_flow(emulator: Emulator, bot: BotState) -> None:
 
         await client.post("/simulator/api/chat/810001/send", json={"text": "hi"})
         chat = await wait_chat(client, 810001, lambda c: c["messages"][-1]["text"] == "hello hi")
-        tap = await client.post("/simulator/api/chat/810001/tap",
-                                json={"label": "Say hi back", "message_id": chat["messages"][-1]["message_id"]})
+        tap = await client.post(
+            "/simulator/api/chat/810001/tap",
+            json={"label": "Say hi back", "message_id": chat["messages"][-1]["message_id"]},
+        )
         assert tap.status_code == 200
         chat = await wait_chat(client, 810001, lambda c: c["messages"][-1]["text"] == "you tapped hi")
         assert chat["callback_answers"][-1]["text"] == "👋"
@@ -59,9 +64,15 @@ async def test_simulator_api_flow(emulator: Emulator, bot: BotState) -> None:
         biggest = sent["photo"][-1]
         image = await client.get(f"/simulator/api/file/{biggest['file_id']}")
         assert image.headers["content-type"] == "image/jpeg" and len(image.content) == biggest["file_size"]
-        bad = await client.post("/simulator/api/chat/810001/photo", files={"file": ("x.jpg", b"nope", "image/jpeg")})
+        bad = await client.post(
+            "/simulator/api/chat/810001/photo", files={"file": ("x.jpg", b"nope", "image/jpeg")}
+        )
         assert bad.status_code == 400
-        located = await client.post("/simulator/api/chat/810001/location", json={"latitude": 25.0, "longitude": 102.7})
+        located = await client.post(
+            "/simulator/api/chat/810001/location", json={"latitude": 25.0, "longitude": 102.7}
+        )
         assert located.json()["location"] == {"latitude": 25.0, "longitude": 102.7}
-        assert (await client.post("/simulator/api/chat/810001/tap", json={"label": "Nope"})).status_code == 400
+        assert (
+            await client.post("/simulator/api/chat/810001/tap", json={"label": "Nope"})
+        ).status_code == 400
         assert (await client.post("/simulator/api/open", json={"telegram_user_id": 1})).status_code == 404

@@ -16,9 +16,14 @@ async def test_simulator_in_chromium(emulator: Emulator, bot: BotState) -> None:
     from playwright.async_api import async_playwright, expect
 
     ARTIFACTS.mkdir(exist_ok=True)
-    async with polling_app(emulator, bot, HELLO_HANDLERS), serve(make_app(emulator)) as url, \
-            async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    async with (
+        polling_app(emulator, bot, HELLO_HANDLERS),
+        serve(make_app(emulator)) as url,
+        async_playwright() as playwright,
+    ):
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
         try:
             page = await browser.new_page(viewport={"width": 900, "height": 760})
             page.set_default_timeout(20_000)
@@ -38,12 +43,17 @@ async def test_simulator_in_chromium(emulator: Emulator, bot: BotState) -> None:
             await expect(edited).to_be_visible()
             await expect(page.locator("#toast")).to_contain_text("👋")
 
-            await page.set_input_files("#photo-input", files=[{
-                "name": "evidence.jpg", "mimeType": "image/jpeg", "buffer": make_test_image(480, 320)}])
+            await page.set_input_files(
+                "#photo-input",
+                files=[
+                    {"name": "evidence.jpg", "mimeType": "image/jpeg", "buffer": make_test_image(480, 320)}
+                ],
+            )
             photo = page.locator(".bubble.me img")
             await expect(photo).to_be_visible()
             await page.wait_for_function(
-                "() => { const i = document.querySelector('.bubble.me img'); return i && i.naturalWidth > 0; }")
+                "() => { const i = document.querySelector('.bubble.me img'); return i && i.naturalWidth > 0; }"
+            )
             await page.locator("#location-toggle").click()
             await page.locator("#lat-input").fill("25.04")
             await page.locator("#lon-input").fill("102.71")

@@ -11,8 +11,15 @@ import httpx
 
 async def test_standalone_server() -> None:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "sandbox", "--port", "0", "--no-limits",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "sandbox",
+        "--port",
+        "0",
+        "--no-limits",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     try:
         assert process.stdout is not None
         lines = [(await asyncio.wait_for(process.stdout.readline(), timeout=30)).decode() for _ in range(3)]

@@ -11,14 +11,16 @@ from sandbox.phone import Phone
 from sandbox.state import BotState
 
 
-async def api(http: httpx.AsyncClient, emulator: Emulator, bot: BotState, method: str,
-              **params: object) -> dict:
+async def api(
+    http: httpx.AsyncClient, emulator: Emulator, bot: BotState, method: str, **params: object
+) -> dict:
     response = await http.post(f"{emulator.base_url}{bot.token}/{method}", json=params)
     return response.json()
 
 
-async def test_offset_limit_and_monotonic_ids(emulator: Emulator, bot: BotState, phone: Phone,
-                                              http: httpx.AsyncClient) -> None:
+async def test_offset_limit_and_monotonic_ids(
+    emulator: Emulator, bot: BotState, phone: Phone, http: httpx.AsyncClient
+) -> None:
     for text in ("one", "two", "three"):
         await phone.send(text)
     first = (await api(http, emulator, bot, "getUpdates", limit=2))["result"]
@@ -35,8 +37,9 @@ async def test_offset_limit_and_monotonic_ids(emulator: Emulator, bot: BotState,
     assert latest[0]["update_id"] > rest[0]["update_id"]
 
 
-async def test_long_poll_wakes_on_update(emulator: Emulator, bot: BotState, phone: Phone,
-                                         http: httpx.AsyncClient) -> None:
+async def test_long_poll_wakes_on_update(
+    emulator: Emulator, bot: BotState, phone: Phone, http: httpx.AsyncClient
+) -> None:
     poll = asyncio.create_task(api(http, emulator, bot, "getUpdates", timeout=20))
     await asyncio.sleep(0.2)
     assert not poll.done()
@@ -45,7 +48,9 @@ async def test_long_poll_wakes_on_update(emulator: Emulator, bot: BotState, phon
     assert result["result"][0]["message"]["text"] == "wake up"
 
 
-async def test_second_poller_conflicts_first(emulator: Emulator, bot: BotState, http: httpx.AsyncClient) -> None:
+async def test_second_poller_conflicts_first(
+    emulator: Emulator, bot: BotState, http: httpx.AsyncClient
+) -> None:
     first = asyncio.create_task(api(http, emulator, bot, "getUpdates", timeout=20))
     await asyncio.sleep(0.2)
     second = asyncio.create_task(api(http, emulator, bot, "getUpdates", timeout=1))
@@ -54,22 +59,28 @@ async def test_second_poller_conflicts_first(emulator: Emulator, bot: BotState, 
     assert (await asyncio.wait_for(second, timeout=10))["result"] == []
 
 
-async def test_allowed_updates_filters_new_updates(emulator: Emulator, bot: BotState, phone: Phone,
-                                                   http: httpx.AsyncClient) -> None:
+async def test_allowed_updates_filters_new_updates(
+    emulator: Emulator, bot: BotState, phone: Phone, http: httpx.AsyncClient
+) -> None:
     await api(http, emulator, bot, "getUpdates", allowed_updates=["callback_query"])
     await phone.send("ignored")
     assert (await api(http, emulator, bot, "getUpdates"))["result"] == []
     await api(http, emulator, bot, "getUpdates", allowed_updates=[])
     await phone.send("seen")
-    assert [u["message"]["text"] for u in (await api(http, emulator, bot, "getUpdates"))["result"]] == ["seen"]
+    assert [u["message"]["text"] for u in (await api(http, emulator, bot, "getUpdates"))["result"]] == [
+        "seen"
+    ]
 
 
-async def test_webhook_blocks_polling_and_reports_state(emulator: Emulator, bot: BotState, phone: Phone,
-                                                        http: httpx.AsyncClient) -> None:
+async def test_webhook_blocks_polling_and_reports_state(
+    emulator: Emulator, bot: BotState, phone: Phone, http: httpx.AsyncClient
+) -> None:
     await phone.send("queued")
     bad = await api(http, emulator, bot, "setWebhook", url="https://example.org/hook")
     assert bad["error_code"] == 400 and "bad webhook" in bad["description"]
-    bad = await api(http, emulator, bot, "setWebhook", url="http://127.0.0.1:9/hook", secret_token="no spaces")
+    bad = await api(
+        http, emulator, bot, "setWebhook", url="http://127.0.0.1:9/hook", secret_token="no spaces"
+    )
     assert bad["description"] == "Bad Request: secret token contains unallowed characters"
     # Port 9 (discard) has no listener here, so delivery fails and the error is reported.
     assert (await api(http, emulator, bot, "setWebhook", url="http://127.0.0.1:9/hook"))["result"] is True
@@ -88,8 +99,9 @@ async def test_webhook_blocks_polling_and_reports_state(emulator: Emulator, bot:
     assert info == {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
 
 
-async def test_redelivered_update_comes_again_with_the_same_id(emulator: Emulator, bot: BotState, phone: Phone,
-                                                                http: httpx.AsyncClient) -> None:
+async def test_redelivered_update_comes_again_with_the_same_id(
+    emulator: Emulator, bot: BotState, phone: Phone, http: httpx.AsyncClient
+) -> None:
     await phone.send("once")
     first = (await api(http, emulator, bot, "getUpdates"))["result"]
     update_id = first[0]["update_id"]
@@ -100,11 +112,19 @@ async def test_redelivered_update_comes_again_with_the_same_id(emulator: Emulato
     assert again[0]["message"]["text"] == "once"
 
 
-async def test_a_tampered_client_can_send_any_callback_data(emulator: Emulator, bot: BotState, phone: Phone,
-                                                            http: httpx.AsyncClient) -> None:
+async def test_a_tampered_client_can_send_any_callback_data(
+    emulator: Emulator, bot: BotState, phone: Phone, http: httpx.AsyncClient
+) -> None:
     await phone.send("hi")
-    sent = await api(http, emulator, bot, "sendMessage", chat_id=phone.user_id, text="pick",
-                     reply_markup={"inline_keyboard": [[{"text": "A", "callback_data": "a"}]]})
+    sent = await api(
+        http,
+        emulator,
+        bot,
+        "sendMessage",
+        chat_id=phone.user_id,
+        text="pick",
+        reply_markup={"inline_keyboard": [[{"text": "A", "callback_data": "a"}]]},
+    )
     await phone.press_callback(sent["result"]["message_id"], "forged:123")
     updates = (await api(http, emulator, bot, "getUpdates"))["result"]
     assert updates[-1]["callback_query"]["data"] == "forged:123"

@@ -19,8 +19,9 @@ def ptb_bot(emulator: Emulator, token: str) -> Bot:
     return Bot(token, base_url=emulator.base_url, base_file_url=emulator.file_base_url)
 
 
-async def call(http: httpx.AsyncClient, emulator: Emulator, token: str, method: str,
-               **kwargs: object) -> tuple[int, dict]:
+async def call(
+    http: httpx.AsyncClient, emulator: Emulator, token: str, method: str, **kwargs: object
+) -> tuple[int, dict]:
     response = await http.post(f"{emulator.base_url}{token}/{method}", **kwargs)  # type: ignore[arg-type]
     return response.status_code, response.json()
 
@@ -35,9 +36,13 @@ async def test_fake_tokens_never_look_real() -> None:
 
 async def test_unknown_token_and_method(emulator: Emulator, bot: BotState, http: httpx.AsyncClient) -> None:
     assert await call(http, emulator, "999:nope", "getMe") == (
-        401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
+        401,
+        {"ok": False, "error_code": 401, "description": "Unauthorized"},
+    )
     assert await call(http, emulator, bot.token, "sendTelepathy") == (
-        404, {"ok": False, "error_code": 404, "description": "Not Found"})
+        404,
+        {"ok": False, "error_code": 404, "description": "Not Found"},
+    )
     status, body = await call(http, emulator, bot.token, "GETME")  # method names are case-insensitive
     assert status == 200 and body["result"]["username"] == "sandbox_test_bot"
     with pytest.raises(InvalidToken, match="(?i)was rejected by the server"):
@@ -45,45 +50,77 @@ async def test_unknown_token_and_method(emulator: Emulator, bot: BotState, http:
             pass
 
 
-async def test_bodies_json_form_and_query(emulator: Emulator, bot: BotState, phone: Phone,
-                                          http: httpx.AsyncClient) -> None:
+async def test_bodies_json_form_and_query(
+    emulator: Emulator, bot: BotState, phone: Phone, http: httpx.AsyncClient
+) -> None:
     await phone.send("/start")
     markup = {"inline_keyboard": [[{"text": "A", "callback_data": "a"}]]}
-    status, body = await call(http, emulator, bot.token, "sendMessage",
-                              json={"chat_id": phone.user_id, "text": "json", "reply_markup": markup})
+    status, body = await call(
+        http,
+        emulator,
+        bot.token,
+        "sendMessage",
+        json={"chat_id": phone.user_id, "text": "json", "reply_markup": markup},
+    )
     assert status == 200 and body["result"]["reply_markup"] == markup
-    status, body = await call(http, emulator, bot.token, "sendMessage",
-                              data={"chat_id": str(phone.user_id), "text": "form",
-                                    "reply_markup": json.dumps(markup)})
+    status, body = await call(
+        http,
+        emulator,
+        bot.token,
+        "sendMessage",
+        data={"chat_id": str(phone.user_id), "text": "form", "reply_markup": json.dumps(markup)},
+    )
     assert status == 200 and body["result"]["text"] == "form"
-    response = await http.get(f"{emulator.base_url}{bot.token}/sendMessage",
-                              params={"chat_id": phone.user_id, "text": "query"})
-    assert response.json()["result"]["chat"] == {"id": phone.user_id, "type": "private", "first_name": "Li",
-                                                 "last_name": "Wei", "username": "liwei"}
+    response = await http.get(
+        f"{emulator.base_url}{bot.token}/sendMessage", params={"chat_id": phone.user_id, "text": "query"}
+    )
+    assert response.json()["result"]["chat"] == {
+        "id": phone.user_id,
+        "type": "private",
+        "first_name": "Li",
+        "last_name": "Wei",
+        "username": "liwei",
+    }
 
 
-@pytest.mark.parametrize(("payload", "description"), [
-    ({"text": "hi"}, "Bad Request: chat_id is empty"),
-    ({"chat_id": "USER", "text": ""}, "Bad Request: message text is empty"),
-    ({"chat_id": "USER", "text": "x" * 4097}, "Bad Request: message is too long"),
-    ({"chat_id": "USER", "text": "hi", "reply_markup": {"inline_keyboard": [[
-        {"text": "B", "callback_data": "d" * 65}]]}}, "Bad Request: BUTTON_DATA_INVALID"),
-    ({"chat_id": 5550001, "text": "hi"}, "Bad Request: chat not found"),
-    ({"chat_id": "@nobody", "text": "hi"}, "Bad Request: chat not found"),
-    ({"chat_id": "USER", "text": "hi", "reply_markup": "{not json"},
-     "Bad Request: can't parse reply_markup JSON object"),
-    ({"chat_id": "USER", "text": "hi", "disable_notification": "maybe"},
-     'Bad Request: field "disable_notification" must be of type Boolean'),
-])
-async def test_send_message_errors(emulator: Emulator, bot: BotState, phone: Phone, http: httpx.AsyncClient,
-                                   payload: dict, description: str) -> None:
+@pytest.mark.parametrize(
+    ("payload", "description"),
+    [
+        ({"text": "hi"}, "Bad Request: chat_id is empty"),
+        ({"chat_id": "USER", "text": ""}, "Bad Request: message text is empty"),
+        ({"chat_id": "USER", "text": "x" * 4097}, "Bad Request: message is too long"),
+        (
+            {
+                "chat_id": "USER",
+                "text": "hi",
+                "reply_markup": {"inline_keyboard": [[{"text": "B", "callback_data": "d" * 65}]]},
+            },
+            "Bad Request: BUTTON_DATA_INVALID",
+        ),
+        ({"chat_id": 5550001, "text": "hi"}, "Bad Request: chat not found"),
+        ({"chat_id": "@nobody", "text": "hi"}, "Bad Request: chat not found"),
+        (
+            {"chat_id": "USER", "text": "hi", "reply_markup": "{not json"},
+            "Bad Request: can't parse reply_markup JSON object",
+        ),
+        (
+            {"chat_id": "USER", "text": "hi", "disable_notification": "maybe"},
+            'Bad Request: field "disable_notification" must be of type Boolean',
+        ),
+    ],
+)
+async def test_send_message_errors(
+    emulator: Emulator, bot: BotState, phone: Phone, http: httpx.AsyncClient, payload: dict, description: str
+) -> None:
     await phone.send("/start")
     body = {k: (phone.user_id if v == "USER" else v) for k, v in payload.items()}
     status, answer = await call(http, emulator, bot.token, "sendMessage", json=body)
     assert (status, answer) == (400, {"ok": False, "error_code": 400, "description": description})
 
 
-async def test_bot_cannot_write_first_or_when_blocked(emulator: Emulator, bot: BotState, phone: Phone) -> None:
+async def test_bot_cannot_write_first_or_when_blocked(
+    emulator: Emulator, bot: BotState, phone: Phone
+) -> None:
     async with ptb_bot(emulator, bot.token) as tg:
         with pytest.raises(BadRequest, match="(?i)chat not found"):  # the bot never met this person
             await tg.send_message(phone.user_id, "hello?")
@@ -129,7 +166,9 @@ async def test_ptb_raises_bad_request(emulator: Emulator, bot: BotState, phone: 
             await tg.send_photo(phone.user_id, b"not an image at all")
 
 
-async def test_unimplemented_methods_policy(emulator: Emulator, bot: BotState, http: httpx.AsyncClient) -> None:
+async def test_unimplemented_methods_policy(
+    emulator: Emulator, bot: BotState, http: httpx.AsyncClient
+) -> None:
     # A method that only returns True is a harmless no-op; one returning an object is refused with 501.
     status, body = await call(http, emulator, bot.token, "setMyDescription", json={"description": "hi"})
     assert (status, body["result"]) == (200, True)
@@ -160,11 +199,15 @@ async def test_commands_per_scope_and_language(emulator: Emulator, bot: BotState
 async def test_html_parse_mode(emulator: Emulator, bot: BotState, phone: Phone) -> None:
     await phone.send("/start")
     async with ptb_bot(emulator, bot.token) as tg:
-        sent = await tg.send_message(phone.user_id, "😀 <b>Zhang &amp; <i>Li</i></b> <a href='https://x.org'>x</a>",
-                                     parse_mode="HTML")
+        sent = await tg.send_message(
+            phone.user_id, "😀 <b>Zhang &amp; <i>Li</i></b> <a href='https://x.org'>x</a>", parse_mode="HTML"
+        )
         assert sent.text == "😀 Zhang & Li x"
         assert [(e.type, e.offset, e.length) for e in sent.entities] == [
-            ("bold", 3, 10), ("italic", 11, 2), ("text_link", 14, 1)]
+            ("bold", 3, 10),
+            ("italic", 11, 2),
+            ("text_link", 14, 1),
+        ]
         assert sent.entities[2].url == "https://x.org"
         with pytest.raises(BadRequest, match='(?i)Unsupported start tag "div" at byte offset 0'):
             await tg.send_message(phone.user_id, "<div>x</div>", parse_mode="HTML")

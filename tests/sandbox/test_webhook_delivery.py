@@ -64,7 +64,7 @@ async def serving(receiver: Receiver, port: int = 0) -> AsyncIterator[str]:
 
 async def set_webhook(emulator: Emulator, bot: BotState, url: str, **options: Any) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
-        answer = (await client.post(f"{emulator.base_url}{bot.token}/setWebhook", json={"url": url, **options}))
+        answer = await client.post(f"{emulator.base_url}{bot.token}/setWebhook", json={"url": url, **options})
     assert answer.json()["result"] is True
 
 
@@ -111,8 +111,9 @@ async def test_a_5xx_answer_is_retried(emulator: Emulator, bot: BotState, phone:
     assert bot.pending == [] and emulator.stats()["webhook"]["dropped"] == 0
 
 
-async def test_a_connection_reset_before_any_answer_is_retried(emulator: Emulator, bot: BotState,
-                                                               phone: Phone) -> None:
+async def test_a_connection_reset_before_any_answer_is_retried(
+    emulator: Emulator, bot: BotState, phone: Phone
+) -> None:
     async def reset(request: web.Request, update: dict[str, Any], attempt: int) -> web.StreamResponse:
         assert request.transport is not None
         request.transport.abort()  # what a worker killed with SIGKILL leaves behind
@@ -135,8 +136,9 @@ async def test_a_request_that_times_out_is_retried(emulator: Emulator, bot: BotS
     assert bot.last_webhook_error is not None and bot.last_webhook_error[1] == "Read timeout expired"
 
 
-async def test_a_refused_connection_is_retried_until_the_endpoint_is_back(emulator: Emulator, bot: BotState,
-                                                                          phone: Phone) -> None:
+async def test_a_refused_connection_is_retried_until_the_endpoint_is_back(
+    emulator: Emulator, bot: BotState, phone: Phone
+) -> None:
     emulator.webhooks.max_attempts = 100  # bounded, and more than this test needs
     port = free_port()
     await set_webhook(emulator, bot, f"http://127.0.0.1:{port}/hook")
@@ -150,8 +152,9 @@ async def test_a_refused_connection_is_retried_until_the_endpoint_is_back(emulat
     assert emulator.stats()["webhook"] == {"delivered": 1, "dropped": 0}
 
 
-async def test_a_failing_update_holds_back_only_its_own_chat(emulator: Emulator, bot: BotState,
-                                                             phone: Phone) -> None:
+async def test_a_failing_update_holds_back_only_its_own_chat(
+    emulator: Emulator, bot: BotState, phone: Phone
+) -> None:
     emulator.webhooks.max_attempts = 1000
     emulator.webhooks.max_backoff = 0.05
     other = await Phone.create(emulator.url, bot.username, first_name="Zhang")
@@ -179,8 +182,9 @@ async def test_a_failing_update_holds_back_only_its_own_chat(emulator: Emulator,
 
 
 @pytest.mark.parametrize("max_connections", [1, 2])
-async def test_at_most_max_connections_requests_are_open_at_once(emulator: Emulator, bot: BotState,
-                                                                 max_connections: int) -> None:
+async def test_at_most_max_connections_requests_are_open_at_once(
+    emulator: Emulator, bot: BotState, max_connections: int
+) -> None:
     gate = asyncio.Event()
 
     async def hold(request: web.Request, update: dict[str, Any], attempt: int) -> web.StreamResponse:

@@ -26,8 +26,12 @@ def _string_literals() -> set[tuple[str, str]]:
             # Pieces of f-strings (f"status.{status}") are not whole keys.
             parts = {id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in n.values}
             for node in ast.walk(tree):
-                if (isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in parts
-                        and KEY.match(node.value)):
+                if (
+                    isinstance(node, ast.Constant)
+                    and isinstance(node.value, str)
+                    and id(node) not in parts
+                    and KEY.match(node.value)
+                ):
                     found.add((node.value, str(path.relative_to(ROOT))))
     return found
 
@@ -40,9 +44,14 @@ def test_every_message_key_named_in_code_exists() -> None:
     prefixes = _catalog_prefixes()
     known = keys("zh_CN")
     stems = {k.rsplit(".", 1)[0] for k in known}  # "visit.outcome" names the family visit.outcome.*
-    missing = sorted(f"{key} ({where})" for key, where in _string_literals()
-                     if key.split(".")[0] in prefixes and key not in known and key not in stems
-                     and not key.endswith((".py", ".po", ".toml", ".xlsx", ".html", ".json")))
+    missing = sorted(
+        f"{key} ({where})"
+        for key, where in _string_literals()
+        if key.split(".")[0] in prefixes
+        and key not in known
+        and key not in stems
+        and not key.endswith((".py", ".po", ".toml", ".xlsx", ".html", ".json"))
+    )
     assert missing == []
 
 
@@ -51,13 +60,19 @@ def test_placeholders_match_between_languages() -> None:
         return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
     from i18n.catalog import _catalog
+
     zh, en = _catalog("zh_CN"), _catalog("en")
     assert {k for k in zh if fields(zh[k]) != fields(en[k])} == set()
 
 
 def test_chinese_messages_are_in_chinese() -> None:
     from i18n.catalog import _catalog
+
     zh = _catalog("zh_CN")
-    untranslated = {k for k, v in zh.items() if not re.search(r"[\u4e00-\u9fff]", v)
-                    and not re.fullmatch(r"[\W\d_A-Za-z]*", v.replace("English", ""))}
+    untranslated = {
+        k
+        for k, v in zh.items()
+        if not re.search(r"[\u4e00-\u9fff]", v)
+        and not re.fullmatch(r"[\W\d_A-Za-z]*", v.replace("English", ""))
+    }
     assert untranslated == set()

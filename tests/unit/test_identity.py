@@ -36,13 +36,16 @@ def test_valid_id_passes() -> None:
     assert is_valid_id(VALID.lower())
 
 
-@pytest.mark.parametrize("bad", [
-    VALID[:-1] + ("0" if VALID[-1] != "0" else "1"),  # wrong check digit
-    VALID[:-2],  # too short
-    "1101012015030112AB",  # letters
-    make_id("11010120151301123"),  # month 13
-    "",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        VALID[:-1] + ("0" if VALID[-1] != "0" else "1"),  # wrong check digit
+        VALID[:-2],  # too short
+        "1101012015030112AB",  # letters
+        make_id("11010120151301123"),  # month 13
+        "",
+    ],
+)
 def test_invalid_ids_are_rejected(bad: str) -> None:
     assert id_problem(bad) is not None
 

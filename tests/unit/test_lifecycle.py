@@ -11,9 +11,7 @@ from domain.lifecycle import TRANSITIONS, CaseStatus, can_transition, check_tran
 
 S = CaseStatus
 LEGAL = sorted((a, b) for a, targets in TRANSITIONS.items() for b in targets)
-ILLEGAL = sorted(
-    (a, b) for a, b in itertools.product(CaseStatus, CaseStatus) if b not in TRANSITIONS[a]
-)
+ILLEGAL = sorted((a, b) for a, b in itertools.product(CaseStatus, CaseStatus) if b not in TRANSITIONS[a])
 
 
 @pytest.mark.parametrize(("current", "target"), LEGAL)
@@ -30,8 +28,16 @@ def test_illegal_transition_raises(current: CaseStatus, target: CaseStatus) -> N
 
 
 def test_child_can_return_from_every_open_stage_before_return() -> None:
-    for status in (S.ABSENT, S.SUSPECTED, S.VERIFYING, S.MISSING, S.DROPPED_OUT, S.PERSUADING,
-                   S.NOTICE_ISSUED, S.ESCALATED):
+    for status in (
+        S.ABSENT,
+        S.SUSPECTED,
+        S.VERIFYING,
+        S.MISSING,
+        S.DROPPED_OUT,
+        S.PERSUADING,
+        S.NOTICE_ISSUED,
+        S.ESCALATED,
+    ):
         assert can_transition(status, S.RETURNED)
 
 

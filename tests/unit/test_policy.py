@@ -10,10 +10,17 @@ import pytest
 from domain.policy import DEFAULT_POLICY, PolicyError, load_policy, parse_duration
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("30s", timedelta(seconds=30)), ("15m", timedelta(minutes=15)), ("12h", timedelta(hours=12)),
-    ("3d", timedelta(days=3)), ("2w", timedelta(weeks=2)), (" 7d ", timedelta(days=7)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30s", timedelta(seconds=30)),
+        ("15m", timedelta(minutes=15)),
+        ("12h", timedelta(hours=12)),
+        ("3d", timedelta(days=3)),
+        ("2w", timedelta(weeks=2)),
+        (" 7d ", timedelta(days=7)),
+    ],
+)
 def test_durations_parse(text: str, expected: timedelta) -> None:
     assert parse_duration(text) == expected
 
@@ -39,7 +46,9 @@ def test_term_on_picks_the_latest_started_term() -> None:
 
 
 def test_a_bad_key_is_named(tmp_path: Path) -> None:
-    text = DEFAULT_POLICY.read_text(encoding="utf-8").replace('first_visit_due = "3d"', 'first_visit_due = "soon"')
+    text = DEFAULT_POLICY.read_text(encoding="utf-8").replace(
+        'first_visit_due = "3d"', 'first_visit_due = "soon"'
+    )
     path = tmp_path / "policy.toml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(PolicyError, match="absence.first_visit_due"):

@@ -38,8 +38,10 @@ def test_daytime_reminders_are_not_moved(policy: Policy) -> None:
     assert next_allowed(local(2026, 10, 13, 20, 59), policy, TZ) == local(2026, 10, 13, 20, 59)
 
 
-@pytest.mark.parametrize(("hh", "mm", "quiet"), [(21, 0, True), (7, 29, True), (7, 30, False), (20, 59, False),
-                                                 (0, 0, True), (12, 0, False)])
+@pytest.mark.parametrize(
+    ("hh", "mm", "quiet"),
+    [(21, 0, True), (7, 29, True), (7, 30, False), (20, 59, False), (0, 0, True), (12, 0, False)],
+)
 def test_quiet_period_edges(policy: Policy, hh: int, mm: int, quiet: bool) -> None:
     assert in_quiet_time(time(hh, mm), policy) is quiet
 
@@ -49,7 +51,9 @@ def test_weekends_are_skipped_only_when_enabled(policy: Policy) -> None:
     assert next_allowed(saturday, policy, TZ) == saturday
     weekends_off = dataclasses.replace(policy, skip_weekends=True)
     assert next_allowed(saturday, weekends_off, TZ) == local(2026, 10, 19, 7, 30)  # Monday morning
-    assert next_allowed(local(2026, 10, 16, 22), weekends_off, TZ) == local(2026, 10, 19, 7, 30)  # Friday night
+    assert next_allowed(local(2026, 10, 16, 22), weekends_off, TZ) == local(
+        2026, 10, 19, 7, 30
+    )  # Friday night
     assert is_quiet(saturday, weekends_off, TZ)
 
 

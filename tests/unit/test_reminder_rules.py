@@ -36,12 +36,25 @@ def policy() -> Policy:
 
 def facts(**changes: object) -> CaseFacts:
     base = CaseFacts(
-        case_id=7, status="absent", category_scheme=None, episode_start=REPORTED, visit_logged=False,
-        verification_due_at=None, term_start=date(2026, 9, 1), notice_at=None, return_due_at=None,
-        returned_on=None, retention_checks_done=0, teacher_id=TEACHER,
+        case_id=7,
+        status="absent",
+        category_scheme=None,
+        episode_start=REPORTED,
+        visit_logged=False,
+        verification_due_at=None,
+        term_start=date(2026, 9, 1),
+        notice_at=None,
+        return_due_at=None,
+        returned_on=None,
+        retention_checks_done=0,
+        teacher_id=TEACHER,
         people={"principal": (PRINCIPAL,), "township_officer": (TOWNSHIP,), "county_officer": (COUNTY,)},
-        roles={TEACHER: "class_teacher", PRINCIPAL: "principal", TOWNSHIP: "township_officer",
-               COUNTY: "county_officer"},
+        roles={
+            TEACHER: "class_teacher",
+            PRINCIPAL: "principal",
+            TOWNSHIP: "township_officer",
+            COUNTY: "county_officer",
+        },
     )
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
@@ -81,28 +94,40 @@ def test_keys_do_not_depend_on_durations(policy: Policy) -> None:
 def test_fifteen_day_rule_tells_principal_and_township(policy: Policy) -> None:
     deadline = datetime(2026, 9, 1, tzinfo=TZ) + timedelta(days=15)
     opened = datetime(2026, 9, 3, 2, 0, tzinfo=UTC)
-    wanted = by(desired_reminders(facts(status="suspected", episode_start=opened, verification_due_at=deadline),
-                                  policy, TZ))
+    wanted = by(
+        desired_reminders(
+            facts(status="suspected", episode_start=opened, verification_due_at=deadline), policy, TZ
+        )
+    )
     assert wanted[VERIFICATION_OVERDUE, PRINCIPAL].due_at == deadline
     assert wanted[VERIFICATION_OVERDUE, TOWNSHIP].due_at == deadline
     assert (VERIFICATION_OVERDUE, TEACHER) not in wanted
 
 
 def test_fifteen_day_rule_counts_from_opening_for_a_case_opened_after_the_window(policy: Policy) -> None:
-    wanted = by(desired_reminders(facts(status="suspected", verification_due_at=datetime(2026, 9, 16, tzinfo=TZ)),
-                                  policy, TZ))
+    wanted = by(
+        desired_reminders(
+            facts(status="suspected", verification_due_at=datetime(2026, 9, 16, tzinfo=TZ)), policy, TZ
+        )
+    )
     assert wanted[VERIFICATION_OVERDUE, PRINCIPAL].due_at == REPORTED + timedelta(days=15)
 
 
 def test_a_verification_outcome_ends_the_fifteen_day_rule(policy: Policy) -> None:
-    done = facts(status="verifying", visit_logged=True, verification_due_at=REPORTED,
-                 category_scheme="verification_2019")
+    done = facts(
+        status="verifying",
+        visit_logged=True,
+        verification_due_at=REPORTED,
+        category_scheme="verification_2019",
+    )
     assert desired_reminders(done, policy, TZ) == []
 
 
 def test_notice_served_means_return_check_then_township_and_county(policy: Policy) -> None:
     served = datetime(2026, 10, 20, 2, 0, tzinfo=UTC)
-    wanted = by(desired_reminders(facts(status="notice_issued", visit_logged=True, notice_at=served), policy, TZ))
+    wanted = by(
+        desired_reminders(facts(status="notice_issued", visit_logged=True, notice_at=served), policy, TZ)
+    )
     assert set(wanted) == {(RETURN_CHECK, TEACHER), (NOTICE_EXPIRED, TOWNSHIP), (NOTICE_EXPIRED, COUNTY)}
     assert all(w.due_at == served + timedelta(days=7) for w in wanted.values())
 
@@ -114,7 +139,9 @@ def test_retention_checks_at_14_and_30_days_until_recorded(policy: Policy) -> No
         (RETENTION_CHECK, TEACHER, datetime(2026, 11, 16, 9, 0, tzinfo=TZ)),
         (RETENTION_CHECK, TEACHER, datetime(2026, 12, 2, 9, 0, tzinfo=TZ)),
     ]
-    later = desired_reminders(facts(status="retention", returned_on=back, retention_checks_done=1), policy, TZ)
+    later = desired_reminders(
+        facts(status="retention", returned_on=back, retention_checks_done=1), policy, TZ
+    )
     assert [w.payload["check"] for w in later] == [2]
 
 
@@ -127,14 +154,19 @@ def test_monthly_report_is_due_in_time_for_that_days_digest(policy: Policy) -> N
 
 
 def test_backoff_doubles_and_is_capped(policy: Policy) -> None:
-    assert [backoff(n, policy) for n in (1, 2, 3)] == [timedelta(seconds=30), timedelta(seconds=60),
-                                                       timedelta(seconds=120)]
+    assert [backoff(n, policy) for n in (1, 2, 3)] == [
+        timedelta(seconds=30),
+        timedelta(seconds=60),
+        timedelta(seconds=120),
+    ]
     assert backoff(20, policy) == timedelta(hours=1)
 
 
 def test_reminder_settings_are_read_from_the_policy_file(tmp_path: Path) -> None:
     text = DEFAULT_POLICY.read_text(encoding="utf-8").replace('snooze = "1d"', 'snooze = "12h"')
-    text = text.replace('escalate_to = ["township_officer", "county_officer"]', 'escalate_to = ["county_officer"]')
+    text = text.replace(
+        'escalate_to = ["township_officer", "county_officer"]', 'escalate_to = ["county_officer"]'
+    )
     path = tmp_path / "policy.toml"
     path.write_text(text, encoding="utf-8")
     policy = load_policy(path)
@@ -150,8 +182,9 @@ def test_an_older_policy_file_without_reminder_keys_still_loads(tmp_path: Path) 
 
 
 def test_an_unknown_role_to_notify_is_named(tmp_path: Path) -> None:
-    text = DEFAULT_POLICY.read_text(encoding="utf-8").replace('notify = ["principal", "township_officer"]',
-                                                            'notify = ["mayor"]')
+    text = DEFAULT_POLICY.read_text(encoding="utf-8").replace(
+        'notify = ["principal", "township_officer"]', 'notify = ["mayor"]'
+    )
     path = tmp_path / "policy.toml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(PolicyError, match="term_start.notify"):

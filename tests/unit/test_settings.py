@@ -43,11 +43,19 @@ def test_token_is_secret_in_reprs(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.token == "42:not-a-real-token"
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("TIMEZONE", "Mars/Olympus"), ("WEB_PORT", "eighty"), ("DATABASE_URL", "mysql://x"),
-    ("TELEGRAM_API_BASE_URL", "api.telegram.org"), ("DEFAULT_LANGUAGE", "fr"),
-])
-def test_a_malformed_setting_stops_start_up_naming_it(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TIMEZONE", "Mars/Olympus"),
+        ("WEB_PORT", "eighty"),
+        ("DATABASE_URL", "mysql://x"),
+        ("TELEGRAM_API_BASE_URL", "api.telegram.org"),
+        ("DEFAULT_LANGUAGE", "fr"),
+    ],
+)
+def test_a_malformed_setting_stops_start_up_naming_it(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError) as err:
         load_settings()

@@ -39,8 +39,14 @@ def media_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def services(database_url: str, engine: AsyncEngine, uow_factory: UnitOfWorkFactory, policy: Policy,
-             clock: FixedClock, media_dir: Path) -> Services:
+def services(
+    database_url: str,
+    engine: AsyncEngine,
+    uow_factory: UnitOfWorkFactory,
+    policy: Policy,
+    clock: FixedClock,
+    media_dir: Path,
+) -> Services:
     settings = Settings(database_url=database_url, media_dir=media_dir, _env_file=None)  # type: ignore[call-arg]
     return Services(settings=settings, engine=engine, uow=uow_factory, policy=policy, clock=clock)
 
@@ -71,13 +77,21 @@ def csrf_of(html: str) -> str:
 async def login(client: httpx.AsyncClient, username: str, password: str = PASSWORD) -> httpx.Response:
     """Fetches the login form (for its CSRF token) and submits it."""
     form = await client.get("/login")
-    return await client.post("/login", data={"username": username, "password": password,
-                                             "csrf_token": csrf_of(form.text), "next": "/dashboard"})
+    return await client.post(
+        "/login",
+        data={
+            "username": username,
+            "password": password,
+            "csrf_token": csrf_of(form.text),
+            "next": "/dashboard",
+        },
+    )
 
 
 @pytest.fixture
 def as_user(client: httpx.AsyncClient, county: County) -> AsUser:
     """`await as_user("principal")` logs the client in as that dashboard user."""
+
     async def log_in(username: str) -> httpx.AsyncClient:
         client.cookies.clear()
         reply = await login(client, username)

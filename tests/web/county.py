@@ -33,8 +33,13 @@ from tests.factories import CREATED, World, build_world
 
 TZ = ZoneInfo("Asia/Shanghai")
 PASSWORD = "correct horse battery"
-USERS = {"principal": "principal", "township": "township", "county": "county", "admin": "admin",
-         "other_principal": "other_principal"}
+USERS = {
+    "principal": "principal",
+    "township": "township",
+    "county": "county",
+    "admin": "admin",
+    "other_principal": "other_principal",
+}
 
 
 def at(day: str, hour: int = 10) -> datetime:
@@ -54,7 +59,9 @@ class County:
     evidence: bytes = b""
 
 
-async def _second_township(uow_factory: UnitOfWorkFactory, world: World) -> tuple[Area, School, Student, dict[str, Staff]]:
+async def _second_township(
+    uow_factory: UnitOfWorkFactory, world: World
+) -> tuple[Area, School, Student, dict[str, Staff]]:
     async with uow_factory() as uow:
         s = uow.session
         township = Area(code="T-T2", name="北岭镇", level="township", parent_id=world.county.id)
@@ -67,15 +74,36 @@ async def _second_township(uow_factory: UnitOfWorkFactory, world: World) -> tupl
         cls = SchoolClass(school_id=school.id, grade=7, name="七年级(1)班")
         s.add(cls)
         await s.flush()
-        pupil = Student(student_number="G110101201201011234", name="钱小北", sex="F", birth_date=date(2012, 1, 1),
-                        national_id="110101201201011234", school_id=school.id, class_id=cls.id,
-                        home_village_id=village.id, guardian_name="钱家长", guardian_relation="母亲",
-                        guardian_phone="13912345678")
+        pupil = Student(
+            student_number="G110101201201011234",
+            name="钱小北",
+            sex="F",
+            birth_date=date(2012, 1, 1),
+            national_id="110101201201011234",
+            school_id=school.id,
+            class_id=cls.id,
+            home_village_id=village.id,
+            guardian_name="钱家长",
+            guardian_relation="母亲",
+            guardian_phone="13912345678",
+        )
         people = {
-            "other_principal": Staff(name="孙校长", phone="13800000010", role=Role.PRINCIPAL.value,
-                                     school_id=school.id, created_at=CREATED, active=True),
-            "other_township": Staff(name="冯专干", phone="13800000011", role=Role.TOWNSHIP_OFFICER.value,
-                                    area_id=township.id, created_at=CREATED, active=True),
+            "other_principal": Staff(
+                name="孙校长",
+                phone="13800000010",
+                role=Role.PRINCIPAL.value,
+                school_id=school.id,
+                created_at=CREATED,
+                active=True,
+            ),
+            "other_township": Staff(
+                name="冯专干",
+                phone="13800000011",
+                role=Role.TOWNSHIP_OFFICER.value,
+                area_id=township.id,
+                created_at=CREATED,
+                active=True,
+            ),
         }
         s.add_all([pupil, *people.values()])
         await uow.commit()
@@ -90,13 +118,27 @@ async def _history(uow_factory: UnitOfWorkFactory, county: County, policy: Polic
     teacher_a = Actor(staff_id=st["teacher_a"].id, label="telegram:1")
     teacher_b = Actor(staff_id=st["teacher_b"].id, label="telegram:2")
 
-    async def open_case(key: str, student: Student, actor: Actor, since: str, now: datetime,
-                        reason: str | None = None, flags: tuple[str, ...] = ()) -> None:
+    async def open_case(
+        key: str,
+        student: Student,
+        actor: Actor,
+        since: str,
+        now: datetime,
+        reason: str | None = None,
+        flags: tuple[str, ...] = (),
+    ) -> None:
         async with uow_factory() as uow:
-            case, _ = await report_absence(uow, Scope(staff_id=actor.staff_id, everything=True), actor,
-                                           AbsenceReport(student.id, date.fromisoformat(f"2026-{since}"),
-                                                         reason_code=reason, flags=list(flags)),
-                                           now=now, policy=policy, tz=TZ)
+            case, _ = await report_absence(
+                uow,
+                Scope(staff_id=actor.staff_id, everything=True),
+                actor,
+                AbsenceReport(
+                    student.id, date.fromisoformat(f"2026-{since}"), reason_code=reason, flags=list(flags)
+                ),
+                now=now,
+                policy=policy,
+                tz=TZ,
+            )
             await uow.commit()
             county.cases[key] = case.id
 
@@ -115,10 +157,22 @@ async def _history(uow_factory: UnitOfWorkFactory, county: County, policy: Polic
         async with uow_factory() as uow:
             case = await uow.cases.get(county.cases[key])
             assert case is not None
-            add_event(uow, case, "visit_logged", actor, at(day, 18), occurred_at=at(day, 12),
-                      visited_on=f"2026-{day}", visitors=[actor.staff_id, case.responsible_cadre_id], met="guardian",
-                      outcome=outcome, notice_served=bool(extra.pop("notice_served", False)),
-                      location={"lat": 25.0, "lon": 102.7}, note=extra.pop("note", None), **extra)
+            add_event(
+                uow,
+                case,
+                "visit_logged",
+                actor,
+                at(day, 18),
+                occurred_at=at(day, 12),
+                visited_on=f"2026-{day}",
+                visitors=[actor.staff_id, case.responsible_cadre_id],
+                met="guardian",
+                outcome=outcome,
+                notice_served=bool(extra.pop("notice_served", False)),
+                location={"lat": 25.0, "lon": 102.7},
+                note=extra.pop("note", None),
+                **extra,
+            )
             await uow.commit()
 
     await open_case("D", d, teacher_b, "09-01", at("09-02"))
@@ -147,20 +201,42 @@ def _send_after(moment: datetime) -> dict[str, datetime]:
 
 async def _photo_and_reminder(uow_factory: UnitOfWorkFactory, county: County, media_dir: Path) -> None:
     store = LocalMediaStore(media_dir)
-    photo = process_photo(make_test_image(800, 600), visit=WatermarkInfo(at("10-05", 12), "东山村", "A", "王老师"),
-                          policy=PhotoPolicy(tz=TZ))
+    photo = process_photo(
+        make_test_image(800, 600),
+        visit=WatermarkInfo(at("10-05", 12), "东山村", "A", "王老师"),
+        policy=PhotoPolicy(tz=TZ),
+    )
     await store.put(photo.evidence_bytes)
     await store.put(photo.thumbnail_bytes)
     county.evidence = photo.evidence_bytes
     async with uow_factory() as uow:
-        row = Attachment(case_id=county.cases["A"], uploaded_by_id=county.staff["teacher_a"].id,
-                         created_at=at("10-05", 18), telegram_file_unique_id="demo", **photo.attachment_fields())
+        row = Attachment(
+            case_id=county.cases["A"],
+            uploaded_by_id=county.staff["teacher_a"].id,
+            created_at=at("10-05", 18),
+            telegram_file_unique_id="demo",
+            **photo.attachment_fields(),
+        )
         uow.session.add(row)
-        uow.session.add(Reminder(kind="visit_due", case_id=county.cases["B"], recipient_id=county.staff["teacher_b"].id,
-                                 due_at=at("10-12", 9), state="sent", dedupe_key="visit_due:B", sent_at=at("10-12", 9),
-                                 created_at=at("10-09", 9), payload={}, **_send_after(at("10-12", 9))))
-        uow.session.add(TelegramBinding(staff_id=county.staff["teacher_a"].id, telegram_user_id=1, chat_id=1,
-                                        bound_at=at("09-01")))
+        uow.session.add(
+            Reminder(
+                kind="visit_due",
+                case_id=county.cases["B"],
+                recipient_id=county.staff["teacher_b"].id,
+                due_at=at("10-12", 9),
+                state="sent",
+                dedupe_key="visit_due:B",
+                sent_at=at("10-12", 9),
+                created_at=at("10-09", 9),
+                payload={},
+                **_send_after(at("10-12", 9)),
+            )
+        )
+        uow.session.add(
+            TelegramBinding(
+                staff_id=county.staff["teacher_a"].id, telegram_user_id=1, chat_id=1, bound_at=at("09-01")
+            )
+        )
         await uow.commit()
         county.attachment_id = row.id
 
@@ -174,12 +250,19 @@ async def build_county(uow_factory: UnitOfWorkFactory, policy: Policy, media_dir
     county.students["E"] = pupil
     async with uow_factory() as uow:
         case, _ = await report_absence(
-            uow, Scope(staff_id=None, everything=True), Actor.system("test"),
-            AbsenceReport(pupil.id, date(2026, 9, 25), reason_code="A3", suspected=True), now=at("10-01"),
-            policy=policy, tz=TZ)
+            uow,
+            Scope(staff_id=None, everything=True),
+            Actor.system("test"),
+            AbsenceReport(pupil.id, date(2026, 9, 25), reason_code="A3", suspected=True),
+            now=at("10-01"),
+            policy=policy,
+            tz=TZ,
+        )
         county.cases["E"] = case.id
         for key, username in USERS.items():
-            await create_user(uow, county.staff[key], username, PASSWORD, now=CREATED, can_export_pii=key == "admin")
+            await create_user(
+                uow, county.staff[key], username, PASSWORD, now=CREATED, can_export_pii=key == "admin"
+            )
         await uow.commit()
     await _photo_and_reminder(uow_factory, county, media_dir)
     return county

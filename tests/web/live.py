@@ -31,10 +31,18 @@ def live_server(database_url: str, media_dir: Path, clock: Clock) -> Iterator[st
     async def main() -> None:
         settings = Settings(database_url=database_url, media_dir=media_dir, _env_file=None)  # type: ignore[call-arg]
         engine = make_engine(database_url)
-        services = Services(settings=settings, engine=engine, uow=UnitOfWorkFactory(make_sessionmaker(engine)),
-                            policy=load_policy(), clock=clock)
-        server = uvicorn.Server(uvicorn.Config(create_app(services), host="127.0.0.1", port=0,
-                                               log_level="warning", lifespan="off"))
+        services = Services(
+            settings=settings,
+            engine=engine,
+            uow=UnitOfWorkFactory(make_sessionmaker(engine)),
+            policy=load_policy(),
+            clock=clock,
+        )
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(services), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
+            )
+        )
         holder["server"] = server
         ready.set()
         try:

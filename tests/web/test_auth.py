@@ -27,15 +27,18 @@ from web.app import create_app
 from web.deps import SESSION_COOKIE, WebConfig
 
 
-async def test_login_page_is_chinese_by_default_and_english_on_request(client: httpx.AsyncClient,
-                                                                       county: County) -> None:
+async def test_login_page_is_chinese_by_default_and_english_on_request(
+    client: httpx.AsyncClient, county: County
+) -> None:
     assert "登录工作台" in (await client.get("/login")).text
     english = await client.get("/login?lang=en")
     assert "Log in to the dashboard" in english.text
     assert "Log in to the dashboard" in (await client.get("/login")).text  # the choice is remembered
 
 
-async def test_login_sets_a_httponly_samesite_session_cookie(client: httpx.AsyncClient, county: County) -> None:
+async def test_login_sets_a_httponly_samesite_session_cookie(
+    client: httpx.AsyncClient, county: County
+) -> None:
     reply = await login(client, "principal")
     assert reply.status_code == 303 and reply.headers["location"] == "/dashboard"
     cookie = next(h for h in reply.headers.get_list("set-cookie") if h.startswith(SESSION_COOKIE))
@@ -54,8 +57,9 @@ async def test_cookie_is_secure_over_https_unless_configured_off(services: Servi
             assert ("Secure" in cookie) is secure
 
 
-async def test_wrong_password_is_refused_without_saying_which_part_was_wrong(client: httpx.AsyncClient,
-                                                                             county: County) -> None:
+async def test_wrong_password_is_refused_without_saying_which_part_was_wrong(
+    client: httpx.AsyncClient, county: County
+) -> None:
     wrong = await login(client, "principal", "not the password")
     unknown = await login(client, "nobody", "not the password")
     assert wrong.status_code == unknown.status_code == 401
@@ -63,8 +67,9 @@ async def test_wrong_password_is_refused_without_saying_which_part_was_wrong(cli
     assert SESSION_COOKIE not in client.cookies
 
 
-async def test_repeated_failures_lock_the_account_until_the_lockout_ends(client: httpx.AsyncClient, county: County,
-                                                                         clock: FixedClock) -> None:
+async def test_repeated_failures_lock_the_account_until_the_lockout_ends(
+    client: httpx.AsyncClient, county: County, clock: FixedClock
+) -> None:
     for _ in range(MAX_FAILED_LOGINS - 1):
         assert (await login(client, "township", "guess")).status_code == 401
     locked = await login(client, "township", "guess")
@@ -85,31 +90,42 @@ async def test_a_success_resets_the_failure_count(client: httpx.AsyncClient, cou
 
 async def test_login_without_its_csrf_token_is_forbidden(client: httpx.AsyncClient, county: County) -> None:
     await client.get("/login")
-    reply = await client.post("/login", data={"username": "principal", "password": PASSWORD, "csrf_token": "x"})
+    reply = await client.post(
+        "/login", data={"username": "principal", "password": PASSWORD, "csrf_token": "x"}
+    )
     assert reply.status_code == 403
     client.cookies.clear()
     reply = await client.post("/login", data={"username": "principal", "password": PASSWORD})
     assert reply.status_code == 403
 
 
-async def test_posts_without_the_session_csrf_token_are_forbidden(client: httpx.AsyncClient, county: County) -> None:
+async def test_posts_without_the_session_csrf_token_are_forbidden(
+    client: httpx.AsyncClient, county: County
+) -> None:
     await login(client, "principal")
     assert (await client.post("/logout", data={})).status_code == 403
     assert (await client.post("/logout", data={"csrf_token": "forged"})).status_code == 403
-    assert (await client.post("/language", data={"language": "en", "csrf_token": "forged"})).status_code == 403
+    assert (
+        await client.post("/language", data={"language": "en", "csrf_token": "forged"})
+    ).status_code == 403
     assert (await client.get("/dashboard")).status_code == 200  # still logged in
 
 
 async def test_language_switch_changes_the_pages(client: httpx.AsyncClient, county: County) -> None:
     await login(client, "principal")
     page = await client.get("/cases")
-    reply = await client.post("/language", data={"language": "en", "csrf_token": csrf_of(page.text)},
-                              headers={"referer": "http://testserver/cases?status=absent"})
+    reply = await client.post(
+        "/language",
+        data={"language": "en", "csrf_token": csrf_of(page.text)},
+        headers={"referer": "http://testserver/cases?status=absent"},
+    )
     assert reply.status_code == 303 and reply.headers["location"] == "/cases?status=absent"
     assert "Overview" in (await client.get("/dashboard")).text
 
 
-async def test_logout_ends_the_session_even_for_a_copied_cookie(client: httpx.AsyncClient, county: County) -> None:
+async def test_logout_ends_the_session_even_for_a_copied_cookie(
+    client: httpx.AsyncClient, county: County
+) -> None:
     await login(client, "principal")
     stolen = client.cookies[SESSION_COOKIE]
     page = await client.get("/dashboard")
@@ -119,9 +135,17 @@ async def test_logout_ends_the_session_even_for_a_copied_cookie(client: httpx.As
     assert (await client.get("/dashboard")).status_code == 303
 
 
-async def test_pages_without_a_session_redirect_to_the_login(client: httpx.AsyncClient, county: County) -> None:
-    for path in ("/dashboard", "/cases", f"/cases/{county.cases['A']}", "/staff", "/exports",
-                 "/exports/suspected.xlsx"):
+async def test_pages_without_a_session_redirect_to_the_login(
+    client: httpx.AsyncClient, county: County
+) -> None:
+    for path in (
+        "/dashboard",
+        "/cases",
+        f"/cases/{county.cases['A']}",
+        "/staff",
+        "/exports",
+        "/exports/suspected.xlsx",
+    ):
         reply = await client.get(path)
         assert reply.status_code == 303 and reply.headers["location"].startswith("/login?next=")
 
@@ -134,13 +158,21 @@ async def test_sessions_expire(client: httpx.AsyncClient, county: County, clock:
 
 async def test_login_returns_only_to_local_pages(client: httpx.AsyncClient, county: County) -> None:
     form = await client.get("/login")
-    reply = await client.post("/login", data={"username": "principal", "password": PASSWORD,
-                                              "csrf_token": csrf_of(form.text), "next": "//evil.example/x"})
+    reply = await client.post(
+        "/login",
+        data={
+            "username": "principal",
+            "password": PASSWORD,
+            "csrf_token": csrf_of(form.text),
+            "next": "//evil.example/x",
+        },
+    )
     assert reply.headers["location"] == "/dashboard"
 
 
-async def test_teachers_and_cadres_get_no_dashboard_login(uow_factory: UnitOfWorkFactory, county: County,
-                                                          client: httpx.AsyncClient) -> None:
+async def test_teachers_and_cadres_get_no_dashboard_login(
+    uow_factory: UnitOfWorkFactory, county: County, client: httpx.AsyncClient
+) -> None:
     async with uow_factory() as uow:
         for key in ("teacher_a", "cadre_a"):
             with pytest.raises(NoDashboardAccess):
@@ -148,8 +180,14 @@ async def test_teachers_and_cadres_get_no_dashboard_login(uow_factory: UnitOfWor
         with pytest.raises(InvalidInput):
             await create_user(uow, county.staff["principal"], "short", "short", now=CREATED)
         # A login made before the person's role changed to a teacher's no longer opens the dashboard.
-        uow.session.add(WebUser(username="teacher", password_hash=hash_password(PASSWORD),
-                                staff_id=county.staff["teacher_a"].id, created_at=CREATED))
+        uow.session.add(
+            WebUser(
+                username="teacher",
+                password_hash=hash_password(PASSWORD),
+                staff_id=county.staff["teacher_a"].id,
+                created_at=CREATED,
+            )
+        )
         await uow.commit()
     reply = await login(client, "teacher")
     assert reply.status_code == 403 and "没有工作台权限" in reply.text

@@ -54,22 +54,34 @@ async def _token_owner(factory: UnitOfWorkFactory, token: str) -> str | None:
 
 
 def test_user_add_reads_the_password_from_stdin(env: str) -> None:
-    result = runner.invoke(cli, ["user", "add", "chen", "--staff", "13800000004", "--password-stdin"],
-                           input="a long enough password\n")
+    result = runner.invoke(
+        cli,
+        ["user", "add", "chen", "--staff", "13800000004", "--password-stdin"],
+        input="a long enough password\n",
+    )
     assert result.exit_code == 0, result.output
     assert "chen" in result.output and "138****0004" in result.output
     assert asyncio.run(_in_db(env, lambda f: _login(f, "chen", "a long enough password"))) == "13800000004"
-    again = runner.invoke(cli, ["user", "add", "chen", "--staff", "13800000007", "--password-stdin"],
-                          input="a long enough password\n")
+    again = runner.invoke(
+        cli,
+        ["user", "add", "chen", "--staff", "13800000007", "--password-stdin"],
+        input="a long enough password\n",
+    )
     assert again.exit_code == 1 and "username_taken" in again.output
 
 
 def test_user_add_prompts_twice_and_refuses_teachers(env: str) -> None:
-    result = runner.invoke(cli, ["user", "add", "zhou", "--staff", "13800000007", "--export-pii"],
-                           input="another good password\nanother good password\n")
+    result = runner.invoke(
+        cli,
+        ["user", "add", "zhou", "--staff", "13800000007", "--export-pii"],
+        input="another good password\nanother good password\n",
+    )
     assert result.exit_code == 0 and "with PII export" in result.output
-    teacher = runner.invoke(cli, ["user", "add", "wang", "--staff", "13800000001", "--password-stdin"],
-                            input="a long enough password\n")
+    teacher = runner.invoke(
+        cli,
+        ["user", "add", "wang", "--staff", "13800000001", "--password-stdin"],
+        input="a long enough password\n",
+    )
     assert teacher.exit_code == 1 and "Telegram" in teacher.output
 
 

@@ -17,8 +17,13 @@ pytestmark = BROWSER_TEST
 
 
 async def test_coordinator_works_through_the_dashboard_in_chromium(
-        database_url: str, media_dir: Path, clock: FixedClock, county: County, uow_factory: UnitOfWorkFactory,
-        tmp_path: Path) -> None:
+    database_url: str,
+    media_dir: Path,
+    clock: FixedClock,
+    county: County,
+    uow_factory: UnitOfWorkFactory,
+    tmp_path: Path,
+) -> None:
     from playwright.async_api import async_playwright, expect
 
     async with uow_factory() as uow:
@@ -26,7 +31,9 @@ async def test_coordinator_works_through_the_dashboard_in_chromium(
     ARTIFACTS.mkdir(exist_ok=True)
     with live_server(database_url, media_dir, clock) as url:
         async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            browser = await playwright.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+            )
             try:
                 page = await browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
                 page.set_default_timeout(20_000)
@@ -51,7 +58,8 @@ async def test_coordinator_works_through_the_dashboard_in_chromium(
                 photo = page.locator("#photos img")
                 await expect(photo).to_have_count(1)
                 await page.wait_for_function(
-                    "() => { const i = document.querySelector('#photos img'); return i && i.naturalWidth > 0; }")
+                    "() => { const i = document.querySelector('#photos img'); return i && i.naturalWidth > 0; }"
+                )
                 await expect(page.locator("#timeline")).to_contain_text("拒绝返校")
                 await page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
 

@@ -39,15 +39,21 @@ async def test_each_ledger_has_the_official_layout(as_user: AsUser, county: Coun
     assert ws.column_dimensions["A"].width == 6 and ws.column_dimensions["C"].width == 22
 
 
-async def test_suspected_ledger_lists_the_suspected_ledger_statuses_in_scope(as_user: AsUser, county: County) -> None:
+async def test_suspected_ledger_lists_the_suspected_ledger_statuses_in_scope(
+    as_user: AsUser, county: County
+) -> None:
     rows = rows_of(await sheet_of(as_user, "principal", "/exports/suspected.xlsx"))
     assert [r["学生姓名"] for r in rows] == [county.students["B"].name]
     b = rows[0]
-    assert b["当前状态"] == "缺勤" and b["首次缺勤日期"] == datetime(2026, 10, 8) and b["缺勤天数(自然日)"] == 5
+    assert (
+        b["当前状态"] == "缺勤" and b["首次缺勤日期"] == datetime(2026, 10, 8) and b["缺勤天数(自然日)"] == 5
+    )
     assert b["承包老师"] == "李老师" and b["包村干部"] == "孙主任" and b["性别"] in ("男", "女")
     everyone = rows_of(await sheet_of(as_user, "county", "/exports/suspected.xlsx"))
     assert [r["学生姓名"] for r in everyone] == [county.students["B"].name, county.students["E"].name]
-    assert everyone[1]["分类代码"] == "A3" and everyone[1]["核查截止日期"] == datetime(2026, 10, 16)  # opened 1 Oct: 15 days from opening
+    assert everyone[1]["分类代码"] == "A3" and everyone[1]["核查截止日期"] == datetime(
+        2026, 10, 16
+    )  # opened 1 Oct: 15 days from opening
 
 
 async def test_dropout_ledger_counts_persuasion_attempts(as_user: AsUser, county: County) -> None:
@@ -64,8 +70,15 @@ async def test_persuasion_record_has_one_row_per_attempt(as_user: AsUser, county
     rows = rows_of(ws)
     a, c = county.students["A"].name, county.students["C"].name
     assert [(r["学生姓名"], r["第几次"], r["劝返日期"]) for r in rows] == [
-        (a, 1, datetime(2026, 9, 22)), (a, 2, datetime(2026, 10, 5)), (c, 1, datetime(2026, 10, 3))]
-    assert rows[0]["结果"] == "拒绝返校" and rows[0]["参与人员"] == "王老师、刘主任" and rows[0]["备注"] == "家长外出务工"
+        (a, 1, datetime(2026, 9, 22)),
+        (a, 2, datetime(2026, 10, 5)),
+        (c, 1, datetime(2026, 10, 3)),
+    ]
+    assert (
+        rows[0]["结果"] == "拒绝返校"
+        and rows[0]["参与人员"] == "王老师、刘主任"
+        and rows[0]["备注"] == "家长外出务工"
+    )
     assert rows[1]["承诺返校日期"] == datetime(2026, 10, 8) and rows[2]["送达通知书"] == "是"
     assert ws.cell(row=2, column=9).number_format == "yyyy-mm-dd"  # a real date, shown as a date
     assert ws.cell(row=2, column=19).number_format == "yyyy-mm-dd hh:mm"
@@ -102,22 +115,30 @@ async def test_exports_follow_the_case_filters(as_user: AsUser, county: County) 
 
 async def test_exports_outside_ones_area_answer_404(as_user: AsUser, county: County) -> None:
     client = await as_user("principal")
-    for url in (f"/exports/suspected.xlsx?school={county.school2.id}",
-                f"/exports/persuasion.csv?school={county.school2.id}",
-                f"/exports/monthly.xlsx?school={county.school2.id}&month=2026-10",
-                "/exports/unknown.xlsx", "/exports/suspected.pdf", "/exports/monthly.xlsx?school=99999999999"):
+    for url in (
+        f"/exports/suspected.xlsx?school={county.school2.id}",
+        f"/exports/persuasion.csv?school={county.school2.id}",
+        f"/exports/monthly.xlsx?school={county.school2.id}&month=2026-10",
+        "/exports/unknown.xlsx",
+        "/exports/suspected.pdf",
+        "/exports/monthly.xlsx?school=99999999999",
+    ):
         assert (await client.get(url)).status_code == 404, url
     for month in ("9999-12", "2026-13", "soon"):
         url = f"/exports/monthly.xlsx?school={county.world.school.id}&month={month}"
         assert (await client.get(url)).status_code == 400, url
 
 
-async def test_every_export_is_audited(as_user: AsUser, county: County, uow_factory: UnitOfWorkFactory) -> None:
+async def test_every_export_is_audited(
+    as_user: AsUser, county: County, uow_factory: UnitOfWorkFactory
+) -> None:
     client = await as_user("admin")
     await client.get("/exports/dropout.xlsx")
     await client.get(f"/exports/monthly.xlsx?school={county.world.school.id}&month=2026-09")
     async with uow_factory() as uow:
         entries = await uow.audit.entries("export")
     assert [(e.entity, e.entity_id, e.detail.get("pii")) for e in entries] == [
-        ("ledger", "dropout", True), ("monthly_report", f"{county.world.school.id}:2026-09", True)]
+        ("ledger", "dropout", True),
+        ("monthly_report", f"{county.world.school.id}:2026-09", True),
+    ]
     assert entries[0].detail["rows"] == 1 and entries[0].actor_label == "web:admin"

@@ -21,15 +21,17 @@ from tests.web.county import TZ, USERS, County
 FRESH = timedelta(minutes=11)
 
 
-async def numbers(uow_factory: UnitOfWorkFactory, county: County, who: str, clock: FixedClock,
-                  max_age: timedelta | None) -> Overview:
+async def numbers(
+    uow_factory: UnitOfWorkFactory, county: County, who: str, clock: FixedClock, max_age: timedelta | None
+) -> Overview:
     async with uow_factory() as uow:
         scope = await scope_for(uow, county.staff[who])
         return await overview(uow, scope, now=clock.now(), tz=TZ, snapshot_max_age=max_age)
 
 
 async def test_every_coordinators_snapshot_gives_the_live_numbers(
-        county: County, uow_factory: UnitOfWorkFactory, clock: FixedClock) -> None:
+    county: County, uow_factory: UnitOfWorkFactory, clock: FixedClock
+) -> None:
     done = await refresh(uow_factory, now=clock.now(), tz=TZ, live_max_cases=0)
     assert done.scopes == done.stored == len(USERS) + 1  # + the second township's officer
     for who in USERS:
@@ -43,7 +45,8 @@ async def test_every_coordinators_snapshot_gives_the_live_numbers(
 
 
 async def test_a_case_one_is_responsible_for_outside_ones_area_counts_in_both(
-        county: County, uow_factory: UnitOfWorkFactory, clock: FixedClock) -> None:
+    county: County, uow_factory: UnitOfWorkFactory, clock: FixedClock
+) -> None:
     async with uow_factory() as uow:
         case = await uow.cases.get(county.cases["B"])  # school 1, overdue
         assert case is not None
@@ -59,12 +62,19 @@ async def test_a_case_one_is_responsible_for_outside_ones_area_counts_in_both(
 
 
 async def test_a_snapshot_too_old_gives_way_to_a_live_count(
-        county: County, uow_factory: UnitOfWorkFactory, clock: FixedClock, policy: Policy) -> None:
+    county: County, uow_factory: UnitOfWorkFactory, clock: FixedClock, policy: Policy
+) -> None:
     await refresh(uow_factory, now=clock.now(), tz=TZ, live_max_cases=0)
     async with uow_factory() as uow:  # a new case after the snapshot
-        await report_absence(uow, Scope(staff_id=None, everything=True), Actor.system("test"),
-                             AbsenceReport(county.world.students[2].id, date(2026, 10, 12)), now=clock.now(),
-                             policy=policy, tz=TZ)
+        await report_absence(
+            uow,
+            Scope(staff_id=None, everything=True),
+            Actor.system("test"),
+            AbsenceReport(county.world.students[2].id, date(2026, 10, 12)),
+            now=clock.now(),
+            policy=policy,
+            tz=TZ,
+        )
         await uow.commit()
     assert (await numbers(uow_factory, county, "county", clock, FRESH)).open_total == 4  # as of the snapshot
     clock.advance(FRESH + timedelta(seconds=1))
@@ -74,7 +84,8 @@ async def test_a_snapshot_too_old_gives_way_to_a_live_count(
 
 
 async def test_only_scopes_above_the_live_limit_are_stored(
-        county: County, uow_factory: UnitOfWorkFactory, clock: FixedClock) -> None:
+    county: County, uow_factory: UnitOfWorkFactory, clock: FixedClock
+) -> None:
     await refresh(uow_factory, now=clock.now(), tz=TZ, live_max_cases=0)
     done = await refresh(uow_factory, now=clock.now(), tz=TZ, live_max_cases=4)  # admin and county: 5 cases
     assert done.stored == 2
@@ -88,7 +99,8 @@ async def test_only_scopes_above_the_live_limit_are_stored(
 
 
 async def test_the_overview_page_says_as_of_when_it_shows_a_snapshot(
-        as_user: AsUser, county: County, uow_factory: UnitOfWorkFactory, clock: FixedClock) -> None:
+    as_user: AsUser, county: County, uow_factory: UnitOfWorkFactory, clock: FixedClock
+) -> None:
     client = await as_user("county")
     assert 'id="as-of"' not in (await client.get("/dashboard")).text
     await refresh(uow_factory, now=clock.now(), tz=TZ, live_max_cases=0)

@@ -33,8 +33,14 @@ def _fuzz(operation: Any, mode: Any, url: str, headers: dict[str, str]) -> None:
     if mode is GenerationMode.POSITIVE:
         checks.append(response_schema_conformance)
 
-    @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
-              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case: Any) -> None:
         response = case.call(base_url=url, headers=headers, timeout=10)
@@ -44,7 +50,8 @@ def _fuzz(operation: Any, mode: Any, url: str, headers: dict[str, str]) -> None:
 
 
 def test_the_api_answers_every_generated_request_without_a_server_error(
-        database_url: str, media_dir: Path, clock: FixedClock, api_headers: dict[str, str]) -> None:
+    database_url: str, media_dir: Path, clock: FixedClock, api_headers: dict[str, str]
+) -> None:
     from schemathesis.generation import GenerationMode
 
     with live_server(database_url, media_dir, clock) as url:

@@ -18,12 +18,18 @@ from domain.sheets import BATCH, IN_FLIGHT, Column, Sheet, write_csv, write_xlsx
 from domain.xlsx_writer import BOOK_OPTIONS, MAX_ROWS, XlsxSheet
 
 TZ = ZoneInfo("Asia/Shanghai")
-COLUMNS = [Column("序号", 6, "int"), Column("日期", 12, "date"), Column("时间", 17, "datetime"), Column("文字", 20)]
+COLUMNS = [
+    Column("序号", 6, "int"),
+    Column("日期", 12, "date"),
+    Column("时间", 17, "datetime"),
+    Column("文字", 20),
+]
 ROWS = 5 * BATCH + 7
 
 
-async def test_xlsx_rows_are_written_while_they_are_produced(tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_xlsx_rows_are_written_while_they_are_produced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     written = 0
     original = sheets._XlsxProcess.acknowledged
 
@@ -72,7 +78,10 @@ async def test_xlsx_layout_formats_and_values(tmp_path: Path, monkeypatch: pytes
     # A datetime in a date column keeps the date format, a naive one is written as it is.
     assert [c.value for c in ws[4]] == [3, datetime(2026, 10, 3, 7, 0), datetime(2026, 10, 2, 8, 0), 0.875]
     assert ws["B4"].number_format == "yyyy-mm-dd"
-    assert [[c.value for c in row] for row in book["汇总"].iter_rows()] == [["文字", "文字"], ["学校", "示范小学"]]
+    assert [[c.value for c in row] for row in book["汇总"].iter_rows()] == [
+        ["文字", "文字"],
+        ["学校", "示范小学"],
+    ]
 
 
 async def test_a_failed_export_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,6 +10,7 @@ The lists are data (editable afterwards in the `codes` table). Sources, as in ..
 Revision ID: 0002
 Revises: 0001
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -22,27 +23,76 @@ depends_on = None
 
 # (scheme, code, label_zh, label_en, clears_case, sensitive, meaning)
 CODES = [
-    ("verification_2019", "A", "户籍原因", "Registration issue", True, False,
-     "Death not deregistered, empty/duplicate registration, wrong ID or name, no such person"),
+    (
+        "verification_2019",
+        "A",
+        "户籍原因",
+        "Registration issue",
+        True,
+        False,
+        "Death not deregistered, empty/duplicate registration, wrong ID or name, no such person",
+    ),
     ("verification_2019", "B", "在校有学籍", "In school, registered", True, False, "Actually enrolled"),
-    ("verification_2019", "C", "省内就读无学籍", "In school in-province, unregistered", True, False,
-     "School must register the child"),
-    ("verification_2019", "D", "省外就读无学籍", "In school out-of-province, unregistered", True, False,
-     "Verify with the other locality"),
+    (
+        "verification_2019",
+        "C",
+        "省内就读无学籍",
+        "In school in-province, unregistered",
+        True,
+        False,
+        "School must register the child",
+    ),
+    (
+        "verification_2019",
+        "D",
+        "省外就读无学籍",
+        "In school out-of-province, unregistered",
+        True,
+        False,
+        "Verify with the other locality",
+    ),
     ("verification_2019", "E", "延缓入学", "Deferred enrolment", True, False, "Track the deferral end date"),
     ("verification_2019", "F", "超龄离校", "Over age, left", True, False, None),
-    ("verification_2019", "G", "失踪失联", "Missing / lost contact", False, True,
-     "Counted as cleared in the source report, but kept open under police follow-up"),
+    (
+        "verification_2019",
+        "G",
+        "失踪失联",
+        "Missing / lost contact",
+        False,
+        True,
+        "Counted as cleared in the source report, but kept open under police follow-up",
+    ),
     ("verification_2019", "H", "出国在外", "Abroad", True, False, "Keep contact with the guardian"),
-    ("verification_2019", "I", "因病因残", "Illness / disability", False, True,
-     "Stays suspected; home teaching etc."),
-    ("verification_2019", "L", "在家上学", "Home schooling", False, False,
-     "Stays suspected; guardian ordered to comply"),
+    (
+        "verification_2019",
+        "I",
+        "因病因残",
+        "Illness / disability",
+        False,
+        True,
+        "Stays suspected; home teaching etc.",
+    ),
+    (
+        "verification_2019",
+        "L",
+        "在家上学",
+        "Home schooling",
+        False,
+        False,
+        "Stays suspected; guardian ordered to comply",
+    ),
     ("record_system", "A2", "厌学辍学", "Dropout: school aversion", False, False, None),
     ("record_system", "A3", "因病因残", "Dropout: illness or disability", False, True, None),
     ("record_system", "A4", "在家上学", "Dropout: home schooling", False, False, None),
-    ("record_system", "A8", "其他原因", "Other reason", False, False,
-     "In the source this covered abroad, deceased and over-age leavers"),
+    (
+        "record_system",
+        "A8",
+        "其他原因",
+        "Other reason",
+        False,
+        False,
+        "In the source this covered abroad, deceased and over-age leavers",
+    ),
     ("record_system", "B2", "在校有学籍", "Actually in school, registered", True, False, "Not a dropout"),
 ]
 
@@ -72,24 +122,50 @@ KEY_GROUPS = [
 def _codes_table() -> sa.Table:
     return sa.table(
         "codes",
-        sa.column("scheme", sa.String), sa.column("code", sa.String), sa.column("label_zh", sa.String),
-        sa.column("label_en", sa.String), sa.column("meaning", sa.Text), sa.column("clears_case", sa.Boolean),
-        sa.column("sensitive", sa.Boolean), sa.column("active", sa.Boolean), sa.column("sort", sa.Integer),
+        sa.column("scheme", sa.String),
+        sa.column("code", sa.String),
+        sa.column("label_zh", sa.String),
+        sa.column("label_en", sa.String),
+        sa.column("meaning", sa.Text),
+        sa.column("clears_case", sa.Boolean),
+        sa.column("sensitive", sa.Boolean),
+        sa.column("active", sa.Boolean),
+        sa.column("sort", sa.Integer),
     )
 
 
 def upgrade() -> None:
     rows = [
-        {"scheme": s, "code": c, "label_zh": zh, "label_en": en, "clears_case": clears, "sensitive": sens, "meaning": m,
-             "active": True, "sort": i}
+        {
+            "scheme": s,
+            "code": c,
+            "label_zh": zh,
+            "label_en": en,
+            "clears_case": clears,
+            "sensitive": sens,
+            "meaning": m,
+            "active": True,
+            "sort": i,
+        }
         for i, (s, c, zh, en, clears, sens, m) in enumerate(CODES)
     ] + [
-        {"scheme": "key_group", "code": c, "label_zh": zh, "label_en": en, "clears_case": False, "sensitive": sens,
-             "meaning": None, "active": True, "sort": i}
+        {
+            "scheme": "key_group",
+            "code": c,
+            "label_zh": zh,
+            "label_en": en,
+            "clears_case": False,
+            "sensitive": sens,
+            "meaning": None,
+            "active": True,
+            "sort": i,
+        }
         for i, (c, zh, en, sens) in enumerate(KEY_GROUPS)
     ]
     op.bulk_insert(_codes_table(), rows)
 
 
 def downgrade() -> None:
-    op.execute(sa.text("DELETE FROM codes WHERE scheme IN ('verification_2019', 'record_system', 'key_group')"))
+    op.execute(
+        sa.text("DELETE FROM codes WHERE scheme IN ('verification_2019', 'record_system', 'key_group')")
+    )
