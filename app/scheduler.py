@@ -4,7 +4,8 @@ APScheduler's job stores cannot be shared between processes and python-telegram-
 jobs in memory, so neither holds a reminder. Jobs here only: replan every open case at start (an edited
 policy file takes effect on restart), plan the monthly report reminders daily, and every few seconds
 replan cases changed since the last tick (a safety net for changes made without planning), build the
-coordinators' digests and drain the outbox, and every few minutes count the overview of large areas
+coordinators' digests, drain the outbox, carry out the moves deadlines make by themselves
+(domain.automatic) and replan the cases whose reminders went out (so the next one is pending), and every few minutes count the overview of large areas
 (domain.overview_snapshots). Several schedulers may run against one database, but only
 the leader (app.leadership) does any of this, so the bot's whole message budget is one process's rate;
 the others stand by and take over when it dies. Rows are still claimed before sending and digests have
@@ -25,10 +26,11 @@ from telegram.request import HTTPXRequest
 from app.container import Services
 from app.leadership import Leadership
 from bot.sender import ReminderSender, worker_name
+from domain.automatic import apply_due
 from domain.digest import build_digests
 from domain.monthly_report import deliver_monthly_reports
 from domain.overview_snapshots import refresh as refresh_overview
-from domain.reminders import plan_monthly_reports, replan_all, replan_changed
+from domain.reminders import plan_monthly_reports, replan_all, replan_cases, replan_changed
 
 log = logging.getLogger(__name__)
 WAKE_EVERY = 10.0  # seconds between outbox drains
@@ -161,8 +163,8 @@ class ReminderScheduler:
 
     async def deliver_monthly(self) -> None:
         """On the configured day (一月一报告, 003_ee1c82519c64281c.txt), from the digest time on, the leader
-        sends each principal the school's report of the month so far as .xlsx and officers a summary;
-        already-served people are skipped (also by a new leader catching up the same day)."""
+        sends each principal the school's report of the previous calendar month as .xlsx and officers a
+        summary; already-served people are skipped (also by a new leader catching up the same day)."""
         s = self.services
         local = s.clock.now().astimezone(s.tz)
         if local.day != s.policy.monthly_report_day or local.time() < s.policy.reminders.digest_time:
@@ -171,8 +173,9 @@ class ReminderScheduler:
             return
         try:
             async with self._monthly_lock:
+                last_month = local.date().replace(day=1) - timedelta(days=1)
                 delivery = await deliver_monthly_reports(
-                    s, self.bot, local.date(), keep_going=self.leadership.holds
+                    s, self.bot, last_month, keep_going=self.leadership.holds
                 )
             log.info(
                 "monthly reports: %d sent, %d already sent, %d failed",
@@ -221,6 +224,11 @@ class ReminderScheduler:
                 sent = await self.sender.drain(keep_going=self.leadership.holds)
                 if sent:
                     log.info("reminders sent: %d", sent)
+                moved = await apply_due(s.uow, now=s.clock.now(), policy=s.policy, tz=s.tz)
+                if moved:
+                    log.info("cases moved by their deadlines: %d", moved)
+                touched, self.sender.touched_cases = sorted(self.sender.touched_cases), set()
+                await replan_cases(s.uow, touched, s.policy, s.clock.now(), s.tz)
             except Exception:  # one bad tick must not stop the scheduler; the rows stay for the next one
                 log.exception("reminder tick failed")
 

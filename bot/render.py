@@ -19,11 +19,29 @@ from telegram.ext import ExtBot
 
 from bot.conversations.engine import Outcome
 from bot.conversations.model import Command, Input, Location, Photo, Prompt, Tap, Text, Unsupported
+from domain.reminder_text import Action
 
 log = logging.getLogger(__name__)
 FORM_TAP = "f"  # callback data: f:<seq>:<value>
 START_FORM = "go"  # callback data: go:<form>:<id>  (buttons in reminders and /mycases)
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic", "image/heif")
+
+
+REMINDER_TAP = "rm"  # callback data: rm:<action>:<id>[:ok|no]  (buttons in reminders and digests)
+_ACTION_DATA = {
+    "visit": f"{START_FORM}:visit:{{}}",
+    "return": f"{START_FORM}:return:{{}}",
+    "snooze": f"{REMINDER_TAP}:snooze:{{}}",
+    "retention_ok": f"{REMINDER_TAP}:ret:{{}}:ok",
+    "retention_absent": f"{REMINDER_TAP}:ret:{{}}:no",
+    "acknowledge": f"{REMINDER_TAP}:ack:{{}}",
+    "approve_closing": f"{REMINDER_TAP}:close:{{}}",
+}
+
+
+def callback_data(action: Action) -> str:
+    """A typed action as Telegram callback data (at most 64 bytes: names and ids only)."""
+    return _ACTION_DATA[action.name].format(action.target)
 
 
 def to_input(update: Update) -> Input | None:

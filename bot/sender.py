@@ -34,6 +34,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.warnings import PTBDeprecationWarning
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
+from bot.render import callback_data
 from domain.clock import Clock
 from domain.policy import Policy
 from domain.quiet_hours import is_quiet
@@ -113,7 +114,7 @@ def render(message: Message, language: str) -> tuple[str, InlineKeyboardMarkup |
     if not message.buttons:
         return body, None
     rows = [
-        [InlineKeyboardButton(text(label), callback_data=data) for label, data in row]
+        [InlineKeyboardButton(text(label), callback_data=callback_data(action)) for label, action in row]
         for row in message.buttons
     ]
     return body, InlineKeyboardMarkup(rows)
@@ -164,6 +165,9 @@ class ReminderSender:
         self.limiter.configure(r.messages_per_second, 1.0, r.per_chat_interval.total_seconds())
         self.batch, self.per_recipient, self.retry_pause = batch, per_recipient, retry_pause
         self.sent = 0
+        # Cases whose reminders were settled by this sender: replanned after each drain, so a step that
+        # stays overdue always has its next reminder pending (domain.reminder_rules.repeats).
+        self.touched_cases: set[int] = set()
         self._stopping = False
 
     def stop(self) -> None:
@@ -209,6 +213,8 @@ class ReminderSender:
         return self.sent - before
 
     async def _deliver(self, row: Reminder, keep_going: Callable[[], bool]) -> None:
+        if row.case_id is not None:
+            self.touched_cases.add(row.case_id)
         now = self.clock.now()
         async with self.uow() as uow:
             if row.attempts > self.policy.reminders.max_attempts:
@@ -236,6 +242,7 @@ class ReminderSender:
             await uow.commit()
         if delivery is None:
             return
+        self.touched_cases.update(m.case_id for m in delivery.members if m.case_id is not None)
         text, markup = render(delivery.message, delivery.language)
         tries = {"failures": 0}
         try:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from domain.audit import Actor, audit
 from domain.errors import InvalidInput, NotFound, NotInScope
 from domain.lifecycle import CaseStatus, check_transition
+from domain.ownership import default_owner
 from domain.policy import Policy
 from domain.reminders import plan_case_reminders
 from domain.roles import Role
@@ -92,23 +93,57 @@ def check_past_date(day: date, now: datetime, tz: ZoneInfo, field_name: str) -> 
         raise InvalidInput("date_too_old", field=field_name)
 
 
-async def _responsible_people(
-    uow: UnitOfWork, student: Student, reporter: int | None
-) -> tuple[int | None, int | None]:
-    """The class teacher (else the reporter) and the cadre of the pupil's home village."""
-    teacher = next(
-        (
-            a.staff_id
-            for a in await uow.directory.assignments_of_class(student.class_id)
-            if a.is_class_teacher
-        ),
-        reporter,
-    )
-    cadre = None
-    if student.home_village_id is not None:
-        cadres = await uow.directory.staff_in_area(student.home_village_id, Role.VILLAGE_CADRE.value)
-        cadre = cadres[0].id if cadres else None
-    return teacher, cadre
+async def _cadre_of(uow: UnitOfWork, student: Student) -> int | None:
+    """The cadre of the pupil's home village."""
+    if student.home_village_id is None:
+        return None
+    cadres = await uow.directory.staff_in_area(student.home_village_id, Role.VILLAGE_CADRE.value)
+    return cadres[0].id if cadres else None
+
+
+async def _checked_flags(uow: UnitOfWork, student: Student, flags: list[str]) -> None:
+    """Key-group flags from chat: sensitive ones (religion, a parent in prison, …) are set only by
+    coordinators on the dashboard, so chat can neither set nor clear them."""
+    codes = {c.code: c for c in await uow.codes.scheme("key_group")}
+    if unknown := {f for f in flags if f not in codes or codes[f].sensitive}:
+        raise InvalidInput("unknown_flag", flags=sorted(unknown))
+    if flags:
+        kept = [f for f in await uow.students.flags(student.id) if f in codes and codes[f].sensitive]
+        await uow.students.set_flags(student.id, [*flags, *kept])
+
+
+def _suspected(report: AbsenceReport, now: datetime, policy: Policy, tz: ZoneInfo) -> bool:
+    return report.suspected or now.astimezone(tz).date() - report.absent_since >= policy.suspect_after
+
+
+async def _again(
+    uow: UnitOfWork,
+    case: Case,
+    report: AbsenceReport,
+    actor: Actor,
+    *,
+    now: datetime,
+    policy: Policy,
+    tz: ZoneInfo,
+) -> None:
+    """A new absence of a pupil whose case was done with: back in school (retention) or closed this
+    school year is a relapse of the same case; cleared (核减) is verified again."""
+    if case.status == CaseStatus.CLEARED:
+        await change_status(
+            uow, case, CaseStatus.VERIFYING, actor, now=now, kind="reopened", reason="absent_again"
+        )
+        return
+    kind = "relapse" if case.status in (CaseStatus.RETURNED, CaseStatus.RETENTION) else "reopened"
+    if case.status == CaseStatus.RETURNED:
+        await change_status(uow, case, CaseStatus.RETENTION, actor, now=now)
+    case.first_absent_on = report.absent_since
+    case.returned_on = None
+    case.visit_due_at = policy.visit_due(now)
+    case.verification_due_at = case.return_due_at = None
+    await change_status(uow, case, CaseStatus.ABSENT, actor, now=now, kind=kind, reason="absent_again")
+    if _suspected(report, now, policy, tz):
+        case.verification_due_at = policy.verification_due(now, tz)
+        await change_status(uow, case, CaseStatus.SUSPECTED, actor, now=now)
 
 
 async def report_absence(
@@ -121,17 +156,13 @@ async def report_absence(
     policy: Policy,
     tz: ZoneInfo,
 ) -> tuple[Case, bool]:
-    """Opens a case for the absent pupil, or adds the report to their open case.
-    Returns (case, created)."""
+    """Opens a case for the absent pupil, or adds the report to their open case (reopening it if they
+    were back in school, cleared, or closed within this school year). Returns (case, created)."""
     student = await student_in_scope(uow, scope, actor, report.student_id, now)
     check_past_date(report.absent_since, now, tz, "absent_since")
     if report.reason_code is not None and await uow.codes.get(REASON_SCHEME, report.reason_code) is None:
         raise InvalidInput("unknown_code", value=report.reason_code)
-    known_flags = {c.code for c in await uow.codes.scheme("key_group")}
-    if unknown := set(report.flags) - known_flags:
-        raise InvalidInput("unknown_flag", flags=sorted(unknown))
-    if report.flags:
-        await uow.students.set_flags(student.id, report.flags)
+    await _checked_flags(uow, student, report.flags)
     data = {
         "absent_since": report.absent_since.isoformat(),
         "reason_code": report.reason_code,
@@ -140,19 +171,28 @@ async def report_absence(
     }
 
     case = await uow.cases.open_for_student(student.id)
+    if case is None:
+        latest = await uow.cases.latest_for_student(student.id)
+        year_start = policy.steps.school_year_start(now.astimezone(tz).date())
+        if (
+            latest is not None
+            and latest.closed_at is not None
+            and latest.closed_at.astimezone(tz).date() >= year_start
+        ):
+            case = latest
     if case is not None:
         add_event(uow, case, "absence_reported", actor, now, **data)
-        if case.first_absent_on is None or report.absent_since < case.first_absent_on:
+        if case.status in (CaseStatus.RETURNED, CaseStatus.RETENTION, CaseStatus.CLOSED, CaseStatus.CLEARED):
+            await _again(uow, case, report, actor, now=now, policy=policy, tz=tz)
+        elif case.first_absent_on is None or report.absent_since < case.first_absent_on:
             case.first_absent_on = report.absent_since
         case.updated_at = now
         await uow.flush()
         await plan_case_reminders(uow, case, policy=policy, now=now, tz=tz)
         return case, False
 
-    absent_for = now.astimezone(tz).date() - report.absent_since
-    suspected = report.suspected or absent_for >= policy.suspect_after
+    suspected = _suspected(report, now, policy, tz)
     status = CaseStatus.SUSPECTED if suspected else CaseStatus.ABSENT
-    teacher, cadre = await _responsible_people(uow, student, actor.staff_id)
     case = Case(
         number=await uow.cases.next_number(now.astimezone(tz).year),
         student_id=student.id,
@@ -160,8 +200,8 @@ async def report_absence(
         category_scheme=REASON_SCHEME if report.reason_code else None,
         category_code=report.reason_code,
         reason=report.note,
-        responsible_teacher_id=teacher,
-        responsible_cadre_id=cadre,
+        responsible_teacher_id=await default_owner(uow, student, actor.staff_id),
+        responsible_cadre_id=await _cadre_of(uow, student),
         first_absent_on=report.absent_since,
         opened_at=now,
         updated_at=now,

@@ -20,8 +20,8 @@ from domain.audit import Actor
 from domain.cases import add_event
 from domain.policy import Policy
 from domain.quiet_hours import is_skipped_day, next_allowed
-from domain.reminder_rules import DIGEST, MONTHLY_REPORT
-from domain.reminder_text import Message, Msg, case_label, item_text
+from domain.reminder_rules import APPROVE_CLOSING, DIGEST, MONTHLY_REPORT
+from domain.reminder_text import Action, Message, Msg, case_label, item_text
 from domain.reminders import still_wanted
 from storage import outbox
 from storage.models import Reminder
@@ -91,7 +91,7 @@ async def digest_members(
         return members
     kept = []
     for member in members:
-        if await still_wanted(uow, member, policy, tz):
+        if await still_wanted(uow, member, policy, tz, now):
             kept.append(member)
             continue
         await outbox.change(
@@ -118,9 +118,17 @@ async def digest_members(
 
 
 async def digest_message(
-    uow: UnitOfWork, row: Reminder, members: list[Reminder], tz: ZoneInfo, now: datetime
+    uow: UnitOfWork,
+    row: Reminder,
+    members: list[Reminder],
+    tz: ZoneInfo,
+    now: datetime,
+    escalations: dict[int, int] | None = None,
 ) -> Message:
-    """Title, this month's report if due, then the cases grouped by school (masked names)."""
+    """Title, last month's report if due, then the cases grouped by school (masked names), numbered.
+    Items that need no typing carry a button with their number: "我来跟进" on an escalation
+    (`escalations`: item id -> escalation id), "批准销号" on a closing awaiting approval."""
+    escalations = escalations or {}
     lines = [
         Msg(
             "digest.title",
@@ -133,7 +141,7 @@ async def digest_message(
     for member in members:
         if member.kind == MONTHLY_REPORT:
             lines.append(Msg("digest.monthly_report", {"month": (member.payload or {}).get("month", "")}))
-    grouped: dict[str, list[tuple[datetime, Msg]]] = {}
+    grouped: dict[str, list[tuple[datetime, Reminder, Msg]]] = {}
     names: dict[int, str] = {}
     for member in members:
         if member.case_id is None:
@@ -150,21 +158,37 @@ async def digest_message(
                 staff = await uow.directory.staff(instead_of)
                 names[instead_of] = staff.name if staff is not None else "?"
             note = Msg("digest.instead_of", {"name": names[instead_of]})
-        item = Msg(
-            "digest.item",
-            {"case": await case_label(uow, case), "what": item_text(member, tz, now), "note": note},
-        )
-        grouped.setdefault(school.name if school else "—", []).append((member.due_at, item))
+        item = {"case": await case_label(uow, case), "what": item_text(member, tz, now), "note": note}
+        grouped.setdefault(school.name if school else "—", []).append((member.due_at, member, Msg("", item)))
     shown = 0
+    buttons: list[list[tuple[Msg, Action]]] = []
     for school_name in sorted(grouped):
-        items = sorted(grouped[school_name], key=lambda pair: pair[0])
+        items = sorted(grouped[school_name], key=lambda entry: entry[0])
         if shown >= MAX_ITEMS:
             break
         lines.append(Msg("digest.school", {"school": school_name, "n": len(items)}))
-        for _, item in items[: MAX_ITEMS - shown]:
-            lines.append(item)
-        shown += min(len(items), MAX_ITEMS - shown)
+        for _, member, item in items[: MAX_ITEMS - shown]:
+            shown += 1
+            lines.append(Msg("digest.item", {"n": shown, **item.params}))
+            if member.id in escalations:
+                buttons.append(
+                    [
+                        (
+                            Msg("digest.button.acknowledge", {"n": shown}),
+                            Action("acknowledge", escalations[member.id]),
+                        )
+                    ]
+                )
+            elif member.kind == APPROVE_CLOSING and member.case_id is not None:
+                buttons.append(
+                    [
+                        (
+                            Msg("digest.button.approve_closing", {"n": shown}),
+                            Action("approve_closing", member.case_id),
+                        )
+                    ]
+                )
     total = sum(len(v) for v in grouped.values())
     if total > shown:
         lines.append(Msg("digest.more", {"n": total - shown}))
-    return Message(lines)
+    return Message(lines, buttons)

@@ -42,10 +42,12 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     S.CLEARED: frozenset({S.CLOSED, S.VERIFYING}),
     # Missing children stay open under police follow-up and are re-checked periodically.
     S.MISSING: frozenset({S.VERIFYING, S.CLEARED, S.DROPPED_OUT, S.RETURNED}),
-    S.DROPPED_OUT: frozenset({S.PERSUADING, S.NOTICE_ISSUED, S.ESCALATED, S.RETURNED}),
+    # A confirmed dropout may still turn out to have a legitimate status (enrolled elsewhere, abroad,
+    # deceased: cleared) or the family may vanish (missing), at any point of the persuasion.
+    S.DROPPED_OUT: frozenset({S.PERSUADING, S.NOTICE_ISSUED, S.ESCALATED, S.CLEARED, S.MISSING, S.RETURNED}),
     S.PERSUADING: frozenset({S.NOTICE_ISSUED, S.ESCALATED, S.CLEARED, S.MISSING, S.RETURNED}),
-    S.NOTICE_ISSUED: frozenset({S.PERSUADING, S.ESCALATED, S.RETURNED}),
-    S.ESCALATED: frozenset({S.PERSUADING, S.NOTICE_ISSUED, S.RETURNED}),
+    S.NOTICE_ISSUED: frozenset({S.PERSUADING, S.ESCALATED, S.CLEARED, S.MISSING, S.RETURNED}),
+    S.ESCALATED: frozenset({S.PERSUADING, S.NOTICE_ISSUED, S.CLEARED, S.MISSING, S.RETURNED}),
     S.RETURNED: frozenset({S.RETENTION}),
     # A relapse during retention sends the case back to the start of the lifecycle.
     S.RETENTION: frozenset({S.CLOSED, S.ABSENT}),
@@ -56,8 +58,12 @@ assert all(s in TRANSITIONS for s in CaseStatus), "every status needs a row"
 assert all(S.RETURNED in TRANSITIONS[s] for s in _RETURNABLE)
 
 OPEN_STATUSES = frozenset(set(CaseStatus) - {S.CLOSED})
-# Statuses that count as "in the suspected-dropout ledger" / "in the dropout ledger".
-SUSPECTED_LEDGER = frozenset({S.ABSENT, S.SUSPECTED, S.VERIFYING, S.MISSING})
+# Open cases that must always have an owner and a next dated step (domain.invariant): a cleared case
+# (核减) has a legitimate status and is only tracked when deferred.
+TIMED_STATUSES = frozenset(OPEN_STATUSES - {S.CLEARED})
+# Statuses that count as "in the suspected-dropout ledger" / "in the dropout ledger". A plain absence
+# is not a suspected dropout until verified as unexplained (DOMAIN.md §3).
+SUSPECTED_LEDGER = frozenset({S.SUSPECTED, S.VERIFYING, S.MISSING})
 DROPOUT_LEDGER = frozenset({S.DROPPED_OUT, S.PERSUADING, S.NOTICE_ISSUED, S.ESCALATED})
 # Statuses in which persuasion visits make sense.
 VISITABLE = frozenset(_RETURNABLE)
@@ -74,3 +80,14 @@ def check_transition(current: CaseStatus | str, target: CaseStatus | str) -> Cas
     if tgt not in TRANSITIONS[cur]:
         raise InvalidTransition(cur.value, tgt.value)
     return tgt
+
+
+def path_to(current: CaseStatus | str, target: CaseStatus | str) -> list[CaseStatus]:
+    """The moves from `current` to `target`: direct, or through verification (an absence is verified
+    before it is cleared, found missing or confirmed a dropout). Raises InvalidTransition otherwise."""
+    cur, tgt = CaseStatus(current), CaseStatus(target)
+    if tgt in TRANSITIONS[cur]:
+        return [tgt]
+    if S.VERIFYING in TRANSITIONS[cur] and tgt in TRANSITIONS[S.VERIFYING]:
+        return [S.VERIFYING, tgt]
+    raise InvalidTransition(cur.value, tgt.value)

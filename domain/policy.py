@@ -41,7 +41,6 @@ class ReminderPolicy:
     digest_time: time = time(8, 0)  # coordinators' one daily digest
     snooze_by: timedelta = timedelta(days=1)
     max_snoozes: int = 2
-    verification_notify: tuple[str, ...] = ("principal", "township_officer")
     notice_escalate_to: tuple[str, ...] = ("township_officer", "county_officer")
     notice_escalate_after: timedelta = timedelta(0)
     max_attempts: int = 5
@@ -53,11 +52,40 @@ class ReminderPolicy:
 
 
 @dataclass(frozen=True)
+class StepPolicy:
+    """When each next step of a case falls due, how escalations climb, and the school calendar
+    (domain.case_steps). Every value is a county's choice; defaults are the shipped file's."""
+
+    promote_after_school_days: int = 3  # an absence unexplained this many school days becomes suspected
+    visit_retry: timedelta = timedelta(days=3)  # next visit after one that reached nobody
+    persuasion_every: timedelta = timedelta(days=7)  # persuasion visits of a confirmed dropout
+    promise_grace: timedelta = timedelta(days=1)  # a promised return is checked this long after the day
+    notice_min_prior_visits: int = 1  # persuasion attempts before the written notice may be served
+    climb_working_days: int = 2  # an unacknowledged escalation climbs one level after this many
+    follow_up: timedelta = timedelta(days=3)  # the acknowledger is reminded again after this
+    repeat_overdue: timedelta = timedelta(days=7)  # whoever must act is reminded again while overdue
+    report_within: timedelta = timedelta(days=3)  # the school's written report (上报) after escalation
+    order_within: timedelta = timedelta(days=5)  # the order to comply (责令限期改正) after the report
+    legal_follow_up: timedelta = timedelta(days=30)  # after a referral to the justice route
+    classified_recheck: timedelta = timedelta(days=30)  # codes I and L keep the case open: re-checked
+    missing_recheck: timedelta = timedelta(days=30)  # missing children (G), under police follow-up
+    deferral_remind_before: timedelta = timedelta(days=14)  # before a deferral (缓学, E) ends
+    retention_answer_within: timedelta = timedelta(days=3)  # an unanswered retention check escalates
+    approve_within: timedelta = timedelta(days=2)  # a proposed closing (销号) awaits approval this long
+    rework_check: timedelta = timedelta(days=14)  # the extra check after a closing sent back
+    school_year_starts: tuple[int, int] = (9, 1)  # month, day: a closed case reopens within the year
+
+    def school_year_start(self, day: date) -> date:
+        """The first day of the school year containing `day`."""
+        month, dom = self.school_year_starts
+        start = date(day.year, month, dom)
+        return start if start <= day else date(day.year - 1, month, dom)
+
+
+@dataclass(frozen=True)
 class Policy:
     suspect_after: timedelta
     first_visit_due: timedelta
-    escalate_to_principal_after: timedelta
-    escalate_to_township_after: timedelta
     verification_window: timedelta
     roll_call_days: int
     terms: tuple[Term, ...]
@@ -69,6 +97,7 @@ class Policy:
     skip_weekends: bool
     holidays: frozenset[date] = field(default_factory=frozenset)
     reminders: ReminderPolicy = field(default_factory=lambda: ReminderPolicy())
+    steps: StepPolicy = field(default_factory=lambda: StepPolicy())
 
     def term_on(self, day: date) -> Term | None:
         """The term that has started most recently on or before `day`."""
@@ -151,7 +180,6 @@ def _reminder_policy(data: dict[str, Any]) -> ReminderPolicy:
         digest_time=clock("reminders.digest_time", base.digest_time),
         snooze_by=dur("reminders.snooze", base.snooze_by),
         max_snoozes=int(_optional(data, "reminders.max_snoozes", base.max_snoozes)),
-        verification_notify=_roles(data, "term_start.notify", base.verification_notify),
         notice_escalate_to=_roles(data, "notice.escalate_to", base.notice_escalate_to),
         notice_escalate_after=dur("notice.escalate_after", base.notice_escalate_after),
         max_attempts=int(positive("delivery.max_attempts", base.max_attempts)),
@@ -160,6 +188,52 @@ def _reminder_policy(data: dict[str, Any]) -> ReminderPolicy:
         leader_lease=leader_lease,
         messages_per_second=positive("delivery.messages_per_second", base.messages_per_second),
         per_chat_interval=dur("delivery.per_chat_interval", base.per_chat_interval),
+    )
+
+
+def _step_policy(data: dict[str, Any]) -> StepPolicy:
+    base = StepPolicy()
+
+    def dur(key: str, default: timedelta) -> timedelta:
+        value = _optional(data, key, None)
+        found = default if value is None else parse_duration(value, key)
+        if found <= timedelta(0):
+            raise PolicyError(f"{key}: must be greater than 0")
+        return found
+
+    def count(key: str, default: int, minimum: int = 0) -> int:
+        value = _optional(data, key, default)
+        if not isinstance(value, int) or value < minimum:
+            raise PolicyError(f"{key}: must be a whole number of at least {minimum}")
+        return value
+
+    starts = str(_optional(data, "calendar.school_year_starts", "09-01"))
+    try:
+        month, dom = (int(x) for x in starts.split("-"))
+        date(2001, month, dom)
+    except ValueError:
+        raise PolicyError(f"calendar.school_year_starts: {starts!r} is not a month-day like 09-01") from None
+    return StepPolicy(
+        promote_after_school_days=count(
+            "absence.promote_after_school_days", base.promote_after_school_days, 1
+        ),
+        visit_retry=dur("absence.visit_retry", base.visit_retry),
+        persuasion_every=dur("persuasion.visit_every", base.persuasion_every),
+        promise_grace=dur("persuasion.promise_grace", base.promise_grace),
+        notice_min_prior_visits=count("notice.min_prior_visits", base.notice_min_prior_visits),
+        climb_working_days=count("escalation.climb_after_working_days", base.climb_working_days, 1),
+        follow_up=dur("escalation.follow_up", base.follow_up),
+        repeat_overdue=dur("escalation.repeat_overdue", base.repeat_overdue),
+        report_within=dur("escalation.report_within", base.report_within),
+        order_within=dur("escalation.order_within", base.order_within),
+        legal_follow_up=dur("escalation.legal_follow_up", base.legal_follow_up),
+        classified_recheck=dur("verification.classified_recheck", base.classified_recheck),
+        missing_recheck=dur("missing.recheck_every", base.missing_recheck),
+        deferral_remind_before=dur("deferral.remind_before", base.deferral_remind_before),
+        retention_answer_within=dur("retention.answer_within", base.retention_answer_within),
+        approve_within=dur("retention.approve_within", base.approve_within),
+        rework_check=dur("retention.rework_check", base.rework_check),
+        school_year_starts=(month, dom),
     )
 
 
@@ -180,8 +254,6 @@ def load_policy(path: Path | None = None) -> Policy:
     return Policy(
         suspect_after=d("absence.suspect_after"),
         first_visit_due=d("absence.first_visit_due"),
-        escalate_to_principal_after=d("absence.escalate_to_principal_after"),
-        escalate_to_township_after=d("absence.escalate_to_township_after"),
         verification_window=d("term_start.verification_window"),
         roll_call_days=int(_get(data, "term_start.roll_call_days")),
         terms=terms,
@@ -193,4 +265,5 @@ def load_policy(path: Path | None = None) -> Policy:
         skip_weekends=bool(_get(data, "quiet_hours.skip_weekends")),
         holidays=frozenset(_get(data, "quiet_hours.holidays")),
         reminders=_reminder_policy(data),
+        steps=_step_policy(data),
     )

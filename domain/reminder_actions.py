@@ -7,20 +7,24 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from domain.audit import Actor, audit
+from domain.case_steps import NEXT_VISIT, PERSUADE, PROMISE_CHECK, RECHECK_VISIT, pending_steps
 from domain.cases import add_event, case_in_scope, change_status
 from domain.errors import DomainError, InvalidInput, NotFound, NotInScope
 from domain.lifecycle import CaseStatus
 from domain.policy import Policy
 from domain.quiet_hours import next_allowed
 from domain.reminder_facts import case_facts
-from domain.reminder_rules import RETENTION_CHECK, RETURN_CHECK, VISIT_DUE, retention_check_day, snooze_key
+from domain.reminder_rules import RETENTION_CHECK, RETURN_CHECK, VISIT_DUE, snooze_key
 from domain.reminders import base_key, plan_case_reminders, still_wanted
 from storage import outbox
 from storage.models import CaseEvent, Reminder
 from storage.scope import Scope
 from storage.uow import UnitOfWork
 
-SNOOZABLE = frozenset({VISIT_DUE, RETURN_CHECK, RETENTION_CHECK})
+# The owner's own steps (a visit, a check): "remind me tomorrow" is offered on those.
+SNOOZABLE = frozenset(
+    {VISIT_DUE, NEXT_VISIT, PERSUADE, PROMISE_CHECK, RECHECK_VISIT, RETURN_CHECK, RETENTION_CHECK}
+)
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
 
 
@@ -50,7 +54,11 @@ async def snooze_reminder(
     """ "Remind me tomorrow": a new reminder for the same deadline, snooze_by later; recorded in the
     case timeline and the audit log. Refused after max_snoozes, for a second tap, or when no longer due."""
     row = await own_reminder(uow, actor, reminder_id, now)
-    if row.kind not in SNOOZABLE or row.state != outbox.SENT or not await still_wanted(uow, row, policy, tz):
+    if (
+        row.kind not in SNOOZABLE
+        or row.state != outbox.SENT
+        or not await still_wanted(uow, row, policy, tz, now)
+    ):
         raise SnoozeRefused("gone")
     if row.snoozes >= policy.reminders.max_snoozes:
         raise SnoozeRefused("limit", max=policy.reminders.max_snoozes)
@@ -112,17 +120,20 @@ async def record_retention_check(
     tz: ZoneInfo = DEFAULT_TZ,
     check: int | None = None,
 ) -> CaseEvent:
-    """Records the next retention check (保学跟踪回访). The last one passing closes the case (销号);
-    a failed one is a relapse: the case goes back to "absent" and a new first visit is due.
+    """Records the next retention check (保学跟踪回访). The last one passing proposes closing (销号),
+    which a principal or township officer approves (domain.decisions): a teacher's tap never closes a
+    case. A failed one is a relapse: the case goes back to "absent" and a new first visit is due.
     `check` (from a reminder button) makes a repeated tap harmless."""
     case = await case_in_scope(uow, scope, actor, case_id, now)
     if case.status != CaseStatus.RETENTION or case.returned_on is None:
         raise InvalidInput("not_in_retention", number=case.number, status=case.status)
-    total = len(policy.retention_checks)
-    number = (await case_facts(uow, case, policy, tz)).retention_checks_done + 1
-    if check is not None and check < number:
-        raise InvalidInput("retention_already_recorded", check=check)
-    day = retention_check_day(case.returned_on, min(number, total), policy)
+    facts = await case_facts(uow, case, policy, tz)
+    pending = next((s for s in pending_steps(facts, policy, tz) if s.kind == RETENTION_CHECK), None)
+    number = facts.retention_checks_done + 1
+    if pending is None or (check is not None and check < number):
+        raise InvalidInput("retention_already_recorded", check=check or facts.retention_checks_done)
+    total = len(policy.retention_checks) + len(facts.reworks)
+    day = (pending.remind_at or pending.due_at).astimezone(tz).date()
     if now.astimezone(tz).date() < day:
         raise InvalidInput("retention_check_not_due", check=number, day=day.isoformat())
     event = add_event(uow, case, "retention_check", actor, now, check=number, of=total, ok=ok)
@@ -140,19 +151,10 @@ async def record_retention_check(
             tz=tz,
             retention_check=number,
         )
-    elif number >= total:
-        await change_status(
-            uow,
-            case,
-            CaseStatus.CLOSED,
-            actor,
-            now=now,
-            kind="closed_after_retention",
-            policy=policy,
-            tz=tz,
-            retention_checks=total,
-        )
     else:
+        if number >= total:
+            add_event(uow, case, "closing_proposed", actor, now, retention_checks=total)
+        case.updated_at = now
         await plan_case_reminders(uow, case, policy=policy, now=now, tz=tz)
     await uow.flush()
     return event

@@ -14,11 +14,12 @@ from zoneinfo import ZoneInfo
 from domain.audit import Actor
 from domain.cases import add_event
 from domain.digest import digest_members, digest_message
+from domain.escalations import raise_for
 from domain.policy import Policy
 from domain.quiet_hours import next_allowed
 from domain.reminder_facts import escalation_target
-from domain.reminder_rules import DIGEST, backoff, channel_for
-from domain.reminder_text import Message, case_label, teacher_message
+from domain.reminder_rules import DIGEST, OVERDUE, backoff, channel_for
+from domain.reminder_text import Action, Message, Msg, case_label, teacher_message
 from domain.reminders import base_key, still_wanted
 from storage import outbox
 from storage.models import Reminder, Staff
@@ -71,11 +72,14 @@ async def prepare(
     if recipient is None or not recipient.active:
         await settle(uow, row, worker, outbox.SKIPPED, now, reason="recipient_inactive")
         return None
-    if not await still_wanted(uow, row, policy, tz):
+    if not await still_wanted(uow, row, policy, tz, now):
         await settle(uow, row, worker, outbox.SKIPPED, now, reason="no_longer_due")
         return None
     binding = await uow.directory.binding_for_staff(recipient.id)
     if binding is None:
+        # Raised even if this person cannot be told: the dashboard lists it, and the level above is told.
+        for item in await digest_members(uow, row, None, None, now) if row.kind == DIGEST else [row]:
+            await raise_for(uow, item, now)
         await record_unreachable(uow, row, worker, "no_telegram_binding", now=now, policy=policy, tz=tz)
         return None
     language = binding.language or recipient.language or default_language
@@ -85,11 +89,17 @@ async def prepare(
         if not members:
             await settle(uow, row, worker, outbox.SKIPPED, now, reason="nothing_left")
             return None
-        message = await digest_message(uow, row, members, tz, now)
+        escalations = {m.id: e.id for m in members if (e := await raise_for(uow, m, now)) is not None}
+        message = await digest_message(uow, row, members, tz, now, escalations)
         return Delivery(row, binding.chat_id, language, message, members)
     case = await uow.cases.get(row.case_id) if row.case_id is not None else None
     label = await case_label(uow, case) if case is not None else ""
-    return Delivery(row, binding.chat_id, language, teacher_message(row, label, tz, names, now))
+    message = teacher_message(row, label, tz, names, now)
+    if (escalation := await raise_for(uow, row, now)) is not None:
+        message.buttons.append(
+            [(Msg("digest.button.acknowledge", {"n": ""}), Action("acknowledge", escalation.id))]
+        )
+    return Delivery(row, binding.chat_id, language, message)
 
 
 async def _instead_names(uow: UnitOfWork, row: Reminder) -> list[Staff]:
@@ -125,7 +135,7 @@ async def settle(
         await _timeline(uow, row, event, now, reason=reason, message_id=message_id, snoozes=row.snoozes)
     for member in members if members is not None else await digest_members(uow, row, None, None, now):
         await outbox.change(uow.session, member.id, when_state=outbox.BATCHED, **values)
-        kind = "escalated" if state == outbox.SENT else event
+        kind = "escalated" if state == outbox.SENT and member.kind == OVERDUE else event
         await _timeline(
             uow,
             member,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from domain.case_steps import Ack, CaseFacts, VisitFact
 from domain.policy import Policy
-from domain.reminder_rules import CaseFacts
 from domain.roles import Role
 from storage.models import Case, CaseEvent, Staff
 from storage.uow import UnitOfWork
@@ -23,6 +23,58 @@ def _episode_start(case: Case, events: Sequence[CaseEvent]) -> datetime:
         if e.kind == "opened" or (e.to_status == "absent" and e.from_status in _RELAPSE_FROM)
     ]
     return max(starts) if starts else case.opened_at
+
+
+def _day(value: object) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _latest(events: Sequence[CaseEvent], kind: str, since: datetime | None = None) -> CaseEvent | None:
+    found = [e for e in events if e.kind == kind and (since is None or e.recorded_at >= since)]
+    return found[-1] if found else None
+
+
+def _visits(events: Sequence[CaseEvent]) -> tuple[VisitFact, ...]:
+    return tuple(
+        VisitFact(
+            at=e.occurred_at,
+            recorded_at=e.recorded_at,
+            outcome=str((e.data or {}).get("outcome")),
+            promised_return_on=_day((e.data or {}).get("promised_return_on")),
+            next_follow_up_on=_day((e.data or {}).get("next_follow_up_on")),
+        )
+        for e in events
+        if e.kind == "visit_logged"
+    )
+
+
+def _absent_since(events: Sequence[CaseEvent], start: datetime) -> date | None:
+    days = [
+        d
+        for e in events
+        if e.kind == "absence_reported" and e.recorded_at >= start
+        if (d := _day((e.data or {}).get("absent_since"))) is not None
+    ]
+    return min(days) if days else None  # a relapse without a new report: from the relapse
+
+
+def _retention(events: Sequence[CaseEvent]) -> tuple[int, datetime | None, tuple[datetime, ...]]:
+    """Checks passed, a pending proposal to close, and closings sent back, since the latest return."""
+    starts = [i for i, e in enumerate(events) if e.to_status == "retention"]
+    if not starts:
+        return 0, None, ()
+    since = events[starts[-1] :]
+    done = sum(1 for e in since if e.kind == "retention_check" and (e.data or {}).get("ok") is True)
+    proposed: datetime | None = None
+    for e in since:
+        if e.kind == "closing_proposed":
+            proposed = e.recorded_at
+        elif e.kind in ("closing_returned", "closing_approved"):
+            proposed = None
+    return done, proposed, tuple(e.recorded_at for e in since if e.kind == "closing_returned")
 
 
 async def _active(uow: UnitOfWork, staff_id: int | None) -> Staff | None:
@@ -51,33 +103,40 @@ async def people_around(uow: UnitOfWork, school_id: int) -> dict[str, tuple[int,
 
 
 async def case_facts(uow: UnitOfWork, case: Case, policy: Policy, tz: ZoneInfo) -> CaseFacts:
-    """The case's state as the rules see it (see `reminder_rules.CaseFacts`)."""
+    """The case's state as the rules see it (see `domain.case_steps.CaseFacts`)."""
     events = await uow.cases.events(case.id)
     start = _episode_start(case, events)
+    entered = [e.recorded_at for e in events if e.to_status == case.status]
+    status_since = entered[-1] if entered else case.updated_at
     since = [e for e in events if e.recorded_at >= start]
     notices = [e.recorded_at for e in since if e.kind == "notice_served"]
-    retention_starts = [e.id for e in events if e.to_status == "retention"]
-    checks_done = sum(
-        1
-        for e in events
-        if e.kind == "retention_check"
-        and (e.data or {}).get("ok") is True
-        and retention_starts
-        and e.id > max(retention_starts)
-    )
+    dropped = [e.recorded_at for e in events if e.to_status == "dropped_out"]
+    checks_done, proposed, reworks = _retention(events)
+    order = _latest(events, "compliance_ordered", status_since)
+    deferral = _latest(events, "deferred", status_since) if case.status == "cleared" else None
+    classified = _latest(events, "classified")
+    recheck = _latest(events, "rechecked", status_since)
+    reported = _latest(events, "reported", status_since)
+    referred = _latest(events, "legal_referral", status_since)
     student = await uow.students.get(case.student_id)
     people = await people_around(uow, student.school_id) if student is not None else {}
     teacher = await _active(uow, case.responsible_teacher_id)
     roles = {staff_id: role for role, ids in people.items() for staff_id in ids}
     if teacher is not None:
         roles[teacher.id] = teacher.role
+    acks = {
+        f"{e.step}@{e.anchor}": Ack(e.acknowledged_by_id, e.acknowledged_at)
+        for e in await uow.escalations.of_case(case.id)
+        if e.acknowledged_by_id is not None and e.acknowledged_at is not None
+    }
     term = policy.term_on(start.astimezone(tz).date())
     return CaseFacts(
         case_id=case.id,
         status=case.status,
         category_scheme=case.category_scheme,
+        category_code=case.category_code,
         episode_start=start,
-        visit_logged=any(e.kind == "visit_logged" for e in since),
+        status_since=status_since,
         verification_due_at=case.verification_due_at,
         term_start=term.starts_on if term else None,
         notice_at=max(notices) if notices else None,
@@ -85,6 +144,18 @@ async def case_facts(uow: UnitOfWork, case: Case, policy: Policy, tz: ZoneInfo) 
         returned_on=case.returned_on,
         retention_checks_done=checks_done,
         teacher_id=teacher.id if teacher is not None else None,
+        absent_since=_absent_since(events, start),
+        visits=_visits(since),
+        dropout_since=dropped[-1] if dropped else None,
+        classified_at=classified.recorded_at if classified else None,
+        last_recheck_at=recheck.recorded_at if recheck else None,
+        reported_at=reported.recorded_at if reported else None,
+        order_due=_day((order.data or {}).get("due")) if order else None,
+        referred_at=referred.recorded_at if referred else None,
+        deferred_until=_day((deferral.data or {}).get("until")) if deferral else None,
+        closing_proposed_at=proposed,
+        reworks=reworks,
+        acks=acks,
         people=people,
         roles=roles,
     )

@@ -1,4 +1,10 @@
-"""Which reminders a case wants right now: a pure function of the case's facts and the policy file.
+"""Which reminders a case wants right now: a pure function of the case's steps, the policy and the time.
+
+Each step (domain.case_steps) is told to whoever must act when it falls due, again every
+`repeat_overdue` while it stays overdue, and escalated up the ladder principal → township officer →
+county officer, one level every `climb_after_working_days`, until someone acknowledges ("我来跟进");
+the one who did is reminded again after `follow_up`. So while a case is open, someone is always due
+to be told about it.
 
 Each wanted reminder has a stable key, `kind:case:anchor:recipient`. The anchor names the deadline
 instance (the absence report, the notice, the return date and check number) and never the due time,
@@ -13,56 +19,33 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from domain.case_steps import (
+    APPROVE_CLOSING,
+    FIRST_VISIT,
+    LEVELS,
+    OWNER,
+    RETENTION_CHECK,
+    RETURN_CHECK,
+    CaseFacts,
+    Step,
+    pending_steps,
+)
 from domain.lifecycle import CaseStatus
 from domain.policy import Policy
+from domain.workdays import add_working_days
 
-S = CaseStatus
-VERIFICATION_SCHEME = "verification_2019"  # an official verification outcome clears the 15-day rule
-# Statuses in which the first home visit is still awaited.
-AWAITING_VISIT = frozenset({S.ABSENT, S.SUSPECTED})
-# Statuses without a verification outcome (DOMAIN.md §3).
-UNVERIFIED = frozenset({S.ABSENT, S.SUSPECTED, S.VERIFYING})
+__all__ = ["CaseFacts", "Wanted", "desired_reminders"]
+
 # Roles whose reminders are collected into one daily digest instead of one message per case.
 DIGEST_ROLES = frozenset({"principal", "township_officer", "county_officer", "admin"})
 
-VISIT_DUE = "visit_due"
-VISIT_OVERDUE = "visit_overdue"
-VERIFICATION_OVERDUE = "verification_overdue"
-RETURN_CHECK = "return_check"
-NOTICE_EXPIRED = "notice_expired"
-RETENTION_CHECK = "retention_check"
+VISIT_DUE = FIRST_VISIT  # kept for the rows of earlier releases: the first home visit
+OVERDUE = "overdue"  # an escalation: a step missed by the level below
+FOLLOW_UP = "follow_up"  # to whoever acknowledged an escalation
+REPORT_COMING = "report_coming"  # township and county: the school's written report is coming
 MONTHLY_REPORT = "monthly_report"
 DIGEST = "digest"
-KINDS = (
-    VISIT_DUE,
-    VISIT_OVERDUE,
-    VERIFICATION_OVERDUE,
-    RETURN_CHECK,
-    NOTICE_EXPIRED,
-    RETENTION_CHECK,
-    MONTHLY_REPORT,
-    DIGEST,
-)
-
-
-@dataclass(frozen=True)
-class CaseFacts:
-    """What the rules need to know about one case, gathered by `reminder_facts.case_facts`."""
-
-    case_id: int
-    status: str
-    category_scheme: str | None
-    episode_start: datetime  # when the current absence was reported (the case opened or relapsed)
-    visit_logged: bool  # a home visit was logged since episode_start
-    verification_due_at: datetime | None  # set when the 15-day rule applies to the case
-    term_start: date | None  # start of the term the case was opened in
-    notice_at: datetime | None  # the latest persuasion notice served
-    return_due_at: datetime | None
-    returned_on: date | None
-    retention_checks_done: int
-    teacher_id: int | None
-    people: dict[str, tuple[int, ...]] = field(default_factory=dict)  # role -> active staff ids
-    roles: dict[int, str] = field(default_factory=dict)  # staff id -> role
+__all__ += ["APPROVE_CLOSING", "RETENTION_CHECK", "RETURN_CHECK"]
 
 
 @dataclass(frozen=True)
@@ -90,118 +73,115 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+def level_of(role: str | None) -> int:
+    """Where a role stands on the escalation ladder (teachers, cadres and unknown roles: the owner's)."""
+    return LEVELS.index(role) if role in LEVELS else 0
 
 
-def verification_deadline(facts: CaseFacts, policy: Policy, tz: ZoneInfo) -> datetime | None:
-    """The 15-day rule's deadline for a case it applies to, from the policy as it is now."""
-    if facts.verification_due_at is None:
-        return None
-    return policy.verification_due(facts.episode_start, tz)
+def recipients(facts: CaseFacts, actor: str) -> tuple[int, ...]:
+    """Who must act: the owner (a case without one falls to the principal), or everyone of a role."""
+    if actor == OWNER:
+        return (facts.teacher_id,) if facts.teacher_id is not None else facts.people.get("principal", ())
+    return facts.people.get(actor, ())
 
 
-def _to(facts: CaseFacts, role: str) -> tuple[int, ...]:
-    return facts.people.get(role, ())
+def repeats(step: Step, every: timedelta, now: datetime) -> list[int]:
+    """Which "still overdue" repeats are wanted: the latest already due (so it can still be sent) and
+    the next one (so a reminder is always pending while the step stays open)."""
+    if now < step.due_at:
+        return [1]
+    passed = int((now - step.due_at) / every)
+    return [passed, passed + 1] if passed >= 1 else [1]
 
 
-def _teacher_or_principal(facts: CaseFacts) -> tuple[int, ...]:
-    """The responsible teacher; a case without one falls to the principal."""
-    return (facts.teacher_id,) if facts.teacher_id is not None else _to(facts, "principal")
+def escalation_levels(
+    step: Step, facts: CaseFacts, policy: Policy, tz: ZoneInfo
+) -> list[tuple[str, datetime]]:
+    """The levels above the step's actor and when each is told, stopping at an acknowledgement."""
+    if not step.escalates:
+        return []
+    ack = facts.acks.get(step.identity)
+    found = []
+    start = level_of(step.actor)
+    for climbed, role in enumerate(LEVELS[start + 1 :], start=1):
+        at = add_working_days(step.due_at, climbed * policy.steps.climb_working_days, policy, tz)
+        if ack is not None and ack.at <= at:
+            break
+        found.append((role, at))
+    return found
 
 
-def desired_reminders(facts: CaseFacts, policy: Policy, tz: ZoneInfo) -> list[Wanted]:
-    """Every reminder the case should have, whether already sent or not."""
+def desired_reminders(facts: CaseFacts, policy: Policy, tz: ZoneInfo, now: datetime) -> list[Wanted]:
+    """Every reminder the case should have at `now`, whether already sent or not."""
     wanted: list[Wanted] = []
 
-    def add(kind: str, recipients: tuple[int, ...], at: datetime, anchor: str, **payload: Any) -> None:
-        for staff_id in dict.fromkeys(recipients):
+    def add(kind: str, people: tuple[int, ...], at: datetime, instance: str, **payload: Any) -> None:
+        for staff_id in dict.fromkeys(people):
             wanted.append(
                 Wanted(
                     kind,
                     facts.case_id,
                     staff_id,
                     at.astimezone(UTC),
-                    anchor,
+                    instance,
                     channel_for(facts.roles.get(staff_id)),
                     payload,
                 )
             )
 
-    status = CaseStatus(facts.status)
-    r = policy.reminders
-    if status in AWAITING_VISIT and not facts.visit_logged:
-        due = facts.episode_start + policy.first_visit_due
-        anchor = _stamp(facts.episode_start)
-        add(VISIT_DUE, _teacher_or_principal(facts), due, anchor, due=_iso(due))
-        add(
-            VISIT_OVERDUE,
-            _to(facts, "principal"),
-            due + policy.escalate_to_principal_after,
-            anchor,
-            due=_iso(due),
-            level="principal",
-        )
-        add(
-            VISIT_OVERDUE,
-            _to(facts, "township_officer"),
-            due + policy.escalate_to_township_after,
-            anchor,
-            due=_iso(due),
-            level="township_officer",
-        )
-    deadline = verification_deadline(facts, policy, tz)
-    if deadline is not None and status in UNVERIFIED and facts.category_scheme != VERIFICATION_SCHEME:
-        for role in r.verification_notify:
+    for step in pending_steps(facts, policy, tz):
+        if step.automatic:
+            continue
+        actors = recipients(facts, step.actor)
+        info = {"due": _iso(step.due_at), "step": step.kind, **step.detail}
+        add(step.kind, actors, step.remind_at or step.due_at, step.anchor, **info)
+        if step.escalates:
+            for k in repeats(step, policy.steps.repeat_overdue, now):
+                add(
+                    step.kind,
+                    actors,
+                    step.due_at + k * policy.steps.repeat_overdue,
+                    f"{step.anchor}#r{k}",
+                    repeat=k,
+                    **info,
+                )
+        for role, at in escalation_levels(step, facts, policy, tz):
             add(
-                VERIFICATION_OVERDUE,
-                _to(facts, role),
-                deadline,
-                _stamp(facts.episode_start),
-                due=_iso(deadline),
-                level=role,
+                OVERDUE, facts.people.get(role, ()), at, step.identity, level=role, anchor=step.anchor, **info
             )
-    if status is S.NOTICE_ISSUED and (facts.notice_at or facts.return_due_at):
-        due = facts.notice_at + policy.notice_return_due if facts.notice_at else facts.return_due_at
-        assert due is not None
-        anchor = _stamp(facts.notice_at or due)
-        add(RETURN_CHECK, _teacher_or_principal(facts), due, anchor, due=_iso(due))
-        for role in r.notice_escalate_to:
+        ack = facts.acks.get(step.identity)
+        if ack is not None and step.escalates:
             add(
-                NOTICE_EXPIRED,
-                _to(facts, role),
-                due + r.notice_escalate_after,
-                anchor,
-                due=_iso(due),
-                level=role,
+                FOLLOW_UP,
+                (ack.staff_id,),
+                ack.at + policy.steps.follow_up,
+                f"{step.identity}#ack",
+                anchor=step.anchor,
+                acknowledged_at=_iso(ack.at),
+                **info,
             )
-    if status is S.RETENTION and facts.returned_on is not None:
-        total = len(policy.retention_checks)
-        for number, delta in enumerate(policy.retention_checks, start=1):
-            if number <= facts.retention_checks_done:
-                continue
-            day = facts.returned_on + delta
-            due = datetime.combine(day, r.time_of_day, tz)
+    if facts.status == CaseStatus.ESCALATED and facts.reported_at is None:
+        for role in policy.reminders.notice_escalate_to:
             add(
-                RETENTION_CHECK,
-                _teacher_or_principal(facts),
-                due,
-                f"{facts.returned_on.isoformat()}#{number}",
-                check=number,
-                of=total,
-                day=day.isoformat(),
+                REPORT_COMING,
+                facts.people.get(role, ()),
+                facts.status_since,
+                f"{facts.status_since:%Y%m%dT%H%M%S}",
+                level=role,
             )
     return wanted
 
 
 def retention_check_day(returned_on: date, number: int, policy: Policy) -> date:
-    """The day the numbered retention check (1-based) falls due."""
-    return returned_on + policy.retention_checks[number - 1]
+    """The day the numbered regular retention check (1-based) falls due."""
+    return returned_on + policy.retention_checks[min(number, len(policy.retention_checks)) - 1]
 
 
 def monthly_report_due(year: int, month: int, policy: Policy, tz: ZoneInfo) -> datetime:
-    """一月一报告 (003_ee1c82519c64281c.txt): due on the configured day, in time for that day's digest."""
-    local = datetime.combine(date(year, month, policy.monthly_report_day), policy.reminders.digest_time, tz)
+    """一月一报告 (003_ee1c82519c64281c.txt): the report of `month` is due on the configured day of the
+    following month, at the digest time (it covers the whole calendar month)."""
+    following = date(year + month // 12, month % 12 + 1, policy.monthly_report_day)
+    local = datetime.combine(following, policy.reminders.digest_time, tz)
     return local.astimezone(UTC)
 
 

@@ -11,13 +11,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from domain import case_steps as steps
 from domain.identity import mask_name
-from domain.reminder_rules import RETENTION_CHECK, RETURN_CHECK, VISIT_DUE
+from domain.reminder_rules import FOLLOW_UP, OVERDUE
 from storage.models import Case, Reminder
 from storage.uow import UnitOfWork
-
-SNOOZE = "rm:snooze"  # callback data rm:snooze:<reminder id>
-RETENTION = "rm:ret"  # callback data rm:ret:<reminder id>:ok|no
 
 
 @dataclass(frozen=True)
@@ -28,10 +26,30 @@ class Msg:
     params: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Action:
+    """What a button does, whatever the channel: open a form on a case, postpone a reminder, answer a
+    retention check, acknowledge an escalation, approve a closing. Each channel encodes it its own way."""
+
+    name: str  # visit | return | snooze | retention_ok | retention_absent | acknowledge | approve_closing
+    target: int  # a case, reminder or escalation id, as the name implies
+
+
 @dataclass
 class Message:
     lines: list[Msg]
-    buttons: list[list[tuple[Msg, str]]] = field(default_factory=list)  # (label, callback data)
+    buttons: list[list[tuple[Msg, Action]]] = field(default_factory=list)
+
+
+# What the owner of a step can do from its reminder; "remind me tomorrow" is added to each.
+_OWNER_BUTTONS: dict[str, tuple[str, ...]] = {
+    steps.FIRST_VISIT: ("visit",),
+    steps.NEXT_VISIT: ("visit",),
+    steps.PERSUADE: ("visit", "return"),
+    steps.PROMISE_CHECK: ("return", "visit"),
+    steps.RECHECK_VISIT: ("visit", "return"),
+    steps.RETURN_CHECK: ("return", "visit"),
+}
 
 
 def local_day(moment: datetime | str | None, tz: ZoneInfo) -> str:
@@ -63,50 +81,53 @@ def _instead(row: Reminder, names: dict[int, str]) -> list[Msg]:
 def teacher_message(row: Reminder, label: str, tz: ZoneInfo, names: dict[int, str], now: datetime) -> Message:
     """One message per case with buttons that open the right conversation already on this case."""
     payload = row.payload or {}
-    case_id = row.case_id
-    snooze = [(Msg("reminder.button.snooze"), f"{SNOOZE}:{row.id}")]
-    due = local_day(payload.get("due") or row.due_at, tz)
-    lines: list[Msg]
-    if row.kind == VISIT_DUE:
-        lines = [Msg("reminder.visit_due", {"case": label, "due": due})]
-        buttons = [[(Msg("reminder.button.visit"), f"go:visit:{case_id}")], snooze]
-    elif row.kind == RETURN_CHECK:
-        lines = [Msg("reminder.return_check", {"case": label, "due": due})]
+    case_id = row.case_id or 0
+    snooze = [(Msg("reminder.button.snooze"), Action("snooze", row.id))]
+    params = {
+        "case": label,
+        "due": local_day(payload.get("due") or row.due_at, tz),
+        "promised": payload.get("promised", ""),
+        "check": payload.get("check", 1),
+        "of": payload.get("of", 1),
+    }
+    buttons: list[list[tuple[Msg, Action]]]
+    if row.kind in _OWNER_BUTTONS:
+        lines = [Msg(f"reminder.{row.kind}", params)]
         buttons = [
-            [(Msg("reminder.button.return"), f"go:return:{case_id}")],
-            [(Msg("reminder.button.visit"), f"go:visit:{case_id}")],
-            snooze,
+            [(Msg(f"reminder.button.{name}"), Action(name, case_id))] for name in _OWNER_BUTTONS[row.kind]
         ]
-    elif row.kind == RETENTION_CHECK:
-        lines = [
-            Msg(
-                "reminder.retention_check",
-                {"case": label, "check": payload.get("check", 1), "of": payload.get("of", 1)},
-            )
-        ]
+        buttons.append(snooze)
+    elif row.kind == steps.RETENTION_CHECK:
+        lines = [Msg("reminder.retention_check", params)]
         buttons = [
-            [(Msg("reminder.button.still_in_school"), f"{RETENTION}:{row.id}:ok")],
-            [(Msg("reminder.button.absent_again"), f"{RETENTION}:{row.id}:no")],
+            [(Msg("reminder.button.still_in_school"), Action("retention_ok", row.id))],
+            [(Msg("reminder.button.absent_again"), Action("retention_absent", row.id))],
             snooze,
         ]
     else:  # a kind meant for coordinators that reached someone directly: still say what it is about
         lines = [Msg("reminder.generic", {"case": label, "what": item_text(row, tz, now)})]
         buttons = []
+    if payload.get("repeat"):
+        lines.append(Msg("reminder.repeat_note", {"n": payload["repeat"]}))
     if row.snoozes:
         lines.append(Msg("reminder.snoozed_note", {"n": row.snoozes}))
     return Message(lines + _instead(row, names), buttons)
 
 
 def item_text(row: Reminder, tz: ZoneInfo, now: datetime) -> Msg:
-    """What one digest item is about: e.g. "first home visit overdue by 3 days"."""
+    """What one digest item is about: e.g. "overdue: first home visit (due 10-12, 3 days ago)"."""
     payload = row.payload or {}
     due_raw = payload.get("due")
     due = datetime.fromisoformat(due_raw) if due_raw else row.due_at
     days = max(0, (now.astimezone(tz).date() - due.astimezone(tz).date()).days)
-    params = {
+    params: dict[str, Any] = {
         "due": local_day(due, tz),
         "days": days,
         "check": payload.get("check", 1),
         "of": payload.get("of", 1),
+        "promised": payload.get("promised", ""),
+        "until": payload.get("until", ""),
     }
+    if row.kind in (OVERDUE, FOLLOW_UP):
+        params["step"] = Msg(f"step.{payload.get('step', 'unknown')}")
     return Msg(f"digest.what.{row.kind}", params)

@@ -15,7 +15,11 @@ from typing import Self
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm.exc import StaleDataError
 
+from domain.case_steps import next_automatic, next_step, pending_steps
+from domain.escalations import resolve_done
+from domain.ownership import ensure_owner
 from domain.policy import Policy
 from domain.quiet_hours import next_allowed
 from domain.reminder_facts import case_facts
@@ -47,11 +51,13 @@ def base_key(row: Reminder) -> str:
     return str((row.payload or {}).get("base") or row.dedupe_key)
 
 
-async def wanted_for_case(uow: UnitOfWork, case: Case, policy: Policy, tz: ZoneInfo) -> list[Wanted]:
-    return desired_reminders(await case_facts(uow, case, policy, tz), policy, tz)
+async def wanted_for_case(
+    uow: UnitOfWork, case: Case, policy: Policy, tz: ZoneInfo, now: datetime
+) -> list[Wanted]:
+    return desired_reminders(await case_facts(uow, case, policy, tz), policy, tz, now)
 
 
-async def still_wanted(uow: UnitOfWork, row: Reminder, policy: Policy, tz: ZoneInfo) -> bool:
+async def still_wanted(uow: UnitOfWork, row: Reminder, policy: Policy, tz: ZoneInfo, now: datetime) -> bool:
     """Re-checks the case right before sending: e.g. a visit logged since planning drops the reminder
     even if the use case that logged it did not replan."""
     if row.case_id is None or row.kind in (DIGEST, MONTHLY_REPORT):
@@ -59,7 +65,7 @@ async def still_wanted(uow: UnitOfWork, row: Reminder, policy: Policy, tz: ZoneI
     case = await uow.cases.get(row.case_id)
     if case is None:
         return False
-    return base_key(row) in {w.key for w in await wanted_for_case(uow, case, policy, tz)}
+    return base_key(row) in {w.key for w in await wanted_for_case(uow, case, policy, tz, now)}
 
 
 async def reconcile(
@@ -129,9 +135,18 @@ async def reconcile(
 async def plan_case_reminders(
     uow: UnitOfWork, case: Case, *, policy: Policy, now: datetime, tz: ZoneInfo
 ) -> PlanResult:
-    """Reconciles the case's pending reminders with its current state, in the caller's transaction."""
+    """Keeps the case owned and timed, in the caller's transaction: replaces an owner who left, records
+    its next step (the columns the dashboard filters on), closes escalations whose step is done, and
+    reconciles its pending reminders with what it wants now."""
     await uow.flush()
-    wanted = await wanted_for_case(uow, case, policy, tz)
+    await ensure_owner(uow, case, now)
+    facts = await case_facts(uow, case, policy, tz)
+    steps = pending_steps(facts, policy, tz)
+    step, auto = next_step(steps), next_automatic(steps)
+    case.next_step, case.next_step_due_at = (step.kind, step.due_at) if step else (None, None)
+    case.auto_step, case.auto_step_due_at = (auto.kind, auto.due_at) if auto else (None, None)
+    await resolve_done(uow, case.id, {s.identity for s in steps}, now)
+    wanted = desired_reminders(facts, policy, tz, now)
     existing = list(await outbox.rows_of_case(uow.session, case.id))
     return await reconcile(uow, case.id, wanted, existing, now=now, policy=policy, tz=tz)
 
@@ -161,6 +176,13 @@ async def replan_changed(
     return await _replan(uow_factory, case_ids, policy, now, tz)
 
 
+async def replan_cases(
+    uow_factory: UnitOfWorkFactory, case_ids: list[int], policy: Policy, now: datetime, tz: ZoneInfo
+) -> PlanResult:
+    """Replans the given cases, one transaction each (e.g. those whose reminders were just sent)."""
+    return await _replan(uow_factory, case_ids, policy, now, tz)
+
+
 async def _replan(
     uow_factory: UnitOfWorkFactory, case_ids: list[int], policy: Policy, now: datetime, tz: ZoneInfo
 ) -> PlanResult:
@@ -173,24 +195,25 @@ async def _replan(
                     continue
                 total += await plan_case_reminders(uow, case, policy=policy, now=now, tz=tz)
                 await uow.commit()
-        except DBAPIError as exc:  # e.g. a concurrent writer; the next run or use case catches up
+        except (DBAPIError, StaleDataError) as exc:  # a concurrent writer; the next run catches up
             log.warning("could not replan reminders of case %s: %s", case_id, type(exc).__name__)
     return total
 
 
 def _months(today: date) -> list[tuple[int, int]]:
-    following = (today.year + today.month // 12, today.month % 12 + 1)
-    return [(today.year, today.month), following]
+    """Last month (its report falls due early this month) and this month."""
+    previous = (today.year - 1, 12) if today.month == 1 else (today.year, today.month - 1)
+    return [previous, (today.year, today.month)]
 
 
 async def plan_monthly_reports(uow: UnitOfWork, *, policy: Policy, now: datetime, tz: ZoneInfo) -> PlanResult:
-    """一月一报告: one reminder per principal for this month (unless already past) and the next."""
+    """一月一报告: one reminder per principal for last month's report (unless already past) and this month's."""
     result = PlanResult()
     principals = [s for s in await uow.directory.all_staff() if s.active and s.role == Role.PRINCIPAL]
     for year, month in _months(now.astimezone(tz).date()):
         due = monthly_report_due(year, month, policy, tz)
         if due < now and (year, month) == _months(now.astimezone(tz).date())[0]:
-            continue  # first start after this month's day: do not chase a report already due
+            continue  # first start after the day: do not chase a report already due
         for principal in principals:
             w = Wanted(
                 MONTHLY_REPORT,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from domain.lifecycle import OPEN_STATUSES, CaseStatus
+from domain.lifecycle import OPEN_STATUSES, TIMED_STATUSES, CaseStatus
 from domain.tally import Tally, count, responsible_elsewhere, scope_key, week_start
 from storage import tallies
 from storage.models import Case
@@ -16,16 +16,10 @@ from storage.scope import Scope
 from storage.uow import UnitOfWork
 
 S = CaseStatus
-# When a deadline counts as missed: the column is in the past while the case is still in one of
-# these statuses. A first home visit moves an absent or suspected case to "verifying" (domain.visits),
-# so visit_due_at binds only before it; the 15-day term-start verification (004_4b017d4e2bf19d2a.txt)
-# binds until the case is cleared, found missing or confirmed; the 7-day return deadline after the
-# written notice (001_66f255ef30f14f7a.txt) binds while the notice is the latest step.
-OVERDUE_RULES: dict[str, frozenset[str]] = {
-    "visit_due_at": frozenset({S.ABSENT.value, S.SUSPECTED.value}),
-    "verification_due_at": frozenset({S.ABSENT.value, S.SUSPECTED.value, S.VERIFYING.value}),
-    "return_due_at": frozenset({S.NOTICE_ISSUED.value}),
-}
+# One rule for "overdue", here and in every list, count and filter: the case's next step
+# (domain.case_steps: a visit, a verification, a report, an approval, …) is past its due time while the
+# case is open and not cleared. The SQL filter (storage.reporting.overdue_clause) reads the same rule.
+OVERDUE_RULES: dict[str, frozenset[str]] = {"next_step_due_at": frozenset(s.value for s in TIMED_STATUSES)}
 CHART_WEEKS = 12
 
 

@@ -26,3 +26,16 @@ def set_messages(domain: str, messages: dict[str, tuple[str, str]]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as fh:
             write_po(fh, catalog, width=0)
+
+
+def remove_messages(domain: str, keys: list[str]) -> None:
+    """Deletes messages from both catalogs of a domain (e.g. when they move to another domain)."""
+    for language in ("zh_CN", "en"):
+        path = LOCALES / language / "LC_MESSAGES" / f"{domain}.po"
+        with open(path, "rb") as fh:
+            catalog = read_po(fh, locale=language)
+        for key in keys:
+            if key in catalog:
+                del catalog[key]
+        with open(path, "wb") as fh:
+            write_po(fh, catalog, width=0)

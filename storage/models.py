@@ -188,6 +188,13 @@ class Case(Base):
     resolution: Mapped[str | None] = mapped_column(Text)
     closed_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Added by migration 0008 (issue 13): what the case waits for next and by when (domain.case_steps),
+    # kept up to date by every use case, so "overdue" and "no next step" are plain column filters;
+    # and the next move the system makes by itself (an absence becoming suspected, a notice expiring).
+    next_step: Mapped[str | None] = mapped_column(String(32))
+    next_step_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    auto_step: Mapped[str | None] = mapped_column(String(32))
+    auto_step_due_at: Mapped[datetime | None] = mapped_column(index=True)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
@@ -205,6 +212,23 @@ class CaseEvent(Base):
     from_status: Mapped[str | None] = mapped_column(String(24))
     to_status: Mapped[str | None] = mapped_column(String(24))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Escalation(Base):
+    """A missed step told to the level above (migration 0008): who has been told so far, and who
+    acknowledged it ("我来跟进 / I'll handle it"). Until acknowledged it climbs one level at a time."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (UniqueConstraint("case_id", "step", "anchor"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    step: Mapped[str] = mapped_column(String(32))  # domain.case_steps kind
+    anchor: Mapped[str] = mapped_column(String(64))
+    level: Mapped[str] = mapped_column(String(24))  # the highest role told so far
+    raised_at: Mapped[datetime]
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    acknowledged_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]  # the step was done (or no longer applies)
 
 
 class Attachment(Base):

@@ -10,6 +10,7 @@ from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage.models import (
     Area,
@@ -20,8 +21,10 @@ from storage.models import (
     Code,
     ConversationDraft,
     Counter,
+    Escalation,
     Invite,
     ProcessedUpdate,
+    Reminder,
     School,
     SchoolClass,
     Staff,
@@ -206,6 +209,48 @@ class CaseRepository(_Repository):
             )
         return (await self.session.scalars(q.order_by(Case.opened_at, Case.id).limit(limit))).all()
 
+    async def silent(self, scope: Scope | None, statuses: Iterable[str], limit: int = 1000) -> Sequence[Any]:
+        """Cases in `statuses` (and in scope) breaking the no-silent-case invariant: no active owner, no
+        next dated step, or no reminder waiting to be sent. Rows: (id, number, status, owner id, owner
+        active, next step due, a reminder pending)."""
+        owner = aliased(Staff)
+        pending = (
+            select(Reminder.id)
+            .where(Reminder.case_id == Case.id, Reminder.state.in_(("pending", "batched", "claimed")))
+            .exists()
+        )
+        q = (
+            select(
+                Case.id,
+                Case.number,
+                Case.status,
+                owner.id,
+                owner.active,
+                Case.next_step_due_at,
+                pending.label("told"),
+            )
+            .outerjoin(owner, owner.id == Case.responsible_teacher_id)
+            .where(
+                Case.status.in_(list(statuses)),
+                or_(owner.id.is_(None), owner.active.is_(False), Case.next_step_due_at.is_(None), ~pending),
+            )
+        )
+        if scope is not None and not scope.everything:
+            q = q.join(Student, Student.id == Case.student_id).where(
+                or_(_student_in_scope(scope), Case.responsible_teacher_id == scope.staff_id)
+            )
+        return (await self.session.execute(q.order_by(Case.id).limit(limit))).all()
+
+    async def automatic_due(self, now: datetime, limit: int = 500) -> list[int]:
+        """Open cases whose automatic step (domain.automatic) is due, oldest first."""
+        q = (
+            select(Case.id)
+            .where(Case.auto_step_due_at <= now, Case.status != "closed")
+            .order_by(Case.auto_step_due_at, Case.id)
+            .limit(limit)
+        )
+        return list((await self.session.scalars(q)).all())
+
     async def events(self, case_id: int) -> Sequence[CaseEvent]:
         q = select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
         return (await self.session.scalars(q)).all()
@@ -334,3 +379,41 @@ class AttachmentRepository(_Repository):
     async def of_case(self, case_id: int) -> Sequence[Attachment]:
         q = select(Attachment).where(Attachment.case_id == case_id).order_by(Attachment.id)
         return (await self.session.scalars(q)).all()
+
+
+class EscalationRepository(_Repository):
+    """Escalations of missed steps (domain.escalations)."""
+
+    async def get(self, escalation_id: int) -> Escalation | None:
+        return await self.session.get(Escalation, escalation_id)
+
+    async def of_case(self, case_id: int) -> Sequence[Escalation]:
+        q = select(Escalation).where(Escalation.case_id == case_id).order_by(Escalation.id)
+        return (await self.session.scalars(q)).all()
+
+    async def find(self, case_id: int, step: str, anchor: str) -> Escalation | None:
+        q = select(Escalation).where(
+            Escalation.case_id == case_id, Escalation.step == step, Escalation.anchor == anchor
+        )
+        return await self.session.scalar(q)
+
+    async def open_in_scope(
+        self, scope: Scope, *, acknowledged: bool | None = None, limit: int = 200
+    ) -> Sequence[tuple[Escalation, Case]]:
+        """Unresolved escalations of cases in scope, oldest first; `acknowledged` filters by state."""
+        q = (
+            select(Escalation, Case)
+            .join(Case, Case.id == Escalation.case_id)
+            .join(Student, Student.id == Case.student_id)
+            .where(Escalation.resolved_at.is_(None))
+        )
+        if acknowledged is not None:
+            q = q.where(
+                Escalation.acknowledged_at.is_not(None)
+                if acknowledged
+                else Escalation.acknowledged_at.is_(None)
+            )
+        if not scope.everything:
+            q = q.where(or_(_student_in_scope(scope), Case.responsible_teacher_id == scope.staff_id))
+        rows = await self.session.execute(q.order_by(Escalation.raised_at, Escalation.id).limit(limit))
+        return [(e, c) for e, c in rows.all()]

@@ -15,6 +15,7 @@ from storage.repositories import (
     CodeRepository,
     DirectoryRepository,
     DraftRepository,
+    EscalationRepository,
     InviteRepository,
     StudentRepository,
     UpdateLog,
@@ -47,6 +48,7 @@ class UnitOfWork:
         self.audit = AuditRepository(s)
         self.drafts = DraftRepository(s)
         self.attachments = AttachmentRepository(s)
+        self.escalations = EscalationRepository(s)
         self.updates = UpdateLog(s)
         self.inbox = UpdateInbox(s)
         return self

@@ -97,7 +97,9 @@ async def _render(
 def _deadline(ctx: FormContext, item: CaseItem) -> str:
     if item.deadline is None:
         return "   " + ctx.t("mycases.no_deadline")
-    text = "   " + ctx.t(f"mycases.deadline.{item.deadline}", date=local_date(ctx, item.due_at))
+    text = "   " + ctx.t(
+        "mycases.next_step", step=ctx.t(f"step.{item.deadline}"), date=local_date(ctx, item.due_at)
+    )
     return text + " " + ctx.t("mycases.overdue") if item.overdue else text
 
 

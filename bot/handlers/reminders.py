@@ -1,4 +1,5 @@
-"""Buttons on reminders: "remind me tomorrow" (rm:snooze:<id>) and the retention check (rm:ret:<id>:ok|no).
+"""Buttons on reminders: "remind me tomorrow" (rm:snooze:<id>), the retention check (rm:ret:<id>:ok|no),
+and on coordinators' digests "我来跟进" (rm:ack:<escalation id>) and "批准销号" (rm:close:<case id>).
 
 "Log the visit now" and "confirm the return" are go:<form>:<case id> buttons handled by the forms.
 """
@@ -6,6 +7,8 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from telegram import CallbackQuery, Update
 from telegram.error import BadRequest
@@ -14,9 +17,14 @@ from telegram.ext import ContextTypes
 from bot.context import Caller, identify, services_of
 from bot.render import answer_tap
 from domain.audit import Actor
+from domain.decisions import Decision, DecisionRefused, NotAllowed, decide
 from domain.errors import InvalidInput, NotFound, NotInScope
+from domain.escalations import AlreadyAcknowledged, EscalationClosed, acknowledge
+from domain.policy import Policy
 from domain.reminder_actions import SnoozeRefused, own_reminder, record_retention_check, snooze_reminder
 from domain.scope import scope_for
+from storage.models import Staff
+from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 PATTERN = r"^rm:"
@@ -42,7 +50,7 @@ async def on_reminder_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
     reminder_id = int(parts[2]) if len(parts) >= 3 and parts[2].isdigit() else None
     if (
         reminder_id is None
-        or parts[1] not in ("snooze", "ret")
+        or parts[1] not in ("snooze", "ret", "ack", "close")
         or (parts[1] == "ret" and parts[3:] not in (["ok"], ["no"]))
     ):
         await _answer(query, caller.text("reminder.unknown"))
@@ -73,7 +81,9 @@ async def _apply(
         if not await uow.updates.first(update_id, now):
             return None
         try:
-            if action == "snooze":
+            if action in ("ack", "close"):
+                text = await _coordinator_tap(uow, caller, staff, actor, action, reminder_id, now, policy, tz)
+            elif action == "snooze":
                 again = await snooze_reminder(uow, actor, reminder_id, now=now, policy=policy, tz=tz)
                 text = caller.text(
                     "reminder.snooze.done", when=again.send_after.astimezone(tz).strftime("%m-%d %H:%M")
@@ -98,8 +108,8 @@ async def _apply(
                 key = (
                     "reminder.retention.relapse"
                     if not ok
-                    else "reminder.retention.closed"
-                    if case.status == "closed"
+                    else "reminder.retention.proposed"
+                    if event.data["check"] >= event.data["of"]
                     else "reminder.retention.ok"
                 )
                 text = caller.text(key, number=case.number, check=event.data["check"], of=event.data["of"])
@@ -114,6 +124,49 @@ async def _apply(
             return caller.text("reminder.unknown")
         except InvalidInput as exc:
             return caller.text(_RETENTION_ERRORS.get(exc.code, "reminder.unknown"), **exc.params)
+
+
+async def _coordinator_tap(
+    uow: UnitOfWork,
+    caller: Caller,
+    staff: Staff,
+    actor: Actor,
+    action: str,
+    target: int,
+    now: datetime,
+    policy: Policy,
+    tz: ZoneInfo,
+) -> str:
+    """A digest button: "我来跟进" on an escalation, "批准销号" on a proposed closing."""
+    scope = await scope_for(uow, staff)
+    if action == "ack":
+        try:
+            done = await acknowledge(uow, scope, actor, staff, target, now=now, policy=policy, tz=tz)
+        except AlreadyAcknowledged as exc:
+            by = exc.by.name if exc.by is not None else "?"
+            at = (
+                exc.escalation.acknowledged_at.astimezone(tz).strftime("%m-%d %H:%M")
+                if exc.escalation.acknowledged_at
+                else ""
+            )
+            return caller.text("ack.already", name=by, at=at)
+        except EscalationClosed:
+            return caller.text("ack.closed")
+        return caller.text("ack.acknowledged", number=done.case.number)
+    try:
+        case, _ = await decide(
+            uow, scope, actor, staff, target, Decision("approve_closing"), now=now, policy=policy, tz=tz
+        )
+    except DecisionRefused as exc:
+        status, name = str(exc.params.get("status", "")), str(exc.params.get("decision", ""))
+        return caller.text(
+            f"decision.refused.{exc.reason}",
+            status=caller.text(f"status.{status}"),
+            decision=caller.text(f"decision.name.{name}"),
+        )
+    except NotAllowed:
+        return caller.text("decision.not_allowed")
+    return caller.text("decision.closing_approved", number=case.number)
 
 
 _RETENTION_ERRORS = {

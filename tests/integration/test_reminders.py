@@ -13,6 +13,7 @@ import pytest
 from domain.audit import Actor
 from domain.cases import AbsenceReport, add_event, change_status, reclassify, report_absence
 from domain.clock import FixedClock
+from domain.decisions import Decision, decide
 from domain.digest import build_digests, digest_members, digest_message
 from domain.errors import InvalidInput, NotInScope
 from domain.lifecycle import CaseStatus
@@ -76,8 +77,13 @@ def scope_everything():  # type: ignore[no-untyped-def]
     return Scope(staff_id=None, everything=True)
 
 
-def pending(found: list[Reminder]) -> dict[tuple[str, int], Reminder]:
-    return {(r.kind, r.recipient_id): r for r in found if r.state == "pending"}
+def pending(found: list[Reminder], repeats: bool = False) -> dict[tuple[str, int], Reminder]:
+    """Pending rows by (kind, recipient); "still overdue" repeats only when asked for."""
+    return {
+        (r.kind, r.recipient_id): r
+        for r in found
+        if r.state == "pending" and (repeats or "#r" not in r.dedupe_key)
+    }
 
 
 async def move(
@@ -112,15 +118,19 @@ async def test_an_absence_plans_the_visit_reminder_and_its_escalation_chain(
     wanted = pending(await rows(uow_factory, case.id))
     st = world.staff
     assert set(wanted) == {
-        ("visit_due", st["teacher_a"].id),
-        ("visit_overdue", st["principal"].id),
-        ("visit_overdue", st["township"].id),
+        ("first_visit", st["teacher_a"].id),
+        ("overdue", st["principal"].id),
+        ("overdue", st["township"].id),
+        ("overdue", st["county"].id),
     }
-    teacher = wanted["visit_due", st["teacher_a"].id]
+    teacher = wanted["first_visit", st["teacher_a"].id]
     assert teacher.due_at == clock.now() + timedelta(days=3) and teacher.channel == "direct"
-    assert wanted["visit_overdue", st["principal"].id].due_at == clock.now() + timedelta(days=5)
-    assert wanted["visit_overdue", st["township"].id].due_at == clock.now() + timedelta(days=8)
-    assert wanted["visit_overdue", st["township"].id].channel == "digest"
+    # Due Friday; unacknowledged it climbs every 2 working days: Tuesday, Thursday, Monday.
+    assert wanted["overdue", st["principal"].id].due_at == clock.now() + timedelta(days=7)
+    assert wanted["overdue", st["township"].id].due_at == clock.now() + timedelta(days=9)
+    assert wanted["overdue", st["county"].id].due_at == clock.now() + timedelta(days=13)
+    assert wanted["overdue", st["township"].id].channel == "digest"
+    assert pending(await rows(uow_factory, case.id), repeats=True).keys() == wanted.keys()
 
 
 async def test_a_report_late_in_the_evening_is_delivered_after_quiet_hours(
@@ -128,7 +138,7 @@ async def test_a_report_late_in_the_evening_is_delivered_after_quiet_hours(
 ) -> None:
     clock.set(datetime(2026, 10, 13, 23, 0, tzinfo=TZ))
     case = await report(uow_factory, world, clock, policy)
-    teacher = pending(await rows(uow_factory, case.id))["visit_due", world.staff["teacher_a"].id]
+    teacher = pending(await rows(uow_factory, case.id))["first_visit", world.staff["teacher_a"].id]
     assert teacher.due_at == datetime(2026, 10, 16, 23, 0, tzinfo=TZ)
     assert teacher.send_after == datetime(2026, 10, 17, 7, 30, tzinfo=TZ)
 
@@ -140,8 +150,11 @@ async def test_a_logged_visit_cancels_the_pending_visit_reminders(
     clock.advance(timedelta(days=1))
     await move(uow_factory, case.id, clock, policy, S.VERIFYING, event="visit_logged")
     found = await rows(uow_factory, case.id)
-    assert {r.state for r in found} == {"cancelled"}  # kept in the log, never deleted
-    assert len(found) == 3
+    visit_rows = [r for r in found if (r.payload or {}).get("step") == "first_visit"]
+    assert {r.state for r in visit_rows} == {"cancelled"}  # kept in the log, never deleted
+    assert len(visit_rows) == 5  # the reminder, its repeat and three escalation levels
+    # Verified by a visit, the case now waits for the principal's verification outcome.
+    assert ("verify", world.staff["principal"].id) in pending(found)
 
 
 async def test_fifteen_day_rule_reminds_principal_and_township(
@@ -151,8 +164,9 @@ async def test_fifteen_day_rule_reminds_principal_and_township(
     case = await report(uow_factory, world, clock, policy, suspected=True, absent_since=date(2026, 9, 1))
     wanted = pending(await rows(uow_factory, case.id))
     deadline = datetime(2026, 9, 16, 0, 0, tzinfo=TZ)  # term start + 15 days (004_4b017d4e2bf19d2a.txt)
-    assert wanted["verification_overdue", world.staff["principal"].id].due_at == deadline
-    assert wanted["verification_overdue", world.staff["township"].id].due_at == deadline
+    assert wanted["verify", world.staff["principal"].id].due_at == deadline
+    # Not verified by then, the township officer is told two working days later (Wednesday → Friday).
+    assert wanted["overdue", world.staff["township"].id].due_at == datetime(2026, 9, 18, 0, 0, tzinfo=TZ)
     await move(uow_factory, case.id, clock, policy, S.VERIFYING, S.CLEARED, event="visit_logged")
     assert not pending(await rows(uow_factory, case.id))
 
@@ -171,16 +185,20 @@ async def test_notice_served_escalates_to_township_and_county_after_seven_days(
         kind="notice_served",
         return_due_at=clock.now() + timedelta(days=7),
     )
-    wanted = pending(await rows(uow_factory, case.id))
+    wanted = pending(await rows(uow_factory, case.id), repeats=True)
     st = world.staff
-    assert set(wanted) == {
-        ("return_check", st["teacher_a"].id),
-        ("notice_expired", st["township"].id),
-        ("notice_expired", st["county"].id),
-    }
+    # 7-day rule: the teacher checks the return; the officers hear of it only if the case escalates.
+    assert set(wanted) == {("return_check", st["teacher_a"].id)}
     assert {r.due_at for r in wanted.values()} == {clock.now() + timedelta(days=7)}
     await move(uow_factory, case.id, clock, policy, S.RETURNED, S.RETENTION, returned_on=date(2026, 10, 14))
-    assert {k for k, _ in pending(await rows(uow_factory, case.id))} == {"retention_check"}
+    after = pending(await rows(uow_factory, case.id))
+    assert after.keys() == {
+        ("retention_check", st["teacher_a"].id),
+        ("overdue", st["principal"].id),
+        ("overdue", st["township"].id),
+        ("overdue", st["county"].id),
+    }
+    assert after["overdue", st["principal"].id].payload["step"] == "retention_check"  # if left unanswered
 
 
 async def test_retention_checks_then_closure(
@@ -190,8 +208,9 @@ async def test_retention_checks_then_closure(
     back = clock.now().astimezone(TZ).date()
     await move(uow_factory, case.id, clock, policy, S.RETURNED, S.RETENTION, returned_on=back)
     checks = sorted(pending(await rows(uow_factory, case.id)).values(), key=lambda r: r.due_at)
+    # One check at a time: the first, 14 days after the return, at 09:00 (the second once it is recorded).
     assert [r.due_at for r in await _all_checks(uow_factory, case.id)] == [
-        datetime.combine(back + timedelta(days=d), datetime.min.time().replace(hour=9), TZ) for d in (14, 30)
+        datetime.combine(back + timedelta(days=14), datetime.min.time().replace(hour=9), TZ)
     ]
     assert checks
     teacher = world.staff["teacher_a"]
@@ -209,19 +228,47 @@ async def test_retention_checks_then_closure(
             await record_retention_check(
                 uow, scope, actor, case.id, True, clock.now(), policy, tz=TZ, check=1
             )
-    assert [r.payload["check"] for r in pending(await rows(uow_factory, case.id)).values()] == [2]
+    assert [
+        r.payload["check"]
+        for (k, _), r in pending(await rows(uow_factory, case.id)).items()
+        if k == "retention_check"
+    ] == [2]
     clock.advance(timedelta(days=16))
     async with uow_factory() as uow:
         await record_retention_check(uow, scope, actor, case.id, True, clock.now(), policy, tz=TZ)
         await uow.commit()
+        proposed = await uow.cases.get(case.id)
+        assert proposed is not None and proposed.status == "retention"  # a teacher's tap never closes
+    assert set(pending(await rows(uow_factory, case.id))) == {
+        ("approve_closing", world.staff["principal"].id)
+    }
+    principal = world.staff["principal"]
+    async with uow_factory() as uow:
+        await decide(
+            uow,
+            await scope_for(uow, principal),
+            Actor(principal.id, "test"),
+            principal,
+            case.id,
+            Decision("approve_closing"),
+            now=clock.now(),
+            policy=policy,
+            tz=TZ,
+        )
+        await uow.commit()
         closed = await uow.cases.get(case.id)
-        assert closed is not None and closed.status == "closed"  # 销号 after the last check
-    assert not pending(await rows(uow_factory, case.id))
+        assert closed is not None and closed.status == "closed"  # 销号 approved
+    assert not pending(await rows(uow_factory, case.id), repeats=True)
 
 
 async def _all_checks(uow_factory: UnitOfWorkFactory, case_id: int) -> list[Reminder]:
     return sorted(
-        (r for r in await rows(uow_factory, case_id) if r.kind == "retention_check"), key=lambda r: r.due_at
+        (
+            r
+            for r in await rows(uow_factory, case_id)
+            if r.kind == "retention_check" and "#r" not in r.dedupe_key
+        ),
+        key=lambda r: r.due_at,
     )
 
 
@@ -253,7 +300,7 @@ async def test_a_failed_retention_check_is_a_relapse_with_a_new_first_visit(
         )
         await uow.commit()
     wanted = pending(await rows(uow_factory, case.id))
-    assert wanted["visit_due", teacher.id].due_at == clock.now() + timedelta(days=3)
+    assert wanted["first_visit", teacher.id].due_at == clock.now() + timedelta(days=3)
     assert not any(k == "retention_check" for k, _ in wanted)
 
 
@@ -263,14 +310,15 @@ async def test_changes_made_without_planning_are_caught_by_the_periodic_replan(
     clock.set(datetime(2026, 9, 3, 9, 0, tzinfo=TZ))
     case = await report(uow_factory, world, clock, policy, suspected=True, absent_since=date(2026, 9, 1))
     clock.advance(timedelta(hours=1))
-    async with uow_factory() as uow:  # a dashboard reclassification: an official verification outcome
+    async with uow_factory() as uow:  # a change made without planning (e.g. by an older tool)
         found = await uow.cases.get(case.id)
         assert found is not None
-        await reclassify(uow, found, "verification_2019", "G", Actor.system("test"), now=clock.now())
+        await reclassify(uow, found, "verification_2019", "B", Actor.system("test"), now=clock.now())
+        await change_status(uow, found, S.CLEARED, Actor.system("test"), now=clock.now())
         await uow.commit()
-    assert any(k == "verification_overdue" for k, _ in pending(await rows(uow_factory, case.id)))
+    assert any(k == "verify" for k, _ in pending(await rows(uow_factory, case.id)))
     await replan_changed(uow_factory, policy, clock.now(), TZ, since=clock.now() - timedelta(minutes=1))
-    assert not any(k == "verification_overdue" for k, _ in pending(await rows(uow_factory, case.id)))
+    assert not pending(await rows(uow_factory, case.id), repeats=True)
 
 
 async def test_policy_reload_moves_pending_rows_and_never_touches_sent_ones(
@@ -278,7 +326,7 @@ async def test_policy_reload_moves_pending_rows_and_never_touches_sent_ones(
 ) -> None:
     case = await report(uow_factory, world, clock, policy)
     before = pending(await rows(uow_factory, case.id))
-    teacher_row = before["visit_due", world.staff["teacher_a"].id]
+    teacher_row = before["first_visit", world.staff["teacher_a"].id]
     async with uow_factory() as uow:  # the teacher's reminder already went out
         await outbox.change(
             uow.session, teacher_row.id, when_state="pending", state="sent", sent_at=clock.now()
@@ -287,10 +335,10 @@ async def test_policy_reload_moves_pending_rows_and_never_touches_sent_ones(
     slower = dataclasses.replace(policy, first_visit_due=timedelta(days=5))
     result = await replan_all(uow_factory, slower, clock.now(), TZ)
     after = {r.id: r for r in await rows(uow_factory, case.id)}
-    assert len(after) == 3 and result.moved == 2  # nothing new for the case: the same deadlines, moved
+    assert len(after) == 5 and result.moved == 4  # nothing new for the case: the same deadlines, moved
     assert after[teacher_row.id].state == "sent" and after[teacher_row.id].due_at == teacher_row.due_at
-    principal_row = before["visit_overdue", world.staff["principal"].id]
-    assert after[principal_row.id].due_at == principal_row.due_at + timedelta(days=2)
+    principal_row = before["overdue", world.staff["principal"].id]
+    assert after[principal_row.id].due_at > principal_row.due_at
 
 
 async def test_snooze_twice_then_refused(
@@ -298,7 +346,7 @@ async def test_snooze_twice_then_refused(
 ) -> None:
     case = await report(uow_factory, world, clock, policy)
     teacher = world.staff["teacher_a"]
-    row = pending(await rows(uow_factory, case.id))["visit_due", teacher.id]
+    row = pending(await rows(uow_factory, case.id))["first_visit", teacher.id]
     actor = Actor(teacher.id, "test")
     for n in (1, 2):
         async with uow_factory() as uow:
@@ -324,7 +372,7 @@ async def test_someone_else_cannot_snooze_a_teachers_reminder(
     uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy
 ) -> None:
     case = await report(uow_factory, world, clock, policy)
-    row = pending(await rows(uow_factory, case.id))["visit_due", world.staff["teacher_a"].id]
+    row = pending(await rows(uow_factory, case.id))["first_visit", world.staff["teacher_a"].id]
     async with uow_factory() as uow:
         with pytest.raises(NotInScope):
             await snooze_reminder(
@@ -339,9 +387,9 @@ async def test_one_digest_per_coordinator_per_day_grouped_by_school(
     uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy
 ) -> None:
     cases = [await report(uow_factory, world, clock, policy, pupil=n) for n in range(3)]
-    clock.set(datetime(2026, 10, 22, 7, 0, tzinfo=TZ))  # 9 days on: principal and township items are due
+    clock.set(datetime(2026, 10, 23, 7, 0, tzinfo=TZ))  # 10 days on: principal and township items are due
     assert await build_digests(uow_factory, now=clock.now(), policy=policy, tz=TZ) == 0  # before 08:00
-    clock.set(datetime(2026, 10, 22, 8, 0, tzinfo=TZ))
+    clock.set(datetime(2026, 10, 23, 8, 0, tzinfo=TZ))
     assert await build_digests(uow_factory, now=clock.now(), policy=policy, tz=TZ) == 2
     assert await build_digests(uow_factory, now=clock.now(), policy=policy, tz=TZ) == 0  # once a day
     digests = [r for r in await rows(uow_factory) if r.kind == "digest"]
@@ -355,6 +403,9 @@ async def test_one_digest_per_coordinator_per_day_grouped_by_school(
         message = await digest_message(uow, digest, members, TZ, clock.now())
     keys = [m.key for m in message.lines]
     assert keys == ["digest.title", "digest.school", "digest.item", "digest.item", "digest.item"]
+    assert [m.params["n"] for m in message.lines[2:]] == [1, 2, 3]
+    # Each escalation can be acknowledged from the digest ("我来跟进 n"), once raised.
+    assert message.buttons == []  # raised (and given buttons) when the digest is prepared for sending
     assert message.lines[1].params["school"] == world.school.name
     pupil_names = {s.name for s in world.students}
     assert not any(name in str(m.params) for m in message.lines for name in pupil_names)  # masked
@@ -368,12 +419,9 @@ async def test_monthly_report_reminders_for_principals(
     async with uow_factory() as uow:
         result = await plan_monthly_reports(uow, policy=policy, now=clock.now(), tz=TZ)
         await uow.commit()
-    assert result.inserted == 2  # October and November
+    assert result.inserted == 1  # October's report, due on 1 November (September's was due already)
     found = [r for r in await rows(uow_factory) if r.kind == "monthly_report"]
-    assert {r.due_at for r in found} == {
-        datetime(2026, 10, 28, 8, 0, tzinfo=TZ),
-        datetime(2026, 11, 28, 8, 0, tzinfo=TZ),
-    }
+    assert {r.due_at for r in found} == {datetime(2026, 11, 1, 8, 0, tzinfo=TZ)}
     assert {r.recipient_id for r in found} == {world.staff["principal"].id}
     async with uow_factory() as uow:
         assert (await plan_monthly_reports(uow, policy=policy, now=clock.now(), tz=TZ)).inserted == 0
@@ -386,10 +434,10 @@ async def test_reminder_log_is_scoped(
     async with uow_factory() as uow:
         principal = await scope_for(uow, world.staff["principal"])
         other_teacher = await scope_for(uow, world.staff["teacher_b"])
-        assert len(await reminder_log(uow, principal, case_id=case.id)) == 3
+        assert len(await reminder_log(uow, principal, case_id=case.id)) == 5
         assert await reminder_log(uow, other_teacher) == []
-        entries = await reminder_log(uow, principal, states=["pending"], kinds=["visit_due"])
-        assert [e.recipient.id for e in entries] == [world.staff["teacher_a"].id]
+        entries = await reminder_log(uow, principal, states=["pending"], kinds=["first_visit"])
+        assert {e.recipient.id for e in entries} == {world.staff["teacher_a"].id}
 
 
 def test_the_standalone_scheduler_explains_that_it_needs_a_token(

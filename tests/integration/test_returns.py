@@ -109,7 +109,9 @@ async def test_return_replaces_absence_reminders_with_retention_checks(
         pending = [
             r for r in await outbox.rows_of_case(uow.session, open_case.id) if r.state == outbox.PENDING
         ]
-    assert [r.kind for r in pending] == [RETENTION_CHECK] * len(policy.retention_checks)
+    # The first check (one at a time), and the principal if nobody answers it.
+    assert {r.kind for r in pending} == {RETENTION_CHECK, "overdue"}
+    assert {r.payload["check"] for r in pending} == {1}
 
 
 async def test_village_cadre_confirms_a_return_in_their_village_with_a_photo(

@@ -184,12 +184,15 @@ async def test_a_visit_replaces_the_visit_reminders_and_a_notice_plans_the_retur
                 r.kind for r in await outbox.rows_of_case(uow.session, case.id) if r.state == outbox.PENDING
             }
 
-    assert "visit_due" in await pending()
+    assert "first_visit" in await pending()
+    await visit(uow_factory, world, clock, policy, "teacher_a", report_for(case, today, "refused"))
+    kinds = await pending()
+    assert "first_visit" not in kinds and "persuade" in kinds  # a confirmed dropout: persuasion visits
     await visit(
         uow_factory, world, clock, policy, "teacher_a", report_for(case, today, "refused", notice_served=True)
     )
     kinds = await pending()
-    assert "visit_due" not in kinds and "return_check" in kinds
+    assert "persuade" not in kinds and "return_check" in kinds
 
 
 async def test_serving_the_notice_again_restarts_the_clock_without_a_status_change(

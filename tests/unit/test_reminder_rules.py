@@ -10,14 +10,23 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from domain.policy import DEFAULT_POLICY, Policy, PolicyError, load_policy
-from domain.reminder_rules import (
-    NOTICE_EXPIRED,
+from domain.case_steps import (
+    APPROVE_CLOSING,
+    FIRST_VISIT,
+    NEXT_VISIT,
+    REPORT,
     RETENTION_CHECK,
     RETURN_CHECK,
-    VERIFICATION_OVERDUE,
-    VISIT_DUE,
-    VISIT_OVERDUE,
+    VERIFY,
+    Ack,
     CaseFacts,
+    VisitFact,
+    stamp,
+)
+from domain.reminder_rules import (
+    FOLLOW_UP,
+    OVERDUE,
+    REPORT_COMING,
     Wanted,
     backoff,
     desired_reminders,
@@ -40,7 +49,7 @@ def facts(**changes: object) -> CaseFacts:
         status="absent",
         category_scheme=None,
         episode_start=REPORTED,
-        visit_logged=False,
+        status_since=REPORTED,
         verification_due_at=None,
         term_start=date(2026, 9, 1),
         notice_at=None,
@@ -60,97 +69,143 @@ def facts(**changes: object) -> CaseFacts:
 
 
 def by(wanted: list[Wanted]) -> dict[tuple[str, int], Wanted]:
-    return {(w.kind, w.recipient_id): w for w in wanted}
+    return {(w.kind, w.recipient_id): w for w in wanted if "#r" not in w.anchor}
 
 
-def test_absence_reported_means_teacher_then_principal_then_township(policy: Policy) -> None:
-    wanted = by(desired_reminders(facts(), policy, TZ))
-    assert set(wanted) == {(VISIT_DUE, TEACHER), (VISIT_OVERDUE, PRINCIPAL), (VISIT_OVERDUE, TOWNSHIP)}
-    assert wanted[VISIT_DUE, TEACHER].due_at == REPORTED + timedelta(days=3)
-    assert wanted[VISIT_DUE, TEACHER].channel == "direct"
-    assert wanted[VISIT_OVERDUE, PRINCIPAL].due_at == REPORTED + timedelta(days=3 + 2)
-    assert wanted[VISIT_OVERDUE, TOWNSHIP].due_at == REPORTED + timedelta(days=3 + 5)
-    assert {w.channel for (k, _), w in wanted.items() if k == VISIT_OVERDUE} == {"digest"}
+def wanted_at(f: CaseFacts, policy: Policy, now: datetime = REPORTED) -> dict[tuple[str, int], Wanted]:
+    return by(desired_reminders(f, policy, TZ, now))
 
 
-def test_a_logged_visit_wants_no_visit_reminders(policy: Policy) -> None:
-    assert desired_reminders(facts(visit_logged=True), policy, TZ) == []
+def test_absence_reported_means_teacher_then_principal_township_county(policy: Policy) -> None:
+    wanted = wanted_at(facts(), policy)
+    assert set(wanted) == {
+        (FIRST_VISIT, TEACHER),
+        (OVERDUE, PRINCIPAL),
+        (OVERDUE, TOWNSHIP),
+        (OVERDUE, COUNTY),
+    }
+    due = REPORTED + timedelta(days=3)  # Friday 09:00
+    assert wanted[FIRST_VISIT, TEACHER].due_at == due
+    assert wanted[FIRST_VISIT, TEACHER].channel == "direct"
+    # Unacknowledged, it climbs one level every 2 working days: Tuesday, Thursday, next Monday.
+    assert wanted[OVERDUE, PRINCIPAL].due_at == due + timedelta(days=4)
+    assert wanted[OVERDUE, TOWNSHIP].due_at == due + timedelta(days=6)
+    assert wanted[OVERDUE, COUNTY].due_at == due + timedelta(days=10)
+    assert {w.channel for (k, _), w in wanted.items() if k == OVERDUE} == {"digest"}
+
+
+def test_an_acknowledgement_stops_the_climb_and_follows_up(policy: Policy) -> None:
+    due = REPORTED + timedelta(days=3)
+    ack = Ack(PRINCIPAL, due + timedelta(days=5))  # the principal took it on Wednesday
+    wanted = wanted_at(facts(acks={f"first_visit@{stamp(REPORTED)}": ack}), policy)
+    assert (OVERDUE, TOWNSHIP) not in wanted and (OVERDUE, COUNTY) not in wanted
+    assert (OVERDUE, PRINCIPAL) in wanted  # already told before the acknowledgement
+    assert wanted[FOLLOW_UP, PRINCIPAL].due_at == ack.at + timedelta(days=3)
+
+
+def test_an_overdue_step_always_has_its_next_reminder_pending(policy: Policy) -> None:
+    """However late it is, the one who must act is reminded again: the case never goes silent."""
+    due = REPORTED + timedelta(days=3)
+    for days in (0, 8, 30, 200):
+        now = due + timedelta(days=days, hours=1)
+        wanted = desired_reminders(facts(), policy, TZ, now)
+        assert any(w.recipient_id == TEACHER and w.due_at > now for w in wanted), days
+
+
+def test_a_visit_that_reached_nobody_wants_another_visit(policy: Policy) -> None:
+    visited = VisitFact(
+        at=REPORTED + timedelta(days=1), recorded_at=REPORTED + timedelta(days=1), outcome="unreachable"
+    )
+    wanted = wanted_at(facts(visits=(visited,)), policy)
+    assert wanted[NEXT_VISIT, TEACHER].due_at == visited.at + timedelta(days=3)
+    assert (FIRST_VISIT, TEACHER) not in wanted
 
 
 def test_a_case_without_teacher_falls_to_the_principal(policy: Policy) -> None:
-    wanted = by(desired_reminders(facts(teacher_id=None), policy, TZ))
-    assert wanted[VISIT_DUE, PRINCIPAL].channel == "digest"
+    wanted = wanted_at(facts(teacher_id=None), policy)
+    assert wanted[FIRST_VISIT, PRINCIPAL].channel == "digest"
 
 
 def test_keys_do_not_depend_on_durations(policy: Policy) -> None:
     """A changed policy moves a reminder; it never makes a second one for the same deadline."""
     slower = dataclasses.replace(policy, first_visit_due=timedelta(days=5))
-    before = {w.key: w.due_at for w in desired_reminders(facts(), policy, TZ)}
-    after = {w.key: w.due_at for w in desired_reminders(facts(), slower, TZ)}
+    before = {w.key: w.due_at for w in desired_reminders(facts(), policy, TZ, REPORTED)}
+    after = {w.key: w.due_at for w in desired_reminders(facts(), slower, TZ, REPORTED)}
     assert set(before) == set(after)
-    assert all(after[k] - before[k] == timedelta(days=2) for k in before)
+    assert after[f"first_visit:7:{stamp(REPORTED)}:{TEACHER}"] - before[
+        f"first_visit:7:{stamp(REPORTED)}:{TEACHER}"
+    ] == timedelta(days=2)
 
 
-def test_fifteen_day_rule_tells_principal_and_township(policy: Policy) -> None:
+def test_fifteen_day_rule_asks_the_principal_for_a_verification(policy: Policy) -> None:
     deadline = datetime(2026, 9, 1, tzinfo=TZ) + timedelta(days=15)
     opened = datetime(2026, 9, 3, 2, 0, tzinfo=UTC)
-    wanted = by(
-        desired_reminders(
-            facts(status="suspected", episode_start=opened, verification_due_at=deadline), policy, TZ
-        )
+    wanted = wanted_at(
+        facts(status="suspected", episode_start=opened, verification_due_at=deadline), policy, opened
     )
-    assert wanted[VERIFICATION_OVERDUE, PRINCIPAL].due_at == deadline
-    assert wanted[VERIFICATION_OVERDUE, TOWNSHIP].due_at == deadline
-    assert (VERIFICATION_OVERDUE, TEACHER) not in wanted
+    assert wanted[VERIFY, PRINCIPAL].due_at == deadline
+    assert wanted[OVERDUE, TOWNSHIP].due_at == datetime(2026, 9, 18, tzinfo=TZ)  # two working days later
 
 
 def test_fifteen_day_rule_counts_from_opening_for_a_case_opened_after_the_window(policy: Policy) -> None:
-    wanted = by(
-        desired_reminders(
-            facts(status="suspected", verification_due_at=datetime(2026, 9, 16, tzinfo=TZ)), policy, TZ
-        )
+    wanted = wanted_at(
+        facts(status="suspected", verification_due_at=datetime(2026, 9, 16, tzinfo=TZ)), policy
     )
-    assert wanted[VERIFICATION_OVERDUE, PRINCIPAL].due_at == REPORTED + timedelta(days=15)
+    assert wanted[VERIFY, PRINCIPAL].due_at == REPORTED + timedelta(days=15)
 
 
-def test_a_verification_outcome_ends_the_fifteen_day_rule(policy: Policy) -> None:
-    done = facts(
-        status="verifying",
-        visit_logged=True,
-        verification_due_at=REPORTED,
-        category_scheme="verification_2019",
-    )
-    assert desired_reminders(done, policy, TZ) == []
-
-
-def test_notice_served_means_return_check_then_township_and_county(policy: Policy) -> None:
+def test_notice_served_means_return_check_and_nothing_for_officers_yet(policy: Policy) -> None:
     served = datetime(2026, 10, 20, 2, 0, tzinfo=UTC)
-    wanted = by(
-        desired_reminders(facts(status="notice_issued", visit_logged=True, notice_at=served), policy, TZ)
-    )
-    assert set(wanted) == {(RETURN_CHECK, TEACHER), (NOTICE_EXPIRED, TOWNSHIP), (NOTICE_EXPIRED, COUNTY)}
-    assert all(w.due_at == served + timedelta(days=7) for w in wanted.values())
+    visited = VisitFact(at=served, recorded_at=served, outcome="refused")
+    wanted = wanted_at(facts(status="notice_issued", visits=(visited,), notice_at=served), policy, served)
+    assert set(wanted) == {(RETURN_CHECK, TEACHER)}
+    assert wanted[RETURN_CHECK, TEACHER].due_at == served + timedelta(days=7)
 
 
-def test_retention_checks_at_14_and_30_days_until_recorded(policy: Policy) -> None:
+def test_an_escalated_case_asks_the_school_to_report_and_tells_officers_a_report_is_coming(
+    policy: Policy,
+) -> None:
+    since = datetime(2026, 10, 27, 2, 0, tzinfo=UTC)
+    wanted = wanted_at(facts(status="escalated", status_since=since), policy, since)
+    assert wanted[REPORT, PRINCIPAL].due_at == since + timedelta(days=3)
+    assert wanted[REPORT_COMING, TOWNSHIP].due_at == since
+    assert wanted[REPORT_COMING, COUNTY].due_at == since
+    assert (REPORT, TOWNSHIP) not in wanted
+
+
+def test_retention_checks_one_at_a_time_until_recorded(policy: Policy) -> None:
     back = date(2026, 11, 2)
-    wanted = desired_reminders(facts(status="retention", visit_logged=True, returned_on=back), policy, TZ)
-    assert [(w.kind, w.recipient_id, w.due_at) for w in wanted] == [
-        (RETENTION_CHECK, TEACHER, datetime(2026, 11, 16, 9, 0, tzinfo=TZ)),
-        (RETENTION_CHECK, TEACHER, datetime(2026, 12, 2, 9, 0, tzinfo=TZ)),
-    ]
-    later = desired_reminders(
-        facts(status="retention", returned_on=back, retention_checks_done=1), policy, TZ
+    wanted = wanted_at(facts(status="retention", returned_on=back), policy)
+    assert wanted[RETENTION_CHECK, TEACHER].due_at == datetime(2026, 11, 16, 9, 0, tzinfo=TZ)
+    assert wanted[RETENTION_CHECK, TEACHER].payload["check"] == 1
+    later = wanted_at(facts(status="retention", returned_on=back, retention_checks_done=1), policy)
+    assert later[RETENTION_CHECK, TEACHER].payload["check"] == 2
+    assert later[RETENTION_CHECK, TEACHER].due_at == datetime(2026, 12, 2, 9, 0, tzinfo=TZ)
+
+
+def test_a_proposed_closing_waits_for_the_principal(policy: Policy) -> None:
+    proposed = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
+    wanted = wanted_at(
+        facts(
+            status="retention",
+            returned_on=date(2026, 11, 2),
+            retention_checks_done=2,
+            closing_proposed_at=proposed,
+        ),
+        policy,
+        proposed,
     )
-    assert [w.payload["check"] for w in later] == [2]
+    assert wanted[APPROVE_CLOSING, PRINCIPAL].due_at == proposed + timedelta(days=2)
+    assert (RETENTION_CHECK, TEACHER) not in wanted
 
 
 def test_closed_cases_want_nothing(policy: Policy) -> None:
-    assert desired_reminders(facts(status="closed"), policy, TZ) == []
+    assert desired_reminders(facts(status="closed"), policy, TZ, REPORTED) == []
 
 
-def test_monthly_report_is_due_in_time_for_that_days_digest(policy: Policy) -> None:
-    assert monthly_report_due(2026, 10, policy, TZ) == datetime(2026, 10, 28, 8, 0, tzinfo=TZ)
+def test_monthly_report_of_a_month_is_due_early_the_next_month(policy: Policy) -> None:
+    assert monthly_report_due(2026, 10, policy, TZ) == datetime(2026, 11, 1, 8, 0, tzinfo=TZ)
+    assert monthly_report_due(2026, 12, policy, TZ) == datetime(2027, 1, 1, 8, 0, tzinfo=TZ)
 
 
 def test_backoff_doubles_and_is_capped(policy: Policy) -> None:
@@ -183,9 +238,9 @@ def test_an_older_policy_file_without_reminder_keys_still_loads(tmp_path: Path) 
 
 def test_an_unknown_role_to_notify_is_named(tmp_path: Path) -> None:
     text = DEFAULT_POLICY.read_text(encoding="utf-8").replace(
-        'notify = ["principal", "township_officer"]', 'notify = ["mayor"]'
+        'escalate_to = ["township_officer", "county_officer"]', 'escalate_to = ["mayor"]'
     )
     path = tmp_path / "policy.toml"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(PolicyError, match="term_start.notify"):
+    with pytest.raises(PolicyError, match="notice.escalate_to"):
         load_policy(path)
