@@ -132,7 +132,7 @@ async def report_absence(
         raise InvalidInput("unknown_flag", flags=sorted(unknown))
     if report.flags:
         await uow.students.set_flags(student.id, report.flags)
-    data = {
+    data: dict[str, Any] = {
         "absent_since": report.absent_since.isoformat(),
         "reason_code": report.reason_code,
         "flags": sorted(report.flags),

@@ -162,8 +162,9 @@ def desired_reminders(facts: CaseFacts, policy: Policy, tz: ZoneInfo) -> list[Wa
                 level=role,
             )
     if status is S.NOTICE_ISSUED and (facts.notice_at or facts.return_due_at):
-        due = facts.notice_at + policy.notice_return_due if facts.notice_at else facts.return_due_at
-        assert due is not None
+        return_due = facts.notice_at + policy.notice_return_due if facts.notice_at else facts.return_due_at
+        assert return_due is not None
+        due = return_due
         anchor = _stamp(facts.notice_at or due)
         add(RETURN_CHECK, _teacher_or_principal(facts), due, anchor, due=_iso(due))
         for role in r.notice_escalate_to:
