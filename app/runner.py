@@ -66,6 +66,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None, *, schedule
         if demo:
             token, base_url, file_url = await _demo_endpoint(stack, services, routers)
         else:
+            assert settings.token is not None  # not demo
             token, base_url, file_url = (
                 settings.token,
                 settings.telegram_api_base_url,

@@ -121,7 +121,7 @@ async def populate(
             )
             for n in range(teachers)
         ]
-        s.add_all(classes + staff)
+        s.add_all([*classes, *staff])
         await s.flush()
         s.add_all(
             [

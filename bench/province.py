@@ -19,6 +19,7 @@ BATCH = 50_000
 
 
 def _areas() -> tuple[list[tuple], list[int], list[int]]:  # type: ignore[type-arg]
+    rows: list[tuple[int, str, str, str, int | None]]
     rows, townships, villages = [(1, "P", "基准省", "county", None)], [], []
     next_id = 2
     for c in range(COUNTIES):
@@ -64,7 +65,7 @@ async def generate(dsn: str, cases: int, ledger_rows: int) -> dict[str, int]:
         await conn.copy_records_to_table(
             "classes", records=classes, columns=["id", "school_id", "grade", "name"]
         )
-        staff = [
+        staff: list[tuple[int, str, str, str, bool, datetime, int | None, int | None]] = [
             (1, "省管理员", "13000000000", "admin", True, START, None, None),  # the first county's officer:
             (2, "县教育局", "13000000001", "county_officer", True, START, 2, None),
         ]  # area 2 is that county

@@ -163,7 +163,7 @@ async def report_absence(
     if report.reason_code is not None and await uow.codes.get(REASON_SCHEME, report.reason_code) is None:
         raise InvalidInput("unknown_code", value=report.reason_code)
     await _checked_flags(uow, student, report.flags)
-    data = {
+    data: dict[str, Any] = {
         "absent_since": report.absent_since.isoformat(),
         "reason_code": report.reason_code,
         "flags": sorted(report.flags),

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.audit import Actor, audit
@@ -99,7 +100,7 @@ class _Ctx:
     def refuse(self, reason: str = "not_in_state") -> DecisionRefused:
         return DecisionRefused(reason, status=self.case.status, decision=self.decision.decision)
 
-    async def move(self, target: CaseStatus, kind: str, **data: object) -> CaseEvent:
+    async def move(self, target: CaseStatus, kind: str, **data: Any) -> CaseEvent:
         """Moves the case to `target` (through verification when that is the way); the last move's
         event is the decision's, of kind `kind`."""
         try:
@@ -121,7 +122,7 @@ class _Ctx:
         assert event is not None
         return event
 
-    def event(self, kind: str, **data: object) -> CaseEvent:
+    def event(self, kind: str, **data: Any) -> CaseEvent:
         self.case.updated_at = self.now
         return add_event(self.uow, self.case, kind, self.actor, self.now, **data)
 

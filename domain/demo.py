@@ -101,8 +101,8 @@ def demo_roster(today: date, seed: int = 2026) -> RosterData:
     d = RosterData()
     d.areas.append(AreaRow(2, DEMO_COUNTY, "示例县", "county", None))
     villages: list[list[str]] = []
-    for t, (township, names) in enumerate(TOWNSHIPS, start=1):
-        d.areas.append(AreaRow(len(d.areas) + 2, f"DEMO-T{t}", township, "township", DEMO_COUNTY))
+    for t, (township_name, names) in enumerate(TOWNSHIPS, start=1):
+        d.areas.append(AreaRow(len(d.areas) + 2, f"DEMO-T{t}", township_name, "township", DEMO_COUNTY))
         villages.append([f"DEMO-T{t}-V{v}" for v in range(1, len(names) + 1)])
         for code, village in zip(villages[-1], names, strict=True):
             d.areas.append(AreaRow(len(d.areas) + 2, code, village, "village", f"DEMO-T{t}"))
@@ -187,7 +187,9 @@ async def _open_cases(
         s.student_number: s
         for s in await uow.session.scalars(select(Student).where(Student.student_number.in_(numbers)))
     }
-    teachers = {(r.school_code, r.homeroom_class): r.phone for r in data.staff if r.homeroom_class}
+    teachers: dict[tuple[str | None, str | None], str] = {
+        (r.school_code, r.homeroom_class): r.phone for r in data.staff if r.homeroom_class
+    }
     by_phone = {
         s.phone: s for s in await uow.session.scalars(select(Staff).where(Staff.phone.in_(teachers.values())))
     }

@@ -158,8 +158,8 @@ async def digest_message(
                 staff = await uow.directory.staff(instead_of)
                 names[instead_of] = staff.name if staff is not None else "?"
             note = Msg("digest.instead_of", {"name": names[instead_of]})
-        item = {"case": await case_label(uow, case), "what": item_text(member, tz, now), "note": note}
-        grouped.setdefault(school.name if school else "—", []).append((member.due_at, member, Msg("", item)))
+        params = {"case": await case_label(uow, case), "what": item_text(member, tz, now), "note": note}
+        grouped.setdefault(school.name if school else "—", []).append((member.due_at, member, Msg("", params)))
     shown = 0
     buttons: list[list[tuple[Msg, Action]]] = []
     for school_name in sorted(grouped):

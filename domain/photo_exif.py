@@ -39,7 +39,8 @@ def parse_exif_time(value: object, offset: object, tz: tzinfo) -> datetime | Non
     if match is None:
         return None
     try:
-        naive = datetime(*(int(part) for part in match.groups()))  # type: ignore[misc]
+        year, month, day, hour, minute, second = (int(part) for part in match.groups())
+        naive = datetime(year, month, day, hour, minute, second)
     except ValueError:  # e.g. "0000:00:00 00:00:00" written by cameras with no clock set
         return None
     offset_match = _EXIF_OFFSET.match(_text(offset) or "")

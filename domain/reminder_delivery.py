@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.audit import Actor
@@ -39,7 +40,7 @@ class Delivery:
     members: list[Reminder] = field(default_factory=list)  # the items of a digest
 
 
-async def _timeline(uow: UnitOfWork, row: Reminder, kind: str, now: datetime, **data: object) -> None:
+async def _timeline(uow: UnitOfWork, row: Reminder, kind: str, now: datetime, **data: Any) -> None:
     if row.case_id is None:
         return
     case = await uow.cases.get(row.case_id)
@@ -120,7 +121,7 @@ async def settle(
     members: list[Reminder] | None = None,
 ) -> bool:
     """Moves a claimed row (and a digest's items) to a final state and writes the timeline."""
-    values: dict[str, object] = {"state": state, "last_error": reason}
+    values: dict[str, Any] = {"state": state, "last_error": reason}
     if state == outbox.SENT:
         values.update(sent_at=now, telegram_message_id=message_id)
     if not await outbox.change(uow.session, row.id, when_state=outbox.CLAIMED, worker=worker, **values):

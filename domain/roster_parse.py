@@ -236,6 +236,7 @@ def _duplicates(
     value: Callable[[Any], Hashable | None],
     problems: list[RosterProblem],
 ) -> None:
+    first: dict[Hashable, int]
     info, first = data.info(key), {}
     for r in rows:
         k = value(r)

@@ -109,6 +109,7 @@ def _instructions(ws: Worksheet) -> None:
 def write_template(path: Path) -> None:
     """Writes the template: an instructions sheet (说明) and one sheet per table with an example."""
     wb = Workbook()
+    assert isinstance(wb.active, Worksheet)  # a new workbook starts with one worksheet
     _instructions(wb.active)
     wb.active.title = "说明"
     for spec in SHEETS.values():

@@ -67,14 +67,15 @@ class Tally:
         self.returned_weeks[week_start(moment.astimezone(tz).date())] += 1
 
     def __iadd__(self, other: Tally) -> Self:
-        for mine, theirs in (
+        counters: tuple[tuple[Counter[Any], Counter[Any]], ...] = (
             (self.by_status, other.by_status),
             (self.by_category, other.by_category),
             (self.overdue_by_school, other.overdue_by_school),
             (self.opened_weeks, other.opened_weeks),
             (self.returned_weeks, other.returned_weeks),
-        ):
-            mine.update(theirs)  # type: ignore[attr-defined]
+        )
+        for mine, theirs in counters:
+            mine.update(theirs)
         self.enrolled += other.enrolled
         self.dropped_out += other.dropped_out
         return self

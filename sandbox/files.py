@@ -7,6 +7,7 @@ import itertools
 import mimetypes
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
@@ -91,14 +92,14 @@ class FileStore:
     def add_photo(self, data: bytes) -> list[dict]:
         """Store a photo as several JPEG sizes and return the PhotoSize array (smallest first)."""
         try:
-            image = Image.open(io.BytesIO(data))
+            image: Image.Image = Image.open(io.BytesIO(data))
             image.load()
         except (UnidentifiedImageError, OSError) as exc:
             raise bad_request("IMAGE_PROCESS_FAILED") from exc
         image = image.convert("RGB")
         longest = max(image.size)
         sides = [s for s in PHOTO_SIDES if s < longest] + [min(longest, PHOTO_SIDES[-1])]
-        sizes = []
+        sizes: list[dict[str, Any]] = []
         for side in dict.fromkeys(sides):
             variant = image.copy()
             variant.thumbnail((side, side))

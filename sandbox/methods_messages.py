@@ -251,7 +251,9 @@ async def answer_callback_query(emu: Emulator, bot: BotState, params: dict[str, 
         raise bad_request("query is too old and response timeout expired or query ID is invalid")
     user_id, message_id = origin
     chat = bot.chats[user_id]
-    answer = {key: params[key] for key in ("text", "show_alert", "url", "cache_time") if key in params}
+    answer: dict[str, Any] = {
+        key: params[key] for key in ("text", "show_alert", "url", "cache_time") if key in params
+    }
     chat.callback_answers.append(
         {"callback_query_id": params["callback_query_id"], "message_id": message_id, **answer}
     )

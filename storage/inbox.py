@@ -18,6 +18,7 @@ class UpdateInbox(_Repository):
         """Stores a batch (update id -> payload) in one statement; returns the ids that were not there yet."""
         if not updates:
             return set()
+        assert self.session.bind is not None  # sessions come from make_sessionmaker(engine)
         insert = postgresql.insert if self.session.bind.dialect.name == "postgresql" else sqlite.insert
         rows = [{"update_id": i, "received_at": at, "payload": p} for i, p in updates.items()]
         stmt = (

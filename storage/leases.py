@@ -33,6 +33,7 @@ async def take(session: AsyncSession, name: str, holder: str, *, now: datetime, 
     )
     if (await session.execute(renew)).rowcount == 1:  # type: ignore[attr-defined]
         return True
+    assert session.bind is not None  # sessions come from make_sessionmaker(engine)
     insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
     first = (
         insert(Lease)

@@ -59,6 +59,7 @@ async def insert_once(session: AsyncSession, **values: Any) -> bool:
     values.setdefault("attempts", 0)
     values.setdefault("snoozes", 0)
     values.setdefault("payload", {})
+    assert session.bind is not None  # sessions come from make_sessionmaker(engine)
     dialect = session.bind.dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(Reminder).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])

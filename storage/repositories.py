@@ -124,7 +124,7 @@ class StudentRepository(_Repository):
     async def by_number(self, student_number: str) -> Student | None:
         return await self.session.scalar(select(Student).where(Student.student_number == student_number))
 
-    def _scoped(self, scope: Scope) -> Select[tuple[Student]]:
+    def _scoped(self, scope: Scope) -> Select[Student]:
         q = select(Student).where(Student.active.is_(True))
         return q if scope.everything else q.where(_student_in_scope(scope))
 

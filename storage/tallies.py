@@ -34,7 +34,7 @@ def responsible_outside(scope: Scope) -> ColumnElement[bool] | None:
     return and_(mine, not_(_student_in_scope(scope)))
 
 
-def _where(q: Select[Any], where: ColumnElement[bool] | None) -> Select[Any]:
+def _where(q: Select[*tuple[Any, ...]], where: ColumnElement[bool] | None) -> Select[*tuple[Any, ...]]:
     return q if where is None else q.where(where)
 
 

@@ -56,7 +56,7 @@ def _cookie(
         httponly=True,
         samesite=config.same_site,
         secure=_secure(request, config),
-    )  # type: ignore[arg-type]
+    )
 
 
 def _redirect(url: str) -> RedirectResponse:

@@ -6,7 +6,7 @@ import hmac
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, NoReturn
+from typing import Annotated, Literal, NoReturn
 
 from fastapi import Depends, Request
 
@@ -29,7 +29,7 @@ class WebConfig:
     """Cookie settings; `cookie_secure=None` marks cookies Secure exactly when the request came over https."""
 
     cookie_secure: bool | None = None
-    same_site: str = "lax"
+    same_site: Literal["lax", "strict", "none"] = "lax"
 
 
 class LoginRequired(Exception):

@@ -72,7 +72,7 @@ async def test_kill_9_after_every_step_of_report_resumes_the_same_step(
 
 
 async def _kill_while_replying(
-    emulator: Emulator, tg_bot: BotState, bot_process: BotProcess, step: Step, phone: object
+    emulator: Emulator, tg_bot: BotState, bot_process: BotProcess, step: Step, phone: Phone
 ) -> int:
     """Does the step with the reply held by the emulator, kills the bot, restarts it; returns the update id."""
     emulator.inject_fault("sendMessage", "delay", 1, delay=60)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from telegram.ext import Application
@@ -66,10 +67,10 @@ async def polling_bot(services: Services, emulator: Emulator, tg_bot: BotState) 
 async def phones(emulator: Emulator, tg_bot: BotState) -> AsyncIterator[PhoneFactory]:
     made: list[Phone] = []
 
-    async def make(first_name: str = "老师", language_code: str | None = "zh-hans", **kw: object) -> Phone:
+    async def make(first_name: str = "老师", language_code: str | None = "zh-hans", **kw: Any) -> Phone:
         phone = await Phone.create(
             emulator.url, tg_bot.username, first_name=first_name, language_code=language_code, **kw
-        )  # type: ignore[arg-type]
+        )
         made.append(phone)
         return phone
 

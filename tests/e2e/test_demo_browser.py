@@ -26,7 +26,7 @@ def backend() -> str:
 async def test_demo_teacher_files_an_absence_report_in_the_simulator(
     database_url: str, tmp_path: Path
 ) -> None:
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import FilePayload, async_playwright, expect
 
     settings = settings_for(database_url, tmp_path)
     services = build_services(settings)
@@ -84,7 +84,9 @@ async def test_demo_teacher_files_an_absence_report_in_the_simulator(
             await expect(page.locator(".bubble.bot", has_text="家访照片")).to_be_visible()
             await page.set_input_files(
                 "#photo-input",
-                files=[{"name": "visit.jpg", "mimeType": "image/jpeg", "buffer": make_test_image(800, 600)}],
+                files=[
+                    FilePayload(name="visit.jpg", mimeType="image/jpeg", buffer=make_test_image(800, 600))
+                ],
             )
             await tap("完成", "已收到 1/")
             await expect(page.locator(".bubble.bot", has_text="发送您当前的位置")).to_be_visible()

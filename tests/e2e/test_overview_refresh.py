@@ -18,7 +18,7 @@ from tests.integration.test_reminders import report
 async def test_the_scheduler_counts_the_overview_of_large_areas(
     world: World, services: Services, emulator: Emulator, tg_bot: BotState
 ) -> None:
-    await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
+    await report(services.uow, world, services.clock, services.policy)
     services.settings = services.settings.model_copy(update={"overview_live_max_cases": 0})
     async with services.uow() as uow:
         wanted = scope_key(await scope_for(uow, world.staff["principal"]))

@@ -31,7 +31,7 @@ from domain.quiet_hours import next_allowed
 from domain.reminder_facts import people_around
 from domain.reminder_rules import CaseFacts, desired_reminders
 from sandbox.emulator import Emulator
-from sandbox.phone import Phone
+from sandbox.phone import Phone, Predicate
 from sandbox.state import BotState
 from storage.db import make_engine, make_sessionmaker
 from storage.models import CaseEvent, Reminder, TelegramBinding
@@ -122,6 +122,7 @@ async def create_overdue_cases(
         roles = {i: role for role, ids in people.items() for i in ids}
         rows = []
         for case in cases:
+            assert case.responsible_teacher_id is not None
             facts = CaseFacts(
                 case_id=case.id,
                 status="absent",
@@ -169,6 +170,11 @@ async def answer(phone: Phone, count: int) -> str:
     raise AssertionError("the bot did not answer the tap")
 
 
+def says(text: str) -> Predicate:
+    """A message containing `text` (fixed now, so safe to build inside a loop)."""
+    return lambda m: text in m["text"]
+
+
 async def test_teacher_gets_one_message_with_buttons_and_may_snooze_twice(
     polling_bot: Application,
     bound: BindFactory,
@@ -177,7 +183,7 @@ async def test_teacher_gets_one_message_with_buttons_and_may_snooze_twice(
     sender_bot: Bot,
 ) -> None:
     phone = await bound("teacher_a")
-    case = await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
+    case = await report(services.uow, world, services.clock, services.policy)
     sender = make_sender(services, sender_bot)
     assert await sender.drain() == 0  # nothing due yet
     services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
@@ -195,7 +201,7 @@ async def test_teacher_gets_one_message_with_buttons_and_may_snooze_twice(
         assert await sender.drain() == 0  # postponed, not resent at once
         services.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
         assert await sender.drain() == 1
-        msg = await phone.wait_for_reply(lambda m, n=n: f"已推迟 {n} 次" in m["text"])
+        msg = await phone.wait_for_reply(says(f"已推迟 {n} 次"))
     await phone.tap(SNOOZE, message_id=msg["message_id"])
     assert "不能再推迟" in await answer(phone, 3)
     kinds = await timeline(services, case.id)
@@ -207,7 +213,7 @@ async def test_quiet_hours_hold_a_reminder_until_the_morning(
 ) -> None:
     chat = await bind_directly(services, emulator, tg_bot, world.staff["teacher_a"].id)
     services.clock.set(datetime(2026, 10, 13, 23, 0, tzinfo=TZ))  # type: ignore[attr-defined]
-    await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
+    await report(services.uow, world, services.clock, services.policy)
     sender = make_sender(services, sender_bot)
     services.clock.set(datetime(2026, 10, 16, 23, 0, tzinfo=TZ))  # type: ignore[attr-defined]  # due now
     assert await sender.drain() == 0
@@ -222,7 +228,7 @@ async def test_reminders_due_while_the_system_was_down_are_sent_when_it_is_back(
     world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot
 ) -> None:
     chat = await bind_directly(services, emulator, tg_bot, world.staff["teacher_a"].id)
-    await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
+    await report(services.uow, world, services.clock, services.policy)
     services.clock.advance(timedelta(days=3, hours=13))  # type: ignore[attr-defined]  # back at 22:00: quiet
     sender = make_sender(services, sender_bot)
     assert await sender.drain() == 0
@@ -235,7 +241,7 @@ async def test_killed_between_claim_and_send_is_sent_once_after_the_lease(
     world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot
 ) -> None:
     chat = await bind_directly(services, emulator, tg_bot, world.staff["teacher_a"].id)
-    case = await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
+    case = await report(services.uow, world, services.clock, services.policy)
     services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
     dead = make_sender(services, sender_bot, worker="dead")
     assert len(await dead.claim(10)) == 1  # ... and the process is killed before sending
@@ -259,13 +265,13 @@ async def test_bot_api_failures_for_a_while_still_deliver_exactly_once(
     chats = [
         await bind_directly(services, emulator, tg_bot, world.staff[w].id) for w in ("teacher_a", "teacher_b")
     ]
-    await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
+    await report(services.uow, world, services.clock, services.policy)
     await report(
         services.uow,
         world,
         services.clock,
         services.policy,
-        who="teacher_b",  # type: ignore[arg-type]
+        who="teacher_b",
         in_class=world.class_b,
     )
     services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
@@ -282,7 +288,7 @@ async def test_a_send_failing_for_good_is_marked_failed_and_shown_in_the_timelin
     world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot
 ) -> None:
     chat = await bind_directly(services, emulator, tg_bot, world.staff["teacher_a"].id)
-    case = await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
+    case = await report(services.uow, world, services.clock, services.policy)
     services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
     emulator.inject_fault("sendMessage", "500", 100)
     sender = make_sender(services, sender_bot)
@@ -306,7 +312,7 @@ async def test_a_blocked_teacher_is_marked_unreachable_and_the_principal_told_in
     teacher = await bind_directly(services, emulator, tg_bot, world.staff["teacher_a"].id)
     principal = await bind_directly(services, emulator, tg_bot, world.staff["principal"].id)
     emulator.people.set_blocked(tg_bot.token, teacher, True)
-    case = await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
+    case = await report(services.uow, world, services.clock, services.policy)
     services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]  # Friday 09:00
     sender = make_sender(services, sender_bot)
     assert await sender.drain() == 0
@@ -344,7 +350,7 @@ async def test_two_senders_with_their_own_engines_send_each_reminder_once(
                 world,
                 services.clock,
                 services.policy,
-                who=who,  # type: ignore[arg-type]
+                who=who,
                 in_class=cls,
                 pupil=n,
             )
@@ -399,7 +405,7 @@ async def test_of_two_schedulers_only_the_leader_sends_and_the_standby_takes_ove
                     world,
                     services.clock,
                     services.policy,
-                    who=who,  # type: ignore[arg-type]
+                    who=who,
                     in_class=cls,
                     pupil=n,
                 )
@@ -443,7 +449,7 @@ async def test_coordinators_get_one_digest_a_day_not_one_message_per_case(
         for w in ("teacher_a", "principal", "township")
     }
     for n in range(3):
-        await report(services.uow, world, services.clock, services.policy, pupil=n)  # type: ignore[arg-type]
+        await report(services.uow, world, services.clock, services.policy, pupil=n)
     sender = make_sender(services, sender_bot)
     for day in range(15, 25):  # ten mornings and evenings
         for hour in (8, 18):
@@ -486,7 +492,7 @@ async def test_the_scheduler_replans_at_start_and_sends_what_is_due(
 ) -> None:
     """Restarting with an edited policy moves pending reminders; the periodic tick then sends them."""
     chat = await bind_directly(services, emulator, tg_bot, world.staff["teacher_a"].id)
-    await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
+    await report(services.uow, world, services.clock, services.policy)
     services.clock.advance(timedelta(days=1, hours=1))  # type: ignore[attr-defined]
     services.policy = dataclasses.replace(services.policy, first_visit_due=timedelta(days=1))  # edited file
     scheduler = ReminderScheduler(
@@ -526,7 +532,7 @@ async def test_notoneless_run_sends_due_reminders_in_process(database_url: str, 
         try:
             world = await build_world(services.uow)
             chat = await bind_directly(services, emulator, tg, world.staff["teacher_a"].id)
-            await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
+            await report(services.uow, world, services.clock, services.policy)
         finally:
             await services.close()
         async with running(settings):
@@ -545,7 +551,7 @@ async def test_log_the_visit_now_opens_the_visit_form_on_that_case(
     sender_bot: Bot,
 ) -> None:
     phone = await bound("teacher_a")
-    await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
+    await report(services.uow, world, services.clock, services.policy)
     services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
     assert await make_sender(services, sender_bot).drain() == 1
     msg = await phone.wait_for_reply(lambda m: "家访提醒" in m["text"])
@@ -562,7 +568,7 @@ async def test_retention_check_buttons_record_the_checks_and_close_the_case(
     sender_bot: Bot,
 ) -> None:
     phone = await bound("teacher_a")
-    case = await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
+    case = await report(services.uow, world, services.clock, services.policy)
     async with services.uow() as uow:
         found = await uow.cases.get(case.id)
         assert found is not None
@@ -582,7 +588,7 @@ async def test_retention_check_buttons_record_the_checks_and_close_the_case(
     for check, (days, reply) in enumerate(((14, "第 1/2 次回访"), (16, "已销号")), start=1):
         services.clock.advance(timedelta(days=days))  # type: ignore[attr-defined]
         assert await sender.drain() == 1
-        msg = await phone.wait_for_reply(lambda m, c=check: f"第 {c}/2 次" in m["text"])
+        msg = await phone.wait_for_reply(says(f"第 {check}/2 次"))
         assert buttons(msg) == ["✅ 仍在正常上学", "⚠️ 又缺勤了", SNOOZE]
         await phone.tap("✅ 仍在正常上学", message_id=msg["message_id"])
         assert reply in await answer(phone, 2 * check - 1)
@@ -609,7 +615,7 @@ async def test_a_forged_snooze_for_someone_elses_reminder_is_refused_and_audited
 ) -> None:
     await bind_directly(services, emulator, tg_bot, world.staff["teacher_a"].id)
     other = await bound("teacher_b")
-    case = await report(services.uow, world, services.clock, services.policy)  # type: ignore[arg-type]
+    case = await report(services.uow, world, services.clock, services.policy)
     services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
     assert await make_sender(services, sender_bot).drain() == 1
     [row] = await reminder_rows(services, case_id=case.id, kind="visit_due")

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
 import aiohttp
 import pytest
@@ -177,7 +178,7 @@ async def sent_rows(services: Services) -> list[tuple[str, datetime]]:
         found = await uow.session.execute(
             select(Reminder.claimed_by, Reminder.sent_at).where(Reminder.state == "sent")
         )
-    return [(str(by), at) for by, at in found.all()]
+    return [(str(by), cast(datetime, at)) for by, at in found.all()]  # sent rows all have sent_at
 
 
 def pid_of(worker: str) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -167,10 +167,13 @@ async def test_visit_with_two_photos_and_a_location_is_logged_once(
     assert event.data["visitors"] == sorted([world.staff["teacher_a"].id, world.staff["cadre_a"].id])
     photos = await attachments_of(services, open_case.id)
     assert len(photos) == 2 and all(a.event_id == event.id for a in photos)
-    photo_bytes = emulator.registry.files.get(sent["photo"][-1]["file_id"]).data  # what getFile serves
+    stored = emulator.registry.files.get(sent["photo"][-1]["file_id"])
+    assert stored is not None
+    photo_bytes = stored.data  # what getFile serves
     assert {a.sha256 for a in photos} == {sha(photo_bytes), sha(png)}
     media = services.media
     for a in photos:
+        assert a.evidence_sha256 is not None and a.height is not None
         assert sha(await media.get(a.sha256)) == a.sha256  # the original, byte for byte
         assert a.evidence_sha256 != provisional[a.sha256]  # re-stamped with the coordinates
         evidence = Image.open(io.BytesIO(await media.get(a.evidence_sha256)))
@@ -191,7 +194,7 @@ async def test_photo_step_refuses_what_is_not_a_usable_photo(
         seq = (await uow.drafts.get(phone.user_id)).seq  # type: ignore[union-attr]
     await phone.press_callback(phone.last_message["message_id"], f"f:{seq}:~done")  # type: ignore[index]
     assert "至少需要 1 张" in (await phone.wait_for_reply(lambda m: "至少" in m["text"]))["text"]
-    for send, expected in [
+    attempts: list[tuple[Callable[[], Awaitable[object]], str]] = [
         (phone.send_sticker, "请发送照片"),
         (phone.send_voice, "请发送照片"),
         (lambda: phone.send("照片在这里"), "请发送照片"),
@@ -199,7 +202,8 @@ async def test_photo_step_refuses_what_is_not_a_usable_photo(
         (lambda: phone.send_document(b"just some notes", "fake.jpg", "image/jpeg"), "不是图片"),
         (lambda: phone.send_document(image()[:1500], "cut.jpg", "image/jpeg"), "已损坏"),
         (lambda: phone.send_document(image("GIF"), "anim.jpg", "image/jpeg"), "不支持这种图片格式"),
-    ]:
+    ]
+    for send, expected in attempts:
         await send()
         await phone.wait_for_reply(lambda m, e=expected: e in m["text"])  # type: ignore[misc]
     assert await attachments_of(services, open_case.id) == []
@@ -223,7 +227,8 @@ async def test_dates_and_follow_up_questions(
     await phone.wait_for_reply(lambda m: "今天" in buttons(m))
     await phone.send("2099-01-01")
     assert "不能晚于今天" in (await phone.wait_for_reply(lambda m: "今天" not in buttons(m)))["text"]
-    before = open_case.first_absent_on - timedelta(days=1)  # type: ignore[operator]
+    assert open_case.first_absent_on is not None
+    before = open_case.first_absent_on - timedelta(days=1)
     await phone.send(before.isoformat())
     await phone.wait_for_reply(lambda m: "不能早于" in m["text"])
     await phone.tap("今天")

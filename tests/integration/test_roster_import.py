@@ -61,7 +61,9 @@ async def test_good_workbook_imports_everything(
         s = await uow.students.by_number("T0002")
         assert s is not None and s.birth_date == date(2015, 7, 15) and s.sex == "F"
         assert await uow.students.flags(s.id) == ["low_income", "single_parent"]
-        assert await uow.students.flags((await uow.students.by_number("T0005")).id) == ["low_income"]
+        t5 = await uow.students.by_number("T0005")
+        assert t5 is not None
+        assert await uow.students.flags(t5.id) == ["low_income"]
         teacher = await uow.directory.staff_by_phone("13800000002")
         assert teacher is not None and teacher.role == "class_teacher"
         [a] = await uow.directory.assignments(teacher.id)
@@ -83,7 +85,8 @@ async def test_bad_file_writes_nothing_and_lists_every_problem(
     sheets["教职工"][2][2] = "校工"  # unknown role
     sheets["教职工"][3][1] = "13800000001"  # duplicate phone
     students = sheets["学生"]
-    students[1][4] = students[1][4][:-1] + ("0" if students[1][4][-1] != "0" else "1")  # bad checksum
+    national_id = str(students[1][4])
+    students[1][4] = national_id[:-1] + ("0" if national_id[-1] != "0" else "1")  # bad checksum
     students[2][3] = "2015-02-30"  # impossible date
     students[3][0] = "T0001"  # duplicate student number
     students[3][2] = "未知"  # bad sex
@@ -143,10 +146,15 @@ async def test_corrected_file_updates_what_changed(
     assert summary.unchanged["students"] == 3 and summary.unchanged["staff"] == 6
     async with uow_factory() as uow:
         moved = await uow.students.by_number("T0003")
+        assert moved is not None
         target = await uow.directory.class_by_name(moved.school_id, "六年级(1)班")
+        assert target is not None
         assert moved.class_id == target.id
-        assert await uow.students.flags((await uow.students.by_number("T0001")).id) == []
+        t1 = await uow.students.by_number("T0001")
+        assert t1 is not None
+        assert await uow.students.flags(t1.id) == []
         subject = await uow.directory.staff_by_phone("13800000003")
+        assert subject is not None
         assert [a.class_id for a in await uow.directory.assignments(subject.id)] == [target.id]
         updates = await uow.audit.entries("update")
         assert sorted((e.entity, tuple(e.detail["fields"])) for e in updates) == [
@@ -185,7 +193,7 @@ async def test_csv_files_in_both_encodings(
     assert summary.created == {"areas": 4, "schools": 2, "classes": 3, "staff": 7, "students": 5}
     async with uow_factory() as uow:
         s = await uow.students.by_number("T0001")
-        assert s.national_id == fake_id(date(2016, 3, 1), 11) and s.name == "测试学生一"
+        assert s is not None and s.national_id == fake_id(date(2016, 3, 1), 11) and s.name == "测试学生一"
 
 
 @pytest.mark.parametrize("template", ["committed", "fresh"])

@@ -326,6 +326,7 @@ async def test_the_village_cadre_may_log_a_visit_but_another_class_teacher_may_n
                 await uow.commit()  # the refusal is audited even though nothing else is saved
     async with uow_factory() as uow:
         denied = await uow.audit.entries("denied")
+        assert other is not None
         assert [(e.entity, e.entity_id, e.actor_id) for e in denied] == [("case", str(case.id), other.id)]
         assert "visit_logged" not in [e.kind for e in await uow.cases.events(case.id)]
     event = await visit(uow_factory, world, clock, policy, "cadre_a", report_for(case, today))

@@ -13,7 +13,7 @@ pytestmark = BROWSER_TEST
 
 
 async def test_simulator_in_chromium(emulator: Emulator, bot: BotState) -> None:
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import FilePayload, async_playwright, expect
 
     ARTIFACTS.mkdir(exist_ok=True)
     async with (
@@ -46,7 +46,7 @@ async def test_simulator_in_chromium(emulator: Emulator, bot: BotState) -> None:
             await page.set_input_files(
                 "#photo-input",
                 files=[
-                    {"name": "evidence.jpg", "mimeType": "image/jpeg", "buffer": make_test_image(480, 320)}
+                    FilePayload(name="evidence.jpg", mimeType="image/jpeg", buffer=make_test_image(480, 320))
                 ],
             )
             photo = page.locator(".bubble.me img")

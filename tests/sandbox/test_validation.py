@@ -6,7 +6,7 @@ import json
 
 import httpx
 import pytest
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, InvalidToken
 
 from sandbox import Emulator, fake_token
@@ -151,7 +151,7 @@ async def test_ptb_raises_bad_request(emulator: Emulator, bot: BotState, phone: 
         with pytest.raises(BadRequest, match="(?i)message is not modified"):
             await tg.edit_message_reply_markup(phone.user_id, sent.message_id, reply_markup=keyboard)
         edited = await tg.edit_message_text("same", phone.user_id, sent.message_id)  # drops the keyboard
-        assert edited.reply_markup is None
+        assert isinstance(edited, Message) and edited.reply_markup is None
         with pytest.raises(BadRequest, match="(?i)message to edit not found"):
             await tg.edit_message_text("other", phone.user_id, 9999)
         with pytest.raises(BadRequest, match="(?i)message can't be edited"):
@@ -218,5 +218,5 @@ async def test_html_parse_mode(emulator: Emulator, bot: BotState, phone: Phone) 
         with pytest.raises(BadRequest, match="(?i)message text is empty"):
             await tg.send_message(phone.user_id, "<b></b>", parse_mode="HTML")
         plain = await tg.edit_message_text("plain now", phone.user_id, sent.message_id)
-        assert plain.entities == ()
+        assert isinstance(plain, Message) and plain.entities == ()
         assert (await tg.send_message(phone.user_id, "a < b", parse_mode="MarkdownV2")).text == "a < b"

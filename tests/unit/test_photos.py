@@ -125,6 +125,7 @@ def test_orientation_6_swaps_width_and_height_and_rotates_pixels(visit: Watermar
     thumb = Image.open(io.BytesIO(photo.thumbnail_bytes)).convert("RGB")
     # Orientation 6 means "rotate 90° clockwise to view": the red left half ends up on top.
     top, bottom = thumb.getpixel((thumb.width // 2, 2)), thumb.getpixel((thumb.width // 2, thumb.height - 3))
+    assert isinstance(top, tuple) and isinstance(bottom, tuple)
     assert top[0] > 150 > top[2] and bottom[2] > 150 > bottom[0]
 
 
@@ -191,7 +192,8 @@ def test_png_with_alpha_is_flattened_on_white(visit: WatermarkInfo) -> None:
     photo = process_photo(encode(image, "PNG"), visit=visit)
     assert photo.media_type == "image/png"
     evidence = Image.open(io.BytesIO(photo.evidence_bytes)).convert("RGB")
-    assert min(evidence.getpixel((56, 24))) > 240  # transparent half became white, not black
+    pixel = evidence.getpixel((56, 24))
+    assert isinstance(pixel, tuple) and min(pixel) > 240  # transparent half became white, not black
 
 
 def test_webp_is_accepted(visit: WatermarkInfo) -> None:
@@ -210,7 +212,7 @@ def test_cmyk_jpeg_and_16_bit_grey_png_become_sensible_rgb(visit: WatermarkInfo)
     assert Image.open(io.BytesIO(cmyk.evidence_bytes)).mode == "RGB"
     grey = process_photo(encode(Image.new("I;16", (40, 40), 32768), "PNG"), visit=visit)
     pixel = Image.open(io.BytesIO(grey.thumbnail_bytes)).convert("L").getpixel((20, 20))
-    assert 100 < pixel < 160  # mid grey, not clipped to white
+    assert isinstance(pixel, int) and 100 < pixel < 160  # mid grey, not clipped to white
 
 
 # --- rejections -------------------------------------------------------------------------------
@@ -296,7 +298,8 @@ def test_evidence_has_a_dark_strip_with_light_text_below_the_photo(visit: Waterm
     dark, light = sum(histogram[:60]), sum(histogram[200:])
     assert dark > 0.6 * strip.width * strip.height  # mostly background
     assert light > 500  # and a fair amount of text
-    assert evidence.getpixel((450, 300)) > 150  # the photo itself is not covered
+    pixel = evidence.getpixel((450, 300))
+    assert isinstance(pixel, int) and pixel > 150  # the photo itself is not covered
 
 
 def test_evidence_is_downscaled_and_thumbnail_is_small(visit: WatermarkInfo) -> None:

@@ -11,7 +11,7 @@ from domain.roles import Role
 from domain.roster import RosterInvalid, RosterProblem, read_roster
 from domain.roster_cells import normalise_mobile, parse_date, parse_grade, split_items
 from domain.roster_files import sheet_key
-from tests.fixtures.roster import fake_id, good_sheets, write_csv, write_xlsx
+from tests.fixtures.roster import Sheets, fake_id, good_sheets, write_csv, write_xlsx
 
 TODAY = date(2026, 10, 13)
 
@@ -61,8 +61,15 @@ def test_good_workbook_parses_every_sheet(tmp_path: Path) -> None:
 
 
 def test_english_aliases_and_header_notes(tmp_path: Path) -> None:
-    header = ["Student Number*", "name", "Gender", "出生日期（YYYY-MM-DD）", "school_code", "class"]
-    sheets = {
+    header: list[object] = [
+        "Student Number*",
+        "name",
+        "Gender",
+        "出生日期（YYYY-MM-DD）",
+        "school_code",
+        "class",
+    ]
+    sheets: Sheets = {
         "students": [header, ["T1", "测试", "female", "2016.3.1", "S", "一班"]],
         "Staff": [["Name", "Mobile", "role"], ["测试管理员", "+86 138 0000 0009", "administrator"]],
     }
@@ -120,7 +127,7 @@ def test_csv_needs_a_sheet_name_and_a_known_type(tmp_path: Path) -> None:
 
 
 def test_missing_column_and_empty_cells(tmp_path: Path) -> None:
-    header = ["学籍号", "姓名", "性别", "出生日期", "学校编码"]  # 班级 missing
+    header: list[object] = ["学籍号", "姓名", "性别", "出生日期", "学校编码"]  # 班级 missing
     problems = _problems(tmp_path, _students(["T1", None, "男", "2016-03-01", "S"], header=header))
     assert problems == [
         "学生/1/班级: 缺少此列 (column missing)",
@@ -159,7 +166,7 @@ def test_student_cell_problems_are_located(tmp_path: Path) -> None:
 
 def test_staff_rules_by_role(tmp_path: Path) -> None:
     header = good_sheets()["教职工"][0]
-    sheets = {
+    sheets: Sheets = {
         "教职工": [
             header,
             ["测试一", "12345", "班主任", "S", None, None, None],
@@ -185,7 +192,7 @@ def test_staff_rules_by_role(tmp_path: Path) -> None:
 
 
 def test_area_rules_and_unknown_headers_ignored(tmp_path: Path) -> None:
-    sheets = {
+    sheets: Sheets = {
         "区域": [
             ["编码", "名称", "级别", "上级编码", "备注"],
             ["C", "测试县", "县", "X", "note"],

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.audit import Actor
@@ -153,7 +154,7 @@ async def _history(uow_factory: UnitOfWorkFactory, county: County, policy: Polic
                 case.returned_on = now.astimezone(TZ).date()
             await uow.commit()
 
-    async def visit(key: str, day: str, actor: Actor, outcome: str, **extra: object) -> None:
+    async def visit(key: str, day: str, actor: Actor, outcome: str, **extra: Any) -> None:
         async with uow_factory() as uow:
             case = await uow.cases.get(county.cases[key])
             assert case is not None

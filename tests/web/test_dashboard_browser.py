@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from openpyxl import load_workbook
+from openpyxl.worksheet.worksheet import Worksheet
 
 from domain import ledgers
 from domain.clock import FixedClock
@@ -71,6 +72,7 @@ async def test_coordinator_works_through_the_dashboard_in_chromium(
                 await download.save_as(target)
                 assert download.suggested_filename.startswith("劝返复学记录_")
                 ws = load_workbook(target).active
+                assert isinstance(ws, Worksheet)
                 assert [c.value for c in ws[1]] == [c.header for c in ledgers.columns("persuasion")]
                 assert ws.max_row == 1 + 3
 

@@ -26,7 +26,7 @@ async def sheet_of(as_user: AsUser, username: str, url: str) -> Worksheet:
 
 
 def rows_of(ws: Worksheet) -> list[dict[str, object]]:
-    header = [c.value for c in ws[1]]
+    header = [str(c.value) for c in ws[1]]
     return [dict(zip(header, (c.value for c in row), strict=True)) for row in ws.iter_rows(min_row=2)]
 
 

@@ -129,7 +129,7 @@ async def test_principals_get_the_workbook_and_officers_a_summary(
     assert doc["chat_id"] == bound_coordinators["principal"] and doc["filename"].endswith("_202610.xlsx")
     assert "月末疑似辍学 1 人，辍学 1 人" in doc["caption"]
     detail = load_workbook(io.BytesIO(doc["document"]))["月末在册名单"]
-    names = [row[4] for row in detail.iter_rows(min_row=2, values_only=True)]
+    names = [str(row[4]) for row in detail.iter_rows(min_row=2, values_only=True)]
     # Telegram is outside mainland China: names masked in the document (DOMAIN.md §8).
     assert sorted(names) == sorted(
         n[0] + "*" + n[-1] for n in (county.students["B"].name, county.students["C"].name)

@@ -25,11 +25,11 @@ async def api_headers(uow_factory: UnitOfWorkFactory, county: County) -> dict[st
 
 def _fuzz(operation: Any, mode: Any, url: str, headers: dict[str, str]) -> None:
     """Generates requests for one operation; positive ones must also match the documented responses."""
-    from schemathesis.checks import not_a_server_error
+    from schemathesis.checks import CheckFunction, not_a_server_error
     from schemathesis.generation import GenerationMode
     from schemathesis.specs.openapi.checks import response_schema_conformance
 
-    checks = [not_a_server_error]
+    checks: list[CheckFunction] = [not_a_server_error]
     if mode is GenerationMode.POSITIVE:
         checks.append(response_schema_conformance)
 

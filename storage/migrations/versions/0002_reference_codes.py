@@ -119,7 +119,7 @@ KEY_GROUPS = [
 ]
 
 
-def _codes_table() -> sa.Table:
+def _codes_table() -> sa.TableClause:
     return sa.table(
         "codes",
         sa.column("scheme", sa.String),
