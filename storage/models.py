@@ -130,6 +130,8 @@ class Student(Base):
     guardian_relation: Mapped[str | None] = mapped_column(String(20))
     guardian_phone: Mapped[str | None] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    registered_residence: Mapped[str | None] = mapped_column(String(200))  # 户籍地 (migration 0009)
+    current_address: Mapped[str | None] = mapped_column(String(200))  # 现住址, when it differs
 
 
 class Code(Base):
