@@ -215,6 +215,44 @@ def overview_refresh_cmd() -> None:
     )
 
 
+@cli.command("doctor")
+def doctor_cmd(
+    replan: Annotated[
+        bool, typer.Option("--replan", help="Replan every open case first (repairs what it can)")
+    ] = False,
+) -> None:
+    """Lists open cases that have gone silent: no active owner, no next dated step, or nobody due to be
+    told. Exits with status 1 when there are any (for monitoring)."""
+    from domain.invariant import silent_cases
+    from domain.reminders import replan_all
+
+    async def work(services: Services) -> tuple[list[Any], int]:
+        if replan:
+            await replan_all(services.uow, services.policy, services.clock.now(), services.tz)
+        async with services.uow() as uow:
+            found = await silent_cases(uow, None, limit=10_000)
+            open_cases = sum(
+                n
+                for status, n in (await uow.cases.count_by_status()).items()
+                if status not in ("closed", "cleared")
+            )
+        return found, open_cases
+
+    found, open_cases = _with_services(work)
+    if not found:
+        typer.echo(
+            f"OK: every open case ({open_cases}) has an owner, a next dated step and a pending reminder."
+        )
+        return
+    typer.echo(f"{len(found)} of {open_cases} open cases have gone silent:")
+    for v in found:
+        typer.echo(f"  {v.number}  (id {v.case_id}, {v.status}): missing {', '.join(v.problems)}")
+    typer.echo(
+        "Run `notoneless doctor --replan` to replan them; cases without an owner need one in the roster."
+    )
+    raise typer.Exit(1)
+
+
 @cli.command("leader")
 def leader_cmd() -> None:
     """Shows which scheduler process leads (plans and sends reminders) and until when its lease runs."""

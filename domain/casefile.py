@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -10,7 +10,7 @@ from domain.audit import Actor, audit
 from domain.errors import NotInScope
 from domain.identity import mask_name, mask_student_number
 from domain.stats import OVERDUE_RULES, is_overdue
-from storage.models import Attachment, Case, CaseEvent, Reminder, School, SchoolClass, Student
+from storage.models import Attachment, Case, CaseEvent, Escalation, Reminder, School, SchoolClass, Student
 from storage.reporting import CaseFilter, ReportingRepository
 from storage.scope import Scope
 from storage.uow import UnitOfWork
@@ -89,11 +89,26 @@ async def list_cases(
     return CasePage(items=items, total=total, page=page, per_page=per_page)
 
 
+# Event data keys that hold staff ids (named on the case page, never shown as numbers).
+PERSON_KEYS = ("visitors", "recipient_id", "from", "to", "told_instead")
+
+
+def people_in(data: dict[str, Any]) -> set[int]:
+    found: set[int] = set()
+    for key in PERSON_KEYS:
+        value = data.get(key)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, int) and not isinstance(item, bool):
+                found.add(item)
+    return found
+
+
 @dataclass(frozen=True)
 class TimelineEntry:
     event: CaseEvent
     actor: str | None
     visitors: list[str]
+    people: dict[int, str] = field(default_factory=dict)  # staff named in the event's data
 
 
 @dataclass(frozen=True)
@@ -112,6 +127,7 @@ class CaseFile:
     attachments: list[Attachment]
     reminders: list[tuple[Reminder, str]]
     overdue: bool
+    escalations: list[tuple[Escalation, str | None]] = field(default_factory=list)  # and who took it on
 
 
 async def _in_scope_or_denied(
@@ -134,15 +150,13 @@ async def open_case_file(
     )
     repo = ReportingRepository(uow.session)
     events = await repo.timeline(case.id)
-    visitor_ids = sorted(
-        {int(i) for e, _ in events for i in (e.data or {}).get("visitors") or [] if isinstance(i, int)}
-    )
-    names = await repo.staff_names(visitor_ids)
+    names = await repo.staff_names(sorted({i for e, _ in events for i in people_in(e.data or {})}))
     timeline = [
         TimelineEntry(
             event=e,
             actor=name,
             visitors=[names.get(i, f"#{i}") for i in (e.data or {}).get("visitors") or []],
+            people={i: names.get(i, f"#{i}") for i in people_in(e.data or {})},
         )
         for e, name in events
     ]
@@ -160,7 +174,15 @@ async def open_case_file(
         attachments=list(await repo.attachments(case.id)),
         reminders=[(r, n) for r, n in await repo.reminders(case.id)],
         overdue=is_overdue(case, now),
+        escalations=await _escalations(uow, case.id),
     )
+
+
+async def _escalations(uow: UnitOfWork, case_id: int) -> list[tuple[Escalation, str | None]]:
+    found = list(await uow.escalations.of_case(case_id))
+    ids = [e.acknowledged_by_id for e in found if e.acknowledged_by_id is not None]
+    names = await ReportingRepository(uow.session).staff_names(ids)
+    return [(e, names.get(e.acknowledged_by_id) if e.acknowledged_by_id else None) for e in found]
 
 
 async def attachment_in_scope(

@@ -333,6 +333,52 @@ _HANDLERS: dict[str, Callable[[_Ctx], Awaitable[CaseEvent]]] = {
 assert set(_HANDLERS) == set(DECISIONS)
 
 
+# Which decisions make sense in which status (what the case page offers); `decide` has the last word.
+_OFFERED: dict[CaseStatus, tuple[str, ...]] = {
+    S.ABSENT: ("classify", "clear", "mark_missing", "defer"),
+    S.SUSPECTED: ("classify", "clear", "mark_missing", "defer"),
+    S.VERIFYING: ("classify", "clear", "mark_missing", "defer", "recheck"),
+    S.MISSING: ("recheck", "classify", "clear", "defer"),
+    S.DROPPED_OUT: ("escalate", "classify", "clear", "mark_missing", "defer"),
+    S.PERSUADING: ("escalate", "classify", "clear", "mark_missing", "defer"),
+    S.NOTICE_ISSUED: ("escalate", "classify", "clear", "mark_missing", "defer"),
+    S.ESCALATED: (
+        "escalate",
+        "order_compliance",
+        "refer_legal",
+        "recheck",
+        "classify",
+        "clear",
+        "mark_missing",
+    ),
+    S.RETURNED: (),
+    S.RETENTION: ("approve_closing", "return_for_rework", "propose_closing"),
+    S.CLEARED: ("approve_closing", "reopen"),
+    S.CLOSED: ("reopen",),
+}
+# What each decision asks for: a code (from which schemes), a note (its label), a date (its label).
+FIELDS: dict[str, tuple[tuple[str, ...], str | None, str | None]] = {
+    "classify": ((REASON_SCHEME, VERIFICATION_SCHEME), "note", None),
+    "clear": ((REASON_SCHEME, VERIFICATION_SCHEME), "proof", None),
+    "mark_missing": ((), "police_report", None),
+    "recheck": ((), "note", None),
+    "escalate": ((), "note", None),
+    "order_compliance": ((), "note", "order_due"),
+    "refer_legal": ((), "note", None),
+    "defer": ((), "approved_by", "deferred_until"),
+    "propose_closing": ((), "note", None),
+    "approve_closing": ((), "note", None),
+    "return_for_rework": ((), "note", None),
+    "reopen": ((), "note", None),
+}
+
+
+def offered_decisions(case: Case, staff: Staff) -> list[str]:
+    """The decisions the case page offers this person for this case (their role, its status)."""
+    mine = set(allowed_decisions(staff))
+    return [name for name in _OFFERED[CaseStatus(case.status)] if name in mine]
+
+
 def allowed_decisions(staff: Staff) -> list[str]:
     """The decisions the person's role makes, in the order they are offered."""
     role = Role(staff.role)

@@ -14,14 +14,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from domain.audit import Actor
-from domain.cases import AbsenceReport, change_status, reclassify, report_absence
+from domain.demo_cases import SCENARIOS, make_demo_cases
 from domain.identity import id_check_char
-from domain.lifecycle import CaseStatus as S
 from domain.policy import Policy
 from domain.roles import Role
 from domain.roster import ImportSummary, apply_roster
 from domain.roster_format import AreaRow, ClassRow, RosterData, SchoolRow, StaffRow, StudentRow
-from domain.scope import scope_for
 from storage.models import Staff, Student
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -47,25 +45,6 @@ FLAGS = [
     "migrant_child",
     "learning_difficulty",
     "disabled_child",
-]
-# Where each demo case is moved after it is opened; every step is a legal lifecycle transition.
-CASE_PATHS: list[list[S]] = [
-    [],
-    [],
-    [],  # absent
-    [],
-    [],
-    [],  # suspected
-    [S.VERIFYING],
-    [S.VERIFYING],
-    [S.VERIFYING, S.CLEARED],
-    [S.VERIFYING, S.MISSING],
-    [S.VERIFYING, S.DROPPED_OUT, S.PERSUADING],
-    [S.DROPPED_OUT, S.PERSUADING],
-    [S.DROPPED_OUT, S.PERSUADING, S.NOTICE_ISSUED],
-    [S.DROPPED_OUT, S.PERSUADING, S.NOTICE_ISSUED, S.ESCALATED],
-    [S.VERIFYING, S.DROPPED_OUT, S.PERSUADING, S.RETURNED],
-    [S.VERIFYING, S.DROPPED_OUT, S.PERSUADING, S.RETURNED, S.RETENTION],
 ]
 
 
@@ -181,8 +160,9 @@ async def _demo_staff(uow: UnitOfWork, data: RosterData) -> list[DemoStaff]:
 async def _open_cases(
     uow: UnitOfWork, data: RosterData, *, now: datetime, policy: Policy, tz: ZoneInfo, rng: random.Random
 ) -> dict[str, int]:
-    """Opens one case per CASE_PATHS entry, as the pupil's class teacher would, and moves it along."""
-    numbers = [s.number for s in rng.sample(data.students, len(CASE_PATHS))]
+    """One case per demo scenario (domain.demo_cases), for pupils drawn at random, each reported by the
+    pupil's class teacher."""
+    numbers = [s.number for s in rng.sample(data.students, len(SCENARIOS))]
     pupils = {
         s.student_number: s
         for s in await uow.session.scalars(select(Student).where(Student.student_number.in_(numbers)))
@@ -194,30 +174,8 @@ async def _open_cases(
         s.phone: s for s in await uow.session.scalars(select(Staff).where(Staff.phone.in_(teachers.values())))
     }
     rows = {r.number: r for r in data.students}
-    statuses: dict[str, int] = {}
-    for i, (number, path) in enumerate(zip(numbers, CASE_PATHS, strict=True)):
-        teacher = by_phone[teachers[(rows[number].school_code, rows[number].class_name)]]
-        actor = Actor(teacher.id, "demo")
-        opened = now - timedelta(days=3 * len(path) + 1, hours=i)
-        absent = i >= 3  # the first three stay plain absences
-        report = AbsenceReport(
-            pupils[number].id,
-            opened.astimezone(tz).date() - timedelta(days=6 if absent else 0),
-            suspected=absent,
-            note="示例数据 demo data",
-        )
-        case, _ = await report_absence(
-            uow, await scope_for(uow, teacher), actor, report, now=opened, policy=policy, tz=tz
-        )
-        for step, status in enumerate(path, start=1):
-            at = opened + timedelta(days=3 * step)
-            if status is S.DROPPED_OUT:
-                await reclassify(uow, case, "record_system", "A2", actor, now=at)
-            if status is S.CLEARED:
-                await reclassify(uow, case, "verification_2019", "C", actor, now=at)
-            await change_status(uow, case, status, actor, now=at)
-        statuses[case.status] = statuses.get(case.status, 0) + 1
-    return statuses
+    chosen = [(pupils[n], by_phone[teachers[(rows[n].school_code, rows[n].class_name)]]) for n in numbers]
+    return await make_demo_cases(uow, chosen, now=now, policy=policy, tz=tz)
 
 
 async def create_demo_data(

@@ -159,7 +159,9 @@ async def digest_message(
                 names[instead_of] = staff.name if staff is not None else "?"
             note = Msg("digest.instead_of", {"name": names[instead_of]})
         params = {"case": await case_label(uow, case), "what": item_text(member, tz, now), "note": note}
-        grouped.setdefault(school.name if school else "—", []).append((member.due_at, member, Msg("", params)))
+        grouped.setdefault(school.name if school else "—", []).append(
+            (member.due_at, member, Msg("", params))
+        )
     shown = 0
     buttons: list[list[tuple[Msg, Action]]] = []
     for school_name in sorted(grouped):

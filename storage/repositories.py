@@ -209,6 +209,13 @@ class CaseRepository(_Repository):
             )
         return (await self.session.scalars(q.order_by(Case.opened_at, Case.id).limit(limit))).all()
 
+    async def waiting_for(self, scope: Scope, step: str, limit: int = 200) -> Sequence[Case]:
+        """Open cases in scope whose next step is `step`, longest waiting first."""
+        q = select(Case).join(Student, Student.id == Case.student_id).where(Case.next_step == step)
+        if not scope.everything:
+            q = q.where(or_(_student_in_scope(scope), Case.responsible_teacher_id == scope.staff_id))
+        return (await self.session.scalars(q.order_by(Case.next_step_due_at, Case.id).limit(limit))).all()
+
     async def silent(self, scope: Scope | None, statuses: Iterable[str], limit: int = 1000) -> Sequence[Any]:
         """Cases in `statuses` (and in scope) breaking the no-silent-case invariant: no active owner, no
         next dated step, or no reminder waiting to be sent. Rows: (id, number, status, owner id, owner

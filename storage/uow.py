@@ -64,6 +64,10 @@ class UnitOfWork:
     async def commit(self) -> None:
         await self.session.commit()
 
+    async def rollback(self) -> None:
+        """Forgets what this unit of work changed so far (a refused request changes nothing)."""
+        await self.session.rollback()
+
     async def flush(self) -> None:
         await self.session.flush()
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.security import HTTPBearer
 
-from domain.casefile import CaseFile, filter_in_scope, list_cases, open_case_file
+from domain.casefile import CaseFile, TimelineEntry, filter_in_scope, list_cases, open_case_file
 from domain.errors import NotInScope
 from domain.identity import mask_name, mask_student_number
 from domain.lifecycle import CaseStatus
@@ -41,7 +41,7 @@ async def _case_or_404(viewer: Viewer, case_id: int) -> CaseFile:
     return case_file
 
 
-def _detail(f: CaseFile) -> CaseDetail:
+def case_detail(f: CaseFile) -> CaseDetail:
     c, s = f.case, f.student
     return CaseDetail(
         id=c.id,
@@ -69,6 +69,8 @@ def _detail(f: CaseFile) -> CaseDetail:
         returned_on=c.returned_on,
         closed_at=c.closed_at,
         photos=len(f.attachments),
+        next_step=c.next_step,
+        next_step_due_at=c.next_step_due_at,
     )
 
 
@@ -132,7 +134,7 @@ def api_router() -> APIRouter:
         responses={404: {"description": "No such case in your area"}},
     )
     async def case(case_id: CaseId, viewer: ApiViewer) -> CaseDetail:
-        return _detail(await _case_or_404(viewer, case_id))
+        return case_detail(await _case_or_404(viewer, case_id))
 
     @router.get(
         "/cases/{case_id}/events",
@@ -142,19 +144,7 @@ def api_router() -> APIRouter:
     )
     async def events(case_id: CaseId, viewer: ApiViewer) -> list[CaseEventOut]:
         f = await _case_or_404(viewer, case_id)
-        return [
-            CaseEventOut(
-                id=e.event.id,
-                kind=e.event.kind,
-                occurred_at=e.event.occurred_at,
-                recorded_at=e.event.recorded_at,
-                actor=e.actor,
-                from_status=e.event.from_status,
-                to_status=e.event.to_status,
-                data={k: v for k, v in (e.event.data or {}).items() if k not in HIDDEN_EVENT_DATA},
-            )
-            for e in f.timeline
-        ]
+        return [event_out(e) for e in f.timeline]
 
     @router.get("/statistics", response_model=Statistics, summary="Overview numbers of the area")
     async def statistics(viewer: ApiViewer) -> Statistics:
@@ -182,3 +172,17 @@ def api_router() -> APIRouter:
         )
 
     return router
+
+
+def event_out(e: TimelineEntry) -> CaseEventOut:
+    """A timeline entry as the API shows it (visit locations left out, DOMAIN.md §8)."""
+    return CaseEventOut(
+        id=e.event.id,
+        kind=e.event.kind,
+        occurred_at=e.event.occurred_at,
+        recorded_at=e.event.recorded_at,
+        actor=e.actor,
+        from_status=e.event.from_status,
+        to_status=e.event.to_status,
+        data={k: v for k, v in (e.event.data or {}).items() if k not in HIDDEN_EVENT_DATA},
+    )

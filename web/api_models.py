@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -48,6 +48,13 @@ class CaseDetail(CaseSummary):
     returned_on: date | None
     closed_at: datetime | None
     photos: int
+    next_step: str | None = Field(
+        default=None,
+        description="What the case waits for next (e.g. first_visit, verify, report, approve_closing)",
+    )
+    next_step_due_at: datetime | None = Field(
+        default=None, description="When the next step is due; past it, the case is overdue"
+    )
 
 
 class CaseEventOut(BaseModel):
@@ -100,3 +107,63 @@ class Statistics(BaseModel):
         description="When the numbers were counted, for a large area "
         "served from the scheduler's snapshot; null when counted for this request",
     )
+
+
+DecisionName = Literal[
+    "classify",
+    "clear",
+    "mark_missing",
+    "recheck",
+    "escalate",
+    "order_compliance",
+    "refer_legal",
+    "defer",
+    "propose_closing",
+    "approve_closing",
+    "return_for_rework",
+    "reopen",
+]
+
+
+class DecisionIn(BaseModel):
+    """A coordinator's decision on a case (docs/casework.md says who decides what)."""
+
+    decision: DecisionName
+    code: str | None = Field(
+        default=None,
+        max_length=4,
+        pattern=r"^[A-Za-z][0-9]?$",
+        description="An official code as DOMAIN.md §4 writes it, e.g. B, G or A2 "
+        "(classify, clear; E for defer)",
+    )
+    note: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Proof (clear), police report reference (mark_missing), approving body "
+        "(defer), reason (reopen, return_for_rework), or a free note",
+    )
+    due: date | None = Field(default=None, description="order_compliance: comply by; defer: deferred until")
+
+
+class DecisionOut(BaseModel):
+    case: CaseDetail
+    event: CaseEventOut
+
+
+class Refusal(BaseModel):
+    detail: str
+    reason: str = Field(description="Why the case's state does not allow it, e.g. not_in_state, no_proposal")
+
+
+class EscalationOut(BaseModel):
+    """A missed step told to the level above, and who took it on."""
+
+    id: int
+    case_id: int
+    case_number: str
+    step: str
+    level: str = Field(description="The highest role told so far")
+    raised_at: datetime
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None

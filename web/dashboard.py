@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from web.api import api_router
 from web.auth_routes import auth_router
+from web.casework import casework_router
 from web.deps import ApiError, LoginRequired, PageError, WebConfig, request_language
 from web.exports import exports_router
 from web.pages import pages_router
@@ -21,9 +22,17 @@ STATIC = Path(__file__).with_name("static")
 
 
 def mount_dashboard(app: FastAPI, config: WebConfig | None = None) -> None:
-    """Adds /login, /dashboard, /cases, /staff, /exports, /static and /api/v1 to the app."""
+    """Adds /login, /dashboard, /cases, /todo, /staff, /exports, /static and /api/v1 to the app."""
     config = config or WebConfig()
-    for router in (auth_router(config), pages_router(), photos_router(), exports_router(), api_router()):
+    routers = (
+        auth_router(config),
+        pages_router(),
+        casework_router(),
+        photos_router(),
+        exports_router(),
+        api_router(),
+    )
+    for router in routers:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -47,4 +56,5 @@ def mount_dashboard(app: FastAPI, config: WebConfig | None = None) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> Response:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {}
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+        body = {"detail": exc.detail} if exc.reason is None else {"detail": exc.detail, "reason": exc.reason}
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)

@@ -47,9 +47,9 @@ class PageError(Exception):
 class ApiError(Exception):
     """An HTTP error of /api/v1, answered as JSON."""
 
-    def __init__(self, status_code: int, detail: str) -> None:
+    def __init__(self, status_code: int, detail: str, reason: str | None = None) -> None:
         super().__init__(detail)
-        self.status_code, self.detail = status_code, detail
+        self.status_code, self.detail, self.reason = status_code, detail, reason
 
 
 @dataclass

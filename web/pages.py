@@ -5,12 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from domain.casefile import filter_in_scope, list_cases, open_case_file
-from domain.errors import NotInScope
+from domain.casefile import filter_in_scope, list_cases
 from domain.stats import OVERDUE_RULES, overview
 from storage.reporting import ReportingRepository
 from web.chart import weekly_chart
-from web.deps import CurrentViewer, Viewer, existing_id
+from web.deps import CurrentViewer, Viewer
 from web.filters import STATUSES, filter_query, page_number, parse_filter
 from web.render import render
 
@@ -80,32 +79,6 @@ def pages_router() -> APIRouter:
             query=filter_query(flt),
             options=await filter_options(viewer),
             page_link=lambda n: "/cases?" + filter_query(flt, page=n),
-        )
-
-    @router.get("/cases/{case_id}")
-    async def case_page(request: Request, case_id: int, viewer: CurrentViewer) -> Response:
-        try:
-            case_file = await open_case_file(
-                viewer.uow, viewer.scope, viewer.actor, existing_id(case_id), now=viewer.now
-            )
-        except NotInScope:
-            await viewer.deny()
-        await viewer.uow.commit()
-        labels = {c.code: c for c in await viewer.uow.codes.scheme("key_group", False)}
-        category = (
-            await viewer.uow.codes.get(case_file.case.category_scheme, case_file.case.category_code)
-            if case_file.case.category_scheme and case_file.case.category_code
-            else None
-        )
-        return render(
-            request,
-            "case.html",
-            language=viewer.language,
-            viewer=viewer,
-            nav="cases",
-            f=case_file,
-            flag_labels=labels,
-            category=category,
         )
 
     @router.get("/staff")

@@ -7,8 +7,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from domain.clock import FixedClock
-from domain.demo import CASE_PATHS, DEMO_COUNTY, create_demo_data, demo_roster
+from domain.demo import DEMO_COUNTY, create_demo_data, demo_roster
+from domain.demo_cases import SCENARIOS
 from domain.identity import is_valid_id
+from domain.invariant import silent_cases
 from domain.policy import Policy
 from domain.roles import Role
 from storage.models import Area, Case, CaseEvent, School, SchoolClass, Staff, Student, StudentFlag
@@ -47,11 +49,23 @@ async def test_demo_county_once(uow_factory: UnitOfWorkFactory, clock: FixedCloc
         "students": 300,
     }
     assert {s.role for s in first.staff} == {r.value for r in Role}
-    assert sum(first.cases.values()) == len(CASE_PATHS)
-    assert len(first.cases) >= 8  # absent, suspected, verifying, cleared, missing, persuading, ...
-    assert {"absent", "suspected", "persuading", "retention", "escalated"} <= set(first.cases)
+    assert sum(first.cases.values()) == len(SCENARIOS)
+    # Made through the use cases only, the demo still shows every stage of the lifecycle.
+    assert {
+        "absent",
+        "suspected",
+        "verifying",
+        "cleared",
+        "missing",
+        "dropped_out",
+        "persuading",
+        "notice_issued",
+        "escalated",
+        "retention",
+        "closed",
+    } <= set(first.cases)
     counts = await _counts(uow_factory)
-    assert counts["cases"] == len(CASE_PATHS) and counts["student_flags"] > 0
+    assert counts["cases"] == len(SCENARIOS) and counts["student_flags"] > 0
 
     second = await create_demo_data(uow_factory, now=clock.now(), policy=policy, tz=TZ)
     assert second.already_existed and second.roster is None
@@ -62,3 +76,19 @@ async def test_demo_county_once(uow_factory: UnitOfWorkFactory, clock: FixedCloc
         assert county is not None and county.name == "示例县"
         statuses = await uow.cases.count_by_status()
     assert statuses == first.cases
+    async with uow_factory() as uow:  # no demo case has gone silent (notoneless doctor is clean)
+        assert await silent_cases(uow) == []
+        events = {e.kind for e in (await uow.session.scalars(select(CaseEvent))).all()}
+    assert {
+        "cleared",
+        "marked_missing",
+        "notice_expired",
+        "reported",
+        "compliance_ordered",
+        "closing_proposed",
+        "closing_approved",
+        "deferred",
+        "classified",
+        "visit_logged",
+        "return_confirmed",
+    } <= events
