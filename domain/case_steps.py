@@ -191,7 +191,9 @@ def _verifying(f: CaseFacts, policy: Policy, tz: ZoneInfo) -> list[Step]:
         )
         steps = [Step(RECHECK_VISIT, since + policy.steps.classified_recheck, OWNER, stamp(since))]
     else:
-        steps = [Step(VERIFY, verification_deadline(f, policy, tz), "principal", stamp(f.episode_start))]
+        # The principal is asked for the outcome as soon as the visits have verified the case.
+        due = verification_deadline(f, policy, tz)
+        steps = [Step(VERIFY, due, "principal", stamp(f.episode_start), remind_at=min(due, f.status_since))]
     return steps + _promise(f, policy, tz)
 
 
@@ -214,9 +216,11 @@ def _escalated(f: CaseFacts, policy: Policy, tz: ZoneInfo) -> list[Step]:
     then refers the case to the justice route and follows it up."""
     sp = policy.steps
     if f.reported_at is None:
-        return [Step(REPORT, f.status_since + sp.report_within, "principal", stamp(f.status_since))]
+        due = f.status_since + sp.report_within  # asked at once, due within report_within
+        return [Step(REPORT, due, "principal", stamp(f.status_since), remind_at=f.status_since)]
     if f.order_due is None:
-        return [Step(ORDER, f.reported_at + sp.order_within, "township_officer", stamp(f.reported_at))]
+        due = f.reported_at + sp.order_within
+        return [Step(ORDER, due, "township_officer", stamp(f.reported_at), remind_at=f.reported_at)]
     if f.referred_at is None:
         due = datetime.combine(f.order_due + timedelta(days=1), time(0, 0), tz)
         return [Step(COMPLIANCE_CHECK, due, "township_officer", f.order_due.isoformat())]
@@ -254,6 +258,7 @@ def _retention(f: CaseFacts, policy: Policy, tz: ZoneInfo) -> list[Step]:
                 f.closing_proposed_at + sp.approve_within,
                 "principal",
                 stamp(f.closing_proposed_at),
+                remind_at=f.closing_proposed_at,
             )
         ]
     return [Step(PROPOSE_CLOSING, f.status_since + sp.approve_within, OWNER, stamp(f.status_since))]

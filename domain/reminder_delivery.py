@@ -136,7 +136,9 @@ async def settle(
         await _timeline(uow, row, event, now, reason=reason, message_id=message_id, snoozes=row.snoozes)
     for member in members if members is not None else await digest_members(uow, row, None, None, now):
         await outbox.change(uow.session, member.id, when_state=outbox.BATCHED, **values)
-        kind = "escalated" if state == outbox.SENT and member.kind == OVERDUE else event
+        # Told to the level above: a missed step, or an item of someone who cannot be reached.
+        above = member.kind == OVERDUE or bool((member.payload or {}).get("instead_of"))
+        kind = "escalated" if state == outbox.SENT and above else event
         await _timeline(
             uow,
             member,

@@ -29,7 +29,8 @@ from domain.lifecycle import CaseStatus
 from domain.policy import DEFAULT_POLICY
 from domain.quiet_hours import next_allowed
 from domain.reminder_facts import people_around
-from domain.reminder_rules import CaseFacts, desired_reminders
+from domain.case_steps import CaseFacts
+from domain.reminder_rules import desired_reminders
 from sandbox.emulator import Emulator
 from sandbox.phone import Phone, Predicate
 from sandbox.state import BotState
@@ -97,10 +98,12 @@ def received(emulator: Emulator, tg_bot: BotState, user_id: int) -> list[dict]: 
     return [m.data for _, m in sorted(chat.messages.items()) if m.from_bot]
 
 
-async def reminder_rows(services: Services, **where: object) -> list[Reminder]:
+async def reminder_rows(services: Services, repeats: bool = False, **where: object) -> list[Reminder]:
+    """Reminder rows (without the "still overdue" repeats unless asked for)."""
     async with services.uow() as uow:
         q = select(Reminder).filter_by(**where).order_by(Reminder.id)
-        return list((await uow.session.scalars(q)).all())
+        found = list((await uow.session.scalars(q)).all())
+    return [r for r in found if repeats or "#r" not in r.dedupe_key]
 
 
 async def timeline(services: Services, case_id: int) -> list[str]:
@@ -128,7 +131,7 @@ async def create_overdue_cases(
                 status="absent",
                 category_scheme=None,
                 episode_start=now,
-                visit_logged=False,
+                status_since=now,
                 verification_due_at=None,
                 term_start=None,
                 notice_at=None,
@@ -154,7 +157,7 @@ async def create_overdue_cases(
                     "attempts": 0,
                     "snoozes": 0,
                 }
-                for w in desired_reminders(facts, services.policy, TZ)
+                for w in desired_reminders(facts, services.policy, TZ, now)
             ]
         await uow.session.execute(insert(Reminder), rows)
         await uow.commit()
@@ -253,7 +256,7 @@ async def test_killed_between_claim_and_send_is_sent_once_after_the_lease(
     services.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
     assert await survivor.drain() == 0
     assert len(received(emulator, tg_bot, chat)) == 1
-    [row] = await reminder_rows(services, case_id=case.id, kind="visit_due")
+    [row] = await reminder_rows(services, case_id=case.id, kind="first_visit")
     assert (row.state, row.claimed_by, row.attempts) == ("sent", "survivor", 2)
     assert row.telegram_message_id == received(emulator, tg_bot, chat)[0]["message_id"]
 
@@ -280,7 +283,7 @@ async def test_bot_api_failures_for_a_while_still_deliver_exactly_once(
     assert await make_sender(services, sender_bot).drain() == 2
     assert [len(received(emulator, tg_bot, c)) for c in chats] == [1, 1]
     assert emulator.stats()["faults"]["injected"] == {fault: 2}
-    rows = await reminder_rows(services, kind="visit_due")
+    rows = await reminder_rows(services, kind="first_visit")
     assert {r.state for r in rows} == {"sent"}
 
 
@@ -293,12 +296,12 @@ async def test_a_send_failing_for_good_is_marked_failed_and_shown_in_the_timelin
     emulator.inject_fault("sendMessage", "500", 100)
     sender = make_sender(services, sender_bot)
     assert await sender.drain() == 0
-    [row] = await reminder_rows(services, case_id=case.id, kind="visit_due")
+    [row] = await reminder_rows(services, case_id=case.id, kind="first_visit")
     assert (row.state, row.attempts) == ("pending", 3) and "Internal Server Error" in (row.last_error or "")
     assert row.send_after > services.clock.now()  # backing off, not hammering
     services.clock.advance(timedelta(minutes=5))  # type: ignore[attr-defined]
     assert await sender.drain() == 0
-    [row] = await reminder_rows(services, case_id=case.id, kind="visit_due")
+    [row] = await reminder_rows(services, case_id=case.id, kind="first_visit")
     assert row.state == "failed" and row.attempts >= services.policy.reminders.max_attempts
     assert "reminder_failed" in await timeline(services, case.id)
     emulator.faults.clear()
@@ -317,14 +320,14 @@ async def test_a_blocked_teacher_is_marked_unreachable_and_the_principal_told_in
     sender = make_sender(services, sender_bot)
     assert await sender.drain() == 0
     [row] = await reminder_rows(
-        services, case_id=case.id, kind="visit_due", recipient_id=world.staff["teacher_a"].id
+        services, case_id=case.id, kind="first_visit", recipient_id=world.staff["teacher_a"].id
     )
     assert row.state == "unreachable" and "Forbidden" in (row.last_error or "")
     async with services.uow() as uow:
         binding = await uow.directory.binding_for_staff(world.staff["teacher_a"].id)
         assert binding is not None and binding.unreachable_since == services.clock.now()
     instead = await reminder_rows(
-        services, case_id=case.id, kind="visit_due", recipient_id=world.staff["principal"].id
+        services, case_id=case.id, kind="first_visit", recipient_id=world.staff["principal"].id
     )
     assert [(r.state, r.channel) for r in instead] == [("pending", "digest")]
     services.clock.set(datetime(2026, 10, 17, 8, 0, tzinfo=TZ))  # type: ignore[attr-defined]  # next digest
@@ -376,7 +379,7 @@ async def test_two_senders_with_their_own_engines_send_each_reminder_once(
             await e.dispose()
     assert sum(counts) == 8 and all(counts)
     assert [len(received(emulator, tg_bot, c)) for c in chats] == [4, 4]
-    rows = await reminder_rows(services, kind="visit_due")
+    rows = await reminder_rows(services, kind="first_visit")
     assert {r.state for r in rows} == {"sent"} and {r.claimed_by for r in rows} == {"w0", "w1"}
     assert len({(r.recipient_id, r.telegram_message_id) for r in rows}) == 8
 
@@ -384,7 +387,7 @@ async def test_two_senders_with_their_own_engines_send_each_reminder_once(
 async def wait_until_sent(services: Services, count: int) -> list[Reminder]:
     """The sent visit reminders, once there are `count` of them (bounded)."""
     async with asyncio.timeout(30):
-        while len(sent := await reminder_rows(services, kind="visit_due", state="sent")) < count:
+        while len(sent := await reminder_rows(services, kind="first_visit", state="sent")) < count:
             await asyncio.sleep(0.05)
     return sent
 
@@ -461,8 +464,12 @@ async def test_coordinators_get_one_digest_a_day_not_one_message_per_case(
         received(emulator, tg_bot, chats["township"]),
     )
     assert len(principal) == 1 and len(township) == 1  # one digest each; nothing new after that
-    assert principal[0]["text"].count("首次家访逾期") == 3 and township[0]["text"].count("首次家访逾期") == 3
-    assert len(received(emulator, tg_bot, chats["teacher_a"])) == 3  # teachers: one message per case
+    assert principal[0]["text"].count("逾期未办：首次家访") == 3
+    assert township[0]["text"].count("逾期未办：首次家访") == 3
+    assert buttons(principal[0]) == ["🙋 我来跟进 1", "🙋 我来跟进 2", "🙋 我来跟进 3"]
+    # Teachers: one message per case, and one more a week after it fell due while it is still not done.
+    teacher = received(emulator, tg_bot, chats["teacher_a"])
+    assert len(teacher) == 6 and sum("已逾期" in m["text"] for m in teacher) == 3
     async with services.uow() as uow:
         escalated = (await uow.session.scalars(select(CaseEvent).where(CaseEvent.kind == "escalated"))).all()
     assert len(escalated) == 6
@@ -585,7 +592,7 @@ async def test_retention_check_buttons_record_the_checks_and_close_the_case(
             )
         await uow.commit()
     sender = make_sender(services, sender_bot)
-    for check, (days, reply) in enumerate(((14, "第 1/2 次回访"), (16, "已销号")), start=1):
+    for check, (days, reply) in enumerate(((14, "第 1/2 次回访"), (16, "审批销号")), start=1):
         services.clock.advance(timedelta(days=days))  # type: ignore[attr-defined]
         assert await sender.drain() == 1
         msg = await phone.wait_for_reply(says(f"第 {check}/2 次"))
@@ -598,10 +605,28 @@ async def test_retention_check_buttons_record_the_checks_and_close_the_case(
             or "不在保学跟踪" in phone.callback_answers[-1]["text"]
         )
     async with services.uow() as uow:
-        closed = await uow.cases.get(case.id)
-        assert closed is not None and closed.status == "closed"
+        proposed = await uow.cases.get(case.id)
+        assert proposed is not None and proposed.status == "retention"  # a teacher's tap never closes a case
+        assert proposed.next_step == "approve_closing"
         checks = [e.data for e in await uow.cases.events(case.id) if e.kind == "retention_check"]
     assert [(c["check"], c["ok"]) for c in checks] == [(1, True), (2, True)]
+    # The principal approves the closing from the next morning's digest, with one tap.
+    principal = await bound("principal")
+    services.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
+    services.clock.set(services.clock.now().astimezone(TZ).replace(hour=8, minute=0))  # type: ignore[attr-defined]
+    assert await build_digests(services.uow, now=services.clock.now(), policy=services.policy, tz=TZ) == 1
+    assert await sender.drain() == 1
+    digest = await principal.wait_for_reply(says("已提请销号"))
+    assert buttons(digest) == ["✅ 批准销号 1"]
+    await principal.tap("✅ 批准销号 1", message_id=digest["message_id"])
+    assert "已批准销号" in await answer(principal, 1)
+    await principal.tap("✅ 批准销号 1", message_id=digest["message_id"])  # a double tap changes nothing
+    assert "没有待审批" in await answer(principal, 2) or "不能" in await answer(principal, 2)
+    async with services.uow() as uow:
+        closed = await uow.cases.get(case.id)
+        assert closed is not None and closed.status == "closed"
+        kinds = [e.kind for e in await uow.cases.events(case.id)]
+    assert kinds[-1] == "closing_approved" and "closing_proposed" in kinds
 
 
 async def test_a_forged_snooze_for_someone_elses_reminder_is_refused_and_audited(
@@ -618,10 +643,10 @@ async def test_a_forged_snooze_for_someone_elses_reminder_is_refused_and_audited
     case = await report(services.uow, world, services.clock, services.policy)
     services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
     assert await make_sender(services, sender_bot).drain() == 1
-    [row] = await reminder_rows(services, case_id=case.id, kind="visit_due")
+    [row] = await reminder_rows(services, case_id=case.id, kind="first_visit")
     await other.press_callback(other.messages[-1]["message_id"], f"rm:snooze:{row.id}")
     assert "不是发给您的" in await answer(other, 1)
     async with services.uow() as uow:
         denied = await uow.audit.entries("denied")
         assert [(a.entity, a.entity_id) for a in denied] == [("reminder", str(row.id))]
-    assert [r.snoozes for r in await reminder_rows(services, case_id=case.id, kind="visit_due")] == [0]
+    assert [r.snoozes for r in await reminder_rows(services, case_id=case.id, kind="first_visit")] == [0]

@@ -167,7 +167,8 @@ def test_an_escalated_case_asks_the_school_to_report_and_tells_officers_a_report
 ) -> None:
     since = datetime(2026, 10, 27, 2, 0, tzinfo=UTC)
     wanted = wanted_at(facts(status="escalated", status_since=since), policy, since)
-    assert wanted[REPORT, PRINCIPAL].due_at == since + timedelta(days=3)
+    assert wanted[REPORT, PRINCIPAL].due_at == since  # asked at once ...
+    assert wanted[REPORT, PRINCIPAL].payload["due"] == (since + timedelta(days=3)).isoformat()  # ... due in 3 days
     assert wanted[REPORT_COMING, TOWNSHIP].due_at == since
     assert wanted[REPORT_COMING, COUNTY].due_at == since
     assert (REPORT, TOWNSHIP) not in wanted
@@ -195,7 +196,8 @@ def test_a_proposed_closing_waits_for_the_principal(policy: Policy) -> None:
         policy,
         proposed,
     )
-    assert wanted[APPROVE_CLOSING, PRINCIPAL].due_at == proposed + timedelta(days=2)
+    assert wanted[APPROVE_CLOSING, PRINCIPAL].due_at == proposed  # told at once, in the next digest
+    assert wanted[APPROVE_CLOSING, PRINCIPAL].payload["due"] == (proposed + timedelta(days=2)).isoformat()
     assert (RETENTION_CHECK, TEACHER) not in wanted
 
 

@@ -149,9 +149,10 @@ async def _history(uow_factory: UnitOfWorkFactory, county: County, policy: Polic
             assert case is not None
             if target is S.NOTICE_ISSUED:
                 case.return_due_at = policy.return_due(now)
-            await change_status(uow, case, target, actor, now=now)
             if target is S.RETURNED:
                 case.returned_on = now.astimezone(TZ).date()
+            # Planned as the use cases plan: the case's next step (and so "overdue") is kept on the case.
+            await change_status(uow, case, target, actor, now=now, policy=policy, tz=TZ)
             await uow.commit()
 
     async def visit(key: str, day: str, actor: Actor, outcome: str, **extra: Any) -> None:
