@@ -28,12 +28,14 @@ from app.leadership import Leadership
 from bot.sender import ReminderSender, worker_name
 from domain.automatic import apply_due
 from domain.digest import build_digests
+from domain.invariant import heal
 from domain.monthly_report import deliver_monthly_reports
 from domain.overview_snapshots import refresh as refresh_overview
 from domain.reminders import plan_monthly_reports, replan_all, replan_cases, replan_changed
 
 log = logging.getLogger(__name__)
 WAKE_EVERY = 10.0  # seconds between outbox drains
+HEAL_EVERY = 300.0  # seconds between checks for cases that went silent (domain.invariant)
 REPLAN_OVERLAP = timedelta(minutes=1)  # covers transactions that committed a little after their clock read
 
 
@@ -103,6 +105,9 @@ class ReminderScheduler:
         )
         at = self.services.policy.reminders.digest_time
         self.add_daily("monthly-report", self.deliver_monthly, hour=at.hour, minute=at.minute)
+        self.scheduler.add_job(
+            self.heal, "interval", seconds=HEAL_EVERY, id="heal", max_instances=1, coalesce=True
+        )
         if every := self.services.settings.overview_refresh_seconds:
             self.scheduler.add_job(
                 self.refresh_overview,
@@ -187,6 +192,25 @@ class ReminderScheduler:
             Exception
         ):  # a failed delivery is retried on the next start-up or day; never stop the scheduler
             log.exception("monthly report delivery failed")
+
+    async def heal(self) -> None:
+        """Every few minutes the leader looks for cases that went silent and replans them
+        (domain.invariant.heal); what planning cannot fix (no one to own a case) is logged loudly."""
+        if not self.leadership.holds():
+            return
+        s = self.services
+        try:
+            found, still = await heal(s.uow, s.policy, s.clock.now(), s.tz)
+        except Exception:  # the next run tries again; never stop the scheduler
+            log.exception("checking for silent cases failed")
+            return
+        if found:
+            log.warning(
+                "silent cases: %d found and replanned, %d still silent: %s",
+                found,
+                len(still),
+                ", ".join(f"{v.number} ({'/'.join(v.problems)})" for v in still[:20]),
+            )
 
     async def refresh_overview(self) -> None:
         """Counts the overview numbers of large areas (domain.overview_snapshots)."""

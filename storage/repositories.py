@@ -216,7 +216,9 @@ class CaseRepository(_Repository):
             q = q.where(or_(_student_in_scope(scope), Case.responsible_teacher_id == scope.staff_id))
         return (await self.session.scalars(q.order_by(Case.next_step_due_at, Case.id).limit(limit))).all()
 
-    async def silent(self, scope: Scope | None, statuses: Iterable[str], limit: int = 1000) -> Sequence[Any]:
+    async def silent(
+        self, scope: Scope | None, statuses: Iterable[str], limit: int = 1000, case_ids: Iterable[int] | None = None
+    ) -> Sequence[Any]:
         """Cases in `statuses` (and in scope) breaking the no-silent-case invariant: no active owner, no
         next dated step, or no reminder waiting to be sent. Rows: (id, number, status, owner id, owner
         active, next step due, a reminder pending)."""

@@ -90,8 +90,9 @@ async def test_return_button_starts_the_return_form_for_that_case(
         stored = await uow.cases.get(case.id)
         assert stored is not None and stored.status == CaseStatus.RETENTION
     await phone.send("/mycases")
-    listing = await phone.wait_for_reply(lambda m: "保学回访" in m["text"])
-    assert "2026-10-27" in listing["text"]  # back on 10-13, first check after 14 days
+    listing = await phone.wait_for_reply(lambda m: "保学跟踪回访" in m["text"])
+    # Back on 10-13: the first check falls on 10-27 and is overdue if not answered by 10-30.
+    assert "2026-10-30" in listing["text"]
     assert buttons(listing) == []  # nothing to visit or confirm any more
 
 
