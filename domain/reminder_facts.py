@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from domain.case_steps import Ack, CaseFacts, VisitFact
@@ -83,7 +84,15 @@ async def _active(uow: UnitOfWork, staff_id: int | None) -> Staff | None:
 
 
 async def people_around(uow: UnitOfWork, school_id: int) -> dict[str, tuple[int, ...]]:
-    """The school's principals and the township and county officers above it, by role."""
+    """The school's principals and the township and county officers above it, by role (looked up once
+    per unit of work: a use case plans its case more than once)."""
+    key = ("people_around", school_id)
+    if key not in uow.memo:
+        uow.memo[key] = await _people_around(uow, school_id)
+    return dict(cast(dict[str, tuple[int, ...]], uow.memo[key]))
+
+
+async def _people_around(uow: UnitOfWork, school_id: int) -> dict[str, tuple[int, ...]]:
     people: dict[str, tuple[int, ...]] = {}
     school = await uow.directory.school(school_id)
     if school is None:

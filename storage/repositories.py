@@ -217,7 +217,11 @@ class CaseRepository(_Repository):
         return (await self.session.scalars(q.order_by(Case.next_step_due_at, Case.id).limit(limit))).all()
 
     async def silent(
-        self, scope: Scope | None, statuses: Iterable[str], limit: int = 1000, case_ids: Iterable[int] | None = None
+        self,
+        scope: Scope | None,
+        statuses: Iterable[str],
+        limit: int = 1000,
+        case_ids: Iterable[int] | None = None,
     ) -> Sequence[Any]:
         """Cases in `statuses` (and in scope) breaking the no-silent-case invariant: no active owner, no
         next dated step, or no reminder waiting to be sent. Rows: (id, number, status, owner id, owner

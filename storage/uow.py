@@ -51,6 +51,8 @@ class UnitOfWork:
         self.escalations = EscalationRepository(s)
         self.updates = UpdateLog(s)
         self.inbox = UpdateInbox(s)
+        # Lookups that do not change within one unit of work (e.g. who is around a school), computed once.
+        self.memo: dict[object, object] = {}
         return self
 
     async def __aexit__(

@@ -133,12 +133,12 @@ def casework_router() -> APIRouter:
                 status_code=403,
             )
         except DecisionRefused as exc:
-            await viewer.uow.rollback()
+            await viewer.discard()
             return await case_page(
                 request, viewer, case_id, message=refusal_text(viewer, exc), error=True, status_code=409
             )
         except InvalidInput as exc:
-            await viewer.uow.rollback()
+            await viewer.discard()
             return await case_page(
                 request, viewer, case_id, message=invalid_text(viewer, exc), error=True, status_code=422
             )
@@ -162,13 +162,13 @@ def casework_router() -> APIRouter:
         except (NotInScope, NotFound):
             await viewer.deny()
         except AlreadyAcknowledged as exc:
-            await viewer.uow.rollback()
+            await viewer.discard()
             at = exc.escalation.acknowledged_at
             when = at.astimezone(viewer.services.tz).strftime("%m-%d %H:%M") if at else ""
             text = viewer.t("ack.already", name=exc.by.name if exc.by else "?", at=when)
             return await case_page(request, viewer, case_id, message=text, error=True, status_code=409)
         except EscalationClosed:
-            await viewer.uow.rollback()
+            await viewer.discard()
             return await case_page(
                 request, viewer, case_id, message=viewer.t("ack.closed"), error=True, status_code=409
             )
@@ -194,7 +194,7 @@ def casework_router() -> APIRouter:
         except NotInScope:
             await viewer.deny()
         except InvalidInput as exc:
-            await viewer.uow.rollback()
+            await viewer.discard()
             return await case_page(
                 request, viewer, case_id, message=invalid_text(viewer, exc), error=True, status_code=422
             )

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from web.api import api_router
+from web.api_casework import casework_api_router
 from web.auth_routes import auth_router
 from web.casework import casework_router
 from web.deps import ApiError, LoginRequired, PageError, WebConfig, request_language
@@ -31,6 +32,7 @@ def mount_dashboard(app: FastAPI, config: WebConfig | None = None) -> None:
         photos_router(),
         exports_router(),
         api_router(),
+        casework_api_router(),
     )
     for router in routers:
         app.include_router(router)

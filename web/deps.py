@@ -71,6 +71,13 @@ class Viewer:
     def t(self, key: str, **params: object) -> str:
         return t(self.language, key, **params)
 
+    async def discard(self) -> None:
+        """Forgets what a refused request changed, keeping who is logged in readable for the page."""
+        await self.uow.rollback()
+        for row in (self.identity.staff, self.identity.user, self.identity.session):
+            if row is not None:
+                await self.uow.session.refresh(row)
+
     async def deny(self, status_code: int = 404) -> NoReturn:
         """Keeps the "denied" audit entry the domain wrote, then answers 404 (or 403)."""
         await self.uow.commit()

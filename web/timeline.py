@@ -43,7 +43,8 @@ _ENUMS = {
     "reported_to": "web.value.reported_to.",
 }
 _PEOPLE = frozenset({"recipient_id", "from", "to", "told_instead"})  # staff ids, shown as names
-_CODES = ("reason_code", "code")  # official codes: "A2 厌学辍学"
+_CODES = ("reason_code", "code")
+OFFICIAL_SCHEMES = ("record_system", "verification_2019")  # official codes: "A2 厌学辍学"
 _CODE_LISTS = ("flags", "added", "removed", "support_measures")
 
 
@@ -67,7 +68,9 @@ class EventDetails:
         found = self.codes.get(str(value))
         if found is None:
             return str(value)
-        return f"{found.code} {found.label_en if self.language == 'en' else found.label_zh}"
+        label = found.label_en if self.language == "en" else found.label_zh
+        # Official codes are shown with their letter (A2, G); flags and measures by their label only.
+        return f"{found.code} {label}" if found.scheme in OFFICIAL_SCHEMES else label
 
     def value(self, key: str, value: Any, entry: TimelineEntry) -> str:
         if isinstance(value, bool):

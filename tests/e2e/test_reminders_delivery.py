@@ -21,6 +21,7 @@ from app.container import Services, build_services
 from app.scheduler import ReminderScheduler
 from bot.sender import ReminderSender, SendLimiter
 from domain.audit import Actor
+from domain.case_steps import CaseFacts
 from domain.cases import change_status
 from domain.clock import FixedClock
 from domain.digest import build_digests
@@ -29,7 +30,6 @@ from domain.lifecycle import CaseStatus
 from domain.policy import DEFAULT_POLICY
 from domain.quiet_hours import next_allowed
 from domain.reminder_facts import people_around
-from domain.case_steps import CaseFacts
 from domain.reminder_rules import desired_reminders
 from sandbox.emulator import Emulator
 from sandbox.phone import Phone, Predicate

@@ -343,6 +343,7 @@ async def _check(lab: Lab, case_id: int | None, history: list[tuple[Any, ...]]) 
     assert violations == [], f"case went silent after {history}"
 
 
+@pytest.mark.timeout(1800)  # 1 000 sequences of up to 15 steps: minutes, not seconds
 @settings(
     max_examples=SEQUENCES,
     deadline=None,

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain.policy import DEFAULT_POLICY, Policy, PolicyError, load_policy
 from domain.case_steps import (
     APPROVE_CLOSING,
     FIRST_VISIT,
@@ -23,6 +22,7 @@ from domain.case_steps import (
     VisitFact,
     stamp,
 )
+from domain.policy import DEFAULT_POLICY, Policy, PolicyError, load_policy
 from domain.reminder_rules import (
     FOLLOW_UP,
     OVERDUE,
@@ -168,7 +168,9 @@ def test_an_escalated_case_asks_the_school_to_report_and_tells_officers_a_report
     since = datetime(2026, 10, 27, 2, 0, tzinfo=UTC)
     wanted = wanted_at(facts(status="escalated", status_since=since), policy, since)
     assert wanted[REPORT, PRINCIPAL].due_at == since  # asked at once ...
-    assert wanted[REPORT, PRINCIPAL].payload["due"] == (since + timedelta(days=3)).isoformat()  # ... due in 3 days
+    assert (
+        wanted[REPORT, PRINCIPAL].payload["due"] == (since + timedelta(days=3)).isoformat()
+    )  # ... due in 3 days
     assert wanted[REPORT_COMING, TOWNSHIP].due_at == since
     assert wanted[REPORT_COMING, COUNTY].due_at == since
     assert (REPORT, TOWNSHIP) not in wanted
