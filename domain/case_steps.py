@@ -53,6 +53,7 @@ class VisitFact:
     outcome: str
     promised_return_on: date | None = None
     next_follow_up_on: date | None = None
+    visitors: tuple[int, ...] = ()  # staff who went (the village cadre among them, often)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class CaseFacts:
     returned_on: date | None
     retention_checks_done: int
     teacher_id: int | None  # the owner (responsible teacher), if active
+    cadre_id: int | None = None  # the village cadre of the pupil's home village, if active
     category_code: str | None = None
     absent_since: date | None = None  # the first day of the current absence
     visits: tuple[VisitFact, ...] = ()  # visits of the current episode, oldest first
@@ -109,6 +111,7 @@ class Step:
     remind_at: datetime | None = None  # when the actor is told (default: when due)
     escalates: bool = True
     detail: dict[str, object] = field(default_factory=dict, hash=False, compare=False)  # for the message
+    with_cadre: bool = False  # the village cadre is told too (returns to confirm, visits they joined)
 
     @property
     def automatic(self) -> bool:
@@ -144,7 +147,12 @@ def _promise(f: CaseFacts, policy: Policy, tz: ZoneInfo) -> list[Step]:
         return []
     due = _on_day(last.promised_return_on, policy, tz) + policy.steps.promise_grace
     promised = last.promised_return_on.isoformat()
-    return [Step(PROMISE_CHECK, due, OWNER, promised, detail={"promised": promised})]
+    return [Step(PROMISE_CHECK, due, OWNER, promised, detail={"promised": promised}, with_cadre=True)]
+
+
+def _joined(f: CaseFacts, last: VisitFact) -> bool:
+    """The village cadre went on the last visit: they are reminded of the next one too."""
+    return f.cadre_id is not None and f.cadre_id in last.visitors
 
 
 def _visit_after(last: VisitFact, default: timedelta, policy: Policy, tz: ZoneInfo) -> datetime:
@@ -164,9 +172,8 @@ def _awaiting_verification(f: CaseFacts, policy: Policy, tz: ZoneInfo, status: C
         steps.append(Step(FIRST_VISIT, due, OWNER, stamp(f.episode_start)))
     else:
         last = f.visits[-1]
-        steps.append(
-            Step(NEXT_VISIT, _visit_after(last, sp.visit_retry, policy, tz), OWNER, stamp(last.recorded_at))
-        )
+        due = _visit_after(last, sp.visit_retry, policy, tz)
+        steps.append(Step(NEXT_VISIT, due, OWNER, stamp(last.recorded_at), with_cadre=_joined(f, last)))
     if status is S.ABSENT:
         first = f.absent_since or f.episode_start.astimezone(tz).date()
         steps.append(
@@ -204,10 +211,10 @@ def _persuading(f: CaseFacts, policy: Policy, tz: ZoneInfo) -> list[Step]:
     if later:
         last = later[-1]
         due = _visit_after(last, policy.steps.persuasion_every, policy, tz)
-        anchor = stamp(last.recorded_at)
+        step = Step(PERSUADE, due, OWNER, stamp(last.recorded_at), with_cadre=_joined(f, last))
     else:
-        due, anchor = since + policy.first_visit_due, stamp(since)
-    return [Step(PERSUADE, due, OWNER, anchor), *_promise(f, policy, tz)]
+        step = Step(PERSUADE, since + policy.first_visit_due, OWNER, stamp(since))
+    return [step, *_promise(f, policy, tz)]
 
 
 def _escalated(f: CaseFacts, policy: Policy, tz: ZoneInfo) -> list[Step]:
@@ -304,7 +311,7 @@ def pending_steps(f: CaseFacts, policy: Policy, tz: ZoneInfo) -> list[Step]:
         )
         # 7-day rule (001_66f255ef30f14f7a.txt): not back a week after the notice, the school reports.
         return [
-            Step(RETURN_CHECK, due, OWNER, stamp(served), escalates=False),
+            Step(RETURN_CHECK, due, OWNER, stamp(served), escalates=False, with_cadre=True),
             Step(NOTICE_EXPIRES, due + policy.reminders.notice_escalate_after, OWNER, stamp(served)),
         ]
     if status is S.ESCALATED:

@@ -74,6 +74,7 @@ class StepPolicy:
     approve_within: timedelta = timedelta(days=2)  # a proposed closing (销号) awaits approval this long
     rework_check: timedelta = timedelta(days=14)  # the extra check after a closing sent back
     school_year_starts: tuple[int, int] = (9, 1)  # month, day: a closed case reopens within the year
+    persuasion_rounds: tuple[timedelta, ...] = ()  # term-start persuasion rounds (劝学) of village cadres
 
     def school_year_start(self, day: date) -> date:
         """The first day of the school year containing `day`."""
@@ -234,6 +235,10 @@ def _step_policy(data: dict[str, Any]) -> StepPolicy:
         approve_within=dur("retention.approve_within", base.approve_within),
         rework_check=dur("retention.rework_check", base.rework_check),
         school_year_starts=(month, dom),
+        persuasion_rounds=tuple(
+            parse_duration(x, "term_start.persuasion_rounds")
+            for x in _optional(data, "term_start.persuasion_rounds", [])
+        ),
     )
 
 

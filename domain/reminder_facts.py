@@ -46,6 +46,7 @@ def _visits(events: Sequence[CaseEvent]) -> tuple[VisitFact, ...]:
             outcome=str((e.data or {}).get("outcome")),
             promised_return_on=_day((e.data or {}).get("promised_return_on")),
             next_follow_up_on=_day((e.data or {}).get("next_follow_up_on")),
+            visitors=tuple(i for i in (e.data or {}).get("visitors") or [] if isinstance(i, int)),
         )
         for e in events
         if e.kind == "visit_logged"
@@ -130,9 +131,11 @@ async def case_facts(uow: UnitOfWork, case: Case, policy: Policy, tz: ZoneInfo) 
     student = await uow.students.get(case.student_id)
     people = await people_around(uow, student.school_id) if student is not None else {}
     teacher = await _active(uow, case.responsible_teacher_id)
+    cadre = await _active(uow, case.responsible_cadre_id)
     roles = {staff_id: role for role, ids in people.items() for staff_id in ids}
-    if teacher is not None:
-        roles[teacher.id] = teacher.role
+    for person in (teacher, cadre):
+        if person is not None:
+            roles[person.id] = person.role
     acks = {
         f"{e.step}@{e.anchor}": Ack(e.acknowledged_by_id, e.acknowledged_at)
         for e in await uow.escalations.of_case(case.id)
@@ -153,6 +156,7 @@ async def case_facts(uow: UnitOfWork, case: Case, policy: Policy, tz: ZoneInfo) 
         returned_on=case.returned_on,
         retention_checks_done=checks_done,
         teacher_id=teacher.id if teacher is not None else None,
+        cadre_id=cadre.id if cadre is not None else None,
         absent_since=_absent_since(events, start),
         visits=_visits(since),
         dropout_since=dropped[-1] if dropped else None,

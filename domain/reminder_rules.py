@@ -133,6 +133,8 @@ def desired_reminders(facts: CaseFacts, policy: Policy, tz: ZoneInfo, now: datet
         if step.automatic:
             continue
         actors = recipients(facts, step.actor)
+        if step.with_cadre and facts.cadre_id is not None:
+            actors = (*actors, facts.cadre_id)
         info = {"due": _iso(step.due_at), "step": step.kind, **step.detail}
         add(step.kind, actors, step.remind_at or step.due_at, step.anchor, **info)
         if step.escalates:
@@ -160,6 +162,7 @@ def desired_reminders(facts: CaseFacts, policy: Policy, tz: ZoneInfo, now: datet
                 acknowledged_at=_iso(ack.at),
                 **info,
             )
+    wanted += persuasion_rounds(facts, policy, tz, now)
     if facts.status == CaseStatus.ESCALATED and facts.reported_at is None:
         for role in policy.reminders.notice_escalate_to:
             add(
@@ -170,6 +173,37 @@ def desired_reminders(facts: CaseFacts, policy: Policy, tz: ZoneInfo, now: datet
                 level=role,
             )
     return wanted
+
+
+PERSUASION_ROUND = "persuasion_round"
+# Cases a village cadre helps persuade at term start: suspected, being verified or missing, and dropouts.
+_ROUND_STATUSES = frozenset(
+    {"suspected", "verifying", "missing", "dropped_out", "persuading", "notice_issued", "escalated"}
+)
+
+
+def persuasion_rounds(facts: CaseFacts, policy: Policy, tz: ZoneInfo, now: datetime) -> list[Wanted]:
+    """劝学: township and village cadres help each school "每学期开学初…开展1-2次劝学工作"
+    (004_4b017d4e2bf19d2a.txt): the cadre is reminded on each configured day of the current term."""
+    term = policy.term_on(now.astimezone(tz).date())
+    if facts.cadre_id is None or term is None or facts.status not in _ROUND_STATUSES:
+        return []
+    found = []
+    for number, delta in enumerate(policy.steps.persuasion_rounds, start=1):
+        at = datetime.combine(term.starts_on + delta, policy.reminders.time_of_day, tz)
+        if at >= facts.episode_start:
+            found.append(
+                Wanted(
+                    PERSUASION_ROUND,
+                    facts.case_id,
+                    facts.cadre_id,
+                    at.astimezone(UTC),
+                    f"{term.starts_on.isoformat()}#{number}",
+                    "direct",
+                    {"round": number, "of": len(policy.steps.persuasion_rounds), "term": term.name},
+                )
+            )
+    return found
 
 
 def retention_check_day(returned_on: date, number: int, policy: Policy) -> date:

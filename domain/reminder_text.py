@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from domain import case_steps as steps
 from domain.identity import mask_name
-from domain.reminder_rules import FOLLOW_UP, OVERDUE
+from domain.reminder_rules import FOLLOW_UP, OVERDUE, PERSUASION_ROUND
 from storage.models import Case, Reminder
 from storage.uow import UnitOfWork
 
@@ -49,6 +49,7 @@ _OWNER_BUTTONS: dict[str, tuple[str, ...]] = {
     steps.PROMISE_CHECK: ("return", "visit"),
     steps.RECHECK_VISIT: ("visit", "return"),
     steps.RETURN_CHECK: ("return", "visit"),
+    PERSUASION_ROUND: ("visit", "return"),
 }
 
 
@@ -89,6 +90,7 @@ def teacher_message(row: Reminder, label: str, tz: ZoneInfo, names: dict[int, st
         "promised": payload.get("promised", ""),
         "check": payload.get("check", 1),
         "of": payload.get("of", 1),
+        "round": payload.get("round", 1),
     }
     buttons: list[list[tuple[Msg, Action]]]
     if row.kind in _OWNER_BUTTONS:

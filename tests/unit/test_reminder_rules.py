@@ -13,6 +13,7 @@ from domain.case_steps import (
     APPROVE_CLOSING,
     FIRST_VISIT,
     NEXT_VISIT,
+    PROMISE_CHECK,
     REPORT,
     RETENTION_CHECK,
     RETURN_CHECK,
@@ -248,3 +249,50 @@ def test_an_unknown_role_to_notify_is_named(tmp_path: Path) -> None:
     path.write_text(text, encoding="utf-8")
     with pytest.raises(PolicyError, match="notice.escalate_to"):
         load_policy(path)
+
+
+def test_the_village_cadre_confirms_returns_and_hears_of_visits_they_joined(policy: Policy) -> None:
+    cadre = 9
+    roles = {**facts().roles, cadre: "village_cadre"}
+    joined = VisitFact(at=REPORTED, recorded_at=REPORTED, outcome="unreachable", visitors=(TEACHER, cadre))
+    wanted = wanted_at(facts(cadre_id=cadre, roles=roles, visits=(joined,)), policy)
+    assert wanted[NEXT_VISIT, cadre].channel == "direct"
+    alone = VisitFact(at=REPORTED, recorded_at=REPORTED, outcome="unreachable", visitors=(TEACHER,))
+    assert (NEXT_VISIT, cadre) not in wanted_at(facts(cadre_id=cadre, roles=roles, visits=(alone,)), policy)
+    promised = VisitFact(
+        at=REPORTED, recorded_at=REPORTED, outcome="agreed_to_return", promised_return_on=date(2026, 10, 16)
+    )
+    wanted = wanted_at(facts(status="verifying", cadre_id=cadre, roles=roles, visits=(promised,)), policy)
+    assert wanted[PROMISE_CHECK, cadre].due_at == wanted[PROMISE_CHECK, TEACHER].due_at
+
+
+def test_term_start_persuasion_rounds_remind_the_cadre_of_open_dropouts(policy: Policy) -> None:
+    cadre = 9
+    since = datetime(2026, 8, 20, 2, 0, tzinfo=UTC)
+    f = facts(
+        status="persuading",
+        episode_start=since,
+        status_since=since,
+        cadre_id=cadre,
+        roles={**facts().roles, cadre: "village_cadre"},
+    )
+    rounds = [
+        w
+        for w in desired_reminders(f, policy, TZ, datetime(2026, 9, 2, tzinfo=UTC))
+        if w.kind == "persuasion_round"
+    ]
+    # 004_4b017d4e2bf19d2a.txt: 1-2 rounds at the start of each term (policy: 3 and 10 days after 09-01).
+    assert [(w.recipient_id, w.due_at) for w in rounds] == [
+        (cadre, datetime(2026, 9, 4, 9, 0, tzinfo=TZ)),
+        (cadre, datetime(2026, 9, 11, 9, 0, tzinfo=TZ)),
+    ]
+    assert [
+        w
+        for w in desired_reminders(
+            dataclasses.replace(f, status="retention", returned_on=date(2026, 9, 1)),
+            policy,
+            TZ,
+            datetime(2026, 9, 2, tzinfo=UTC),
+        )
+        if w.kind == "persuasion_round"
+    ] == []
