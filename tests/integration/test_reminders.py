@@ -188,8 +188,9 @@ async def test_notice_served_escalates_to_township_and_county_after_seven_days(
     )
     wanted = pending(await rows(uow_factory, case.id), repeats=True)
     st = world.staff
-    # 7-day rule: the teacher checks the return; the officers hear of it only if the case escalates.
-    assert set(wanted) == {("return_check", st["teacher_a"].id)}
+    # 7-day rule: the teacher and the village cadre check the return; officers hear of it only if the
+    # case escalates.
+    assert set(wanted) == {("return_check", st["teacher_a"].id), ("return_check", st["cadre_a"].id)}
     assert {r.due_at for r in wanted.values()} == {clock.now() + timedelta(days=7)}
     await move(uow_factory, case.id, clock, policy, S.RETURNED, S.RETENTION, returned_on=date(2026, 10, 14))
     after = pending(await rows(uow_factory, case.id))
