@@ -400,10 +400,10 @@ async def decide(
     """Applies one decision; the caller commits. Refusals change nothing (audited when out of scope or role)."""
     if decision.decision not in DECISIONS:
         raise InvalidInput("unknown_decision", value=decision.decision[:40])
+    case = await case_in_scope(uow, scope, actor, case_id, now)  # outside the area: 404 whatever the role
     if decision.decision not in allowed_decisions(staff):
         audit(uow, actor, now, "denied", "case", case_id, decision=decision.decision)
         raise NotAllowed(decision.decision)
-    case = await case_in_scope(uow, scope, actor, case_id, now)
     context = _Ctx(uow, case, actor, decision, now, policy, tz)
     event = await _HANDLERS[decision.decision](context)
     case.updated_at = now

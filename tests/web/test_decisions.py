@@ -201,3 +201,34 @@ async def test_case_pages_never_show_internal_keys(as_user: AsUser, county: Coun
             body = page.text.split("<main>", 1)[1].split("</main>", 1)[0]
             visible = TAGS.sub(" ", re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", body, flags=re.DOTALL))
             assert not SNAKE.findall(visible), (language, key, SNAKE.findall(visible))
+
+
+async def test_every_decision_is_refused_in_a_wrong_state_with_a_reason_and_outside_the_area_with_404(
+    client: httpx.AsyncClient, county: County, uow_factory: UnitOfWorkFactory
+) -> None:
+    township = await token_for(uow_factory, county, "township")
+    other = await token_for(uow_factory, county, "other_principal")
+    closed, absent = county.cases["D"], county.cases["B"]
+    valid = {  # each decision with the values it needs, so only the case's state can refuse it
+        "classify": {"code": "A2"},
+        "clear": {"code": "B", "note": "在读证明"},
+        "mark_missing": {"note": "派出所协查 1 号"},
+        "recheck": {"note": "仍未找到"},
+        "escalate": {},
+        "order_compliance": {"due": "2026-10-30"},
+        "refer_legal": {"note": "司法所"},
+        "defer": {"due": "2027-03-01", "note": "示范镇人民政府"},
+        "propose_closing": {},
+        "approve_closing": {},
+        "return_for_rework": {"note": "再观察"},
+        "reopen": {"note": "又缺勤"},
+    }
+    for decision, values in valid.items():
+        case_id = absent if decision == "reopen" else closed  # nothing but reopen fits a closed case
+        reply = await client.post(decisions(case_id), json={"decision": decision, **values}, headers=township)
+        assert reply.status_code == 409, (decision, reply.text)
+        assert reply.json()["reason"] and reply.json()["detail"], decision
+        outside = await client.post(
+            decisions(county.cases["A"]), json={"decision": decision, **values}, headers=other
+        )
+        assert outside.status_code == 404, decision
