@@ -58,6 +58,15 @@ class Step:
         return "—" if value in (None, "", []) else str(value)
 
 
+def fixed(prefix: str, values: tuple[str, ...]) -> ChoicesProvider:
+    """Choices from a fixed list of codes, labelled from the catalog (`prefix.code`)."""
+
+    async def choices(ctx: FormContext, answers: Answers) -> list[Choice]:
+        return [Choice(v, ctx.t(f"{prefix}.{v}")) for v in values]
+
+    return choices
+
+
 def paginate(choices: list[Choice], page: int, columns: int) -> list[list[Choice]]:
     pages = max(1, -(-len(choices) // PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
@@ -258,9 +267,16 @@ class PhotosStep(Step):
     minimum: int = 1
     maximum: int = 5
 
+    def needed(self, answers: Answers) -> int:
+        """How many photos this walk needs (a form may relax it, e.g. a phone call needs none)."""
+        return self.minimum
+
+    def text_key(self, answers: Answers) -> str:
+        return self.prompt_key
+
     async def prompt(self, ctx: FormContext, answers: Answers) -> Prompt:
-        have, minimum = len(answers.get(self.key, [])), self.minimum
-        text = ctx.t(self.prompt_key, minimum=minimum, maximum=self.maximum)
+        have, minimum = len(answers.get(self.key, [])), self.needed(answers)
+        text = ctx.t(self.text_key(answers), minimum=minimum, maximum=self.maximum)
         if have:
             text += "\n" + ctx.t("form.photos_so_far", n=have, maximum=self.maximum)
         label = "form.skip" if have == 0 and minimum == 0 else ("form.done" if have >= minimum else None)
@@ -269,8 +285,8 @@ class PhotosStep(Step):
     async def receive(self, ctx: FormContext, answers: Answers, given: Input) -> None:
         have: list[int] = list(answers.get(self.key, []))
         if isinstance(given, Tap) and given.value == f"{NAV_PREFIX}done":
-            if len(have) < self.minimum:
-                raise Reask("form.photos_needed", minimum=self.minimum)
+            if len(have) < self.needed(answers):
+                raise Reask("form.photos_needed", minimum=self.needed(answers))
             answers[self.key] = have
             return
         if not isinstance(given, Photo):
