@@ -135,7 +135,8 @@ class VisitForm(Form):
         lines = await super().summary_lines(ctx, answers)
         case = await ctx.uow.cases.get(int(answers["case"])) if answers.get(PRESET) else None
         if case is not None:
-            lines.insert(0, f"{ctx.t('visit.case.label')}：{await case_label(ctx, case)}")
+            label, value = ctx.t("visit.case.label"), await case_label(ctx, case)
+            lines.insert(0, ctx.t("form.summary_line", label=label, value=value))
         return lines
 
 

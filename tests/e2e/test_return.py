@@ -227,7 +227,8 @@ async def test_case_id_typed_after_the_command_skips_to_the_date(
 ) -> None:
     phone = await bound("teacher_a")
     await phone.send(f"/return {open_case.id}")
-    await phone.wait_for_reply(lambda m: "今天" in buttons(m) and "哪天" in m["text"])
+    ask = await phone.wait_for_reply(lambda m: "今天" in buttons(m) and "哪天" in m["text"])
+    assert ask["text"].startswith("（1/9）")  # the case came with the command: not a question
 
 
 @pytest.mark.parametrize("how", ["typed", "forged_button", "forged_choice"])
@@ -258,6 +259,7 @@ async def test_a_return_to_another_school_records_where(
     phone = await bound("teacher_a")
     await phone.send("/return")
     ask = await phone.wait_for_reply(lambda m: any(open_case.number in b for b in buttons(m)))
+    assert ask["text"].startswith("（1/10）")
     await phone.tap(next(b for b in buttons(ask) if open_case.number in b))
     await phone.wait_for_reply(lambda m: "今天" in buttons(m))
     await phone.send("前天")

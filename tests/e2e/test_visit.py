@@ -268,6 +268,7 @@ async def test_dates_and_follow_up_questions(
     phone = await bound("teacher_a")
     await phone.send("/visit")
     ask = await phone.wait_for_reply(lambda m: any(open_case.number in b for b in buttons(m)))
+    assert ask["text"].startswith("（1/13）")  # how many questions at most, until the answers tell
     await phone.tap(next(b for b in buttons(ask) if open_case.number in b))
     await phone.wait_for_reply(lambda m: "今天" in buttons(m))
     await phone.send("2099-01-01")
@@ -355,7 +356,8 @@ async def test_a_visit_button_jumps_to_the_date_but_not_for_someone_elses_case(
     phone = await bound("teacher_a")
     anchor = phone.last_message["message_id"]  # type: ignore[index]
     await phone.press_callback(anchor, f"go:visit:{open_case.id}")
-    await phone.wait_for_reply(lambda m: "今天" in buttons(m) and "哪天" in m["text"])
+    ask = await phone.wait_for_reply(lambda m: "今天" in buttons(m) and "哪天" in m["text"])
+    assert ask["text"].startswith("（1/12）")  # the case came with the button: not a question
     await phone.press_callback(anchor, f"go:visit:{other.id}")
     await phone.wait_for_reply(lambda m: "不在您的负责范围" in m["text"])
     async with services.uow() as uow:
@@ -575,3 +577,33 @@ async def test_the_notice_is_offered_only_after_an_earlier_visit_and_in_person(
     async with services.uow() as uow:
         case = await uow.cases.get(open_case.id)
     assert case is not None and case.status == CaseStatus.NOTICE_ISSUED
+
+
+async def test_an_english_phone_call_reads_in_english(
+    polling_bot: Application, bound: BindFactory, services: Services, open_case: Case
+) -> None:
+    phone = await bound("teacher_a", language_code="en")
+    await phone.send("/visit")
+    ask = await phone.wait_for_reply(lambda m: any(open_case.number in b for b in buttons(m)))
+    assert ask["text"].startswith("(1/13) Which case")
+    await phone.tap(next(b for b in buttons(ask) if open_case.number in b))
+    await phone.wait_for_reply(lambda m: "Today" in buttons(m))
+    await phone.send("yesterday")
+    await phone.wait_for_reply(lambda m: "Talk at school" in buttons(m))
+    await phone.tap("Phone call")
+    await phone.wait_for_reply(lambda m: "Done" in buttons(m))
+    await phone.tap("Done")
+    await phone.wait_for_reply(lambda m: "Nobody answered" in buttons(m))
+    await phone.tap("Guardian")
+    await phone.wait_for_reply(lambda m: "Working away" in buttons(m))
+    await phone.tap("Working away")
+    await phone.wait_for_reply(lambda m: "needs no photo" in m["text"])
+    await phone.tap("Skip")
+    await phone.wait_for_reply(lambda m: "In a week" in buttons(m))
+    await phone.tap("In a week")
+    await phone.wait_for_reply(lambda m: "Anything to add" in m["text"])
+    await phone.tap("Skip")
+    summary = await phone.wait_for_reply(lambda m: "✅ Submit" in buttons(m))
+    for line in ("How: Phone call", "Met: Guardian", "Outcome: Working away", "Next follow-up: 2026-10-20"):
+        assert line in summary["text"]
+    assert "_" not in summary["text"]
