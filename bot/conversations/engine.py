@@ -5,7 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.conversations.form import PRESETS, Form
-from bot.conversations.model import Choice, Command, FormContext, Input, Prompt, Reask, Redisplay, Tap
+from bot.conversations.model import (
+    Choice,
+    Command,
+    FormContext,
+    Input,
+    Location,
+    Photo,
+    Prompt,
+    Reask,
+    Redisplay,
+    Tap,
+)
 from bot.conversations.steps import NAV_PREFIX, LocationStep
 from domain.roles import Role
 from storage.models import ConversationDraft
@@ -38,11 +49,11 @@ class Conversations:
         if isinstance(given, Command):
             return await self._command(ctx, chat_id, draft, given)
         if draft is None or draft.form not in self.forms:
-            return (
-                Outcome(toast=ctx.t("form.button_expired"))
-                if isinstance(given, Tap)
-                else Outcome(handled=False)
-            )
+            if isinstance(given, Tap):
+                return Outcome(toast=ctx.t("form.button_expired"))
+            if isinstance(given, Photo | Location) and (hint := self._media_hint(Role(ctx.staff.role))):
+                return Outcome([Prompt(ctx.t(hint))])
+            return Outcome(handled=False)
         form = self.forms[draft.form]
         if isinstance(given, Tap):
             if given.seq != draft.seq:
@@ -55,6 +66,10 @@ class Conversations:
                 if navigated is not None:
                     return navigated
         return await self._answer(ctx, draft, form, given)
+
+    def _media_hint(self, role: Role) -> str | None:
+        """What to say to a photo or location sent with no form open: which form takes them."""
+        return next((f.media_hint for f in self.forms.values() if f.media_hint and role in f.roles), None)
 
     async def start(self, ctx: FormContext, chat_id: int, name: str, args: tuple[str, ...] = ()) -> Outcome:
         """Starts a form as if its command had been sent (used by reminder and /mycases buttons)."""

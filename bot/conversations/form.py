@@ -23,6 +23,7 @@ class Form:
     roles: frozenset[Role]
     begin: Begin | None = None  # presets from the command's arguments (e.g. a case id); may raise Reask
     confirm: ConfirmStep = field(default_factory=ConfirmStep)
+    media_hint: str | None = None  # catalog key: what to say to a photo or location sent with no form open
 
     def __post_init__(self) -> None:
         self.confirm.lines = self.summary_lines

@@ -228,4 +228,5 @@ FORM = VisitForm(
     ],
     submit=submit,
     begin=begin,
+    media_hint="visit.media_hint",
 )

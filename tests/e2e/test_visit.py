@@ -579,6 +579,21 @@ async def test_the_notice_is_offered_only_after_an_earlier_visit_and_in_person(
     assert case is not None and case.status == CaseStatus.NOTICE_ISSUED
 
 
+@pytest.mark.parametrize("sent", ["photo", "location"])
+async def test_a_photo_or_location_with_no_form_open_points_to_visit(
+    polling_bot: Application, bound: BindFactory, services: Services, sent: str
+) -> None:
+    phone = await bound("teacher_a")
+    if sent == "photo":
+        await phone.send_photo(image("JPEG"))
+    else:
+        await phone.send_location(29.56, 106.55)
+    hint = await phone.wait_for_reply(lambda m: "/visit" in m["text"])
+    assert "没有看懂" not in hint["text"] and "没有保存" in hint["text"]
+    async with services.uow() as uow:
+        assert await uow.drafts.get(phone.user_id) is None
+
+
 async def test_an_english_phone_call_reads_in_english(
     polling_bot: Application, bound: BindFactory, services: Services, open_case: Case
 ) -> None:
