@@ -79,7 +79,7 @@ def _report(answers: Answers) -> VisitReport:
     return VisitReport(
         case_id=int(answers["case"]),
         visited_on=date.fromisoformat(answers["visited_on"]),
-        mode=answers["mode"],
+        mode=answers.get("mode", HOME),  # a draft from before the question: visits were home visits
         met=answers["met"],
         outcome=answers["outcome"],
         visitors=[int(v) for v in answers.get("visitors") or []],
