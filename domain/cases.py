@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,7 +32,9 @@ class AbsenceReport:
     student_id: int
     absent_since: date
     reason_code: str | None = None  # a code of REASON_SCHEME, or None for "not known yet"
-    flags: list[str] = field(default_factory=list)  # key-group codes confirmed by the teacher
+    # Key-group codes the teacher confirmed: they replace the non-sensitive flags on file, so an empty
+    # list clears them; None (roll call, cross-checks) leaves the flags as they are.
+    flags: list[str] | None = None
     note: str | None = None
     suspected: bool = False  # roll call and cross-checks open suspected cases directly
 
@@ -101,15 +103,16 @@ async def _cadre_of(uow: UnitOfWork, student: Student) -> int | None:
     return cadres[0].id if cadres else None
 
 
-async def _checked_flags(uow: UnitOfWork, student: Student, flags: list[str]) -> None:
+async def _checked_flags(uow: UnitOfWork, student: Student, flags: list[str] | None) -> None:
     """Key-group flags from chat: sensitive ones (religion, a parent in prison, …) are set only by
     coordinators on the dashboard, so chat can neither set nor clear them."""
+    if flags is None:
+        return
     codes = {c.code: c for c in await uow.codes.scheme("key_group")}
     if unknown := {f for f in flags if f not in codes or codes[f].sensitive}:
         raise InvalidInput("unknown_flag", flags=sorted(unknown))
-    if flags:
-        kept = [f for f in await uow.students.flags(student.id) if f in codes and codes[f].sensitive]
-        await uow.students.set_flags(student.id, [*flags, *kept])
+    kept = [f for f in await uow.students.flags(student.id) if f not in codes or codes[f].sensitive]
+    await uow.students.set_flags(student.id, [*flags, *kept])
 
 
 def _suspected(report: AbsenceReport, now: datetime, policy: Policy, tz: ZoneInfo) -> bool:
@@ -166,7 +169,7 @@ async def report_absence(
     data: dict[str, Any] = {
         "absent_since": report.absent_since.isoformat(),
         "reason_code": report.reason_code,
-        "flags": sorted(report.flags),
+        "flags": sorted(report.flags or []),
         "note": report.note,
     }
 

@@ -19,6 +19,8 @@ from storage.uow import UnitOfWork
 # How the return was confirmed; "other" needs a short description.
 CONFIRMATION_METHODS = ("seen_in_class", "school_confirmed", "other")
 OTHER = "other"
+SUPPORT_SCHEME = "support_measure"  # 保学措施 (DOMAIN.md §3: mentoring, tutoring, counselling, aid, …)
+MAX_SCHOOL_NAME, MAX_CLASS_NAME = 100, 50
 
 
 class AlreadyReturned(DomainError):
@@ -38,6 +40,10 @@ class ReturnReport:
     method: str  # one of CONFIRMATION_METHODS
     method_note: str | None = None  # required when method is "other"
     attachment_ids: list[int] = field(default_factory=list)
+    receiving_school: str | None = None  # None: back at the pupil's own school and class
+    receiving_class: str | None = None  # required with receiving_school
+    record_restored: bool | None = None  # 学籍恢复: the student record is active again (None: not said)
+    support_measures: list[str] = field(default_factory=list)  # codes of SUPPORT_SCHEME
 
 
 def is_returnable(case: Case) -> bool:
@@ -63,6 +69,19 @@ def _check_report(case: Case, report: ReturnReport, now: datetime, tz: ZoneInfo)
         raise InvalidInput("unknown_method", value=report.method)
     if report.method == OTHER and not (report.method_note or "").strip():
         raise InvalidInput("method_note_required")
+    school, school_class = (report.receiving_school or "").strip(), (report.receiving_class or "").strip()
+    if bool(school) != bool(school_class):
+        raise InvalidInput("receiving_school_and_class")
+    if len(school) > MAX_SCHOOL_NAME or len(school_class) > MAX_CLASS_NAME:
+        raise InvalidInput("receiving_too_long", school=MAX_SCHOOL_NAME, school_class=MAX_CLASS_NAME)
+
+
+async def _measures(uow: UnitOfWork, wanted: Sequence[str]) -> list[str]:
+    """The support measures, each an active code of SUPPORT_SCHEME, in the code list's order."""
+    active = [c.code for c in await uow.codes.scheme(SUPPORT_SCHEME)]
+    if unknown := sorted(set(wanted) - set(active)):
+        raise InvalidInput("unknown_support_measure", values=unknown)
+    return [c for c in active if c in wanted]
 
 
 async def _evidence(uow: UnitOfWork, actor: Actor, case: Case, ids: Sequence[int]) -> list[Attachment]:
@@ -92,6 +111,7 @@ async def confirm_return(
     if case.status in (CaseStatus.RETURNED, CaseStatus.RETENTION, CaseStatus.CLOSED):
         raise AlreadyReturned(case)
     _check_report(case, report, now, tz)
+    measures = await _measures(uow, report.support_measures)
     photos = await _evidence(uow, actor, case, report.attachment_ids)
     occurred = datetime.combine(report.returned_on, datetime.min.time(), tz)
     event = await change_status(
@@ -105,6 +125,10 @@ async def confirm_return(
         method=report.method,
         method_note=(report.method_note or "").strip() or None,
         attachment_ids=[p.id for p in photos],
+        receiving_school=(report.receiving_school or "").strip() or None,
+        receiving_class=(report.receiving_class or "").strip() or None,
+        record_restored=report.record_restored,
+        support_measures=measures,
     )
     event.occurred_at = occurred
     for photo in photos:

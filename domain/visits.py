@@ -12,6 +12,7 @@ from domain.cases import add_event, case_in_scope, change_status, check_past_dat
 from domain.errors import InvalidInput, InvalidTransition
 from domain.lifecycle import VISITABLE, CaseStatus, check_transition
 from domain.policy import Policy
+from domain.reminder_facts import _episode_start
 from domain.reminders import plan_case_reminders
 from domain.roles import Role
 from storage.models import Attachment, Case, CaseEvent, Staff
@@ -19,7 +20,12 @@ from storage.scope import Scope
 from storage.uow import UnitOfWork
 
 S = CaseStatus
-MET = ("guardian", "student", "both", "nobody")
+# How the visit took place: at home (入户家访), by phone, by video call, or a talk at school (到校约谈).
+HOME, PHONE, VIDEO, SCHOOL = "home", "phone", "video", "school"
+MODES = (HOME, PHONE, VIDEO, SCHOOL)
+IN_PERSON = (HOME, SCHOOL)  # photos are evidence of these; a notice is served face to face
+NOBODY = "nobody"
+MET = ("guardian", "student", "both", NOBODY)
 AGREED, REFUSED, ELSEWHERE, WORKING, ILL, UNREACHABLE, OTHER = (
     "agreed_to_return",
     "refused",
@@ -30,9 +36,11 @@ AGREED, REFUSED, ELSEWHERE, WORKING, ILL, UNREACHABLE, OTHER = (
     "other",
 )
 OUTCOMES = (AGREED, REFUSED, ELSEWHERE, WORKING, ILL, UNREACHABLE, OTHER)
+NEEDS_SOMEONE_MET = (AGREED, REFUSED)  # nobody met: nobody agreed, nobody refused
 ANY = "*"
 MAX_PHOTOS = 5
 PROMISE_HORIZON = timedelta(days=60)  # a promised return further away is not a promise to follow up
+FOLLOW_UP_HORIZON = timedelta(days=60)  # the visitor's own next follow-up date, at most this far ahead
 
 # Where a visit moves the case: status → outcome (or ANY) → the statuses it passes through, in order.
 # Every step goes through `change_status`, so the lifecycle table still has the last word.
@@ -69,14 +77,16 @@ class VisitReport:
     met: str
     outcome: str
     visitors: list[int] = field(default_factory=list)  # colleagues; the actor is always included
+    mode: str = HOME  # one of MODES
     promised_return_on: date | None = None  # outcome AGREED
     other_school: str | None = None  # outcome ELSEWHERE
     outcome_detail: str | None = None  # outcome OTHER
     notice_served: bool = False
-    location: tuple[float, float] | None = None
-    no_location_reason: str | None = None
+    location: tuple[float, float] | None = None  # home visits only
+    no_location_reason: str | None = None  # a home visit without a location says why
+    next_follow_up_on: date | None = None  # None: the policy's default interval
     note: str | None = None
-    attachment_ids: list[int] = field(default_factory=list)
+    attachment_ids: list[int] = field(default_factory=list)  # at least one for in-person visits
 
 
 def planned_moves(status: str, outcome: str, notice_served: bool) -> list[CaseStatus]:
@@ -91,13 +101,40 @@ def planned_moves(status: str, outcome: str, notice_served: bool) -> list[CaseSt
     return path
 
 
-def notice_allowed(status: str, outcome: str) -> bool:
-    """Whether the notice can be recorded as served on a visit with this outcome."""
+def outcomes_for(met: str | None) -> tuple[str, ...]:
+    """The outcomes a visit can have given whom it met."""
+    return tuple(o for o in OUTCOMES if not (met == NOBODY and o in NEEDS_SOMEONE_MET))
+
+
+def check_notice(status: str, outcome: str, *, mode: str, earlier_visits: int, min_prior_visits: int) -> None:
+    """Raises unless the written notice (劝返复学通知书) may be recorded as served on this visit: the
+    dropout is confirmed (InvalidTransition otherwise), it is handed over in person, and persuasion
+    visits came first (policy.steps.notice_min_prior_visits)."""
+    planned_moves(status, outcome, True)
+    if mode not in IN_PERSON:
+        raise InvalidInput("notice_in_person_only")
+    if earlier_visits < min_prior_visits:
+        raise InvalidInput("notice_too_early", minimum=min_prior_visits, visits=earlier_visits)
+
+
+def notice_allowed(
+    status: str, outcome: str, *, mode: str, earlier_visits: int, min_prior_visits: int
+) -> bool:
+    """Whether `check_notice` lets the notice be recorded as served (what the form offers)."""
     try:
-        planned_moves(status, outcome, True)
-    except (InvalidTransition, ValueError):
+        check_notice(
+            status, outcome, mode=mode, earlier_visits=earlier_visits, min_prior_visits=min_prior_visits
+        )
+    except (InvalidTransition, InvalidInput, ValueError):
         return False
     return True
+
+
+async def earlier_visits(uow: UnitOfWork, case: Case) -> int:
+    """Visits already logged in the case's current episode (since it was opened or last relapsed)."""
+    events = await uow.cases.events(case.id)
+    start = _episode_start(case, events)
+    return sum(1 for e in events if e.kind == "visit_logged" and e.recorded_at >= start)
 
 
 def visit_moment(day: date, now: datetime, tz: ZoneInfo) -> datetime:
@@ -127,24 +164,46 @@ def _check_answers(report: VisitReport, case: Case, now: datetime, tz: ZoneInfo)
         raise InvalidInput("unknown_met", value=report.met)
     if report.outcome not in OUTCOMES:
         raise InvalidInput("unknown_outcome", value=report.outcome)
-    promised = report.promised_return_on
-    if (promised is None) == (report.outcome == AGREED):
-        raise InvalidInput("promised_return_on")
-    today = now.astimezone(tz).date()
-    if promised is not None and not report.visited_on <= promised <= today + PROMISE_HORIZON:
-        raise InvalidInput("promised_return_on", value=promised.isoformat())
+    if report.outcome not in outcomes_for(report.met):
+        raise InvalidInput("outcome_needs_someone_met", outcome=report.outcome)
+    _check_dates(report, now.astimezone(tz).date())
     if (report.outcome == ELSEWHERE) != bool((report.other_school or "").strip()):
         raise InvalidInput("other_school")
     if (report.outcome == OTHER) != bool((report.outcome_detail or "").strip()):
         raise InvalidInput("outcome_detail")
+    _check_evidence(report)
+
+
+def _check_dates(report: VisitReport, today: date) -> None:
+    promised = report.promised_return_on
+    if (promised is None) == (report.outcome == AGREED) or (
+        promised is not None and not report.visited_on <= promised <= today + PROMISE_HORIZON
+    ):
+        raise InvalidInput("promised_return_on", days=PROMISE_HORIZON.days)
+    follow_up = report.next_follow_up_on
+    earliest = max(report.visited_on + timedelta(days=1), today)
+    if follow_up is not None and not earliest <= follow_up <= today + FOLLOW_UP_HORIZON:
+        raise InvalidInput("next_follow_up_on", earliest=earliest.isoformat(), days=FOLLOW_UP_HORIZON.days)
+
+
+def _check_evidence(report: VisitReport) -> None:
+    """Photos for in-person visits; a location (or why not) for home visits only."""
+    if report.mode not in MODES:
+        raise InvalidInput("unknown_mode", value=report.mode)
+    if report.mode in IN_PERSON and not report.attachment_ids:
+        raise InvalidInput("photos_required")
+    if len(set(report.attachment_ids)) > MAX_PHOTOS:
+        raise InvalidInput("too_many_photos", maximum=MAX_PHOTOS)
+    if report.mode != HOME:
+        if report.location is not None:
+            raise InvalidInput("location_only_for_home_visits")
+        return
     if report.location is None and not (report.no_location_reason or "").strip():
         raise InvalidInput("no_location_reason")
     if report.location is not None and not (
         -90 <= report.location[0] <= 90 and -180 <= report.location[1] <= 180
     ):
         raise InvalidInput("location")
-    if len(set(report.attachment_ids)) > MAX_PHOTOS:
-        raise InvalidInput("too_many_photos", maximum=MAX_PHOTOS)
 
 
 async def _check_people_and_files(
@@ -170,6 +229,7 @@ def _event_data(report: VisitReport, actor: Actor, attachments: list[Attachment]
     lat_lon = {"lat": report.location[0], "lon": report.location[1]} if report.location else None
     return {
         "visited_on": report.visited_on.isoformat(),
+        "mode": report.mode,
         "visitors": visitors,
         "met": report.met,
         "outcome": report.outcome,
@@ -178,7 +238,10 @@ def _event_data(report: VisitReport, actor: Actor, attachments: list[Attachment]
         "outcome_detail": report.outcome_detail,
         "notice_served": report.notice_served,
         "location": lat_lon,
-        "no_location_reason": None if report.location else report.no_location_reason,
+        "no_location_reason": report.no_location_reason
+        if report.mode == HOME and not report.location
+        else None,
+        "next_follow_up_on": report.next_follow_up_on.isoformat() if report.next_follow_up_on else None,
         "note": report.note,
         "attachments": [a.id for a in attachments],
     }
@@ -202,6 +265,14 @@ async def record_visit(
     _check_answers(report, case, now, tz)
     attachments = await _check_people_and_files(uow, report, case, actor)
     path = planned_moves(case.status, report.outcome, report.notice_served)
+    if report.notice_served:
+        check_notice(
+            case.status,
+            report.outcome,
+            mode=report.mode,
+            earlier_visits=await earlier_visits(uow, case),
+            min_prior_visits=policy.steps.notice_min_prior_visits,
+        )
 
     visit = add_event(
         uow,

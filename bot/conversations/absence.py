@@ -6,10 +6,11 @@ from datetime import date
 
 from bot.conversations.form import Form
 from bot.conversations.labels import local_date, status_label, student_label
-from bot.conversations.model import Answers, Choice, FormContext
+from bot.conversations.model import Answers, Choice, FormContext, Reask
 from bot.conversations.steps import ChoiceStep, DateStep, MultiChoiceStep, TextStep
 from domain.audit import audit
 from domain.cases import REASON_SCHEME, AbsenceReport, report_absence
+from domain.errors import InvalidInput, NotInScope
 from domain.roles import Role
 
 UNKNOWN = "unknown"
@@ -40,12 +41,16 @@ async def reason_choices(ctx: FormContext, answers: Answers) -> list[Choice]:
 
 
 async def key_groups(ctx: FormContext, answers: Answers) -> list[Choice]:
+    """The key groups a teacher may confirm in chat: sensitive ones (religion, a parent in prison, …) are
+    neither offered nor shown here; coordinators keep them on the dashboard (DOMAIN.md §8)."""
     label = (lambda c: c.label_zh) if ctx.language == "zh_CN" else (lambda c: c.label_en)
-    return [Choice(c.code, label(c)) for c in await ctx.uow.codes.scheme("key_group")]
+    return [Choice(c.code, label(c)) for c in await ctx.uow.codes.scheme("key_group") if not c.sensitive]
 
 
 async def flags_on_file(ctx: FormContext, answers: Answers) -> list[str]:
-    return await ctx.uow.students.flags(int(answers["student"]))
+    """The pupil's flags that chat may show: those offered by `key_groups`."""
+    offered = {c.value for c in await key_groups(ctx, answers)}
+    return [f for f in await ctx.uow.students.flags(int(answers["student"])) if f in offered]
 
 
 async def submit(ctx: FormContext, answers: Answers) -> str:
@@ -57,9 +62,14 @@ async def submit(ctx: FormContext, answers: Answers) -> str:
         flags=list(answers.get("flags") or []),
         note=answers.get("note"),
     )
-    case, created = await report_absence(
-        ctx.uow, ctx.scope, ctx.actor, report, now=ctx.now, policy=ctx.services.policy, tz=ctx.tz
-    )
+    try:
+        case, created = await report_absence(
+            ctx.uow, ctx.scope, ctx.actor, report, now=ctx.now, policy=ctx.services.policy, tz=ctx.tz
+        )
+    except InvalidInput as exc:  # e.g. a code retired from the list while the form was open
+        raise Reask("report.not_saved") from exc
+    except NotInScope:
+        raise Reask("report.student_not_available") from None
     key = "report.submitted_new" if created else "report.submitted_added"
     return ctx.t(
         key,

@@ -4,5 +4,14 @@ from __future__ import annotations
 
 from bot.conversations import absence, return_, rollcall, visit
 from bot.conversations.form import Form
+from domain.roles import Role
 
 FORMS: list[Form] = [absence.FORM, visit.FORM, return_.FORM, rollcall.FORM]
+
+# Commands every bound person may use, after the forms of their role.
+COMMON_COMMANDS = ("mycases", "language", "cancel", "help")
+
+
+def commands_for(role: Role) -> list[str]:
+    """The commands a role can use, in menu order: its forms, then the common ones."""
+    return [f.name for f in FORMS if role in f.roles] + list(COMMON_COMMANDS)

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.conversations.form import Form
-from bot.conversations.model import Choice, Command, FormContext, Input, Prompt, Reask, Redisplay, Tap
+from bot.conversations.form import PRESETS, Form
+from bot.conversations.model import (
+    Choice,
+    Command,
+    FormContext,
+    Input,
+    Location,
+    Photo,
+    Prompt,
+    Reask,
+    Redisplay,
+    Tap,
+)
 from bot.conversations.steps import NAV_PREFIX, LocationStep
 from domain.roles import Role
 from storage.models import ConversationDraft
@@ -38,23 +49,27 @@ class Conversations:
         if isinstance(given, Command):
             return await self._command(ctx, chat_id, draft, given)
         if draft is None or draft.form not in self.forms:
-            return (
-                Outcome(toast=ctx.t("form.button_expired"))
-                if isinstance(given, Tap)
-                else Outcome(handled=False)
-            )
+            if isinstance(given, Tap):
+                return Outcome(toast=ctx.t("form.button_expired"))
+            if isinstance(given, Photo | Location) and (hint := self._media_hint(Role(ctx.staff.role))):
+                return Outcome([Prompt(ctx.t(hint))])
+            return Outcome(handled=False)
         form = self.forms[draft.form]
         if isinstance(given, Tap):
             if given.seq != draft.seq:
                 # An older button, or the reply to the last answer never arrived (weak signal):
                 # show where the form stands, so the person can go on rather than start again.
-                prompt = await form.step(draft.step).prompt(ctx, dict(draft.answers))
+                prompt = await form.ask(ctx, form.step(draft.step), dict(draft.answers))
                 return Outcome([prompt], seq=draft.seq, toast=ctx.t("form.button_stale"))
             if given.value.startswith(NAV_PREFIX):
                 navigated = await self._navigate(ctx, draft, form, given.value)
                 if navigated is not None:
                     return navigated
         return await self._answer(ctx, draft, form, given)
+
+    def _media_hint(self, role: Role) -> str | None:
+        """What to say to a photo or location sent with no form open: which form takes them."""
+        return next((f.media_hint for f in self.forms.values() if f.media_hint and role in f.roles), None)
 
     async def start(self, ctx: FormContext, chat_id: int, name: str, args: tuple[str, ...] = ()) -> Outcome:
         """Starts a form as if its command had been sent (used by reminder and /mycases buttons)."""
@@ -79,6 +94,8 @@ class Conversations:
                 await form.begin(ctx, answers, given.args)
         except Reask as reason:
             return Outcome([Prompt(ctx.t(reason.key, **reason.params))])
+        if presets := sorted(k for k in answers if not k.startswith("_")):
+            answers[PRESETS] = presets
         prompts = []
         if draft is not None:
             await ctx.uow.drafts.delete(draft)
@@ -95,7 +112,7 @@ class Conversations:
         )
         ctx.uow.session.add(draft)
         await ctx.uow.flush()
-        prompts.append(await step.prompt(ctx, answers))
+        prompts.append(await form.ask(ctx, step, answers))
         prompts[-1].remove_keyboard = True
         return Outcome(prompts, seq=draft.seq)
 
@@ -126,12 +143,13 @@ class Conversations:
             key = nav.removeprefix("edit:")
             if key not in {s.key for s in form.editable(answers)}:
                 return Outcome(toast=ctx.t("form.button_stale"))
-            step = form.step(key)
-            return await self._save(ctx, draft, answers, key, [await step.prompt(ctx, answers)])
+            if key in answers.get(PRESETS, ()):  # asked after all: it counts like any other question
+                answers[PRESETS] = [k for k in answers[PRESETS] if k != key]
+            return await self._save(ctx, draft, answers, key, [await form.ask(ctx, form.step(key), answers)])
         else:
             return None
         outcome = await self._save(
-            ctx, draft, answers, draft.step, [await form.step(draft.step).prompt(ctx, answers)]
+            ctx, draft, answers, draft.step, [await form.ask(ctx, form.step(draft.step), answers)]
         )
         outcome.in_place = True
         return outcome
@@ -142,12 +160,12 @@ class Conversations:
         try:
             await step.receive(ctx, answers, given)
         except Redisplay:
-            outcome = await self._save(ctx, draft, answers, step.key, [await step.prompt(ctx, answers)])
+            outcome = await self._save(ctx, draft, answers, step.key, [await form.ask(ctx, step, answers)])
             outcome.in_place = isinstance(given, Tap)
             return outcome
         except Reask as reason:
             return Outcome(
-                [Prompt(ctx.t(reason.key, **reason.params)), await step.prompt(ctx, draft.answers)],
+                [Prompt(ctx.t(reason.key, **reason.params)), await form.ask(ctx, step, dict(draft.answers))],
                 seq=draft.seq,
             )
         if step is form.confirm:
@@ -155,14 +173,14 @@ class Conversations:
                 text = await form.submit(ctx, answers)
             except Reask as reason:  # refused at the last moment (e.g. the case moved on meanwhile)
                 return Outcome(
-                    [Prompt(ctx.t(reason.key, **reason.params)), await step.prompt(ctx, answers)],
+                    [Prompt(ctx.t(reason.key, **reason.params)), await form.ask(ctx, step, answers)],
                     seq=draft.seq,
                     discard_changes=True,
                 )
             await ctx.uow.drafts.delete(draft)
             return Outcome([Prompt(text, remove_keyboard=True)], submitted=True)
         following = form.after(step.key, answers)
-        prompt = await following.prompt(ctx, answers)
+        prompt = await form.ask(ctx, following, answers)
         prompt.remove_keyboard = prompt.remove_keyboard or isinstance(step, LocationStep)
         return await self._save(ctx, draft, answers, following.key, [prompt])
 

@@ -1,4 +1,5 @@
-"""/return — confirm a child is back at school: case, day back, how confirmed, optional photo, submit."""
+"""/return — confirm a child is back at school: case, day back, how confirmed, which school and class,
+student record restored, support measures (保学措施), optional photo, submit."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ from bot.conversations.evidence import PHOTOS, STAMP, store_photo
 from bot.conversations.form import Form
 from bot.conversations.labels import case_label, status_label
 from bot.conversations.model import Answers, Choice, FormContext, Photo, Reask
-from bot.conversations.steps import ChoiceStep, DateStep, PhotosStep, TextStep
+from bot.conversations.steps import ChoiceStep, DateStep, MultiChoiceStep, PhotosStep, TextStep, fixed
 from domain.audit import audit
 from domain.cases import case_in_scope
 from domain.errors import InvalidInput, InvalidTransition, NotInScope
 from domain.returns import (
     CONFIRMATION_METHODS,
+    MAX_CLASS_NAME,
+    MAX_SCHOOL_NAME,
     OTHER,
+    SUPPORT_SCHEME,
     AlreadyReturned,
     ReturnReport,
     confirm_return,
@@ -23,6 +27,10 @@ from domain.returns import (
     returnable_cases,
 )
 from domain.roles import Role
+
+SAME, DIFFERENT = "same", "different"  # back at the pupil's own school and class, or elsewhere
+# Refusals of the domain that can be put right from the summary, each with its own message.
+REFUSALS = ("returned_before_absence", "receiving_school_and_class", "unknown_support_measure")
 
 
 async def case_choices(ctx: FormContext, answers: Answers) -> list[Choice]:
@@ -59,6 +67,16 @@ async def method_choices(ctx: FormContext, answers: Answers) -> list[Choice]:
     return [Choice(m, ctx.t(f"return.method.{m}")) for m in CONFIRMATION_METHODS]
 
 
+async def measure_choices(ctx: FormContext, answers: Answers) -> list[Choice]:
+    """The active support measures of the code list (editable data, migration 0009)."""
+    codes = await ctx.uow.codes.scheme(SUPPORT_SCHEME)
+    return [Choice(c.code, c.label_zh if ctx.language == "zh_CN" else c.label_en) for c in codes]
+
+
+def elsewhere(answers: Answers) -> bool:
+    return answers.get("same_place") == DIFFERENT
+
+
 async def store_return_photo(ctx: FormContext, answers: Answers, photo: Photo) -> int:
     """The visit photo pipeline (checks, evidence copy stamped with the day back at school)."""
     view = {**answers, "visited_on": answers["returned_on"]}
@@ -74,8 +92,12 @@ async def submit(ctx: FormContext, answers: Answers) -> str:
         case_id=int(answers["case"]),
         returned_on=date.fromisoformat(answers["returned_on"]),
         method=answers["method"],
-        method_note=answers.get("method_note"),
+        method_note=answers.get("method_note") if answers["method"] == OTHER else None,
         attachment_ids=[int(i) for i in answers.get(PHOTOS) or []],
+        receiving_school=answers.get("receiving_school") if elsewhere(answers) else None,
+        receiving_class=answers.get("receiving_class") if elsewhere(answers) else None,
+        record_restored=answers.get("record_restored") == "yes",
+        support_measures=list(answers.get("support_measures") or []),
     )
     try:
         case = await confirm_return(
@@ -88,9 +110,8 @@ async def submit(ctx: FormContext, answers: Answers) -> str:
     except NotInScope:
         return ctx.t("return.case_not_yours")
     except InvalidInput as exc:  # e.g. the case was changed from the summary after the date was given
-        if exc.code == "returned_before_absence":
-            return ctx.t("return.not_recorded_date", **exc.params)
-        return ctx.t("return.not_recorded")
+        key = f"return.refused.{exc.code}" if exc.code in REFUSALS else "return.not_recorded"
+        raise Reask(key, **exc.params) from None
     except InvalidTransition:
         return ctx.t("return.not_recorded")
     checks = retention_checks_due(report.returned_on, ctx.services.policy)
@@ -123,7 +144,31 @@ FORM = Form(
             optional=False,
             max_length=200,
             when=lambda a: a.get("method") == OTHER,
+            depends_on=("method",),
         ),
+        ChoiceStep(
+            "same_place", "return.ask_same_place", fixed("return.same_place", (SAME, DIFFERENT)), columns=1
+        ),
+        TextStep(
+            "receiving_school",
+            "return.ask_receiving_school",
+            optional=False,
+            max_length=MAX_SCHOOL_NAME,
+            when=elsewhere,
+            depends_on=("same_place",),
+        ),
+        TextStep(
+            "receiving_class",
+            "return.ask_receiving_class",
+            optional=False,
+            max_length=MAX_CLASS_NAME,
+            when=elsewhere,
+            depends_on=("same_place",),
+        ),
+        ChoiceStep(
+            "record_restored", "return.ask_record_restored", fixed("return.record_restored", ("yes", "no"))
+        ),
+        MultiChoiceStep("support_measures", "return.ask_support_measures", measure_choices),
         PhotosStep(PHOTOS, "return.ask_photo", store_return_photo, minimum=0, maximum=1),
     ],
     submit=submit,

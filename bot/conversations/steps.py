@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import date, timedelta
 
+from bot.conversations.dates import parse_day
 from bot.conversations.model import (
     Answers,
     Choice,
@@ -27,12 +27,20 @@ MAX_TEXT = 1000
 NAV_PREFIX = "~"  # values starting with it are navigation, never answers
 
 
+@dataclass
 class Step:
-    """One question of a form. Subclasses fill `prompt` and `receive`."""
+    """One question of a form. Subclasses fill `prompt` and `receive`.
+
+    `when` decides whether the question is asked, from earlier answers; `depends_on` names the steps
+    whose answers it reads, so that a step counter knows whether the question is still undecided.
+    Undecided questions of one `group` are alternatives (at most one of them is asked)."""
 
     key: str
     prompt_key: str
+    _: KW_ONLY
     when: Callable[[Answers], bool] | None = None
+    depends_on: tuple[str, ...] = ()
+    group: str | None = None
 
     def applies(self, answers: Answers) -> bool:
         return self.when is None or self.when(answers)
@@ -48,6 +56,15 @@ class Step:
         """The answer as shown in the summary."""
         value = answers.get(self.key)
         return "—" if value in (None, "", []) else str(value)
+
+
+def fixed(prefix: str, values: tuple[str, ...]) -> ChoicesProvider:
+    """Choices from a fixed list of codes, labelled from the catalog (`prefix.code`)."""
+
+    async def choices(ctx: FormContext, answers: Answers) -> list[Choice]:
+        return [Choice(v, ctx.t(f"{prefix}.{v}")) for v in values]
+
+    return choices
 
 
 def paginate(choices: list[Choice], page: int, columns: int) -> list[list[Choice]]:
@@ -70,13 +87,10 @@ def paginate(choices: list[Choice], page: int, columns: int) -> list[list[Choice
 class ChoiceStep(Step):
     """Pick one of the offered values. Forged or stale values are refused, never trusted."""
 
-    key: str
-    prompt_key: str
     choices: ChoicesProvider
     columns: int = 2
     searchable: bool = False  # typed text narrows the list (e.g. a fragment of a pupil's name)
     empty_key: str | None = None  # message when there is nothing to choose
-    when: Callable[[Answers], bool] | None = None
     on_refused: Callable[[FormContext, str], Awaitable[None]] | None = None
 
     async def prompt(self, ctx: FormContext, answers: Answers) -> Prompt:
@@ -125,12 +139,9 @@ class ChoiceStep(Step):
 class MultiChoiceStep(Step):
     """Toggle any number of values, then tap Done. Starts from `initial` (e.g. flags already on file)."""
 
-    key: str
-    prompt_key: str
     choices: ChoicesProvider
     initial: Callable[[FormContext, Answers], Awaitable[list[str]]] | None = None
     columns: int = 2
-    when: Callable[[Answers], bool] | None = None
 
     async def selected(self, ctx: FormContext, answers: Answers) -> list[str]:
         if self.key not in answers:
@@ -168,46 +179,38 @@ class MultiChoiceStep(Step):
         return "、".join(labels) if labels else ctx.t("form.none")
 
 
-_DATE_FORMS = (
-    re.compile(r"^(?P<y>\d{4})[-/.年](?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?$"),
-    re.compile(r"^(?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?$"),
-)
-
-
-def parse_day(text: str, today: date) -> date | None:
-    """2026-10-12, 2026/10/12, 2026年10月12日, 10-12, 10月12日 (this year). None if unreadable."""
-    value = text.strip().replace(" ", "")
-    for pattern in _DATE_FORMS:
-        m = pattern.match(value)
-        if m:
-            try:
-                return date(int(m.groupdict().get("y") or today.year), int(m["m"]), int(m["d"]))
-            except ValueError:
-                return None
-    return None
+# Buttons a date step may offer, as days from today.
+DAY_BUTTONS = {"yesterday": -1, "today": 0, "tomorrow": 1, "in_a_week": 7}
 
 
 @dataclass
 class DateStep(Step):
-    """Today / yesterday buttons, or a typed date; never in the future, never before `not_before`."""
+    """Buttons for nearby days, or a date typed as people say it (前天, 上周五, 9.3, …). Past dates only
+    unless `allow_future` (then at most `max_ahead_days` ahead); never before `not_before`; optional
+    ones offer Skip (the answer is then None and `skipped_key` describes it)."""
 
-    key: str
-    prompt_key: str
     not_before: Callable[[FormContext, Answers], Awaitable[date | None]] | None = None
     max_back_days: int = 366
-    when: Callable[[Answers], bool] | None = None
     allow_future: bool = False
+    max_ahead_days: int = 366
+    buttons: tuple[str, ...] = ("today", "yesterday")
+    optional: bool = False
+    skipped_key: str = "form.none"
 
     async def prompt(self, ctx: FormContext, answers: Answers) -> Prompt:
-        return Prompt(
-            ctx.t(self.prompt_key) + "\n" + ctx.t("form.date_hint"),
-            [[Choice("today", ctx.t("form.today")), Choice("yesterday", ctx.t("form.yesterday"))]],
-        )
+        hint = ctx.t("form.date_hint_future" if self.allow_future else "form.date_hint")
+        rows = [[Choice(b, ctx.t(f"form.{b}")) for b in self.buttons]]
+        if self.optional:
+            rows.append([Choice(f"{NAV_PREFIX}skip", ctx.t("form.skip"))])
+        return Prompt(ctx.t(self.prompt_key) + "\n" + hint, rows)
 
     async def receive(self, ctx: FormContext, answers: Answers, given: Input) -> None:
         today = ctx.now.astimezone(ctx.tz).date()
-        if isinstance(given, Tap) and given.value in ("today", "yesterday"):
-            day = today if given.value == "today" else today - timedelta(days=1)
+        if isinstance(given, Tap) and given.value == f"{NAV_PREFIX}skip" and self.optional:
+            answers[self.key] = None
+            return
+        if isinstance(given, Tap) and given.value in self.buttons:
+            day = today + timedelta(days=DAY_BUTTONS[given.value])
         elif isinstance(given, Text):
             parsed = parse_day(given.text, today)
             if parsed is None:
@@ -217,8 +220,8 @@ class DateStep(Step):
             raise Reask("form.date_unreadable")
         if day > today and not self.allow_future:
             raise Reask("form.date_in_future")
-        if self.allow_future and day > today + timedelta(days=self.max_back_days):
-            raise Reask("form.date_too_far")
+        if day > today + timedelta(days=self.max_ahead_days):
+            raise Reask("form.date_too_far", days=self.max_ahead_days)
         if day < today - timedelta(days=self.max_back_days):
             raise Reask("form.date_too_old")
         earliest = await self.not_before(ctx, answers) if self.not_before else None
@@ -226,16 +229,17 @@ class DateStep(Step):
             raise Reask("form.date_before", earliest=earliest.isoformat())
         answers[self.key] = day.isoformat()
 
+    async def describe(self, ctx: FormContext, answers: Answers) -> str:
+        value = answers.get(self.key)
+        return ctx.t(self.skipped_key) if value is None else str(value)
+
 
 @dataclass
 class TextStep(Step):
     """Free text up to `max_length`; optional ones offer a Skip button."""
 
-    key: str
-    prompt_key: str
     optional: bool = True
     max_length: int = MAX_TEXT
-    when: Callable[[Answers], bool] | None = None
 
     async def prompt(self, ctx: FormContext, answers: Answers) -> Prompt:
         buttons = [[Choice(f"{NAV_PREFIX}skip", ctx.t("form.skip"))]] if self.optional else []
@@ -259,30 +263,30 @@ PhotoHandler = Callable[[FormContext, Answers, Photo], Awaitable[int]]
 class PhotosStep(Step):
     """Collects `minimum`–`maximum` photos (as photos or image files), then Done."""
 
-    key: str
-    prompt_key: str
     store: PhotoHandler  # validates, stores and returns an attachment id; raises Reask on a bad image
     minimum: int = 1
     maximum: int = 5
-    when: Callable[[Answers], bool] | None = None
+
+    def needed(self, answers: Answers) -> int:
+        """How many photos this walk needs (a form may relax it, e.g. a phone call needs none)."""
+        return self.minimum
+
+    def text_key(self, answers: Answers) -> str:
+        return self.prompt_key
 
     async def prompt(self, ctx: FormContext, answers: Answers) -> Prompt:
-        have = len(answers.get(self.key, []))
-        text = ctx.t(self.prompt_key, minimum=self.minimum, maximum=self.maximum)
+        have, minimum = len(answers.get(self.key, [])), self.needed(answers)
+        text = ctx.t(self.text_key(answers), minimum=minimum, maximum=self.maximum)
         if have:
             text += "\n" + ctx.t("form.photos_so_far", n=have, maximum=self.maximum)
-        label = (
-            "form.skip"
-            if have == 0 and self.minimum == 0
-            else ("form.done" if have >= self.minimum else None)
-        )
+        label = "form.skip" if have == 0 and minimum == 0 else ("form.done" if have >= minimum else None)
         return Prompt(text, [[Choice(f"{NAV_PREFIX}done", ctx.t(label))]] if label else [])
 
     async def receive(self, ctx: FormContext, answers: Answers, given: Input) -> None:
         have: list[int] = list(answers.get(self.key, []))
         if isinstance(given, Tap) and given.value == f"{NAV_PREFIX}done":
-            if len(have) < self.minimum:
-                raise Reask("form.photos_needed", minimum=self.minimum)
+            if len(have) < self.needed(answers):
+                raise Reask("form.photos_needed", minimum=self.needed(answers))
             answers[self.key] = have
             return
         if not isinstance(given, Photo):
@@ -302,10 +306,6 @@ class PhotosStep(Step):
 @dataclass
 class LocationStep(Step):
     """Asks for a Telegram location share; Skip leads to a reason (asked by the next step)."""
-
-    key: str
-    prompt_key: str
-    when: Callable[[Answers], bool] | None = None
 
     async def prompt(self, ctx: FormContext, answers: Answers) -> Prompt:
         return Prompt(
@@ -337,7 +337,6 @@ class ConfirmStep(Step):
     key: str = "confirm"
     prompt_key: str = "form.summary"
     lines: Callable[[FormContext, Answers], Awaitable[list[str]]] | None = None  # set by the form
-    when: Callable[[Answers], bool] | None = None
 
     async def prompt(self, ctx: FormContext, answers: Answers) -> Prompt:
         assert self.lines is not None

@@ -6,10 +6,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
 from bot.context import Caller, identify, services_of
+from bot.conversations.catalogue import commands_for
 from bot.render import answer_tap
 from domain.errors import InviteInvalid
 from domain.invites import redeem_invite
-from domain.roles import ROLE_LABELS, Role
+from domain.roles import COORDINATOR_ROLES, ROLE_LABELS, Role
 from i18n import LANGUAGES, t
 
 
@@ -65,11 +66,19 @@ async def _greet(update: Update, caller: Caller) -> None:
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Lists only the commands the person's role can use; coordinators also hear of the dashboard."""
     caller = await identify(update, context)
     if caller is None or update.effective_message is None:
         return
-    key = "help.text" if caller.staff is not None else "onboarding.unbound"
-    await update.effective_message.reply_text(caller.text(key))
+    if caller.staff is None:
+        await update.effective_message.reply_text(caller.text("onboarding.unbound"))
+        return
+    role = Role(caller.staff.role)
+    lines = [caller.text("help.header")] + [caller.text(f"help.{name}") for name in commands_for(role)]
+    if role in COORDINATOR_ROLES:
+        lines += ["", caller.text("help.dashboard")]
+    lines += ["", caller.text("help.privacy")]
+    await update.effective_message.reply_text("\n".join(lines))
 
 
 async def language_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

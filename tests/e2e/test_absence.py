@@ -7,6 +7,7 @@ from telegram.ext import Application
 from app.container import Services
 from domain.identity import mask_name
 from tests.e2e.conftest import BindFactory, buttons
+from tests.e2e.texts import assert_no_internal_words
 from tests.factories import World
 
 
@@ -118,3 +119,46 @@ async def test_a_lost_reply_is_recovered_by_tapping_the_old_button_again(
     async with services.uow() as uow:
         draft = await uow.drafts.get(phone.user_id)
         assert draft is not None and draft.step == "absent_since"
+
+
+async def test_a_sensitive_flag_is_never_shown_in_chat_and_stays_on_file(
+    polling_bot: Application, bound: BindFactory, world: World, services: Services
+) -> None:
+    pupil = world.student_in(world.class_a)
+    async with services.uow() as uow:  # set by a coordinator on the dashboard
+        await uow.students.set_flags(pupil.id, ["parent_imprisoned", "single_parent"])
+        await uow.commit()
+    phone = await bound("teacher_a")
+    await phone.send("/report")
+    ask = await phone.wait_for_reply(has_buttons)
+    assert ask["text"].startswith("（1/5）")
+    await phone.tap(next(b for b in buttons(ask) if pupil.student_number[-4:] in b))
+    await phone.wait_for_reply(lambda m: "今天" in buttons(m))
+    await phone.send("前天")
+    await phone.wait_for_reply(lambda m: "暂不清楚" in buttons(m))
+    await phone.tap("暂不清楚")
+    flags = await phone.wait_for_reply(lambda m: "完成" in buttons(m))
+    offered = " ".join(buttons(flags))
+    assert (
+        "✅ 单亲家庭" in offered and "服刑" not in offered and "早婚" not in offered and "信教" not in offered
+    )
+    await phone.tap("▫️ 留守儿童")
+    await phone.wait_for_reply(lambda m: "✅ 留守儿童" in buttons(m))
+    await phone.tap("✅ 单亲家庭")  # unticked
+    await phone.wait_for_reply(lambda m: "▫️ 单亲家庭" in buttons(m))
+    await phone.tap("完成")
+    await phone.wait_for_reply(lambda m: "跳过" in buttons(m))
+    await phone.tap("跳过")
+    summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
+    assert "重点群体：留守儿童" in summary["text"] and "服刑" not in summary["text"]
+    assert_no_internal_words(summary["text"])
+    await phone.tap("✅ 提交")
+    done = await phone.wait_for_reply(lambda m: "个案编号" in m["text"])
+    assert "服刑" not in done["text"]
+    assert_no_internal_words(done["text"])
+    async with services.uow() as uow:
+        assert await uow.students.flags(pupil.id) == ["left_behind", "parent_imprisoned"]
+        case = await uow.cases.open_for_student(pupil.id)
+        assert case is not None
+        [reported] = [e for e in await uow.cases.events(case.id) if e.kind == "absence_reported"]
+        assert reported.data["flags"] == ["left_behind"]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from telegram.ext import Application
 
 from app.container import Services
 from domain.clock import FixedClock
 from sandbox.emulator import Emulator
 from sandbox.state import BotState
-from tests.e2e.conftest import PhoneFactory, invite_code
+from tests.e2e.conftest import BindFactory, PhoneFactory, invite_code
 from tests.factories import World
 
 
@@ -117,3 +118,25 @@ async def test_writing_again_after_blocking_makes_a_person_reachable(
     async with services.uow() as uow:
         binding = await uow.directory.binding_for_staff(world.staff["teacher_a"].id)
         assert binding is not None and binding.unreachable_since is None
+
+
+@pytest.mark.parametrize(
+    ("who", "listed", "absent"),
+    [
+        ("teacher_a", ["/report", "/visit", "/return", "/rollcall"], ["看板"]),
+        ("cadre_a", ["/visit", "/return"], ["/report", "/rollcall", "看板"]),
+        ("principal", ["/report", "/visit", "/return", "看板"], ["/rollcall"]),
+    ],
+)
+async def test_help_lists_only_what_the_role_can_use(
+    polling_bot: Application, bound: BindFactory, who: str, listed: list[str], absent: list[str]
+) -> None:
+    phone = await bound(who)
+    await phone.send("/help")
+    text = (await phone.wait_for_reply(lambda m: "/mycases" in m["text"]))["text"]
+    for everyone in ("/mycases", "/language", "/cancel", "/help", "身份证号"):
+        assert everyone in text
+    for item in listed:
+        assert item in text, (who, item)
+    for item in absent:
+        assert item not in text, (who, item)

@@ -1,4 +1,5 @@
-"""/visit end to end: photos (as photos and as files), location, follow-up questions, every refusal."""
+"""/visit end to end: how the visit took place, photos (as photos and as files) and location for home visits,
+follow-up questions, the notice after an earlier visit, the next follow-up date, every refusal."""
 
 from __future__ import annotations
 
@@ -23,11 +24,13 @@ from domain.clock import FixedClock
 from domain.lifecycle import CaseStatus
 from domain.photos import PhotoRejected
 from domain.scope import scope_for
+from domain.visits import VisitReport, record_visit
 from i18n import t
 from sandbox.emulator import Emulator
 from sandbox.phone import Phone
 from storage.models import Attachment, Case
 from tests.e2e.conftest import BindFactory, buttons
+from tests.e2e.texts import assert_no_internal_words
 from tests.factories import World
 
 ABSENT_DAYS = 2  # an "absent" case: under the 3-day suspicion threshold
@@ -98,28 +101,54 @@ async def visit_events(services: Services, case_id: int) -> list:  # type: ignor
         return [e for e in await uow.cases.events(case_id) if e.kind == "visit_logged"]
 
 
-async def to_outcome(phone: Phone, case: Case, *, colleague: str | None = None) -> None:
-    """/visit → case → today → (colleague) → guardian met; leaves the outcome question open."""
+async def log_earlier_visit(
+    services: Services, world: World, case: Case, outcome: str = "unreachable"
+) -> None:
+    """A phone call logged before the test: the notice may follow an earlier visit only."""
+    async with services.uow() as uow:
+        staff = world.staff["teacher_a"]
+        today = services.clock.now().astimezone(services.tz).date()
+        report = VisitReport(case.id, today, "guardian", outcome, mode="phone")
+        await record_visit(
+            uow,
+            await scope_for(uow, staff),
+            Actor(staff.id, "test"),
+            report,
+            now=services.clock.now(),
+            policy=services.policy,
+            tz=services.tz,
+        )
+        await uow.commit()
+
+
+def outcome_step(m: dict) -> bool:  # type: ignore[type-arg]
+    return "外出打工" in buttons(m)
+
+
+async def to_outcome(
+    phone: Phone, case: Case, *, mode: str = "入户家访", met: str = "监护人", colleague: str | None = None
+) -> dict:  # type: ignore[type-arg]
+    """/visit → case → today → mode → (colleague) → met; leaves the outcome question open."""
     await phone.send("/visit")
     ask = await phone.wait_for_reply(lambda m: any(case.number in b for b in buttons(m)))
     await phone.tap(next(b for b in buttons(ask) if case.number in b))
     await phone.wait_for_reply(lambda m: "今天" in buttons(m))
     await phone.tap("今天")
+    await phone.wait_for_reply(lambda m: "到校约谈" in buttons(m))
+    await phone.tap(mode)
     await phone.wait_for_reply(lambda m: "完成" in buttons(m) and "自动记入" in m["text"])
     if colleague:
         await phone.tap(f"▫️ {colleague}")
         await phone.wait_for_reply(lambda m: f"✅ {colleague}" in buttons(m))
     await phone.tap("完成")
-    await phone.wait_for_reply(lambda m: "家中无人" in buttons(m))
-    await phone.tap("监护人")
-    await phone.wait_for_reply(lambda m: "拒绝返校" in buttons(m))
+    await phone.wait_for_reply(lambda m: "无人应答" in buttons(m))
+    await phone.tap(met)
+    return await phone.wait_for_reply(outcome_step)
 
 
 async def to_photos(phone: Phone, case: Case, outcome: str = "联系不上") -> None:
     await to_outcome(phone, case)
     await phone.tap(outcome)
-    await phone.wait_for_reply(lambda m: "未送达" in buttons(m))
-    await phone.tap("未送达")
     await phone.wait_for_reply(lambda m: "家访照片" in m["text"])
 
 
@@ -138,11 +167,13 @@ async def test_visit_with_two_photos_and_a_location_is_logged_once(
     open_case: Case,
     emulator: Emulator,
 ) -> None:
+    await log_earlier_visit(services, world, open_case)
     phone = await bound("teacher_a")
     await to_outcome(phone, open_case, colleague="刘主任（村干部）")
     await phone.tap("拒绝返校")
     notice = await phone.wait_for_reply(lambda m: "未送达" in buttons(m))
     assert "哪天返校" not in notice["text"]  # the promised date belongs to "agreed to return" only
+    assert "《劝返复学通知书》" in notice["text"]
     await phone.tap("已送达")
     await phone.wait_for_reply(lambda m: "家访照片" in m["text"] and not buttons(m))
     sent = await phone.send_photo(image("JPEG"))
@@ -153,17 +184,31 @@ async def test_visit_with_two_photos_and_a_location_is_logged_once(
     await phone.tap("完成")
     await phone.wait_for_reply(lambda m: "位置" in m["text"])
     await phone.tap("📍 发送当前位置", location=(29.5630123, 106.5515567))
+    await phone.wait_for_reply(lambda m: "下次跟进" in m["text"] and "一周后" in buttons(m))
+    await phone.send("下周一")  # as people say it
     await phone.wait_for_reply(lambda m: "跳过" in buttons(m) and "补充" in m["text"])
     await phone.send("家长态度坚决，已讲解义务教育法")
     summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
-    for expected in ("拒绝返校", "2 张", "已送达", "刘主任", "本人", open_case.number):
+    for expected in (
+        "拒绝返校",
+        "2 张",
+        "已送达",
+        "刘主任",
+        "本人",
+        "入户家访",
+        "2026-10-19",
+        open_case.number,
+    ):
         assert expected in summary["text"]
+    assert_no_internal_words(summary["text"])
     await phone.tap("✅ 提交")
     done = await phone.wait_for_reply(lambda m: "家访已记录" in m["text"])
-    assert "已送达劝返复学通知书" in done["text"]
+    assert "已送达《劝返复学通知书》" in done["text"] and "下次跟进：2026-10-19" in done["text"]
+    assert_no_internal_words(done["text"])
 
-    [event] = await visit_events(services, open_case.id)
+    event = (await visit_events(services, open_case.id))[-1]
     assert event.data["location"] == {"lat": 29.563012, "lon": 106.551557}
+    assert (event.data["mode"], event.data["next_follow_up_on"]) == ("home", "2026-10-19")
     assert event.data["visitors"] == sorted([world.staff["teacher_a"].id, world.staff["cadre_a"].id])
     photos = await attachments_of(services, open_case.id)
     assert len(photos) == 2 and all(a.event_id == event.id for a in photos)
@@ -223,6 +268,7 @@ async def test_dates_and_follow_up_questions(
     phone = await bound("teacher_a")
     await phone.send("/visit")
     ask = await phone.wait_for_reply(lambda m: any(open_case.number in b for b in buttons(m)))
+    assert ask["text"].startswith("（1/13）")  # how many questions at most, until the answers tell
     await phone.tap(next(b for b in buttons(ask) if open_case.number in b))
     await phone.wait_for_reply(lambda m: "今天" in buttons(m))
     await phone.send("2099-01-01")
@@ -232,33 +278,43 @@ async def test_dates_and_follow_up_questions(
     await phone.send(before.isoformat())
     await phone.wait_for_reply(lambda m: "不能早于" in m["text"])
     await phone.tap("今天")
+    await phone.wait_for_reply(lambda m: "到校约谈" in buttons(m))
+    await phone.tap("入户家访")
     await phone.wait_for_reply(lambda m: "自动记入" in m["text"])
     await phone.tap("完成")
-    await phone.wait_for_reply(lambda m: "家中无人" in buttons(m))
+    await phone.wait_for_reply(lambda m: "无人应答" in buttons(m))
     await phone.tap("监护人和学生")
     await phone.wait_for_reply(lambda m: "同意返校" in buttons(m))
     await phone.tap("同意返校")
-    await phone.wait_for_reply(lambda m: "哪天返校" in m["text"])
+    ask = await phone.wait_for_reply(lambda m: "哪天返校" in m["text"])
+    assert "明天" in buttons(ask)
     today = services.clock.now().astimezone(services.tz).date()
     await phone.send((today + timedelta(days=90)).isoformat())
     await phone.wait_for_reply(lambda m: "60 天以内" in m["text"])
-    promised = today + timedelta(days=5)
-    await phone.send(promised.isoformat())  # a future date is right here
-    await phone.wait_for_reply(lambda m: "未送达" in buttons(m))
-    await phone.tap("已送达")  # an absent pupil who agreed to return is no dropout: no notice yet
-    await phone.wait_for_reply(lambda m: "还不能记录送达通知书" in m["text"])
-    await phone.tap("未送达")
-    await phone.wait_for_reply(lambda m: "家访照片" in m["text"])
+    await phone.send("明天")  # a future date is right here, said as people say it
+    promised = today + timedelta(days=1)
+    # An absent pupil who agreed to return is no dropout: the notice is not even asked.
+    photos = await phone.wait_for_reply(lambda m: "家访照片" in m["text"])
+    assert "未送达" not in buttons(photos)
     await send_and_count(phone, 1, image("PNG"))
     await phone.tap("完成")
     await phone.wait_for_reply(lambda m: "位置" in m["text"])
     await phone.tap("跳过")
     await phone.wait_for_reply(lambda m: "为什么没有发送位置" in m["text"] and "跳过" not in buttons(m))
     await phone.send("山里没有信号")
+    await phone.wait_for_reply(lambda m: "下次跟进" in m["text"])
+    await phone.send("今天")  # the next follow-up comes after the visit
+    await phone.wait_for_reply(lambda m: "不能早于" in m["text"])
+    await phone.send((today + timedelta(days=61)).isoformat())
+    await phone.wait_for_reply(lambda m: "60 天以内" in m["text"])
+    await phone.tap("跳过")
     await phone.wait_for_reply(lambda m: "补充" in m["text"])
     await phone.tap("跳过")
     summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
-    assert promised.isoformat() in summary["text"] and "山里没有信号" in summary["text"]
+    for expected in (promised.isoformat(), "山里没有信号", "下次跟进：按默认间隔", "方式：入户家访"):
+        assert expected in summary["text"]
+    assert_no_internal_words(summary["text"])
+    assert "（" not in summary["text"].splitlines()[0]  # the summary is no numbered question
     # Changing the outcome from the summary asks its own follow-up, then comes back to the summary.
     await phone.tap("✏️ 修改")
     await phone.wait_for_reply(lambda m: "结果" in buttons(m))
@@ -275,6 +331,7 @@ async def test_dates_and_follow_up_questions(
     assert (event.data["outcome"], event.data["outcome_detail"]) == ("other", "孩子随奶奶去了县城")
     assert event.data["promised_return_on"] is None and event.data["location"] is None
     assert event.data["no_location_reason"] == "山里没有信号" and event.data["note"] is None
+    assert event.data["next_follow_up_on"] is None
 
 
 async def test_cancel_at_the_photo_step_logs_no_visit(
@@ -299,14 +356,15 @@ async def test_a_visit_button_jumps_to_the_date_but_not_for_someone_elses_case(
     phone = await bound("teacher_a")
     anchor = phone.last_message["message_id"]  # type: ignore[index]
     await phone.press_callback(anchor, f"go:visit:{open_case.id}")
-    await phone.wait_for_reply(lambda m: "今天" in buttons(m) and "哪天去家访" in m["text"])
+    ask = await phone.wait_for_reply(lambda m: "今天" in buttons(m) and "哪天" in m["text"])
+    assert ask["text"].startswith("（1/12）")  # the case came with the button: not a question
     await phone.press_callback(anchor, f"go:visit:{other.id}")
     await phone.wait_for_reply(lambda m: "不在您的负责范围" in m["text"])
     async with services.uow() as uow:
         denied = await uow.audit.entries("denied")
     assert [(e.entity, e.entity_id) for e in denied] == [("case", str(other.id))]
     await phone.tap("今天")  # the first visit form is still open, with its case
-    await phone.wait_for_reply(lambda m: "自动记入" in m["text"])
+    await phone.wait_for_reply(lambda m: "到校约谈" in buttons(m))
 
 
 async def test_a_photo_over_20_mb_is_refused_before_downloading() -> None:
@@ -344,6 +402,8 @@ async def test_skipping_the_location_from_the_summary_asks_why(
     await phone.tap("完成")
     await phone.wait_for_reply(lambda m: "位置" in m["text"])
     await phone.send_location(29.56, 106.55)
+    await phone.wait_for_reply(lambda m: "下次跟进" in m["text"])
+    await phone.tap("跳过")
     await phone.wait_for_reply(lambda m: "补充" in m["text"])
     await phone.tap("跳过")
     await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
@@ -378,3 +438,187 @@ async def test_a_county_officer_is_not_offered_the_visit_form(
     phone = await bound("county")
     await phone.send("/visit")
     await phone.wait_for_reply(lambda m: "不适用于您的角色" in m["text"])
+
+
+async def test_a_phone_call_needs_no_photo_nor_location(
+    polling_bot: Application, bound: BindFactory, services: Services, open_case: Case
+) -> None:
+    phone = await bound("teacher_a")
+    await to_outcome(phone, open_case, mode="电话", met="无人应答")
+    await phone.tap("联系不上")
+    ask = await phone.wait_for_reply(lambda m: "可以不附照片" in m["text"])
+    assert "跳过" in buttons(ask)
+    await phone.tap("跳过")
+    await phone.wait_for_reply(lambda m: "下次跟进" in m["text"])  # no location asked for a call
+    await phone.tap("明天")
+    await phone.wait_for_reply(lambda m: "补充" in m["text"])
+    await phone.tap("跳过")
+    summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
+    assert "方式：电话" in summary["text"] and "照片：0 张" in summary["text"]
+    assert "位置" not in summary["text"]
+    assert_no_internal_words(summary["text"])
+    await phone.tap("✅ 提交")
+    await phone.wait_for_reply(lambda m: "家访已记录" in m["text"])
+    [event] = await visit_events(services, open_case.id)
+    tomorrow = services.clock.now().astimezone(services.tz).date() + timedelta(days=1)
+    assert (event.data["mode"], event.data["attachments"], event.data["location"]) == ("phone", [], None)
+    assert event.data["next_follow_up_on"] == tomorrow.isoformat() and event.data["met"] == "nobody"
+
+
+async def test_a_home_visit_without_a_photo_is_refused(
+    polling_bot: Application, bound: BindFactory, services: Services, open_case: Case
+) -> None:
+    """A video call skipped the photos; changed to a home visit from the summary, it must have one."""
+    phone = await bound("teacher_a")
+    await to_outcome(phone, open_case, mode="视频")
+    await phone.tap("外出打工")
+    await phone.wait_for_reply(lambda m: "可以不附照片" in m["text"])
+    await phone.tap("跳过")
+    await phone.wait_for_reply(lambda m: "下次跟进" in m["text"])
+    await phone.tap("跳过")
+    await phone.wait_for_reply(lambda m: "补充" in m["text"])
+    await phone.tap("跳过")
+    await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
+    await phone.tap("✏️ 修改")
+    await phone.wait_for_reply(lambda m: "方式" in buttons(m))
+    await phone.tap("方式")
+    await phone.wait_for_reply(lambda m: "到校约谈" in buttons(m))
+    await phone.tap("入户家访")
+    ask = await phone.wait_for_reply(lambda m: "家访照片" in m["text"])
+    assert buttons(ask) == []  # no Skip, no Done before the first photo
+    async with services.uow() as uow:
+        seq = (await uow.drafts.get(phone.user_id)).seq  # type: ignore[union-attr]
+    await phone.press_callback(ask["message_id"], f"f:{seq}:~done")  # a forged Done
+    await phone.wait_for_reply(lambda m: "至少需要 1 张" in m["text"])
+    await send_and_count(phone, 1, image("PNG"))
+    await phone.tap("完成")
+    await phone.wait_for_reply(lambda m: "当前的位置" in m["text"])  # a home visit asks where
+    await phone.send_location(29.56, 106.55)
+    summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
+    assert "方式：入户家访" in summary["text"] and "1 张" in summary["text"]
+    assert await visit_events(services, open_case.id) == []
+
+
+async def test_nobody_met_hides_agreed_and_refused(
+    polling_bot: Application, bound: BindFactory, services: Services, open_case: Case
+) -> None:
+    phone = await bound("teacher_a")
+    ask = await to_outcome(phone, open_case, mode="电话", met="无人应答")
+    assert "同意返校" not in buttons(ask) and "拒绝返校" not in buttons(ask)
+    async with services.uow() as uow:
+        seq = (await uow.drafts.get(phone.user_id)).seq  # type: ignore[union-attr]
+    await phone.press_callback(ask["message_id"], f"f:{seq}:agreed_to_return")  # a forged choice
+    await phone.wait_for_reply(lambda m: "不可用" in m["text"])
+    await phone.send("/cancel")
+    await phone.wait_for_reply(lambda m: "已取消" in m["text"])
+    # Met the guardian, who agreed; changed to nobody from the summary: the outcome is asked again.
+    await to_outcome(phone, open_case, mode="电话")
+    await phone.tap("同意返校")
+    await phone.wait_for_reply(lambda m: "哪天返校" in m["text"])
+    await phone.send("后天")
+    await phone.wait_for_reply(lambda m: "可以不附照片" in m["text"])
+    await phone.tap("跳过")
+    await phone.wait_for_reply(lambda m: "下次跟进" in m["text"])
+    await phone.tap("跳过")
+    await phone.wait_for_reply(lambda m: "补充" in m["text"])
+    await phone.tap("跳过")
+    await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
+    await phone.tap("✏️ 修改")
+    await phone.wait_for_reply(lambda m: "见到" in buttons(m))
+    await phone.tap("见到")
+    await phone.wait_for_reply(lambda m: "无人应答" in buttons(m))
+    await phone.tap("无人应答")
+    again = await phone.wait_for_reply(outcome_step)
+    assert "同意返校" not in buttons(again) and "拒绝返校" not in buttons(again)
+    await phone.tap("联系不上")
+    summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
+    assert "结果：联系不上" in summary["text"] and "承诺返校" not in summary["text"]
+    await phone.tap("✅ 提交")
+    await phone.wait_for_reply(lambda m: "家访已记录" in m["text"])
+    [event] = await visit_events(services, open_case.id)
+    assert (event.data["met"], event.data["outcome"], event.data["promised_return_on"]) == (
+        "nobody",
+        "unreachable",
+        None,
+    )
+
+
+async def test_the_notice_is_offered_only_after_an_earlier_visit_and_in_person(
+    polling_bot: Application, bound: BindFactory, world: World, services: Services, open_case: Case
+) -> None:
+    phone = await bound("teacher_a")
+    await to_outcome(phone, open_case, mode="到校约谈")
+    await phone.tap("拒绝返校")  # the dropout is confirmed, but this is the first visit: no notice yet
+    ask = await phone.wait_for_reply(lambda m: "家访照片" in m["text"])
+    assert "《劝返复学通知书》" not in ask["text"]
+    await phone.send("/cancel")
+    await phone.wait_for_reply(lambda m: "已取消" in m["text"])
+    await log_earlier_visit(services, world, open_case, "refused")  # now a confirmed dropout, visited once
+    await to_outcome(phone, open_case, mode="电话")
+    await phone.tap("拒绝返校")
+    ask = await phone.wait_for_reply(lambda m: "可以不附照片" in m["text"])  # not by phone either
+    await phone.send("/cancel")
+    await phone.wait_for_reply(lambda m: "已取消" in m["text"])
+    await to_outcome(phone, open_case, mode="到校约谈")
+    await phone.tap("拒绝返校")
+    ask = await phone.wait_for_reply(lambda m: "已送达" in buttons(m))
+    assert "《劝返复学通知书》" in ask["text"]
+    await phone.tap("已送达")
+    await phone.wait_for_reply(lambda m: "家访照片" in m["text"])
+    await send_and_count(phone, 1, image("PNG"))
+    await phone.tap("完成")
+    await phone.wait_for_reply(lambda m: "下次跟进" in m["text"])  # a talk at school: no location
+    await phone.tap("跳过")
+    await phone.wait_for_reply(lambda m: "补充" in m["text"])
+    await phone.tap("跳过")
+    await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
+    await phone.tap("✅ 提交")
+    await phone.wait_for_reply(lambda m: "家访已记录" in m["text"])
+    async with services.uow() as uow:
+        case = await uow.cases.get(open_case.id)
+    assert case is not None and case.status == CaseStatus.NOTICE_ISSUED
+
+
+@pytest.mark.parametrize("sent", ["photo", "location"])
+async def test_a_photo_or_location_with_no_form_open_points_to_visit(
+    polling_bot: Application, bound: BindFactory, services: Services, sent: str
+) -> None:
+    phone = await bound("teacher_a")
+    if sent == "photo":
+        await phone.send_photo(image("JPEG"))
+    else:
+        await phone.send_location(29.56, 106.55)
+    hint = await phone.wait_for_reply(lambda m: "/visit" in m["text"])
+    assert "没有看懂" not in hint["text"] and "没有保存" in hint["text"]
+    async with services.uow() as uow:
+        assert await uow.drafts.get(phone.user_id) is None
+
+
+async def test_an_english_phone_call_reads_in_english(
+    polling_bot: Application, bound: BindFactory, services: Services, open_case: Case
+) -> None:
+    phone = await bound("teacher_a", language_code="en")
+    await phone.send("/visit")
+    ask = await phone.wait_for_reply(lambda m: any(open_case.number in b for b in buttons(m)))
+    assert ask["text"].startswith("(1/13) Which case")
+    await phone.tap(next(b for b in buttons(ask) if open_case.number in b))
+    await phone.wait_for_reply(lambda m: "Today" in buttons(m))
+    await phone.send("yesterday")
+    await phone.wait_for_reply(lambda m: "Talk at school" in buttons(m))
+    await phone.tap("Phone call")
+    await phone.wait_for_reply(lambda m: "Done" in buttons(m))
+    await phone.tap("Done")
+    await phone.wait_for_reply(lambda m: "Nobody answered" in buttons(m))
+    await phone.tap("Guardian")
+    await phone.wait_for_reply(lambda m: "Working away" in buttons(m))
+    await phone.tap("Working away")
+    await phone.wait_for_reply(lambda m: "needs no photo" in m["text"])
+    await phone.tap("Skip")
+    await phone.wait_for_reply(lambda m: "In a week" in buttons(m))
+    await phone.tap("In a week")
+    await phone.wait_for_reply(lambda m: "Anything to add" in m["text"])
+    await phone.tap("Skip")
+    summary = await phone.wait_for_reply(lambda m: "✅ Submit" in buttons(m))
+    for line in ("How: Phone call", "Met: Guardian", "Outcome: Working away", "Next follow-up: 2026-10-20"):
+        assert line in summary["text"]
+    assert "_" not in summary["text"]

@@ -238,3 +238,38 @@ async def test_scopes_follow_least_privilege(uow_factory: UnitOfWorkFactory, wor
         assert await visible("township") == everyone
         assert await visible("county") == everyone
         assert await visible("admin") == everyone
+
+
+async def test_chat_flags_replace_the_ordinary_ones_and_never_touch_the_sensitive_ones(
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy
+) -> None:
+    pupil = world.student_in(world.class_a)
+    today = clock.now().astimezone(TZ).date()
+    async with uow_factory() as uow:
+        await uow.students.set_flags(pupil.id, ["left_behind", "religion_related"])
+        await uow.commit()
+
+    async def flags() -> list[str]:
+        async with uow_factory() as uow:
+            return await uow.students.flags(pupil.id)
+
+    with pytest.raises(InvalidInput) as refused:
+        await _report(
+            uow_factory,
+            world,
+            "teacher_a",
+            pupil.id,
+            clock,
+            policy,
+            absent_since=today,
+            flags=["early_marriage"],
+        )
+    assert refused.value.code == "unknown_flag"
+    await _report(
+        uow_factory, world, "teacher_a", pupil.id, clock, policy, absent_since=today, flags=["orphan"]
+    )
+    assert await flags() == ["orphan", "religion_related"]
+    await _report(uow_factory, world, "teacher_a", pupil.id, clock, policy, absent_since=today, flags=[])
+    assert await flags() == ["religion_related"]  # unticking every group clears them, but not this one
+    await _report(uow_factory, world, "teacher_a", pupil.id, clock, policy, absent_since=today)
+    assert await flags() == ["religion_related"]  # no flags given (roll call): nothing changes

@@ -241,3 +241,67 @@ async def test_returnable_cases_follow_scope(
         "teacher_b": [],
         "cadre_b": [],
     }
+
+
+async def test_where_the_child_returned_the_record_and_the_support_measures_are_kept(
+    uow_factory: UnitOfWorkFactory, world: World, open_case: Case, clock: FixedClock, policy: Policy
+) -> None:
+    report = ReturnReport(
+        open_case.id,
+        TODAY,
+        "school_confirmed",
+        receiving_school=" 县第二小学 ",
+        receiving_class="六年级(1)班",
+        record_restored=True,
+        support_measures=["tutoring", "mentoring"],
+    )
+    await _confirm(uow_factory, world, "teacher_a", clock, policy, report)
+    async with uow_factory() as uow:
+        event = next(e for e in await uow.cases.events(open_case.id) if e.kind == "return_confirmed")
+    assert (event.data["receiving_school"], event.data["receiving_class"]) == ("县第二小学", "六年级(1)班")
+    assert event.data["record_restored"] is True
+    assert event.data["support_measures"] == ["mentoring", "tutoring"]  # in the code list's order
+
+
+async def test_back_at_the_own_school_records_no_other_school(
+    uow_factory: UnitOfWorkFactory, world: World, open_case: Case, clock: FixedClock, policy: Policy
+) -> None:
+    report = ReturnReport(open_case.id, TODAY, "seen_in_class", record_restored=False)
+    await _confirm(uow_factory, world, "teacher_a", clock, policy, report)
+    async with uow_factory() as uow:
+        event = next(e for e in await uow.cases.events(open_case.id) if e.kind == "return_confirmed")
+    assert (event.data["receiving_school"], event.data["receiving_class"]) == (None, None)
+    assert event.data["record_restored"] is False and event.data["support_measures"] == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "code"),
+    [
+        ({"receiving_school": "县第二小学"}, "receiving_school_and_class"),
+        ({"receiving_class": "六年级(1)班"}, "receiving_school_and_class"),
+        ({"receiving_school": "校" * 101, "receiving_class": "一班"}, "receiving_too_long"),
+        ({"support_measures": ["mentoring", "bribery"]}, "unknown_support_measure"),
+        ({"support_measures": ["vocational"]}, "unknown_support_measure"),  # retired below
+    ],
+)
+async def test_an_incomplete_other_school_or_an_unknown_measure_is_refused(
+    uow_factory: UnitOfWorkFactory,
+    world: World,
+    open_case: Case,
+    clock: FixedClock,
+    policy: Policy,
+    changes: dict[str, object],
+    code: str,
+) -> None:
+    async with uow_factory() as uow:
+        retired = await uow.codes.get("support_measure", "vocational")
+        assert retired is not None
+        retired.active = False
+        await uow.commit()
+    report = ReturnReport(open_case.id, TODAY, "seen_in_class", **changes)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput) as refused:
+        await _confirm(uow_factory, world, "teacher_a", clock, policy, report)
+    assert refused.value.code == code
+    async with uow_factory() as uow:
+        case = await uow.cases.get(open_case.id)
+        assert case is not None and case.status == CaseStatus.SUSPECTED

@@ -1,7 +1,9 @@
-"""Home visits in the domain: the status table, the notice's 7-day clock, evidence links, scope."""
+"""Visits in the domain: the status table, how the visit took place, the notice (after earlier visits,
+in person, 7-day clock), the next follow-up date, evidence links, scope."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,7 +16,15 @@ from domain.errors import InvalidInput, InvalidTransition, NotInScope
 from domain.lifecycle import VISITABLE, CaseStatus
 from domain.policy import Policy
 from domain.scope import scope_for
-from domain.visits import OUTCOMES, VISIT_MOVES, VisitReport, planned_moves, record_visit
+from domain.visits import (
+    OUTCOMES,
+    VISIT_MOVES,
+    VisitReport,
+    notice_allowed,
+    outcomes_for,
+    planned_moves,
+    record_visit,
+)
 from storage import outbox
 from storage.models import Attachment, Case, CaseEvent
 from storage.uow import UnitOfWorkFactory
@@ -88,8 +98,9 @@ async def visit(
     return event
 
 
-def report_for(case: Case, today: date, outcome: str = "agreed_to_return", **kw: object) -> VisitReport:
-    defaults: dict[str, object] = {"met": "guardian", "no_location_reason": "no signal", "visited_on": today}
+def report_for(case: Case, today: date, outcome: str = "agreed_to_return", /, **kw: object) -> VisitReport:
+    """A phone call by default: no photos, no location needed."""
+    defaults: dict[str, object] = {"met": "guardian", "mode": "phone", "visited_on": today}
     if outcome == "agreed_to_return":
         defaults["promised_return_on"] = today + timedelta(days=3)
     return VisitReport(case_id=case.id, outcome=outcome, **{**defaults, **kw})  # type: ignore[arg-type]
@@ -108,6 +119,20 @@ async def add_photo(uow_factory: UnitOfWorkFactory, case: Case, uploader: int, c
         uow.session.add(row)
         await uow.commit()
     return row.id
+
+
+async def in_person(
+    uow_factory: UnitOfWorkFactory,
+    world: World,
+    clock: FixedClock,
+    case: Case,
+    today: date,
+    outcome: str = "refused",
+    **kw: object,
+) -> VisitReport:
+    """A talk at school (到校约谈) with its photo: what serving the notice needs."""
+    photo = await add_photo(uow_factory, case, world.staff["teacher_a"].id, clock)
+    return report_for(case, today, outcome, mode="school", attachment_ids=[photo], **kw)
 
 
 def test_the_status_table_only_uses_lifecycle_moves() -> None:
@@ -162,15 +187,19 @@ async def test_serving_the_notice_starts_the_seven_day_clock(
     uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy, today: date
 ) -> None:
     case = await open_case(uow_factory, world, clock, policy, S.DROPPED_OUT)
-    await visit(
-        uow_factory, world, clock, policy, "teacher_a", report_for(case, today, "refused", notice_served=True)
-    )
+    await visit(uow_factory, world, clock, policy, "teacher_a", report_for(case, today, "refused"))
+    served = await in_person(uow_factory, world, clock, case, today, notice_served=True)
+    await visit(uow_factory, world, clock, policy, "teacher_a", served)
     async with uow_factory() as uow:
         stored = await uow.cases.get(case.id)
         kinds = [(e.kind, e.to_status) for e in await uow.cases.events(case.id)]
     assert stored is not None and stored.status == S.NOTICE_ISSUED
     assert stored.return_due_at == clock.now() + timedelta(days=7)
-    assert kinds[-2:] == [("status_changed", "persuading"), ("notice_served", "notice_issued")]
+    assert kinds[-3:] == [
+        ("status_changed", "persuading"),
+        ("visit_logged", None),
+        ("notice_served", "notice_issued"),
+    ]
 
 
 async def test_a_visit_replaces_the_visit_reminders_and_a_notice_plans_the_return_check(
@@ -188,9 +217,8 @@ async def test_a_visit_replaces_the_visit_reminders_and_a_notice_plans_the_retur
     await visit(uow_factory, world, clock, policy, "teacher_a", report_for(case, today, "refused"))
     kinds = await pending()
     assert "first_visit" not in kinds and "persuade" in kinds  # a confirmed dropout: persuasion visits
-    await visit(
-        uow_factory, world, clock, policy, "teacher_a", report_for(case, today, "refused", notice_served=True)
-    )
+    served = await in_person(uow_factory, world, clock, case, today, notice_served=True)
+    await visit(uow_factory, world, clock, policy, "teacher_a", served)
     kinds = await pending()
     assert "persuade" not in kinds and "return_check" in kinds
 
@@ -199,9 +227,9 @@ async def test_serving_the_notice_again_restarts_the_clock_without_a_status_chan
     uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy, today: date
 ) -> None:
     case = await open_case(uow_factory, world, clock, policy, S.NOTICE_ISSUED)
-    await visit(
-        uow_factory, world, clock, policy, "teacher_a", report_for(case, today, "refused", notice_served=True)
-    )
+    await visit(uow_factory, world, clock, policy, "teacher_a", report_for(case, today, "refused"))
+    served = await in_person(uow_factory, world, clock, case, today, notice_served=True)
+    await visit(uow_factory, world, clock, policy, "teacher_a", served)
     async with uow_factory() as uow:
         stored = await uow.cases.get(case.id)
         events = await uow.cases.events(case.id)
@@ -242,7 +270,7 @@ async def test_photos_are_linked_to_the_visit(
         clock,
         policy,
         "teacher_a",
-        report_for(case, today, attachment_ids=photos, location=(29.56301, 106.55156)),
+        report_for(case, today, mode="home", attachment_ids=photos, location=(29.56301, 106.55156)),
     )
     async with uow_factory() as uow:
         linked = await uow.attachments.of_event(event.id)
@@ -331,3 +359,169 @@ async def test_the_village_cadre_may_log_a_visit_but_another_class_teacher_may_n
         assert "visit_logged" not in [e.kind for e in await uow.cases.events(case.id)]
     event = await visit(uow_factory, world, clock, policy, "cadre_a", report_for(case, today))
     assert event.actor_id == world.staff["cadre_a"].id
+
+
+async def test_a_phone_call_needs_no_photo_nor_location(
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy, today: date
+) -> None:
+    case = await open_case(uow_factory, world, clock, policy)
+    report = report_for(case, today, "unreachable", met="nobody", no_location_reason="ignored")
+    event = await visit(uow_factory, world, clock, policy, "teacher_a", report)
+    assert event.data["mode"] == "phone" and event.data["attachments"] == []
+    assert event.data["location"] is None and event.data["no_location_reason"] is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "code"),
+    [
+        ({"mode": "home", "no_location_reason": "no signal"}, "photos_required"),
+        ({"mode": "school"}, "photos_required"),
+        ({"mode": "letter"}, "unknown_mode"),
+        ({"location": (29.5, 106.5)}, "location_only_for_home_visits"),
+        ({"mode": "video", "location": (29.5, 106.5)}, "location_only_for_home_visits"),
+        ({"met": "nobody"}, "outcome_needs_someone_met"),
+    ],
+)
+async def test_what_the_way_of_visiting_or_whom_it_met_rules_out_is_refused(
+    uow_factory: UnitOfWorkFactory,
+    world: World,
+    clock: FixedClock,
+    policy: Policy,
+    today: date,
+    changes: dict[str, object],
+    code: str,
+) -> None:
+    case = await open_case(uow_factory, world, clock, policy)
+    with pytest.raises(InvalidInput) as refused:
+        await visit(uow_factory, world, clock, policy, "teacher_a", report_for(case, today, **changes))
+    assert refused.value.code == code
+    async with uow_factory() as uow:
+        assert "visit_logged" not in [e.kind for e in await uow.cases.events(case.id)]
+
+
+async def test_a_home_visit_needs_a_photo_and_a_location_or_why_not(
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy, today: date
+) -> None:
+    case = await open_case(uow_factory, world, clock, policy)
+    photo = await add_photo(uow_factory, case, world.staff["teacher_a"].id, clock)
+    with pytest.raises(InvalidInput) as refused:
+        await visit(
+            uow_factory,
+            world,
+            clock,
+            policy,
+            "teacher_a",
+            report_for(case, today, mode="home", attachment_ids=[photo]),
+        )
+    assert refused.value.code == "no_location_reason"
+    report = report_for(case, today, mode="home", attachment_ids=[photo], no_location_reason="no signal")
+    event = await visit(uow_factory, world, clock, policy, "teacher_a", report)
+    assert (event.data["mode"], event.data["no_location_reason"]) == ("home", "no signal")
+
+
+@pytest.mark.parametrize("outcome", ["agreed_to_return", "refused"])
+async def test_nobody_met_cannot_agree_or_refuse(
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy, today: date, outcome: str
+) -> None:
+    case = await open_case(uow_factory, world, clock, policy)
+    with pytest.raises(InvalidInput) as refused:
+        await visit(
+            uow_factory, world, clock, policy, "teacher_a", report_for(case, today, outcome, met="nobody")
+        )
+    assert refused.value.code == "outcome_needs_someone_met"
+    assert refused.value.params == {"outcome": outcome}
+
+
+@pytest.mark.parametrize(
+    ("visited_ago", "follow_up_in", "ok"),
+    [
+        (0, 1, True),
+        (0, 60, True),
+        (3, 0, True),  # a visit three days ago: today is after it and not past
+        (0, 0, False),  # not after the visit
+        (3, -1, False),  # in the past
+        (0, 61, False),  # beyond 60 days
+    ],
+)
+async def test_the_next_follow_up_date_is_after_the_visit_not_past_and_within_60_days(
+    uow_factory: UnitOfWorkFactory,
+    world: World,
+    clock: FixedClock,
+    policy: Policy,
+    today: date,
+    visited_ago: int,
+    follow_up_in: int,
+    ok: bool,
+) -> None:
+    case = await open_case(uow_factory, world, clock, policy, days_absent=5)
+    follow_up = today + timedelta(days=follow_up_in)
+    report = report_for(
+        case,
+        today,
+        "unreachable",
+        visited_on=today - timedelta(days=visited_ago),
+        next_follow_up_on=follow_up,
+    )
+    if not ok:
+        with pytest.raises(InvalidInput) as refused:
+            await visit(uow_factory, world, clock, policy, "teacher_a", report)
+        assert refused.value.code == "next_follow_up_on" and refused.value.params["days"] == 60
+        return
+    event = await visit(uow_factory, world, clock, policy, "teacher_a", report)
+    assert event.data["next_follow_up_on"] == follow_up.isoformat()
+
+
+async def test_without_a_follow_up_date_the_event_says_so(
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy, today: date
+) -> None:
+    case = await open_case(uow_factory, world, clock, policy)
+    event = await visit(uow_factory, world, clock, policy, "teacher_a", report_for(case, today))
+    assert event.data["next_follow_up_on"] is None
+
+
+async def test_the_notice_waits_for_an_earlier_visit(
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy, today: date
+) -> None:
+    case = await open_case(uow_factory, world, clock, policy, S.DROPPED_OUT)
+    served = await in_person(uow_factory, world, clock, case, today, notice_served=True)
+    with pytest.raises(InvalidInput) as refused:
+        await visit(uow_factory, world, clock, policy, "teacher_a", served)
+    assert refused.value.code == "notice_too_early"
+    assert refused.value.params == {"minimum": 1, "visits": 0}
+    async with uow_factory() as uow:
+        stored = await uow.cases.get(case.id)
+        assert stored is not None and stored.status == S.DROPPED_OUT
+    lenient = replace(policy, steps=replace(policy.steps, notice_min_prior_visits=0))
+    await visit(uow_factory, world, clock, lenient, "teacher_a", served)
+    async with uow_factory() as uow:
+        stored = await uow.cases.get(case.id)
+        assert stored is not None and stored.status == S.NOTICE_ISSUED
+
+
+async def test_the_notice_is_served_in_person_only(
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy, today: date
+) -> None:
+    case = await open_case(uow_factory, world, clock, policy, S.DROPPED_OUT)
+    await visit(uow_factory, world, clock, policy, "teacher_a", report_for(case, today, "refused"))
+    with pytest.raises(InvalidInput) as refused:
+        await visit(
+            uow_factory,
+            world,
+            clock,
+            policy,
+            "teacher_a",
+            report_for(case, today, "refused", mode="video", notice_served=True),
+        )
+    assert refused.value.code == "notice_in_person_only"
+
+
+def test_notice_allowed_agrees_with_the_rules() -> None:
+    def allowed(status: str, outcome: str, mode: str = "home", earlier: int = 1) -> bool:
+        return notice_allowed(status, outcome, mode=mode, earlier_visits=earlier, min_prior_visits=1)
+
+    assert allowed("dropped_out", "refused") and allowed("persuading", "refused", mode="school")
+    assert not allowed("dropped_out", "refused", earlier=0)
+    assert not allowed("dropped_out", "refused", mode="phone")
+    assert not allowed("verifying", "agreed_to_return")
+    assert outcomes_for("nobody") == tuple(o for o in OUTCOMES if o not in ("agreed_to_return", "refused"))
+    assert outcomes_for("guardian") == OUTCOMES
