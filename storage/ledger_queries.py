@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEntry, Case, CaseEvent, Code, School, SchoolClass, Staff, Student, StudentFlag
@@ -44,6 +44,10 @@ _CASE_COLUMNS = (
     Student.guardian_name,
     Student.guardian_relation,
     Student.guardian_phone,
+    Student.registered_residence,
+    Student.current_address,
+    Case.returned_on,
+    Case.closed_at,
     Village.name.label("village"),
 )
 
@@ -59,52 +63,118 @@ async def _stream(session: AsyncSession, query: Select[Any]) -> AsyncIterator[An
             yield make(row)
 
 
+def _of_case(column: Any, *where: ColumnElement[bool]) -> ScalarSelect[Any]:
+    """`column` (an aggregate) over the events of the row's case that match `where`."""
+    return select(column).where(CaseEvent.case_id == Case.id, *where).scalar_subquery()
+
+
+def _latest(column: Any, *where: ColumnElement[bool]) -> ScalarSelect[Any]:
+    """`column` of the latest event of the row's case that matches `where`."""
+    return (
+        select(column)
+        .where(CaseEvent.case_id == Case.id, *where)
+        .order_by(CaseEvent.occurred_at.desc(), CaseEvent.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 class LedgerQueries:
     """Case and visit rows for exports, in a stable order, scoped and filtered like the case list."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def stream_cases(
-        self,
-        scope: Scope,
-        flt: CaseFilter,
-        statuses: Collection[str],
-        now: datetime,
-        rules: OverdueRules,
-        *,
-        visits: bool = False,
-    ) -> AsyncIterator[Any]:
+    def _cases(
+        self, scope: Scope, flt: CaseFilter, now: datetime, rules: OverdueRules, *extra: Any
+    ) -> Select[Any]:
         """Plain rows (no ORM entities: building those cost half the export's time) labelled as in
-        _CASE_COLUMNS, plus teacher, cadre and flags "a,b"; with `visits`, also visits (their number)
-        and last_visit."""
-        # Correlated subqueries, not joins on GROUP BY case_id: those aggregate every event of the
-        # province, these read a ledger case's few events through the case_id index.
+        _CASE_COLUMNS, plus teacher, cadre, flags "a,b" and the `extra` columns, in ledger order."""
         flags = (
             select(func.aggregate_strings(StudentFlag.flag, ","))
             .where(StudentFlag.student_id == Student.id)
             .scalar_subquery()
         )
-        columns = [
-            *_CASE_COLUMNS,
-            Teacher.name.label("teacher"),
-            Cadre.name.label("cadre"),
-            flags.label("flags"),
-        ]
-        if visits:
-            of_case = (CaseEvent.case_id == Case.id, CaseEvent.kind == VISIT)
-            columns += [
-                select(func.count(CaseEvent.id)).where(*of_case).scalar_subquery().label("visits"),
-                select(func.max(CaseEvent.occurred_at)).where(*of_case).scalar_subquery().label("last_visit"),
-            ]
-        q = (
-            filtered_cases(scope, flt, now, rules, *columns)
+        return (
+            filtered_cases(
+                scope,
+                flt,
+                now,
+                rules,
+                *_CASE_COLUMNS,
+                Teacher.name.label("teacher"),
+                Cadre.name.label("cadre"),
+                flags.label("flags"),
+                *extra,
+            )
             .outerjoin(Teacher, Teacher.id == Case.responsible_teacher_id)
             .outerjoin(Cadre, Cadre.id == Case.responsible_cadre_id)
-            .where(Case.status.in_(sorted(statuses)))
             .order_by(School.code, SchoolClass.grade, SchoolClass.id, Case.opened_at, Case.id)
         )
-        return _stream(self.session, q)
+
+    def stream_suspected(
+        self,
+        scope: Scope,
+        flt: CaseFilter,
+        now: datetime,
+        rules: OverdueRules,
+        *,
+        statuses: Collection[str],
+        decisions: Collection[str],
+    ) -> AsyncIterator[Any]:
+        """Cases now in `statuses`: the _cases columns plus visit (the data of the latest visit) and
+        decision_kind / decision (kind and data of the latest event of a kind in `decisions`)."""
+        q = self._cases(
+            scope,
+            flt,
+            now,
+            rules,
+            _latest(CaseEvent.data, CaseEvent.kind == VISIT).label("visit"),
+            _latest(CaseEvent.kind, CaseEvent.kind.in_(sorted(decisions))).label("decision_kind"),
+            _latest(CaseEvent.data, CaseEvent.kind.in_(sorted(decisions))).label("decision"),
+        )
+        return _stream(self.session, q.where(Case.status.in_(sorted(statuses))))
+
+    def stream_entered(
+        self,
+        scope: Scope,
+        flt: CaseFilter,
+        now: datetime,
+        rules: OverdueRules,
+        *,
+        statuses: Collection[str],
+        measure_kinds: Collection[str],
+        measure_statuses: Collection[str],
+    ) -> AsyncIterator[Any]:
+        """Cases that ever moved into one of `statuses`, whatever their status now: the _cases columns
+        plus entered_at (their first move into `statuses`), modes (the mode of each visit, "" where the
+        visit recorded none, comma-separated), last_visit, visit (the data of the latest visit) and
+        measures (comma-separated: the kind of each event of a kind in `measure_kinds`, the status
+        reached by each other event moving the case into one of `measure_statuses`)."""
+        # Correlated subqueries, not joins on GROUP BY case_id: those aggregate every event of the
+        # province, these read a ledger case's few events through the case_id index.
+        entering = CaseEvent.to_status.in_(sorted(statuses))
+        is_visit = CaseEvent.kind == VISIT
+        mode = func.coalesce(CaseEvent.data["mode"].as_string(), "")
+        by_kind = CaseEvent.kind.in_(sorted(measure_kinds))
+        q = self._cases(
+            scope,
+            flt,
+            now,
+            rules,
+            _of_case(func.min(CaseEvent.occurred_at), entering).label("entered_at"),
+            _of_case(func.aggregate_strings(mode, ","), is_visit).label("modes"),
+            _of_case(func.max(CaseEvent.occurred_at), is_visit).label("last_visit"),
+            _latest(CaseEvent.data, is_visit).label("visit"),
+            _of_case(
+                func.aggregate_strings(case((by_kind, CaseEvent.kind), else_=CaseEvent.to_status), ","),
+                or_(by_kind, CaseEvent.to_status.in_(sorted(measure_statuses))),
+            ).label("measures"),
+        )
+        # EXISTS lets the database choose: a semi-join over the events for a whole province, or the
+        # case_id index for the few cases of a school.
+        entered = select(CaseEvent.id).where(CaseEvent.case_id == Case.id, entering).exists()
+        return _stream(self.session, q.where(entered))
 
     def stream_visits(
         self,
