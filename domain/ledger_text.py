@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,6 +14,7 @@ from domain.cases import REASON_SCHEME, VERIFICATION_SCHEME
 from domain.identity import mask_address
 from domain.lifecycle import CaseStatus
 from i18n import t
+from storage.ledger_queries import VISIT_TOKEN
 
 S = CaseStatus
 # Official ledgers keep Chinese headers whatever the reader's language (DOMAIN.md §6).
@@ -34,6 +35,7 @@ MEASURE_STATUSES = {S.NOTICE_ISSUED.value: "notice_served", S.ESCALATED.value: "
 VERIFICATION_DECISIONS = ("classified", "cleared", "deferred", "marked_missing")
 VERIFICATION_RESETS = ("reopened", "relapse", "deferral_ended")
 _BACK_IN_SCHOOL = frozenset({S.RETURNED, S.RETENTION})
+MEMO_MAX = 10_000  # texts remembered per export: the same few labels and measure lists recur on most rows
 
 
 def iso_date(value: Any) -> date | None:
@@ -53,12 +55,22 @@ class LedgerLabels:
     pii: bool
     tz: ZoneInfo
     today: date
+    memo: dict[Any, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def remember(self, key: Any, text: str) -> str:
+        if len(self.memo) >= MEMO_MAX:
+            self.memo.clear()
+        self.memo[key] = text
+        return text
 
     def t(self, key: str, fallback: str = "", **params: Any) -> str:
+        if not params and key in self.memo:
+            return self.memo[key]
         try:
-            return t(LEDGER_LANGUAGE, key, **params)
+            text = t(LEDGER_LANGUAGE, key, **params)
         except KeyError:
-            return fallback
+            text = fallback
+        return text if params else self.remember(key, text)
 
     def code(self, scheme: str | None, code: str | None) -> str:
         return self.codes.get((scheme or "", code or ""), ("", ""))[0]
@@ -101,11 +113,15 @@ def whereabouts(lb: LedgerLabels, status: str, returned_on: date | None, visit: 
     return lb.t("ledger.with_detail", label=label, detail=detail) if detail else label or category
 
 
-def measures(lb: LedgerLabels, modes: str | None, kinds: str | None) -> str:
-    """劝返措施: the visits by mode, then each other measure taken (once, however often); `kinds` lists
-    the event kinds of MEASURE_KINDS and statuses of MEASURE_STATUSES found on the case."""
+def measures(lb: LedgerLabels, events: str | None) -> str:
+    """劝返措施: the visits by mode, then each other measure taken (once, however often). `events` as
+    LedgerQueries.stream_entered gives them: a token per visit, measure kind or measure status."""
+    key = ("measures", events)
+    if key in lb.memo:
+        return lb.memo[key]
+    tokens = (events or "").split(",")
+    visits = [v[len(VISIT_TOKEN) :] or DEFAULT_MODE for v in tokens if v.startswith(VISIT_TOKEN)]
     parts = []
-    visits = [m or DEFAULT_MODE for m in modes.split(",")] if modes is not None else []
     if visits:
         counted = Counter(visits)
         known = [m for m in VISIT_MODES if m in counted] + sorted(set(counted) - set(VISIT_MODES))
@@ -114,10 +130,13 @@ def measures(lb: LedgerLabels, modes: str | None, kinds: str | None) -> str:
             for m in known
         )
         parts.append(lb.t("ledger.measures.visits", count=len(visits), modes=by_mode))
-    found = (kinds or "").split(",")
-    taken = {MEASURE_KINDS.get(k) or MEASURE_STATUSES.get(k) for k in found}
+    taken = {MEASURE_KINDS.get(k) or MEASURE_STATUSES.get(k) for k in tokens}
     parts += [lb.t(f"ledger.measures.{k}") for k in MEASURES if k in taken]
-    return "；".join(parts)
+    return lb.remember(key, "；".join(parts))
+
+
+def visit_count(events: str | None) -> int:
+    return sum(token.startswith(VISIT_TOKEN) for token in (events or "").split(","))
 
 
 def verification(lb: LedgerLabels, kind: str | None, data: Any) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from domain.ledger_text import (
     iso_date,
     measures,
     verification,
+    visit_count,
     whereabouts,
 )
 from domain.lifecycle import DROPOUT_LEDGER, SUSPECTED_LEDGER
@@ -178,9 +179,9 @@ async def _dropout_rows(stream: AsyncIterator[Any], lb: LedgerLabels) -> AsyncIt
             *_head(seq, r, lb),
             lb.local_date(r.entered_at),
             *_classified(r, lb),
-            len(r.modes.split(",")) if r.modes is not None else 0,
-            lb.local_date(r.last_visit),
-            measures(lb, r.modes, r.measures),
+            visit_count(r.events),
+            iso_date(r.visit.get("visited_on")) if isinstance(r.visit, Mapping) else None,
+            measures(lb, r.events),
             lb.local_date(r.return_due_at),
             r.returned_on,
             lb.local_date(r.closed_at),

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, ScalarSelect, Select, case, func, or_, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, String, case, func, literal, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEntry, Case, CaseEvent, Code, School, SchoolClass, Staff, Student, StudentFlag
@@ -16,6 +16,7 @@ from storage.scope import Scope
 
 CHUNK = 500
 VISIT = "visit_logged"
+VISIT_TOKEN = "visit:"  # a visit in the `events` of stream_entered
 
 
 # What every ledger row shows of its case and pupil, by label; then what the case ledgers add.
@@ -55,6 +56,10 @@ _CASE_COLUMNS = (
 async def _stream(session: AsyncSession, query: Select[Any]) -> AsyncIterator[Any]:
     """Named tuples by label: reading an attribute of SQLAlchemy's Row costs 0.3 µs, of a named tuple
     a tenth of that, and a ledger row reads some 25."""
+    if session.get_bind().dialect.name == "postgresql":
+        # A ledger's correlated subqueries push PostgreSQL's cost estimate past its JIT thresholds;
+        # compiling them took longer than running them (seconds for 100 000 rows).
+        await session.execute(text("SET LOCAL jit = off"))
     result = await session.stream(query.execution_options(yield_per=CHUNK))
     # fields known only at run time: mypy types the class as a plain tuple, without _make
     make = cast(Any, namedtuple("LedgerRow", list(result.keys())))._make
@@ -147,29 +152,32 @@ class LedgerQueries:
         measure_statuses: Collection[str],
     ) -> AsyncIterator[Any]:
         """Cases that ever moved into one of `statuses`, whatever their status now: the _cases columns
-        plus entered_at (their first move into `statuses`), modes (the mode of each visit, "" where the
-        visit recorded none, comma-separated), last_visit, visit (the data of the latest visit) and
-        measures (comma-separated: the kind of each event of a kind in `measure_kinds`, the status
-        reached by each other event moving the case into one of `measure_statuses`)."""
+        plus entered_at (their first move into `statuses`), visit (the data of the latest visit) and
+        events, comma-separated, one token per event: VISIT_TOKEN + its mode ("" where the visit
+        recorded none) for a visit, the kind of an event of a kind in `measure_kinds`, and the status
+        reached for any other event moving the case into one of `measure_statuses`."""
         # Correlated subqueries, not joins on GROUP BY case_id: those aggregate every event of the
-        # province, these read a ledger case's few events through the case_id index.
+        # province, these read a ledger case's few events through the case_id index. Each costs a
+        # probe per row, so one subquery gathers the visits and the measures.
         entering = CaseEvent.to_status.in_(sorted(statuses))
         is_visit = CaseEvent.kind == VISIT
-        mode = func.coalesce(CaseEvent.data["mode"].as_string(), "")
         by_kind = CaseEvent.kind.in_(sorted(measure_kinds))
+        token = case(
+            (is_visit, literal(VISIT_TOKEN, String) + func.coalesce(CaseEvent.data["mode"].as_string(), "")),
+            (by_kind, CaseEvent.kind),
+            else_=CaseEvent.to_status,
+        )
         q = self._cases(
             scope,
             flt,
             now,
             rules,
             _of_case(func.min(CaseEvent.occurred_at), entering).label("entered_at"),
-            _of_case(func.aggregate_strings(mode, ","), is_visit).label("modes"),
-            _of_case(func.max(CaseEvent.occurred_at), is_visit).label("last_visit"),
             _latest(CaseEvent.data, is_visit).label("visit"),
             _of_case(
-                func.aggregate_strings(case((by_kind, CaseEvent.kind), else_=CaseEvent.to_status), ","),
-                or_(by_kind, CaseEvent.to_status.in_(sorted(measure_statuses))),
-            ).label("measures"),
+                func.aggregate_strings(token, ","),
+                or_(is_visit, by_kind, CaseEvent.to_status.in_(sorted(measure_statuses))),
+            ).label("events"),
         )
         # EXISTS lets the database choose: a semi-join over the events for a whole province, or the
         # case_id index for the few cases of a school.

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain.ledger_text import LedgerLabels, measures, verification, whereabouts
+from domain.ledger_text import LedgerLabels, measures, verification, visit_count, whereabouts
 
 CODES = {
     ("verification_2019", "E"): ("延缓入学", "Deferred enrolment"),
@@ -43,10 +43,13 @@ def test_whereabouts(status: str, returned_on: date | None, visit: object, expec
 
 
 def test_measures_count_visits_by_mode_and_name_each_other_measure_once() -> None:
-    text = measures(LABELS, "phone,,home,drone,phone", "notice_served,notice_issued,escalated,legal_referral")
-    assert text == "家访5次（入户家访2次、电话2次、drone1次）；送达劝返复学通知书；书面上报；移交司法途径"
-    assert measures(LABELS, None, None) == ""
-    assert measures(LABELS, None, "escalated") == "书面上报"  # escalated by the system when a notice expired
+    events = "visit:phone,visit:,visit:home,visit:drone,visit:phone,notice_served,notice_issued,escalated,legal_referral"
+    assert measures(LABELS, events) == (
+        "家访5次（入户家访2次、电话2次、drone1次）；送达劝返复学通知书；书面上报；移交司法途径"
+    )
+    assert visit_count(events) == 5 and visit_count(None) == 0
+    assert measures(LABELS, None) == ""
+    assert measures(LABELS, "escalated") == "书面上报"  # escalated by the system when a notice expired
 
 
 def test_verification_outcome_of_each_decision() -> None:
