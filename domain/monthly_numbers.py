@@ -16,6 +16,8 @@ from storage.ledger_queries import VISIT, LedgerQueries
 from storage.uow import UnitOfWork
 
 S = CaseStatus
+# "Suspected or later": the statuses of the two ledgers. A plain absence is on neither (DOMAIN.md §3).
+LISTED = SUSPECTED_LEDGER | DROPOUT_LEDGER
 SUMMARY_ROWS = (
     "enrolled",
     "new_suspected",
@@ -41,7 +43,10 @@ def month_bounds(month: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
 @dataclass
 class MonthlyNumbers:
     """What the school reports for the month. "New" counts distinct cases entering a ledger in the
-    month; "open" counts are the ledgers as they stood at the end of the month (or now, if earlier)."""
+    month; returned, cleared and closed count distinct cases of the ledgers that came back, were
+    cleared (核减: a clear or a deferral) or closed (销号) in the month; "open" counts are the ledgers
+    as they stood at the end of the month (or now, if earlier), in_retention the ledgers' cases back
+    in school and followed up."""
 
     school_id: int
     school_name: str
@@ -70,10 +75,15 @@ class MonthlyNumbers:
 
 
 def _tally(numbers: MonthlyNumbers, events: Sequence[Any], start: datetime) -> None:
-    """Replays the timeline up to the end of the month: who entered which ledger, and where each case stood."""
-    entered: dict[str, set[int]] = {
+    """Replays the timelines up to the end of the month (events in order per case): which cases
+    entered which ledger in the month, which were cleared, came back or were closed, and where each
+    case stood at the end. Only cases on the ledgers count: a plain absence that turns out excused
+    (cleared), ends with the pupil back (returned) or is closed never was a suspected dropout, so it
+    is neither 核减 nor 复学 nor 销号 in the report."""
+    counted: dict[str, set[int]] = {
         k: set() for k in ("suspected", "dropout", "returned", "cleared", "closed")
     }
+    listed: set[int] = set()  # cases that have been on a ledger by this point of the replay
     for case_id, kind, occurred_at, from_status, to_status in events:
         in_month = occurred_at >= start
         if in_month and kind == VISIT:
@@ -81,22 +91,26 @@ def _tally(numbers: MonthlyNumbers, events: Sequence[Any], start: datetime) -> N
         if to_status is None:
             continue
         numbers.status_at_end[case_id] = to_status
+        was_listed = case_id in listed
+        if to_status in LISTED:
+            listed.add(case_id)
         if not in_month:
             continue
-        if to_status in SUSPECTED_LEDGER and from_status not in SUSPECTED_LEDGER:
-            entered["suspected"].add(case_id)
+        if to_status in LISTED and from_status not in LISTED:
+            counted["suspected"].add(case_id)  # 新增疑似辍学: suspected or later, from outside the ledgers
         if to_status in DROPOUT_LEDGER and from_status not in DROPOUT_LEDGER:
-            entered["dropout"].add(case_id)
-        for status in ("returned", "cleared", "closed"):
-            if to_status == status:
-                entered[status].add(case_id)
-    numbers.new_suspected, numbers.new_dropouts = len(entered["suspected"]), len(entered["dropout"])
-    numbers.returned, numbers.cleared = len(entered["returned"]), len(entered["cleared"])
-    numbers.closed = len(entered["closed"])
-    at_end = list(numbers.status_at_end.values())
-    numbers.open_suspected = sum(s in SUSPECTED_LEDGER for s in at_end)
-    numbers.open_dropouts = sum(s in DROPOUT_LEDGER for s in at_end)
-    numbers.in_retention = sum(s in (S.RETURNED, S.RETENTION) for s in at_end)
+            counted["dropout"].add(case_id)
+        if to_status in (S.CLEARED, S.RETURNED) and from_status in LISTED:
+            counted[to_status].add(case_id)  # 核减 (a clear or a deferral) and 复学, off a ledger
+        if to_status == S.CLOSED and was_listed:
+            counted["closed"].add(case_id)  # 销号: the closing approved
+    numbers.new_suspected, numbers.new_dropouts = len(counted["suspected"]), len(counted["dropout"])
+    numbers.returned, numbers.cleared = len(counted["returned"]), len(counted["cleared"])
+    numbers.closed = len(counted["closed"])
+    at_end = numbers.status_at_end
+    numbers.open_suspected = sum(s in SUSPECTED_LEDGER for s in at_end.values())
+    numbers.open_dropouts = sum(s in DROPOUT_LEDGER for s in at_end.values())
+    numbers.in_retention = sum(s in (S.RETURNED, S.RETENTION) and i in listed for i, s in at_end.items())
 
 
 async def monthly_numbers(uow: UnitOfWork, school_id: int, month: date, tz: ZoneInfo) -> MonthlyNumbers:

@@ -57,7 +57,7 @@ async def export_monthly_report(
         audit(uow, actor, now, "denied", "school", school_id)
         raise NotInScope(f"school {school_id}")
     numbers = await monthly_numbers(uow, school_id, month, tz)
-    await write_monthly_report(uow, numbers, path, tz, pii=pii)
+    await write_monthly_report(uow, numbers, path, tz, reported_on=now.astimezone(tz).date(), pii=pii)
     audit(uow, actor, now, "export", "monthly_report", f"{school_id}:{numbers.month:%Y-%m}", pii=pii)
     return numbers
 
@@ -174,7 +174,15 @@ async def _send(
         path = Path(folder) / "report.xlsx"
         async with services.uow() as uow:
             # Telegram is outside mainland China (DOMAIN.md §8): names masked, no ID numbers.
-            await write_monthly_report(uow, numbers, path, services.tz, pii=False, masked_names=True)
+            await write_monthly_report(
+                uow,
+                numbers,
+                path,
+                services.tz,
+                reported_on=services.clock.now().astimezone(services.tz).date(),
+                pii=False,
+                masked_names=True,
+            )
         caption = t(
             recipient.language,
             "ledger.monthly.caption",

@@ -4,6 +4,7 @@ the month."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,7 +12,8 @@ from zoneinfo import ZoneInfo
 from domain.identity import mask_name, mask_student_number
 from domain.lifecycle import DROPOUT_LEDGER, SUSPECTED_LEDGER
 from domain.monthly_numbers import SUMMARY_ROWS, MonthlyNumbers
-from domain.sheets import Column, Sheet, write_xlsx
+from domain.roles import Role
+from domain.sheets import Column, Sheet, SignOff, write_xlsx
 from i18n import t
 from storage.ledger_queries import LedgerQueries
 from storage.uow import UnitOfWork
@@ -19,7 +21,7 @@ from storage.uow import UnitOfWork
 LANGUAGE = "zh_CN"  # the report goes to the county in the official (Chinese) layout
 
 
-def _summary_sheet(numbers: MonthlyNumbers) -> Sheet:
+def _summary_sheet(numbers: MonthlyNumbers, signoff: SignOff) -> Sheet:
     async def rows() -> AsyncIterator[Sequence[Any]]:
         yield [t(LANGUAGE, "ledger.monthly.school"), numbers.school_name]
         yield [t(LANGUAGE, "ledger.monthly.month"), f"{numbers.month:%Y-%m}"]
@@ -33,6 +35,23 @@ def _summary_sheet(numbers: MonthlyNumbers) -> Sheet:
             Column(t(LANGUAGE, "ledger.monthly.value"), 22),
         ],
         rows=rows(),
+        signoff=signoff,
+    )
+
+
+async def _signoff(uow: UnitOfWork, numbers: MonthlyNumbers, reported_on: date) -> SignOff:
+    """The school signs and stamps its report; the principal, the school's first responsible person,
+    reviews it (DOMAIN.md §1; 000_33cc3c9a67e33d36.txt: 经单位主要负责同志审核、签字、盖章后报县教育局).
+    The person filling it in signs by hand."""
+    principals = await LedgerQueries(uow.session).school_staff_names(numbers.school_id, Role.PRINCIPAL.value)
+    return SignOff(
+        lines=[
+            (t(LANGUAGE, "ledger.monthly.signoff.unit"), numbers.school_name),
+            (t(LANGUAGE, "ledger.monthly.signoff.filled_by"), None),
+            (t(LANGUAGE, "ledger.monthly.signoff.reviewed_by"), "、".join(principals) or None),
+            (t(LANGUAGE, "ledger.monthly.signoff.date"), reported_on),
+        ],
+        stamp=t(LANGUAGE, "ledger.monthly.signoff.stamp"),
     )
 
 
@@ -81,12 +100,15 @@ async def write_monthly_report(
     path: Path,
     tz: ZoneInfo,
     *,
+    reported_on: date,
     pii: bool = False,
     masked_names: bool = False,
 ) -> None:
-    """The .xlsx: a summary sheet and the pupils in the two ledgers at the end of the month."""
+    """The .xlsx: a summary sheet ending in the sign-off block (dated `reported_on`) and the pupils in
+    the two ledgers at the end of the month."""
+    signoff = await _signoff(uow, numbers, reported_on)
     detail = await _detail_sheet(uow, numbers, pii=pii, masked_names=masked_names)
-    await write_xlsx(path, [_summary_sheet(numbers), detail], tz)
+    await write_xlsx(path, [_summary_sheet(numbers, signoff), detail], tz)
 
 
 def file_name(numbers: MonthlyNumbers) -> str:

@@ -29,11 +29,24 @@ class Column:
     kind: str = "text"
 
 
+@dataclass(frozen=True)
+class SignOff:
+    """The signature block under a sheet's rows, as official forms end (填报单位、填报人、审核人、日期, signed
+    and stamped: 000_33cc3c9a67e33d36.txt): a label and a value per line (None leaves a line to sign
+    on), then a box `stamp_rows` high across the sheet's columns, with `stamp` in it, for the seal.
+    Written in .xlsx only."""
+
+    lines: Sequence[tuple[str, Any]]
+    stamp: str
+    stamp_rows: int = 5
+
+
 @dataclass
 class Sheet:
     title: str
     columns: Sequence[Column]
     rows: AsyncIterator[Sequence[Any]]
+    signoff: SignOff | None = None
 
 
 async def _batches(rows: AsyncIterator[Sequence[Any]]) -> AsyncIterator[list[Sequence[Any]]]:
@@ -122,6 +135,8 @@ async def write_xlsx(path: Path, sheets: Sequence[Sheet], tz: tzinfo) -> int:
                 async for batch in _batches(sheet.rows):
                     await writer.rows(batch)
                     total += len(batch)
+                if sheet.signoff is not None:
+                    await writer.send(("signoff", sheet.signoff))
             await writer.close()
         finally:
             await writer.kill()

@@ -266,6 +266,15 @@ class LedgerQueries:
         )
         return (await self.session.execute(q)).all()
 
+    async def school_staff_names(self, school_id: int, role: str) -> list[str]:
+        """Names of the school's active staff in `role`, in the order they were added."""
+        q = (
+            select(Staff.name)
+            .where(Staff.school_id == school_id, Staff.role == role, Staff.active.is_(True))
+            .order_by(Staff.id)
+        )
+        return list((await self.session.scalars(q)).all())
+
     async def enrolled_in_school(self, school_id: int) -> int:
         q = (
             select(func.count())
