@@ -14,7 +14,9 @@ from domain.lifecycle import DROPOUT_LEDGER, CaseStatus
 COUNTIES, TOWNSHIPS, VILLAGES, SCHOOLS, CLASSES = 20, 10, 10, 5, 20  # per parent
 START = datetime(2025, 9, 1, tzinfo=UTC)
 OTHER = [s.value for s in CaseStatus if s not in DROPOUT_LEDGER]
-LEDGER = sorted(s.value for s in DROPOUT_LEDGER)
+# The dropout ledger's cases: those in its statuses now, and dropouts who came back or were closed
+# since (the ledger keeps them).
+LEDGER = [*sorted(s.value for s in DROPOUT_LEDGER), CaseStatus.RETURNED.value, CaseStatus.CLOSED.value]
 BATCH = 50_000
 
 
@@ -38,13 +40,18 @@ def _areas() -> tuple[list[tuple], list[int], list[int]]:  # type: ignore[type-a
     return rows, townships, villages
 
 
+def _status(n: int, ledger_rows: int) -> str:
+    return LEDGER[n % len(LEDGER)] if n < ledger_rows else OTHER[n % len(OTHER)]
+
+
 def _batched(rows: Iterator[tuple]) -> Iterator[list[tuple]]:  # type: ignore[type-arg]
     while batch := list(islice(rows, BATCH)):
         yield batch
 
 
 async def generate(dsn: str, cases: int, ledger_rows: int) -> dict[str, int]:
-    """Writes the province; `ledger_rows` of the cases are in the dropout ledger's statuses."""
+    """Writes the province; `ledger_rows` of the cases entered the dropout ledger (a third of them have
+    returned since, half of those are closed), the others never did."""
     conn = await asyncpg.connect(dsn)
     try:
         areas, townships, villages = _areas()
@@ -107,8 +114,13 @@ async def generate(dsn: str, cases: int, ledger_rows: int) -> dict[str, int]:
 
         def case_rows() -> Iterator[tuple]:  # type: ignore[type-arg]
             for n in range(cases):
-                status = LEDGER[n % len(LEDGER)] if n < ledger_rows else OTHER[n % len(OTHER)]
+                status = _status(n, ledger_rows)
                 opened = START + timedelta(minutes=n % 400_000)
+                back = (
+                    opened + timedelta(days=20)
+                    if status in (CaseStatus.RETURNED, CaseStatus.CLOSED)
+                    else None
+                )
                 yield (
                     n + 1,
                     f"P-{n:08d}",
@@ -119,12 +131,19 @@ async def generate(dsn: str, cases: int, ledger_rows: int) -> dict[str, int]:
                     1,
                     opened + timedelta(days=3),
                     opened.date(),
+                    back.date() if back else None,
+                    back + timedelta(days=30) if back and status == CaseStatus.CLOSED else None,
                 )
 
         def events() -> Iterator[tuple]:  # type: ignore[type-arg]
             for n in range(cases):
                 opened = START + timedelta(minutes=n % 400_000)
-                visit = json.dumps({"outcome": "agreed_to_return", "met": "guardian", "note": "家访记录"})
+                mode = {"mode": "phone"} if n % 3 == 0 else {}  # older visits have no mode (a home visit)
+                visit = json.dumps(
+                    {"outcome": "agreed_to_return", "met": "guardian", "note": "家访记录", **mode}
+                )
+                # Ledger cases entered the dropout ledger; the others moved straight to their status.
+                moved_to = CaseStatus.DROPPED_OUT.value if n < ledger_rows else _status(n, ledger_rows)
                 yield (3 * n + 1, n + 1, "opened", opened, opened, None, "absent", "{}")
                 yield (
                     3 * n + 2,
@@ -143,7 +162,7 @@ async def generate(dsn: str, cases: int, ledger_rows: int) -> dict[str, int]:
                     opened + timedelta(days=3),
                     opened + timedelta(days=3),
                     "absent",
-                    "persuading",
+                    moved_to,
                     "{}",
                 )
 
@@ -177,6 +196,8 @@ async def generate(dsn: str, cases: int, ledger_rows: int) -> dict[str, int]:
                     "version",
                     "visit_due_at",
                     "first_absent_on",
+                    "returned_on",
+                    "closed_at",
                 ],
             )
         for batch in _batched(events()):

@@ -1,4 +1,4 @@
-"""National ID numbers (居民身份证号): checksum validation and masking (DOMAIN.md §8)."""
+"""National ID numbers (居民身份证号): checksum validation; masking of IDs, names, phones, addresses (DOMAIN.md §8)."""
 
 from __future__ import annotations
 
@@ -73,6 +73,15 @@ def mask_phone(phone: str | None) -> str:
         return ""
     p = phone.strip()
     return p[:3] + "****" + p[-4:] if len(p) >= 11 else "*" * len(p)
+
+
+def mask_address(address: str | None) -> str:
+    """Keeps the start (province, city or county: at most 6 characters, and never more than half) and
+    hides the rest, where the village, street and house number are."""
+    if not address:
+        return ""
+    a = address.strip()
+    return a[: min(6, len(a) // 2)] + "****"
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,19 @@ from zoneinfo import ZoneInfo
 
 from domain.audit import Actor, audit
 from domain.identity import mask_id, mask_phone, mask_student_number
+from domain.ledger_text import (
+    LEDGER_LANGUAGE,
+    MEASURE_KINDS,
+    MEASURE_STATUSES,
+    VERIFICATION_DECISIONS,
+    VERIFICATION_RESETS,
+    LedgerLabels,
+    iso_date,
+    measures,
+    verification,
+    visit_count,
+    whereabouts,
+)
 from domain.lifecycle import DROPOUT_LEDGER, SUSPECTED_LEDGER
 from domain.sheets import Column, Sheet, write_csv, write_xlsx
 from domain.stats import OVERDUE_RULES
@@ -20,8 +32,6 @@ from storage.reporting import CaseFilter
 from storage.scope import Scope
 from storage.uow import UnitOfWork
 
-# Official ledgers keep Chinese headers whatever the reader's language (DOMAIN.md §6).
-LEDGER_LANGUAGE = "zh_CN"
 KINDS = ("suspected", "dropout", "persuasion")
 FORMATS = ("xlsx", "csv")
 _PUPIL = [
@@ -32,12 +42,15 @@ _PUPIL = [
     ("class", 12, "text"),
     ("name", 10, "text"),
 ]
+# DOMAIN.md §6: registration place vs current address, guardian, first absence date.
 _IDENTITY = [
     ("sex", 6, "text"),
     ("birth_date", 12, "date"),
     ("student_number", 22, "text"),
     ("national_id", 22, "text"),
     ("village", 12, "text"),
+    ("registered_residence", 24, "text"),
+    ("current_address", 24, "text"),
     ("guardian", 10, "text"),
     ("relation", 8, "text"),
     ("guardian_phone", 15, "text"),
@@ -48,16 +61,18 @@ _CLASSIFIED = [
     ("category_code", 8, "text"),
     ("category", 16, "text"),
     ("reason", 30, "text"),
+    ("whereabouts", 24, "text"),
     ("flags", 26, "text"),
-    ("teacher", 10, "text"),
-    ("cadre", 10, "text"),
 ]
+_RESPONSIBLE = [("teacher", 10, "text"), ("cadre", 10, "text")]
 COLUMNS: dict[str, list[tuple[str, int, str]]] = {
     "suspected": [
         *_PUPIL,
         *_IDENTITY,
         ("days_absent", 8, "int"),
         *_CLASSIFIED,
+        ("verification", 36, "text"),
+        *_RESPONSIBLE,
         ("opened_on", 12, "date"),
         ("verification_due", 12, "date"),
         ("updated_at", 17, "datetime"),
@@ -65,10 +80,15 @@ COLUMNS: dict[str, list[tuple[str, int, str]]] = {
     "dropout": [
         *_PUPIL,
         *_IDENTITY,
+        ("dropped_out_on", 12, "date"),
         *_CLASSIFIED,
         ("persuasion_count", 8, "int"),
         ("last_persuasion", 12, "date"),
+        ("measures", 40, "text"),
         ("notice_return_due", 12, "date"),
+        ("returned_on", 12, "date"),
+        ("closed_on", 12, "date"),
+        *_RESPONSIBLE,
         ("opened_on", 12, "date"),
         ("updated_at", 17, "datetime"),
     ],
@@ -89,7 +109,6 @@ COLUMNS: dict[str, list[tuple[str, int, str]]] = {
         ("recorded_at", 17, "datetime"),
     ],
 }
-LEDGER_STATUSES = {"suspected": SUSPECTED_LEDGER, "dropout": DROPOUT_LEDGER}
 
 
 def columns(kind: str, language: str = LEDGER_LANGUAGE) -> list[Column]:
@@ -100,40 +119,7 @@ def title(kind: str, language: str = LEDGER_LANGUAGE) -> str:
     return t(language, f"ledger.{kind}.title")
 
 
-@dataclass(frozen=True)
-class _Labels:
-    """Everything a row needs that is not in the row: code labels, names, masking, the time zone."""
-
-    codes: dict[tuple[str, str], tuple[str, str]]
-    staff: dict[int, str]
-    pii: bool
-    tz: ZoneInfo
-    today: date
-
-    def t(self, key: str, fallback: str = "") -> str:
-        try:
-            return t(LEDGER_LANGUAGE, key)
-        except KeyError:
-            return fallback
-
-    def code(self, scheme: str | None, code: str | None) -> str:
-        return self.codes.get((scheme or "", code or ""), ("", ""))[0]
-
-    def flags(self, joined: str | None) -> str:
-        return "、".join(self.code("key_group", f) or f for f in sorted(set((joined or "").split(","))) if f)
-
-    def local_date(self, moment: datetime | None) -> date | None:
-        return moment.astimezone(self.tz).date() if moment else None
-
-
-def _iso(value: Any) -> date | None:
-    try:
-        return date.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-
-
-def _identity_cells(row: Any, lb: _Labels) -> list[Any]:
+def _identity_cells(row: Any, lb: LedgerLabels) -> list[Any]:
     number, nid, phone = row.student_number, row.national_id, row.guardian_phone
     if not lb.pii:
         number, nid, phone = mask_student_number(number), mask_id(nid), mask_phone(phone)
@@ -143,6 +129,8 @@ def _identity_cells(row: Any, lb: _Labels) -> list[Any]:
         number,
         nid or "",
         row.village or "",
+        lb.address(row.registered_residence),
+        lb.address(row.current_address),
         row.guardian_name or "",
         row.guardian_relation or "",
         phone or "",
@@ -150,43 +138,61 @@ def _identity_cells(row: Any, lb: _Labels) -> list[Any]:
     ]
 
 
-async def _case_rows(stream: AsyncIterator[Any], kind: str, lb: _Labels) -> AsyncIterator[Sequence[Any]]:
+def _head(seq: int, r: Any, lb: LedgerLabels) -> list[Any]:
+    return [seq, r.number, r.school, r.grade, r.class_name, r.name, *_identity_cells(r, lb)]
+
+
+def _classified(r: Any, lb: LedgerLabels) -> list[Any]:
+    category = lb.code(r.category_scheme, r.category_code)
+    return [
+        lb.t(f"status.{r.status}", r.status),
+        r.category_code or "",
+        category,
+        r.reason or "",
+        whereabouts(lb, r.status, r.returned_on, r.visit, category),
+        lb.flags(r.flags),
+    ]
+
+
+async def _suspected_rows(stream: AsyncIterator[Any], lb: LedgerLabels) -> AsyncIterator[Sequence[Any]]:
     seq = 0
     async for r in stream:
         seq += 1
-        head = [seq, r.number, r.school, r.grade, r.class_name, r.name, *_identity_cells(r, lb)]
-        classified = [
-            lb.t(f"status.{r.status}", r.status),
-            r.category_code or "",
-            lb.code(r.category_scheme, r.category_code),
-            r.reason or "",
-            lb.flags(r.flags),
+        yield [
+            *_head(seq, r, lb),
+            (lb.today - r.first_absent_on).days if r.first_absent_on else None,
+            *_classified(r, lb),
+            verification(lb, r.decision_kind, r.decision),
             r.teacher or "",
             r.cadre or "",
+            lb.local_date(r.opened_at),
+            lb.local_date(r.verification_due_at),
+            r.updated_at,
         ]
-        if kind == "suspected":
-            days = (lb.today - r.first_absent_on).days if r.first_absent_on else None
-            yield [
-                *head,
-                days,
-                *classified,
-                lb.local_date(r.opened_at),
-                lb.local_date(r.verification_due_at),
-                r.updated_at,
-            ]
-        else:
-            yield [
-                *head,
-                *classified,
-                int(r.visits or 0),
-                lb.local_date(r.last_visit),
-                lb.local_date(r.return_due_at),
-                lb.local_date(r.opened_at),
-                r.updated_at,
-            ]
 
 
-async def _visit_rows(stream: AsyncIterator[Any], lb: _Labels) -> AsyncIterator[Sequence[Any]]:
+async def _dropout_rows(stream: AsyncIterator[Any], lb: LedgerLabels) -> AsyncIterator[Sequence[Any]]:
+    seq = 0
+    async for r in stream:
+        seq += 1
+        yield [
+            *_head(seq, r, lb),
+            lb.local_date(r.entered_at),
+            *_classified(r, lb),
+            visit_count(r.events),
+            iso_date(r.visit.get("visited_on")) if isinstance(r.visit, Mapping) else None,
+            measures(lb, r.events),
+            lb.local_date(r.return_due_at),
+            r.returned_on,
+            lb.local_date(r.closed_at),
+            r.teacher or "",
+            r.cadre or "",
+            lb.local_date(r.opened_at),
+            r.updated_at,
+        ]
+
+
+async def _visit_rows(stream: AsyncIterator[Any], lb: LedgerLabels) -> AsyncIterator[Sequence[Any]]:
     seq = 0
     async for r in stream:
         seq += 1
@@ -204,12 +210,12 @@ async def _visit_rows(stream: AsyncIterator[Any], lb: _Labels) -> AsyncIterator[
             r.name,
             number,
             int(r.attempt),
-            _iso(data.get("visited_on")) or lb.local_date(r.occurred_at),
+            iso_date(data.get("visited_on")) or lb.local_date(r.occurred_at),
             visitors,
-            lb.t("ledger.method.home_visit"),
+            lb.mode(data),
             lb.t(f"ledger.met.{data.get('met')}", str(data.get("met") or "")),
             lb.t(f"ledger.outcome.{data.get('outcome')}", str(data.get("outcome") or "")),
-            _iso(data.get("promised_return_on")),
+            iso_date(data.get("promised_return_on")),
             lb.t("ledger.yes") if data.get("notice_served") else lb.t("ledger.no"),
             str(data.get("note") or data.get("outcome_detail") or data.get("other_school") or ""),
             lb.t(f"status.{r.status}", r.status),
@@ -221,22 +227,37 @@ async def _visit_rows(stream: AsyncIterator[Any], lb: _Labels) -> AsyncIterator[
 async def ledger_sheet(
     uow: UnitOfWork, scope: Scope, kind: str, flt: CaseFilter, *, now: datetime, tz: ZoneInfo, pii: bool
 ) -> Sheet:
-    """The rows of one ledger as a lazily streamed sheet."""
+    """The rows of one ledger as a lazily streamed sheet. The suspected-dropout ledger lists the cases
+    now in SUSPECTED_LEDGER; the dropout ledger every case that ever entered DROPOUT_LEDGER, returned,
+    cleared and closed ones included (动态销号 leaves the row, with its 复学/销号 dates)."""
     queries = LedgerQueries(uow.session)
-    labels = _Labels(
+    labels = LedgerLabels(
         codes=await queries.code_labels(),
         staff=await queries.staff_names(),
         pii=pii,
         tz=tz,
         today=now.astimezone(tz).date(),
     )
+    rows: AsyncIterator[Sequence[Any]]
     if kind == "persuasion":
         rows = _visit_rows(queries.stream_visits(scope, flt, now, OVERDUE_RULES), labels)
-    else:
-        stream = queries.stream_cases(
-            scope, flt, LEDGER_STATUSES[kind], now, OVERDUE_RULES, visits=kind == "dropout"
+    elif kind == "suspected":
+        decisions = {*VERIFICATION_DECISIONS, *VERIFICATION_RESETS}
+        stream = queries.stream_suspected(
+            scope, flt, now, OVERDUE_RULES, statuses=SUSPECTED_LEDGER, decisions=decisions
         )
-        rows = _case_rows(stream, kind, labels)
+        rows = _suspected_rows(stream, labels)
+    else:
+        stream = queries.stream_entered(
+            scope,
+            flt,
+            now,
+            OVERDUE_RULES,
+            statuses=DROPOUT_LEDGER,
+            measure_kinds=MEASURE_KINDS,
+            measure_statuses=MEASURE_STATUSES,
+        )
+        rows = _dropout_rows(stream, labels)
     return Sheet(title=title(kind), columns=columns(kind), rows=rows)
 
 

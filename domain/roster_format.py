@@ -191,6 +191,20 @@ SHEETS: dict[str, SheetSpec] = {
                     help="家庭住址所在村的区域编码 area code of the home village",
                 ),
                 C(
+                    "registered_residence",
+                    "户籍地",
+                    ("registered_residence", "household_registration", "户籍所在地", "户口所在地"),
+                    False,
+                    help="可选，户口登记地址 optional: where the household is registered (户籍)",
+                ),
+                C(
+                    "current_address",
+                    "现住址",
+                    ("current_address", "address", "现居住地址", "现居住地"),
+                    False,
+                    help="可选，实际居住地址（与户籍地不同时填写）optional: where the family actually lives",
+                ),
+                C(
                     "guardian_name",
                     "监护人姓名",
                     ("guardian_name", "guardian"),
@@ -323,6 +337,8 @@ class StudentRow:
     guardian_relation: str | None = None
     guardian_phone: str | None = None
     flags: tuple[str, ...] = ()  # as written in the file: codes or labels, checked against the DB
+    registered_residence: str | None = None  # 户籍地
+    current_address: str | None = None  # 现住址, where the family actually lives
 
 
 @dataclass

@@ -34,6 +34,7 @@ from domain.roster_format import (
 
 Progress = Callable[[str, int, int], None]
 PROGRESS_EVERY = 2000
+ADDRESS_MAX = 200  # students.registered_residence / current_address
 MIN_AGE, MAX_AGE = 3, 20  # wide on purpose: over-age pupils and early starters exist
 ROLE_NAMES = "/".join(zh for zh, _ in ROLE_LABELS.values())
 
@@ -149,6 +150,8 @@ def _student(c: RowCells, today: date) -> StudentRow | None:
         c.text("guardian_relation", required=False, max_len=20),
         c.phone("guardian_phone"),
         split_items(c.text("flags", required=False, max_len=500)),
+        c.text("registered_residence", required=False, max_len=ADDRESS_MAX),
+        c.text("current_address", required=False, max_len=ADDRESS_MAX),
     )
     return row if number else None
 

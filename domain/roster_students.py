@@ -17,6 +17,8 @@ from storage.models import Student, StudentFlag
 OPTIONAL = {
     "national_id": "national_id",
     "village_code": "home_village_id",
+    "registered_residence": "registered_residence",
+    "current_address": "current_address",
     "guardian_name": "guardian_name",
     "guardian_relation": "guardian_relation",
     "guardian_phone": "guardian_phone",

@@ -5,7 +5,7 @@ Writing the cells is most of an export's time and holds the GIL, so it runs in i
 overlaps with the database reads instead of taking turns with them.
 
 Messages: (path, tz, a scratch folder for XlsxWriter's temporary files) first, then
-("sheet", title, columns), ("rows", [row, ...]) and ("close",).
+("sheet", title, columns), ("rows", [row, ...]), ("signoff", SignOff) after a sheet's rows, and ("close",).
 Replies on stdout, one line each: "ok" per batch of rows written, "closed" when the file is complete.
 Without "close" (the parent failed or went away) no file is written."""
 
@@ -21,9 +21,10 @@ import xlsxwriter
 from xlsxwriter.format import Format
 
 if TYPE_CHECKING:
-    from domain.sheets import Column  # unpickling the columns imports it
+    from domain.sheets import Column, SignOff  # unpickling the columns imports them
 
 DATE, DATETIME = "yyyy-mm-dd", "yyyy-mm-dd hh:mm"
+SIGNED_DATE = 'yyyy"年"m"月"d"日"'  # how a form's date is written by hand
 # XlsxWriter keeps one row in memory and streams the rest to a temporary file; cell text is never
 # read as a formula or a link.
 BOOK_OPTIONS = {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
@@ -48,6 +49,7 @@ class XlsxSheet:
         self.ws.freeze_panes(1, 0)
         self.ws.autofilter(0, 0, 0, max(len(columns), 1) - 1)
         self.puts = [self._put(column.kind) for column in columns]
+        self.book, self.width = book, max(len(columns), 1)
 
     def _put(self, kind: str) -> Put:
         ws, tz, other = self.ws, self.tz, self._other
@@ -101,6 +103,29 @@ class XlsxSheet:
             r += 1
         self.row = r
 
+    def signoff(self, block: SignOff) -> None:
+        """The signature block one row below the last data row: label, then a ruled cell to write in
+        (the value, if any, already in it), then the box for the stamp."""
+        book, ws, last = self.book, self.ws, self.width - 1
+        label = book.add_format({"bold": True})
+        ruled = {"bottom": 1, "align": "left"}
+        line, day = book.add_format(ruled), book.add_format({**ruled, "num_format": SIGNED_DATE})
+        r = self.row + 1
+        for text, value in block.lines:
+            ws.write_string(r, 0, text, label)
+            for c in range(1, last + 1):
+                if c > 1 or value is None or value == "":
+                    ws.write_blank(r, c, None, line)
+                elif isinstance(value, date):
+                    ws.write_datetime(r, c, value, day)
+                else:
+                    ws.write(r, c, value, line)
+            r += 1
+        box = book.add_format({"border": 1, "align": "center", "valign": "vcenter", "font_color": "#808080"})
+        first = r + 1
+        ws.merge_range(first, 0, first + max(block.stamp_rows, 2) - 1, last, block.stamp, box)
+        self.row = first + max(block.stamp_rows, 2)
+
 
 def serve(stdin: BinaryIO, stdout: TextIO) -> int:
     """Writes the workbook the messages describe; returns the exit status."""
@@ -119,6 +144,8 @@ def serve(stdin: BinaryIO, stdout: TextIO) -> int:
             sheet.append(message[1])
             stdout.write("ok\n")
             stdout.flush()
+        elif message[0] == "signoff" and sheet is not None:
+            sheet.signoff(message[1])
         elif message[0] == "close":
             book.close()
             stdout.write("closed\n")

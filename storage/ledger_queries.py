@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, String, case, func, literal, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEntry, Case, CaseEvent, Code, School, SchoolClass, Staff, Student, StudentFlag
@@ -16,6 +16,7 @@ from storage.scope import Scope
 
 CHUNK = 500
 VISIT = "visit_logged"
+VISIT_TOKEN = "visit:"  # a visit in the `events` of stream_entered
 
 
 # What every ledger row shows of its case and pupil, by label; then what the case ledgers add.
@@ -44,6 +45,10 @@ _CASE_COLUMNS = (
     Student.guardian_name,
     Student.guardian_relation,
     Student.guardian_phone,
+    Student.registered_residence,
+    Student.current_address,
+    Case.returned_on,
+    Case.closed_at,
     Village.name.label("village"),
 )
 
@@ -51,6 +56,10 @@ _CASE_COLUMNS = (
 async def _stream(session: AsyncSession, query: Select[Any]) -> AsyncIterator[Any]:
     """Named tuples by label: reading an attribute of SQLAlchemy's Row costs 0.3 µs, of a named tuple
     a tenth of that, and a ledger row reads some 25."""
+    if session.get_bind().dialect.name == "postgresql":
+        # A ledger's correlated subqueries push PostgreSQL's cost estimate past its JIT thresholds;
+        # compiling them took longer than running them (seconds for 100 000 rows).
+        await session.execute(text("SET LOCAL jit = off"))
     result = await session.stream(query.execution_options(yield_per=CHUNK))
     # fields known only at run time: mypy types the class as a plain tuple, without _make
     make = cast(Any, namedtuple("LedgerRow", list(result.keys())))._make
@@ -59,52 +68,122 @@ async def _stream(session: AsyncSession, query: Select[Any]) -> AsyncIterator[An
             yield make(row)
 
 
+def _of_case(column: Any, *where: ColumnElement[bool]) -> ScalarSelect[Any]:
+    """`column` (an aggregate) over the events of the row's case that match `where`."""
+    return select(column).where(CaseEvent.case_id == Case.id, *where).scalar_subquery()
+
+
+def _latest(column: Any, *where: ColumnElement[bool]) -> ScalarSelect[Any]:
+    """`column` of the latest event of the row's case that matches `where`."""
+    return (
+        select(column)
+        .where(CaseEvent.case_id == Case.id, *where)
+        .order_by(CaseEvent.occurred_at.desc(), CaseEvent.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 class LedgerQueries:
     """Case and visit rows for exports, in a stable order, scoped and filtered like the case list."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def stream_cases(
-        self,
-        scope: Scope,
-        flt: CaseFilter,
-        statuses: Collection[str],
-        now: datetime,
-        rules: OverdueRules,
-        *,
-        visits: bool = False,
-    ) -> AsyncIterator[Any]:
+    def _cases(
+        self, scope: Scope, flt: CaseFilter, now: datetime, rules: OverdueRules, *extra: Any
+    ) -> Select[Any]:
         """Plain rows (no ORM entities: building those cost half the export's time) labelled as in
-        _CASE_COLUMNS, plus teacher, cadre and flags "a,b"; with `visits`, also visits (their number)
-        and last_visit."""
-        # Correlated subqueries, not joins on GROUP BY case_id: those aggregate every event of the
-        # province, these read a ledger case's few events through the case_id index.
+        _CASE_COLUMNS, plus teacher, cadre, flags "a,b" and the `extra` columns, in ledger order."""
         flags = (
             select(func.aggregate_strings(StudentFlag.flag, ","))
             .where(StudentFlag.student_id == Student.id)
             .scalar_subquery()
         )
-        columns = [
-            *_CASE_COLUMNS,
-            Teacher.name.label("teacher"),
-            Cadre.name.label("cadre"),
-            flags.label("flags"),
-        ]
-        if visits:
-            of_case = (CaseEvent.case_id == Case.id, CaseEvent.kind == VISIT)
-            columns += [
-                select(func.count(CaseEvent.id)).where(*of_case).scalar_subquery().label("visits"),
-                select(func.max(CaseEvent.occurred_at)).where(*of_case).scalar_subquery().label("last_visit"),
-            ]
-        q = (
-            filtered_cases(scope, flt, now, rules, *columns)
+        return (
+            filtered_cases(
+                scope,
+                flt,
+                now,
+                rules,
+                *_CASE_COLUMNS,
+                Teacher.name.label("teacher"),
+                Cadre.name.label("cadre"),
+                flags.label("flags"),
+                *extra,
+            )
             .outerjoin(Teacher, Teacher.id == Case.responsible_teacher_id)
             .outerjoin(Cadre, Cadre.id == Case.responsible_cadre_id)
-            .where(Case.status.in_(sorted(statuses)))
             .order_by(School.code, SchoolClass.grade, SchoolClass.id, Case.opened_at, Case.id)
         )
-        return _stream(self.session, q)
+
+    def stream_suspected(
+        self,
+        scope: Scope,
+        flt: CaseFilter,
+        now: datetime,
+        rules: OverdueRules,
+        *,
+        statuses: Collection[str],
+        decisions: Collection[str],
+    ) -> AsyncIterator[Any]:
+        """Cases now in `statuses`: the _cases columns plus visit (the data of the latest visit) and
+        decision_kind / decision (kind and data of the latest event of a kind in `decisions`)."""
+        q = self._cases(
+            scope,
+            flt,
+            now,
+            rules,
+            _latest(CaseEvent.data, CaseEvent.kind == VISIT).label("visit"),
+            _latest(CaseEvent.kind, CaseEvent.kind.in_(sorted(decisions))).label("decision_kind"),
+            _latest(CaseEvent.data, CaseEvent.kind.in_(sorted(decisions))).label("decision"),
+        )
+        return _stream(self.session, q.where(Case.status.in_(sorted(statuses))))
+
+    def stream_entered(
+        self,
+        scope: Scope,
+        flt: CaseFilter,
+        now: datetime,
+        rules: OverdueRules,
+        *,
+        statuses: Collection[str],
+        measure_kinds: Collection[str],
+        measure_statuses: Collection[str],
+    ) -> AsyncIterator[Any]:
+        """Cases that ever moved into one of `statuses`, whatever their status now: the _cases columns
+        plus entered_at (their first move into `statuses`), visit (the data of the latest visit) and
+        events, comma-separated, one token per event: VISIT_TOKEN + its mode ("" where the visit
+        recorded none) for a visit, the kind of an event of a kind in `measure_kinds`, and the status
+        reached for any other event moving the case into one of `measure_statuses`."""
+        # Correlated subqueries, not joins on GROUP BY case_id: those aggregate every event of the
+        # province, these read a ledger case's few events through the case_id index. Each costs a
+        # probe per row, so one subquery gathers the visits and the measures.
+        entering = CaseEvent.to_status.in_(sorted(statuses))
+        is_visit = CaseEvent.kind == VISIT
+        by_kind = CaseEvent.kind.in_(sorted(measure_kinds))
+        token = case(
+            (is_visit, literal(VISIT_TOKEN, String) + func.coalesce(CaseEvent.data["mode"].as_string(), "")),
+            (by_kind, CaseEvent.kind),
+            else_=CaseEvent.to_status,
+        )
+        q = self._cases(
+            scope,
+            flt,
+            now,
+            rules,
+            _of_case(func.min(CaseEvent.occurred_at), entering).label("entered_at"),
+            _latest(CaseEvent.data, is_visit).label("visit"),
+            _of_case(
+                func.aggregate_strings(token, ","),
+                or_(is_visit, by_kind, CaseEvent.to_status.in_(sorted(measure_statuses))),
+            ).label("events"),
+        )
+        # PostgreSQL runs the EXISTS as a hash semi-join: one pass over the events (0.4–0.6 s for the
+        # 3 million of the benchmark province). It does so for one school as well, as it cannot
+        # estimate how few cases a scope holds; an index on case_events.to_status would spare it that.
+        entered = select(CaseEvent.id).where(CaseEvent.case_id == Case.id, entering).exists()
+        return _stream(self.session, q.where(entered))
 
     def stream_visits(
         self,
@@ -187,6 +266,15 @@ class LedgerQueries:
             .order_by(SchoolClass.grade, SchoolClass.id, Case.number)
         )
         return (await self.session.execute(q)).all()
+
+    async def school_staff_names(self, school_id: int, role: str) -> list[str]:
+        """Names of the school's active staff in `role`, in the order they were added."""
+        q = (
+            select(Staff.name)
+            .where(Staff.school_id == school_id, Staff.role == role, Staff.active.is_(True))
+            .order_by(Staff.id)
+        )
+        return list((await self.session.scalars(q)).all())
 
     async def enrolled_in_school(self, school_id: int) -> int:
         q = (

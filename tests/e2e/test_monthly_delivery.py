@@ -1,4 +1,5 @@
-"""On the configured day the scheduler sends each principal the school's monthly report over Telegram."""
+"""On the configured day (the 1st) the scheduler sends each principal the school's report of the month
+that just ended over Telegram."""
 
 from __future__ import annotations
 
@@ -35,19 +36,24 @@ async def test_principal_gets_the_report_on_the_day_and_only_once(
         await _scheduler(services, emulator, tg_bot),
         await _scheduler(services, emulator, tg_bot),
     )
-    clock.set(datetime(2026, 10, 27, 0, 0, tzinfo=UTC))  # the 27th, 08:00 in Beijing: not the day
+    clock.set(datetime(2026, 10, 31, 0, 0, tzinfo=UTC))  # the 31st, 08:00 in Beijing: October not over
     assert await scheduler.leadership.campaign() and not await standby.leadership.campaign()
     await scheduler.deliver_monthly()
     await principal.refresh()
     assert not any(m.get("document") for m in principal.messages)
-    clock.set(datetime(2026, 10, 28, 0, 0, tzinfo=UTC))  # the configured day (28th)
+    clock.set(datetime(2026, 10, 31, 23, 0, tzinfo=UTC))  # 1 November, 07:00: before the digest time
+    assert await scheduler.leadership.campaign()
+    await scheduler.deliver_monthly()
+    await principal.refresh()
+    assert not any(m.get("document") for m in principal.messages)
+    clock.set(datetime(2026, 11, 1, 0, 0, tzinfo=UTC))  # the configured day (1st), 08:00
     assert await scheduler.leadership.campaign() and not await standby.leadership.campaign()
     await standby.deliver_monthly()  # only the leader delivers
     await principal.refresh()
     assert not any(m.get("document") for m in principal.messages)
     await scheduler.deliver_monthly()
     report = await principal.wait_for_reply(lambda m: bool(m.get("document")), timeout=20)
-    assert report["document"]["file_name"].endswith(".xlsx")
+    assert report["document"]["file_name"].endswith("_202610.xlsx")  # the month that ended
     await scheduler.deliver_monthly()  # a second scheduler tick or a restart the same day
     await principal.refresh()
     assert sum(1 for m in principal.messages if m.get("document")) == 1

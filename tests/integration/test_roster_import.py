@@ -164,6 +164,38 @@ async def test_corrected_file_updates_what_changed(
         ]
 
 
+async def test_addresses_are_stored_and_a_file_without_the_columns_keeps_them(
+    uow_factory: UnitOfWorkFactory, clock: FixedClock, tmp_path: Path
+) -> None:
+    sheets = good_sheets()
+    students = sheets["学生"]
+    students[0] += ["户籍地", "现住址"]
+    students[1] += ["测试县测试镇测试一村3组", "测试市新区幸福路8号"]
+    for row in students[2:]:
+        row += [None, None]
+    await _import(uow_factory, clock, write_xlsx(tmp_path / "with.xlsx", sheets))
+    old_style = good_sheets()  # a roster made before the columns existed
+    old_style["学生"][1][9] = "母亲"  # and one real change
+    summary = await _import(uow_factory, clock, write_xlsx(tmp_path / "old.xlsx", old_style))
+    assert summary.updated["students"] == 1 and summary.unchanged["students"] == 4
+    async with uow_factory() as uow:
+        t1 = await uow.students.by_number("T0001")
+        assert t1 is not None and t1.guardian_relation == "母亲"
+        assert (t1.registered_residence, t1.current_address) == (
+            "测试县测试镇测试一村3组",
+            "测试市新区幸福路8号",
+        )
+    students[1][9] = "母亲"
+    students[1][-1] = None  # the column is there and the cell empty: the family's address is cleared
+    await _import(uow_factory, clock, write_xlsx(tmp_path / "cleared.xlsx", sheets))
+    async with uow_factory() as uow:
+        t1 = await uow.students.by_number("T0001")
+        assert t1 is not None and t1.current_address is None
+        assert t1.registered_residence == "测试县测试镇测试一村3组"
+        updates = [e.detail["fields"] for e in await uow.audit.entries("update") if e.entity == "student"]
+    assert updates[-1] == ["current_address"] and "测试" not in str(updates)
+
+
 async def test_csv_files_in_both_encodings(
     uow_factory: UnitOfWorkFactory, clock: FixedClock, tmp_path: Path
 ) -> None:

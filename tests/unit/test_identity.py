@@ -11,6 +11,7 @@ from domain.identity import (
     id_check_char,
     id_problem,
     is_valid_id,
+    mask_address,
     mask_id,
     mask_name,
     mask_phone,
@@ -70,6 +71,12 @@ def test_names_and_phones_are_masked() -> None:
     assert mask_name("欧阳小明") == "欧**明"
     assert mask_name("张明") == "张*"
     assert mask_phone("13800001234") == "138****1234"
+
+
+def test_addresses_keep_only_their_start() -> None:
+    assert mask_address("河南省信阳市上天梯区东山村3组") == "河南省信阳市****"
+    assert mask_address("东山村3组") == "东山****"
+    assert mask_address("村") == "****" and mask_address(None) == mask_address("") == ""
 
 
 def test_national_id_never_prints_in_full(caplog: pytest.LogCaptureFixture) -> None:

@@ -80,6 +80,32 @@ def test_english_aliases_and_header_notes(tmp_path: Path) -> None:
     assert not data.has_column("students", "flags")  # absent optional columns leave stored values alone
 
 
+def test_registered_residence_and_current_address_are_optional_columns(tmp_path: Path) -> None:
+    header = [*good_sheets()["学生"][0], "户籍地", "Current address (现住址)"]
+    rows = [
+        [*good_sheets()["学生"][1], "测试县测试镇测试一村3组", "测试市新区幸福路8号"],
+        [*good_sheets()["学生"][2], "测试县测试镇测试二村", None],
+    ]
+    data = read_roster([write_xlsx(tmp_path / "r.xlsx", _students(*rows, header=header))], today=TODAY)
+    assert [(s.registered_residence, s.current_address) for s in data.students] == [
+        ("测试县测试镇测试一村3组", "测试市新区幸福路8号"),
+        ("测试县测试镇测试二村", None),
+    ]
+    assert data.has_column("students", "registered_residence") and data.has_column(
+        "students", "current_address"
+    )
+    without = read_roster([write_xlsx(tmp_path / "old.xlsx", good_sheets())], today=TODAY)
+    assert not without.has_column("students", "registered_residence")
+    assert without.students[0].registered_residence is None
+
+
+def test_an_address_longer_than_the_database_keeps_is_a_problem(tmp_path: Path) -> None:
+    header = [*good_sheets()["学生"][0], "现住址"]
+    problems = _problems(tmp_path, _students([*good_sheets()["学生"][1], "村" * 201], header=header))
+    assert [p.split(":")[0] for p in problems] == ["学生/2/现住址"]
+    assert "200" in problems[0]
+
+
 @pytest.mark.parametrize(
     "value, expected",
     [

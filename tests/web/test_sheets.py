@@ -14,7 +14,7 @@ import xlsxwriter
 from openpyxl import load_workbook
 
 from domain import sheets
-from domain.sheets import BATCH, IN_FLIGHT, Column, Sheet, write_csv, write_xlsx
+from domain.sheets import BATCH, IN_FLIGHT, Column, Sheet, SignOff, write_csv, write_xlsx
 from domain.xlsx_writer import BOOK_OPTIONS, MAX_ROWS, XlsxSheet
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -82,6 +82,29 @@ async def test_xlsx_layout_formats_and_values(tmp_path: Path, monkeypatch: pytes
         ["文字", "文字"],
         ["学校", "示范小学"],
     ]
+
+
+async def test_a_sign_off_block_follows_the_last_row_across_the_columns(tmp_path: Path) -> None:
+    async def rows() -> AsyncIterator[Sequence[Any]]:
+        for i in range(BATCH + 1):  # past one batch: the block comes after every row, in one file pass
+            yield [i, None, None, "x"]
+
+    signoff = SignOff(
+        [("填报单位", "示范小学"), ("填报人", None), ("日期", date(2026, 11, 1))], "（盖章）", 3
+    )
+    sheet = Sheet("t", COLUMNS, rows(), signoff=signoff)
+    assert await write_xlsx(tmp_path / "t.xlsx", [sheet], TZ) == BATCH + 1
+    ws = load_workbook(tmp_path / "t.xlsx")["t"]
+    last = BATCH + 2  # the header, then the rows
+    assert [ws.cell(last + 1, c).value for c in (1, 2)] == [None, None]  # a blank row first
+    assert [[ws.cell(r, c).value for c in (1, 2)] for r in range(last + 2, last + 5)] == [
+        ["填报单位", "示范小学"],
+        ["填报人", None],
+        ["日期", datetime(2026, 11, 1)],
+    ]
+    assert all(ws.cell(last + 3, c).border.bottom.style == "thin" for c in (2, 3, 4))  # a line to sign on
+    assert [str(r) for r in ws.merged_cells.ranges] == [f"A{last + 6}:D{last + 8}"]
+    assert ws.cell(last + 6, 1).value == "（盖章）" and ws.auto_filter.ref == "A1:D1"
 
 
 async def test_a_failed_export_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
