@@ -120,7 +120,11 @@ def demo_data_cmd() -> None:
     async def work(services: Services) -> tuple[Any, str | None]:
         await _upgrade(services)
         demo = await create_demo_data(
-            services.uow, now=services.clock.now(), policy=services.policy, tz=services.tz
+            services.uow,
+            now=services.clock.now(),
+            policy=services.policy,
+            tz=services.tz,
+            media=services.media,
         )
         officer = next((p for p in demo.staff if p.role == "county_officer"), None)
         if officer is None:

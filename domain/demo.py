@@ -20,6 +20,7 @@ from domain.policy import Policy
 from domain.roles import Role
 from domain.roster import ImportSummary, apply_roster
 from domain.roster_format import AreaRow, ClassRow, RosterData, SchoolRow, StaffRow, StudentRow
+from storage.media import LocalMediaStore
 from storage.models import Staff, Student
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -158,7 +159,14 @@ async def _demo_staff(uow: UnitOfWork, data: RosterData) -> list[DemoStaff]:
 
 
 async def _open_cases(
-    uow: UnitOfWork, data: RosterData, *, now: datetime, policy: Policy, tz: ZoneInfo, rng: random.Random
+    uow: UnitOfWork,
+    data: RosterData,
+    *,
+    now: datetime,
+    policy: Policy,
+    tz: ZoneInfo,
+    rng: random.Random,
+    media: LocalMediaStore | None,
 ) -> dict[str, int]:
     """One case per demo scenario (domain.demo_cases), for pupils drawn at random, each reported by the
     pupil's class teacher."""
@@ -175,19 +183,28 @@ async def _open_cases(
     }
     rows = {r.number: r for r in data.students}
     chosen = [(pupils[n], by_phone[teachers[(rows[n].school_code, rows[n].class_name)]]) for n in numbers]
-    return await make_demo_cases(uow, chosen, now=now, policy=policy, tz=tz)
+    return await make_demo_cases(uow, chosen, now=now, policy=policy, tz=tz, media=media)
 
 
 async def create_demo_data(
-    uow_factory: UnitOfWorkFactory, *, now: datetime, policy: Policy, tz: ZoneInfo, seed: int = 2026
+    uow_factory: UnitOfWorkFactory,
+    *,
+    now: datetime,
+    policy: Policy,
+    tz: ZoneInfo,
+    seed: int = 2026,
+    media: LocalMediaStore | None = None,
 ) -> DemoSummary:
-    """Creates the demo county in one transaction; does nothing if it already exists."""
+    """Creates the demo county in one transaction; does nothing if it already exists. Photos of the
+    demo's in-person visits go to `media` (the dashboard shows them)."""
     data = demo_roster(now.astimezone(tz).date(), seed)
     async with uow_factory() as uow:
         if await uow.directory.area_by_code(DEMO_COUNTY) is not None:
             return DemoSummary(already_existed=True, staff=await _demo_staff(uow, data))
         roster = await apply_roster(uow, data, now=now, actor=Actor.system("demo"))
-        cases = await _open_cases(uow, data, now=now, policy=policy, tz=tz, rng=random.Random(seed))
+        cases = await _open_cases(
+            uow, data, now=now, policy=policy, tz=tz, rng=random.Random(seed), media=media
+        )
         summary = DemoSummary(False, roster, cases, await _demo_staff(uow, data))
         await uow.commit()
     return summary

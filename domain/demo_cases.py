@@ -5,15 +5,19 @@ demo shows only what real use can produce, with a full timeline."""
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from PIL import Image
+
 from domain.audit import Actor
 from domain.automatic import apply_automatic_step
 from domain.cases import AbsenceReport, report_absence
 from domain.decisions import Decision, decide
+from domain.photos import PhotoPolicy, WatermarkInfo, process_photo
 from domain.policy import Policy
 from domain.reminder_actions import record_retention_check
 from domain.reminders import plan_case_reminders
@@ -21,7 +25,8 @@ from domain.returns import ReturnReport, confirm_return
 from domain.roles import Role
 from domain.scope import scope_for
 from domain.visits import VisitReport, record_visit
-from storage.models import Case, Staff, Student
+from storage.media import LocalMediaStore
+from storage.models import Attachment, Case, Staff, Student
 from storage.uow import UnitOfWork
 
 NOTE = "示例数据 demo data"
@@ -163,6 +168,7 @@ async def _act(
     at: datetime,
     policy: Policy,
     tz: ZoneInfo,
+    media: LocalMediaStore | None,
 ) -> Case:
     p = act.params
     person = people.who(str(p.get("who", "teacher")))
@@ -175,6 +181,7 @@ async def _act(
     assert case is not None
     if act.what == "visit":
         promised = today + timedelta(days=p["promised_in"]) if "promised_in" in p else None
+        how = await _visit_how(uow, case, person, p, at, tz, media)
         await record_visit(
             uow,
             scope,
@@ -187,9 +194,8 @@ async def _act(
                 promised_return_on=promised,
                 other_school=p.get("other_school"),
                 notice_served=bool(p.get("notice")),
-                no_location_reason=NOTE,
                 note=NOTE,
-                **visit_mode(p),
+                **how,
             ),
             now=at,
             policy=policy,
@@ -210,13 +216,60 @@ async def _act(
     return case
 
 
-def visit_mode(params: dict[str, Any]) -> dict[str, Any]:
-    """How the demo visited: by phone, except a notice, which is served at home."""
-    return {}
+def _demo_image() -> bytes:
+    """A plain generated picture standing for a photo taken on a visit (clearly not a real one)."""
+    buffer = io.BytesIO()
+    image = Image.new("RGB", (800, 600), (70, 130, 180))
+    image = Image.composite(
+        image, Image.new("RGB", image.size, (240, 240, 240)), Image.linear_gradient("L").resize(image.size)
+    )
+    image.save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+async def _photo(
+    uow: UnitOfWork, case: Case, person: Staff, at: datetime, tz: ZoneInfo, media: LocalMediaStore | None
+) -> int:
+    """One evidence photo through the product's photo pipeline, uploaded by the visitor."""
+    photo = process_photo(
+        _demo_image(), visit=WatermarkInfo(at, "示例村", case.number, person.name), policy=PhotoPolicy(tz=tz)
+    )
+    if media is not None:
+        await media.put(photo.evidence_bytes)
+        await media.put(photo.thumbnail_bytes)
+    row = Attachment(case_id=case.id, uploaded_by_id=person.id, created_at=at, **photo.attachment_fields())
+    uow.session.add(row)
+    await uow.flush()
+    return row.id
+
+
+async def _visit_how(
+    uow: UnitOfWork,
+    case: Case,
+    person: Staff,
+    params: dict[str, Any],
+    at: datetime,
+    tz: ZoneInfo,
+    media: LocalMediaStore | None,
+) -> dict[str, Any]:
+    """By phone, except a notice, which is served in person at home, with a photo and no location."""
+    if not params.get("notice"):
+        return {"mode": "phone"}
+    return {
+        "mode": "home",
+        "no_location_reason": NOTE,
+        "attachment_ids": [await _photo(uow, case, person, at, tz, media)],
+    }
 
 
 async def make_demo_cases(
-    uow: UnitOfWork, pupils: list[tuple[Student, Staff]], *, now: datetime, policy: Policy, tz: ZoneInfo
+    uow: UnitOfWork,
+    pupils: list[tuple[Student, Staff]],
+    *,
+    now: datetime,
+    policy: Policy,
+    tz: ZoneInfo,
+    media: LocalMediaStore | None = None,
 ) -> dict[str, int]:
     """One case per scenario for the given pupils (and their class teachers); returns cases by status."""
     statuses: dict[str, int] = {}
@@ -226,7 +279,7 @@ async def make_demo_cases(
         case: Case | None = None
         for act in acts:
             at = min(opened + timedelta(days=act.day), now)
-            case = await _act(uow, act, case, student, people, at=at, policy=policy, tz=tz)
+            case = await _act(uow, act, case, student, people, at=at, policy=policy, tz=tz, media=media)
         assert case is not None
         await apply_automatic_step(uow, case, now=now, policy=policy, tz=tz)  # deadlines passed since
         await plan_case_reminders(uow, case, policy=policy, now=now, tz=tz)

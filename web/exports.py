@@ -6,7 +6,7 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +82,8 @@ def exports_router() -> APIRouter:
             nav="exports",
             kinds=ledgers.KINDS,
             schools=schools,
-            this_month=f"{viewer.now.astimezone(viewer.services.tz):%Y-%m}",
+            # 一月一报告 covers a calendar month once it has ended: the month just ended is the default.
+            this_month=f"{viewer.now.astimezone(viewer.services.tz).date().replace(day=1) - timedelta(days=1):%Y-%m}",
         )
 
     @router.get("/exports/monthly.xlsx")

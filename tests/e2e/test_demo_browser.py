@@ -30,7 +30,9 @@ async def test_demo_teacher_files_an_absence_report_in_the_simulator(
 
     settings = settings_for(database_url, tmp_path)
     services = build_services(settings)
-    await create_demo_data(services.uow, now=services.clock.now(), policy=services.policy, tz=services.tz)
+    await create_demo_data(
+        services.uow, now=services.clock.now(), policy=services.policy, tz=services.tz, media=services.media
+    )
     await services.close()
     ARTIFACTS.mkdir(exist_ok=True)
     async with running(settings) as base, async_playwright() as playwright:

@@ -39,7 +39,8 @@ from domain.returns import ReturnReport, confirm_return
 from domain.scope import scope_for
 from domain.visits import MET, OUTCOMES, VisitReport, record_visit
 from storage import outbox
-from storage.models import Case, Reminder, Staff, Student, TelegramBinding
+from storage.models import Attachment, Case, Reminder, Staff, Student, TelegramBinding
+from storage.uow import UnitOfWork
 from tests import db
 from tests.factories import World, build_world
 
@@ -264,7 +265,7 @@ async def _step(lab: Lab, op: tuple[Any, ...], pupil_id: int, case_id: int | Non
                         other_school="示例学校" if outcome == "enrolled_elsewhere" else None,
                         outcome_detail="说明" if outcome == "other" else None,
                         no_location_reason="电话联系",
-                        **visit_extras(op[5], today),
+                        **await visit_how(uow, case_id, person, op[3], op[5], today, now),
                     ),
                     now=now,
                     policy=s.policy,
@@ -324,15 +325,32 @@ async def _to_check_day(lab: Lab, case_id: int) -> None:
             lab.clock.set(day_of)
 
 
-def visit_extras(follow_up_in: int | None, today: date) -> dict[str, Any]:
-    """Fields of VisitReport added after the first release (a visit mode, the next follow-up date)."""
-    fields = VisitReport.__dataclass_fields__
-    extras: dict[str, Any] = {}
-    if "mode" in fields:
-        extras["mode"] = "phone"  # no photo or location needed
-    if "next_follow_up_on" in fields and follow_up_in is not None:
-        extras["next_follow_up_on"] = today + timedelta(days=follow_up_in)
-    return extras
+async def visit_how(
+    uow: UnitOfWork,
+    case_id: int,
+    person: Staff,
+    notice: bool,
+    follow_up_in: int | None,
+    today: date,
+    now: datetime,
+) -> dict[str, Any]:
+    """A phone call (no photo or location needed); a notice is served in person at school, with a photo."""
+    how: dict[str, Any] = {"mode": "phone"}
+    if follow_up_in is not None:
+        how["next_follow_up_on"] = today + timedelta(days=follow_up_in)
+    if notice:
+        photo = Attachment(
+            case_id=case_id,
+            uploaded_by_id=person.id,
+            created_at=now,
+            sha256="0" * 64,
+            media_type="image/jpeg",
+            size_bytes=1,
+        )
+        uow.session.add(photo)
+        await uow.flush()
+        how.update(mode="school", attachment_ids=[photo.id])
+    return how
 
 
 async def _check(lab: Lab, case_id: int | None, history: list[tuple[Any, ...]]) -> None:

@@ -45,7 +45,7 @@ def test_whereabouts(status: str, returned_on: date | None, visit: object, expec
 def test_measures_count_visits_by_mode_and_name_each_other_measure_once() -> None:
     events = "visit:phone,visit:,visit:home,visit:drone,visit:phone,notice_served,notice_issued,escalated,legal_referral"
     assert measures(LABELS, events) == (
-        "家访5次（入户家访2次、电话2次、drone1次）；送达劝返复学通知书；书面上报；移交司法途径"
+        "家访5次（入户家访2次、电话2次、drone1次）；送达《劝返复学通知书》；书面上报；移交司法途径"
     )
     assert visit_count(events) == 5 and visit_count(None) == 0
     assert measures(LABELS, None) == ""

@@ -61,7 +61,7 @@ def test_the_ledgers_have_the_columns_of_the_official_forms() -> None:
         "现住址",
         "劝返措施",
         "承包老师",
-        "包村干部",
+        "村干部",
     } <= (headers["dropout"])
     assert {"去向", "核查情况", "户籍地", "现住址"} <= headers["suspected"]
 
@@ -76,7 +76,7 @@ async def test_suspected_ledger_lists_the_suspected_ledger_statuses_only(
     assert g["当前状态"] == "核查中" and g["分类代码"] == "I" and g["去向"] == "因病因残"
     assert g["核查情况"] == "I 因病因残：住院治疗，医院证明已存档"
     assert g["首次缺勤日期"] == datetime(2026, 9, 21) and g["缺勤天数(自然日)"] == 22
-    assert g["承包老师"] == "李老师" and g["包村干部"] == "孙主任" and g["性别"] in ("男", "女")
+    assert g["承包老师"] == "李老师" and g["村干部"] == "孙主任" and g["性别"] in ("男", "女")
     assert h["当前状态"] == "失踪失联" and h["去向"] == "失踪失联"
     assert h["核查情况"] == "G 失踪失联：报案回执 派出所报案回执 2026-118"
 
@@ -99,15 +99,15 @@ async def test_dropout_ledger_keeps_returned_and_closed_dropouts(
     assert f["当前状态"] == "已销号" and f["辍学时间"] == datetime(2026, 9, 8)
     assert f["复学时间"] == datetime(2026, 9, 25) and f["销号时间"] == datetime(2026, 10, 10)
     assert f["去向"] == "已复学" and f["劝返次数"] == 2 and f["最近劝返日期"] == datetime(2026, 9, 12)
-    assert f["劝返措施"] == "家访2次（入户家访1次、电话1次）；送达劝返复学通知书；书面上报；责令限期改正"
+    assert f["劝返措施"] == "家访2次（入户家访1次、电话1次）；送达《劝返复学通知书》；书面上报；责令限期改正"
     assert f["户籍地"] == "测试县示范****" and f["现住址"] == "测试市新区****"  # no PII right
-    assert f["承包老师"] == "王老师" and f["包村干部"] == "刘主任"
+    assert f["承包老师"] == "王老师" and f["村干部"] == "刘主任"
     assert a["当前状态"] == "保学跟踪" and a["辍学时间"] == datetime(2026, 9, 20)
     assert a["复学时间"] == datetime(2026, 10, 8) and a["销号时间"] is None and a["去向"] == "已复学"
     assert a["劝返措施"] == "家访2次（入户家访2次）" and a["户籍地"] is None
-    assert c["当前状态"] == "已送达劝返通知书" and c["辍学时间"] == datetime(2026, 10, 2)
-    assert c["去向"] == "拒绝返校" and c["劝返措施"] == "家访1次（入户家访1次）；送达劝返复学通知书"
-    assert c["通知书返校期限"] == datetime(2026, 10, 10) and c["重点群体"] == "家庭经济困难/脱贫户/监测户"
+    assert c["当前状态"] == "已送达《劝返复学通知书》" and c["辍学时间"] == datetime(2026, 10, 2)
+    assert c["去向"] == "拒绝返校" and c["劝返措施"] == "家访1次（入户家访1次）；送达《劝返复学通知书》"
+    assert c["《劝返复学通知书》返校期限"] == datetime(2026, 10, 10) and c["重点群体"] == "家庭经济困难/脱贫户/监测户"
     assert c["复学时间"] is None and c["销号时间"] is None
     full = rows_of(await sheet_of(as_user, "admin", "/exports/dropout.xlsx"))
     assert (full[0]["户籍地"], full[0]["现住址"]) == (ledger_cases.REGISTERED, ledger_cases.LIVES)
@@ -148,7 +148,7 @@ async def test_persuasion_record_has_one_row_per_attempt(as_user: AsUser, county
         and rows[0]["参与人员"] == "王老师、刘主任"
         and rows[0]["备注"] == "家长外出务工"
     )
-    assert rows[1]["承诺返校日期"] == datetime(2026, 10, 8) and rows[2]["送达通知书"] == "是"
+    assert rows[1]["承诺返校日期"] == datetime(2026, 10, 8) and rows[2]["送达《劝返复学通知书》"] == "是"
     assert {r["方式"] for r in rows} == {"入户家访"}  # visits recorded before the mode existed
     assert ws.cell(row=2, column=9).number_format == "yyyy-mm-dd"  # a real date, shown as a date
     assert ws.cell(row=2, column=19).number_format == "yyyy-mm-dd hh:mm"

@@ -57,7 +57,9 @@ def test_the_api_answers_every_generated_request_without_a_server_error(
     with live_server(database_url, media_dir, clock) as url:
         schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
         operations = [result.ok() for result in schema.get_all_operations()]
-        assert len(operations) == 7  # cases, a case, its events, statistics, decisions, escalations, acknowledge
+        assert (
+            len(operations) == 7
+        )  # cases, a case, its events, statistics, decisions, escalations, acknowledge
         for operation in operations:
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                 _fuzz(operation, mode, url, api_headers)
