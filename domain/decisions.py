@@ -373,10 +373,31 @@ FIELDS: dict[str, tuple[tuple[str, ...], str | None, str | None]] = {
 }
 
 
+# Decisions that fit only one stage of their status, named by the case's next step.
+_WHEN_NEXT: dict[str, frozenset[str | None]] = {
+    "order_compliance": frozenset({"order", "compliance_check"}),
+    "refer_legal": frozenset({"compliance_check"}),
+    "approve_closing": frozenset({"approve_closing", None}),  # None: a cleared case, closed at once
+    "return_for_rework": frozenset({"approve_closing"}),
+    "propose_closing": frozenset({"propose_closing"}),
+}
+_RECHECKED_STEPS = frozenset({"missing_recheck", "recheck_visit", "legal_follow_up"})
+
+
 def offered_decisions(case: Case, staff: Staff) -> list[str]:
-    """The decisions the case page offers this person for this case (their role, its status)."""
+    """The decisions the case page offers this person for this case: their role's, fitting its status
+    and the stage it is at (a report only before it is made, a re-check only when one is due, …)."""
     mine = set(allowed_decisions(staff))
-    return [name for name in _OFFERED[CaseStatus(case.status)] if name in mine]
+    offered = []
+    for name in _OFFERED[CaseStatus(case.status)]:
+        if name not in mine or (name in _WHEN_NEXT and case.next_step not in _WHEN_NEXT[name]):
+            continue
+        if name == "recheck" and case.next_step not in _RECHECKED_STEPS:
+            continue
+        if name == "escalate" and case.status == S.ESCALATED and case.next_step != "report":
+            continue
+        offered.append(name)
+    return offered
 
 
 def allowed_decisions(staff: Staff) -> list[str]:

@@ -62,6 +62,8 @@ async def submit(ctx: FormContext, answers: Answers) -> str:
         flags=list(answers.get("flags") or []),
         note=answers.get("note"),
     )
+    earlier = await ctx.uow.cases.latest_for_student(report.student_id)
+    before = earlier.status if earlier is not None else None
     try:
         case, created = await report_absence(
             ctx.uow, ctx.scope, ctx.actor, report, now=ctx.now, policy=ctx.services.policy, tz=ctx.tz
@@ -70,7 +72,15 @@ async def submit(ctx: FormContext, answers: Answers) -> str:
         raise Reask("report.not_saved") from exc
     except NotInScope:
         raise Reask("report.student_not_available") from None
-    key = "report.submitted_new" if created else "report.submitted_added"
+    # Back at school, cleared or closed this school year: the same case is opened again (a relapse).
+    reopened = not created and before in ("returned", "retention", "cleared", "closed")
+    key = (
+        "report.submitted_new"
+        if created
+        else "report.submitted_reopened"
+        if reopened
+        else "report.submitted_added"
+    )
     return ctx.t(
         key,
         number=case.number,

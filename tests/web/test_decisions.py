@@ -138,7 +138,7 @@ async def test_the_case_page_offers_the_decisions_of_the_role_and_refuses_with_a
     reply = await client.post(f"/cases/{c}/decisions", data={"decision": "escalate", "csrf_token": token})
     assert reply.status_code == 303
     done = await client.get(reply.headers["location"])
-    assert "书面上报已记录" in done.text and "已上报" in done.text
+    assert "书面上报已记录" in done.text and "上报阶段" in done.text
     refused = await client.post(f"/cases/{c}/decisions", data={"decision": "escalate", "csrf_token": token})
     assert refused.status_code == 409 and "已经书面上报过了" in refused.text
     other = await as_user("other_principal")

@@ -107,7 +107,10 @@ async def test_dropout_ledger_keeps_returned_and_closed_dropouts(
     assert a["劝返措施"] == "家访2次（入户家访2次）" and a["户籍地"] is None
     assert c["当前状态"] == "已送达《劝返复学通知书》" and c["辍学时间"] == datetime(2026, 10, 2)
     assert c["去向"] == "拒绝返校" and c["劝返措施"] == "家访1次（入户家访1次）；送达《劝返复学通知书》"
-    assert c["《劝返复学通知书》返校期限"] == datetime(2026, 10, 10) and c["重点群体"] == "家庭经济困难/脱贫户/监测户"
+    assert (
+        c["《劝返复学通知书》返校期限"] == datetime(2026, 10, 10)
+        and c["重点群体"] == "家庭经济困难/脱贫户/监测户"
+    )
     assert c["复学时间"] is None and c["销号时间"] is None
     full = rows_of(await sheet_of(as_user, "admin", "/exports/dropout.xlsx"))
     assert (full[0]["户籍地"], full[0]["现住址"]) == (ledger_cases.REGISTERED, ledger_cases.LIVES)
