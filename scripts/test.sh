@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 WITH_BROWSER=1 PIP_EXTRAS="[test]" bash scripts/install.sh
 mkdir -p test-artifacts
 set +e
-.venv/bin/python -m pytest -p no:cacheprovider "$@"
+# Two workers (the machines have two cores): the suite's long parts (the no-silent-case property test on
+# each database, the end-to-end journeys, the drills) run side by side.
+.venv/bin/python -m pytest -p no:cacheprovider -n "${PYTEST_WORKERS:-2}" "$@"
 rc=$?
 set -e
 if [ "$rc" = 5 ]; then

@@ -58,18 +58,22 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A migrated, empty database on the backend under test."""
+    """A migrated, empty database on the backend under test. Whatever the test did, no open case may be
+    left without an owner and a next dated step (`notoneless doctor` clean after every scenario), unless
+    the test is marked `silent_cases_allowed` (it builds such cases on purpose)."""
     if backend == "sqlite":
-        yield db.copy_sqlite(request.getfixturevalue("sqlite_template"), tmp_path / "test.db")
-        return
-    dsn = request.getfixturevalue("postgres_run_dsn")
-    if dsn is None:
-        pytest.skip("PostgreSQL not reachable (tests run on it under CI=true)")
-    url = db.sqlalchemy_url(dsn)
-    engine = make_engine(url)
-    await db.empty_tables(engine)
-    await engine.dispose()
+        url = db.copy_sqlite(request.getfixturevalue("sqlite_template"), tmp_path / "test.db")
+    else:
+        dsn = request.getfixturevalue("postgres_run_dsn")
+        if dsn is None:
+            pytest.skip("PostgreSQL not reachable (tests run on it under CI=true)")
+        url = db.sqlalchemy_url(dsn)
+        engine = make_engine(url)
+        await db.empty_tables(engine)
+        await engine.dispose()
     yield url
+    if request.node.get_closest_marker("silent_cases_allowed") is None:
+        assert await db.silent_cases(url) == [], "cases went silent (owner or next dated step missing)"
 
 
 @pytest.fixture

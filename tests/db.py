@@ -83,3 +83,17 @@ async def empty_tables(engine: AsyncEngine) -> None:
         await conn.execute(
             text("TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " RESTART IDENTITY CASCADE")
         )
+
+
+async def silent_cases(url: str) -> list[object]:
+    """What `notoneless doctor` would report on this database (domain.invariant)."""
+    from domain.invariant import silent_cases as query
+    from storage.db import make_sessionmaker
+    from storage.uow import UnitOfWorkFactory
+
+    engine = make_engine(url)
+    try:
+        async with UnitOfWorkFactory(make_sessionmaker(engine))() as uow:
+            return list(await query(uow, limit=20))
+    finally:
+        await engine.dispose()

@@ -204,35 +204,40 @@ def case_button(number: str) -> Action:
 
 
 def visit_steps(number: str, photo: bytes) -> list[Step]:
-    """A /visit of case `number`: today, alone, met the guardian, refused, notice served, one photo,
-    location shared, a note, submit."""
+    """A /visit of case `number`: today, at home, alone, met the guardian, refused (the first visit: no
+    notice yet), one photo, location shared, no follow-up date, a note, submit."""
     return [
         Step("command", send("/visit"), lambda m: any(number in b for b in buttons(m))),
         Step("case", case_button(number), lambda m: "今天" in buttons(m)),
-        Step("visited_on", tap("今天"), lambda m: "完成" in buttons(m) and "自动记入" in m["text"]),
-        Step("visitors", tap("完成"), lambda m: "家中无人" in buttons(m)),
+        Step("visited_on", tap("今天"), lambda m: "到校约谈" in buttons(m)),
+        Step("mode", tap("入户家访"), lambda m: "完成" in buttons(m) and "自动记入" in m["text"]),
+        Step("visitors", tap("完成"), lambda m: "无人应答" in buttons(m)),
         Step("met", tap("监护人"), lambda m: "拒绝返校" in buttons(m)),
-        Step("outcome", tap("拒绝返校"), lambda m: "未送达" in buttons(m)),
-        Step("notice", tap("已送达"), lambda m: "家访照片" in m["text"]),
+        Step("outcome", tap("拒绝返校"), lambda m: "家访照片" in m["text"]),
         Step("photo", lambda p: p.send_photo(photo), lambda m: "已收到 1/5" in m["text"]),
         Step("photos_done", tap("完成"), lambda m: "位置" in m["text"]),
         Step(
             "location",
             lambda p: p.tap("📍 发送当前位置", location=(29.5630123, 106.5515567)),
-            lambda m: "跳过" in buttons(m) and "补充" in m["text"],
+            lambda m: "跳过" in buttons(m) and "下次跟进" in m["text"],
         ),
+        Step("follow_up", tap("跳过"), lambda m: "跳过" in buttons(m) and "补充" in m["text"]),
         Step("note", send("家长态度坚决"), lambda m: "✅ 提交" in buttons(m)),
         Step("submit", tap("✅ 提交"), lambda m: "家访已记录" in m["text"]),
     ]
 
 
 def return_steps(number: str) -> list[Step]:
-    """A /return of case `number`: today, seen in class, no photo, submit."""
+    """A /return of case `number`: today, seen in class, back at the same school, record restored, no
+    support measure, no photo, submit."""
     return [
         Step("command", send("/return"), lambda m: any(number in b for b in buttons(m))),
         Step("case", case_button(number), lambda m: "今天" in buttons(m)),
         Step("returned_on", tap("今天"), lambda m: "本人在课堂上见到" in buttons(m)),
-        Step("method", tap("本人在课堂上见到"), lambda m: "跳过" in buttons(m) and "照片" in m["text"]),
+        Step("method", tap("本人在课堂上见到"), lambda m: "是，原学校原班级" in buttons(m)),
+        Step("same_place", tap("是，原学校原班级"), lambda m: "尚未恢复" in buttons(m)),
+        Step("record", tap("已恢复"), lambda m: "保学措施" in m["text"]),
+        Step("measures", tap("完成"), lambda m: "跳过" in buttons(m) and "照片" in m["text"]),
         Step("photos", tap("跳过"), lambda m: "✅ 提交" in buttons(m)),
         Step("submit", tap("✅ 提交"), lambda m: "已确认返校" in m["text"]),
     ]

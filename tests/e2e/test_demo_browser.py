@@ -78,11 +78,11 @@ async def test_demo_teacher_files_an_absence_report_in_the_simulator(
             await say("/visit")
             cases = page.locator(".bubble.bot", has_text="要记录哪个个案").last
             await cases.get_by_role("button", name=re.compile(number.group(1))).click()
-            await tap("今天", "哪天去家访")
-            await tap("完成", "还有谁一起去")
-            await tap("监护人", "见到了谁")
-            await tap("拒绝返校", "家访结果如何")
-            await tap("未送达", "劝返复学通知书")
+            await tap("今天", "这次家访（劝返）是哪天")
+            await tap("入户家访", "怎么家访")
+            await tap("完成", "还有谁一起参加")
+            await tap("监护人", "联系上）了谁")
+            await tap("拒绝返校", "家访结果如何")  # the first visit: no notice is offered yet
             await expect(page.locator(".bubble.bot", has_text="家访照片")).to_be_visible()
             await page.set_input_files(
                 "#photo-input",
@@ -96,6 +96,7 @@ async def test_demo_teacher_files_an_absence_report_in_the_simulator(
             await page.locator("#lat-input").fill("27.2")
             await page.locator("#lon-input").fill("110.3")
             await page.get_by_role("button", name="发送位置 / Send location").click()
+            await tap("跳过", "下次跟进")
             await tap("跳过", "还有要补充的吗")
             await expect(page.locator(".bubble.bot", has_text="家访日期")).to_be_visible()
             await tap("✅ 提交", "家访日期")
