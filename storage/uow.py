@@ -7,6 +7,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.escalations import EscalationRepository
 from storage.inbox import UpdateInbox
 from storage.repositories import (
     AttachmentRepository,
@@ -15,7 +16,6 @@ from storage.repositories import (
     CodeRepository,
     DirectoryRepository,
     DraftRepository,
-    EscalationRepository,
     InviteRepository,
     StudentRepository,
     UpdateLog,

@@ -10,7 +10,8 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from domain.casefile import open_case_file
-from domain.decisions import FIELDS, Decision, DecisionRefused, NotAllowed, decide, offered_decisions
+from domain.decision_offers import FIELDS, offered_decisions
+from domain.decisions import Decision, DecisionRefused, NotAllowed, decide
 from domain.errors import InvalidInput, NotFound, NotInScope
 from domain.escalations import AlreadyAcknowledged, EscalationClosed, acknowledge
 from domain.student_flags import set_case_flags

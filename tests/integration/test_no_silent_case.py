@@ -28,7 +28,8 @@ from domain.audit import Actor
 from domain.automatic import apply_automatic_step
 from domain.cases import AbsenceReport, report_absence
 from domain.clock import FixedClock
-from domain.decisions import DECISIONS, Decision, decide, offered_decisions
+from domain.decision_offers import offered_decisions
+from domain.decisions import DECISIONS, Decision, decide
 from domain.errors import DomainError
 from domain.escalations import acknowledge
 from domain.invariant import silent_cases
