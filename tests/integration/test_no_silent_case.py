@@ -3,7 +3,7 @@
 reminders going out, automatic moves, days passing), on SQLite and PostgreSQL, with the invariant of
 domain.invariant checked after every single step.
 
-Default: 1 000 sequences per backend (2 000 in all). The full drill: HYPOTHESIS_PROFILE=drill (3 000 each).
+Default: 2 000 sequences per backend (4 000 in all). The full drill: HYPOTHESIS_PROFILE=drill (5 000 each).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from tests import db
 from tests.factories import World, build_world
 
 FULL = os.environ.get("HYPOTHESIS_PROFILE") == "drill"
-SEQUENCES = int(os.environ.get("PROPERTY_SEQUENCES") or (3000 if FULL else 1000))  # per backend
+SEQUENCES = int(os.environ.get("PROPERTY_SEQUENCES") or (5000 if FULL else 2000))  # per backend
 COORDINATORS = ("principal", "township", "county")
 # Plausible codes for each decision (a pick past the list's end sends a wrong one, which must be refused).
 CODES: dict[str, tuple[str | None, ...]] = {
@@ -362,7 +362,7 @@ async def _check(lab: Lab, case_id: int | None, history: list[tuple[Any, ...]]) 
     assert violations == [], f"case went silent after {history}"
 
 
-@pytest.mark.timeout(1800)  # 1 000 sequences of up to 15 steps: minutes, not seconds
+@pytest.mark.timeout(1800)  # 2 000 sequences of up to 15 steps: minutes, not seconds
 @settings(
     max_examples=SEQUENCES,
     deadline=None,
