@@ -175,7 +175,8 @@ def run_cmd(
 def scheduler_cmd() -> None:
     """Runs only the reminder scheduler (no web server, no polling), e.g. beside several webhook workers.
     Several may run at once against one database: one leads and sends, the others stand by and take over
-    when it stops or dies (`notoneless leader` shows which)."""
+    when it stops or dies (`notoneless leader` shows which). SIGTERM or Ctrl-C stops it cleanly: a
+    leader gives up its lease, so a standby takes over within about a second."""
     from app.scheduler import run_standalone
 
     settings = get_settings()
@@ -194,8 +195,9 @@ def scheduler_cmd() -> None:
 
     try:
         _with_services(work)
-    except KeyboardInterrupt:
-        typer.echo("Scheduler stopped.")
+    except KeyboardInterrupt:  # Ctrl-C before run_standalone took over SIGINT (e.g. during the upgrade)
+        pass
+    typer.echo("Scheduler stopped.")
 
 
 @cli.command("overview-refresh")

@@ -54,6 +54,15 @@ async def resign(session: AsyncSession, name: str, holder: str, *, now: datetime
     return bool((await session.execute(q)).rowcount == 1)  # type: ignore[attr-defined]
 
 
+async def held_by_another(session: AsyncSession, name: str, holder: str, *, now: datetime) -> bool:
+    """True when another process holds the lease and it has not expired, i.e. take() would change nothing.
+    A plain read, so a standby may look often."""
+    found = await session.scalar(
+        select(Lease.name).where(Lease.name == name, Lease.holder != holder, Lease.expires_at >= now)
+    )
+    return found is not None
+
+
 async def current(session: AsyncSession, name: str) -> Lease | None:
     """The lease row (holder and expiry, expired or not), or None if no process ever took it."""
     return await session.scalar(

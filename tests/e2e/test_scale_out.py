@@ -3,7 +3,8 @@ standalone schedulers, all real processes against one database.
 
 The one address is a small round-robin reverse proxy in this process (what nginx does in deploy/),
 registered with the emulator as the webhook URL, so consecutive updates of one chat land on
-different workers. Of the two schedulers one leads and sends; the other stands by until the leader dies.
+different workers. Of the two schedulers one leads and sends; the other stands by until the leader dies,
+or takes over within about a second when the leader is stopped with SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import itertools
+import signal
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -31,7 +34,15 @@ from sandbox.state import BotState
 from storage import leases
 from storage.models import Reminder
 from tests.drills.conftest import PhoneFactory, four_pupils, invite_code, report_counts
-from tests.drills.procs import free_port, kill9, product_env, spawn, spawn_webhook_worker, wait_http
+from tests.drills.procs import (
+    free_port,
+    kill9,
+    log_tail,
+    product_env,
+    spawn,
+    spawn_webhook_worker,
+    wait_http,
+)
 from tests.drills.reminders import bot_messages, due_reminders, policy_without_quiet_hours, sent_counts
 from tests.drills.scripts import bind, report_steps, walk
 from tests.factories import World
@@ -237,6 +248,73 @@ async def test_of_two_schedulers_only_the_leader_sends_and_after_kill9_the_stand
     # Never both at once: everything the standby sent went out after the leader's last message.
     assert max(at for by, at in rows if by == first) < min(at for by, at in rows if by == second)
     assert emulator.stats()["too_many_requests"]["total"] == 0
+
+
+HANDOVER_LIMIT = 2.0  # seconds from the signal until the standby holds the lease (issue 18)
+
+
+async def until_logged(wanted: dict[Path, str], processes: list[asyncio.subprocess.Process]) -> None:
+    """Until each log holds its line; every process must stay alive meanwhile. Bounded."""
+    async with asyncio.timeout(60):
+        while not all(line in log.read_text(errors="replace") for log, line in wanted.items()):
+            for process, log in zip(processes, wanted, strict=True):
+                assert process.returncode is None, log_tail(log)
+            await asyncio.sleep(0.1)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("app.scheduler") is None,
+    reason="needs the reminder scheduler (`notoneless scheduler`, app/scheduler.py)",
+)
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_a_leader_stopped_by_a_signal_exits_0_and_the_standby_leads_within_2_s(
+    sig: signal.Signals,
+    database_url: str,
+    emulator: Emulator,
+    tg_bot: BotState,
+    services: Services,
+    tmp_path: Path,
+) -> None:
+    # The shipped 30 s lease, renewed every 10 s: without a resign the standby would wait 20-30 s.
+    env = product_env(
+        database_url,
+        tg_bot.token,
+        emulator.url,
+        tmp_path / "media",
+        POLICY_FILE=str(services.settings.policy_file),
+        LOG_LEVEL="INFO",  # the election lines tell when both processes are campaigning
+    )
+    logs = [tmp_path / f"scheduler{n}.log" for n in range(2)]
+    schedulers = [
+        await spawn(["-c", "from app.cli import main; main()", "scheduler"], env, log) for log in logs
+    ]
+    try:
+        async with asyncio.timeout(60):
+            while (holder := await lease_holder(services)) is None:
+                await asyncio.sleep(0.1)
+        [leader] = [p for p in schedulers if p.pid == pid_of(holder)]
+        [standby] = [p for p in schedulers if p is not leader]
+        leader_log, standby_log = logs[schedulers.index(leader)], logs[schedulers.index(standby)]
+        await until_logged(
+            {leader_log: f"{holder} is now the leader", standby_log: "is standing by"}, [leader, standby]
+        )
+
+        signalled = time.monotonic()
+        leader.send_signal(sig)
+        # Bounded beyond the lease, so a hand-over that only came by expiry is reported with its time.
+        async with asyncio.timeout(45):
+            while (holder := await lease_holder(services)) is None or pid_of(holder) != standby.pid:
+                await asyncio.sleep(0.02)
+        took = time.monotonic() - signalled
+        code = await asyncio.wait_for(leader.wait(), timeout=40)  # systemd's TimeoutStopSec
+        print(f"{sig.name}: the standby held the lease {took:.2f} s after the signal; leader exited {code}")
+        assert code == 0, log_tail(leader_log)
+        assert "resigned" in leader_log.read_text()
+        assert took <= HANDOVER_LIMIT, f"hand-over took {took:.2f} s"
+        await until_logged({standby_log: f"{holder} is now the leader"}, [standby])
+    finally:
+        for process in schedulers:
+            await kill9(process)
 
 
 async def test_the_first_case_numbers_of_a_year_are_allocated_by_two_connections_at_once(

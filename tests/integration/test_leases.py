@@ -89,6 +89,30 @@ async def test_a_resigned_lease_is_taken_at_once(
     assert await take(second_factory, "b", clock)
 
 
+async def test_held_by_another_is_true_exactly_when_take_would_be_refused(
+    uow_factory: UnitOfWorkFactory, clock: FixedClock
+) -> None:
+    """What a standby reads every second instead of trying to take the lease (app.leadership)."""
+
+    async def held(holder: str) -> bool:
+        async with uow_factory() as uow:
+            return await leases.held_by_another(uow.session, SCHEDULER, holder, now=clock.now())
+
+    assert not await held("b")  # nobody ever took it
+    assert await take(uow_factory, "a", clock)
+    assert await held("b") and not await held("a")
+    clock.advance(TTL)  # exactly at the expiry: still a's, as for take()
+    assert await held("b")
+    clock.advance(timedelta(seconds=1))
+    assert not await held("b")
+    assert await take(uow_factory, "b", clock)
+    async with uow_factory() as uow:
+        assert await leases.resign(uow.session, SCHEDULER, "b", now=clock.now())
+        await uow.commit()
+    clock.advance(timedelta(milliseconds=1))
+    assert not await held("a")  # a resigned lease is free at once
+
+
 async def test_processes_racing_for_the_lease_get_exactly_one_leader(
     uow_factory: UnitOfWorkFactory, second_factory: UnitOfWorkFactory, clock: FixedClock
 ) -> None:
