@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.settings import Settings, SettingsError
+from bot.limits import BURST, SendLimiter
 from domain.clock import Clock, SystemClock
 from domain.policy import Policy, PolicyError, load_policy
 from storage.db import make_engine, make_sessionmaker
@@ -24,6 +25,8 @@ class Services:
     uow: UnitOfWorkFactory
     policy: Policy
     clock: Clock
+    # Telegram's budget, for the bot's replies and the reminders alike (build_services shares it on PostgreSQL)
+    send_limiter: SendLimiter = field(default_factory=SendLimiter)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -45,10 +48,16 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     except PolicyError as exc:
         raise SettingsError(f"Invalid setting POLICY_FILE: {exc}") from None
     engine = make_engine(settings.database_url)
+    r = policy.reminders
+    # Several processes share one bot only on PostgreSQL; there they share its budget too (bot.limits).
+    shared = engine if engine.dialect.name == "postgresql" else None
     return Services(
         settings=settings,
         engine=engine,
         uow=UnitOfWorkFactory(make_sessionmaker(engine)),
         policy=policy,
         clock=clock or SystemClock(),
+        send_limiter=SendLimiter(
+            r.messages_per_second, BURST, r.per_chat_interval.total_seconds(), shared=shared
+        ),
     )

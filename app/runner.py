@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Iterator
 from contextlib import AsyncExitStack
 
 import uvicorn
 from fastapi import APIRouter
 
 from app.container import Services, build_services
+from app.scheduler import STOP_SIGNALS
 from app.settings import Settings
 from bot.application import build_application, freeze_startup_heap, launch, shutdown
 from storage.migrate import upgrade
@@ -40,6 +43,16 @@ async def _stop_when(event: asyncio.Event, server: uvicorn.Server) -> None:
     server.should_exit = True
 
 
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: it re-raises SIGTERM once the server has stopped, which
+    ends the process before the scheduler resigns its lease and the bot shuts down. `run` handles the
+    signals instead and stops everything in order."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 async def _start_scheduler(
     stack: AsyncExitStack, services: Services, token: str, base_url: str, file_url: str
 ) -> None:
@@ -61,6 +74,12 @@ async def run(settings: Settings, stop: asyncio.Event | None = None, *, schedule
     await upgrade(services.engine)
     routers: list[APIRouter] = []
     async with AsyncExitStack() as stack:
+        if stop is None:  # the CLI: SIGTERM (systemd, deploys) and Ctrl-C stop it cleanly
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in STOP_SIGNALS:
+                loop.add_signal_handler(sig, stop.set)
+                stack.callback(loop.remove_signal_handler, sig)
         stack.push_async_callback(services.close)
         demo = settings.token is None
         if demo:
@@ -81,7 +100,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None, *, schedule
         )
         if webhook:
             routers.append(webhook_router(application, secret))
-        server = uvicorn.Server(
+        server = _Server(
             uvicorn.Config(
                 create_app(services, routers=routers, demo=demo),
                 host=settings.web_host,
@@ -98,9 +117,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None, *, schedule
                 await _start_scheduler(stack, services, str(token), base_url, file_url)
             where = f"http://{settings.web_host}:{settings.web_port}"
             log.info("Not One Less is running at %s%s", where, "  (demo: open /simulator)" if demo else "")
-            if stop is not None:
-                watcher = asyncio.create_task(_stop_when(stop, server))
-                stack.callback(watcher.cancel)
+            watcher = asyncio.create_task(_stop_when(stop, server))
+            stack.callback(watcher.cancel)
             await server.serve()
         finally:
             await shutdown(application)

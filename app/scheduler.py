@@ -70,6 +70,7 @@ class ReminderScheduler:
             clock=services.clock,
             worker=worker_name(),
             default_language=services.settings.default_language,
+            limiter=services.send_limiter,
         )
         # The lease holder is the sender's worker id, so `claimed_by` on a sent row names the leader.
         self.leadership = Leadership(

@@ -116,16 +116,16 @@ async def throughput(backend: str, table: Table, phones_n: int = 40, steps: int 
     table.add(
         "throughput",
         backend,
-        "echo bot + AIORateLimiter",
+        "echo bot + rate limiter",
         f"{limited:.0f} updates/s",
-        note="the product's limiter: ≤ 30 msg/s, Telegram's own cap",
+        note="the product's limiter: ≤ 28 msg/s, under Telegram's cap",
     )
     table.add(
         "throughput",
         backend,
         "/report step, as shipped",
         f"{product:.0f} updates/s",
-        note="search a pupil; AIORateLimiter on",
+        note="search a pupil; rate limiter on",
     )
     table.add(
         "throughput",

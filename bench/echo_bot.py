@@ -2,7 +2,8 @@
 
 Same start-up protocol as tests/drills/bot_process.py (prints "ready", waits for a line on stdin,
 prints "polling"), same polling settings as the product, no database, and no rate limiter unless
-ECHO_RATE_LIMITER=1 (then the product's AIORateLimiter, which holds any bot to Telegram's 30 msg/s).
+ECHO_RATE_LIMITER=1 (then the product's rate limiter, bot.limits, at the shipped 28 msg/s; this process's
+own budget, as the product has on SQLite).
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from typing import Any
 
 from telegram import Update
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     ContextTypes,
     MessageHandler,
     filters,
 )
+
+from bot.limits import BURST, BotRateLimiter, SendLimiter
 
 
 async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -38,8 +40,8 @@ async def main() -> None:
         .base_file_url(os.environ["TELEGRAM_FILE_BASE_URL"])
         .concurrent_updates(True)
     )
-    if os.environ.get("ECHO_RATE_LIMITER") == "1":  # the product's limiter: at most 30 messages a second
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    if os.environ.get("ECHO_RATE_LIMITER") == "1":  # the product's limiter: at most 28 messages a second
+        builder = builder.rate_limiter(BotRateLimiter(SendLimiter(28.0, BURST), max_retries=3))
     application = builder.build()
     application.add_handler(MessageHandler(filters.TEXT, echo))
     print("ready", flush=True)

@@ -6,7 +6,6 @@ import gc
 
 from telegram import BotCommand, BotCommandScopeDefault
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     CallbackQueryHandler,
     CommandHandler,
@@ -20,6 +19,7 @@ from bot.conversations.engine import Conversations
 from bot.handlers import commands, forms, mycases, reminders
 from bot.handlers.errors import on_error
 from bot.inbox import Inbox, InboxBot, InboxProcessor
+from bot.limits import BotRateLimiter
 from i18n import t
 
 # Commands shown in Telegram's menu, in menu order.
@@ -37,7 +37,7 @@ def build_application(
         token,
         base_url=base_url,
         base_file_url=base_file_url,
-        rate_limiter=AIORateLimiter(max_retries=3),
+        rate_limiter=BotRateLimiter(services.send_limiter, max_retries=3),
     )
     builder = Application.builder().bot(bot).concurrent_updates(InboxProcessor(inbox))
     if not updater:

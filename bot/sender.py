@@ -22,18 +22,16 @@ import asyncio
 import logging
 import os
 import socket
-import time
 import uuid
-import warnings
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.warnings import PTBDeprecationWarning
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
+from bot.limits import SendLimiter, retry_after
 from bot.render import callback_data
 from domain.clock import Clock
 from domain.policy import Policy
@@ -56,47 +54,6 @@ log = logging.getLogger(__name__)
 LEASE_MARGIN = timedelta(seconds=15)
 QUICK_FAILURES = 3  # 5xx/timeouts retried in place before the row goes back with a longer pause
 UNREACHABLE_400 = ("chat not found", "user not found", "chat_id is empty", "peer_id_invalid")
-
-
-class SendLimiter:
-    """Telegram's budget, shared by every sender of the process: `rate` messages a second overall and
-    one per `chat_interval` seconds per chat. A message first waits for its chat to be free, then takes
-    the next global slot (both recorded in the same synchronous step, so no lock is needed and any event
-    loop can use it); a chat that must wait never holds up the global schedule for the others."""
-
-    def __init__(self, rate: float = 28.0, burst: float = 1.0, chat_interval: float = 1.0) -> None:
-        self.configure(rate, burst, chat_interval)
-        self._global_tat = 0.0
-        self._chat_ready: dict[int, float] = {}
-
-    def configure(self, rate: float, burst: float = 1.0, chat_interval: float = 1.0) -> None:
-        self.interval = 1.0 / rate
-        self.tolerance = max(0.0, burst - 1.0) * self.interval
-        self.chat_interval = chat_interval
-
-    async def wait(self, chat_id: int) -> None:
-        """Returns when a message to `chat_id` may be sent without exceeding either limit."""
-        while True:
-            now = time.monotonic()
-            ready = self._chat_ready.get(chat_id, 0.0)
-            if ready <= now:
-                break
-            await asyncio.sleep(ready - now)
-        at = max(now, self._global_tat - self.tolerance)
-        self._global_tat = max(self._global_tat, at) + self.interval
-        self._chat_ready[chat_id] = at + self.chat_interval
-        if len(self._chat_ready) > 10_000:  # forget chats whose slot is long past
-            self._chat_ready = {c: v for c, v in self._chat_ready.items() if v > now}
-        if at > now:
-            await asyncio.sleep(at - now)
-
-    def penalise(self, chat_id: int, seconds: float) -> None:
-        """After a 429: nothing more to this chat until retry_after has passed."""
-        self._chat_ready[chat_id] = max(self._chat_ready.get(chat_id, 0.0), time.monotonic() + seconds)
-
-
-# One limiter per process: the in-process scheduler and any other sender share Telegram's budget.
-PROCESS_LIMITER = SendLimiter()
 
 
 def worker_name() -> str:
@@ -132,13 +89,6 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, RetryAfter) or (isinstance(exc, NetworkError) and not isinstance(exc, BadRequest))
 
 
-def _retry_after(exc: BaseException) -> float:
-    with warnings.catch_warnings():  # PTB 22 returns int or timedelta depending on PTB_TIMEDELTA
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value: Any = exc.retry_after  # type: ignore[attr-defined]
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
 class ReminderSender:
     """Claims due rows and sends them; `drain()` returns when nothing due is left (or in quiet hours)."""
 
@@ -160,9 +110,8 @@ class ReminderSender:
         self.uow, self.bot, self.policy, self.tz, self.clock = uow, bot, policy, tz, clock
         self.default_language = default_language
         self.worker = worker or worker_name()
-        self.limiter = limiter or PROCESS_LIMITER
         r = policy.reminders
-        self.limiter.configure(r.messages_per_second, 1.0, r.per_chat_interval.total_seconds())
+        self.limiter = limiter or SendLimiter(r.messages_per_second, 1.0, r.per_chat_interval.total_seconds())
         self.batch, self.per_recipient, self.retry_pause = batch, per_recipient, retry_pause
         self.sent = 0
         # Cases whose reminders were settled by this sender: replanned after each drain, so a step that
@@ -276,7 +225,7 @@ class ReminderSender:
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
             if isinstance(exc, RetryAfter):
-                return _retry_after(exc)
+                return retry_after(exc)
             return float(self.retry_pause * 2 ** max(0, tries["failures"] - 1))
 
         def stop(state: RetryCallState) -> bool:
@@ -296,7 +245,7 @@ class ReminderSender:
                 try:
                     sent = await self.bot.send_message(chat_id, text, reply_markup=markup)
                 except RetryAfter as exc:
-                    self.limiter.penalise(chat_id, _retry_after(exc))
+                    self.limiter.penalise(chat_id, retry_after(exc))
                     raise
                 except NetworkError as exc:
                     if not isinstance(exc, BadRequest):

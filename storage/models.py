@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -304,6 +305,9 @@ class ProcessedUpdate(Base):
     __tablename__ = "processed_updates"
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     processed_at: Mapped[datetime]
+    # What the update was answered with, stored with its effect: a redelivery after a kill between the
+    # commit and the reply shows it again instead of staying silent (migration 0010).
+    reply: Mapped[dict[str, Any] | None]
 
 
 class InboxUpdate(Base):
@@ -350,6 +354,15 @@ class Lease(Base):
     holder: Mapped[str] = mapped_column(String(64))  # the holding process: host:pid:random
     since: Mapped[datetime]  # when this holder took it (unchanged by renewals)
     expires_at: Mapped[datetime]
+
+
+class SendBudget(Base):
+    """The bot's message budget shared by every process on PostgreSQL: the theoretical arrival time of
+    the next message (GCRA) in seconds of the database's clock (bot.limits, migration 0010)."""
+
+    __tablename__ = "send_budget"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tat: Mapped[float] = mapped_column(Float)
 
 
 class WebUser(Base):

@@ -355,9 +355,15 @@ class UpdateLog(_Repository):
     async def seen(self, update_id: int) -> bool:
         return await self.session.get(ProcessedUpdate, update_id) is not None
 
-    def mark(self, update_id: int, at: datetime) -> None:
-        """Recorded in the same transaction as the update's effect; a racing duplicate fails at commit."""
-        self.session.add(ProcessedUpdate(update_id=update_id, processed_at=at))
+    async def reply(self, update_id: int) -> dict[str, Any] | None:
+        """What the applied update was answered with (None if not applied, or nothing was kept)."""
+        row = await self.session.get(ProcessedUpdate, update_id)
+        return None if row is None else row.reply
+
+    def mark(self, update_id: int, at: datetime, reply: dict[str, Any] | None = None) -> None:
+        """Recorded in the same transaction as the update's effect; a racing duplicate fails at commit.
+        `reply` is what the update is answered with, for a redelivery after the reply was lost."""
+        self.session.add(ProcessedUpdate(update_id=update_id, processed_at=at, reply=reply))
 
     async def first(self, update_id: int, at: datetime) -> bool:
         """Marks the update as applied in this transaction; False when it was applied before (a replay)."""
@@ -365,6 +371,13 @@ class UpdateLog(_Repository):
             return False
         self.mark(update_id, at)
         return True
+
+    async def keep_reply(self, update_id: int, reply: dict[str, Any]) -> None:
+        """Sets the reply of an update marked in this transaction (its answer is known only at the end)."""
+        pending = (o for o in self.session.new if isinstance(o, ProcessedUpdate) and o.update_id == update_id)
+        row = next(pending, None) or await self.session.get(ProcessedUpdate, update_id)
+        if row is not None:
+            row.reply = reply
 
     async def prune(self, before: datetime) -> None:
         await self.session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < before))

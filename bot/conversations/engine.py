@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from bot.conversations.form import PRESETS, Form
 from bot.conversations.model import (
@@ -34,6 +35,29 @@ class Outcome:
     in_place: bool = False  # replace the message whose button was tapped, rather than sending anew
     discard_changes: bool = False  # roll back whatever the refused submit wrote; the draft stays as it was
 
+    def record(self) -> dict[str, Any]:
+        """What is shown, as JSON kept with the applied update (shown again after a lost reply)."""
+        return {
+            "prompts": [asdict(p) for p in self.prompts],
+            "seq": self.seq,
+            "toast": self.toast,
+            "in_place": self.in_place,
+        }
+
+    @classmethod
+    def from_record(cls, data: dict[str, Any]) -> Outcome:
+        prompts = [
+            Prompt(
+                p["text"],
+                [[Choice(**c) for c in row] for row in p["buttons"]],
+                p["request_location"],
+                p["extra_keys"],
+                p["remove_keyboard"],
+            )
+            for p in data["prompts"]
+        ]
+        return cls(prompts, seq=data["seq"], toast=data["toast"], in_place=data["in_place"])
+
 
 class Conversations:
     """The forms by command name, and the one loop that walks any of them."""
@@ -58,9 +82,12 @@ class Conversations:
         if isinstance(given, Tap):
             if given.seq != draft.seq:
                 # An older button, or the reply to the last answer never arrived (weak signal):
-                # show where the form stands, so the person can go on rather than start again.
+                # show where the form stands, so the person can go on rather than start again. In
+                # place of the tapped message where the step has inline buttons (one edit, not a new
+                # message: a quick double tap must not flood the chat).
                 prompt = await form.ask(ctx, form.step(draft.step), dict(draft.answers))
-                return Outcome([prompt], seq=draft.seq, toast=ctx.t("form.button_stale"))
+                inline = not (prompt.request_location or prompt.remove_keyboard)
+                return Outcome([prompt], seq=draft.seq, toast=ctx.t("form.button_stale"), in_place=inline)
             if given.value.startswith(NAV_PREFIX):
                 navigated = await self._navigate(ctx, draft, form, given.value)
                 if navigated is not None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.context import Caller, identify, services_of
 from bot.conversations.catalogue import commands_for
 from bot.render import answer_tap
+from bot.replies import kept, send_again
 from domain.errors import InviteInvalid
 from domain.invites import redeem_invite
 from domain.roles import COORDINATOR_ROLES, ROLE_LABELS, Role
@@ -31,7 +33,9 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context)
     async with services.uow() as uow:
         if not await uow.updates.first(update.update_id, services.clock.now()):
-            return  # handled before (a replay or a redelivery): the account is bound, or was refused
+            # Handled before (a replay or a redelivery): the account is bound, or was refused; say so again.
+            await send_again(context.bot, caller.chat_id, await uow.updates.reply(update.update_id))
+            return
         try:
             staff = await redeem_invite(
                 uow,
@@ -41,14 +45,14 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 language=None,
                 now=services.clock.now(),
             )
+            text = caller.text(
+                "onboarding.bound", name=staff.name, role=role_label(caller.language, staff.role)
+            )
         except InviteInvalid as exc:
-            await uow.commit()  # keeps the audit entry of the refusal; nothing else was changed
-            await update.effective_message.reply_text(caller.text(f"onboarding.invite_{exc.reason}"))
-            return
+            text = caller.text(f"onboarding.invite_{exc.reason}")  # the refusal's audit entry is kept
+        await uow.updates.keep_reply(update.update_id, kept(text))
         await uow.commit()
-    await update.effective_message.reply_text(
-        caller.text("onboarding.bound", name=staff.name, role=role_label(caller.language, staff.role))
-    )
+    await update.effective_message.reply_text(text)
 
 
 async def _greet(update: Update, caller: Caller) -> None:
@@ -110,14 +114,19 @@ async def language_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         return
     services = services_of(context)
     async with services.uow() as uow:
-        applied = await uow.updates.first(update.update_id, services.clock.now())
-        binding = await uow.directory.binding_for_staff(caller.staff.id) if applied else None
-        if binding is not None:
-            binding.language = language
+        # A replay or a redelivery changes nothing, but edits the message again: the edit may never have
+        # been made, and making it twice is harmless.
+        if await uow.updates.first(update.update_id, services.clock.now()):
+            binding = await uow.directory.binding_for_staff(caller.staff.id)
+            if binding is not None:
+                binding.language = language
         await uow.commit()
     await answer_tap(query)
-    if applied:  # else handled before (a replay or a redelivery): the message says so already
+    try:
         await query.edit_message_text(t(language, "language.set"))
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            raise
 
 
 async def edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -18,15 +20,23 @@ from bot.media import telegram_fetcher
 from bot.render import answer_tap, show, to_input
 from domain.audit import Actor
 from domain.scope import scope_for
+from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
-# Updates of one chat are applied one at a time in this process; across processes the draft's
-# version column makes the later writer fail and retry.
-_chat_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
 
 def conversations_of(context: ContextTypes.DEFAULT_TYPE) -> Conversations:
     return context.bot_data["conversations"]  # type: ignore[no-any-return]
+
+
+def chat_lock(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> asyncio.Lock:
+    """Updates of one chat are applied and answered one at a time in this application (its own event
+    loop), so replies come in the order of the steps; across processes the draft's version column makes
+    the later writer fail and retry."""
+    locks: defaultdict[int, asyncio.Lock] = context.bot_data.setdefault(
+        "chat_locks", defaultdict(asyncio.Lock)
+    )
+    return locks[chat_id]
 
 
 async def on_input(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -34,11 +44,25 @@ async def on_input(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     given, chat = to_input(update), update.effective_chat
     if given is None or chat is None or update.effective_user is None:
         return
+    async with chat_lock(context, chat.id):
+        await _apply_and_answer(update, context, chat.id, given)
+
+
+async def _apply_and_answer(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, chat_id: int, given: Input
+) -> None:
     query = update.callback_query
-    applied = await _apply(update, context, chat.id, given)
-    if applied is None:  # a redelivered update: already applied and answered
-        if query is not None:
-            await answer_tap(query)
+    applied = await _apply(update, context, chat_id, given)
+    if isinstance(applied, Replayed):
+        # Applied before: by a process that died between its commit and its reply (a kill, or a wait
+        # for Telegram's 429), or the reply went out and the update came again. Showing the kept reply
+        # costs at most a repeated message; showing nothing could leave the person with a silent bot.
+        if applied.reply is None:
+            if query is not None:
+                await answer_tap(query)
+            return
+        outcome = Outcome.from_record(applied.reply["outcome"])
+        await show(context.bot, chat_id, outcome, query, applied.reply["received"])
         return
     caller, outcome = applied
     if caller.staff is None:
@@ -47,55 +71,75 @@ async def on_input(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         else:
             await context.bot.send_message(caller.chat_id, caller.text("onboarding.unbound"))
         return
-    if not outcome.handled:
-        key = "error.not_understood" if not isinstance(given, Command) else "error.unknown_command"
-        outcome = Outcome([Prompt(caller.text(key))])
     await show(context.bot, caller.chat_id, outcome, query, caller.text("form.received"))
+
+
+async def _still_current(uow: UnitOfWork, update_id: int, chat_id: int) -> dict[str, Any] | None:
+    """The reply kept with an applied update, if the conversation has not moved on since (a later
+    update's reply is the one to see; an older step shown after it would only mislead)."""
+    reply = await uow.updates.reply(update_id)
+    draft = await uow.drafts.get(chat_id)
+    if reply is None or reply["outcome"]["seq"] != (draft.seq if draft is not None else 0):
+        return None
+    return reply
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """An update applied before, and what it was answered with then (None: nothing was kept)."""
+
+    reply: dict[str, Any] | None
 
 
 async def _apply(
     update: Update, context: ContextTypes.DEFAULT_TYPE, chat_id: int, given: Input
-) -> tuple[Caller, Outcome] | None:
-    """Who is writing and what their input does, in one transaction; None for an update seen before.
-    An unbound person gets an empty outcome and nothing is stored."""
+) -> tuple[Caller, Outcome] | Replayed:
+    """Who is writing and what their input does, in one transaction, with the reply kept beside the
+    update's id; Replayed for an update seen before. An unbound person gets an empty outcome and nothing
+    is stored."""
     services = services_of(context)
     conversations = conversations_of(context)
-    async with _chat_locks[chat_id]:
-        for attempt in range(3):
-            try:
-                async with services.uow() as uow:
-                    if await uow.updates.seen(update.update_id):
-                        return None
-                    caller = await identify_in(uow, update, services.settings.default_language)
-                    assert caller is not None  # the update has a user and a chat
-                    staff = caller.staff
-                    if staff is None:
-                        return caller, Outcome()
-                    now = services.clock.now()
-                    ctx = FormContext(
-                        uow=uow,
-                        services=services,
-                        staff=staff,
-                        scope=await scope_for(uow, staff),
-                        actor=Actor(staff.id, f"telegram:{chat_id}", "telegram"),
-                        language=caller.language,
-                        now=now,
-                        fetch_media=telegram_fetcher(context.bot),
+    for attempt in range(3):
+        try:
+            async with services.uow() as uow:
+                if await uow.updates.seen(update.update_id):
+                    return Replayed(await _still_current(uow, update.update_id, chat_id))
+                caller = await identify_in(uow, update, services.settings.default_language)
+                assert caller is not None  # the update has a user and a chat
+                staff = caller.staff
+                if staff is None:
+                    return caller, Outcome()
+                now = services.clock.now()
+                ctx = FormContext(
+                    uow=uow,
+                    services=services,
+                    staff=staff,
+                    scope=await scope_for(uow, staff),
+                    actor=Actor(staff.id, f"telegram:{chat_id}", "telegram"),
+                    language=caller.language,
+                    now=now,
+                    fetch_media=telegram_fetcher(context.bot),
+                )
+                outcome = await conversations.handle(ctx, chat_id, given)
+                if outcome.discard_changes:
+                    await uow.session.rollback()
+                else:
+                    staff.last_active_at = now
+                if not outcome.handled:
+                    key = (
+                        "error.not_understood" if not isinstance(given, Command) else "error.unknown_command"
                     )
-                    outcome = await conversations.handle(ctx, chat_id, given)
-                    if outcome.discard_changes:
-                        await uow.session.rollback()
-                    else:
-                        staff.last_active_at = now
-                    uow.updates.mark(update.update_id, now)
-                    await uow.commit()
-                    return caller, outcome
-            except StaleDataError:
-                log.info("draft of chat changed concurrently; retrying update %s", update.update_id)
-            except IntegrityError:
-                async with services.uow() as uow:
-                    if await uow.updates.seen(update.update_id):
-                        return None  # another worker applied the same update first
-                raise
-            await asyncio.sleep(0.05 * (attempt + 1))
+                    outcome = Outcome([Prompt(caller.text(key))])
+                reply = {"outcome": outcome.record(), "received": caller.text("form.received")}
+                uow.updates.mark(update.update_id, now, reply)
+                await uow.commit()
+                return caller, outcome
+        except StaleDataError:
+            log.info("draft of chat changed concurrently; retrying update %s", update.update_id)
+        except IntegrityError:
+            async with services.uow() as uow:
+                if await uow.updates.seen(update.update_id):  # another worker applied it first
+                    return Replayed(None)  # and that worker answers it
+            raise
+        await asyncio.sleep(0.05 * (attempt + 1))
     raise RuntimeError(f"update {update.update_id} kept conflicting")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
@@ -10,6 +13,7 @@ from bot.context import Caller, identify, services_of
 from bot.conversations.labels import case_label, local_date
 from bot.conversations.model import FormContext
 from bot.render import START_FORM, answer_tap
+from bot.replies import kept, markup_of, send_again
 from domain.audit import Actor, audit
 from domain.mycases import CaseItem, my_open_cases
 from domain.scope import scope_for
@@ -27,7 +31,9 @@ async def mycases_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         await update.effective_message.reply_text(caller.text("onboarding.unbound"))
         return
     shown = await _render(update, context, caller, 0)
-    if shown is not None:
+    if isinstance(shown, Seen):  # handled before: its view is audited; the list again, maybe lost then
+        await send_again(context.bot, caller.chat_id, shown.reply)
+    else:
         await update.effective_message.reply_text(shown[0], reply_markup=shown[1])
 
 
@@ -41,7 +47,12 @@ async def mycases_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         await answer_tap(query, caller.text("onboarding.unbound")[:190], alert=True)
         return
     _, _, page = (query.data or "").partition(":")
-    shown = await _render(update, context, caller, int(page) if page.isdigit() else 0)
+    rendered = await _render(update, context, caller, int(page) if page.isdigit() else 0)
+    shown: tuple[str, InlineKeyboardMarkup | None] | None
+    if isinstance(rendered, Seen):  # handled before: the same page again (the edit may not have been made)
+        shown = (rendered.reply["text"], markup_of(rendered.reply)) if rendered.reply else None
+    else:
+        shown = rendered
     if shown is not None:
         try:
             await query.edit_message_text(shown[0], reply_markup=shown[1])
@@ -53,9 +64,9 @@ async def mycases_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 async def _render(
     update: Update, context: ContextTypes.DEFAULT_TYPE, caller: Caller, page: int
-) -> tuple[str, InlineKeyboardMarkup | None] | None:
-    """The page's text and buttons, the view audited; None for an update handled before (its view is
-    audited already)."""
+) -> tuple[str, InlineKeyboardMarkup | None] | Seen:
+    """The page's text and buttons, the view audited and the page kept with the update; Seen for an
+    update handled before (its view is audited already)."""
     services = services_of(context)
     assert caller.staff is not None
     async with services.uow() as uow:
@@ -63,7 +74,7 @@ async def _render(
         assert staff is not None
         now = services.clock.now()
         if not await uow.updates.first(update.update_id, now):
-            return None
+            return Seen(await uow.updates.reply(update.update_id))
         actor = Actor(staff.id, f"telegram:{caller.chat_id}", "telegram")
         scope = await scope_for(uow, staff)
         ctx = FormContext(
@@ -77,6 +88,8 @@ async def _render(
         )
         items = await my_open_cases(uow, scope, now=now, policy=services.policy, tz=services.tz)
         if not items:
+            await uow.updates.keep_reply(update.update_id, kept(caller.text("mycases.empty")))
+            await uow.commit()
             return caller.text("mycases.empty"), None
         pages = -(-len(items) // PAGE_SIZE)
         page = min(max(page, 0), pages - 1)
@@ -86,12 +99,19 @@ async def _render(
         for number, item in enumerate(shown, start=page * PAGE_SIZE + 1):
             lines.append(f"\n{number}. {await case_label(ctx, item.case)}\n{_deadline(ctx, item)}")
             rows.append(_actions(caller, number, item))
+        rows = [r for r in rows if r]
+        if pages > 1:
+            rows.append(_navigation(page, pages))
+        text, markup = "\n".join(lines), InlineKeyboardMarkup(rows) if rows else None
         audit(uow, actor, now, "view", "case_list", None, page=page + 1, shown=len(shown))
+        await uow.updates.keep_reply(update.update_id, kept(text, markup))
         await uow.commit()
-    rows = [r for r in rows if r]
-    if pages > 1:
-        rows.append(_navigation(page, pages))
-    return "\n".join(lines), InlineKeyboardMarkup(rows) if rows else None
+    return text, markup
+
+
+@dataclass(frozen=True)
+class Seen:
+    reply: dict[str, Any] | None  # the page shown when the update was handled
 
 
 def _deadline(ctx: FormContext, item: CaseItem) -> str:

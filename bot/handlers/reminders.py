@@ -7,6 +7,7 @@ and on coordinators' digests "我来跟进" (rm:ack:<escalation id>) and "批准
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -30,11 +31,14 @@ log = logging.getLogger(__name__)
 PATTERN = r"^rm:"
 
 
-async def _answer(query: CallbackQuery, text: str) -> None:
+async def _answer(query: CallbackQuery, text: str) -> bool:
+    """Shows the answer as an alert; False when the tap cannot be answered any more."""
     try:
         await query.answer(text[:190], show_alert=True)
-    except BadRequest as exc:  # already answered (a redelivered update)
+        return True
+    except BadRequest as exc:  # already answered, or too old (a redelivered update)
         log.info("reminder button not answered: %s", exc)
+        return False
 
 
 async def on_reminder_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -56,10 +60,20 @@ async def on_reminder_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
         await _answer(query, caller.text("reminder.unknown"))
         return
     text = await _apply(update.update_id, context, caller, parts[1], reminder_id, parts[3:] == ["ok"])
-    if text is None:
-        await answer_tap(query)  # handled before: its answer was shown then
+    if isinstance(text, Replayed):
+        # Applied before (a redelivery, maybe after the process died before answering): its answer
+        # again, as a message when the tap is too old to be answered.
+        if text.answer is None:
+            await answer_tap(query)
+        elif not await _answer(query, text.answer):
+            await context.bot.send_message(caller.chat_id, text.answer)
     else:
         await _answer(query, text)
+
+
+@dataclass(frozen=True)
+class Replayed:
+    answer: str | None  # what the tap was answered with when it was applied
 
 
 async def _apply(
@@ -69,8 +83,8 @@ async def _apply(
     action: str,
     reminder_id: int,
     ok: bool,
-) -> str | None:
-    """The tap's answer; None for an update handled before (a replay or a redelivery)."""
+) -> str | Replayed:
+    """The tap's answer, kept with the update; Replayed for an update applied before."""
     services = services_of(context)
     assert caller.staff is not None
     async with services.uow() as uow:
@@ -79,7 +93,8 @@ async def _apply(
         actor = Actor(staff.id, f"telegram:{caller.chat_id}", "telegram")
         now, policy, tz = services.clock.now(), services.policy, services.tz
         if not await uow.updates.first(update_id, now):
-            return None
+            kept = await uow.updates.reply(update_id)
+            return Replayed(None if kept is None else kept["answer"])
         try:
             if action in ("ack", "close"):
                 text = await _coordinator_tap(uow, caller, staff, actor, action, reminder_id, now, policy, tz)
@@ -113,13 +128,16 @@ async def _apply(
                     else "reminder.retention.ok"
                 )
                 text = caller.text(key, number=case.number, check=event.data["check"], of=event.data["of"])
+            await uow.updates.keep_reply(update_id, {"answer": text})
             await uow.commit()
             return text
         except SnoozeRefused as exc:
             return caller.text(f"reminder.snooze.{exc.reason}", **exc.params)
         except NotInScope:
+            text = caller.text("reminder.not_yours")
+            await uow.updates.keep_reply(update_id, {"answer": text})
             await uow.commit()  # keeps the audit entry of the refusal; nothing else changed
-            return caller.text("reminder.not_yours")
+            return text
         except NotFound:
             return caller.text("reminder.unknown")
         except InvalidInput as exc:

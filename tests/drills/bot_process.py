@@ -4,7 +4,7 @@ Configured by the usual environment (DATABASE_URL, TELEGRAM_BOT_TOKEN, TELEGRAM_
 TELEGRAM_FILE_BASE_URL, MEDIA_DIR). It imports and builds everything, prints "ready", then waits for a
 line on stdin before it starts polling, so a drill can warm up the next process while the current
 one is still running and a restart costs only the launch. It prints "polling" once it polls.
-NOL_BENCH_NO_RATE_LIMITER=1 removes python-telegram-bot's AIORateLimiter (bench/: raw step capacity).
+NOL_BENCH_NO_RATE_LIMITER=1 removes the bot's rate limiter, bot.limits (bench/: raw step capacity).
 NOL_DRILL_GETME_FIRST=1 makes every update call getMe before any handler runs, so a drill can hold an
 update that was fetched (and confirmed) but not yet applied, with a delay fault on getMe in the emulator.
 NOL_BENCH_TIMINGS=FILE appends the milliseconds the bot spent on each update (first handler to last,

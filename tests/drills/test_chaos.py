@@ -7,9 +7,10 @@ whoever is not finished finishes. Every report must be stored exactly once: neve
 
 Runs on PostgreSQL (the multi-connection case); the kill -9 drills cover SQLite.
 
-Found by this drill (not fixed here): a reply lost after the answer was committed leaves the person
-with a stale button (a tap on it only shows a toast) and an apology that says "try again", so on a
-lossy line people restart forms; see bench/RESULTS.md.
+Found by this drill, and since changed: a reply lost after the answer was committed left the person
+with a stale button that only showed a toast, so on a lossy line people restarted forms. A stale tap
+now turns the tapped message into the step the form is at, and an update that comes again after its
+reply was lost shows the kept reply (bot/replies.py, bench/RESULTS.md).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """kill -9 of the bot process at every step, while an update is being handled and while a reply is in
-flight: nothing lost, nothing twice.
+flight: nothing lost, nothing twice; a reply lost with the process is shown when the update comes again.
 
 The bot runs as a real subprocess (tests/drills/bot_process.py) polling the emulator in this process.
 python-telegram-bot confirms a batch (the next getUpdates, offset = last + 1) as soon as it has queued
@@ -62,6 +62,7 @@ async def test_kill_9_after_every_step_of_report_resumes_the_same_step(
     await bind(phone, await invite_code(services, world.staff["teacher_a"].id))
     for step in report_steps(pupil):
         await bot_process.restart()  # the previous step's process dies with no goodbye
+        await replayed(services)
         await step.action(phone)
         await phone.wait_for_reply(step.expect, timeout=30)
     assert bot_process.starts == len(report_steps(pupil)) + 1
@@ -97,12 +98,13 @@ async def test_kill_9_while_the_reply_is_in_flight_applies_the_answer_once(
     answering, so the drill redelivers the update explicitly after the restart."""
     pupil, phone, steps = await teacher_a_at_the_date_step(bot_process, phones, world, services)
 
-    # A typed date whose reply is lost: the answer is kept, the redelivery changes nothing, and the
-    # teacher who re-sends the date (having seen no reply) is shown the step after it.
+    # A typed date whose reply is lost with the process: the answer is kept, and the replay from the
+    # inbox (then Telegram's redelivery) changes nothing but shows the kept reply, the step after it.
     typed = Step("absent_since", send(typed_yesterday()), steps[2].expect)
     update_id = await _kill_while_replying(emulator, tg_bot, bot_process, typed, phone)
+    await phone.wait_for_reply(typed.expect, timeout=60)
     await phone.redeliver(update_id)
-    await typed.action(phone)
+    await typed.action(phone)  # a teacher who typed it again meanwhile is asked the reason again
     await phone.wait_for_reply(lambda m: "暂不清楚" in buttons(m), timeout=30)
     async with services.uow() as uow:
         draft = await uow.drafts.get(phone.user_id)
@@ -113,9 +115,10 @@ async def test_kill_9_while_the_reply_is_in_flight_applies_the_answer_once(
         await step.action(phone)
         await phone.wait_for_reply(step.expect, timeout=30)
 
-    # The submit whose reply is lost: one case; a second tap only says the form has ended, and the
-    # case is there in /mycases.
+    # The submit whose reply is lost with the process: one case, its confirmation shown after the restart;
+    # a second tap only says the form has ended, and the case is there in /mycases.
     update_id = await _kill_while_replying(emulator, tg_bot, bot_process, steps[-1], phone)
+    await phone.wait_for_reply(lambda m: "个案编号" in m["text"], timeout=60)
     await phone.redeliver(update_id)
     await phone.tap("✅ 提交")
     await phone.send("/mycases")
@@ -125,7 +128,8 @@ async def test_kill_9_while_the_reply_is_in_flight_applies_the_answer_once(
         case = await uow.cases.open_for_student(pupil.id)
         assert case is not None
     assert case.number in listing["text"] or any(case.number in b for b in buttons(listing))
-    assert not any("个案编号" in m["text"] for m in phone.messages)  # that reply really was lost
+    # shown again by the replay and maybe by the redelivery: at most repeated, never lost
+    assert 1 <= sum("个案编号" in m["text"] for m in phone.messages) <= 2
 
 
 @pytest.fixture
@@ -202,6 +206,17 @@ async def _case_list_views(services: Services, staff_id: int) -> int:
         )
 
 
+async def replayed(services: Services) -> None:
+    """Waits until the restarted bot has handled what the killed one left in its inbox: a kept reply it
+    shows again comes before the next step, as it would for a person who waits for the bot to answer."""
+    async with asyncio.timeout(30):
+        while True:
+            async with services.uow() as uow:
+                if not await uow.inbox.waiting():
+                    return
+            await asyncio.sleep(0.05)
+
+
 async def _in_inbox(services: Services, update_id: int) -> bool:
     async with services.uow() as uow:
         return await uow.session.get(InboxUpdate, update_id) is not None
@@ -230,7 +245,7 @@ async def test_kill_9_of_mycases_replays_it_without_a_second_audit_entry(
     assert await _case_list_views(services, teacher.id) == 1
 
     # Killed after the view was audited, while the list is on the wire: the update is still in the inbox
-    # and replayed after the restart, and the replay writes nothing (its reply is lost, as for a step).
+    # and replayed after the restart; the replay writes nothing and shows the kept list.
     emulator.inject_fault("sendMessage", "delay", 1, delay=60)
     await mycases.action(phone)
     update_id = int(tg_bot.history[-1]["update_id"])
@@ -243,7 +258,8 @@ async def test_kill_9_of_mycases_replays_it_without_a_second_audit_entry(
         while await _in_inbox(services, update_id):
             await asyncio.sleep(0.05)
     assert await _case_list_views(services, teacher.id) == 2
-    assert replies(phone, mycases.expect) == 1
+    await phone.wait_for_reply(mycases.expect, timeout=30)
+    assert replies(phone, mycases.expect) == 2  # the first view's, and the second's shown by the replay
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
@@ -260,6 +276,7 @@ async def test_kill_9_after_every_step_of_visit_and_return_resumes_the_same_step
     steps = visit_steps(case.number, jpeg()) + return_steps(case.number)
     for step in steps:
         await bot_process.restart()
+        await replayed(services)
         await step.action(phone)
         await phone.wait_for_reply(step.expect, timeout=30)
     async with services.uow() as uow:

@@ -7,7 +7,8 @@ back. Two moments are drilled, each at the date step and at the final submit of 
 - before the step is stored (the test holds the database's writes, so the worker cannot commit):
   the redelivered update applies the step, and the person gets its reply once;
 - after the step is stored, while its reply is held by the emulator: the redelivered update is
-  recognised by the update log and changes nothing; the reply is lost, as with a polling bot.
+  recognised by the update log and changes nothing, and the reply kept with it is sent then;
+- after the step is stored, while the worker's rate limiter waits out a 429 to send the reply: the same.
 
 And a worker stopped with SIGTERM while it holds an update finishes it first (uvicorn's graceful shutdown).
 """
@@ -154,8 +155,13 @@ async def kill_while_replying(
     update_id = int(tg_bot.history[-1]["update_id"])
     await call_held(emulator, "*")  # the step is committed; its reply is on the wire
     assert update_id in tg_bot.webhook_in_flight  # and Telegram has no answer yet
+    emulator.faults.clear()  # the held call ends with the worker
+    return await kill_and_redeliver(worker, tg_bot, update_id)
+
+
+async def kill_and_redeliver(worker: WebhookWorker, tg_bot: BotState, update_id: int) -> int:
+    """Kills the worker holding the update and starts it again; returns once the redelivery is answered."""
     await worker.kill()
-    emulator.faults.clear()
     await worker.start()
     await until(lambda: acknowledged(tg_bot, update_id), "the redelivered update to be acknowledged")
     assert tg_bot.webhook_posts[update_id] >= 2
@@ -192,23 +198,24 @@ async def test_a_worker_killed_after_the_step_is_stored_applies_the_redelivery_o
 ) -> None:
     pupil, phone, steps = await teacher_a_at_the_date_step(worker, phones, world, services)
 
-    # A typed date whose reply is lost: the redelivery changes nothing, and the teacher who sends the
-    # date again (having seen no reply) is shown the step after it.
+    # A typed date whose reply dies with the worker: the redelivery changes nothing and sends the kept
+    # reply, the step after it.
     typed = Step("absent_since", send(typed_yesterday()), steps[2].expect)
     await kill_while_replying(worker, emulator, tg_bot, phone, typed)
+    await phone.wait_for_reply(typed.expect, timeout=30)
     async with services.uow() as uow:
         draft = await uow.drafts.get(phone.user_id)
         assert draft is not None and draft.step == "reason"
-    assert replies(phone, typed.expect) == 0
-    await typed.action(phone)
-    await phone.wait_for_reply(lambda m: "暂不清楚" in buttons(m), timeout=30)
+    assert replies(phone, typed.expect) == 1
 
     for step in steps[3:-1]:
         await step.action(phone)
         await phone.wait_for_reply(step.expect, timeout=30)
 
-    # The submit whose confirmation is lost: one case, and /mycases shows it.
+    # The submit whose confirmation dies with the worker: one case, the confirmation sent after the
+    # redelivery, and /mycases shows the case.
     await kill_while_replying(worker, emulator, tg_bot, phone, steps[-1])
+    await phone.wait_for_reply(steps[-1].expect, timeout=30)
     assert await report_counts(services, pupil.id) == (1, 1)
     await phone.send("/mycases")
     listing = await phone.wait_for_reply(lambda m: "我的在办个案" in m["text"], timeout=30)
@@ -216,7 +223,51 @@ async def test_a_worker_killed_after_the_step_is_stored_applies_the_redelivery_o
         case = await uow.cases.open_for_student(pupil.id)
         assert case is not None
     assert case.number in listing["text"] or any(case.number in b for b in buttons(listing))
-    assert replies(phone, steps[-1].expect) == 0  # that reply really was lost, and never sent twice
+    assert replies(phone, steps[-1].expect) == 1  # sent by the redelivery, once
+    assert worker.starts == 3
+
+
+async def kill_in_the_retry_wait(
+    worker: WebhookWorker, emulator: Emulator, tg_bot: BotState, phone: Phone, step: Step
+) -> int:
+    """Does the step with its reply refused by a 429 (retry after 5 s), kills the worker while its rate
+    limiter waits to send it again, and starts it again; returns the update id once acknowledged."""
+    await settled(tg_bot)
+    refused = emulator.faults.injected["429"]
+    emulator.inject_fault("sendMessage", "429", 1, retry_after=5)
+    await step.action(phone)
+    update_id = int(tg_bot.history[-1]["update_id"])
+    await until(lambda: emulator.faults.injected["429"] > refused, "the reply to be refused with a 429")
+    assert update_id in tg_bot.webhook_in_flight  # committed, waiting to retry: Telegram has no answer yet
+    return await kill_and_redeliver(worker, tg_bot, update_id)
+
+
+async def test_a_worker_killed_while_waiting_out_a_429_sends_the_reply_after_the_redelivery(
+    worker: WebhookWorker,
+    phones: PhoneFactory,
+    world: World,
+    services: Services,
+    emulator: Emulator,
+    tg_bot: BotState,
+) -> None:
+    pupil, phone, steps = await teacher_a_at_the_date_step(worker, phones, world, services)
+    date = steps[2]
+    update_id = await kill_in_the_retry_wait(worker, emulator, tg_bot, phone, date)
+    assert await stored(services, update_id)
+    await phone.wait_for_reply(date.expect, timeout=30)
+    assert replies(phone, date.expect) == 1
+    async with services.uow() as uow:
+        draft = await uow.drafts.get(phone.user_id)
+        assert draft is not None and draft.step == "reason"
+
+    for step in steps[3:-1]:
+        await step.action(phone)
+        await phone.wait_for_reply(step.expect, timeout=30)
+
+    await kill_in_the_retry_wait(worker, emulator, tg_bot, phone, steps[-1])
+    await phone.wait_for_reply(steps[-1].expect, timeout=30)
+    assert replies(phone, steps[-1].expect) == 1
+    assert await report_counts(services, pupil.id) == (1, 1)
     assert worker.starts == 3
 
 

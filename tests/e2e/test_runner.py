@@ -4,16 +4,25 @@ simulator; without one it starts the emulator and the simulator (demo mode)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
+import pytest
 
+from app.container import Services, build_services
+from app.leadership import SCHEDULER
 from app.runner import run
 from app.settings import Settings, load_settings
 from sandbox.emulator import Emulator
 from sandbox.phone import Phone
+from storage import leases
+from storage.models import Lease
+from tests.drills.procs import kill9, log_tail, spawn, wait_http
 
 
 def free_port() -> int:
@@ -78,3 +87,39 @@ async def test_without_a_token_the_demo_emulator_and_simulator_run(
         page = await client.get(f"{base}/simulator")
         assert page.status_code == 200
         assert "simulator" in (await client.get(base)).text
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_sigterm_stops_run_cleanly_and_its_scheduler_resigns(database_url: str, tmp_path: Path) -> None:
+    """What systemd sends: the web server, the bot and the in-process scheduler stop in order, the lease is
+    given up (a standby would lead at once) and the process exits 0."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "WEB_"))}
+    env.update(
+        DATABASE_URL=database_url, WEB_PORT=str(port), MEDIA_DIR=str(tmp_path / "media"), LOG_LEVEL="INFO"
+    )
+    log = tmp_path / "run.log"
+    process = await spawn(["-c", "from app.cli import main; main()", "run"], env, log)
+    try:
+        await wait_http(f"http://127.0.0.1:{port}/healthz", process)
+        services = build_services(load_settings(database_url=database_url))
+        try:
+            async with asyncio.timeout(60):  # the scheduler takes the lease once it has started
+                while (lease := await _lease(services)) is None or lease.expires_at <= services.clock.now():
+                    await asyncio.sleep(0.1)
+            process.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(process.wait(), timeout=40) == 0, log_tail(log)
+            lease = await _lease(services)
+            assert (
+                lease is not None and lease.expires_at <= services.clock.now()
+            )  # resigned, not left to expire
+            assert "resigned" in log.read_text(errors="replace")
+        finally:
+            await services.close()
+    finally:
+        await kill9(process if process.returncode is None else None)
+
+
+async def _lease(services: Services) -> Lease | None:
+    async with services.uow() as uow:
+        return await leases.current(uow.session, SCHEDULER)

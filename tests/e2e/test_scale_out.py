@@ -161,6 +161,41 @@ async def test_three_webhook_workers_onboard_and_take_reports_from_four_teachers
         assert await report_counts(services, pupil.id) == (1, 1)
 
 
+BURST_PEOPLE = 150
+
+
+async def test_three_workers_under_one_burst_share_the_bots_rate_and_draw_no_429(
+    cluster: Cluster, phones: PhoneFactory, emulator: Emulator, tg_bot: BotState
+) -> None:
+    """150 people send /help at once through three workers. Each worker on its own budget sent ~50 msg/s
+    together and drew 76 × 429; with the budget shared through the database they draw none and the
+    bot still sends at close to the full rate (printed; the pace is the limiter's, the figure the machine's)."""
+    people = [await phones(first_name=f"家长{n}") for n in range(BURST_PEOPLE)]
+    emulator.limiter.reset_counters()
+    sent_before = emulator.calls["sendMessage"]
+    stamps: list[float] = []  # when each reply reached the emulator
+
+    async def watch() -> None:
+        seen = 0
+        while seen < BURST_PEOPLE:
+            now, count = time.monotonic(), emulator.calls["sendMessage"] - sent_before
+            stamps.extend([now] * (count - seen))
+            seen = count
+            await asyncio.sleep(0.005)
+
+    watcher = asyncio.create_task(watch())
+    await asyncio.gather(*(phone.send("/help") for phone in people))
+    async with asyncio.timeout(90):
+        await asyncio.gather(*(phone.wait_for_reply(timeout=80) for phone in people))
+        await watcher
+    rate = (len(stamps) - 1) / (stamps[-1] - stamps[0])
+    refused = emulator.limiter.total_429
+    print(f"burst: {len(stamps)} replies through {WORKERS} workers at {rate:.1f} msg/s, {refused} × 429")
+    assert refused == 0
+    assert len(cluster.hits) == WORKERS  # all three took part
+    assert all(len(phone.messages) == 1 for phone in people)  # every one answered, once
+
+
 def slow_handover_policy(folder: Path) -> Path:
     """The drills' policy with a slow send rate (so the leader can be killed half-way), a 3 s leader
     lease and a 30 s claim lease (so the hand-over and the dead leader's claims are over quickly)."""

@@ -1,0 +1,153 @@
+"""Telegram's message budget: about 30 messages a second for the whole bot, about one a second per chat.
+
+One `SendLimiter` per process (Services.send_limiter) serves the bot's replies and the reminder sender.
+On PostgreSQL the bot-wide part is shared by every process of the bot (webhook workers, schedulers):
+each message takes the next slot from one database row (storage.send_budget), so three workers under one
+burst together stay at the configured rate instead of each sending at it. On SQLite the product runs as
+one process and the budget is the process's own. Per-chat pacing is per process either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import warnings
+from collections.abc import Callable, Coroutine
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+from telegram.warnings import PTBDeprecationWarning
+
+from storage.send_budget import take_slot
+
+log = logging.getLogger(__name__)
+BUDGET = "telegram"  # the send_budget row of the bot
+# Messages that may go at once before the rate applies: a form's error and its question together, while
+# three of them stay far below Telegram's (and the emulator's) burst of 30.
+BURST = 3.0
+
+
+def retry_after(exc: BaseException) -> float:
+    """Seconds a 429 asks to wait (PTB 22 gives int or timedelta depending on PTB_TIMEDELTA)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value: Any = exc.retry_after  # type: ignore[attr-defined]
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class SendLimiter:
+    """`rate` messages a second overall and, for paced messages (reminders), one per `chat_interval`
+    seconds per chat. A message first waits for its chat to be free, then takes the next global slot; a
+    chat that must wait never holds up the global schedule for the others."""
+
+    def __init__(
+        self,
+        rate: float = 28.0,
+        burst: float = 1.0,
+        chat_interval: float = 1.0,
+        *,
+        shared: AsyncEngine | None = None,
+    ) -> None:
+        self.configure(rate, burst, chat_interval)
+        self.shared = shared
+        self._global_tat = 0.0
+        self._chat_ready: dict[int, float] = {}  # pacing of reminders
+        self._blocked: dict[int, float] = {}  # after a 429, for every message to the chat
+        self._shared_failed_at = 0.0
+
+    def configure(self, rate: float, burst: float = 1.0, chat_interval: float = 1.0) -> None:
+        self.interval = 1.0 / rate
+        self.tolerance = max(0.0, burst - 1.0) * self.interval
+        self.chat_interval = chat_interval
+
+    async def wait(self, chat_id: int, *, paced: bool = True) -> None:
+        """Returns when a message to `chat_id` may be sent without exceeding either limit. Replies are
+        not paced per chat (a form's error and its question go together), only held after a 429."""
+        while True:
+            now = time.monotonic()
+            ready = max(self._blocked.get(chat_id, 0.0), self._chat_ready.get(chat_id, 0.0) if paced else 0.0)
+            if ready <= now:
+                break
+            await asyncio.sleep(ready - now)
+        if paced:  # reserved before the slot is taken: another message to the chat waits meanwhile
+            self._chat_ready[chat_id] = now + self.chat_interval
+        delay = await self._slot(now)
+        if paced:
+            self._chat_ready[chat_id] = now + delay + self.chat_interval
+        if len(self._chat_ready) > 10_000:  # forget chats whose slot is long past
+            self._chat_ready = {c: v for c, v in self._chat_ready.items() if v > now}
+            self._blocked = {c: v for c, v in self._blocked.items() if v > now}
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def _slot(self, now: float) -> float:
+        """Seconds until this message's global slot: from the shared row, or this process's own."""
+        if self.shared is not None and now - self._shared_failed_at > 10.0:
+            try:
+                return await take_slot(self.shared, BUDGET, self.interval, self.tolerance)
+            except (SQLAlchemyError, OSError) as exc:  # a reply must not wait for the database to come back
+                self._shared_failed_at = now
+                log.warning("shared send budget unavailable for 10 s, using this process's own: %r", exc)
+        at = max(now, self._global_tat - self.tolerance)
+        self._global_tat = max(self._global_tat, at) + self.interval
+        return at - now
+
+    def penalise(self, chat_id: int, seconds: float) -> None:
+        """After a 429: nothing more to this chat until retry_after has passed."""
+        self._blocked[chat_id] = max(self._blocked.get(chat_id, 0.0), time.monotonic() + seconds)
+
+
+def _chat_key(chat_id: object) -> int | None:
+    if chat_id is None:
+        return None
+    try:
+        return int(chat_id)  # type: ignore[call-overload, no-any-return]
+    except (TypeError, ValueError):
+        return hash(chat_id)  # an @username
+
+
+class BotRateLimiter(BaseRateLimiter[int]):
+    """python-telegram-bot's hook for every Bot API call of the bot's replies: calls addressed to a chat
+    take a slot of the process's (or the shared) budget; a 429 holds that chat and is retried up to
+    `max_retries` times (a per-call override comes as `rate_limit_args`)."""
+
+    def __init__(self, limiter: SendLimiter, max_retries: int = 3) -> None:
+        self.limiter, self.max_retries = limiter, max_retries
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        chat = _chat_key(data.get("chat_id"))
+        retries = self.max_retries if rate_limit_args is None else rate_limit_args
+        for attempt in range(retries + 1):
+            if chat is not None:
+                await self.limiter.wait(chat, paced=False)
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                if attempt == retries:
+                    raise
+                seconds = retry_after(exc) + 0.1
+                log.info("429 on %s: waiting %.1f s before retry %d", endpoint, seconds, attempt + 1)
+                if chat is not None:
+                    self.limiter.penalise(chat, seconds)
+                else:
+                    await asyncio.sleep(seconds)
+        raise AssertionError("unreachable")  # pragma: no cover
