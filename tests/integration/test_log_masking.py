@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import text
@@ -21,7 +22,7 @@ FAILING_INSERT = text(
 
 
 @pytest.fixture
-def captured() -> io.StringIO:
+def captured() -> Iterator[io.StringIO]:
     """A handler set up the way configure_logging sets up the real ones."""
     out = io.StringIO()
     handler = logging.StreamHandler(out)
