@@ -9,16 +9,22 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.container import Services, build_services
-from app.logs import configure_logging
+from app.logs import configure_logging, mask_ids
 from app.settings import get_settings
 from domain.audit import Actor
 from domain.errors import DomainError
 from domain.identity import mask_phone
 
 T = TypeVar("T")
-cli = typer.Typer(help="Not One Less (一个都不能少): dropout-prevention case work.", no_args_is_help=True)
+# No local variables in tracebacks: they would print roster rows (names, ID numbers, phones).
+cli = typer.Typer(
+    help="Not One Less (一个都不能少): dropout-prevention case work.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 
@@ -36,6 +42,17 @@ def _with_services(work: Callable[[Services], Awaitable[T]]) -> T:
     except DomainError as exc:
         typer.echo(f"Error: {exc}", err=True)
         raise typer.Exit(code=1) from None
+    except SQLAlchemyError as exc:
+        # One masked line, no traceback: the statement's values (and the database's own message, which
+        # may quote a value) would print names, ID numbers and phones.
+        typer.echo(f"Database error ({type(exc).__name__}): {database_message(exc)} 数据库出错。", err=True)
+        raise typer.Exit(code=1) from None
+
+
+def database_message(exc: SQLAlchemyError) -> str:
+    """The database's own first line, ID and mobile numbers masked, without the SQL or its parameters."""
+    lines = str(getattr(exc, "orig", None) or exc).splitlines()
+    return mask_ids(lines[0]) if lines else ""
 
 
 async def _upgrade(services: Services) -> None:

@@ -44,10 +44,16 @@ def callback_data(action: Action) -> str:
     return _ACTION_DATA[action.name].format(action.target)
 
 
+def without_nul(text: str) -> str:
+    """Drops NUL characters: PostgreSQL cannot store them in text, and nobody means to type them."""
+    return text.replace("\x00", "")
+
+
 def to_input(update: Update) -> Input | None:
-    """The user's action as a conversation input; None for updates that carry nothing to answer."""
+    """The user's action as a conversation input; None for updates that carry nothing to answer.
+    Text is NUL-free here, so no form step ever sees a NUL."""
     if (query := update.callback_query) is not None:
-        parts = (query.data or "").split(":", 2)
+        parts = without_nul(query.data or "").split(":", 2)
         if parts[0] == FORM_TAP and len(parts) == 3 and parts[1].isdigit():
             return Tap(int(parts[1]), parts[2])
         if parts[0] == START_FORM and len(parts) == 3:
@@ -57,9 +63,9 @@ def to_input(update: Update) -> Input | None:
     if message is None:
         return None
     if message.text is not None:
-        text = message.text
+        text = without_nul(message.text)
         if text.startswith("/"):
-            head, *rest = text[1:].split()
+            head, *rest = text[1:].split() or [""]  # a bare "/" is an unknown command
             return Command(head.split("@")[0].lower(), tuple(rest))
         return Text(text)
     if message.photo:

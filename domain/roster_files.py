@@ -103,6 +103,13 @@ def _csv_sheet(path: Path, problems: list[RosterProblem]) -> Iterator[RawSheet]:
     yield RawSheet(key, path.name, enumerate(rows, start=1), len(rows))
 
 
+def _without_nul(rows: Iterator[tuple[int, Sequence[object]]]) -> Iterator[tuple[int, Sequence[object]]]:
+    """Cells with NUL characters (left by some exporting programs) lose them: PostgreSQL cannot store
+    NUL in text, and it is never meant, so stripping is kinder than refusing the whole file."""
+    for number, cells in rows:
+        yield number, [c.replace("\x00", "") if isinstance(c, str) else c for c in cells]
+
+
 def raw_sheets(paths: Sequence[Path], problems: list[RosterProblem]) -> Iterator[RawSheet]:
     """Every recognised sheet of the files, in the order given; file-level problems are appended."""
     seen: dict[str, str] = {}
@@ -130,4 +137,5 @@ def raw_sheets(paths: Sequence[Path], problems: list[RosterProblem]) -> Iterator
                 )
                 continue
             seen[sheet.key] = sheet.label
+            sheet.rows = _without_nul(sheet.rows)
             yield sheet

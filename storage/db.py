@@ -23,6 +23,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 def make_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     """Creates the async engine; for SQLite makes sure the folder of the file exists."""
     url = make_url(database_url)
+    # Statement errors would otherwise quote their parameters (names, ID numbers, phones) in every traceback.
+    kwargs.setdefault("hide_parameters", True)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from web.auth_routes import auth_router
 from web.casework import casework_router
 from web.deps import ApiError, LoginRequired, PageError, WebConfig, request_language
 from web.exports import exports_router
+from web.nul_guard import RejectNul
 from web.pages import pages_router
 from web.photos import photos_router
 from web.render import SECURITY_HEADERS, render
@@ -37,6 +38,9 @@ def mount_dashboard(app: FastAPI, config: WebConfig | None = None) -> None:
     for router in routers:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # Not the Telegram webhook nor the simulator: the bot strips NUL itself, and Telegram would resend
+    # a refused update again and again.
+    app.add_middleware(RejectNul, skip=("/telegram/", "/simulator"))
 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, _exc: LoginRequired) -> Response:

@@ -8,7 +8,7 @@ from telegram.ext import ContextTypes
 
 from bot.context import Caller, identify, services_of
 from bot.conversations.catalogue import commands_for
-from bot.render import answer_tap
+from bot.render import answer_tap, without_nul
 from bot.replies import kept, send_again
 from domain.errors import InviteInvalid
 from domain.invites import redeem_invite
@@ -26,7 +26,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     caller = await identify(update, context)
     if caller is None or update.effective_message is None:
         return
-    code = context.args[0] if context.args else None
+    code = without_nul(context.args[0]) if context.args else None
     if code is None:
         await _greet(update, caller)
         return

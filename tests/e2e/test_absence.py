@@ -162,3 +162,33 @@ async def test_a_sensitive_flag_is_never_shown_in_chat_and_stays_on_file(
         assert case is not None
         [reported] = [e for e in await uow.cases.events(case.id) if e.kind == "absence_reported"]
         assert reported.data["flags"] == ["left_behind"]
+
+
+async def test_nul_characters_in_chat_text_are_dropped(
+    polling_bot: Application, bound: BindFactory, world: World, services: Services
+) -> None:
+    """A NUL in typed text (which PostgreSQL cannot store or compare) is dropped before any form step."""
+    phone = await bound("teacher_a")
+    pupil = world.student_in(world.class_a)
+    await phone.send("/report")
+    await phone.wait_for_reply(has_buttons)
+    await phone.send(pupil.name[-2] + "\x00" + pupil.name[-1])  # the search runs a query with the text
+    found = await phone.wait_for_reply(lambda m: "搜索结果" in m["text"])
+    await phone.tap(next(b for b in buttons(found) if pupil.student_number[-4:] in b))
+    await phone.wait_for_reply(lambda m: "今天" in buttons(m))
+    await phone.tap("昨天")
+    await phone.wait_for_reply(lambda m: "暂不清楚" in buttons(m))
+    await phone.tap("厌学辍学")
+    await phone.wait_for_reply(lambda m: "完成" in buttons(m))
+    await phone.tap("完成")
+    await phone.wait_for_reply(lambda m: "跳过" in buttons(m))
+    await phone.send("\x00")  # nothing left once the NUL is gone: asked again, as for an empty text
+    reasked = await phone.wait_for_reply(lambda m: True)
+    assert "请输入文字" in reasked["text"], reasked
+    await phone.send("家长说\x00孩子去外婆家了")
+    summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
+    assert "\x00" not in summary["text"]
+    await phone.tap("✅ 提交")
+    await phone.wait_for_reply(lambda m: "个案编号" in m["text"])
+    async with services.uow() as uow:
+        assert await uow.cases.open_for_student(pupil.id) is not None

@@ -140,3 +140,13 @@ async def test_help_lists_only_what_the_role_can_use(
         assert item in text, (who, item)
     for item in absent:
         assert item not in text, (who, item)
+
+
+async def test_a_nul_in_the_start_payload_is_dropped(
+    polling_bot: Application, phones: PhoneFactory, world: World, services: Services
+) -> None:
+    teacher = world.staff["teacher_a"]
+    code = await invite_code(services, teacher.id)
+    phone = await phones()
+    await phone.start(code[:5] + "\x00" + code[5:])
+    assert "绑定成功" in (await phone.wait_for_reply())["text"]

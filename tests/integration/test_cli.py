@@ -143,3 +143,27 @@ def test_leader_names_the_scheduler_that_holds_the_lease(env: str) -> None:
     result = runner.invoke(cli, ["leader"])
     assert result.exit_code == 0, result.output
     assert "Scheduler leader: host-a:4242:0f0f0f0f" in result.output
+
+
+def test_a_failing_roster_import_prints_no_id_or_phone(
+    env: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A database error during the import prints one masked line: no parameters, no traceback locals."""
+    from sqlalchemy import text
+
+    from domain import roster
+    from tests.fixtures.roster import good_sheets, write_xlsx
+
+    nid, phone = "11010519491231002X", "13900000001"
+
+    async def failing_write(uow: object, *_args: object, **_kw: object) -> object:
+        statement = "INSERT INTO students (student_number, national_id, guardian_phone) VALUES ('T9', :n, :p)"
+        await uow.session.execute(text(statement), {"n": nid, "p": phone})  # type: ignore[attr-defined]
+        raise AssertionError("the insert should have failed (no name)")
+
+    monkeypatch.setattr(roster, "apply_roster", failing_write)
+    result = runner.invoke(cli, ["import-roster", str(write_xlsx(tmp_path / "r.xlsx", good_sheets()))])
+    assert result.exit_code == 1, result.output
+    assert "Database error (IntegrityError)" in result.output
+    assert nid not in result.output and phone not in result.output
+    assert "[parameters:" not in result.output and "Traceback" not in result.output

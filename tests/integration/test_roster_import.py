@@ -237,3 +237,21 @@ async def test_template_imports_cleanly(
         write_template(path := tmp_path / "t.xlsx")
     summary = await _import(uow_factory, clock, path)
     assert summary.created == {"areas": 3, "schools": 1, "classes": 1, "staff": 2, "students": 1}
+
+
+async def test_nul_characters_in_cells_are_stripped(
+    uow_factory: UnitOfWorkFactory, clock: FixedClock, tmp_path: Path
+) -> None:
+    """Some exporting programs leave NUL in cells; PostgreSQL cannot store it, so it is dropped."""
+    sheets = good_sheets()
+    pupil = sheets["学生"][1]
+    pupil[1], pupil[4], pupil[10] = "测试\x00学生一", f"{pupil[4]}\x00", "1390000\x000001"
+    sheets["教职工"][1][0] = "\x00测试老师甲"
+    paths = [write_csv(tmp_path / f"{name}.csv", rows) for name, rows in sheets.items()]
+    summary = await _import(uow_factory, clock, *paths)
+    assert summary.created == {"areas": 4, "schools": 2, "classes": 3, "staff": 7, "students": 5}
+    async with uow_factory() as uow:
+        s = await uow.students.by_number("T0001")
+        assert s is not None and s.name == "测试学生一" and s.national_id == fake_id(date(2016, 3, 1), 11)
+        teacher = await uow.directory.staff_by_phone("13800000001")
+        assert teacher is not None and teacher.name == "测试老师甲"
