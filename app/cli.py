@@ -75,7 +75,7 @@ def import_roster_cmd(
     ],
 ) -> None:
     """Imports areas, schools, classes, staff and students; all or nothing."""
-    from domain.roster import RosterInvalid, import_roster
+    from domain.roster import RosterInvalid, RosterUnreadable, import_roster
 
     def progress(sheet: str, done: int, total: int) -> None:
         typer.echo(f"  {sheet}: {done}/{total}", err=True)
@@ -88,6 +88,10 @@ def import_roster_cmd(
 
     try:
         summary = _with_services(work)
+    except RosterUnreadable as exc:
+        # A damaged or hostile file: one line naming it, and exit 2 like any unusable input.
+        typer.echo(f"{exc} 未导入任何数据 (nothing was imported).", err=True)
+        raise typer.Exit(code=2) from None
     except RosterInvalid as exc:
         for problem in exc.problems:
             typer.echo(str(problem), err=True)

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from domain.audit import Actor
-from domain.roster_format import ImportSummary, RosterData, RosterInvalid, RosterProblem
+from domain.roster_format import ImportSummary, RosterData, RosterInvalid, RosterProblem, RosterUnreadable
 from domain.roster_parse import duplicate_problems, parse_roster
 from domain.roster_resolve import load_snapshot, reference_problems
 from domain.roster_students import write_students
@@ -24,6 +24,7 @@ __all__ = [
     "RosterData",
     "RosterInvalid",
     "RosterProblem",
+    "RosterUnreadable",
     "apply_roster",
     "import_roster",
     "read_roster",

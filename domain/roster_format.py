@@ -32,6 +32,15 @@ class RosterInvalid(Exception):
         self.problems = problems
 
 
+class RosterUnreadable(Exception):
+    """A file that cannot be read safely (damaged, malformed, oversized or a decompression bomb).
+    Nothing was imported; `str()` is one line naming the file, and the sheet and row where known."""
+
+    def __init__(self, file: str, message: str, *, sheet: str = "", row: int = 0) -> None:
+        where = "/".join(x for x in (file, sheet, str(row) if row else "") if x)
+        super().__init__(f"{where}: {message}")
+
+
 @dataclass(frozen=True)
 class Column:
     field: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -116,6 +117,7 @@ class _Checker:
         for a in d.areas:
             if a.level in PARENT_LEVEL:
                 self.area("areas", a.row, "parent_code", a.parent_code, PARENT_LEVEL[a.level])
+        TreeChecker(d, self.snap, self.problem).run()
         for s in d.schools:
             self.area("schools", s.row, "township_code", s.township_code, "township")
         for c in d.classes:
@@ -155,3 +157,91 @@ def reference_problems(data: RosterData, snap: Snapshot) -> list[RosterProblem]:
 def flag_codes(snap: Snapshot, flags: tuple[str, ...]) -> set[str]:
     """The key-group codes for the spellings in the file (already checked to be known)."""
     return {snap.key_groups.get(f) or snap.key_groups[f.lower()] for f in flags}
+
+
+class TreeChecker:
+    """What an import may not do to the area tree: scope follows it, so a county demoted, a loop of
+    parents, or a township or school moved into another county would silently hand children's cases
+    to other officers. Such changes are made by the county's administrator on purpose, not by a file."""
+
+    def __init__(
+        self, data: RosterData, snap: Snapshot, problem: Callable[[str, int, str, str], None]
+    ) -> None:
+        self.data, self.snap, self.problem = data, snap, problem
+        code_of = {a.id: a.code for a in snap.areas.values()}
+        self.old_parent = {a.code: code_of.get(a.parent_id) for a in snap.areas.values() if a.parent_id}
+        self.old_level = {a.code: a.level for a in snap.areas.values()}
+        self.new_parent = dict(self.old_parent) | {a.code: a.parent_code for a in data.areas if a.level}
+        self.new_level = dict(self.old_level) | {a.code: a.level for a in data.areas if a.level}
+        self.school_township = {x.code: code_of.get(x.area_id) for x in snap.schools.values()}
+        self.has_children = set(self.old_parent.values()) | set(self.school_township.values())
+
+    def county(self, code: str | None, parents: dict[str, str | None], levels: dict[str, str]) -> str | None:
+        seen: set[str] = set()
+        while code is not None and code not in seen:
+            if levels.get(code) == "county":
+                return code
+            seen.add(code)
+            code = parents.get(code)
+        return None  # unknown, or a loop (reported by `loops`)
+
+    def run(self) -> None:
+        self.levels()
+        self.loops()
+        self.moves()
+
+    def levels(self) -> None:
+        for a in self.data.areas:
+            old = self.old_level.get(a.code)
+            if old is None or a.level is None or old == a.level:
+                continue
+            if "county" in (old, a.level) or a.code in self.has_children:
+                self.problem(
+                    "areas",
+                    a.row,
+                    "level",
+                    f"“{a.code}”在系统中是{LEVEL_ZH.get(old, old)}，导入不能改变其级别 "
+                    f"(the import would change this {old} into a {a.level}; ask the administrator)",
+                )
+
+    def loops(self) -> None:
+        for a in self.data.areas:
+            code: str | None = a.code
+            seen: list[str] = []
+            while code is not None and code not in seen and len(seen) <= len(self.new_parent):
+                seen.append(code)
+                code = self.new_parent.get(code)
+            if code == a.code:
+                self.problem(
+                    "areas",
+                    a.row,
+                    "parent_code",
+                    f"上级编码形成循环：{' → '.join([*seen, a.code])} (the parent codes form a loop)",
+                )
+
+    def moves(self) -> None:
+        def moved(old_code: str | None, new_code: str | None) -> tuple[str, str] | None:
+            before = self.county(old_code, self.old_parent, self.old_level)
+            after = self.county(new_code, self.new_parent, self.new_level)
+            return (before, after) if before and after and before != after else None
+
+        for a in self.data.areas:
+            if a.code in self.old_level and (change := moved(a.code, a.code)):
+                self.problem(
+                    "areas",
+                    a.row,
+                    "parent_code",
+                    f"会把“{a.code}”从{change[0]}移到{change[1]} "
+                    f"(this would move the area into another county's scope)",
+                )
+        for x in self.data.schools:
+            if x.code in self.school_township and (
+                change := moved(self.school_township[x.code], x.township_code)
+            ):
+                self.problem(
+                    "schools",
+                    x.row,
+                    "township_code",
+                    f"会把学校“{x.code}”从{change[0]}移到{change[1]} "
+                    f"(this would move the school into another county's scope)",
+                )
