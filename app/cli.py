@@ -210,6 +210,12 @@ def scheduler_cmd() -> None:
         )
         raise typer.Exit(code=2)
 
+    if settings.metrics_port:
+        from prometheus_client import start_http_server
+
+        # Loopback only: the scheduler has no token check; scrape it from the same machine.
+        start_http_server(settings.metrics_port, addr="127.0.0.1")
+
     async def work(services: Services) -> None:
         await _upgrade(services)
         await run_standalone(services)

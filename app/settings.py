@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     invite_ttl_hours: int = Field(default=72, ge=1)
     policy_file: Path | None = None
     log_level: str = "INFO"
+    # /metrics answers loopback clients only, unless this token is set: then it needs
+    # `Authorization: Bearer <token>` from any address (docs/deploy.md, Metrics).
+    metrics_token: SecretStr | None = None
+    # `notoneless scheduler` serves its own counters (reminders sent, 429s) on 127.0.0.1:PORT (0: off).
+    metrics_port: int = Field(default=0, ge=0, le=65535)
     # Overview snapshots of large areas (domain.overview_snapshots): refreshed by the scheduler every
     # this many seconds (0: never, every overview is counted live) for scopes above this many cases.
     overview_refresh_seconds: int = Field(default=300, ge=0)

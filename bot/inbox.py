@@ -29,6 +29,7 @@ from telegram.ext import Application, BaseRateLimiter, ExtBot, SimpleUpdateProce
 from telegram.request import HTTPXRequest
 
 from app.container import Services
+from ops.metrics import timed_update
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -173,7 +174,8 @@ class InboxProcessor(SimpleUpdateProcessor):
         self._inbox = inbox
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        await coroutine
+        with timed_update("telegram"):
+            await coroutine
         if isinstance(update, Update):
             self._inbox.handled(update.update_id)
 

@@ -23,6 +23,7 @@ from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
+from ops.metrics import RATE_LIMITED
 from storage.send_budget import take_slot
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,7 @@ class BotRateLimiter(BaseRateLimiter[int]):
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
+                RATE_LIMITED.labels("replies").inc()
                 if attempt == retries:
                     raise
                 seconds = retry_after(exc) + 0.1

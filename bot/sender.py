@@ -46,6 +46,7 @@ from domain.reminder_delivery import (
 )
 from domain.reminder_text import Message, Msg
 from i18n import t
+from ops.metrics import RATE_LIMITED, REMINDERS
 from storage import outbox
 from storage.models import Reminder
 from storage.uow import UnitOfWorkFactory
@@ -209,6 +210,7 @@ class ReminderSender:
                 log.warning("reminder %s was sent but its claim had passed to another worker", row.id)
             await uow.commit()
         self.sent += 1
+        REMINDERS.labels("sent").inc()
 
     async def _send(
         self,
@@ -245,6 +247,7 @@ class ReminderSender:
                 try:
                     sent = await self.bot.send_message(chat_id, text, reply_markup=markup)
                 except RetryAfter as exc:
+                    RATE_LIMITED.labels("reminders").inc()
                     self.limiter.penalise(chat_id, retry_after(exc))
                     raise
                 except NetworkError as exc:
@@ -272,6 +275,7 @@ class ReminderSender:
                     blocked=isinstance(exc, Forbidden),
                 )
                 log.info("reminder %s: recipient unreachable; %d told instead", row.id, len(told))
+                REMINDERS.labels("unreachable").inc()
             else:
                 permanent = isinstance(exc, BadRequest) or not _transient(exc)
                 await record_failure(
@@ -285,4 +289,5 @@ class ReminderSender:
                     permanent=permanent,
                     extra_attempts=max(0, failures - 1),
                 )
+                REMINDERS.labels("failed").inc()
             await uow.commit()

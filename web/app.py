@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse
 from app.container import Services
 from web.dashboard import mount_dashboard
 from web.deps import WebConfig
+from web.metrics import metrics_router
 
 
 def create_app(
@@ -35,6 +36,8 @@ def create_app(
         )
 
     mount_dashboard(app, web or WebConfig(cookie_secure=services.settings.web_cookie_secure))
+    token = services.settings.metrics_token
+    app.include_router(metrics_router(token.get_secret_value() if token else None))
     for router in routers or []:
         app.include_router(router)
     app.state.services = services

@@ -17,6 +17,7 @@ from starlette.background import BackgroundTask
 from domain import ledgers, monthly_report
 from domain.casefile import filter_in_scope
 from domain.errors import NotInScope
+from ops.metrics import EXPORT_SECONDS
 from storage.reporting import ReportingRepository
 from web.deps import CurrentViewer, PageError, Viewer, existing_id
 from web.filters import parse_filter
@@ -40,7 +41,8 @@ async def _file_response(
     fd, raw = tempfile.mkstemp(prefix="nol-export-", suffix=f".{suffix}")
     os.close(fd)
     try:
-        result = await write(Path(raw))
+        with EXPORT_SECONDS.labels(suffix).time():
+            result = await write(Path(raw))
         await viewer.uow.commit()
     except BaseException:
         _remove(raw)

@@ -9,6 +9,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from i18n import normalise_language, t
+from ops.metrics import update_failed
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,7 @@ def database_unavailable(error: object) -> bool:
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     update_id = update.update_id if isinstance(update, Update) else None
+    update_failed.set(True)
     # No message text or user data in the log: it may hold children's personal information.
     log.error("update %s failed: %r", update_id, context.error, exc_info=context.error)
     if not isinstance(update, Update) or update.effective_chat is None:
