@@ -14,7 +14,7 @@ import typer
 
 from app.container import Services
 from domain.audit import Actor
-from domain.errors import DomainError, InvalidInput, NotFound
+from domain.errors import DomainError, InvalidInput
 from domain.identity import mask_phone
 from i18n import t
 
@@ -61,13 +61,13 @@ def _when(moment: datetime | None, tz: ZoneInfo) -> str:
 
 
 async def _staff_by_key(services: Services, key: str) -> Any:
-    """A staff member by phone number (or id); NotFound otherwise."""
+    """A staff member by phone number (or id); InvalidInput otherwise."""
     async with services.uow() as uow:
         person = await uow.directory.staff_by_phone(key)
         if person is None and key.isdigit() and len(key) < 11:
             person = await uow.directory.staff(int(key))
     if person is None:
-        raise NotFound(f"no staff member with phone or id {key}")
+        raise InvalidInput("unknown_staff", value=key)
     return person
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domain.audit import Actor, audit
-from domain.errors import NotFound
+from domain.errors import InvalidInput
 from domain.webauth import check_new_password, hash_password
 from storage.models import WebUser
 from storage.uow import UnitOfWork
@@ -76,7 +76,7 @@ async def list_logins(uow: UnitOfWork, now: datetime) -> list[LoginSummary]:
 async def _login(repo: WebAccessRepository, username: str) -> WebUser:
     user = await repo.user_by_username(username.strip())
     if user is None:
-        raise NotFound(f"no dashboard login named {username!r}")
+        raise InvalidInput("unknown_login", value=username)
     return user
 
 
@@ -147,7 +147,7 @@ async def revoke_token(uow: UnitOfWork, token_id: int, *, now: datetime, actor: 
     """Revokes one token; False when it was revoked already (nothing changes then)."""
     token = await WebAccessRepository(uow.session).token(token_id)
     if token is None:
-        raise NotFound(f"no API token with id {token_id}")
+        raise InvalidInput("unknown_token", value=token_id)
     if token.revoked_at is not None:
         return False
     token.revoked_at = now

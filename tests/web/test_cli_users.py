@@ -187,7 +187,7 @@ def test_disable_of_an_unknown_login_says_so(env: str) -> None:
     for command in ("disable", "enable", "passwd"):
         argv = ["user", command, "nobody", "--password-stdin"][: 3 + (command == "passwd")]
         result = runner.invoke(cli, argv, input="a long enough password\n")
-        assert result.exit_code == 1 and "no dashboard login named 'nobody'" in result.output, command
+        assert result.exit_code == 1 and "No dashboard login named nobody" in result.output, command
 
 
 def test_passwd_reads_stdin_and_ends_every_session(env: str) -> None:
@@ -257,13 +257,18 @@ def test_tokens_are_listed_and_revoked_by_id_or_by_staff_member(env: str) -> Non
     assert len(revokes) == 2 and all(e[0] == "cli" for e in revokes)
 
 
-def test_token_revoke_needs_a_target_and_refuses_unknown_ids(env: str) -> None:
+def test_token_revoke_needs_a_target_and_refuses_unknown_ids_changing_nothing(env: str) -> None:
+    token = _token("13800000008")
     bare = runner.invoke(cli, ["user", "token", "revoke"])
     assert bare.exit_code == 2 and "--staff" in bare.output
-    unknown = runner.invoke(cli, ["user", "token", "revoke", "999999"])
-    assert unknown.exit_code == 1 and "no API token with id 999999" in unknown.output
-    word = runner.invoke(cli, ["user", "token", "revoke", "abc"])
-    assert word.exit_code == 2
+    token_id = runner.invoke(cli, ["user", "token", "list"]).output.splitlines()[1].split()[0]
+    unknown = runner.invoke(cli, ["user", "token", "revoke", token_id, "999999"])
+    assert unknown.exit_code == 1 and "No API token with id 999999" in unknown.output
+    assert "没有编号为 999999 的 API 令牌" in unknown.output
+    assert _in(env, lambda f: _token_owner(f, token)) == "13800000008"  # all or nothing
+    assert runner.invoke(cli, ["user", "token", "revoke", "abc"]).exit_code == 2
+    nobody = runner.invoke(cli, ["user", "token", "create", "--staff", "13999999999", "--name", "x"])
+    assert nobody.exit_code == 1 and "No staff member with phone number or id 13999999999" in nobody.output
 
 
 def test_token_create_takes_its_lifetime_from_the_setting_or_days(
