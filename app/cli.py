@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.container import Services, build_services
 from app.logs import configure_logging, mask_ids
 from app.settings import get_settings
+from app.user_cli import user_cli
 from domain.audit import Actor
 from domain.errors import DomainError
 from domain.identity import mask_phone
@@ -27,6 +28,7 @@ cli = typer.Typer(
 )
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
+cli.add_typer(user_cli, name="user")
 
 
 def _with_services(work: Callable[[Services], Awaitable[T]]) -> T:
@@ -304,76 +306,6 @@ def leader_cmd() -> None:
         )
 
     typer.echo(_with_services(work))
-
-
-user_cli = typer.Typer(help="Dashboard logins and API tokens.", no_args_is_help=True)
-cli.add_typer(user_cli, name="user")
-
-
-async def _staff_by_key(services: Services, key: str) -> Any:
-    """A staff member by phone number (or id); NotFound otherwise."""
-    from domain.errors import NotFound
-
-    async with services.uow() as uow:
-        person = await uow.directory.staff_by_phone(key)
-        if person is None and key.isdigit() and len(key) < 11:
-            person = await uow.directory.staff(int(key))
-    if person is None:
-        raise NotFound(f"no staff member with phone or id {key}")
-    return person
-
-
-@user_cli.command("add")
-def user_add_cmd(
-    username: Annotated[str, typer.Argument(help="Login name: letters, digits, . _ - (3-64)")],
-    staff: Annotated[str, typer.Option("--staff", help="Phone number (or id) of the staff member")],
-    export_pii: Annotated[bool, typer.Option("--export-pii", help="May export unmasked ID numbers")] = False,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from stdin")
-    ] = False,
-) -> None:
-    """Creates a dashboard login for a principal, township/county officer or admin."""
-    import sys
-
-    from domain.webauth import create_user
-
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = typer.prompt("Password / 密码", hide_input=True, confirmation_prompt=True)
-
-    async def work(services: Services) -> str:
-        await _upgrade(services)
-        person = await _staff_by_key(services, staff)
-        async with services.uow() as uow:
-            await create_user(
-                uow, person, username, password, now=services.clock.now(), can_export_pii=export_pii
-            )
-            await uow.commit()
-        return f"{person.name} ({person.role}, {mask_phone(person.phone)})"
-
-    who = _with_services(work)  # a teacher's or cadre's phone ends with NoDashboardAccess's message
-    typer.echo(f"Dashboard login {username!r} created for {who}{' with PII export' if export_pii else ''}.")
-
-
-@user_cli.command("token")
-def user_token_cmd(
-    staff: Annotated[str, typer.Option("--staff", help="Phone number (or id) of the staff member")],
-    name: Annotated[str, typer.Option("--name", help="What the token is for, e.g. county-bi")],
-) -> None:
-    """Creates an API bearer token for /api/v1 and prints it once (only its hash is stored)."""
-    from domain.webauth import create_api_token
-
-    async def work(services: Services) -> str:
-        await _upgrade(services)
-        person = await _staff_by_key(services, staff)
-        async with services.uow() as uow:
-            token = await create_api_token(uow, person, name, now=services.clock.now())
-            await uow.commit()
-        return token
-
-    typer.echo(_with_services(work))
-    typer.echo("Store it now: it cannot be shown again. 请立即保存，之后无法再次显示。", err=True)
 
 
 def format_import(summary: Any) -> str:

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     default_language: str = "zh_CN"
     show_full_student_names: bool = False
     invite_ttl_hours: int = Field(default=72, ge=1)
+    api_token_ttl_days: int = Field(default=90, ge=1, le=3650)
     policy_file: Path | None = None
     log_level: str = "INFO"
     # /metrics answers loopback clients only, unless this token is set: then it needs

@@ -23,6 +23,7 @@ MAX_FAILED_LOGINS = 5  # consecutive wrong passwords before the account is locke
 LOCKOUT = timedelta(minutes=15)
 SESSION_TTL = timedelta(hours=8)  # one working day; the cookie dies with the session row
 MIN_PASSWORD_LENGTH = 10
+API_TOKEN_TTL = timedelta(days=90)  # the default of API_TOKEN_TTL_DAYS
 _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
 _hasher = PasswordHasher()
 # Verified when the username is unknown, so both answers take the same time.
@@ -81,6 +82,19 @@ def has_dashboard_access(staff: Staff) -> bool:
     return staff.active and Role(staff.role) in COORDINATOR_ROLES
 
 
+def check_new_password(password: str) -> None:
+    """The one rule for every new password: long enough (a passphrase beats a clever short one)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput("password_too_short", minimum=MIN_PASSWORD_LENGTH)
+
+
+async def logins_disabled(uow: UnitOfWork, staff_id: int) -> bool:
+    """Whether the staff member has dashboard logins and every one is disabled: their API access ends
+    with them (a token belongs to the staff member, who may or may not have a login)."""
+    logins = await WebAccessRepository(uow.session).logins_of_staff(staff_id)
+    return bool(logins) and not any(user.active for user in logins)
+
+
 async def create_user(
     uow: UnitOfWork,
     staff: Staff,
@@ -95,8 +109,7 @@ async def create_user(
     repo = WebAccessRepository(uow.session)
     if not _USERNAME.match(username):
         raise InvalidInput("username", value=username)
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput("password_too_short", minimum=MIN_PASSWORD_LENGTH)
+    check_new_password(password)
     if not has_dashboard_access(staff):
         raise NoDashboardAccess(
             f"role {staff.role} has no dashboard access (teachers and village cadres use the Telegram bot)"
@@ -192,26 +205,49 @@ async def logout(uow: UnitOfWork, identity: WebIdentity, now: datetime) -> None:
 
 
 async def create_api_token(
-    uow: UnitOfWork, staff: Staff, name: str, *, now: datetime, actor: Actor | None = None
+    uow: UnitOfWork,
+    staff: Staff,
+    name: str,
+    *,
+    now: datetime,
+    ttl: timedelta = API_TOKEN_TTL,
+    actor: Actor | None = None,
 ) -> str:
-    """A new bearer token for an integration; only its hash is kept, so it is shown once."""
+    """A new bearer token for an integration, valid for `ttl`; only its hash is kept, so it is shown once."""
     if not has_dashboard_access(staff):
         raise NoDashboardAccess(f"role {staff.role} has no dashboard access")
+    if await logins_disabled(uow, staff.id):
+        raise NoDashboardAccess(f"staff {staff.id}: every dashboard login of theirs is disabled")
     token = "nol_" + secrets.token_urlsafe(32)
-    row = ApiToken(token_hash=token_hash(token), staff_id=staff.id, name=name[:100], created_at=now)
+    row = ApiToken(
+        token_hash=token_hash(token),
+        staff_id=staff.id,
+        name=name[:100],
+        created_at=now,
+        expires_at=now + ttl,
+    )
     WebAccessRepository(uow.session).add(row)
     await uow.flush()
-    audit(uow, actor or Actor.system("cli"), now, "create", "api_token", row.id)
+    audit(
+        uow,
+        actor or Actor.system("cli"),
+        now,
+        "create",
+        "api_token",
+        row.id,
+        expires=row.expires_at.isoformat(),
+    )
     return token
 
 
 async def identify_token(uow: UnitOfWork, token: str, now: datetime) -> WebIdentity | None:
-    """The staff member behind a bearer token (and marks it used), or None."""
+    """The staff member behind a bearer token (and marks it used), or None when it is unknown, revoked,
+    expired, or its staff member has left or had their dashboard logins disabled."""
     row = await WebAccessRepository(uow.session).token_by_hash(token_hash(token))
-    if row is None or row.revoked_at is not None:
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
     staff = await uow.directory.staff(row.staff_id)
-    if staff is None:
+    if staff is None or not staff.active or await logins_disabled(uow, staff.id):
         return None
     row.last_used_at = now
     return WebIdentity(staff=staff, user=None, session=None, token_name=row.name)

@@ -404,6 +404,7 @@ class ApiToken(Base):
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]  # API_TOKEN_TTL_DAYS after creation; refused from then on
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 

@@ -28,7 +28,7 @@ from web.deps import MAX_ID, ApiError, ApiViewer, Viewer
 
 CaseId = Annotated[int, Path(ge=1, le=MAX_ID, description="Case id")]
 HIDDEN_EVENT_DATA = ("location",)  # a visit's GPS point locates the child's home (DOMAIN.md §8)
-_bearer = HTTPBearer(auto_error=False, description="A token made with `notoneless user token`")
+_bearer = HTTPBearer(auto_error=False, description="A token made with `notoneless user token create`")
 
 
 async def _case_or_404(viewer: Viewer, case_id: int) -> CaseFile:

@@ -19,7 +19,7 @@ from web.deps import MAX_ID, ApiError, ApiViewer
 
 CaseId = Annotated[int, Path(ge=1, le=MAX_ID, description="Case id")]
 EscalationId = Annotated[int, Path(ge=1, le=MAX_ID, description="Escalation id")]
-_bearer = HTTPBearer(auto_error=False, description="A token made with `notoneless user token`")
+_bearer = HTTPBearer(auto_error=False, description="A token made with `notoneless user token create`")
 _NOT_IN_AREA = "no such case in your area"
 
 
