@@ -8,7 +8,7 @@ upgrade time + 90 days. Expiring old tokens at the upgrade would cut off a count
 integration with no warning; this way every token has a finite life, none lives longer than a new one
 would, and the operator sees the dates in `user token list` and can revoke any of them at once.
 
-Revision ID: 0013
+Revision ID: 0011
 Revises: 0010
 """
 
@@ -22,7 +22,7 @@ from alembic import op
 
 import storage.types
 
-revision: str = "0013"
+revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
