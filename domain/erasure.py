@@ -94,14 +94,13 @@ async def remove_photos(uow: UnitOfWork, rows: Sequence[Attachment], removed: Re
 
 async def anonymise_student(uow: UnitOfWork, student: Student, now: datetime, removed: Removed) -> None:
     """Removes the student's identifying details and key-group flags. Sex, school, class, home village
-    and the birth year remain for the area and age figures."""
+    the birth year and whether they are on the roll remain, for the area, age and enrolment figures."""
     student.student_number = f"ANON-{student.id}"
     student.name = ANONYMOUS_NAME
     student.birth_date = date(student.birth_date.year, 1, 1)
     student.national_id = None
     student.guardian_name = student.guardian_relation = student.guardian_phone = None
     student.registered_residence = student.current_address = None
-    student.active = False
     student.anonymised_at = now
     await RetentionQueries(uow.session).delete_flags(student.id)
     removed.students += 1
