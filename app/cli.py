@@ -13,7 +13,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.container import Services, build_services
 from app.logs import configure_logging, mask_ids
+from app.retention_cli import retention_cli
 from app.settings import get_settings
+from app.subject_cli import subject_cli
 from app.user_cli import user_cli
 from domain.audit import Actor
 from domain.errors import DomainError
@@ -29,6 +31,8 @@ cli = typer.Typer(
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(user_cli, name="user")
+cli.add_typer(retention_cli, name="retention")
+cli.add_typer(subject_cli, name="subject")
 
 
 def _with_services(work: Callable[[Services], Awaitable[T]]) -> T:

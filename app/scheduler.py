@@ -6,7 +6,8 @@ policy file takes effect on restart), plan the monthly report reminders daily, a
 replan cases changed since the last tick (a safety net for changes made without planning), build the
 coordinators' digests, drain the outbox, carry out the moves deadlines make by themselves
 (domain.automatic) and replan the cases whose reminders went out (so the next one is pending), and every few minutes count the overview of large areas
-(domain.overview_snapshots). Several schedulers may run against one database, but only
+(domain.overview_snapshots), and once a day remove what is past the retention limits (domain.retention).
+Several schedulers may run against one database, but only
 the leader (app.leadership) does any of this, so the bot's whole message budget is one process's rate;
 the others stand by and take over when it dies. Rows are still claimed before sending and digests have
 unique keys, so even during a hand-over each reminder goes out once.
@@ -33,6 +34,7 @@ from domain.invariant import heal
 from domain.monthly_report import deliver_monthly_reports
 from domain.overview_snapshots import refresh as refresh_overview
 from domain.reminders import plan_monthly_reports, replan_all, replan_cases, replan_changed
+from domain.retention import run_retention
 
 log = logging.getLogger(__name__)
 WAKE_EVERY = 10.0  # seconds between outbox drains
@@ -111,6 +113,8 @@ class ReminderScheduler:
         self.scheduler.add_job(
             self.heal, "interval", seconds=HEAL_EVERY, id="heal", max_instances=1, coalesce=True
         )
+        keep = self.services.policy.data_retention.run_at
+        self.add_daily("retention", self.retention, hour=keep.hour, minute=keep.minute)
         if every := self.services.settings.overview_refresh_seconds:
             self.scheduler.add_job(
                 self.refresh_overview,
@@ -214,6 +218,20 @@ class ReminderScheduler:
                 len(still),
                 ", ".join(f"{v.number} ({'/'.join(v.problems)})" for v in still[:20]),
             )
+
+    async def retention(self) -> None:
+        """Once a day the leader removes what is past the policy's retention limits (domain.retention)."""
+        if not self.leadership.holds():
+            return
+        s = self.services
+        try:
+            counts = await run_retention(s.uow, s.media, s.policy.data_retention, now=s.clock.now(), tz=s.tz)
+        except Exception:  # tomorrow's run tries again; never stop the scheduler
+            log.exception("retention run failed")
+            return
+        log.info(
+            "retention: %s", ", ".join(f"{k} {v}" for k, v in counts.as_dict().items() if v) or "nothing due"
+        )
 
     async def refresh_overview(self) -> None:
         """Counts the overview numbers of large areas (domain.overview_snapshots)."""

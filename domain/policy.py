@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from domain.retention_policy import DataRetention, data_retention
+
 DEFAULT_POLICY = Path(__file__).with_name("policy_default.toml")
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -99,6 +101,7 @@ class Policy:
     holidays: frozenset[date] = field(default_factory=frozenset)
     reminders: ReminderPolicy = field(default_factory=lambda: ReminderPolicy())
     steps: StepPolicy = field(default_factory=lambda: StepPolicy())
+    data_retention: DataRetention = field(default_factory=lambda: DataRetention())
 
     def term_on(self, day: date) -> Term | None:
         """The term that has started most recently on or before `day`."""
@@ -271,4 +274,5 @@ def load_policy(path: Path | None = None) -> Policy:
         holidays=frozenset(_get(data, "quiet_hours.holidays")),
         reminders=_reminder_policy(data),
         steps=_step_policy(data),
+        data_retention=data_retention(data),
     )

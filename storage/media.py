@@ -13,6 +13,7 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -106,6 +107,17 @@ class LocalMediaStore:
         except FileNotFoundError:
             return False
         return True
+
+    def _keys_older_than(self, before: float) -> Iterator[str]:
+        for first in sorted(self.root.glob("[0-9a-f][0-9a-f]")):
+            for path in sorted(first.glob("[0-9a-f][0-9a-f]/*")):
+                if _KEY.fullmatch(path.name) and path.stat().st_mtime < before:
+                    yield path.name
+
+    async def keys_older_than(self, before: float) -> list[str]:
+        """Keys of the files written before `before` (a POSIX time): the retention job's sweep for
+        files no row names (an upload whose transaction failed), given time to commit first."""
+        return await asyncio.to_thread(lambda: list(self._keys_older_than(before)))
 
     async def put(self, data: bytes) -> str:
         """Stores `data` (once, however often it is given) and returns its SHA-256 key."""

@@ -133,6 +133,7 @@ class Student(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     registered_residence: Mapped[str | None] = mapped_column(String(200))  # 户籍地 (migration 0009)
     current_address: Mapped[str | None] = mapped_column(String(200))  # 现住址, when it differs
+    anonymised_at: Mapped[datetime | None]  # personal details removed (domain.erasure, migration 0012)
 
 
 class Code(Base):
@@ -198,6 +199,7 @@ class Case(Base):
     next_step_due_at: Mapped[datetime | None] = mapped_column(index=True)
     auto_step: Mapped[str | None] = mapped_column(String(32))
     auto_step_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    anonymised_at: Mapped[datetime | None]  # free text and photos removed (domain.erasure, migration 0012)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
@@ -241,7 +243,9 @@ class Attachment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("case_events.id"), index=True)
-    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)  # the stored original, without metadata
+    # The photo as received (migration 0012): proof of what was sent, and the key that spots a resend.
+    received_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     media_type: Mapped[str] = mapped_column(String(40))
     size_bytes: Mapped[int] = mapped_column(Integer)
     width: Mapped[int | None] = mapped_column(Integer)

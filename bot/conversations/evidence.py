@@ -6,6 +6,7 @@ import hashlib
 from datetime import date, datetime
 
 from bot.conversations.model import Answers, FormContext, Photo, Reask
+from domain.photo_exif import ExifFacts
 from domain.photos import PhotoPolicy, PhotoRejected, ProcessedPhoto, WatermarkInfo, process_photo_async
 from domain.visits import visit_moment
 from storage.models import Attachment, Case
@@ -51,9 +52,11 @@ async def watermark(
     )
 
 
-async def _process(ctx: FormContext, data: bytes, info: WatermarkInfo) -> ProcessedPhoto:
+async def _process(
+    ctx: FormContext, data: bytes, info: WatermarkInfo, exif: ExifFacts | None = None
+) -> ProcessedPhoto:
     """The photo pipeline on a worker thread, so other people's updates keep flowing."""
-    processed = await process_photo_async(data, visit=info, policy=PhotoPolicy(tz=ctx.tz))
+    processed = await process_photo_async(data, visit=info, policy=PhotoPolicy(tz=ctx.tz), exif=exif)
     media = ctx.services.media
     await media.put(processed.evidence_bytes)
     await media.put(processed.thumbnail_bytes)
@@ -75,12 +78,13 @@ async def store_photo(ctx: FormContext, answers: Answers, photo: Photo) -> int:
     try:
         data = await ctx.fetch_media(photo)
         digest = hashlib.sha256(data).hexdigest()
-        if same := next((a for a in have if a.sha256 == digest), None):
+        if same := next((a for a in have if digest in (a.received_sha256, a.sha256)), None):
             return same.id
         processed = await _process(ctx, data, await watermark(ctx, case, datetime.fromisoformat(stamp["at"])))
     except PhotoRejected as exc:
         raise Reask(REJECTION_KEYS.get(exc.reason, "visit.photo_corrupt"), max_mb=MAX_MB) from None
-    await ctx.services.media.put(data)  # the original, byte for byte: the evidence of record
+    # The original without location and camera metadata; the hash of what was received is kept.
+    await ctx.services.media.put(processed.original_bytes)
     attachment = Attachment(
         case_id=case.id,
         event_id=None,
@@ -114,8 +118,14 @@ async def restamp_photos(
         else visit_moment(date.fromisoformat(answers["visited_on"]), ctx.now, ctx.tz)
     )
     info = await watermark(ctx, case, at, location)
+    # The stored originals carry no EXIF any more: what was read on receipt is passed back in.
     return {
-        a.id: await _process(ctx, await ctx.services.media.get(a.sha256), info)
+        a.id: await _process(
+            ctx,
+            await ctx.services.media.get(a.sha256),
+            info,
+            ExifFacts(a.exif_taken_at, a.exif_latitude, a.exif_longitude),
+        )
         for a in await ctx.uow.attachments.by_ids(attachment_ids)
     }
 

@@ -219,7 +219,7 @@ async def test_visit_with_two_photos_and_a_location_is_logged_once(
     media = services.media
     for a in photos:
         assert a.evidence_sha256 is not None and a.height is not None
-        assert sha(await media.get(a.sha256)) == a.sha256  # the original, byte for byte
+        assert sha(await media.get(a.sha256)) == a.sha256  # the stored original (no metadata to strip here)
         assert a.evidence_sha256 != provisional[a.sha256]  # re-stamped with the coordinates
         evidence = Image.open(io.BytesIO(await media.get(a.evidence_sha256)))
         assert evidence.format == "JPEG" and evidence.height > a.height and not evidence.getexif()
@@ -622,3 +622,39 @@ async def test_an_english_phone_call_reads_in_english(
     for line in ("How: Phone call", "Met: Guardian", "Outcome: Working away", "Next follow-up: 2026-10-20"):
         assert line in summary["text"]
     assert "_" not in summary["text"]
+
+
+def camera_file(gps: tuple[float, float]) -> bytes:
+    """A phone's JPEG as sent "as a file": GPS position, camera make and capture time in its EXIF."""
+    from PIL.ExifTags import GPS, IFD, Base
+
+    exif = Image.Exif()
+    exif[Base.Make] = "AcmePhone"
+    exif.get_ifd(IFD.Exif)[Base.DateTimeOriginal] = "2026:10:13 08:30:00"
+    info = exif.get_ifd(IFD.GPSInfo)
+    info.update({GPS.GPSLatitudeRef: "N", GPS.GPSLatitude: (gps[0], 0.0, 0.0)})
+    info.update({GPS.GPSLongitudeRef: "E", GPS.GPSLongitude: (gps[1], 0.0, 0.0)})
+    buffer = io.BytesIO()
+    Image.new("RGB", (640, 480), (90, 60, 30)).save(buffer, "JPEG", exif=exif)
+    return buffer.getvalue()
+
+
+async def test_a_photo_file_is_stored_without_its_location_but_the_record_keeps_it(
+    polling_bot: Application, bound: BindFactory, services: Services, open_case: Case
+) -> None:
+    phone = await bound("teacher_a")
+    await to_photos(phone, open_case)
+    data = camera_file((29.0, 106.0))
+    await send_and_count(phone, 1, data, "家访.jpg", "image/jpeg")
+    await send_and_count(phone, 1, data, "家访-再发一次.jpg", "image/jpeg")  # the same photo sent twice
+    [row] = await attachments_of(services, open_case.id)
+    assert row.received_sha256 == sha(data) != row.sha256
+    assert (row.exif_latitude, row.exif_longitude) == (29.0, 106.0) and row.exif_taken_at is not None
+    stored = await services.media.get(row.sha256)
+    original = Image.open(io.BytesIO(stored))
+    assert IFD_GPS not in original.getexif() and b"AcmePhone" not in stored
+    assert original.size == (640, 480)
+    assert not await services.media.exists(sha(data))  # the file as received is not kept
+
+
+IFD_GPS = 0x8825

@@ -268,11 +268,12 @@ def test_heic_is_unsupported_unless_a_plugin_is_registered(visit: WatermarkInfo)
 # --- hashes, derived copies, watermark --------------------------------------------------------
 
 
-def test_original_hash_and_size_describe_the_untouched_bytes(visit: WatermarkInfo) -> None:
+def test_hashes_describe_the_received_bytes_and_the_stored_original(visit: WatermarkInfo) -> None:
     data = camera_jpeg()
     photo = process_photo(data, visit=visit)
-    assert photo.sha256 == hashlib.sha256(data).hexdigest()
-    assert photo.size_bytes == len(data) and photo.media_type == "image/jpeg"
+    assert photo.received_sha256 == hashlib.sha256(data).hexdigest()
+    assert photo.sha256 == hashlib.sha256(photo.original_bytes).hexdigest() != photo.received_sha256
+    assert photo.size_bytes == len(photo.original_bytes) and photo.media_type == "image/jpeg"
     assert photo.evidence_sha256 == hashlib.sha256(photo.evidence_bytes).hexdigest()
     assert photo.thumbnail_sha256 == hashlib.sha256(photo.thumbnail_bytes).hexdigest()
 
