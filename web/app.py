@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse
 from app.container import Services
 from web.dashboard import mount_dashboard
 from web.deps import WebConfig
+from web.request_id import RequestId
 
 
 def create_app(
@@ -37,5 +38,6 @@ def create_app(
     mount_dashboard(app, web or WebConfig(cookie_secure=services.settings.web_cookie_secure))
     for router in routers or []:
         app.include_router(router)
+    app.add_middleware(RequestId)  # added last: outermost, so every log line of a request has its id
     app.state.services = services
     return app
