@@ -92,7 +92,9 @@ async def test_sigterm_stops_run_cleanly_and_its_scheduler_resigns(database_url:
     """What systemd sends: the web server, the bot and the in-process scheduler stop in order, the lease is
     given up (a standby would lead at once) and the process exits 0."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "WEB_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "WEB_", "DEMO"))
+    }
     env.update(
         DATABASE_URL=database_url,
         WEB_PORT=str(port),
