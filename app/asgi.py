@@ -60,7 +60,7 @@ def create(settings: Settings | None = None, services: Services | None = None) -
     """The ASGI app of one worker: dashboard routes from web.app plus the webhook route."""
     settings = settings or get_settings()
     token, webhook_url, secret = _require_webhook(settings)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     services = services or build_services(settings)
     application = build_application(
         services,

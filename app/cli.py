@@ -135,14 +135,13 @@ def invite_cmd(
             typer.echo(line)
 
 
-DEMO_LOGIN = "demo"
-
-
 @cli.command("demo-data")
 def demo_data_cmd() -> None:
-    """Creates a clearly fictional county with schools, staff, pupils and some open cases."""
-    from domain.demo import create_demo_data
-    from domain.webauth import reset_demo_login
+    """Creates a clearly fictional county with schools, staff, pupils and some open cases (only in a
+    database that holds no other areas)."""
+    from domain.demo import DEMO_LOGIN, create_demo_data, demo_login
+
+    settings = get_settings()
 
     async def work(services: Services) -> tuple[Any, str | None]:
         await _upgrade(services)
@@ -153,13 +152,10 @@ def demo_data_cmd() -> None:
             tz=services.tz,
             media=services.media,
         )
-        officer = next((p for p in demo.staff if p.role == "county_officer"), None)
-        if officer is None:
+        if settings.demo:  # `notoneless run` gives the login a new password once the server is up
             return demo, None
         async with services.uow() as uow:
-            staff = await uow.directory.staff(officer.id)
-            assert staff is not None
-            password = await reset_demo_login(uow, staff, DEMO_LOGIN, now=services.clock.now())
+            password = await demo_login(uow, now=services.clock.now())
             await uow.commit()
         return demo, password
 
@@ -172,8 +168,9 @@ def demo_data_cmd() -> None:
     typer.echo("Demo staff (all names are generated):")
     for person in demo.staff:
         typer.echo(f"  {person.id:>4}  {person.role:<17} {person.name}  {mask_phone(person.phone)}")
-    if password:
-        settings = get_settings()
+    if settings.demo:
+        typer.echo("The dashboard login is printed by `notoneless run` once the server is up.")
+    elif password:
         typer.echo(
             f"Dashboard (demo county officer): http://{settings.web_host}:{settings.web_port}/dashboard "
             f"user {DEMO_LOGIN!r}, password {password!r} (new on every demo-data run)"
@@ -191,8 +188,8 @@ def run_cmd(
         ),
     ] = True,
 ) -> None:
-    """Runs the bot, the web dashboard and the reminder scheduler. Without TELEGRAM_BOT_TOKEN it runs
-    the built-in Bot API emulator and the browser chat simulator (demo mode)."""
+    """Runs the bot, the web dashboard and the reminder scheduler. With DEMO=true (and no token) it runs
+    the built-in Bot API emulator and the browser chat simulator instead of talking to Telegram."""
     from app.runner import run
 
     asyncio.run(run(get_settings(), scheduler=scheduler))
@@ -210,7 +207,7 @@ def scheduler_cmd() -> None:
     if settings.token is None:
         typer.echo(
             "Error: the standalone scheduler sends through Telegram and needs TELEGRAM_BOT_TOKEN. "
-            "In demo mode (no token) `notoneless run` runs the scheduler in-process. "
+            "In demo mode (DEMO=true) `notoneless run` runs the scheduler in-process. "
             "独立运行提醒调度器需要设置 TELEGRAM_BOT_TOKEN；演示模式请使用 notoneless run。",
             err=True,
         )
@@ -322,5 +319,6 @@ def format_import(summary: Any) -> str:
 
 
 def main() -> None:
-    configure_logging(get_settings().log_level)
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
     cli()

@@ -15,7 +15,7 @@ DEMO_USER_ID_BASE = 7_000_000
 
 
 class DemoPeople:
-    """Lists staff for the simulator; only ever wired in demo mode (no real bot token)."""
+    """Lists staff for the simulator; only ever wired in demo mode (DEMO=true: no bot token, loopback only, demo data only)."""
 
     def __init__(self, services: Services) -> None:
         self.services = services

@@ -1,4 +1,4 @@
-"""`notoneless run`: web server, bot (polling or webhook) and, without a token, the demo emulator."""
+"""`notoneless run`: web server, bot (polling or webhook) and, with DEMO=true, the demo emulator."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import uvicorn
 from fastapi import APIRouter
 
 from app.container import Services, build_services
+from app.demo_mode import check_mode, login_box
 from app.scheduler import STOP_SIGNALS
-from app.settings import Settings
+from app.settings import Settings, SettingsError
 from bot.application import build_application, freeze_startup_heap, launch, shutdown
+from domain.demo import RealDataPresent, demo_login, refuse_real_data
 from storage.migrate import upgrade
 from web.app import create_app
 from web.webhook import webhook_router
@@ -53,6 +55,34 @@ class _Server(uvicorn.Server):
         yield
 
 
+async def _refuse_real_data(services: Services) -> None:
+    async with services.uow() as uow:
+        try:
+            await refuse_real_data(uow)
+        except RealDataPresent as exc:
+            raise SettingsError(f"Invalid setting DEMO: {exc}") from None
+
+
+async def _announce(server: uvicorn.Server, services: Services, demo: bool) -> None:
+    """Once the server is up: where it runs and, in the demo, the dashboard login, boxed and printed last
+    (a new password on every start), so it is what the terminal shows."""
+    while not server.started:  # ends with the server: this task is cancelled when run stops
+        await asyncio.sleep(0.05)
+    s = services.settings
+    host = f"[{s.web_host}]" if ":" in s.web_host else s.web_host
+    where = f"http://{host}:{s.web_port}"
+    log.info("Not One Less is running at %s%s", where, "  (demo: open /simulator)" if demo else "")
+    if demo:
+        try:
+            async with services.uow() as uow:
+                password = await demo_login(uow, now=services.clock.now())
+                await uow.commit()
+        except Exception:  # the demo still runs; the simulator needs no login
+            log.exception("demo login not reset")
+            password = None
+        print(login_box(where, password), flush=True)
+
+
 async def _start_scheduler(
     stack: AsyncExitStack, services: Services, token: str, base_url: str, file_url: str
 ) -> None:
@@ -70,6 +100,7 @@ async def _start_scheduler(
 async def run(settings: Settings, stop: asyncio.Event | None = None, *, scheduler: bool = True) -> None:
     """Runs until interrupted (or until `stop` is set); every part shuts down cleanly.
     The reminder scheduler runs in-process unless `scheduler` is False (then run `notoneless scheduler`)."""
+    demo = check_mode(settings)
     services = build_services(settings)
     await upgrade(services.engine)
     routers: list[APIRouter] = []
@@ -81,8 +112,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None, *, schedule
                 loop.add_signal_handler(sig, stop.set)
                 stack.callback(loop.remove_signal_handler, sig)
         stack.push_async_callback(services.close)
-        demo = settings.token is None
         if demo:
+            await _refuse_real_data(services)
             token, base_url, file_url = await _demo_endpoint(stack, services, routers)
         else:
             assert settings.token is not None  # not demo
@@ -105,7 +136,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None, *, schedule
                 create_app(services, routers=routers, demo=demo),
                 host=settings.web_host,
                 port=settings.web_port,
-                log_level="info",
+                log_level=settings.log_level.lower(),
+                log_config=None,  # its lines go through our handlers: masked, JSON when asked
             )
         )
         try:
@@ -115,10 +147,10 @@ async def run(settings: Settings, stop: asyncio.Event | None = None, *, schedule
             freeze_startup_heap()
             if scheduler:
                 await _start_scheduler(stack, services, str(token), base_url, file_url)
-            where = f"http://{settings.web_host}:{settings.web_port}"
-            log.info("Not One Less is running at %s%s", where, "  (demo: open /simulator)" if demo else "")
             watcher = asyncio.create_task(_stop_when(stop, server))
             stack.callback(watcher.cancel)
+            announcer = asyncio.create_task(_announce(server, services, demo))
+            stack.callback(announcer.cancel)
             await server.serve()
         finally:
             await shutdown(application)

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
     # `notoneless scheduler` serves its own counters (reminders sent, 429s) on 127.0.0.1:PORT (0: off).
     metrics_port: int = Field(default=0, ge=0, le=65535)
+    log_format: str = "text"  # text | json (one object per line, for log collectors)
+    # The demo: built-in Bot API emulator and /simulator, fictional data only, loopback only (app.demo_mode).
+    demo: bool = False
     # Overview snapshots of large areas (domain.overview_snapshots): refreshed by the scheduler every
     # this many seconds (0: never, every overview is counted live) for scopes above this many cases.
     overview_refresh_seconds: int = Field(default=300, ge=0)
@@ -82,6 +85,13 @@ class Settings(BaseSettings):
     def _known_language(cls, value: str) -> str:
         if value not in ("zh_CN", "en"):
             raise ValueError("must be zh_CN or en")
+        return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_log_format(cls, value: str) -> str:
+        if value not in ("text", "json"):
+            raise ValueError("must be text or json")
         return value
 
     @field_validator("telegram_api_base_url", "telegram_file_base_url")

@@ -29,6 +29,7 @@ from telegram.ext import Application, BaseRateLimiter, ExtBot, SimpleUpdateProce
 from telegram.request import HTTPXRequest
 
 from app.container import Services
+from app.logs import update_id
 from ops.metrics import timed_update
 from storage.uow import UnitOfWork
 
@@ -174,8 +175,13 @@ class InboxProcessor(SimpleUpdateProcessor):
         self._inbox = inbox
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        with timed_update("telegram"):
-            await coroutine
+        # Each update runs in a task of its own, so the log lines of its handlers carry its id.
+        token = update_id.set(update.update_id if isinstance(update, Update) else None)
+        try:
+            with timed_update("telegram"):
+                await coroutine
+        finally:
+            update_id.reset(token)
         if isinstance(update, Update):
             self._inbox.handled(update.update_id)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import warnings
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
@@ -21,7 +20,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
-from telegram.warnings import PTBDeprecationWarning
 
 from ops.metrics import RATE_LIMITED
 from storage.send_budget import take_slot
@@ -34,10 +32,9 @@ BURST = 3.0
 
 
 def retry_after(exc: BaseException) -> float:
-    """Seconds a 429 asks to wait (PTB 22 gives int or timedelta depending on PTB_TIMEDELTA)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value: Any = exc.retry_after  # type: ignore[attr-defined]
+    """Seconds a 429 asks to wait: a timedelta, as PTB_TIMEDELTA (set in bot/__init__) asks PTB 22 to
+    give it; int seconds only if a deployment turned that off."""
+    value: Any = exc.retry_after  # type: ignore[attr-defined]
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 

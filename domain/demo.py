@@ -11,20 +11,23 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from domain.audit import Actor
 from domain.demo_cases import SCENARIOS, make_demo_cases
+from domain.errors import DomainError
 from domain.identity import id_check_char
 from domain.policy import Policy
 from domain.roles import Role
 from domain.roster import ImportSummary, apply_roster
 from domain.roster_format import AreaRow, ClassRow, RosterData, SchoolRow, StaffRow, StudentRow
+from domain.webauth import reset_demo_login
 from storage.media import LocalMediaStore
-from storage.models import Staff, Student
+from storage.models import Area, Staff, Student
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 DEMO_COUNTY = "DEMO"
+DEMO_LOGIN = "demo"  # the demo county officer's dashboard user name
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹"
 GIVEN = "子涵宇轩浩然欣怡梓萱俊杰思雨嘉文博涛佳琪泽一诺明雅静晨阳可心天佑若曦志强秀兰建华"
 TOWNSHIPS = [
@@ -65,6 +68,49 @@ class DemoSummary:
     roster: ImportSummary | None = None
     cases: dict[str, int] = field(default_factory=dict)  # status -> number of demo cases
     staff: list[DemoStaff] = field(default_factory=list)
+
+
+class RealDataPresent(DomainError):
+    """The database holds areas outside the demo county: real records, which the demo must not expose."""
+
+    def __init__(self, codes: list[str]) -> None:
+        super().__init__(
+            "the database holds areas outside the demo county (" + ", ".join(codes) + "): the demo runs "
+            "on a database of its own only. 数据库中有示例县以外的地区，演示只能使用单独的数据库。"
+        )
+        self.codes = codes
+
+
+async def foreign_areas(uow: UnitOfWork, limit: int = 3) -> list[str]:
+    """Codes of (up to `limit`) areas that are not the demo county's: DEMO and DEMO-… are, exactly
+    (substr, not LIKE, which ignores case on SQLite)."""
+    rows = await uow.session.scalars(
+        select(Area.code)
+        .where(Area.code != DEMO_COUNTY, func.substr(Area.code, 1, len(DEMO_COUNTY) + 1) != DEMO_COUNTY + "-")
+        .order_by(Area.code)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def refuse_real_data(uow: UnitOfWork) -> None:
+    """Raises RealDataPresent unless every area (if any) belongs to the demo county."""
+    if codes := await foreign_areas(uow):
+        raise RealDataPresent(codes)
+
+
+async def demo_login(uow: UnitOfWork, *, now: datetime) -> str | None:
+    """A fresh password for the demo county officer's dashboard user; None before demo-data has run."""
+    officer = await uow.session.scalar(
+        select(Staff)
+        .join(Area, Staff.area_id == Area.id)
+        .where(Area.code == DEMO_COUNTY, Staff.role == Role.COUNTY_OFFICER.value, Staff.active.is_(True))
+        .order_by(Staff.id)
+        .limit(1)
+    )
+    if officer is None:
+        return None
+    return await reset_demo_login(uow, officer, DEMO_LOGIN, now=now)
 
 
 def _class_name(grade: int) -> str:
@@ -199,6 +245,7 @@ async def create_demo_data(
     demo's in-person visits go to `media` (the dashboard shows them)."""
     data = demo_roster(now.astimezone(tz).date(), seed)
     async with uow_factory() as uow:
+        await refuse_real_data(uow)  # never mix fictional people into a real county's records
         if await uow.directory.area_by_code(DEMO_COUNTY) is not None:
             return DemoSummary(already_existed=True, staff=await _demo_staff(uow, data))
         roster = await apply_roster(uow, data, now=now, actor=Actor.system("demo"))

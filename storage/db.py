@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +21,32 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def private_sqlite_file(database: str) -> None:
+    """Creates the database file readable by its owner only (it holds minors' records; SQLite would make
+    it 0644 under the usual umask) and takes group and other access off an existing one and its -wal and
+    -shm files. SQLite creates those two with the database file's mode, so they follow."""
+    path = Path(database)
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # an empty file is a valid empty database
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = file.stat().st_mode & 0o777
+            if mode & 0o077:
+                file.chmod(mode & 0o700)
+        except OSError:  # gone meanwhile, or not ours to change: SQLite reports what matters
+            pass
+
+
 def make_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
-    """Creates the async engine; for SQLite makes sure the folder of the file exists."""
+    """Creates the async engine; for SQLite makes sure the folder and a private file exist."""
     url = make_url(database_url)
     # Statement errors would otherwise quote their parameters (names, ID numbers, phones) in every traceback.
     kwargs.setdefault("hide_parameters", True)
     if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
+            private_sqlite_file(url.database)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import bot  # noqa: F401  (opts PTB into timedelta time periods as the product does, before any test)
 from domain.clock import FixedClock
 from domain.policy import Policy, load_policy
 from sandbox.emulator import Emulator

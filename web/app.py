@@ -9,6 +9,7 @@ from app.container import Services
 from web.dashboard import mount_dashboard
 from web.deps import WebConfig
 from web.metrics import metrics_router
+from web.request_id import RequestId
 
 
 def create_app(
@@ -40,5 +41,6 @@ def create_app(
     app.include_router(metrics_router(token.get_secret_value() if token else None))
     for router in routers or []:
         app.include_router(router)
+    app.add_middleware(RequestId)  # added last: outermost, so every log line of a request has its id
     app.state.services = services
     return app

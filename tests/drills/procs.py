@@ -25,7 +25,9 @@ def product_env(
     database_url: str, token: str, emulator_url: str, media_dir: Path, **extra: str
 ) -> dict[str, str]:
     """The environment a product process reads its settings from (never the developer's .env values)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "WEB_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "WEB_", "DEMO"))
+    }
     env.update(
         {
             "DATABASE_URL": database_url,

@@ -1,4 +1,4 @@
-"""The demo as a newcomer sees it: `notoneless run` without a token, the simulator in Chromium,
+"""The demo as a newcomer sees it: `notoneless run` with DEMO=true, the simulator in Chromium,
 a demo class teacher binding themselves, filing a whole absence report and logging a home visit with a photo."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ async def test_demo_teacher_files_an_absence_report_in_the_simulator(
 ) -> None:
     from playwright.async_api import FilePayload, async_playwright, expect
 
-    settings = settings_for(database_url, tmp_path)
+    settings = settings_for(database_url, tmp_path, demo=True)
     services = build_services(settings)
     await create_demo_data(
         services.uow, now=services.clock.now(), policy=services.policy, tz=services.tz, media=services.media

@@ -1,5 +1,5 @@
 """`notoneless run` as a whole: with a token it talks to the configured Bot API and never serves the
-simulator; without one it starts the emulator and the simulator (demo mode)."""
+simulator; with DEMO=true it starts the emulator and the simulator (demo mode)."""
 
 from __future__ import annotations
 
@@ -79,10 +79,8 @@ async def test_with_a_token_the_bot_uses_the_configured_api_and_no_simulator_is_
                 assert "邀请链接" in (await phone.wait_for_reply(timeout=20))["text"]
 
 
-async def test_without_a_token_the_demo_emulator_and_simulator_run(
-    database_url: str, tmp_path: object
-) -> None:
-    settings = settings_for(database_url, tmp_path)
+async def test_in_demo_mode_the_emulator_and_simulator_run(database_url: str, tmp_path: object) -> None:
+    settings = settings_for(database_url, tmp_path, demo=True)
     async with running(settings) as base, httpx.AsyncClient(timeout=5) as client:
         page = await client.get(f"{base}/simulator")
         assert page.status_code == 200
@@ -94,9 +92,15 @@ async def test_sigterm_stops_run_cleanly_and_its_scheduler_resigns(database_url:
     """What systemd sends: the web server, the bot and the in-process scheduler stop in order, the lease is
     given up (a standby would lead at once) and the process exits 0."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "WEB_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "WEB_", "DEMO"))
+    }
     env.update(
-        DATABASE_URL=database_url, WEB_PORT=str(port), MEDIA_DIR=str(tmp_path / "media"), LOG_LEVEL="INFO"
+        DATABASE_URL=database_url,
+        WEB_PORT=str(port),
+        MEDIA_DIR=str(tmp_path / "media"),
+        LOG_LEVEL="INFO",
+        DEMO="true",
     )
     log = tmp_path / "run.log"
     process = await spawn(["-c", "from app.cli import main; main()", "run"], env, log)
