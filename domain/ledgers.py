@@ -24,6 +24,7 @@ from domain.ledger_text import (
     whereabouts,
 )
 from domain.lifecycle import DROPOUT_LEDGER, SUSPECTED_LEDGER
+from domain.pii_text import mask_identifiers
 from domain.sheets import Column, Sheet, write_csv, write_xlsx
 from domain.stats import OVERDUE_RULES
 from i18n import t
@@ -224,6 +225,13 @@ async def _visit_rows(stream: AsyncIterator[Any], lb: LedgerLabels) -> AsyncIter
         ]
 
 
+async def _masked(rows: AsyncIterator[Sequence[Any]]) -> AsyncIterator[Sequence[Any]]:
+    """Rows with ID and mobile numbers masked in every text cell: free text (notes, outcome details,
+    proofs) may hold them, and a masked ledger shows none."""
+    async for row in rows:
+        yield [mask_identifiers(cell) if isinstance(cell, str) else cell for cell in row]
+
+
 async def ledger_sheet(
     uow: UnitOfWork, scope: Scope, kind: str, flt: CaseFilter, *, now: datetime, tz: ZoneInfo, pii: bool
 ) -> Sheet:
@@ -258,7 +266,7 @@ async def ledger_sheet(
             measure_statuses=MEASURE_STATUSES,
         )
         rows = _dropout_rows(stream, labels)
-    return Sheet(title=title(kind), columns=columns(kind), rows=rows)
+    return Sheet(title=title(kind), columns=columns(kind), rows=rows if pii else _masked(rows))
 
 
 async def export_ledger(
