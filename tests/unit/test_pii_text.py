@@ -3,8 +3,12 @@ and ordinary numbers (dates, 学籍号, landlines, short numbers) left alone."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 
+from bot.conversations.model import FormContext
+from bot.conversations.steps import TextStep
 from domain.errors import InvalidInput
 from domain.identity import id_check_char
 from domain.pii_text import ID_NUMBER, MOBILE, find_identifiers, mask_identifiers, mask_in, refuse_identifiers
@@ -131,3 +135,11 @@ def test_refusal_is_an_invalid_input_naming_the_catalog_message() -> None:
     assert refused.value.code == "identifiers_in_text"
     refuse_identifiers("家长同意下周一返校")
     refuse_identifiers(None)
+
+
+async def test_the_chat_summary_masks_a_note_saved_before_the_check() -> None:
+    """A draft from before input was checked may hold a number: the summary shows it masked."""
+    step = TextStep("note", "report.ask_note")
+    ctx = cast(FormContext, None)  # a text answer is described without the database or the language
+    shown = await step.describe(ctx, {"note": f"父亲电话 {MOBILE_NUMBER}"})
+    assert shown == "父亲电话 138****0001"
