@@ -111,6 +111,10 @@ COLUMNS: dict[str, list[tuple[str, int, str]]] = {
     ],
 }
 
+# Columns that carry what people typed (the report's note, a visit's outcome detail or note, a decision's
+# note or proof): ID and mobile numbers in them are masked outside authorised exports.
+FREE_TEXT = frozenset({"reason", "whereabouts", "verification", "note"})
+
 
 def columns(kind: str, language: str = LEDGER_LANGUAGE) -> list[Column]:
     return [Column(t(language, f"ledger.col.{key}"), width, k) for key, width, k in COLUMNS[kind]]
@@ -225,11 +229,16 @@ async def _visit_rows(stream: AsyncIterator[Any], lb: LedgerLabels) -> AsyncIter
         ]
 
 
-async def _masked(rows: AsyncIterator[Sequence[Any]]) -> AsyncIterator[Sequence[Any]]:
-    """Rows with ID and mobile numbers masked in every text cell: free text (notes, outcome details,
-    proofs) may hold them, and a masked ledger shows none."""
+async def _masked(rows: AsyncIterator[Sequence[Any]], kind: str) -> AsyncIterator[Sequence[Any]]:
+    """Rows with ID and mobile numbers masked in the free-text columns (notes, outcome details, proofs
+    may hold them, and a masked ledger shows none); only those, as a 100 000-row export pays per cell."""
+    free = [i for i, (key, _, _) in enumerate(COLUMNS[kind]) if key in FREE_TEXT]
     async for row in rows:
-        yield [mask_identifiers(cell) if isinstance(cell, str) else cell for cell in row]
+        cells = list(row)
+        for i in free:
+            if isinstance(cells[i], str):
+                cells[i] = mask_identifiers(cells[i])
+        yield cells
 
 
 async def ledger_sheet(
@@ -266,7 +275,7 @@ async def ledger_sheet(
             measure_statuses=MEASURE_STATUSES,
         )
         rows = _dropout_rows(stream, labels)
-    return Sheet(title=title(kind), columns=columns(kind), rows=rows if pii else _masked(rows))
+    return Sheet(title=title(kind), columns=columns(kind), rows=rows if pii else _masked(rows, kind))
 
 
 async def export_ledger(

@@ -55,7 +55,7 @@ def _digits(matched: str) -> str:
 
 def _scan(pattern: re.Pattern[str], text: str) -> list[Identifier]:
     found: list[Identifier] = []
-    if len(_DIGIT.findall(text)) < _SHORTEST:
+    if len(text) < _SHORTEST or len(_DIGIT.findall(text)) < _SHORTEST:
         return found
     for m in pattern.finditer(_normalise(text)):
         group = ID_NUMBER if m.group("id") is not None else MOBILE

@@ -12,6 +12,7 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
+from domain import ledgers
 from domain.identity import id_check_char
 from storage.uow import UnitOfWorkFactory
 from tests.web.conftest import AsUser, csrf_of
@@ -132,3 +133,14 @@ async def test_a_decision_note_with_a_mobile_is_refused_on_the_case_page(
         f"/cases/{c}/decisions", data={"decision": "escalate", "note": "县教育局", "csrf_token": token}
     )
     assert reply.status_code == 303
+
+
+def test_every_ledger_has_its_free_text_columns_masked() -> None:
+    """The masked columns are named by key: a renamed key must not silently stop the masking."""
+    keys = {kind: {key for key, _, _ in ledgers.COLUMNS[kind]} for kind in ledgers.KINDS}
+    assert ledgers.FREE_TEXT <= set().union(*keys.values())
+    assert {kind: sorted(keys[kind] & ledgers.FREE_TEXT) for kind in ledgers.KINDS} == {
+        "suspected": ["reason", "verification", "whereabouts"],
+        "dropout": ["reason", "whereabouts"],
+        "persuasion": ["note"],
+    }
