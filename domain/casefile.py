@@ -9,6 +9,7 @@ from typing import Any
 from domain.audit import Actor, audit
 from domain.errors import NotInScope
 from domain.identity import mask_name, mask_student_number
+from domain.pii_text import mask_identifiers, mask_in
 from domain.stats import OVERDUE_RULES, is_overdue
 from storage.models import Attachment, Case, CaseEvent, Escalation, Reminder, School, SchoolClass, Student
 from storage.reporting import CaseFilter, ReportingRepository
@@ -110,6 +111,12 @@ class TimelineEntry:
     visitors: list[str]
     people: dict[int, str] = field(default_factory=dict)  # staff named in the event's data
 
+    @property
+    def data(self) -> dict[str, Any]:
+        """The event's data as pages and the API show it: ID and mobile numbers in free text masked
+        (also in what was stored before such text was refused)."""
+        return dict(mask_in(self.event.data or {}))
+
 
 @dataclass(frozen=True)
 class CaseFile:
@@ -128,6 +135,16 @@ class CaseFile:
     reminders: list[tuple[Reminder, str]]
     overdue: bool
     escalations: list[tuple[Escalation, str | None]] = field(default_factory=list)  # and who took it on
+
+    @property
+    def reason(self) -> str | None:
+        """The absence report's note, ID and mobile numbers masked."""
+        return mask_identifiers(self.case.reason) if self.case.reason else self.case.reason
+
+    @property
+    def resolution(self) -> str | None:
+        """The proof of a clearing or who approved a deferral, ID and mobile numbers masked."""
+        return mask_identifiers(self.case.resolution) if self.case.resolution else self.case.resolution
 
 
 async def _in_scope_or_denied(

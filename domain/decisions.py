@@ -21,6 +21,7 @@ from domain.case_steps import RECHECKED_CODES
 from domain.cases import REASON_SCHEME, VERIFICATION_SCHEME, add_event, case_in_scope, change_status
 from domain.errors import DomainError, InvalidInput, InvalidTransition
 from domain.lifecycle import DROPOUT_LEDGER, CaseStatus, path_to
+from domain.pii_text import refuse_identifiers
 from domain.policy import Policy
 from domain.reminder_facts import case_facts
 from domain.reminders import plan_case_reminders
@@ -95,6 +96,7 @@ class _Ctx:
             raise InvalidInput("note_too_long", max=MAX_NOTE)
         if required and not text:
             raise InvalidInput(f"{field}_required")
+        refuse_identifiers(text)
         return text or None
 
     def refuse(self, reason: str = "not_in_state") -> DecisionRefused:

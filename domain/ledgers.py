@@ -24,6 +24,7 @@ from domain.ledger_text import (
     whereabouts,
 )
 from domain.lifecycle import DROPOUT_LEDGER, SUSPECTED_LEDGER
+from domain.pii_text import mask_identifiers
 from domain.sheets import Column, Sheet, write_csv, write_xlsx
 from domain.stats import OVERDUE_RULES
 from i18n import t
@@ -109,6 +110,10 @@ COLUMNS: dict[str, list[tuple[str, int, str]]] = {
         ("recorded_at", 17, "datetime"),
     ],
 }
+
+# Columns that carry what people typed (the report's note, a visit's outcome detail or note, a decision's
+# note or proof): ID and mobile numbers in them are masked outside authorised exports.
+FREE_TEXT = frozenset({"reason", "whereabouts", "verification", "note"})
 
 
 def columns(kind: str, language: str = LEDGER_LANGUAGE) -> list[Column]:
@@ -224,6 +229,18 @@ async def _visit_rows(stream: AsyncIterator[Any], lb: LedgerLabels) -> AsyncIter
         ]
 
 
+async def _masked(rows: AsyncIterator[Sequence[Any]], kind: str) -> AsyncIterator[Sequence[Any]]:
+    """Rows with ID and mobile numbers masked in the free-text columns (notes, outcome details, proofs
+    may hold them, and a masked ledger shows none); only those, as a 100 000-row export pays per cell."""
+    free = [i for i, (key, _, _) in enumerate(COLUMNS[kind]) if key in FREE_TEXT]
+    async for row in rows:
+        cells = list(row)
+        for i in free:
+            if isinstance(cells[i], str):
+                cells[i] = mask_identifiers(cells[i])
+        yield cells
+
+
 async def ledger_sheet(
     uow: UnitOfWork, scope: Scope, kind: str, flt: CaseFilter, *, now: datetime, tz: ZoneInfo, pii: bool
 ) -> Sheet:
@@ -258,7 +275,7 @@ async def ledger_sheet(
             measure_statuses=MEASURE_STATUSES,
         )
         rows = _dropout_rows(stream, labels)
-    return Sheet(title=title(kind), columns=columns(kind), rows=rows)
+    return Sheet(title=title(kind), columns=columns(kind), rows=rows if pii else _masked(rows, kind))
 
 
 async def export_ledger(

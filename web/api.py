@@ -59,7 +59,7 @@ def case_detail(f: CaseFile) -> CaseDetail:
         opened_at=c.opened_at,
         updated_at=c.updated_at,
         overdue=f.overdue,
-        reason=c.reason,
+        reason=f.reason,
         responsible_teacher=f.teacher,
         responsible_cadre=f.cadre,
         flags=f.flags,
@@ -184,5 +184,5 @@ def event_out(e: TimelineEntry) -> CaseEventOut:
         actor=e.actor,
         from_status=e.event.from_status,
         to_status=e.event.to_status,
-        data={k: v for k, v in (e.event.data or {}).items() if k not in HIDDEN_EVENT_DATA},
+        data={k: v for k, v in e.data.items() if k not in HIDDEN_EVENT_DATA},
     )

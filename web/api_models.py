@@ -140,7 +140,8 @@ class DecisionIn(BaseModel):
         default=None,
         max_length=500,
         description="Proof (clear), police report reference (mark_missing), approving body "
-        "(defer), reason (reopen, return_for_rework), or a free note",
+        "(defer), reason (reopen, return_for_rework), or a free note. A text holding an ID or mobile "
+        "number is refused (422, reason identifiers_in_text).",
     )
     due: date | None = Field(default=None, description="order_compliance: comply by; defer: deferred until")
 

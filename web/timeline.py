@@ -101,7 +101,7 @@ class EventDetails:
     def rows(self, entry: TimelineEntry) -> list[tuple[str, str]]:
         """(label, text) pairs of the entry's data worth showing."""
         found = []
-        for key, value in (entry.event.data or {}).items():
+        for key, value in entry.data.items():
             if key in HIDDEN or value in (None, "", [], {}) or value is False and key != "ok":
                 continue
             label = self.label(key)

@@ -7,7 +7,7 @@ from datetime import date
 from bot.conversations.form import Form
 from bot.conversations.labels import local_date, status_label, student_label
 from bot.conversations.model import Answers, Choice, FormContext, Reask
-from bot.conversations.steps import ChoiceStep, DateStep, MultiChoiceStep, TextStep
+from bot.conversations.steps import NOTE_IDENTIFIERS, ChoiceStep, DateStep, MultiChoiceStep, TextStep
 from domain.audit import audit
 from domain.cases import REASON_SCHEME, AbsenceReport, report_absence
 from domain.errors import InvalidInput, NotInScope
@@ -105,7 +105,7 @@ FORM = Form(
         DateStep("absent_since", "report.ask_since"),
         ChoiceStep("reason", "report.ask_reason", reason_choices, columns=2),
         MultiChoiceStep("flags", "report.ask_flags", key_groups, initial=flags_on_file),
-        TextStep("note", "report.ask_note", optional=True, max_length=500),
+        TextStep("note", "report.ask_note", optional=True, max_length=500, identifiers_key=NOTE_IDENTIFIERS),
     ],
     submit=submit,
 )

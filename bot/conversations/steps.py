@@ -20,11 +20,13 @@ from bot.conversations.model import (
     Tap,
     Text,
 )
+from domain.pii_text import find_identifiers, mask_identifiers
 
 ChoicesProvider = Callable[[FormContext, Answers], Awaitable[list[Choice]]]
 PAGE_SIZE = 8
 MAX_TEXT = 1000
 NAV_PREFIX = "~"  # values starting with it are navigation, never answers
+NOTE_IDENTIFIERS = "form.note_has_identifiers"  # the refusal worded for a note (备注)
 
 
 @dataclass
@@ -236,10 +238,12 @@ class DateStep(Step):
 
 @dataclass
 class TextStep(Step):
-    """Free text up to `max_length`; optional ones offer a Skip button."""
+    """Free text up to `max_length`; optional ones offer a Skip button. An ID or mobile number in it is
+    refused with `identifiers_key` (they belong in the roster, not in free text)."""
 
     optional: bool = True
     max_length: int = MAX_TEXT
+    identifiers_key: str = "form.text_has_identifiers"
 
     async def prompt(self, ctx: FormContext, answers: Answers) -> Prompt:
         buttons = [[Choice(f"{NAV_PREFIX}skip", ctx.t("form.skip"))]] if self.optional else []
@@ -253,7 +257,13 @@ class TextStep(Step):
             raise Reask("form.text_expected")
         if len(given.text) > self.max_length:
             raise Reask("form.text_too_long", max=self.max_length, length=len(given.text))
+        if find_identifiers(given.text):
+            raise Reask(self.identifiers_key)
         answers[self.key] = given.text.strip()
+
+    async def describe(self, ctx: FormContext, answers: Answers) -> str:
+        # Masked also here: a draft saved before the check was in place may still hold a number.
+        return mask_identifiers(await super().describe(ctx, answers))
 
 
 PhotoHandler = Callable[[FormContext, Answers, Photo], Awaitable[int]]

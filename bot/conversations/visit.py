@@ -10,7 +10,7 @@ from bot.conversations.evidence import PHOTOS, apply_restamped, restamp_photos, 
 from bot.conversations.form import Form
 from bot.conversations.labels import case_label, local_date, status_label
 from bot.conversations.model import Answers, FormContext, Reask
-from bot.conversations.steps import ChoiceStep, DateStep, LocationStep, TextStep, fixed
+from bot.conversations.steps import NOTE_IDENTIFIERS, ChoiceStep, DateStep, LocationStep, TextStep, fixed
 from bot.conversations.visit_steps import (
     NOTICE_ALLOWED,
     PRESET,
@@ -224,7 +224,7 @@ FORM = VisitForm(
             optional=True,
             skipped_key="visit.follow_up_default",
         ),
-        TextStep("note", "visit.ask_note", optional=True, max_length=500),
+        TextStep("note", "visit.ask_note", optional=True, max_length=500, identifiers_key=NOTE_IDENTIFIERS),
     ],
     submit=submit,
     begin=begin,
