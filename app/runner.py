@@ -10,11 +10,12 @@ from contextlib import AsyncExitStack
 
 import uvicorn
 from fastapi import APIRouter
+from telegram.ext import Application
 
 from app.container import Services, build_services
 from app.scheduler import STOP_SIGNALS
 from app.settings import Settings
-from bot.application import build_application, freeze_startup_heap, launch, shutdown
+from bot.application import build_application, freeze_startup_heap, launch, shutdown, stop_polling
 from storage.migrate import upgrade
 from web.app import create_app
 from web.webhook import webhook_router
@@ -38,9 +39,14 @@ async def _demo_endpoint(
     return bot.token, emulator.base_url, emulator.file_base_url
 
 
-async def _stop_when(event: asyncio.Event, server: uvicorn.Server) -> None:
+async def _stop_when(event: asyncio.Event, server: uvicorn.Server, application: Application) -> None:  # type: ignore[type-arg]
+    """Polling stops first: no update is fetched that the stopping process could no longer answer, and
+    no long poll is left in flight to clash with the Updater's last getUpdates (a 409 Conflict)."""
     await event.wait()
-    server.should_exit = True
+    try:
+        await stop_polling(application)
+    finally:
+        server.should_exit = True
 
 
 class _Server(uvicorn.Server):
@@ -117,7 +123,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None, *, schedule
                 await _start_scheduler(stack, services, str(token), base_url, file_url)
             where = f"http://{settings.web_host}:{settings.web_port}"
             log.info("Not One Less is running at %s%s", where, "  (demo: open /simulator)" if demo else "")
-            watcher = asyncio.create_task(_stop_when(stop, server))
+            watcher = asyncio.create_task(_stop_when(stop, server, application))
             stack.callback(watcher.cancel)
             await server.serve()
         finally:

@@ -92,10 +92,15 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
-async def shutdown(application: Application) -> None:  # type: ignore[type-arg]
-    """Stops polling and the application; safe to call after a failed launch."""
+async def stop_polling(application: Application) -> None:  # type: ignore[type-arg]
+    """Stops fetching updates (the first thing a stopping process does); those fetched are still handled."""
     if application.updater is not None and application.updater.running:
         await application.updater.stop()
+
+
+async def shutdown(application: Application) -> None:  # type: ignore[type-arg]
+    """Stops polling and the application; safe to call after a failed launch."""
+    await stop_polling(application)
     if application.running:
         await application.stop()
     await application.shutdown()

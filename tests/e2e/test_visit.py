@@ -622,3 +622,24 @@ async def test_an_english_phone_call_reads_in_english(
     for line in ("How: Phone call", "Met: Guardian", "Outcome: Working away", "Next follow-up: 2026-10-20"):
         assert line in summary["text"]
     assert "_" not in summary["text"]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name", "mime"),
+    [("GIF", "anim.gif", "image/gif"), ("BMP", "scan.bmp", "image/bmp"), ("TIFF", "scan.tiff", "image/tiff")],
+)
+async def test_a_gif_bmp_or_tiff_file_is_an_unsupported_format_not_a_non_image(
+    polling_bot: Application,
+    bound: BindFactory,
+    services: Services,
+    open_case: Case,
+    fmt: str,
+    name: str,
+    mime: str,
+) -> None:
+    phone = await bound("teacher_a")
+    await to_photos(phone, open_case)
+    await phone.send_document(image(fmt), name, mime)
+    refused = await phone.wait_for_reply(lambda m: "不支持" in m["text"] or "不是图片" in m["text"])
+    assert "不支持这种图片格式" in refused["text"]
+    assert await attachments_of(services, open_case.id) == []
