@@ -14,6 +14,7 @@ from telegram.ext import (
 )
 
 from app.container import Services
+from bot.context import bot_id_of
 from bot.conversations.catalogue import FORMS
 from bot.conversations.engine import Conversations
 from bot.handlers import commands, forms, mycases, reminders
@@ -31,7 +32,7 @@ def build_application(
 ) -> Application:  # type: ignore[type-arg]
     """Registers handlers only; start-up and shutdown belong to the runner. A polling bot keeps each
     fetched update in the inbox until it has been handled (bot.inbox)."""
-    inbox = Inbox(services, polling=updater)
+    inbox = Inbox(services, polling=updater, bot_id=bot_id_of(token))
     bot = InboxBot(
         inbox,
         token,

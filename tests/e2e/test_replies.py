@@ -8,10 +8,12 @@ import logging
 import pytest
 from telegram.ext import Application
 
+from app.container import Services
+from bot.application import launch, shutdown
 from domain.identity import mask_name
 from sandbox.emulator import Emulator
 from sandbox.phone import Phone
-from tests.e2e.conftest import BindFactory, buttons
+from tests.e2e.conftest import BindFactory, buttons, invite_code, make_application
 from tests.factories import World
 
 
@@ -63,3 +65,30 @@ async def test_a_reply_that_keeps_failing_ends_in_the_error_handler_after_three_
     # The apology goes out once Telegram is back: the fifth sendMessage.
     await phone.wait_for_reply(lambda m: "出了点问题" in m["text"])
     assert emulator.stats()["faults"]["injected"] == {"500": 4}
+
+
+async def test_two_bots_on_one_database_both_apply_their_update_number_one(
+    services: Services, emulator: Emulator, world: World
+) -> None:
+    """Telegram numbers updates per bot: the first update of a second bot on the same database is not
+    taken for the first bot's (which would drop it and show the other bot's reply)."""
+    bots = [emulator.create_bot(username=f"nol_twin_{n}_bot") for n in (1, 2)]
+    applications = [make_application(services, emulator, b) for b in bots]
+    try:
+        for application in applications:
+            await launch(application, poll_timeout=1)
+        phones = []
+        for who, state in zip(("teacher_a", "teacher_b"), bots, strict=True):
+            phone = await Phone.create(emulator.url, state.username, first_name=who, language_code="zh-hans")
+            phones.append(phone)
+            await phone.start(await invite_code(services, world.staff[who].id))
+        for phone, state in zip(phones, bots, strict=True):
+            assert state.next_update_id == 2  # both sent update 1
+            assert "绑定成功" in (await phone.wait_for_reply(lambda m: "绑定" in m["text"]))["text"]
+            await phone.close()
+        async with services.uow() as uow:
+            for who in ("teacher_a", "teacher_b"):
+                assert await uow.directory.binding_for_staff(world.staff[who].id) is not None
+    finally:
+        for application in applications:
+            await shutdown(application)
