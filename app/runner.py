@@ -10,12 +10,13 @@ from contextlib import AsyncExitStack
 
 import uvicorn
 from fastapi import APIRouter
+from telegram.ext import Application
 
 from app.container import Services, build_services
 from app.demo_mode import check_mode, login_box
 from app.scheduler import STOP_SIGNALS
 from app.settings import Settings, SettingsError
-from bot.application import build_application, freeze_startup_heap, launch, shutdown
+from bot.application import build_application, freeze_startup_heap, launch, shutdown, stop_polling
 from domain.demo import RealDataPresent, demo_login, refuse_real_data
 from storage.migrate import upgrade
 from web.app import create_app
@@ -40,9 +41,14 @@ async def _demo_endpoint(
     return bot.token, emulator.base_url, emulator.file_base_url
 
 
-async def _stop_when(event: asyncio.Event, server: uvicorn.Server) -> None:
+async def _stop_when(event: asyncio.Event, server: uvicorn.Server, application: Application) -> None:  # type: ignore[type-arg]
+    """Polling stops first: no update is fetched that the stopping process could no longer answer, and
+    no long poll is left in flight to clash with the Updater's last getUpdates (a 409 Conflict)."""
     await event.wait()
-    server.should_exit = True
+    try:
+        await stop_polling(application)
+    finally:
+        server.should_exit = True
 
 
 class _Server(uvicorn.Server):
@@ -147,7 +153,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None, *, schedule
             freeze_startup_heap()
             if scheduler:
                 await _start_scheduler(stack, services, str(token), base_url, file_url)
-            watcher = asyncio.create_task(_stop_when(stop, server))
+            watcher = asyncio.create_task(_stop_when(stop, server, application))
             stack.callback(watcher.cancel)
             announcer = asyncio.create_task(_announce(server, services, demo))
             stack.callback(announcer.cancel)

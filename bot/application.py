@@ -14,6 +14,7 @@ from telegram.ext import (
 )
 
 from app.container import Services
+from bot.context import bot_id_of
 from bot.conversations.catalogue import FORMS
 from bot.conversations.engine import Conversations
 from bot.handlers import commands, forms, mycases, reminders
@@ -31,7 +32,7 @@ def build_application(
 ) -> Application:  # type: ignore[type-arg]
     """Registers handlers only; start-up and shutdown belong to the runner. A polling bot keeps each
     fetched update in the inbox until it has been handled (bot.inbox)."""
-    inbox = Inbox(services, polling=updater)
+    inbox = Inbox(services, polling=updater, bot_id=bot_id_of(token))
     bot = InboxBot(
         inbox,
         token,
@@ -92,10 +93,15 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
-async def shutdown(application: Application) -> None:  # type: ignore[type-arg]
-    """Stops polling and the application; safe to call after a failed launch."""
+async def stop_polling(application: Application) -> None:  # type: ignore[type-arg]
+    """Stops fetching updates (the first thing a stopping process does); those fetched are still handled."""
     if application.updater is not None and application.updater.running:
         await application.updater.stop()
+
+
+async def shutdown(application: Application) -> None:  # type: ignore[type-arg]
+    """Stops polling and the application; safe to call after a failed launch."""
+    await stop_polling(application)
     if application.running:
         await application.stop()
     await application.shutdown()

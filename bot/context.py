@@ -28,6 +28,20 @@ def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:
     return context.bot_data["services"]  # type: ignore[no-any-return]
 
 
+def bot_id_of(token: str) -> int:
+    """The bot's id, as getMe gives it: a Telegram token is "<bot id>:<secret>". Update ids are numbered
+    per bot, so the update log and the inbox key their rows by it."""
+    head, colon, _ = token.partition(":")
+    if not (colon and head.isdigit()):
+        raise ValueError("a Telegram bot token starts with the bot's numeric id and a colon")
+    return int(head)
+
+
+def bot_id(context: ContextTypes.DEFAULT_TYPE) -> int:
+    """The id of the bot this update came to."""
+    return bot_id_of(context.bot.token)
+
+
 async def identify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Caller | None:
     """The bound staff member (if any) and their language: chosen, else Telegram's, else the default."""
     services = services_of(context)

@@ -47,8 +47,8 @@ class InboxUnavailable(NetworkError):
 
 
 class Inbox:
-    def __init__(self, services: Services, *, polling: bool) -> None:
-        self.services, self.polling = services, polling
+    def __init__(self, services: Services, *, polling: bool, bot_id: int) -> None:
+        self.services, self.polling, self.bot_id = services, polling, bot_id
         self._handled: set[int] = set()
         self._replayed: set[int] = set()
         self._pruned_at: datetime | None = None
@@ -63,8 +63,8 @@ class Inbox:
         handled, self._handled = self._handled, set()
         try:
             async with self.services.uow() as uow:
-                new = await uow.inbox.keep(fetched, self.services.clock.now())
-                await uow.inbox.forget(handled)
+                new = await uow.inbox.keep(fetched, self.services.clock.now(), bot_id=self.bot_id)
+                await uow.inbox.forget(handled, bot_id=self.bot_id)
                 await uow.commit()
         except SQLAlchemyError as exc:
             self._handled |= handled
@@ -85,7 +85,7 @@ class Inbox:
             handled, self._handled = self._handled, set()
             try:
                 async with self.services.uow() as uow:
-                    await uow.inbox.forget(handled)
+                    await uow.inbox.forget(handled, bot_id=self.bot_id)
                     if self._prune_due():
                         await self._prune(uow)
                     await uow.commit()
@@ -106,7 +106,7 @@ class Inbox:
         """Queues the updates a previous process left unhandled, oldest first (call it before polling)."""
         async with self.services.uow() as uow:
             await self._prune(uow)
-            waiting = await uow.inbox.waiting()
+            waiting = await uow.inbox.waiting(bot_id=self.bot_id)
             await uow.commit()
         for payload in waiting:
             update = Update.de_json(payload, application.bot)

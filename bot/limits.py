@@ -18,8 +18,9 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from telegram.error import RetryAfter
+from telegram.error import BadRequest, NetworkError, RetryAfter
 from telegram.ext import BaseRateLimiter
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from ops.metrics import RATE_LIMITED
 from storage.send_budget import take_slot
@@ -29,6 +30,8 @@ BUDGET = "telegram"  # the send_budget row of the bot
 # Messages that may go at once before the rate applies: a form's error and its question together, while
 # three of them stay far below Telegram's (and the emulator's) burst of 30.
 BURST = 3.0
+# Pauses before retrying a reply that failed with a 5xx, a timeout or a lost connection.
+FAILURE_PAUSES = (0.5, 1.0, 2.0)
 
 
 def retry_after(exc: BaseException) -> float:
@@ -109,13 +112,24 @@ def _chat_key(chat_id: object) -> int | None:
         return hash(chat_id)  # an @username
 
 
-class BotRateLimiter(BaseRateLimiter[int]):
-    """python-telegram-bot's hook for every Bot API call of the bot's replies: calls addressed to a chat
-    take a slot of the process's (or the shared) budget; a 429 holds that chat and is retried up to
-    `max_retries` times (a per-call override comes as `rate_limit_args`)."""
+def failed_in_transit(exc: BaseException) -> bool:
+    """A 5xx from Telegram's front end, a timeout or a lost connection: worth sending again. A 400
+    (BadRequest is a NetworkError in PTB) would fail the same way again."""
+    return isinstance(exc, NetworkError) and not isinstance(exc, BadRequest)
 
-    def __init__(self, limiter: SendLimiter, max_retries: int = 3) -> None:
-        self.limiter, self.max_retries = limiter, max_retries
+
+class BotRateLimiter(BaseRateLimiter[int]):
+    """python-telegram-bot's hook for every Bot API call of the bot's replies (getUpdates aside): calls
+    addressed to a chat take a slot of the process's (or the shared) budget; a 429 holds that chat and is
+    retried up to `max_retries` times (a per-call override comes as `rate_limit_args`); a 5xx, timeout or
+    lost connection is retried after each of `failure_pauses`, so a reply is not lost to one bad moment
+    of Telegram's front end. After a timeout the first attempt may have been delivered after all: a
+    reply can then arrive twice, which is better than a form that seems to hang."""
+
+    def __init__(
+        self, limiter: SendLimiter, max_retries: int = 3, failure_pauses: tuple[float, ...] = FAILURE_PAUSES
+    ) -> None:
+        self.limiter, self.max_retries, self.failure_pauses = limiter, max_retries, failure_pauses
 
     async def initialize(self) -> None:
         pass
@@ -133,20 +147,44 @@ class BotRateLimiter(BaseRateLimiter[int]):
         rate_limit_args: int | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         chat = _chat_key(data.get("chat_id"))
-        retries = self.max_retries if rate_limit_args is None else rate_limit_args
-        for attempt in range(retries + 1):
-            if chat is not None:
-                await self.limiter.wait(chat, paced=False)
-            try:
-                return await callback(*args, **kwargs)
-            except RetryAfter as exc:
+        limits = {
+            "429": self.max_retries if rate_limit_args is None else rate_limit_args,
+            "failed": len(self.failure_pauses),
+        }
+        tries = {"429": 0, "failed": 0}
+
+        def retryable(exc: BaseException) -> bool:
+            kind = "429" if isinstance(exc, RetryAfter) else "failed" if failed_in_transit(exc) else None
+            if kind == "429":
                 RATE_LIMITED.labels("replies").inc()
-                if attempt == retries:
-                    raise
+            if kind is None or tries[kind] >= limits[kind]:
+                return False
+            tries[kind] += 1
+            return True
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, RetryAfter):
                 seconds = retry_after(exc) + 0.1
-                log.info("429 on %s: waiting %.1f s before retry %d", endpoint, seconds, attempt + 1)
+                log.info("429 on %s: waiting %.1f s before retry %d", endpoint, seconds, tries["429"])
+                if chat is None:
+                    return seconds
+                self.limiter.penalise(chat, seconds)  # the chat's next slot waits instead
+                return 0.0
+            pause = self.failure_pauses[tries["failed"] - 1]
+            log.info("%s failed (%r): retry %d in %.1f s", endpoint, exc, tries["failed"], pause)
+            return pause
+
+        async for attempt in AsyncRetrying(retry=retry_if_exception(retryable), wait=wait, reraise=True):
+            with attempt:
                 if chat is not None:
-                    self.limiter.penalise(chat, seconds)
-                else:
-                    await asyncio.sleep(seconds)
+                    await self.limiter.wait(chat, paced=False)
+                try:
+                    return await callback(*args, **kwargs)
+                except BadRequest as exc:
+                    # Redrawing a message as it already is (a double tap, or a retry of an edit that did
+                    # arrive): the message shows what it should, so the edit succeeded.
+                    if endpoint.startswith("editMessage") and "not modified" in str(exc).lower():
+                        return True
+                    raise
         raise AssertionError("unreachable")  # pragma: no cover

@@ -24,7 +24,9 @@ from domain.reminder_text import Action
 log = logging.getLogger(__name__)
 FORM_TAP = "f"  # callback data: f:<seq>:<value>
 START_FORM = "go"  # callback data: go:<form>:<id>  (buttons in reminders and /mycases)
-IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic", "image/heif")
+# Files (documents) taken as photos: any image/* type or an image's extension. Those the photo decoder does
+# not accept (GIF, BMP, TIFF, …) are then refused as "format not supported", not as "not an image".
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".gif", ".bmp", ".tif", ".tiff")
 
 
 REMINDER_TAP = "rm"  # callback data: rm:<action>:<id>[:ok|no]  (buttons in reminders and digests)
@@ -73,8 +75,8 @@ def to_input(update: Update) -> Input | None:
         return Photo(biggest.file_id, biggest.file_unique_id, biggest.file_size, "image/jpeg")
     if message.document is not None:
         doc = message.document
-        if (doc.mime_type or "").lower() in IMAGE_TYPES or (doc.file_name or "").lower().endswith(
-            (".jpg", ".jpeg", ".png", ".webp", ".heic")
+        if (doc.mime_type or "").lower().startswith("image/") or (doc.file_name or "").lower().endswith(
+            IMAGE_EXTENSIONS
         ):
             return Photo(doc.file_id, doc.file_unique_id, doc.file_size, doc.mime_type, as_document=True)
         return Unsupported("document")

@@ -6,37 +6,59 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from storage.models import InboxUpdate
+from storage.models import BEFORE_BOT_KEY, InboxUpdate
 from storage.repositories import _Repository
 
 
+def _of(bot_id: int) -> ColumnElement[bool]:
+    """The bot's rows, and those kept before the inbox was keyed by bot (migration 0013)."""
+    return InboxUpdate.bot_id.in_((bot_id, BEFORE_BOT_KEY))
+
+
 class UpdateInbox(_Repository):
-    async def keep(self, updates: Mapping[int, dict[str, Any]], at: datetime) -> set[int]:
+    """One bot's polled updates (update ids are numbered per bot)."""
+
+    async def keep(self, updates: Mapping[int, dict[str, Any]], at: datetime, *, bot_id: int) -> set[int]:
         """Stores a batch (update id -> payload) in one statement; returns the ids that were not there yet."""
         if not updates:
             return set()
         assert self.session.bind is not None  # sessions come from make_sessionmaker(engine)
         insert = postgresql.insert if self.session.bind.dialect.name == "postgresql" else sqlite.insert
-        rows = [{"update_id": i, "received_at": at, "payload": p} for i, p in updates.items()]
+        rows = [
+            {"bot_id": bot_id, "update_id": i, "received_at": at, "payload": p} for i, p in updates.items()
+        ]
         stmt = (
             insert(InboxUpdate)
             .values(rows)
-            .on_conflict_do_nothing(index_elements=["update_id"])
+            .on_conflict_do_nothing(index_elements=["bot_id", "update_id"])
             .returning(InboxUpdate.update_id)
+        )
+        new = set((await self.session.scalars(stmt)).all())
+        if new and (before := await self._before(new)):  # still kept from before 0013: not new after all
+            await self.session.execute(
+                delete(InboxUpdate).where(InboxUpdate.bot_id == bot_id, InboxUpdate.update_id.in_(before))
+            )
+            new -= before
+        return new
+
+    async def _before(self, update_ids: set[int]) -> set[int]:
+        stmt = select(InboxUpdate.update_id).where(
+            InboxUpdate.bot_id == BEFORE_BOT_KEY, InboxUpdate.update_id.in_(update_ids)
         )
         return set((await self.session.scalars(stmt)).all())
 
-    async def forget(self, update_ids: Iterable[int]) -> None:
+    async def forget(self, update_ids: Iterable[int], *, bot_id: int) -> None:
         ids = list(update_ids)
         if ids:
-            await self.session.execute(delete(InboxUpdate).where(InboxUpdate.update_id.in_(ids)))
+            await self.session.execute(delete(InboxUpdate).where(_of(bot_id), InboxUpdate.update_id.in_(ids)))
 
-    async def waiting(self) -> Sequence[dict[str, Any]]:
+    async def waiting(self, *, bot_id: int) -> Sequence[dict[str, Any]]:
         """The payloads still kept, oldest first (Telegram numbers updates in the order they arrive)."""
-        return (await self.session.scalars(select(InboxUpdate.payload).order_by(InboxUpdate.update_id))).all()
+        stmt = select(InboxUpdate.payload).where(_of(bot_id)).order_by(InboxUpdate.update_id)
+        return (await self.session.scalars(stmt)).all()
 
     async def prune(self, before: datetime) -> None:
         await self.session.execute(delete(InboxUpdate).where(InboxUpdate.received_at < before))

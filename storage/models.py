@@ -303,10 +303,18 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
+# Rows kept before updates were keyed by bot (migration 0013) carry bot_id 0: they belong to whichever bot
+# this database served then, so every bot reads them as its own until they are pruned.
+BEFORE_BOT_KEY = 0
+
+
 class ProcessedUpdate(Base):
-    """Telegram update ids already applied, so a redelivered update changes nothing."""
+    """Updates already applied, so a redelivered update changes nothing. Update ids are numbered per bot:
+    the key is the channel ("telegram"), the bot's id (from its token) and the update id (0013)."""
 
     __tablename__ = "processed_updates"
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    bot_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     processed_at: Mapped[datetime]
     # What the update was answered with, stored with its effect: a redelivery after a kill between the
@@ -316,9 +324,10 @@ class ProcessedUpdate(Base):
 
 class InboxUpdate(Base):
     """A polled update, stored before Telegram is told it arrived and deleted once handled (bot.inbox):
-    the rows a killed bot leaves behind are handled again when it starts."""
+    the rows a killed bot leaves behind are handled again when it starts. Keyed by bot, as ProcessedUpdate."""
 
     __tablename__ = "telegram_inbox"
+    bot_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     received_at: Mapped[datetime]
     payload: Mapped[dict[str, Any]] = mapped_column()  # Update.to_dict()

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage.models import (
+    BEFORE_BOT_KEY,
     Area,
     Attachment,
     AuditEntry,
@@ -349,33 +350,63 @@ class DraftRepository(_Repository):
         await self.session.delete(draft)
 
 
+TELEGRAM = "telegram"  # the channel of every update so far (processed_updates.channel)
+
+
 class UpdateLog(_Repository):
-    """Telegram update ids already applied (at-least-once delivery made idempotent)."""
+    """Updates already applied (at-least-once delivery made idempotent), keyed by channel, bot and update id:
+    update ids are numbered per bot, so two bots on one database must not take each other's for their own.
+    Rows from before that key (bot 0, migration 0011) count as every bot's."""
 
-    async def seen(self, update_id: int) -> bool:
-        return await self.session.get(ProcessedUpdate, update_id) is not None
+    async def _row(self, update_id: int, bot_id: int, channel: str) -> ProcessedUpdate | None:
+        pending = (
+            o
+            for o in self.session.new
+            if isinstance(o, ProcessedUpdate)
+            and (o.channel, o.bot_id, o.update_id) == (channel, bot_id, update_id)
+        )
+        if row := next(pending, None):
+            return row
+        for key in ((channel, bot_id, update_id), (channel, BEFORE_BOT_KEY, update_id)):
+            if (row := await self.session.get(ProcessedUpdate, key)) is not None:
+                return row
+        return None
 
-    async def reply(self, update_id: int) -> dict[str, Any] | None:
+    async def seen(self, update_id: int, *, bot_id: int, channel: str = TELEGRAM) -> bool:
+        return await self._row(update_id, bot_id, channel) is not None
+
+    async def reply(self, update_id: int, *, bot_id: int, channel: str = TELEGRAM) -> dict[str, Any] | None:
         """What the applied update was answered with (None if not applied, or nothing was kept)."""
-        row = await self.session.get(ProcessedUpdate, update_id)
+        row = await self._row(update_id, bot_id, channel)
         return None if row is None else row.reply
 
-    def mark(self, update_id: int, at: datetime, reply: dict[str, Any] | None = None) -> None:
+    def mark(
+        self,
+        update_id: int,
+        at: datetime,
+        reply: dict[str, Any] | None = None,
+        *,
+        bot_id: int,
+        channel: str = TELEGRAM,
+    ) -> None:
         """Recorded in the same transaction as the update's effect; a racing duplicate fails at commit.
         `reply` is what the update is answered with, for a redelivery after the reply was lost."""
-        self.session.add(ProcessedUpdate(update_id=update_id, processed_at=at, reply=reply))
+        self.session.add(
+            ProcessedUpdate(channel=channel, bot_id=bot_id, update_id=update_id, processed_at=at, reply=reply)
+        )
 
-    async def first(self, update_id: int, at: datetime) -> bool:
+    async def first(self, update_id: int, at: datetime, *, bot_id: int, channel: str = TELEGRAM) -> bool:
         """Marks the update as applied in this transaction; False when it was applied before (a replay)."""
-        if await self.seen(update_id):
+        if await self.seen(update_id, bot_id=bot_id, channel=channel):
             return False
-        self.mark(update_id, at)
+        self.mark(update_id, at, bot_id=bot_id, channel=channel)
         return True
 
-    async def keep_reply(self, update_id: int, reply: dict[str, Any]) -> None:
+    async def keep_reply(
+        self, update_id: int, reply: dict[str, Any], *, bot_id: int, channel: str = TELEGRAM
+    ) -> None:
         """Sets the reply of an update marked in this transaction (its answer is known only at the end)."""
-        pending = (o for o in self.session.new if isinstance(o, ProcessedUpdate) and o.update_id == update_id)
-        row = next(pending, None) or await self.session.get(ProcessedUpdate, update_id)
+        row = await self._row(update_id, bot_id, channel)
         if row is not None:
             row.reply = reply
 

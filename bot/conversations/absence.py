@@ -14,6 +14,13 @@ from domain.errors import InvalidInput, NotInScope
 from domain.roles import Role
 
 UNKNOWN = "unknown"
+# Every refusal code of report_absence → what to tell the teacher.
+REFUSALS = {
+    "date_in_future": "form.date_in_future",
+    "date_too_old": "form.date_too_old",
+    "unknown_code": "report.not_saved",  # a reason retired from the list while the form was open
+    "unknown_flag": "report.not_saved",
+}
 
 
 async def students_in_scope(ctx: FormContext, answers: Answers) -> list[Choice]:
@@ -68,8 +75,8 @@ async def submit(ctx: FormContext, answers: Answers) -> str:
         case, created = await report_absence(
             ctx.uow, ctx.scope, ctx.actor, report, now=ctx.now, policy=ctx.services.policy, tz=ctx.tz
         )
-    except InvalidInput as exc:  # e.g. a code retired from the list while the form was open
-        raise Reask("report.not_saved") from exc
+    except InvalidInput as exc:
+        raise Reask(REFUSALS.get(exc.code, "report.not_saved")) from exc
     except NotInScope:
         raise Reask("report.student_not_available") from None
     # Back at school, cleared or closed this school year: the same case is opened again (a relapse).

@@ -29,8 +29,20 @@ from domain.returns import (
 from domain.roles import Role
 
 SAME, DIFFERENT = "same", "different"  # back at the pupil's own school and class, or elsewhere
-# Refusals of the domain that can be put right from the summary, each with its own message.
-REFUSALS = ("returned_before_absence", "receiving_school_and_class", "unknown_support_measure")
+# Every refusal code of confirm_return → how to put it right from the summary; codes the form's own steps
+# rule out (only a stale or forged draft gets them) ask to check and resubmit.
+NOT_SAVED = "return.not_saved"
+REFUSALS = {
+    **{
+        code: f"return.refused.{code}"
+        for code in ("returned_before_absence", "receiving_school_and_class", "unknown_support_measure")
+    },
+    "date_in_future": "form.date_in_future",
+    "date_too_old": "form.date_too_old",
+    **dict.fromkeys(
+        ("unknown_method", "method_note_required", "receiving_too_long", "unknown_attachment"), NOT_SAVED
+    ),
+}
 
 
 async def case_choices(ctx: FormContext, answers: Answers) -> list[Choice]:
@@ -110,8 +122,7 @@ async def submit(ctx: FormContext, answers: Answers) -> str:
     except NotInScope:
         return ctx.t("return.case_not_yours")
     except InvalidInput as exc:  # e.g. the case was changed from the summary after the date was given
-        key = f"return.refused.{exc.code}" if exc.code in REFUSALS else "return.not_recorded"
-        raise Reask(key, **exc.params) from None
+        raise Reask(REFUSALS.get(exc.code, NOT_SAVED), **exc.params) from None
     except InvalidTransition:
         return ctx.t("return.not_recorded")
     checks = retention_checks_due(report.returned_on, ctx.services.policy)

@@ -35,16 +35,42 @@ from domain.lifecycle import VISITABLE
 from domain.roles import Role
 from domain.visits import HOME, VisitReport, record_visit
 
-# Refusals of the domain that the visitor can fix from the summary, each with its own message.
-REFUSALS = (
-    "photos_required",
-    "notice_too_early",
-    "notice_in_person_only",
-    "outcome_needs_someone_met",
-    "next_follow_up_on",
-    "promised_return_on",
-    "visit_before_absence",
-)
+# Every refusal code of record_visit → what to tell the visitor: how to put it right from the summary, or,
+# for codes the form's own steps rule out (only a stale or forged draft gets them), to check and resubmit.
+NOT_SAVED = "visit.not_saved"
+REFUSALS = {
+    **{
+        code: f"visit.refused.{code}"
+        for code in (
+            "photos_required",
+            "notice_too_early",
+            "notice_in_person_only",
+            "outcome_needs_someone_met",
+            "next_follow_up_on",
+            "promised_return_on",
+            "visit_before_absence",
+        )
+    },
+    "case_not_visitable": "visit.refused.case_not_visitable",  # ends the form: nothing left to visit
+    "date_in_future": "form.date_in_future",
+    "date_too_old": "form.date_too_old",
+    **dict.fromkeys(
+        (
+            "unknown_met",
+            "unknown_outcome",
+            "unknown_mode",
+            "other_school",
+            "outcome_detail",
+            "too_many_photos",
+            "location_only_for_home_visits",
+            "no_location_reason",
+            "location",
+            "visitor_not_eligible",
+            "attachment_not_yours",
+        ),
+        NOT_SAVED,
+    ),
+}
 
 
 async def refuse_case(ctx: FormContext, value: str) -> None:
@@ -108,8 +134,9 @@ async def submit(ctx: FormContext, answers: Answers) -> str:
     except InvalidTransition:
         raise Reask("visit.not_allowed_now") from None
     except InvalidInput as exc:
-        key = f"visit.refused.{exc.code}" if exc.code in REFUSALS else "visit.not_saved"
-        raise Reask(key, **exc.params) from None
+        if exc.code == "case_not_visitable" and case is not None:  # returned or closed meanwhile
+            return ctx.t(REFUSALS[exc.code], number=case.number, status=status_label(ctx, case.status))
+        raise Reask(REFUSALS.get(exc.code, NOT_SAVED), **exc.params) from None
     assert case is not None
     await apply_restamped(ctx, restamped)
     lines = [

@@ -6,7 +6,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot.context import Caller, identify, services_of
+from bot.context import Caller, bot_id, identify, services_of
 from bot.conversations.catalogue import commands_for
 from bot.render import answer_tap, without_nul
 from bot.replies import kept, send_again
@@ -32,9 +32,11 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     services = services_of(context)
     async with services.uow() as uow:
-        if not await uow.updates.first(update.update_id, services.clock.now()):
+        if not await uow.updates.first(update.update_id, services.clock.now(), bot_id=bot_id(context)):
             # Handled before (a replay or a redelivery): the account is bound, or was refused; say so again.
-            await send_again(context.bot, caller.chat_id, await uow.updates.reply(update.update_id))
+            await send_again(
+                context.bot, caller.chat_id, await uow.updates.reply(update.update_id, bot_id=bot_id(context))
+            )
             return
         try:
             staff = await redeem_invite(
@@ -50,7 +52,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             )
         except InviteInvalid as exc:
             text = caller.text(f"onboarding.invite_{exc.reason}")  # the refusal's audit entry is kept
-        await uow.updates.keep_reply(update.update_id, kept(text))
+        await uow.updates.keep_reply(update.update_id, kept(text), bot_id=bot_id(context))
         await uow.commit()
     await update.effective_message.reply_text(text)
 
@@ -116,7 +118,7 @@ async def language_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     async with services.uow() as uow:
         # A replay or a redelivery changes nothing, but edits the message again: the edit may never have
         # been made, and making it twice is harmless.
-        if await uow.updates.first(update.update_id, services.clock.now()):
+        if await uow.updates.first(update.update_id, services.clock.now(), bot_id=bot_id(context)):
             binding = await uow.directory.binding_for_staff(caller.staff.id)
             if binding is not None:
                 binding.language = language

@@ -13,7 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.context import Caller, identify_in, services_of
+from bot.context import Caller, bot_id, identify_in, services_of
 from bot.conversations.engine import Conversations, Outcome
 from bot.conversations.model import Command, FormContext, Input, Prompt
 from bot.media import telegram_fetcher
@@ -74,10 +74,10 @@ async def _apply_and_answer(
     await show(context.bot, caller.chat_id, outcome, query, caller.text("form.received"))
 
 
-async def _still_current(uow: UnitOfWork, update_id: int, chat_id: int) -> dict[str, Any] | None:
+async def _still_current(uow: UnitOfWork, update_id: int, bot: int, chat_id: int) -> dict[str, Any] | None:
     """The reply kept with an applied update, if the conversation has not moved on since (a later
     update's reply is the one to see; an older step shown after it would only mislead)."""
-    reply = await uow.updates.reply(update_id)
+    reply = await uow.updates.reply(update_id, bot_id=bot)
     draft = await uow.drafts.get(chat_id)
     if reply is None or reply["outcome"]["seq"] != (draft.seq if draft is not None else 0):
         return None
@@ -99,11 +99,12 @@ async def _apply(
     is stored."""
     services = services_of(context)
     conversations = conversations_of(context)
+    bot = bot_id(context)
     for attempt in range(3):
         try:
             async with services.uow() as uow:
-                if await uow.updates.seen(update.update_id):
-                    return Replayed(await _still_current(uow, update.update_id, chat_id))
+                if await uow.updates.seen(update.update_id, bot_id=bot):
+                    return Replayed(await _still_current(uow, update.update_id, bot, chat_id))
                 caller = await identify_in(uow, update, services.settings.default_language)
                 assert caller is not None  # the update has a user and a chat
                 staff = caller.staff
@@ -131,14 +132,14 @@ async def _apply(
                     )
                     outcome = Outcome([Prompt(caller.text(key))])
                 reply = {"outcome": outcome.record(), "received": caller.text("form.received")}
-                uow.updates.mark(update.update_id, now, reply)
+                uow.updates.mark(update.update_id, now, reply, bot_id=bot)
                 await uow.commit()
                 return caller, outcome
         except StaleDataError:
             log.info("draft of chat changed concurrently; retrying update %s", update.update_id)
         except IntegrityError:
             async with services.uow() as uow:
-                if await uow.updates.seen(update.update_id):  # another worker applied it first
+                if await uow.updates.seen(update.update_id, bot_id=bot):  # another worker applied it first
                     return Replayed(None)  # and that worker answers it
             raise
         await asyncio.sleep(0.05 * (attempt + 1))

@@ -17,7 +17,7 @@ from domain.invites import create_invite
 from sandbox.emulator import Emulator
 from sandbox.phone import Phone
 from sandbox.state import BotState
-from storage.models import Case, CaseEvent, Student
+from storage.models import Case, CaseEvent, ProcessedUpdate, Student
 from tests.drills.procs import BotProcess, ProductProcess, product_env
 from tests.drills.scripts import Expect, Step, bind, report_steps, walk
 from tests.factories import World, build_world
@@ -86,9 +86,10 @@ async def invite_code(services: Services, staff_id: int) -> str:
 
 
 async def stored(services: Services, update_id: int) -> bool:
-    """Whether the update's step was committed (the update log has its id)."""
+    """Whether the update's step was committed (the update log has its id; a drill runs one bot)."""
     async with services.uow() as uow:
-        return await uow.updates.seen(update_id)
+        stmt = select(func.count()).select_from(ProcessedUpdate).where(ProcessedUpdate.update_id == update_id)
+        return bool(await uow.session.scalar(stmt))
 
 
 def replies(phone: Phone, expect: Expect) -> int:

@@ -212,14 +212,15 @@ async def replayed(services: Services) -> None:
     async with asyncio.timeout(30):
         while True:
             async with services.uow() as uow:
-                if not await uow.inbox.waiting():
+                if not await uow.session.scalar(select(func.count()).select_from(InboxUpdate)):
                     return
             await asyncio.sleep(0.05)
 
 
 async def _in_inbox(services: Services, update_id: int) -> bool:
     async with services.uow() as uow:
-        return await uow.session.get(InboxUpdate, update_id) is not None
+        stmt = select(func.count()).select_from(InboxUpdate).where(InboxUpdate.update_id == update_id)
+        return bool(await uow.session.scalar(stmt))
 
 
 async def test_kill_9_of_mycases_replays_it_without_a_second_audit_entry(

@@ -12,11 +12,12 @@ from telegram.ext import Application
 
 from app.container import Services
 from bot.application import launch, shutdown
+from bot.context import bot_id_of
 from domain.identity import mask_name
 from sandbox.emulator import Emulator
 from sandbox.phone import Phone
 from sandbox.state import BotState
-from storage.models import AuditEntry, Case, CaseEvent
+from storage.models import AuditEntry, Case, CaseEvent, InboxUpdate
 from tests.e2e.conftest import PhoneFactory, buttons, invite_code, make_application
 from tests.e2e.test_mycases import open_case
 from tests.factories import World
@@ -188,7 +189,7 @@ async def test_a_quick_double_tap_sends_one_message_and_turns_the_tapped_one_int
 
 async def inbox_empty(services: Services) -> bool:
     async with services.uow() as uow:
-        return not await uow.inbox.waiting()
+        return not await uow.session.scalar(select(func.count()).select_from(InboxUpdate))
 
 
 async def handled(services: Services, tg_bot: BotState) -> None:
@@ -212,7 +213,7 @@ async def test_an_update_stored_but_not_confirmed_by_a_killed_process_is_handled
     await phone.send("/help")
     kept = tg_bot.pending[-1]
     async with services.uow() as uow:
-        await uow.inbox.keep({kept["update_id"]: kept}, services.clock.now())
+        await uow.inbox.keep({kept["update_id"]: kept}, services.clock.now(), bot_id=bot_id_of(tg_bot.token))
         await uow.commit()
     await bot_process.start()
     await phone.wait_for_reply(lambda m: "/language" in m["text"])

@@ -127,3 +127,38 @@ async def test_sigterm_stops_run_cleanly_and_its_scheduler_resigns(database_url:
 async def _lease(services: Services) -> Lease | None:
     async with services.uow() as uow:
         return await leases.current(uow.session, SCHEDULER)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_sigint_in_polling_mode_stops_without_a_traceback(database_url: str, tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT) of a polling bot: polling stops before anything else, so no getUpdates is left
+    running to clash with the last one ("Conflict: terminated by other getUpdates request")."""
+    async with Emulator() as emulator:
+        bot = emulator.create_bot(username="nol_sigint_bot")
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "WEB_"))}
+        env.update(
+            DATABASE_URL=database_url,
+            WEB_PORT=str(port),
+            MEDIA_DIR=str(tmp_path / "media"),
+            LOG_LEVEL="INFO",
+            TELEGRAM_BOT_TOKEN=bot.token,
+            TELEGRAM_API_BASE_URL=emulator.base_url,
+            TELEGRAM_FILE_BASE_URL=emulator.file_base_url,
+        )
+        log = tmp_path / "run.log"
+        process = await spawn(["-c", "from app.cli import main; main()", "run"], env, log)
+        try:
+            await wait_http(f"http://127.0.0.1:{port}/healthz", process)
+            async with await Phone.create(emulator.url, bot.username, language_code="zh-hans") as phone:
+                await phone.send("/start")  # the bot is polling
+                await phone.wait_for_reply(timeout=20)
+            await asyncio.sleep(0.5)  # a long poll is in flight
+            process.send_signal(signal.SIGINT)
+            assert await asyncio.wait_for(process.wait(), timeout=40) == 0, log_tail(log)
+            text = log.read_text(errors="replace")
+            assert "Task exception was never retrieved" not in text, log_tail(log)
+            assert "Traceback" not in text, log_tail(log)
+            assert "Conflict" not in text, log_tail(log)
+        finally:
+            await kill9(process if process.returncode is None else None)

@@ -23,6 +23,7 @@ from domain.cases import AbsenceReport, report_absence
 from domain.clock import FixedClock
 from domain.lifecycle import CaseStatus
 from domain.photos import PhotoRejected
+from domain.returns import ReturnReport, confirm_return
 from domain.scope import scope_for
 from domain.visits import VisitReport, record_visit
 from i18n import t
@@ -658,3 +659,61 @@ async def test_a_photo_file_is_stored_without_its_location_but_the_record_keeps_
 
 
 IFD_GPS = 0x8825
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name", "mime"),
+    [("GIF", "anim.gif", "image/gif"), ("BMP", "scan.bmp", "image/bmp"), ("TIFF", "scan.tiff", "image/tiff")],
+)
+async def test_a_gif_bmp_or_tiff_file_is_an_unsupported_format_not_a_non_image(
+    polling_bot: Application,
+    bound: BindFactory,
+    services: Services,
+    open_case: Case,
+    fmt: str,
+    name: str,
+    mime: str,
+) -> None:
+    phone = await bound("teacher_a")
+    await to_photos(phone, open_case)
+    await phone.send_document(image(fmt), name, mime)
+    refused = await phone.wait_for_reply(lambda m: "不支持" in m["text"] or "不是图片" in m["text"])
+    assert "不支持这种图片格式" in refused["text"]
+    assert await attachments_of(services, open_case.id) == []
+
+
+async def test_a_visit_submitted_after_the_return_was_confirmed_ends_with_what_to_do_instead(
+    polling_bot: Application, bound: BindFactory, services: Services, open_case: Case
+) -> None:
+    """Not "check and resubmit" on every try: the case is back at school, there is nothing to visit."""
+    phone = await bound("teacher_a")
+    await to_outcome(phone, open_case, mode="电话", met="无人应答")
+    await phone.tap("联系不上")
+    await phone.wait_for_reply(lambda m: "可以不附照片" in m["text"])
+    await phone.tap("跳过")
+    await phone.wait_for_reply(lambda m: "下次跟进" in m["text"])
+    await phone.tap("明天")
+    await phone.wait_for_reply(lambda m: "补充" in m["text"])
+    await phone.tap("跳过")
+    await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
+    async with services.uow() as uow:  # meanwhile a colleague confirms the return
+        staff = await uow.directory.staff(open_case.responsible_teacher_id or 0)
+        assert staff is not None
+        today = services.clock.now().astimezone(services.tz).date()
+        await confirm_return(
+            uow,
+            await scope_for(uow, staff),
+            Actor(staff.id, "test"),
+            ReturnReport(open_case.id, today, "seen_in_class"),
+            now=services.clock.now(),
+            policy=services.policy,
+            tz=services.tz,
+        )
+        await uow.commit()
+    await phone.tap("✅ 提交")
+    refused = await phone.wait_for_reply(lambda m: "不需要再家访" in m["text"])
+    assert "/mycases" in refused["text"] and "/visit" not in refused["text"]
+    assert_no_internal_words(refused["text"])
+    assert await visit_events(services, open_case.id) == []
+    async with services.uow() as uow:
+        assert await uow.drafts.get(phone.user_id) is None  # the form is over: no submit to tap again

@@ -9,12 +9,15 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, select
+from sqlalchemy import JSON, column, insert, inspect, select, table
 from sqlalchemy.engine import Connection
 
-from storage.db import make_engine
+from domain.clock import FixedClock
+from storage.db import make_engine, make_sessionmaker
 from storage.migrate import alembic_config, downgrade, upgrade
 from storage.models import Base, Code
+from storage.types import UTCDateTime
+from storage.uow import UnitOfWorkFactory
 from tests import db
 
 
@@ -74,5 +77,49 @@ async def test_every_migration_steps_down_and_up_again(empty_url: str) -> None:
             await upgrade(engine, rev.revision)
         async with engine.connect() as conn:
             assert await conn.run_sync(_diff) == []
+    finally:
+        await engine.dispose()
+
+
+async def test_rows_kept_before_updates_were_keyed_by_bot_count_as_the_bots_own(
+    empty_url: str, clock: FixedClock
+) -> None:
+    """Migration 0013 gives existing rows bot 0: a redelivery right after the upgrade is still recognised,
+    and an update left in the inbox is replayed once (not stored again when Telegram sends it again)."""
+    script = ScriptDirectory.from_config(alembic_config())
+    keyed = next(r for r in script.walk_revisions() if r.path.endswith("_updates_keyed_by_bot.py"))
+    assert isinstance(keyed.down_revision, str)
+    engine = make_engine(empty_url)
+    try:
+        await upgrade(engine, keyed.down_revision)
+        applied = table("processed_updates", column("update_id"), column("processed_at", UTCDateTime()))
+        inbox = table(
+            "telegram_inbox",
+            column("update_id"),
+            column("received_at", UTCDateTime()),
+            column("payload", JSON()),
+        )
+        async with engine.begin() as conn:  # as the bot left them before the upgrade
+            await conn.execute(insert(applied).values(update_id=41, processed_at=clock.now()))
+            await conn.execute(
+                insert(inbox).values(update_id=42, received_at=clock.now(), payload={"update_id": 42})
+            )
+        await upgrade(engine, keyed.revision)
+        uow_factory = UnitOfWorkFactory(make_sessionmaker(engine))
+        async with uow_factory() as uow:
+            assert await uow.updates.seen(41, bot_id=100001) and not await uow.updates.first(
+                41, clock.now(), bot_id=100001
+            )
+            assert list(await uow.inbox.waiting(bot_id=100001)) == [{"update_id": 42}]
+            assert await uow.inbox.keep(
+                {42: {"update_id": 42}, 43: {"update_id": 43}}, clock.now(), bot_id=100001
+            ) == {43}
+            await uow.commit()
+        async with uow_factory() as uow:
+            assert list(await uow.inbox.waiting(bot_id=100001)) == [{"update_id": 42}, {"update_id": 43}]
+            await uow.inbox.forget({42, 43}, bot_id=100001)
+            await uow.commit()
+        async with uow_factory() as uow:
+            assert list(await uow.inbox.waiting(bot_id=100001)) == []
     finally:
         await engine.dispose()
