@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import re
 import secrets
+import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,10 +38,26 @@ _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
 _hasher = PasswordHasher()
 # Verified when the username is unknown, so both answers take the same time.
 _DUMMY_HASH = _hasher.hash("not-one-less-timing-equaliser")
-# argon2 takes ~0.1 s of CPU and releases the GIL: it runs in these threads, never on the event loop
-# that also serves the bot and the scheduler, and never more than HASH_THREADS at once per process.
+# argon2 takes ~0.2 s of CPU (its lanes in threads of their own) and releases the GIL: it runs in
+# these threads, never on the event loop that also serves the bot and the scheduler, and never more
+# than HASH_THREADS at once per process.
 HASH_THREADS = 2
-_hash_pool = ThreadPoolExecutor(max_workers=HASH_THREADS, thread_name_prefix="argon2")
+HASH_NICENESS = 10  # a login flood must not take the CPU from the bot: the loop thread goes first
+
+
+def _lower_priority() -> None:
+    """Linux schedules threads one by one (nice is per thread, inherited by argon2's lane threads);
+    elsewhere it would slow the whole process, so it is left alone."""
+    if sys.platform == "linux":
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICENESS)
+        except OSError:  # e.g. a sandbox forbidding it: hashing still works, only at normal priority
+            pass
+
+
+_hash_pool = ThreadPoolExecutor(
+    max_workers=HASH_THREADS, thread_name_prefix="argon2", initializer=_lower_priority
+)
 
 
 class LoginRefused(DomainError):
