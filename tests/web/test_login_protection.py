@@ -205,3 +205,16 @@ async def test_password_checks_run_off_the_event_loop_two_at_a_time_behind_a_bou
         answers = await asyncio.gather(*queued)
     assert [a.status_code for a in answers] == [401] * 4
     assert hasher.most == 2 and loop_thread not in hasher.threads
+
+
+async def test_a_demo_password_reset_clears_the_hold_on_the_demo_login(
+    services: Services, county: County
+) -> None:
+    for _ in range(MAX_FAILED_LOGINS):
+        assert not await _attempt(services, "principal", "guess")
+    async with services.uow() as uow:
+        password = await webauth.reset_demo_login(
+            uow, county.staff["principal"], "principal", now=services.clock.now()
+        )
+        await uow.commit()
+    assert await _attempt(services, "principal", password)
