@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8000, ge=1, le=65535)
     web_cookie_secure: bool | None = None
+    # POST /login per client address and worker (web.login_throttle), and logins that may queue for
+    # a password check in one worker before the rest are answered 429.
+    web_login_attempts_per_minute: int = Field(default=10, ge=1)
+    web_login_waiting: int = Field(default=8, ge=0)
     default_language: str = "zh_CN"
     show_full_student_names: bool = False
     invite_ttl_hours: int = Field(default=72, ge=1)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import os
 import re
 import secrets
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,12 +20,18 @@ from domain.audit import Actor, audit
 from domain.errors import DomainError, InvalidInput
 from domain.roles import COORDINATOR_ROLES, Role
 from i18n import DEFAULT_LANGUAGE, LANGUAGES
+from storage.login_failures import LoginFailureRepository
 from storage.models import ApiToken, Staff, WebSession, WebUser
 from storage.uow import UnitOfWork
 from storage.webaccess import WebAccessRepository
 
-MAX_FAILED_LOGINS = 5  # consecutive wrong passwords before the account is locked
-LOCKOUT = timedelta(minutes=15)
+# Lock-out per (username, client address): after this many failures from one address that address
+# waits FIRST_DELAY, then twice as long after each further failure, up to MAX_DELAY. Another address
+# (the real user at school) is not held back, so nobody can keep a coordinator locked out.
+MAX_FAILED_LOGINS = 5
+FIRST_DELAY = timedelta(minutes=1)
+MAX_DELAY = timedelta(minutes=15)
+FAILURES_KEPT = timedelta(days=1)  # a day without failures and the count starts again
 SESSION_TTL = timedelta(hours=8)  # one working day; the cookie dies with the session row
 MIN_PASSWORD_LENGTH = 10
 API_TOKEN_TTL = timedelta(days=90)  # the default of API_TOKEN_TTL_DAYS
@@ -28,15 +39,31 @@ _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
 _hasher = PasswordHasher()
 # Verified when the username is unknown, so both answers take the same time.
 _DUMMY_HASH = _hasher.hash("not-one-less-timing-equaliser")
+# argon2 takes ~0.2 s of CPU (its lanes in threads of their own) and releases the GIL: it runs in
+# these threads, never on the event loop that also serves the bot and the scheduler, and never more
+# than HASH_THREADS at once per process.
+HASH_THREADS = 2
+HASH_NICENESS = 10  # a login flood must not take the CPU from the bot: the loop thread goes first
+
+
+def _lower_priority() -> None:
+    """Linux schedules threads one by one (nice is per thread, inherited by argon2's lane threads);
+    elsewhere it would slow the whole process, so it is left alone."""
+    if sys.platform == "linux":
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICENESS)
+        except OSError:  # e.g. a sandbox forbidding it: hashing still works, only at normal priority
+            pass
+
+
+_hash_pool = ThreadPoolExecutor(
+    max_workers=HASH_THREADS, thread_name_prefix="argon2", initializer=_lower_priority
+)
 
 
 class LoginRefused(DomainError):
-    """Wrong username or password (`reason` "invalid"), or the account is locked ("locked")."""
-
-    def __init__(self, reason: str, locked_until: datetime | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.locked_until = locked_until
+    """Unknown username, wrong password, or this address held back after repeated failures: one answer
+    for all three, so neither the answer nor its timing tells which usernames exist."""
 
 
 class NoDashboardAccess(DomainError):
@@ -76,6 +103,30 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+async def verify_password_off_loop(password_hash: str, password: str) -> bool:
+    return await asyncio.get_running_loop().run_in_executor(
+        _hash_pool, verify_password, password_hash, password
+    )
+
+
+async def hash_password_off_loop(password: str) -> str:
+    return await asyncio.get_running_loop().run_in_executor(_hash_pool, hash_password, password)
+
+
+def username_key(username: str) -> str:
+    """What the lock-out counts failures under: a hash, so typed usernames (or passwords typed into the
+    username field) are not stored."""
+    return hashlib.sha256(username.strip().casefold().encode()).hexdigest()
+
+
+def held_until(failures: int, last_failed_at: datetime) -> datetime | None:
+    """Until when an address must wait after `failures` failures, the last at `last_failed_at`."""
+    if failures < MAX_FAILED_LOGINS:
+        return None
+    doublings = min(failures - MAX_FAILED_LOGINS, 10)  # 2**10 minutes is far past the cap
+    return last_failed_at + min(MAX_DELAY, FIRST_DELAY * 2**doublings)
 
 
 def has_dashboard_access(staff: Staff) -> bool:
@@ -141,32 +192,38 @@ async def login(
     language: str = DEFAULT_LANGUAGE,
 ) -> tuple[str, WebIdentity]:
     """Checks the password and opens a session; returns (cookie token, identity). The caller commits,
-    also when LoginRefused is raised, so failed attempts are counted."""
+    also when LoginRefused is raised, so failed attempts are counted. Unknown user, wrong password and
+    an address held back all run one argon2 verify and raise the same LoginRefused."""
+    name, address = username.strip(), (ip or "")[:64]
+    failures = LoginFailureRepository(uow.session)
+    key = username_key(name)
+    row = await failures.get(key, address)
+    until = held_until(row.failures, row.last_failed_at) if row is not None else None
+    held = until is not None and until > now
     repo = WebAccessRepository(uow.session)
-    user = await repo.user_by_username(username.strip())
-    actor = Actor(staff_id=user.staff_id if user else None, label=f"web:{username.strip()[:60]}", source=ip)
-    if user is None or not user.active:
-        verify_password(_DUMMY_HASH, password)
-        audit(uow, actor, now, "login_failed", "web_user", None)
-        raise LoginRefused("invalid")
-    if user.locked_until is not None and user.locked_until > now:
-        audit(uow, actor, now, "login_failed", "web_user", user.id, locked=True)
-        raise LoginRefused("locked", user.locked_until)
-    if not verify_password(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.failed_logins, user.locked_until = 0, now + LOCKOUT
-            audit(uow, actor, now, "locked", "web_user", user.id)
-            raise LoginRefused("locked", user.locked_until)
-        audit(uow, actor, now, "login_failed", "web_user", user.id)
-        raise LoginRefused("invalid")
+    user = await repo.user_by_username(name)
+    known = user is not None and user.active
+    checked = user.password_hash if user is not None and known else _DUMMY_HASH
+    matches = await verify_password_off_loop(checked, password)
+    actor = Actor(staff_id=user.staff_id if user else None, label=f"web:{name[:60]}", source=ip)
+    if held or user is None or not known or not matches:
+        target = user.id if user else None
+        if held:  # not counted: waiting out the delay must be enough
+            audit(uow, actor, now, "login_failed", "web_user", target, held=True)
+            raise LoginRefused("login refused")
+        await failures.forget_before(now - FAILURES_KEPT)
+        count = await failures.record(key, address, now)
+        action = "locked" if count >= MAX_FAILED_LOGINS else "login_failed"
+        audit(uow, actor, now, action, "web_user", target, failures=count)
+        raise LoginRefused("login refused")
     staff = await uow.directory.staff(user.staff_id)
     if staff is None or not has_dashboard_access(staff):
         audit(uow, actor, now, "denied", "dashboard", user.id)
         raise NoDashboardAccess(username)
     if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
+        user.password_hash = await hash_password_off_loop(password)
+    await failures.clear(key, address)
+    user.last_login_at = now
     await repo.delete_expired_sessions(user.id, now)
     token = secrets.token_urlsafe(32)
     session = WebSession(
@@ -261,5 +318,6 @@ async def reset_demo_login(uow: UnitOfWork, staff: Staff, username: str, *, now:
         await create_user(uow, staff, username, password, now=now, actor=Actor.system("demo"))
     else:
         user.password_hash, user.failed_logins, user.locked_until = hash_password(password), 0, None
+        await LoginFailureRepository(uow.session).clear(username_key(username))
         audit(uow, Actor.system("demo"), now, "update", "web_user", user.id, password_reset=True)
     return password

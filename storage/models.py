@@ -394,6 +394,17 @@ class WebUser(Base):
     created_at: Mapped[datetime]
 
 
+class LoginFailure(Base):
+    """Failed dashboard logins of one username from one client address (migration 0014). Keyed by a hash
+    of the typed username, known or not, so the lock-out says nothing about which accounts exist."""
+
+    __tablename__ = "login_failures"
+    username_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failed_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class WebSession(Base):
     """A server-side login session; the cookie holds a random id whose hash is stored here."""
 

@@ -36,8 +36,17 @@ def create_app(
             '<p><a href="/dashboard">工作台登录 / Dashboard</a></p>' + link
         )
 
-    mount_dashboard(app, web or WebConfig(cookie_secure=services.settings.web_cookie_secure))
-    token = services.settings.metrics_token
+    settings = services.settings
+    mount_dashboard(
+        app,
+        web
+        or WebConfig(
+            cookie_secure=settings.web_cookie_secure,
+            login_attempts_per_minute=settings.web_login_attempts_per_minute,
+            login_waiting=settings.web_login_waiting,
+        ),
+    )
+    token = settings.metrics_token
     app.include_router(metrics_router(token.get_secret_value() if token else None))
     for router in routers or []:
         app.include_router(router)

@@ -23,6 +23,7 @@ from web.deps import (
     request_language,
     services_of,
 )
+from web.login_throttle import LoginBusy, LoginThrottle
 from web.render import SECURITY_HEADERS, render
 
 HOME = "/dashboard"
@@ -65,8 +66,8 @@ def _redirect(url: str) -> RedirectResponse:
     return response
 
 
-def auth_router(config: WebConfig) -> APIRouter:
-    """GET/POST /login, POST /logout, POST /language."""
+def auth_router(config: WebConfig, throttle: LoginThrottle) -> APIRouter:
+    """GET/POST /login (throttled by `throttle`), POST /logout, POST /language."""
     router = APIRouter(include_in_schema=False)
 
     def login_page(
@@ -117,24 +118,33 @@ def auth_router(config: WebConfig) -> APIRouter:
         if not (csrf_token and expected and hmac.compare_digest(csrf_token.encode(), expected.encode())):
             raise PageError(403)
         services, language = services_of(request), request_language(request)
-        now = services.clock.now()
-        async with services.uow() as uow:
-            try:
-                token, _identity = await login(
-                    uow, username, password, now=now, ip=client_ip(request), language=language
-                )
-            except LoginRefused as refused:
-                await uow.commit()
-                if refused.reason == "locked" and refused.locked_until is not None:
-                    until = refused.locked_until.astimezone(services.tz).strftime("%H:%M")
-                    return login_page(
-                        request, language, _safe_next(next), "web.login.locked", 429, until=until
+        ip = client_ip(request)
+
+        def refused(error: str, status_code: int, **params: object) -> Response:
+            return login_page(request, language, _safe_next(next), error, status_code, **params)
+
+        def throttled(seconds: int) -> Response:
+            response = refused("web.login.throttled", 429, seconds=seconds)
+            response.headers["Retry-After"] = str(seconds)
+            return response
+
+        if wait := throttle.retry_after(ip):
+            return throttled(wait)
+        try:
+            async with throttle.slot(), services.uow() as uow:
+                try:
+                    token, _identity = await login(
+                        uow, username, password, now=services.clock.now(), ip=ip, language=language
                     )
-                return login_page(request, language, _safe_next(next), "web.login.invalid", 401)
-            except NoDashboardAccess:
+                except LoginRefused:
+                    await uow.commit()
+                    return refused("web.login.invalid", 401)
+                except NoDashboardAccess:
+                    await uow.commit()
+                    return refused("web.login.no_access", 403)
                 await uow.commit()
-                return login_page(request, language, _safe_next(next), "web.login.no_access", 403)
-            await uow.commit()
+        except LoginBusy:
+            return throttled(1)
         response = _redirect(_safe_next(next))
         _cookie(response, request, config, SESSION_COOKIE, token, max_age=int(SESSION_TTL.total_seconds()))
         response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")

@@ -15,6 +15,7 @@ from web.auth_routes import auth_router
 from web.casework import casework_router
 from web.deps import ApiError, LoginRequired, PageError, WebConfig, request_language
 from web.exports import exports_router
+from web.login_throttle import LoginThrottle
 from web.nul_guard import RejectNul
 from web.pages import pages_router
 from web.photos import photos_router
@@ -26,8 +27,12 @@ STATIC = Path(__file__).with_name("static")
 def mount_dashboard(app: FastAPI, config: WebConfig | None = None) -> None:
     """Adds /login, /dashboard, /cases, /todo, /staff, /exports, /static and /api/v1 to the app."""
     config = config or WebConfig()
+    # Kept on app.state so tests (and an operator's debugger) can see the logins in flight.
+    app.state.login_throttle = throttle = LoginThrottle(
+        config.login_attempts_per_minute, config.login_waiting
+    )
     routers = (
-        auth_router(config),
+        auth_router(config, throttle),
         pages_router(),
         casework_router(),
         photos_router(),

@@ -26,10 +26,14 @@ MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL; larger ones cannot 
 
 @dataclass(frozen=True)
 class WebConfig:
-    """Cookie settings; `cookie_secure=None` marks cookies Secure exactly when the request came over https."""
+    """Cookie settings; `cookie_secure=None` marks cookies Secure exactly when the request came over https.
+    The login throttle's limits (web.login_throttle; settings WEB_LOGIN_ATTEMPTS_PER_MINUTE and
+    WEB_LOGIN_WAITING)."""
 
     cookie_secure: bool | None = None
     same_site: Literal["lax", "strict", "none"] = "lax"
+    login_attempts_per_minute: int = 10
+    login_waiting: int = 8
 
 
 class LoginRequired(Exception):
