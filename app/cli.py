@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.backup_cli import register as register_backup
 from app.container import Services, build_services
 from app.logs import configure_logging, mask_ids
 from app.settings import get_settings
@@ -27,6 +28,7 @@ cli = typer.Typer(
 )
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
+register_backup(cli)
 
 
 def _with_services(work: Callable[[Services], Awaitable[T]]) -> T:
