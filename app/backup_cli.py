@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,15 +78,17 @@ def _run(work: Coroutine[Any, Any, T], language: str) -> T:
 
 
 def backup_cmd(
-    out: Annotated[Path, typer.Argument(help="Backup file to write (.tar), or a directory for a dated one")],
+    out: Annotated[
+        str, typer.Argument(help="Backup file to write (.tar), or a directory (ending in /) for a dated one")
+    ],
 ) -> None:
     """Writes the database (a consistent snapshot, also while the bot runs), the photos and a manifest
     with every file's SHA-256 into one tar file readable only by its owner."""
     settings = get_settings()
     now = datetime.now(UTC)
-    result = _run(
-        create_backup(settings.database_url, settings.media_dir, out, now), settings.default_language
-    )
+    directory = out.endswith(("/", os.sep))
+    work = create_backup(settings.database_url, settings.media_dir, Path(out), now, directory)
+    result = _run(work, settings.default_language)
     size = f"{result.size / 1e6:.1f} MB"
     typer.echo(
         t(

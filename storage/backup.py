@@ -57,17 +57,21 @@ class RestoreResult:
     photos_present: int
 
 
-def output_path(out: Path, now: datetime) -> Path:
-    """`out` itself, or a dated file inside it when it is a directory (what a nightly job wants)."""
-    return out / f"notoneless-{now:%Y%m%d-%H%M%S}.tar" if out.is_dir() else out
+def output_path(out: Path, now: datetime, directory: bool = False) -> Path:
+    """`out` itself, or a dated file inside it when it is (or is meant as) a directory: what a nightly
+    job wants."""
+    return out / f"notoneless-{now:%Y%m%d-%H%M%S}.tar" if directory or out.is_dir() else out
 
 
-async def create_backup(database_url: str, media_dir: Path, out: Path, now: datetime) -> BackupResult:
-    """Writes the backup file (0600) and returns what it holds; never overwrites a file."""
-    path = output_path(out, now)
+async def create_backup(
+    database_url: str, media_dir: Path, out: Path, now: datetime, directory: bool = False
+) -> BackupResult:
+    """Writes the backup file (0600) and returns what it holds; never overwrites a file. `directory`:
+    `out` names a directory (made if missing) for a dated file."""
+    path = output_path(out, now, directory)
     if path.exists():
         raise OutputExists(path=str(path))
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _private_dir(path.parent)
     kind = database_kind(database_url)
     writer = ArchiveWriter(path)
     try:

@@ -111,6 +111,13 @@ def test_backup_into_a_directory_names_the_file_by_its_time(
     assert written.name.startswith("notoneless-") and written.suffix == ".tar"
     assert str(written) in result.output
 
+    # A directory that does not exist yet, named with a trailing slash (a nightly job's first night).
+    result = notoneless(monkeypatch, database_url, source, "backup", f"{tmp_path / 'new' / 'nightly'}/")
+    assert result.exit_code == 0, result.output
+    [written] = list((tmp_path / "new" / "nightly").iterdir())
+    assert written.name.startswith("notoneless-")
+    assert stat.S_IMODE(written.parent.stat().st_mode) == 0o700
+
 
 def test_backup_never_overwrites_a_file(
     database_url: str, source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
