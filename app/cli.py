@@ -28,7 +28,6 @@ cli = typer.Typer(
 )
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
-register_backup(cli)
 
 
 def _with_services(work: Callable[[Services], Awaitable[T]]) -> T:
@@ -375,6 +374,9 @@ def format_import(summary: Any) -> str:
         f"unchanged {summary.unchanged[kind]:>6}"
         for kind in summary.created
     )
+
+
+register_backup(cli)
 
 
 def main() -> None:
