@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.backup_cli import register as register_backup
 from app.container import Services, build_services
 from app.logs import configure_logging, mask_ids
 from app.retention_cli import retention_cli
@@ -316,6 +317,9 @@ def format_import(summary: Any) -> str:
         f"unchanged {summary.unchanged[kind]:>6}"
         for kind in summary.created
     )
+
+
+register_backup(cli)
 
 
 def main() -> None:
