@@ -326,3 +326,7 @@ def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     cli()
+
+
+if __name__ == "__main__":  # `python -m app.cli`, as well as the `notoneless` script
+    main()

@@ -54,7 +54,11 @@ EXPORT_SECONDS = Histogram(
     ["format"],
     buckets=EXPORT_BUCKETS,
 )
-LOGIN_FAILURES = Counter("notoneless_login_failures", "Refused dashboard logins (wrong, unknown or locked).")
+LOGIN_FAILURES = Counter(
+    "notoneless_login_failures",
+    "Dashboard logins refused (refused: wrong, unknown or held back; throttled: 429).",
+    ["reason"],
+)
 
 # Set by the chat error handler while an update is handled, read when it is done (same task).
 update_failed: ContextVar[bool] = ContextVar("update_failed", default=False)

@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from domain.webauth import SESSION_TTL, LoginRefused, NoDashboardAccess, identify_session, login, logout
 from i18n import LANGUAGES
+from ops.metrics import LOGIN_FAILURES
 from web.deps import (
     LANGUAGE_COOKIE,
     LOGIN_CSRF_COOKIE,
@@ -124,6 +125,7 @@ def auth_router(config: WebConfig, throttle: LoginThrottle) -> APIRouter:
             return login_page(request, language, _safe_next(next), error, status_code, **params)
 
         def throttled(seconds: int) -> Response:
+            LOGIN_FAILURES.labels("throttled").inc()
             response = refused("web.login.throttled", 429, seconds=seconds)
             response.headers["Retry-After"] = str(seconds)
             return response
@@ -137,6 +139,7 @@ def auth_router(config: WebConfig, throttle: LoginThrottle) -> APIRouter:
                         uow, username, password, now=services.clock.now(), ip=ip, language=language
                     )
                 except LoginRefused:
+                    LOGIN_FAILURES.labels("refused").inc()
                     await uow.commit()
                     return refused("web.login.invalid", 401)
                 except NoDashboardAccess:

@@ -72,7 +72,7 @@ async def test_state_gauges_count_what_is_due_the_inbox_and_the_leader(
                 reminder("due", "pending", -timedelta(minutes=1)),
                 reminder("later", "pending", timedelta(hours=1)),
                 reminder("given-up", "failed", -timedelta(days=1)),
-                InboxUpdate(update_id=1, received_at=now, payload={}),
+                InboxUpdate(bot_id=1, update_id=1, received_at=now, payload={}),
                 Lease(
                     name="scheduler", holder="host:1:abc", since=now, expires_at=now + timedelta(seconds=30)
                 ),
@@ -86,3 +86,13 @@ async def test_state_gauges_count_what_is_due_the_inbox_and_the_leader(
         assert got[key] == before[key] + added, name
     assert got[("notoneless_outbox_lag_seconds", ())] >= 600
     assert got[("notoneless_lease_held", (("holder", "host:1:abc"), ("lease", "scheduler")))] == 1
+
+
+async def test_a_refused_login_is_counted(client: httpx.AsyncClient, county: County) -> None:
+    from prometheus_client import REGISTRY
+
+    from tests.web.conftest import login
+
+    before = REGISTRY.get_sample_value("notoneless_login_failures_total", {"reason": "refused"}) or 0.0
+    assert (await login(client, "nobody-here", "wrong password 1")).status_code == 401
+    assert REGISTRY.get_sample_value("notoneless_login_failures_total", {"reason": "refused"}) == before + 1
