@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     # this many seconds (0: never, every overview is counted live) for scopes above this many cases.
     overview_refresh_seconds: int = Field(default=300, ge=0)
     overview_live_max_cases: int = Field(default=20_000, ge=0)
+    # Swagger UI (/docs) and ReDoc (/redoc) load their scripts from a public CDN: off unless asked for.
+    web_api_docs: bool = False
+    # Spreadsheet exports running at once in one web process (each .xlsx export is a writer process);
+    # one person has at most one at a time either way.
+    web_export_concurrency: int = Field(default=2, ge=1, le=64)
 
     @field_validator("timezone")
     @classmethod

@@ -143,12 +143,25 @@ async def write_xlsx(path: Path, sheets: Sequence[Sheet], tz: tzinfo) -> int:
     return total
 
 
+# Excel and WPS run a CSV cell starting with one of these as a formula (=HYPERLINK(...), @SUM, DDE), and a
+# name or a note is typed by anyone: such text cells get a leading apostrophe, as OWASP recommends.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert_text(value: str) -> str:
+    """Text that a spreadsheet shows as text, never runs as a formula."""
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
 def _csv_cell(kind: str, tz: tzinfo) -> Callable[[Any], Any]:
-    """How a column's values are written to CSV: chosen once per column, as the .xlsx writer does."""
+    """How a column's values are written to CSV: chosen once per column, as the .xlsx writer does.
+    Only text is made inert; numbers (negative ones too) stay numbers."""
 
     def plain(value: Any) -> Any:
         if value is None:
             return ""
+        if isinstance(value, str):
+            return inert_text(value)
         return value.isoformat() if isinstance(value, date) else value
 
     def moment(value: Any) -> Any:
@@ -157,7 +170,7 @@ def _csv_cell(kind: str, tz: tzinfo) -> Callable[[Any], Any]:
         return plain(value)
 
     def text(value: Any) -> Any:
-        return value if value.__class__ is str else plain(value)
+        return inert_text(value) if value.__class__ is str else plain(value)
 
     return {"datetime": moment, "text": text}.get(kind, plain)
 

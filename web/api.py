@@ -25,6 +25,7 @@ from web.api_models import (
     WeekOut,
 )
 from web.deps import MAX_ID, ApiError, ApiViewer, Viewer
+from web.filters import filter_detail
 
 CaseId = Annotated[int, Path(ge=1, le=MAX_ID, description="Case id")]
 HIDDEN_EVENT_DATA = ("location",)  # a visit's GPS point locates the child's home (DOMAIN.md §8)
@@ -117,7 +118,7 @@ def api_router() -> APIRouter:
             await viewer.uow.commit()
             raise ApiError(404, "no such school or village in your area")
         found = await list_cases(viewer.uow, viewer.scope, flt, now=viewer.now, page=page, per_page=per_page)
-        await viewer.uow.commit()
+        await viewer.record_view("case_list", filter=filter_detail(flt), page=page, rows=len(found.items))
         items = [
             CaseSummary(
                 **{k: v for k, v in asdict(i).items() if k not in ("student_label",)},
@@ -155,7 +156,7 @@ def api_router() -> APIRouter:
             tz=viewer.services.tz,
             snapshot_max_age=viewer.services.settings.overview_snapshot_max_age,
         )
-        await viewer.uow.commit()
+        await viewer.record_view("overview")
         return Statistics(
             by_status=o.by_status,
             by_category=[CategoryCountOut(**asdict(c)) for c in o.by_category],

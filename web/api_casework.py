@@ -101,7 +101,7 @@ def casework_api_router() -> APIRouter:
     ) -> list[EscalationOut]:
         rows = await viewer.uow.escalations.open_in_scope(viewer.scope, acknowledged=acknowledged)
         names = {s.id: s.name for s in await viewer.uow.directory.all_staff()}
-        await viewer.uow.commit()
+        await viewer.record_view("escalations", acknowledged=acknowledged, rows=len(rows))
         return [_escalation_out(e, c, names.get(e.acknowledged_by_id or 0)) for e, c in rows]
 
     @router.post(

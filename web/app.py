@@ -21,7 +21,15 @@ def create_app(
 ) -> FastAPI:
     """Routers are passed in by the runner, so the simulator exists only in demo mode; the dashboard
     and the API are always there (`web` sets its cookie options)."""
-    app = FastAPI(title="Not One Less", version="0.1.0")
+    # /openapi.json stays for integrators; the two documentation pages pull unpinned scripts from a CDN
+    # into the dashboard's origin, so they exist only where WEB_API_DOCS turns them on.
+    docs = services.settings.web_api_docs
+    app = FastAPI(
+        title="Not One Less",
+        version="0.1.0",
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+    )
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

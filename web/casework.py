@@ -205,6 +205,7 @@ def casework_router() -> APIRouter:
     @router.get("/todo")
     async def to_do(request: Request, viewer: CurrentViewer) -> Response:
         items = await todo(viewer.uow, viewer.scope, viewer.now)
+        await viewer.record_view("todo")
         return render(request, "todo.html", language=viewer.language, viewer=viewer, nav="todo", t=items)
 
     return router

@@ -11,7 +11,7 @@ from typing import Annotated, Literal, NoReturn
 from fastapi import Depends, Request
 
 from app.container import Services
-from domain.audit import Actor
+from domain.audit import Actor, audit
 from domain.scope import scope_for
 from domain.webauth import WebIdentity, has_dashboard_access, identify_session, identify_token
 from i18n import DEFAULT_LANGUAGE, LANGUAGES, t
@@ -81,6 +81,12 @@ class Viewer:
         for row in (self.identity.staff, self.identity.user, self.identity.session):
             if row is not None:
                 await self.uow.session.refresh(row)
+
+    async def record_view(self, entity: str, **detail: object) -> None:
+        """One audit entry for a page of lists or figures (DOMAIN.md §8: every view is logged), with what
+        was asked for and never a name; committed with whatever else the request did."""
+        audit(self.uow, self.actor, self.now, "view", entity, **detail)
+        await self.uow.commit()
 
     async def deny(self, status_code: int = 404) -> NoReturn:
         """Keeps the "denied" audit entry the domain wrote, then answers 404 (or 403)."""

@@ -19,7 +19,8 @@ from domain.casefile import filter_in_scope
 from domain.errors import NotInScope
 from ops.metrics import EXPORT_SECONDS
 from storage.reporting import ReportingRepository
-from web.deps import CurrentViewer, PageError, Viewer, existing_id
+from web.deps import CurrentViewer, PageError, Viewer, existing_id, services_of
+from web.export_limit import RETRY_AFTER_SECONDS, ExportBusy, ExportLimiter
 from web.filters import parse_filter
 from web.render import SECURITY_HEADERS, render
 
@@ -34,16 +35,50 @@ def _remove(path: str) -> None:
         os.unlink(path)
 
 
+def export_limiter(request: Request) -> ExportLimiter:
+    """The web process's limiter, made on first use from WEB_EXPORT_CONCURRENCY."""
+    state = request.app.state
+    limiter: ExportLimiter | None = getattr(state, "export_limiter", None)
+    if limiter is None:
+        limiter = state.export_limiter = ExportLimiter(services_of(request).settings.web_export_concurrency)
+    return limiter
+
+
+def _busy(request: Request, viewer: Viewer, exc: ExportBusy) -> Response:
+    message = "web.error.export_running" if exc.mine else "web.error.export_busy"
+    response = render(
+        request,
+        "error.html",
+        language=viewer.language,
+        viewer=viewer,
+        status_code=429,
+        code=429,
+        message=message,
+    )
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 async def _file_response(
-    viewer: Viewer, suffix: str, name: Callable[[Any], str], write: Callable[[Path], Awaitable[Any]]
+    request: Request,
+    viewer: Viewer,
+    suffix: str,
+    name: Callable[[Any], str],
+    write: Callable[[Path], Awaitable[Any]],
 ) -> Response:
-    """Runs `write` into a temporary file, commits the audit entry and streams the file, then deletes it."""
+    """Runs `write` into a temporary file, commits the audit entry and streams the file, then deletes it.
+    Writing holds one of the process's export slots (one per person); without a free one the answer is
+    429. Streaming the finished file holds none."""
     fd, raw = tempfile.mkstemp(prefix="nol-export-", suffix=f".{suffix}")
     os.close(fd)
     try:
-        with EXPORT_SECONDS.labels(suffix).time():
-            result = await write(Path(raw))
+        async with export_limiter(request).slot(viewer.identity.staff.id):
+            with EXPORT_SECONDS.labels(suffix).time():  # the writing only, not the wait for a slot
+                result = await write(Path(raw))
         await viewer.uow.commit()
+    except ExportBusy as exc:
+        _remove(raw)
+        return _busy(request, viewer, exc)
     except BaseException:
         _remove(raw)
         raise
@@ -109,7 +144,7 @@ def exports_router() -> APIRouter:
             )
 
         try:
-            return await _file_response(viewer, "xlsx", monthly_report.file_name, write)
+            return await _file_response(request, viewer, "xlsx", monthly_report.file_name, write)
         except NotInScope:
             await viewer.deny()
 
@@ -136,6 +171,8 @@ def exports_router() -> APIRouter:
                 pii=viewer.identity.can_export_pii,
             )
 
-        return await _file_response(viewer, fmt, lambda _rows: ledgers.file_name(kind, fmt, today), write)
+        return await _file_response(
+            request, viewer, fmt, lambda _rows: ledgers.file_name(kind, fmt, today), write
+        )
 
     return router

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 from starlette.datastructures import QueryParams
@@ -10,6 +11,7 @@ from domain.lifecycle import CaseStatus
 from storage.reporting import CaseFilter
 
 STATUSES = [s.value for s in CaseStatus]
+_CODE = re.compile(r"[A-Za-z0-9_]{1,64}")
 
 
 def _int(value: str | None) -> int | None:
@@ -34,6 +36,29 @@ def parse_filter(params: QueryParams) -> CaseFilter:
         key_group=(params.get("key_group") or "")[:64] or None,
         overdue=params.get("overdue") in ("1", "on"),
     )
+
+
+def _code(value: str) -> str:
+    """A code as it is; anything else typed into the URL (it could be a name) as "?"."""
+    return value if _CODE.fullmatch(value) else "?"
+
+
+def filter_detail(flt: CaseFilter) -> dict[str, object]:
+    """The filter as the audit log keeps it: statuses, codes and ids only, the unset ones left out."""
+    detail: dict[str, object] = {}
+    if flt.statuses:
+        detail["status"] = sorted(flt.statuses)
+    if flt.category:
+        detail["category"] = ":".join(_code(part) for part in flt.category)
+    if flt.school_id:
+        detail["school"] = flt.school_id
+    if flt.village_id:
+        detail["village"] = flt.village_id
+    if flt.key_group:
+        detail["key_group"] = _code(flt.key_group)
+    if flt.overdue:
+        detail["overdue"] = True
+    return detail
 
 
 def page_number(params: QueryParams) -> int:

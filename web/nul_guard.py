@@ -1,4 +1,5 @@
-"""Refuses, with 400, any request whose path, query or body holds a NUL character (issue 15).
+"""Refuses, with 400, any request whose path, query or body holds a NUL character, and with 413 any
+body over MAX_BODY (issue 15).
 
 PostgreSQL cannot store or compare text with NUL, so one reaching a statement made a 500 (and a login
 form that could never be sent). One check in front of every route is simpler than one per field. A
@@ -21,6 +22,14 @@ from web.render import render
 
 _FORM = "application/x-www-form-urlencoded"
 _NO_BODY = ("GET", "HEAD", "OPTIONS")
+# The largest body the dashboard and the API take: forms and JSON of a few fields (a decision's note is
+# at most 600 characters; rosters are imported with the CLI, not uploaded here). Anything larger is
+# refused with 413 before it is held in memory.
+MAX_BODY = 1 << 20
+
+
+class BodyTooLarge(Exception):
+    """The request's body is over MAX_BODY (by its Content-Length or by what arrived)."""
 
 
 def json_has_nul(value: object) -> bool:
@@ -48,12 +57,20 @@ def body_has_nul(content_type: str, body: bytes) -> bool:
     return b"\x00" in body or (content_type.startswith(_FORM) and b"%00" in body.lower())
 
 
-async def _read_body(receive: Receive) -> tuple[bytes, Receive]:
-    """The whole body, and a receive that hands the same messages to the app again."""
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> tuple[bytes, Receive]:
+    """The whole body, and a receive that hands the same messages to the app again; BodyTooLarge past
+    `limit` bytes, without reading on (nor reading at all when the Content-Length says so)."""
+    declared = Headers(scope=scope).get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge()
     messages: list[Message] = []
+    size = 0
     while True:
         message = await receive()
         messages.append(message)
+        size += len(message.get("body", b""))
+        if size > limit:
+            raise BodyTooLarge()
         if message["type"] != "http.request" or not message.get("more_body"):
             break
     body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
@@ -64,22 +81,29 @@ async def _read_body(receive: Receive) -> tuple[bytes, Receive]:
     return body, replay
 
 
-def refusal(scope: Scope) -> Response:
-    """400 in the caller's language: JSON for the API, the error page for everything else."""
+def refusal(
+    scope: Scope, status_code: int = 400, key: str = "web.error.nul", reason: str = "nul_character"
+) -> Response:
+    """400 (or 413) in the caller's language: JSON for the API, the error page for everything else."""
     request = Request(scope)
     language = request_language(request)
     if scope["path"].startswith("/api/"):
-        return JSONResponse({"detail": t(language, "web.error.nul"), "reason": "nul_character"}, 400)
+        return JSONResponse({"detail": t(language, key), "reason": reason}, status_code)
     return render(
-        request, "error.html", language=language, status_code=400, code=400, message="web.error.nul"
+        request, "error.html", language=language, status_code=status_code, code=status_code, message=key
     )
 
 
-class RejectNul:
-    """ASGI middleware; paths under `skip` (the bot's own entrances, which strip NUL) pass unchecked."""
+def too_large(scope: Scope) -> Response:
+    return refusal(scope, 413, "web.error.too_large", "body_too_large")
 
-    def __init__(self, app: ASGIApp, skip: Sequence[str] = ()) -> None:
-        self.app, self.skip = app, tuple(skip)
+
+class RejectNul:
+    """ASGI middleware; paths under `skip` (the bot's own entrances, which strip NUL and bound their
+    bodies themselves) pass unchecked. Bodies over `max_body` bytes are refused with 413."""
+
+    def __init__(self, app: ASGIApp, skip: Sequence[str] = (), max_body: int = MAX_BODY) -> None:
+        self.app, self.skip, self.max_body = app, tuple(skip), max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(self.skip):
@@ -87,7 +111,11 @@ class RejectNul:
             return
         body = b""
         if scope["method"] not in _NO_BODY:
-            body, receive = await _read_body(receive)
+            try:
+                body, receive = await _read_body(scope, receive, self.max_body)
+            except BodyTooLarge:
+                await too_large(scope)(scope, receive, send)
+                return
         content_type = Headers(scope=scope).get("content-type", "").lower()
         query: bytes = scope.get("query_string", b"")
         if "\x00" in scope["path"] or b"\x00" in query or b"%00" in query or body_has_nul(content_type, body):

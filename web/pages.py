@@ -10,7 +10,7 @@ from domain.stats import OVERDUE_RULES, overview
 from storage.reporting import ReportingRepository
 from web.chart import weekly_chart
 from web.deps import CurrentViewer, Viewer
-from web.filters import STATUSES, filter_query, page_number, parse_filter
+from web.filters import STATUSES, filter_detail, filter_query, page_number, parse_filter
 from web.render import render
 
 CATEGORY_SCHEMES = ("record_system", "verification_2019")
@@ -43,6 +43,7 @@ def pages_router() -> APIRouter:
             tz=viewer.services.tz,
             snapshot_max_age=viewer.services.settings.overview_snapshot_max_age,
         )
+        await viewer.record_view("overview")
         return render(
             request,
             "overview.html",
@@ -68,6 +69,7 @@ def pages_router() -> APIRouter:
             per_page=PER_PAGE,
             full_names=viewer.services.settings.show_full_student_names,
         )
+        await viewer.record_view("case_list", filter=filter_detail(flt), page=page.page, rows=len(page.items))
         return render(
             request,
             "cases.html",
@@ -88,6 +90,7 @@ def pages_router() -> APIRouter:
         )
         schools = {s.id: s.name for s in await ReportingRepository(viewer.uow.session).schools(viewer.scope)}
         areas = {a.id: a.name for a in await viewer.uow.directory.areas()}
+        await viewer.record_view("staff_overview", rows=len(rows))
         return render(
             request,
             "staff.html",

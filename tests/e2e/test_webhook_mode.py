@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import httpx
@@ -16,9 +17,32 @@ from sandbox.state import BotState
 from tests.e2e.conftest import PhoneFactory, invite_code, make_application
 from tests.factories import World
 from web.app import create_app
-from web.webhook import webhook_router
+from web.webhook import MAX_UPDATE_BYTES, webhook_router
 
 SECRET = "e2e-webhook-secret"
+MARKER = "PRIVATE-孩子的名字"  # must never reach the log
+DEEP = 100_000
+NOT_UPDATES = [
+    b"[]",
+    b"[1, 2]",
+    ('"' + MARKER + '"').encode(),
+    b"null",
+    b"42",
+    b"{}",
+    ('{"message": {"text": "' + MARKER + '"}}').encode(),  # no update_id
+    ('{"update_id": "' + MARKER + '"}').encode(),
+    b'{"update_id": true}',
+    b'{"update_id": -1}',
+    b'{"update_id": 99999999999999999999999}',
+    ('{"update_id": 7, "message": "' + MARKER + '"}').encode(),
+    b'{"update_id": 7, "message": {"message_id": 1, "date": "soon", "chat": 7}}',
+    b'{"update_id": 7, "callback_query": [1, 2, 3]}',
+    b"[" * DEEP + b"]" * DEEP,
+    b'{"update_id": 7, "message": ' + b'{"a": ' * DEEP + b"1" + b"}" * DEEP + b"}",
+    b"not json " + MARKER.encode(),
+    b"\xff\xfe\x00",
+    b"",
+]
 
 
 @pytest.fixture
@@ -87,3 +111,47 @@ async def test_every_handler_blocks_so_the_webhook_answers_after_the_update_is_a
     handlers = [handler for group in application.handlers.values() for handler in group]
     assert handlers and all(handler.block for handler in handlers)
     assert application.error_handlers and all(application.error_handlers.values())
+
+
+async def good_update_still_served(phones: PhoneFactory, services: Services, world: World) -> None:
+    """A teacher's /start, delivered by the emulator through the webhook, is applied and answered."""
+    phone = await phones()
+    await phone.start(await invite_code(services, world.staff["teacher_b"].id))
+    assert "绑定成功" in (await phone.wait_for_reply(timeout=20))["text"]
+
+
+async def test_a_body_that_is_not_an_update_is_refused_with_400_and_one_quiet_log_line(
+    webhook_url: str, phones: PhoneFactory, world: World, services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="web.webhook")
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
+    async with httpx.AsyncClient(timeout=30) as client:
+        for body in NOT_UPDATES:
+            reply = await client.post(webhook_url, content=body, headers=headers)
+            assert reply.status_code == 400, body[:60]
+    refusals = [r for r in caplog.records if r.name == "web.webhook"]
+    assert len(refusals) == len(NOT_UPDATES)
+    for record in refusals:
+        text = record.getMessage()
+        assert record.exc_info is None and "\n" not in text and MARKER not in text
+    assert not [r for r in caplog.records if r.exc_info]  # no traceback anywhere
+    await good_update_still_served(phones, services, world)
+
+
+async def test_a_body_over_the_limit_is_refused_unread(
+    webhook_url: str, phones: PhoneFactory, world: World, services: Services
+) -> None:
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    padding = b" " * (MAX_UPDATE_BYTES + 1)  # JSON whitespace: a valid update once it is read whole
+
+    async def chunked() -> AsyncIterator[bytes]:
+        yield b'{"update_id": 990003, "pad": "'
+        for _ in range(4):
+            yield b"x" * (MAX_UPDATE_BYTES // 2)
+        yield b'"}'
+
+    async with httpx.AsyncClient(timeout=30) as client:
+        declared = await client.post(webhook_url, content=b'{"update_id": 1}' + padding, headers=headers)
+        streamed = await client.post(webhook_url, content=chunked(), headers=headers)
+    assert (declared.status_code, streamed.status_code) == (413, 413)
+    await good_update_still_served(phones, services, world)
