@@ -224,10 +224,11 @@ async def test_audit_and_telegram_rows_are_kept_for_their_limits_only(
             s.add(
                 AuditEntry(at=at, actor_label="cli", action="view", entity="case", entity_id="1", detail={})
             )
-        s.add_all([ProcessedUpdate(update_id=1, processed_at=now - timedelta(days=4)),
-                   ProcessedUpdate(update_id=2, processed_at=now - timedelta(days=1)),
-                   InboxUpdate(update_id=3, received_at=now - timedelta(days=8), payload={"message": {"text": "x"}}),
-                   InboxUpdate(update_id=4, received_at=now - timedelta(hours=1), payload={})])  # fmt: skip
+        bot = {"bot_id": 1}
+        s.add_all([ProcessedUpdate(channel="telegram", **bot, update_id=1, processed_at=now - timedelta(days=4)),
+                   ProcessedUpdate(channel="telegram", **bot, update_id=2, processed_at=now - timedelta(days=1)),
+                   InboxUpdate(**bot, update_id=3, received_at=now - timedelta(days=8), payload={"message": {"text": "x"}}),
+                   InboxUpdate(**bot, update_id=4, received_at=now - timedelta(hours=1), payload={})])  # fmt: skip
         await uow.commit()
 
     preview = await _run(uow_factory, media, policy, clock, dry_run=True)
