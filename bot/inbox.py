@@ -10,7 +10,7 @@ stores nothing: every handler that stores something records the update id in the
 (the update log, processed_updates) and skips an update it has seen.
 
 Webhook mode keeps no inbox (Telegram gets its 200 only after the update is applied); in both modes
-the update log is pruned here.
+the update log and submitted forms' receipts are pruned here.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from telegram.request import HTTPXRequest
 
 from app.container import Services
 from app.logs import update_id
+from bot.conversations.engine import KEEP_RECEIPT
 from ops.metrics import timed_update
 from storage.uow import UnitOfWork
 
@@ -100,6 +101,7 @@ class Inbox:
         now = self.services.clock.now()
         await uow.inbox.prune(now - KEEP_INBOX)
         await uow.updates.prune(now - KEEP_APPLIED)
+        await uow.drafts.prune_receipts(now - KEEP_RECEIPT)
         self._pruned_at = now
 
     async def replay(self, application: Application) -> int:  # type: ignore[type-arg]

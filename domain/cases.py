@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.audit import Actor, audit
-from domain.errors import InvalidInput, NotFound, NotInScope
+from domain.errors import AbsenceAlreadyReported, InvalidInput, NotFound, NotInScope
 from domain.lifecycle import CaseStatus, check_transition
 from domain.ownership import default_owner
 from domain.policy import Policy
@@ -23,6 +23,10 @@ REASON_SCHEME = "record_system"
 # Scheme used to record a verification outcome (DOMAIN.md §4, set 1).
 VERIFICATION_SCHEME = "verification_2019"
 MAX_BACKDATE = timedelta(days=366)
+# Statuses in which a new absence report starts a new episode of the case (see `_again`).
+_DONE_WITH = (CaseStatus.RETURNED, CaseStatus.RETENTION, CaseStatus.CLOSED, CaseStatus.CLEARED)
+# Timeline entries that begin an episode: the case opened, or opened again by a later absence.
+_EPISODE_STARTS = ("opened", "relapse", "reopened")
 
 
 @dataclass
@@ -149,6 +153,30 @@ async def _again(
         await change_status(uow, case, CaseStatus.SUSPECTED, actor, now=now)
 
 
+async def _check_not_reported(uow: UnitOfWork, case: Case, absent_since: date) -> None:
+    """Raises AbsenceAlreadyReported when the case's current episode already has a report of an absence
+    starting on the same day: a repeated report (a second tap, the form filled in again after a lost
+    reply, two teachers of the class) must not be counted twice.
+
+    Only the same first day counts. A different start while the case is open is a different statement
+    that is kept: an earlier day corrects when the absence began, a later one may come with news (a
+    reason learned since). A pupil who came back and is absent again is a new episode (`_again`), so a
+    new absence after a return is always recorded."""
+    if case.status in _DONE_WITH:
+        return
+    events = await uow.cases.events(case.id)
+    starts = [e.recorded_at for e in events if e.kind in _EPISODE_STARTS]
+    since = starts[-1] if starts else None
+    wanted = absent_since.isoformat()
+    for event in events:
+        if (
+            event.kind == "absence_reported"
+            and event.data.get("absent_since") == wanted
+            and (since is None or event.recorded_at >= since)
+        ):
+            raise AbsenceAlreadyReported(case.number, event.recorded_at)
+
+
 async def report_absence(
     uow: UnitOfWork,
     scope: Scope,
@@ -160,11 +188,14 @@ async def report_absence(
     tz: ZoneInfo,
 ) -> tuple[Case, bool]:
     """Opens a case for the absent pupil, or adds the report to their open case (reopening it if they
-    were back in school, cleared, or closed within this school year). Returns (case, created)."""
+    were back in school, cleared, or closed within this school year). Returns (case, created).
+    The same absence reported again raises AbsenceAlreadyReported, before anything is written."""
     student = await student_in_scope(uow, scope, actor, report.student_id, now)
     check_past_date(report.absent_since, now, tz, "absent_since")
     if report.reason_code is not None and await uow.codes.get(REASON_SCHEME, report.reason_code) is None:
         raise InvalidInput("unknown_code", value=report.reason_code)
+    if (open_case := await uow.cases.open_for_student(student.id)) is not None:
+        await _check_not_reported(uow, open_case, report.absent_since)
     await _checked_flags(uow, student, report.flags)
     data: dict[str, Any] = {
         "absent_since": report.absent_since.isoformat(),
@@ -173,7 +204,7 @@ async def report_absence(
         "note": report.note,
     }
 
-    case = await uow.cases.open_for_student(student.id)
+    case = open_case
     if case is None:
         latest = await uow.cases.latest_for_student(student.id)
         year_start = policy.steps.school_year_start(now.astimezone(tz).date())
@@ -185,7 +216,7 @@ async def report_absence(
             case = latest
     if case is not None:
         add_event(uow, case, "absence_reported", actor, now, **data)
-        if case.status in (CaseStatus.RETURNED, CaseStatus.RETENTION, CaseStatus.CLOSED, CaseStatus.CLEARED):
+        if case.status in _DONE_WITH:
             await _again(uow, case, report, actor, now=now, policy=policy, tz=tz)
         elif case.first_absent_on is None or report.absent_since < case.first_absent_on:
             case.first_absent_on = report.absent_since

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class DomainError(Exception):
     """Base of every rule violation the user can be told about."""
@@ -43,3 +45,12 @@ class InviteInvalid(DomainError):
 
 class CaseAlreadyOpen(DomainError):
     """A student may have only one open case at a time."""
+
+
+class AbsenceAlreadyReported(DomainError):
+    """This absence (same pupil, same first day) is already on the pupil's open case."""
+
+    def __init__(self, case_number: str, reported_at: datetime) -> None:
+        super().__init__(f"absence already recorded as case {case_number}")
+        self.case_number = case_number
+        self.reported_at = reported_at

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from domain.audit import Actor, audit
 from domain.cases import AbsenceReport, add_event, report_absence
-from domain.errors import NotInScope
+from domain.errors import AbsenceAlreadyReported, NotInScope
 from domain.policy import Policy
 from storage.models import Case, SchoolClass
 from storage.scope import Scope
@@ -84,7 +84,13 @@ async def record_roll_call(
     result = RollCallResult()
     for student_id in dict.fromkeys(roll_call.absent_student_ids):
         report = AbsenceReport(student_id=student_id, absent_since=starts_on, suspected=True)
-        case, created = await report_absence(uow, scope, actor, report, now=now, policy=policy, tz=tz)
+        try:
+            case, created = await report_absence(uow, scope, actor, report, now=now, policy=policy, tz=tz)
+        except AbsenceAlreadyReported:  # reported from the same day already (or a roll call repeated)
+            known = await uow.cases.open_for_student(student_id)
+            assert known is not None  # the error names this pupil's open case
+            case, created = known, False
+            case.updated_at = now
         add_event(
             uow,
             case,

@@ -347,6 +347,10 @@ class ConversationDraft(Base):
     # and two processes writing the same draft cannot both win.
     seq: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime]
+    # Set on submit: the answers are dropped and the row kept a few days as a receipt of what was saved
+    # ({"text", "case", "delivered"}), so a later tap on the form's buttons can say so (migration 0015).
+    submitted_at: Mapped[datetime | None]
+    receipt: Mapped[dict[str, Any] | None]
 
     __mapper_args__ = {"version_id_col": seq}  # noqa: RUF012
 

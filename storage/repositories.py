@@ -341,13 +341,37 @@ class AuditRepository(_Repository):
 
 
 class DraftRepository(_Repository):
-    """Conversation drafts, one per chat."""
+    """Conversation drafts, one per chat; a submitted form's row stays a few days as its receipt."""
 
     async def get(self, chat_id: int) -> ConversationDraft | None:
-        return await self.session.get(ConversationDraft, chat_id)
+        """The form in progress in this chat (a receipt is none)."""
+        draft = await self.session.get(ConversationDraft, chat_id)
+        return draft if draft is not None and draft.submitted_at is None else None
 
     async def delete(self, draft: ConversationDraft) -> None:
         await self.session.delete(draft)
+
+    async def receipt(self, chat_id: int, since: datetime) -> ConversationDraft | None:
+        """The chat's last submitted form, if it was submitted at or after `since`."""
+        row = await self.session.get(ConversationDraft, chat_id)
+        if row is None or row.submitted_at is None or row.submitted_at < since:
+            return None
+        return row
+
+    async def clear_receipt(self, chat_id: int) -> None:
+        """Makes way for a new form in the chat."""
+        row = await self.session.get(ConversationDraft, chat_id)
+        if row is not None and row.submitted_at is not None:
+            await self.session.delete(row)
+
+    async def mark_delivered(self, chat_id: int) -> None:
+        """The chat has seen the submitted form's confirmation: a later tap need not send it again."""
+        row = await self.session.get(ConversationDraft, chat_id)
+        if row is not None and row.receipt is not None and not row.receipt.get("delivered"):
+            row.receipt = {**row.receipt, "delivered": True}
+
+    async def prune_receipts(self, before: datetime) -> None:
+        await self.session.execute(delete(ConversationDraft).where(ConversationDraft.submitted_at < before))
 
 
 TELEGRAM = "telegram"  # the channel of every update so far (processed_updates.channel)

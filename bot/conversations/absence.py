@@ -6,11 +6,11 @@ from datetime import date
 
 from bot.conversations.form import Form
 from bot.conversations.labels import local_date, status_label, student_label
-from bot.conversations.model import Answers, Choice, FormContext, Reask
+from bot.conversations.model import Answers, Choice, FormContext, Reask, Submitted
 from bot.conversations.steps import NOTE_IDENTIFIERS, ChoiceStep, DateStep, MultiChoiceStep, TextStep
 from domain.audit import audit
 from domain.cases import REASON_SCHEME, AbsenceReport, report_absence
-from domain.errors import InvalidInput, NotInScope
+from domain.errors import AbsenceAlreadyReported, InvalidInput, NotInScope
 from domain.roles import Role
 
 UNKNOWN = "unknown"
@@ -60,7 +60,7 @@ async def flags_on_file(ctx: FormContext, answers: Answers) -> list[str]:
     return [f for f in await ctx.uow.students.flags(int(answers["student"])) if f in offered]
 
 
-async def submit(ctx: FormContext, answers: Answers) -> str:
+async def submit(ctx: FormContext, answers: Answers) -> Submitted:
     reason = answers.get("reason")
     report = AbsenceReport(
         student_id=int(answers["student"]),
@@ -75,6 +75,11 @@ async def submit(ctx: FormContext, answers: Answers) -> str:
         case, created = await report_absence(
             ctx.uow, ctx.scope, ctx.actor, report, now=ctx.now, policy=ctx.services.policy, tz=ctx.tz
         )
+    except AbsenceAlreadyReported as exc:  # a repeat (e.g. after a lost reply): say where it is, end the form
+        text = ctx.t(
+            "report.already_recorded", number=exc.case_number, reported_on=local_date(ctx, exc.reported_at)
+        )
+        return Submitted(text, exc.case_number)
     except InvalidInput as exc:
         raise Reask(REFUSALS.get(exc.code, "report.not_saved")) from exc
     except NotInScope:
@@ -88,12 +93,13 @@ async def submit(ctx: FormContext, answers: Answers) -> str:
         if reopened
         else "report.submitted_added"
     )
-    return ctx.t(
+    text = ctx.t(
         key,
         number=case.number,
         status=status_label(ctx, case.status),
         visit_due=local_date(ctx, case.visit_due_at),
     )
+    return Submitted(text, case.number)
 
 
 FORM = Form(

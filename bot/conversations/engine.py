@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from bot.conversations.form import PRESETS, Form
@@ -16,11 +17,15 @@ from bot.conversations.model import (
     Prompt,
     Reask,
     Redisplay,
+    Submitted,
     Tap,
 )
 from bot.conversations.steps import NAV_PREFIX, LocationStep
 from domain.roles import Role
 from storage.models import ConversationDraft
+
+# How long a submitted form's buttons answer with what was saved (then: "this form has ended").
+KEEP_RECEIPT = timedelta(days=3)
 
 
 @dataclass
@@ -34,6 +39,7 @@ class Outcome:
     submitted: bool = False
     in_place: bool = False  # replace the message whose button was tapped, rather than sending anew
     discard_changes: bool = False  # roll back whatever the refused submit wrote; the draft stays as it was
+    confirms: bool = False  # carries a submitted form's confirmation: once shown, its receipt is delivered
 
     def record(self) -> dict[str, Any]:
         """What is shown, as JSON kept with the applied update (shown again after a lost reply)."""
@@ -42,6 +48,7 @@ class Outcome:
             "seq": self.seq,
             "toast": self.toast,
             "in_place": self.in_place,
+            "confirms": self.confirms,
         }
 
     @classmethod
@@ -56,7 +63,13 @@ class Outcome:
             )
             for p in data["prompts"]
         ]
-        return cls(prompts, seq=data["seq"], toast=data["toast"], in_place=data["in_place"])
+        return cls(
+            prompts,
+            seq=data["seq"],
+            toast=data["toast"],
+            in_place=data["in_place"],
+            confirms=data.get("confirms", False),
+        )
 
 
 class Conversations:
@@ -74,7 +87,7 @@ class Conversations:
             return await self._command(ctx, chat_id, draft, given)
         if draft is None or draft.form not in self.forms:
             if isinstance(given, Tap):
-                return Outcome(toast=ctx.t("form.button_expired"))
+                return await self._receipt(ctx, chat_id)
             if isinstance(given, Photo | Location) and (hint := self._media_hint(Role(ctx.staff.role))):
                 return Outcome([Prompt(ctx.t(hint))])
             return Outcome(handled=False)
@@ -93,6 +106,20 @@ class Conversations:
                 if navigated is not None:
                     return navigated
         return await self._answer(ctx, draft, form, given)
+
+    @staticmethod
+    async def _receipt(ctx: FormContext, chat_id: int) -> Outcome:
+        """A tap on a form that is no longer open: if it was submitted, what was saved (the confirmation is
+        sent again if it never reached the chat, e.g. lost after the save: Submit tapped again)."""
+        row = await ctx.uow.drafts.receipt(chat_id, since=ctx.now - KEEP_RECEIPT)
+        if row is None or row.staff_id != ctx.staff.id or row.receipt is None:
+            return Outcome(toast=ctx.t("form.button_expired"))
+        receipt = row.receipt
+        case = receipt.get("case")
+        toast = ctx.t("form.already_submitted", number=case) if case else ctx.t("form.already_done")
+        if receipt.get("delivered"):
+            return Outcome(toast=toast)
+        return Outcome([Prompt(receipt["text"], remove_keyboard=True)], toast=toast, confirms=True)
 
     def _media_hint(self, role: Role) -> str | None:
         """What to say to a photo or location sent with no form open: which form takes them."""
@@ -128,6 +155,9 @@ class Conversations:
             await ctx.uow.drafts.delete(draft)
             await ctx.uow.flush()
             prompts.append(Prompt(ctx.t("form.previous_discarded")))
+        else:
+            await ctx.uow.drafts.clear_receipt(chat_id)  # the last form's receipt makes way
+            await ctx.uow.flush()
         step = form.first(answers)
         draft = ConversationDraft(
             chat_id=chat_id,
@@ -197,15 +227,21 @@ class Conversations:
             )
         if step is form.confirm:
             try:
-                text = await form.submit(ctx, answers)
+                submitted = await form.submit(ctx, answers)
             except Reask as reason:  # refused at the last moment (e.g. the case moved on meanwhile)
                 return Outcome(
                     [Prompt(ctx.t(reason.key, **reason.params)), await form.ask(ctx, step, answers)],
                     seq=draft.seq,
                     discard_changes=True,
                 )
-            await ctx.uow.drafts.delete(draft)
-            return Outcome([Prompt(text, remove_keyboard=True)], submitted=True)
+            if not isinstance(submitted, Submitted):
+                submitted = Submitted(submitted)
+            # The row stays as the form's receipt, without the answers (what was saved is on file now).
+            draft.answers = {}
+            draft.submitted_at = draft.updated_at = ctx.now
+            draft.receipt = {"text": submitted.text, "case": submitted.case_number, "delivered": False}
+            await ctx.uow.flush()
+            return Outcome([Prompt(submitted.text, remove_keyboard=True)], submitted=True, confirms=True)
         following = form.after(step.key, answers)
         prompt = await form.ask(ctx, following, answers)
         prompt.remove_keyboard = prompt.remove_keyboard or isinstance(step, LocationStep)

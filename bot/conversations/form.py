@@ -5,21 +5,21 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from bot.conversations.model import Answers, FormContext, Prompt
+from bot.conversations.model import Answers, FormContext, Prompt, Submitted
 from bot.conversations.steps import ConfirmStep, Step
 from domain.roles import Role
 
 PRESETS = "_presets"  # answers keys the command itself gave (e.g. the case of a "go:visit:<id>" button)
 
 Begin = Callable[[FormContext, Answers, tuple[str, ...]], Awaitable[None]]
-Submit = Callable[[FormContext, Answers], Awaitable[str]]
+Submit = Callable[[FormContext, Answers], Awaitable[str | Submitted]]
 
 
 @dataclass
 class Form:
     name: str  # also the command that starts it
     steps: list[Step]
-    submit: Submit  # performs the domain action; returns the confirmation text
+    submit: Submit  # performs the domain action; returns the confirmation (with the case, if one)
     roles: frozenset[Role]
     begin: Begin | None = None  # presets from the command's arguments (e.g. a case id); may raise Reask
     confirm: ConfirmStep = field(default_factory=ConfirmStep)

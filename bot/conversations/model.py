@@ -36,6 +36,14 @@ class Prompt:
     remove_keyboard: bool = False  # clear a reply keyboard left by an earlier step
 
 
+@dataclass(frozen=True)
+class Submitted:
+    """What a form's submit saved: the confirmation to show, and the case it went to (if one)."""
+
+    text: str
+    case_number: str | None = None
+
+
 # Inputs a channel hands to the conversation engine.
 @dataclass(frozen=True)
 class Command:

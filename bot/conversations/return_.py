@@ -8,7 +8,7 @@ from datetime import date
 from bot.conversations.evidence import PHOTOS, STAMP, store_photo
 from bot.conversations.form import Form
 from bot.conversations.labels import case_label, status_label
-from bot.conversations.model import Answers, Choice, FormContext, Photo, Reask
+from bot.conversations.model import Answers, Choice, FormContext, Photo, Reask, Submitted
 from bot.conversations.steps import ChoiceStep, DateStep, MultiChoiceStep, PhotosStep, TextStep, fixed
 from domain.audit import audit
 from domain.cases import case_in_scope
@@ -98,7 +98,7 @@ async def store_return_photo(ctx: FormContext, answers: Answers, photo: Photo) -
     return attachment_id
 
 
-async def submit(ctx: FormContext, answers: Answers) -> str:
+async def submit(ctx: FormContext, answers: Answers) -> str | Submitted:
     """Confirms the return; a rule violation found only now (e.g. confirmed meanwhile) is explained."""
     report = ReturnReport(
         case_id=int(answers["case"]),
@@ -126,13 +126,14 @@ async def submit(ctx: FormContext, answers: Answers) -> str:
     except InvalidTransition:
         return ctx.t("return.not_recorded")
     checks = retention_checks_due(report.returned_on, ctx.services.policy)
-    return ctx.t(
+    text = ctx.t(
         "return.submitted",
         number=case.number,
         returned_on=report.returned_on.isoformat(),
         status=status_label(ctx, case.status),
         first_check=checks[0] if checks else "—",
     )
+    return Submitted(text, case.number)
 
 
 FORM = Form(

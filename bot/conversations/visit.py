@@ -9,7 +9,7 @@ from datetime import date
 from bot.conversations.evidence import PHOTOS, apply_restamped, restamp_photos, store_photo
 from bot.conversations.form import Form
 from bot.conversations.labels import case_label, local_date, status_label
-from bot.conversations.model import Answers, FormContext, Reask
+from bot.conversations.model import Answers, FormContext, Reask, Submitted
 from bot.conversations.steps import NOTE_IDENTIFIERS, ChoiceStep, DateStep, LocationStep, TextStep, fixed
 from bot.conversations.visit_steps import (
     NOTICE_ALLOWED,
@@ -121,7 +121,7 @@ def _report(answers: Answers) -> VisitReport:
     )
 
 
-async def submit(ctx: FormContext, answers: Answers) -> str:
+async def submit(ctx: FormContext, answers: Answers) -> str | Submitted:
     report = _report(answers)
     case = await ctx.uow.cases.in_scope(ctx.scope, report.case_id)
     restamped = await restamp_photos(ctx, answers, case, report.attachment_ids) if case else {}
@@ -153,7 +153,7 @@ async def submit(ctx: FormContext, answers: Answers) -> str:
         lines.append(ctx.t("visit.submitted_promise", promised=report.promised_return_on.isoformat()))
     if report.next_follow_up_on:
         lines.append(ctx.t("visit.submitted_follow_up", day=report.next_follow_up_on.isoformat()))
-    return "\n".join(lines)
+    return Submitted("\n".join(lines), case.number)
 
 
 class VisitForm(Form):

@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 from telegram import Update
 from telegram.ext import ContextTypes
@@ -63,6 +63,7 @@ async def _apply_and_answer(
             return
         outcome = Outcome.from_record(applied.reply["outcome"])
         await show(context.bot, chat_id, outcome, query, applied.reply["received"])
+        await _delivered(context, chat_id, outcome)
         return
     caller, outcome = applied
     if caller.staff is None:
@@ -72,6 +73,20 @@ async def _apply_and_answer(
             await context.bot.send_message(caller.chat_id, caller.text("onboarding.unbound"))
         return
     await show(context.bot, caller.chat_id, outcome, query, caller.text("form.received"))
+    await _delivered(context, caller.chat_id, outcome)
+
+
+async def _delivered(context: ContextTypes.DEFAULT_TYPE, chat_id: int, outcome: Outcome) -> None:
+    """Notes that a submitted form's confirmation reached the chat (show() raises when it did not: then a
+    later tap on the form's buttons sends it again)."""
+    if not outcome.confirms:
+        return
+    try:
+        async with services_of(context).uow() as uow:
+            await uow.drafts.mark_delivered(chat_id)
+            await uow.commit()
+    except SQLAlchemyError as exc:  # at worst the confirmation is shown once more later
+        log.info("receipt of chat not marked delivered: %r", exc)
 
 
 async def _still_current(uow: UnitOfWork, update_id: int, bot: int, chat_id: int) -> dict[str, Any] | None:

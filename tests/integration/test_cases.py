@@ -9,7 +9,7 @@ import pytest
 from domain.audit import Actor
 from domain.cases import AbsenceReport, change_status, reclassify, report_absence
 from domain.clock import FixedClock
-from domain.errors import InvalidInput, InvalidTransition, NotInScope
+from domain.errors import AbsenceAlreadyReported, InvalidInput, InvalidTransition, NotInScope
 from domain.lifecycle import CaseStatus
 from domain.policy import Policy
 from domain.scope import scope_for
@@ -107,6 +107,59 @@ async def test_second_report_adds_to_the_open_case(
     assert second.first_absent_on == today - timedelta(days=1)
     async with uow_factory() as uow:
         assert [e.kind for e in await uow.cases.events(first.id)].count("absence_reported") == 2
+
+
+async def test_the_same_absence_reported_again_is_recognised_and_not_stored(
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy
+) -> None:
+    """A repeated report (the form filled in again after a lost reply, or by a second teacher) names the
+    case it is on and writes nothing, not even the flags it carries."""
+    pupil = world.student_in(world.class_a)
+    since = clock.now().astimezone(TZ).date() - timedelta(days=1)
+    first, _ = await _report(uow_factory, world, "teacher_a", pupil.id, clock, policy, absent_since=since)
+    reported_at = clock.now()
+    clock.advance(timedelta(hours=2))
+    with pytest.raises(AbsenceAlreadyReported) as refused:
+        await _report(
+            uow_factory, world, "subject", pupil.id, clock, policy, absent_since=since, flags=["left_behind"]
+        )
+    assert refused.value.case_number == first.number
+    assert refused.value.reported_at == reported_at
+    async with uow_factory() as uow:
+        assert [e.kind for e in await uow.cases.events(first.id)].count("absence_reported") == 1
+        assert await uow.students.flags(pupil.id) == []
+
+
+async def test_a_new_absence_after_the_return_is_recorded_and_then_recognised_once_repeated(
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy
+) -> None:
+    pupil = world.student_in(world.class_a)
+    today = clock.now().astimezone(TZ).date()
+    first, _ = await _report(
+        uow_factory, world, "teacher_a", pupil.id, clock, policy, absent_since=today - timedelta(days=1)
+    )
+    async with uow_factory() as uow:
+        case = await uow.cases.get(first.id)
+        assert case is not None
+        await change_status(
+            uow, case, CaseStatus.RETURNED, Actor(world.staff["teacher_a"].id, "test"), now=clock.now()
+        )
+        await uow.commit()
+    clock.advance(timedelta(days=7))
+    later = today + timedelta(days=6)
+    again, created = await _report(
+        uow_factory, world, "teacher_a", pupil.id, clock, policy, absent_since=later
+    )
+    assert not created and again.id == first.id and again.status == CaseStatus.ABSENT
+    assert again.first_absent_on == later
+    with pytest.raises(AbsenceAlreadyReported):  # the new episode's report, repeated
+        await _report(uow_factory, world, "teacher_a", pupil.id, clock, policy, absent_since=later)
+    # The first episode's day is no repeat of this episode's report: kept, as an earlier start.
+    await _report(
+        uow_factory, world, "teacher_a", pupil.id, clock, policy, absent_since=today - timedelta(days=1)
+    )
+    async with uow_factory() as uow:
+        assert [e.kind for e in await uow.cases.events(first.id)].count("absence_reported") == 3
 
 
 async def test_teacher_cannot_report_a_pupil_of_another_class_and_it_is_logged(
@@ -269,7 +322,9 @@ async def test_chat_flags_replace_the_ordinary_ones_and_never_touch_the_sensitiv
         uow_factory, world, "teacher_a", pupil.id, clock, policy, absent_since=today, flags=["orphan"]
     )
     assert await flags() == ["orphan", "religion_related"]
-    await _report(uow_factory, world, "teacher_a", pupil.id, clock, policy, absent_since=today, flags=[])
+    # Each a report of an earlier first day (the same day again would be a repeat, refused).
+    yesterday, before = today - timedelta(days=1), today - timedelta(days=2)
+    await _report(uow_factory, world, "teacher_a", pupil.id, clock, policy, absent_since=yesterday, flags=[])
     assert await flags() == ["religion_related"]  # unticking every group clears them, but not this one
-    await _report(uow_factory, world, "teacher_a", pupil.id, clock, policy, absent_since=today)
+    await _report(uow_factory, world, "teacher_a", pupil.id, clock, policy, absent_since=before)
     assert await flags() == ["religion_related"]  # no flags given (roll call): nothing changes

@@ -108,6 +108,36 @@ async def test_pupil_with_an_open_case_gets_the_report_added(
     assert result.updated[0].first_absent_on == TERM_START  # the earlier date wins
 
 
+async def test_a_pupil_already_reported_from_term_start_and_a_repeated_roll_call_add_no_report(
+    uow_factory: UnitOfWorkFactory, world: World, term_clock: FixedClock, policy: Policy
+) -> None:
+    """The absence from term start is on the case once: a teacher's report of the same day, or the roll
+    call sent twice, counts the case as updated and records only the roll call."""
+    pupils = _pupils(world, world.class_a)[:2]
+    async with uow_factory() as uow:
+        staff = world.staff["teacher_a"]
+        first, _ = await report_absence(
+            uow,
+            await scope_for(uow, staff),
+            Actor(staff.id, "test"),
+            AbsenceReport(pupils[0], TERM_START),
+            now=term_clock.now(),
+            policy=policy,
+            tz=TZ,
+        )
+        await uow.commit()
+    call = RollCall(world.class_a.id, pupils)
+    result = await _roll_call(uow_factory, world, "teacher_a", call, term_clock, policy)
+    assert [c.id for c in result.updated] == [first.id] and len(result.opened) == 1
+    again = await _roll_call(uow_factory, world, "teacher_a", call, term_clock, policy)
+    assert again.opened == [] and len(again.updated) == 2
+    async with uow_factory() as uow:
+        for case in [first, result.opened[0]]:
+            kinds = [e.kind for e in await uow.cases.events(case.id)]
+            assert kinds.count("absence_reported") == 1
+            assert kinds.count("roll_call_absent") == 2
+
+
 async def test_whole_class_present_records_only_the_roll_call(
     uow_factory: UnitOfWorkFactory, world: World, term_clock: FixedClock, policy: Policy
 ) -> None:
