@@ -35,11 +35,8 @@ async def roster_schools(session: AsyncSession) -> frozenset[str]:
 async def roster_pupils(session: AsyncSession) -> list[RosterPupil]:
     """Active pupils; `absent` when an open case exists (opened by the term-start roll call or a later
     absence: on the roll, not in school). Anonymised pupils are left out (nothing to match)."""
-    open_cases = dict(
-        (await session.execute(select(Case.student_id, Case.number).where(Case.status != "closed")))
-        .tuples()
-        .all()
-    )
+    open_query = select(Case.student_id, Case.number).where(Case.status != "closed")
+    open_cases = {sid: number for sid, number in (await session.execute(open_query)).all()}
     query = (
         select(
             Student.id,
@@ -55,7 +52,7 @@ async def roster_pupils(session: AsyncSession) -> list[RosterPupil]:
         .order_by(Student.id)
     )
     pupils = []
-    for sid, number, name, birth, national_id, code, school in (await session.execute(query)).tuples():
+    for sid, number, name, birth, national_id, code, school in (await session.execute(query)).all():
         case = open_cases.get(sid)
         pupils.append(
             RosterPupil(sid, number, name, birth, national_id, code, school, case is not None, case)
