@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.backup_cli import register as register_backup
 from app.container import Services, build_services
+from app.crosscheck_cli import register as register_crosscheck
 from app.logs import configure_logging, mask_ids
 from app.retention_cli import retention_cli
 from app.settings import get_settings
@@ -320,6 +321,7 @@ def format_import(summary: Any) -> str:
 
 
 register_backup(cli)
+register_crosscheck(cli)
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ import csv
 import io
 import zipfile
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree.ElementTree import ParseError
@@ -103,7 +103,10 @@ def _with_formula_check(path: Path, title: str, rows: Rows, problems: list[Roste
         workbook.close()
 
 
-def _xlsx_sheets(path: Path, problems: list[RosterProblem]) -> Iterator[RawSheet]:
+KeyOf = Callable[[str], str | None]
+
+
+def _xlsx_sheets(path: Path, problems: list[RosterProblem], key_of: KeyOf = sheet_key) -> Iterator[RawSheet]:
     check_archive(path)
     try:
         # read_only streams rows, so a 100 000-row sheet does not have to fit in memory as cells.
@@ -115,7 +118,7 @@ def _xlsx_sheets(path: Path, problems: list[RosterProblem]) -> Iterator[RawSheet
     try:
         found = False
         for ws in workbook.worksheets:
-            key = sheet_key(ws.title)
+            key = key_of(ws.title)
             if key is None:
                 continue  # instructions or the user's own notes
             if ws.sheet_state != "visible":
@@ -159,8 +162,8 @@ def _decode(data: bytes) -> str | None:
     return None
 
 
-def _csv_sheet(path: Path, problems: list[RosterProblem]) -> Iterator[RawSheet]:
-    key = sheet_key(path.stem)
+def _csv_sheet(path: Path, problems: list[RosterProblem], key_of: KeyOf = sheet_key) -> Iterator[RawSheet]:
+    key = key_of(path.stem)
     if key is None:
         names = "、".join(f"{s.zh}.csv" for s in SHEETS.values())
         problems.append(
@@ -195,8 +198,11 @@ def _without_nul(rows: Iterator[tuple[int, Sequence[object]]]) -> Iterator[tuple
         yield number, [c.replace("\x00", "") if isinstance(c, str) else c for c in cells]
 
 
-def raw_sheets(paths: Sequence[Path], problems: list[RosterProblem]) -> Iterator[RawSheet]:
-    """Every recognised sheet of the files, in the order given; file-level problems are appended."""
+def raw_sheets(
+    paths: Sequence[Path], problems: list[RosterProblem], key_of: KeyOf = sheet_key
+) -> Iterator[RawSheet]:
+    """Every recognised sheet of the files, in the order given; file-level problems are appended.
+    `key_of` names the sheet a worksheet title or CSV stem stands for (the roster's sheets by default)."""
     seen: dict[str, str] = {}
     for path in paths:
         suffix = path.suffix.lower()
@@ -204,9 +210,9 @@ def raw_sheets(paths: Sequence[Path], problems: list[RosterProblem]) -> Iterator
             problems.append(RosterProblem(path.name, 0, "", "文件不存在 (file not found)"))
             continue
         if suffix == ".xlsx":
-            sheets = _xlsx_sheets(path, problems)
+            sheets = _xlsx_sheets(path, problems, key_of)
         elif suffix == ".csv":
-            sheets = _csv_sheet(path, problems)
+            sheets = _csv_sheet(path, problems, key_of)
         else:
             problems.append(RosterProblem(path.name, 0, "", "只支持 .xlsx 或 .csv 文件 (only .xlsx or .csv)"))
             continue

@@ -1,0 +1,71 @@
+"""Read-only queries for the cross-check: the roster's pupils with their roll-call state, and schools."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Case, CaseEvent, School, Student
+
+
+@dataclass(frozen=True, slots=True)
+class RosterPupil:
+    """A pupil on the product's own roster, with what the term-start roll call found."""
+
+    id: int
+    number: str
+    name: str
+    birth_date: date
+    national_id: str | None
+    school_code: str
+    school_name: str
+    absent: bool  # an open case (the roll call's, or a later absence's): on the roll, not in school
+    case_number: str | None = None
+
+
+async def roster_schools(session: AsyncSession) -> frozenset[str]:
+    """Codes and names of the schools the product holds pupils of."""
+    rows = (await session.execute(select(School.code, School.name))).all()
+    return frozenset(v for row in rows for v in row)
+
+
+async def roster_pupils(session: AsyncSession) -> list[RosterPupil]:
+    """Active pupils; `absent` when an open case exists (opened by the term-start roll call or a later
+    absence: on the roll, not in school). Anonymised pupils are left out (nothing to match)."""
+    open_query = select(Case.student_id, Case.number).where(Case.status != "closed")
+    open_cases = {sid: number for sid, number in (await session.execute(open_query)).all()}
+    query = (
+        select(
+            Student.id,
+            Student.student_number,
+            Student.name,
+            Student.birth_date,
+            Student.national_id,
+            School.code,
+            School.name,
+        )
+        .join(School, School.id == Student.school_id)
+        .where(Student.active.is_(True), Student.anonymised_at.is_(None))
+        .order_by(Student.id)
+    )
+    pupils = []
+    for sid, number, name, birth, national_id, code, school in (await session.execute(query)).all():
+        case = open_cases.get(sid)
+        pupils.append(
+            RosterPupil(sid, number, name, birth, national_id, code, school, case is not None, case)
+        )
+    return pupils
+
+
+async def roll_call_cases(session: AsyncSession) -> int:
+    """How many open cases the term-start roll call opened (for the run's summary)."""
+    query = (
+        select(CaseEvent.case_id)
+        .join(Case, Case.id == CaseEvent.case_id)
+        .where(CaseEvent.kind == "roll_call_absent", Case.status != "closed")
+        .distinct()
+    )
+    return len((await session.execute(query)).all())
