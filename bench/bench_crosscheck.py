@@ -73,10 +73,10 @@ def generate(folder: Path, population: int, registry: int, seed: int = 16) -> di
                 "在读",
             ]
         )
-    poor = [["身份证号"]] + [[row[1]] for row in rnd.sample(pop[1:], population // 8)]
-    disabled = [["身份证号", "残疾类别", "残疾等级"]] + [
-        [row[1], "肢体", "二级"] for row in rnd.sample(pop[1:], population // 100)
-    ]
+    poor: list[list[object]] = [["身份证号"]]
+    poor += [[row[1]] for row in rnd.sample(pop[1:], population // 8)]
+    disabled: list[list[object]] = [["身份证号", "残疾类别", "残疾等级"]]
+    disabled += [[row[1], "肢体", "二级"] for row in rnd.sample(pop[1:], population // 100)]
     return {"population": pop, "registry": reg, "poverty": poor, "disabled": disabled}
 
 
