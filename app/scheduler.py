@@ -33,6 +33,7 @@ from domain.digest import build_digests
 from domain.invariant import heal
 from domain.monthly_report import deliver_monthly_reports
 from domain.overview_snapshots import refresh as refresh_overview
+from domain.quarterly_delivery import deliver_quarterly_reviews, review_due
 from domain.reminders import plan_monthly_reports, replan_all, replan_cases, replan_changed
 from domain.retention import run_retention
 
@@ -110,6 +111,7 @@ class ReminderScheduler:
         )
         at = self.services.policy.reminders.digest_time
         self.add_daily("monthly-report", self.deliver_monthly, hour=at.hour, minute=at.minute)
+        self.add_daily("quarterly-review", self.deliver_quarterly, hour=at.hour, minute=at.minute)
         self.scheduler.add_job(
             self.heal, "interval", seconds=HEAL_EVERY, id="heal", max_instances=1, coalesce=True
         )
@@ -140,6 +142,12 @@ class ReminderScheduler:
                 self.scheduler.modify_job("overview", next_run_time=now)
             self.scheduler.add_job(
                 self.deliver_monthly, id="monthly-report-catch-up", replace_existing=True, next_run_time=now
+            )
+            self.scheduler.add_job(
+                self.deliver_quarterly,
+                id="quarterly-review-catch-up",
+                replace_existing=True,
+                next_run_time=now,
             )
 
     def add_daily(self, name: str, job: Callable[[], Awaitable[object]], hour: int, minute: int = 0) -> None:
@@ -199,6 +207,28 @@ class ReminderScheduler:
             Exception
         ):  # a failed delivery is retried on the next start-up or day; never stop the scheduler
             log.exception("monthly report delivery failed")
+
+    async def deliver_quarterly(self) -> None:
+        """一季度一复核: in the first month of a quarter (domain.quarterly_delivery.review_due) the leader
+        sends each county officer the review of the quarter just ended; those served are skipped."""
+        s = self.services
+        period = review_due(s.clock.now(), s.policy, s.tz)
+        if period is None or not self.leadership.holds() or self._monthly_lock.locked():
+            return
+        try:
+            async with self._monthly_lock:
+                delivery = await deliver_quarterly_reviews(
+                    s, self.bot, period, keep_going=self.leadership.holds
+                )
+            if delivery.sent or delivery.failed:
+                log.info(
+                    "quarterly reviews %s: %d sent, %d failed",
+                    period.label,
+                    len(delivery.sent),
+                    len(delivery.failed),
+                )
+        except Exception:  # retried on the next day or start-up; never stop the scheduler
+            log.exception("quarterly review delivery failed")
 
     async def heal(self) -> None:
         """Every few minutes the leader looks for cases that went silent and replans them

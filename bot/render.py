@@ -38,6 +38,7 @@ _ACTION_DATA = {
     "retention_absent": f"{REMINDER_TAP}:ret:{{}}:no",
     "acknowledge": f"{REMINDER_TAP}:ack:{{}}",
     "approve_closing": f"{REMINDER_TAP}:close:{{}}",
+    "confirm_report": f"{REMINDER_TAP}:report:{{}}",
 }
 
 

@@ -138,9 +138,15 @@ async def digest_message(
             },
         )
     ]
+    buttons: list[list[tuple[Msg, Action]]] = []
     for member in members:
         if member.kind == MONTHLY_REPORT:
-            lines.append(Msg("digest.monthly_report", {"month": (member.payload or {}).get("month", "")}))
+            month = (member.payload or {}).get("month", "")
+            lines.append(Msg("digest.monthly_report", {"month": month}))
+            # The principal confirms (submits) the report once checked: the county sees who has not.
+            buttons.append(
+                [(Msg("digest.button.confirm_report", {"month": month}), Action("confirm_report", member.id))]
+            )
     grouped: dict[str, list[tuple[datetime, Reminder, Msg]]] = {}
     names: dict[int, str] = {}
     for member in members:
@@ -163,7 +169,6 @@ async def digest_message(
             (member.due_at, member, Msg("", params))
         )
     shown = 0
-    buttons: list[list[tuple[Msg, Action]]] = []
     for school_name in sorted(grouped):
         items = sorted(grouped[school_name], key=lambda entry: entry[0])
         if shown >= MAX_ITEMS:

@@ -128,3 +128,7 @@ async def monthly_numbers(uow: UnitOfWork, school_id: int, month: date, tz: Zone
     )
     _tally(numbers, await queries.school_events(school.id, end), start)
     return numbers
+
+
+# The quarterly review (domain.quarterly_review) replays periods of several months the same way.
+tally = _tally

@@ -102,6 +102,8 @@ class Policy:
     reminders: ReminderPolicy = field(default_factory=lambda: ReminderPolicy())
     steps: StepPolicy = field(default_factory=lambda: StepPolicy())
     data_retention: DataRetention = field(default_factory=lambda: DataRetention())
+    # The principal confirms last month's report by this day; later, the county sees it as missing.
+    monthly_report_confirm_by: int = 5
 
     def term_on(self, day: date) -> Term | None:
         """The term that has started most recently on or before `day`."""
@@ -259,6 +261,9 @@ def load_policy(path: Path | None = None) -> Policy:
     day = int(_get(data, "monthly_report.day_of_month"))
     if not 1 <= day <= 28:
         raise PolicyError("monthly_report.day_of_month: must be 1–28 so every month has it")
+    confirm_by = int(data.get("monthly_report", {}).get("confirm_by_day", 5))
+    if not day <= confirm_by <= 28:
+        raise PolicyError("monthly_report.confirm_by_day: must be from day_of_month to 28")
     return Policy(
         suspect_after=d("absence.suspect_after"),
         first_visit_due=d("absence.first_visit_due"),
@@ -275,4 +280,5 @@ def load_policy(path: Path | None = None) -> Policy:
         reminders=_reminder_policy(data),
         steps=_step_policy(data),
         data_retention=data_retention(data),
+        monthly_report_confirm_by=confirm_by,
     )

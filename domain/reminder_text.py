@@ -32,6 +32,7 @@ class Action:
     retention check, acknowledge an escalation, approve a closing. Each channel encodes it its own way."""
 
     name: str  # visit | return | snooze | retention_ok | retention_absent | acknowledge | approve_closing
+    # | confirm_report (the monthly report reminder's id)
     target: int  # a case, reminder or escalation id, as the name implies
 
 

@@ -448,6 +448,19 @@ class OverviewSnapshot(Base):
     payload: Mapped[dict[str, Any]] = mapped_column()
 
 
+class MonthlyReportConfirmation(Base):
+    """A school's 一月一报告 checked and submitted by its principal (migration 0017): who and when. The
+    county lists schools in scope whose last month has none by the policy day (domain.report_confirmations)."""
+
+    __tablename__ = "monthly_report_confirmations"
+    __table_args__ = (UniqueConstraint("school_id", "month"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    month: Mapped[date] = mapped_column(Date)  # the first day of the reported month
+    confirmed_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    confirmed_at: Mapped[datetime]
+
+
 # The sender's claim query: due rows by state, oldest first (migration 0004).
 Index("ix_reminders_state_send_after", Reminder.state, Reminder.send_after)
 # The case list and the API, newest first (migration 0006).

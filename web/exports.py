@@ -1,4 +1,5 @@
-"""Ledger and monthly-report downloads: written to a temporary file row by row, then streamed."""
+"""Ledger, monthly-report and quarterly-review downloads: written to a temporary file row by row, then
+streamed."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from storage.reporting import ReportingRepository
 from web.deps import CurrentViewer, PageError, Viewer, existing_id, services_of
 from web.export_limit import RETRY_AFTER_SECONDS, ExportBusy, ExportLimiter
 from web.filters import parse_filter
+from web.quarterly import add_report_routes, report_context
 from web.render import SECURITY_HEADERS, render
 
 MEDIA_TYPES = {
@@ -108,9 +110,12 @@ def exports_router() -> APIRouter:
     """GET /exports (the page), /exports/monthly.xlsx and /exports/{suspected|dropout|persuasion}.{xlsx|csv}."""
     router = APIRouter(include_in_schema=False)
 
-    @router.get("/exports")
-    async def exports_page(request: Request, viewer: CurrentViewer) -> Response:
+    async def page(
+        request: Request, viewer: Viewer, *, message: str | None = None, status_code: int = 200
+    ) -> Response:
         schools = await ReportingRepository(viewer.uow.session).schools(viewer.scope)
+        if message is None and request.query_params.get("done") == "report_confirmed":
+            message = viewer.t("web.done.report_confirmed")
         return render(
             request,
             "exports.html",
@@ -121,7 +126,17 @@ def exports_router() -> APIRouter:
             schools=schools,
             # 一月一报告 covers a calendar month once it has ended: the month just ended is the default.
             this_month=f"{viewer.now.astimezone(viewer.services.tz).date().replace(day=1) - timedelta(days=1):%Y-%m}",
+            message=message,
+            error=status_code >= 400,
+            status_code=status_code,
+            **await report_context(viewer),
         )
+
+    @router.get("/exports")
+    async def exports_page(request: Request, viewer: CurrentViewer) -> Response:
+        return await page(request, viewer)
+
+    add_report_routes(router, _file_response, page)
 
     @router.get("/exports/monthly.xlsx")
     async def monthly(

@@ -6,6 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from domain.casefile import filter_in_scope, list_cases
+from domain.report_confirmations import missing_reports
+from domain.roles import Role
 from domain.stats import OVERDUE_RULES, overview
 from storage.reporting import ReportingRepository
 from web.chart import weekly_chart
@@ -30,6 +32,10 @@ async def filter_options(viewer: Viewer) -> dict[str, object]:
     }
 
 
+# Who follows up schools' monthly reports: officers above the schools (and the administrator).
+OFFICER_ROLES = frozenset({Role.TOWNSHIP_OFFICER.value, Role.COUNTY_OFFICER.value, Role.ADMIN.value})
+
+
 def pages_router() -> APIRouter:
     """The HTML pages; every one needs a coordinator's session and shows only their area."""
     router = APIRouter(include_in_schema=False)
@@ -43,6 +49,11 @@ def pages_router() -> APIRouter:
             tz=viewer.services.tz,
             snapshot_max_age=viewer.services.settings.overview_snapshot_max_age,
         )
+        missing = None
+        if viewer.identity.staff.role in OFFICER_ROLES:
+            missing = await missing_reports(
+                viewer.uow, viewer.scope, now=viewer.now, tz=viewer.services.tz, policy=viewer.services.policy
+            )
         await viewer.record_view("overview")
         return render(
             request,
@@ -53,6 +64,7 @@ def pages_router() -> APIRouter:
             o=numbers,
             chart=weekly_chart(numbers.weeks),
             statuses=STATUSES,
+            missing=missing,
         )
 
     @router.get("/cases")

@@ -1,5 +1,6 @@
 """Buttons on reminders: "remind me tomorrow" (rm:snooze:<id>), the retention check (rm:ret:<id>:ok|no),
-and on coordinators' digests "我来跟进" (rm:ack:<escalation id>) and "批准销号" (rm:close:<case id>).
+and on coordinators' digests "我来跟进" (rm:ack:<escalation id>), "批准销号" (rm:close:<case id>) and
+"确认上月月报" (rm:report:<monthly report reminder id>).
 
 "Log the visit now" and "confirm the return" are go:<form>:<case id> buttons handled by the forms.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from telegram import CallbackQuery, Update
@@ -23,6 +24,8 @@ from domain.errors import InvalidInput, NotFound, NotInScope
 from domain.escalations import AlreadyAcknowledged, EscalationClosed, acknowledge
 from domain.policy import Policy
 from domain.reminder_actions import SnoozeRefused, own_reminder, record_retention_check, snooze_reminder
+from domain.reminder_rules import MONTHLY_REPORT
+from domain.report_confirmations import confirm_monthly_report
 from domain.scope import scope_for
 from storage.models import Staff
 from storage.uow import UnitOfWork
@@ -54,7 +57,7 @@ async def on_reminder_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
     reminder_id = int(parts[2]) if len(parts) >= 3 and parts[2].isdigit() else None
     if (
         reminder_id is None
-        or parts[1] not in ("snooze", "ret", "ack", "close")
+        or parts[1] not in ("snooze", "ret", "ack", "close", "report")
         or (parts[1] == "ret" and parts[3:] not in (["ok"], ["no"]))
     ):
         await _answer(query, caller.text("reminder.unknown"))
@@ -98,6 +101,8 @@ async def _apply(
         try:
             if action in ("ack", "close"):
                 text = await _coordinator_tap(uow, caller, staff, actor, action, reminder_id, now, policy, tz)
+            elif action == "report":
+                text = await _confirm_report(uow, caller, staff, actor, reminder_id, now, tz)
             elif action == "snooze":
                 again = await snooze_reminder(uow, actor, reminder_id, now=now, policy=policy, tz=tz)
                 text = caller.text(
@@ -187,8 +192,26 @@ async def _coordinator_tap(
     return caller.text("decision.closing_approved", number=case.number)
 
 
+async def _confirm_report(
+    uow: UnitOfWork, caller: Caller, staff: Staff, actor: Actor, reminder_id: int, now: datetime, tz: ZoneInfo
+) -> str:
+    """The digest's "确认上月月报": the principal confirms the month the reminder was about."""
+    row = await own_reminder(uow, actor, reminder_id, now)
+    month = str((row.payload or {}).get("month", ""))
+    if row.kind != MONTHLY_REPORT or staff.school_id is None or len(month) != 7:
+        raise NotFound(f"reminder {reminder_id}")
+    first = date(int(month[:4]), int(month[5:]), 1)
+    done = await confirm_monthly_report(
+        uow, await scope_for(uow, staff), actor, staff, staff.school_id, first, now=now, tz=tz
+    )
+    key = "report_confirm.already" if done.already else "report_confirm.done"
+    at = done.row.confirmed_at.astimezone(tz).strftime("%m-%d %H:%M")
+    return caller.text(key, month=month, at=at)
+
+
 _RETENTION_ERRORS = {
     "not_in_retention": "reminder.retention.not_in_retention",
     "retention_already_recorded": "reminder.retention.already",
     "retention_check_not_due": "reminder.retention.not_due",
+    "report_month_not_over": "report_confirm.not_over",
 }
