@@ -74,3 +74,19 @@ def test_a_leader_lease_of_zero_is_refused(tmp_path: Path) -> None:
     path.write_text(text, encoding="utf-8")
     with pytest.raises(PolicyError, match="delivery.leader_lease"):
         load_policy(path)
+
+
+@pytest.mark.parametrize("day", ["0", "29"])
+def test_a_confirm_by_day_outside_the_month_is_refused(tmp_path: Path, day: str) -> None:
+    text = DEFAULT_POLICY.read_text(encoding="utf-8").replace("confirm_by_day = 5", f"confirm_by_day = {day}")
+    path = tmp_path / "policy.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(PolicyError, match="monthly_report.confirm_by_day"):
+        load_policy(path)
+
+
+def test_a_policy_file_without_confirm_by_day_defaults_to_the_5th(tmp_path: Path) -> None:
+    text = DEFAULT_POLICY.read_text(encoding="utf-8").replace("confirm_by_day = 5\n", "")
+    path = tmp_path / "policy.toml"
+    path.write_text(text, encoding="utf-8")
+    assert load_policy(path).monthly_report_confirm_by == 5
