@@ -449,7 +449,7 @@ class OverviewSnapshot(Base):
 
 
 class MonthlyReportConfirmation(Base):
-    """A school's 一月一报告 checked and submitted by its principal (migration 0017): who and when. The
+    """A school's 一月一报告 checked and submitted by its principal (migration 0016): who and when. The
     county lists schools in scope whose last month has none by the policy day (domain.report_confirmations)."""
 
     __tablename__ = "monthly_report_confirmations"

@@ -1,4 +1,4 @@
-"""Reads and writes of monthly_report_confirmations (migration 0017)."""
+"""Reads and writes of monthly_report_confirmations (migration 0016)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 A school's monthly report was generated and delivered, but nothing recorded that the school checked
 and submitted it, so the county could not see which schools' reports are missing (一季度一复核).
 
-Revision ID: 0017
+Revision ID: 0016
 Revises: 0015
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 
 import storage.types
 
-revision: str = "0017"
+revision: str = "0016"
 down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
