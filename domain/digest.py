@@ -20,8 +20,8 @@ from domain.audit import Actor
 from domain.cases import add_event
 from domain.policy import Policy
 from domain.quiet_hours import is_skipped_day, next_allowed
-from domain.reminder_rules import APPROVE_CLOSING, DIGEST, MONTHLY_REPORT
-from domain.reminder_text import Action, Message, Msg, case_label, item_text
+from domain.reminder_rules import APPROVE_CLOSING, DIGEST, HOME_TEACHING_MISSED, MONTHLY_REPORT
+from domain.reminder_text import Action, Message, Msg, case_label, item_text, plan_label
 from domain.reminders import still_wanted
 from storage import outbox
 from storage.models import Reminder
@@ -141,6 +141,11 @@ async def digest_message(
     for member in members:
         if member.kind == MONTHLY_REPORT:
             lines.append(Msg("digest.monthly_report", {"month": (member.payload or {}).get("month", "")}))
+        elif member.kind == HOME_TEACHING_MISSED:  # 送教上门: a period ended short (keyed by plan)
+            pupil = await plan_label(uow, (member.payload or {}).get("plan"))
+            lines.append(
+                Msg("digest.home_teaching_missed", {"pupil": pupil, "what": item_text(member, tz, now)})
+            )
     grouped: dict[str, list[tuple[datetime, Reminder, Msg]]] = {}
     names: dict[int, str] = {}
     for member in members:
