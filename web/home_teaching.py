@@ -5,6 +5,7 @@ the area is 404; a refused value re-shows the form with the reason in the viewer
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -12,12 +13,13 @@ from starlette.datastructures import FormData
 
 from domain.errors import InvalidInput, NotInScope
 from domain.home_teaching import CADENCES, PlanInput, plan_teachers, save_plan
-from domain.home_teaching_ledger import ledger_rows
+from domain.home_teaching_ledger import FORMATS, export_home_teaching_ledger, file_name, ledger_rows
 from domain.home_teaching_reminders import plan_home_teaching_reminders
 from domain.identity import mask_name
 from storage import home_teaching as store
 from storage.models import HomeTeachingPlan, Student
-from web.deps import CsrfViewer, CurrentViewer, Viewer, existing_id
+from web.deps import CsrfViewer, CurrentViewer, PageError, Viewer, existing_id
+from web.exports import _file_response
 from web.render import SECURITY_HEADERS, render
 
 MAX_FIELD = 600
@@ -158,6 +160,26 @@ def home_teaching_router() -> APIRouter:
             return _redirect(f"/home-teaching/{plan.id}")
         await viewer.record_view("home_teaching_plan", student_id=student.id)
         return await plan_form(request, viewer, student, None)
+
+    @router.get("/home-teaching/ledger.{fmt}")
+    async def ledger(request: Request, fmt: str, viewer: CurrentViewer) -> Response:
+        if fmt not in FORMATS:
+            raise PageError(404)
+        today = viewer.now.astimezone(viewer.services.tz).date()
+
+        async def write(path: Path) -> int:
+            return await export_home_teaching_ledger(
+                viewer.uow,
+                viewer.scope,
+                viewer.actor,
+                fmt,
+                path,
+                now=viewer.now,
+                tz=viewer.services.tz,
+                pii=viewer.identity.can_export_pii,
+            )
+
+        return await _file_response(request, viewer, fmt, lambda _rows: file_name(fmt, today), write)
 
     @router.get("/home-teaching/{plan_id}")
     async def edit_plan(request: Request, plan_id: int, viewer: CurrentViewer) -> Response:

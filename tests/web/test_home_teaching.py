@@ -4,10 +4,19 @@ reminders are planned at once."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+from datetime import date
 
+import httpx
+from openpyxl import load_workbook
 from sqlalchemy import select
 
+from domain.audit import Actor
+from domain.clock import FixedClock
+from domain.home_teaching import SessionInput, log_session
+from domain.scope import scope_for
 from storage.models import AuditEntry, HomeTeachingPlan, Reminder
 from storage.uow import UnitOfWorkFactory
 from tests.web.conftest import AsUser, csrf_of
@@ -124,3 +133,77 @@ async def test_a_pupil_or_plan_outside_the_area_is_not_found(
     assert (
         await other.post(f"/home-teaching/students/{county.students['A'].id}", data=form)
     ).status_code == 404
+
+
+async def _plan_with_sessions(
+    client: httpx.AsyncClient, county: County, uow_factory: UnitOfWorkFactory, clock: FixedClock
+) -> HomeTeachingPlan:
+    """Twice a month from 1 September; one session in September, two in October (by teacher A)."""
+    pupil = county.students["A"]
+    page = await client.get("/home-teaching/new", params={"student_number": pupil.student_number})
+    form = plan_form(county, csrf_of(page.text), starts_on="2026-09-01")
+    assert (await client.post(f"/home-teaching/students/{pupil.id}", data=form)).status_code == 303
+    async with uow_factory() as uow:
+        plan = await uow.session.scalar(select(HomeTeachingPlan))
+        teacher = await uow.directory.staff(county.staff["teacher_a"].id)
+        assert plan is not None and teacher is not None
+        scope = await scope_for(uow, teacher)
+        for day in ("2026-09-10", "2026-10-05", "2026-10-09"):
+            data = SessionInput(plan.id, date.fromisoformat(day), 90, "康复训练", "good")
+            await log_session(
+                uow,
+                teacher,
+                scope,
+                Actor(teacher.id, "test"),
+                data,
+                now=clock.now(),
+                today=date(2026, 10, 13),
+            )
+        await uow.commit()
+    return plan
+
+
+async def test_the_ledger_shows_held_vs_planned_masked_and_audited(
+    as_user: AsUser, county: County, uow_factory: UnitOfWorkFactory, clock: FixedClock
+) -> None:
+    client = await as_user("principal")
+    await _plan_with_sessions(client, county, uow_factory, clock)
+    reply = await client.get("/home-teaching/ledger.csv")
+    assert reply.status_code == 200 and "attachment" in reply.headers["content-disposition"]
+    table = list(csv.reader(io.StringIO(reply.content.decode("utf-8-sig"))))
+    row = dict(zip(table[0], table[1], strict=True))
+    pupil = county.students["A"]
+    # September ended (2 planned, 1 held); October is still running on the 13th: 3 held in all.
+    assert (row["应送教次数"], row["实送教次数"], row["本期已送教"], row["最近一次送教"]) == (
+        "2",
+        "3",
+        "2",
+        "2026-10-09",
+    )
+    assert row["学籍号"] != pupil.student_number and row["送教教师"] == county.staff["teacher_a"].name
+    listing = await client.get("/home-teaching")
+    assert "2026-10-09" in listing.text
+    xlsx = await client.get("/home-teaching/ledger.xlsx")
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    assert sheet is not None and sheet.title == "送教上门台账"
+    assert (await client.get("/home-teaching/ledger.pdf")).status_code == 404
+    async with uow_factory() as uow:
+        exports = (await uow.session.scalars(select(AuditEntry).where(AuditEntry.action == "export"))).all()
+    assert [(e.entity_id, e.detail["format"]) for e in exports] == [
+        ("home_teaching", "csv"),
+        ("home_teaching", "xlsx"),
+    ]
+
+
+async def test_the_monthly_report_has_a_home_teaching_section(
+    as_user: AsUser, county: County, uow_factory: UnitOfWorkFactory, clock: FixedClock
+) -> None:
+    client = await as_user("principal")
+    await _plan_with_sessions(client, county, uow_factory, clock)
+    reply = await client.get(f"/exports/monthly.xlsx?school={county.world.school.id}&month=2026-09")
+    assert reply.status_code == 200
+    book = load_workbook(io.BytesIO(reply.content))
+    sheet = book["送教上门台账"]
+    header = [c.value for c in sheet[1]]
+    row = dict(zip(header, [c.value for c in sheet[2]], strict=True))
+    assert (row["应送教次数"], row["实送教次数"], row["送教时长（分钟）"]) == (2, 1, 90)
