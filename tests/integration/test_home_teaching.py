@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from domain.audit import Actor
 from domain.clock import FixedClock
+from domain.erasure import Removed, anonymise_student
 from domain.errors import InvalidInput, NotInScope
 from domain.home_teaching import PlanInput, SessionInput, log_session, period_of, save_plan
 from domain.home_teaching_reminders import plan_facts, replan_home_teaching, wanted_for_plan
@@ -20,7 +21,7 @@ from domain.policy import Policy
 from domain.reminder_rules import HOME_TEACHING_DUE, HOME_TEACHING_MISSED
 from domain.scope import scope_for
 from storage.media import LocalMediaStore
-from storage.models import Attachment, HomeTeachingPlan, Reminder
+from storage.models import Attachment, HomeTeachingPlan, HomeTeachingSession, Reminder
 from storage.uow import UnitOfWorkFactory
 from tests.factories import World, build_world
 from tests.integration.test_retention import _photo, _run
@@ -211,3 +212,38 @@ async def test_session_photos_are_kept_by_the_retention_run(
     async with uow_factory() as uow:
         assert await uow.session.get(Attachment, kept.id) is not None
         assert await uow.session.get(Attachment, abandoned.id) is None
+
+
+async def test_erasing_a_pupil_removes_the_plans_text_and_the_session_photos(
+    uow_factory: UnitOfWorkFactory, world: World, media: LocalMediaStore, clock: FixedClock
+) -> None:
+    plan = await monthly_plan(uow_factory, world, date(2026, 10, 1))
+    photo = await _photo(uow_factory, media, None, b"session", at=clock.now())
+    async with uow_factory() as uow:
+        teacher = await uow.directory.staff(world.staff["teacher_a"].id)
+        assert teacher is not None
+        data = SessionInput(
+            plan.id, date(2026, 10, 8), 60, "识字", "unwell", note="发烧", photo_ids=(photo.id,)
+        )
+        scope = await scope_for(uow, teacher)
+        await log_session(
+            uow, teacher, scope, Actor(teacher.id, "t"), data, now=clock.now(), today=date(2026, 10, 13)
+        )
+        await uow.commit()
+    async with uow_factory() as uow:
+        student = await uow.students.get(plan.student_id)
+        assert student is not None
+        removed = Removed()
+        await anonymise_student(uow, student, clock.now(), removed)
+        await uow.commit()
+    assert removed.photos == 1 and photo.sha256 in removed.files
+    async with uow_factory() as uow:
+        stored = await uow.session.get(HomeTeachingPlan, plan.id)
+        assert stored is not None and (stored.content_areas, stored.assessment_ref, stored.active) == (
+            "",
+            "",
+            False,
+        )
+        [kept] = (await uow.session.scalars(select(HomeTeachingSession))).all()
+        assert (kept.content, kept.note, kept.photo_ids, kept.minutes) == ("", None, [], 60)
+        assert await uow.session.get(Attachment, photo.id) is None
