@@ -70,8 +70,9 @@ async def tick(services: Services, bot: Bot, at: datetime) -> int:
     return await make_sender(services, bot).drain()
 
 
-async def log_in_chat(phone: Phone, *, from_button: dict | None = None) -> dict:  # type: ignore[type-arg]
-    """Fills in /homeschool (or the reminder's button): today, 60 minutes, content, state, no note or photo."""
+async def log_in_chat(phone: Phone, *, from_button: dict | None = None, photo: bool = False) -> dict:  # type: ignore[type-arg]
+    """Fills in /homeschool (or the reminder's button): today, 60 minutes, content, state, no note, and
+    a photo if asked for."""
     if from_button is not None:
         await phone.tap(LOG, message_id=from_button["message_id"])
     else:
@@ -89,7 +90,12 @@ async def log_in_chat(phone: Phone, *, from_button: dict | None = None) -> dict:
     await phone.wait_for_reply(lambda m: "需要说明" in m["text"])
     await phone.tap("跳过")
     await phone.wait_for_reply(lambda m: "照片" in m["text"])
-    await phone.tap("跳过")
+    if photo:
+        await phone.send_photo()
+        await phone.wait_for_reply(lambda m: "完成" in buttons(m))
+        await phone.tap("完成")
+    else:
+        await phone.tap("跳过")
     summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
     assert "生活自理：洗手、穿衣" in summary["text"] and "60" in summary["text"]
     await phone.tap("✅ 提交")
@@ -133,7 +139,7 @@ async def test_a_plan_drives_reminders_escalation_and_ledger_over_weeks(
     )
     assert await tick(services, sender_bot, datetime(2026, 11, 2, 9, 30, tzinfo=TZ)) == 1
     digest = received(emulator, tg_bot, principal_chat)
-    assert len(digest) == 1 and "送教上门未达计划" in digest[0]["text"]
+    assert len(digest) == 1 and "未达计划" in digest[0]["text"]
     assert mask_name(pupil.name) in digest[0]["text"] and "2026-10-26 至 2026-11-01" in digest[0]["text"]
 
     async with services.uow() as uow:
@@ -172,3 +178,33 @@ async def test_a_teacher_not_on_the_plan_sees_no_pupil_and_a_forged_button_is_re
         denied = (await uow.session.scalars(select(AuditEntry).where(AuditEntry.action == "denied"))).all()
         assert any(e.entity == "home_teaching_plan" for e in denied)
         assert (await uow.session.scalars(select(HomeTeachingSession))).all() == []
+
+
+async def test_an_unreachable_teachers_reminder_goes_to_the_principals_digest_and_a_photo_is_kept(
+    polling_bot: Application,  # type: ignore[type-arg]
+    bound: BindFactory,
+    world: World,
+    services: Services,
+    emulator: Emulator,
+    tg_bot: BotState,
+    sender_bot: Bot,  # noqa: F811
+) -> None:
+    principal_chat = await bind_directly(services, emulator, tg_bot, world.staff["principal"].id)
+    plan = await make_plan(services, world)
+    # Teacher A never linked Telegram: Thursday's reminder is rerouted to the principal's next digest.
+    await tick(services, sender_bot, datetime(2026, 10, 15, 10, 0, tzinfo=TZ))
+    await tick(services, sender_bot, datetime(2026, 10, 15, 10, 5, tzinfo=TZ))
+    [digest] = received(emulator, tg_bot, principal_chat)
+    assert "📚 送教上门" in digest["text"] and "王老师" in digest["text"] and "计划 1 次" in digest["text"]
+    # Once linked, the teacher logs a session with a photo: stored without a case, named by the session.
+    teacher = await bound("teacher_a")
+    services.clock.set(datetime(2026, 10, 16, 15, 0, tzinfo=TZ))  # type: ignore[attr-defined]
+    await log_in_chat(teacher, photo=True)
+    async with services.uow() as uow:
+        [logged] = (await uow.session.scalars(select(HomeTeachingSession))).all()
+        [photo] = await uow.attachments.by_ids(logged.photo_ids)
+    assert (
+        logged.plan_id == plan.id
+        and photo.case_id is None
+        and photo.uploaded_by_id == world.staff["teacher_a"].id
+    )
