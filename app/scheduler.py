@@ -30,6 +30,7 @@ from app.leadership import Leadership
 from bot.sender import ReminderSender, worker_name
 from domain.automatic import apply_due
 from domain.digest import build_digests
+from domain.home_teaching_reminders import replan_home_teaching
 from domain.invariant import heal
 from domain.monthly_report import deliver_monthly_reports
 from domain.overview_snapshots import refresh as refresh_overview
@@ -295,6 +296,7 @@ class ReminderScheduler:
                         s.uow, s.policy, now, s.tz, since=self._replanned_at - REPLAN_OVERLAP
                     )
                     self._replanned_at = now
+                await replan_home_teaching(s.uow, s.policy, now, s.tz)  # 送教上门: a few plans per county
                 await build_digests(s.uow, now=now, policy=s.policy, tz=s.tz)
                 sent = await self.sender.drain(keep_going=self.leadership.holds)
                 if sent:

@@ -24,7 +24,7 @@ from bot.limits import BotRateLimiter
 from i18n import t
 
 # Commands shown in Telegram's menu, in menu order.
-MENU = ("report", "visit", "return", "rollcall", "mycases", "help", "language", "cancel")
+MENU = ("report", "visit", "return", "rollcall", "homeschool", "mycases", "help", "language", "cancel")
 
 
 def build_application(

@@ -20,8 +20,14 @@ from domain.audit import Actor
 from domain.cases import add_event
 from domain.policy import Policy
 from domain.quiet_hours import is_skipped_day, next_allowed
-from domain.reminder_rules import APPROVE_CLOSING, DIGEST, MONTHLY_REPORT
-from domain.reminder_text import Action, Message, Msg, case_label, item_text
+from domain.reminder_rules import (
+    APPROVE_CLOSING,
+    DIGEST,
+    HOME_TEACHING_DUE,
+    HOME_TEACHING_MISSED,
+    MONTHLY_REPORT,
+)
+from domain.reminder_text import Action, Message, Msg, case_label, item_text, plan_label
 from domain.reminders import still_wanted
 from storage import outbox
 from storage.models import Reminder
@@ -147,6 +153,13 @@ async def digest_message(
             buttons.append(
                 [(Msg("digest.button.confirm_report", {"month": month}), Action("confirm_report", member.id))]
             )
+        elif member.kind in (HOME_TEACHING_DUE, HOME_TEACHING_MISSED):  # 送教上门: keyed by plan, not case
+            pupil = await plan_label(uow, (member.payload or {}).get("plan"))
+            instead = (member.payload or {}).get("instead_of")
+            staff = await uow.directory.staff(instead) if isinstance(instead, int) else None
+            instead_note = Msg("digest.instead_of", {"name": staff.name}) if staff is not None else ""
+            what = item_text(member, tz, now)
+            lines.append(Msg("digest.home_teaching", {"pupil": pupil, "what": what, "note": instead_note}))
     grouped: dict[str, list[tuple[datetime, Reminder, Msg]]] = {}
     names: dict[int, str] = {}
     for member in members:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from storage import home_teaching
 from storage.models import Attachment, Case, Student
 from storage.retention import RetentionQueries, attachment_keys
 from storage.uow import UnitOfWork
@@ -103,7 +104,24 @@ async def anonymise_student(uow: UnitOfWork, student: Student, now: datetime, re
     student.registered_residence = student.current_address = None
     student.anonymised_at = now
     await RetentionQueries(uow.session).delete_flags(student.id)
+    await _anonymise_home_teaching(uow, student.id, removed)
     removed.students += 1
+
+
+async def _anonymise_home_teaching(uow: UnitOfWork, student_id: int, removed: Removed) -> None:
+    """送教上门: the plan's free text and the sessions' notes and photos go (they describe a disability);
+    the dates, cadence and minutes stay for the held-vs-planned figures."""
+    plan = await home_teaching.plan_of_student(uow.session, student_id)
+    if plan is None:
+        return
+    plan.content_areas = plan.assessment_ref = ""
+    plan.active = False
+    photo_ids: list[int] = []
+    for row in (await home_teaching.sessions_of_plans(uow.session, [plan.id]))[plan.id]:
+        row.content, row.note, row.child_state = "", None, ""
+        photo_ids += [i for i in row.photo_ids or [] if isinstance(i, int)]
+        row.photo_ids = []
+    await remove_photos(uow, await uow.attachments.by_ids(photo_ids), removed)
 
 
 async def delete_files(media: FileDeleter, keys: Collection[str]) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from domain.home_teaching_ledger import monthly_sheet
 from domain.identity import mask_name, mask_student_number
 from domain.lifecycle import DROPOUT_LEDGER, SUSPECTED_LEDGER
 from domain.monthly_numbers import SUMMARY_ROWS, MonthlyNumbers
@@ -108,7 +109,9 @@ async def write_monthly_report(
     the two ledgers at the end of the month."""
     signoff = await _signoff(uow, numbers, reported_on)
     detail = await _detail_sheet(uow, numbers, pii=pii, masked_names=masked_names)
-    await write_xlsx(path, [_summary_sheet(numbers, signoff), detail], tz)
+    # 送教上门 (domain.home_teaching_ledger): plans of the school, sessions planned vs held in the month.
+    home = await monthly_sheet(uow, numbers.school_id, numbers.month, pii=pii, masked_names=masked_names)
+    await write_xlsx(path, [_summary_sheet(numbers, signoff), detail, home], tz)
 
 
 def file_name(numbers: MonthlyNumbers) -> str:

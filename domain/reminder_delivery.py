@@ -19,8 +19,15 @@ from domain.escalations import raise_for
 from domain.policy import Policy
 from domain.quiet_hours import next_allowed
 from domain.reminder_facts import escalation_target
-from domain.reminder_rules import DIGEST, OVERDUE, backoff, channel_for
-from domain.reminder_text import Action, Message, Msg, case_label, teacher_message
+from domain.reminder_rules import (
+    DIGEST,
+    HOME_TEACHING_DUE,
+    HOME_TEACHING_MISSED,
+    OVERDUE,
+    backoff,
+    channel_for,
+)
+from domain.reminder_text import Action, Message, Msg, case_label, plan_label, teacher_message
 from domain.reminders import base_key, still_wanted
 from storage import outbox
 from storage.models import Reminder, Staff
@@ -95,6 +102,8 @@ async def prepare(
         return Delivery(row, binding.chat_id, language, message, members)
     case = await uow.cases.get(row.case_id) if row.case_id is not None else None
     label = await case_label(uow, case) if case is not None else ""
+    if row.kind in (HOME_TEACHING_DUE, HOME_TEACHING_MISSED):
+        label = await plan_label(uow, (row.payload or {}).get("plan"))
     message = teacher_message(row, label, tz, names, now)
     if (escalation := await raise_for(uow, row, now)) is not None:
         message.buttons.append(

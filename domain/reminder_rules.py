@@ -45,6 +45,9 @@ FOLLOW_UP = "follow_up"  # to whoever acknowledged an escalation
 REPORT_COMING = "report_coming"  # township and county: the school's written report is coming
 MONTHLY_REPORT = "monthly_report"
 DIGEST = "digest"
+# 送教上门 (domain.home_teaching_reminders): keyed by plan, never by case.
+HOME_TEACHING_DUE = "home_teaching_due"  # to the plan's teachers, mid-period
+HOME_TEACHING_MISSED = "home_teaching_missed"  # to the principals, after a period ended short
 __all__ += ["APPROVE_CLOSING", "RETENTION_CHECK", "RETURN_CHECK"]
 
 

@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 
 from domain import case_steps as steps
 from domain.identity import mask_name
-from domain.reminder_rules import FOLLOW_UP, OVERDUE, PERSUASION_ROUND
+from domain.reminder_rules import FOLLOW_UP, HOME_TEACHING_DUE, OVERDUE, PERSUASION_ROUND
+from storage import home_teaching
 from storage.models import Case, Reminder
 from storage.uow import UnitOfWork
 
@@ -31,7 +32,7 @@ class Action:
     """What a button does, whatever the channel: open a form on a case, postpone a reminder, answer a
     retention check, acknowledge an escalation, approve a closing. Each channel encodes it its own way."""
 
-    name: str  # visit | return | snooze | retention_ok | retention_absent | acknowledge | approve_closing
+    name: str  # visit | return | homeschool | snooze | retention_ok | retention_absent | acknowledge | approve_closing
     # | confirm_report (the monthly report reminder's id)
     target: int  # a case, reminder or escalation id, as the name implies
 
@@ -75,6 +76,20 @@ async def case_label(uow: UnitOfWork, case: Case) -> str:
     return " · ".join(parts)
 
 
+async def plan_label(uow: UnitOfWork, plan_id: object) -> str:
+    """A home-teaching plan's pupil, masked as in case labels: 张*明 · 五年级(1)班 · …1234."""
+    plan = await home_teaching.plan(uow.session, plan_id) if isinstance(plan_id, int) else None
+    student = await uow.students.get(plan.student_id) if plan is not None else None
+    if student is None:
+        return "—"
+    school_class = await uow.directory.school_class(student.class_id)
+    parts = [mask_name(student.name)]
+    if school_class is not None:
+        parts.append(school_class.name)
+    parts.append("…" + student.student_number[-4:])
+    return " · ".join(parts)
+
+
 def _instead(row: Reminder, names: dict[int, str]) -> list[Msg]:
     instead_of = (row.payload or {}).get("instead_of")
     return [Msg("reminder.instead_of", {"name": names.get(instead_of, "?")})] if instead_of else []
@@ -100,6 +115,13 @@ def teacher_message(row: Reminder, label: str, tz: ZoneInfo, names: dict[int, st
             [(Msg(f"reminder.button.{name}"), Action(name, case_id))] for name in _OWNER_BUTTONS[row.kind]
         ]
         buttons.append(snooze)
+    elif row.kind == HOME_TEACHING_DUE:
+        period = {k: payload.get(k, "") for k in ("held", "planned", "period_end")}
+        lines = [Msg("reminder.home_teaching_due", {"pupil": label, **period})]
+        buttons = [
+            [(Msg("reminder.button.homeschool"), Action("homeschool", int(payload.get("plan") or 0)))],
+            snooze,
+        ]
     elif row.kind == steps.RETENTION_CHECK:
         lines = [Msg("reminder.retention_check", params)]
         buttons = [
@@ -130,6 +152,11 @@ def item_text(row: Reminder, tz: ZoneInfo, now: datetime) -> Msg:
         "of": payload.get("of", 1),
         "promised": payload.get("promised", ""),
         "until": payload.get("until", ""),
+        "held": payload.get("held", 0),
+        "planned": payload.get("planned", 0),
+        "period_start": payload.get("period_start", ""),
+        "period_end": payload.get("period_end", ""),
+        "streak": payload.get("streak", 1),
     }
     if row.kind in (OVERDUE, FOLLOW_UP):
         params["step"] = Msg(f"step.{payload.get('step', 'unknown')}")

@@ -23,7 +23,15 @@ from domain.ownership import ensure_owner
 from domain.policy import Policy
 from domain.quiet_hours import next_allowed
 from domain.reminder_facts import case_facts
-from domain.reminder_rules import DIGEST, MONTHLY_REPORT, Wanted, desired_reminders, monthly_report_due
+from domain.reminder_rules import (
+    DIGEST,
+    HOME_TEACHING_DUE,
+    HOME_TEACHING_MISSED,
+    MONTHLY_REPORT,
+    Wanted,
+    desired_reminders,
+    monthly_report_due,
+)
 from domain.roles import Role
 from storage import outbox
 from storage.models import Case, Reminder, Staff
@@ -60,6 +68,10 @@ async def wanted_for_case(
 async def still_wanted(uow: UnitOfWork, row: Reminder, policy: Policy, tz: ZoneInfo, now: datetime) -> bool:
     """Re-checks the case right before sending: e.g. a visit logged since planning drops the reminder
     even if the use case that logged it did not replan."""
+    if row.kind in (HOME_TEACHING_DUE, HOME_TEACHING_MISSED):
+        from domain.home_teaching_reminders import still_wanted_plan  # lazily: that module imports this one
+
+        return await still_wanted_plan(uow, row, policy, tz, now)
     if row.case_id is None or row.kind in (DIGEST, MONTHLY_REPORT):
         return True
     case = await uow.cases.get(row.case_id)

@@ -461,6 +461,44 @@ class MonthlyReportConfirmation(Base):
     confirmed_at: Mapped[datetime]
 
 
+class HomeTeachingPlan(Base):
+    """送教上门 一人一案 (migration 0017): the plan of a child assessed for home teaching; one per child,
+    edited in place. Not a case: the reminders it drives are keyed by plan, never by case."""
+
+    __tablename__ = "home_teaching_plans"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), unique=True)
+    teacher_ids: Mapped[list[Any]] = mapped_column(default=list)  # staff ids who teach at home
+    cadence: Mapped[str] = mapped_column(String(8))  # week | month
+    sessions_per_period: Mapped[int] = mapped_column(Integer)
+    minutes_per_session: Mapped[int] = mapped_column(Integer)
+    content_areas: Mapped[str] = mapped_column(Text)
+    starts_on: Mapped[date] = mapped_column(Date)
+    review_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    assessment_ref: Mapped[str] = mapped_column(String(100))  # the disability assessment's reference
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+
+class HomeTeachingSession(Base):
+    """One home-teaching session as logged by a teacher (migration 0017)."""
+
+    __tablename__ = "home_teaching_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("home_teaching_plans.id"), index=True)
+    held_on: Mapped[date] = mapped_column(Date)
+    minutes: Mapped[int] = mapped_column(Integer)
+    content: Mapped[str] = mapped_column(Text)
+    child_state: Mapped[str] = mapped_column(String(16))  # domain.home_teaching.CHILD_STATES
+    note: Mapped[str | None] = mapped_column(Text)
+    photo_ids: Mapped[list[Any]] = mapped_column(default=list)  # attachments (no case)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    recorded_at: Mapped[datetime]
+
+
 # The sender's claim query: due rows by state, oldest first (migration 0004).
 Index("ix_reminders_state_send_after", Reminder.state, Reminder.send_after)
 # The case list and the API, newest first (migration 0006).

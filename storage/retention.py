@@ -16,6 +16,7 @@ from storage.models import (
     CaseEvent,
     ConversationDraft,
     Escalation,
+    HomeTeachingSession,
     InboxUpdate,
     ProcessedUpdate,
     Reminder,
@@ -108,8 +109,15 @@ class RetentionQueries(_Repository):
         rows = (await self.session.scalars(q)).all()
         if not rows:
             return [], None
-        in_forms = await self._photos_in_open_forms()
-        return [a for a in rows if a.id not in in_forms], rows[-1].id
+        kept = await self._photos_in_open_forms() | await self._home_teaching_photos()
+        return [a for a in rows if a.id not in kept], rows[-1].id
+
+    async def _home_teaching_photos(self) -> set[int]:
+        """Photos of logged home-teaching sessions: they belong to no case event, yet are kept."""
+        found: set[int] = set()
+        for ids in (await self.session.scalars(select(HomeTeachingSession.photo_ids))).all():
+            found.update(i for i in ids or [] if isinstance(i, int))
+        return found
 
     async def _photos_in_open_forms(self) -> set[int]:
         found: set[int] = set()

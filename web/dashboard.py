@@ -15,6 +15,7 @@ from web.auth_routes import auth_router
 from web.casework import casework_router
 from web.deps import ApiError, LoginRequired, PageError, WebConfig, request_language
 from web.exports import exports_router
+from web.home_teaching import home_teaching_router
 from web.login_throttle import LoginThrottle
 from web.nul_guard import RejectNul
 from web.pages import pages_router
@@ -35,6 +36,7 @@ def mount_dashboard(app: FastAPI, config: WebConfig | None = None) -> None:
         auth_router(config, throttle),
         pages_router(),
         casework_router(),
+        home_teaching_router(),
         photos_router(),
         exports_router(),
         api_router(),

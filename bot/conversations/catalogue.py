@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot.conversations import absence, return_, rollcall, visit
+from bot.conversations import absence, homeschool, return_, rollcall, visit
 from bot.conversations.form import Form
 from domain.roles import Role
 
-FORMS: list[Form] = [absence.FORM, visit.FORM, return_.FORM, rollcall.FORM]
+FORMS: list[Form] = [absence.FORM, visit.FORM, return_.FORM, rollcall.FORM, homeschool.FORM]
 
 # Commands every bound person may use, after the forms of their role.
 COMMON_COMMANDS = ("mycases", "language", "cancel", "help")

@@ -123,9 +123,9 @@ async def test_writing_again_after_blocking_makes_a_person_reachable(
 @pytest.mark.parametrize(
     ("who", "listed", "absent"),
     [
-        ("teacher_a", ["/report", "/visit", "/return", "/rollcall"], ["看板"]),
-        ("cadre_a", ["/visit", "/return"], ["/report", "/rollcall", "看板"]),
-        ("principal", ["/report", "/visit", "/return", "看板"], ["/rollcall"]),
+        ("teacher_a", ["/report", "/visit", "/return", "/rollcall", "/homeschool"], ["看板"]),
+        ("cadre_a", ["/visit", "/return"], ["/report", "/rollcall", "/homeschool", "看板"]),
+        ("principal", ["/report", "/visit", "/return", "/homeschool", "看板"], ["/rollcall"]),
     ],
 )
 async def test_help_lists_only_what_the_role_can_use(
