@@ -33,6 +33,7 @@ REMINDER_TAP = "rm"  # callback data: rm:<action>:<id>[:ok|no]  (buttons in remi
 _ACTION_DATA = {
     "visit": f"{START_FORM}:visit:{{}}",
     "return": f"{START_FORM}:return:{{}}",
+    "rollcall": f"{START_FORM}:rollcall:{{}}",  # the id is the reminder's; the form asks for the class
     "snooze": f"{REMINDER_TAP}:snooze:{{}}",
     "retention_ok": f"{REMINDER_TAP}:ret:{{}}:ok",
     "retention_absent": f"{REMINDER_TAP}:ret:{{}}:no",

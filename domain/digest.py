@@ -23,6 +23,7 @@ from domain.quiet_hours import is_skipped_day, next_allowed
 from domain.reminder_rules import APPROVE_CLOSING, DIGEST, MONTHLY_REPORT
 from domain.reminder_text import Action, Message, Msg, case_label, item_text
 from domain.reminders import still_wanted
+from domain.term_start import TERM_START
 from storage import outbox
 from storage.models import Reminder
 from storage.uow import UnitOfWork, UnitOfWorkFactory
@@ -147,6 +148,9 @@ async def digest_message(
             buttons.append(
                 [(Msg("digest.button.confirm_report", {"month": month}), Action("confirm_report", member.id))]
             )
+        elif member.kind == TERM_START:  # a class teacher who could not be prompted to do the roll call
+            staff = await uow.directory.staff((member.payload or {}).get("instead_of") or 0)
+            lines.append(Msg("digest.term_start", {"name": staff.name if staff is not None else "?"}))
     grouped: dict[str, list[tuple[datetime, Reminder, Msg]]] = {}
     names: dict[int, str] = {}
     for member in members:
