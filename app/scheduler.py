@@ -2,7 +2,8 @@
 
 APScheduler's job stores cannot be shared between processes and python-telegram-bot's JobQueue keeps
 jobs in memory, so neither holds a reminder. Jobs here only: replan every open case at start (an edited
-policy file takes effect on restart), plan the monthly report reminders daily, and every few seconds
+policy file takes effect on restart), plan the monthly report reminders and the term-start roll-call
+prompts (domain.term_start) daily, and every few seconds
 replan cases changed since the last tick (a safety net for changes made without planning), build the
 coordinators' digests, drain the outbox, carry out the moves deadlines make by themselves
 (domain.automatic) and replan the cases whose reminders went out (so the next one is pending), and every few minutes count the overview of large areas
@@ -35,7 +36,13 @@ from domain.invariant import heal
 from domain.monthly_report import deliver_monthly_reports
 from domain.overview_snapshots import refresh as refresh_overview
 from domain.quarterly_delivery import deliver_quarterly_reviews, review_due
-from domain.reminders import plan_monthly_reports, replan_all, replan_cases, replan_changed
+from domain.reminders import (
+    plan_monthly_reports,
+    plan_term_start_prompts,
+    replan_all,
+    replan_cases,
+    replan_changed,
+)
 from domain.retention import run_retention
 
 log = logging.getLogger(__name__)
@@ -180,6 +187,8 @@ class ReminderScheduler:
         s = self.services
         async with s.uow() as uow:
             await plan_monthly_reports(uow, policy=s.policy, now=s.clock.now(), tz=s.tz)
+            # 开学点名: a class teacher added since yesterday, inside the roll-call window, is prompted too.
+            await plan_term_start_prompts(uow, policy=s.policy, now=s.clock.now(), tz=s.tz)
             await uow.commit()
 
     async def deliver_monthly(self) -> None:

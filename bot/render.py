@@ -34,6 +34,7 @@ _ACTION_DATA = {
     "visit": f"{START_FORM}:visit:{{}}",
     "return": f"{START_FORM}:return:{{}}",
     "homeschool": f"{START_FORM}:homeschool:{{}}",  # the target is a home-teaching plan
+    "rollcall": f"{START_FORM}:rollcall:{{}}",  # the id is the reminder's; the form asks for the class
     "snooze": f"{REMINDER_TAP}:snooze:{{}}",
     "retention_ok": f"{REMINDER_TAP}:ret:{{}}:ok",
     "retention_absent": f"{REMINDER_TAP}:ret:{{}}:no",

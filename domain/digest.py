@@ -29,6 +29,7 @@ from domain.reminder_rules import (
 )
 from domain.reminder_text import Action, Message, Msg, case_label, item_text, plan_label
 from domain.reminders import still_wanted
+from domain.term_start import TERM_START
 from storage import outbox
 from storage.models import Reminder
 from storage.uow import UnitOfWork, UnitOfWorkFactory
@@ -160,6 +161,9 @@ async def digest_message(
             instead_note = Msg("digest.instead_of", {"name": staff.name}) if staff is not None else ""
             what = item_text(member, tz, now)
             lines.append(Msg("digest.home_teaching", {"pupil": pupil, "what": what, "note": instead_note}))
+        elif member.kind == TERM_START:  # a class teacher who could not be prompted to do the roll call
+            staff = await uow.directory.staff((member.payload or {}).get("instead_of") or 0)
+            lines.append(Msg("digest.term_start", {"name": staff.name if staff is not None else "?"}))
     grouped: dict[str, list[tuple[datetime, Reminder, Msg]]] = {}
     names: dict[int, str] = {}
     for member in members:

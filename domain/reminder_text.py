@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from domain import case_steps as steps
 from domain.identity import mask_name
 from domain.reminder_rules import FOLLOW_UP, HOME_TEACHING_DUE, OVERDUE, PERSUASION_ROUND
+from domain.term_start import TERM_START
 from storage import home_teaching
 from storage.models import Case, Reminder
 from storage.uow import UnitOfWork
@@ -32,8 +33,8 @@ class Action:
     """What a button does, whatever the channel: open a form on a case, postpone a reminder, answer a
     retention check, acknowledge an escalation, approve a closing. Each channel encodes it its own way."""
 
-    name: str  # visit | return | homeschool | snooze | retention_ok | retention_absent | acknowledge | approve_closing
-    # | confirm_report (the monthly report reminder's id)
+    name: str  # visit | return | homeschool | snooze | retention_ok | retention_absent | acknowledge
+    # | approve_closing | confirm_report (the monthly report reminder's id) | rollcall (opens /rollcall)
     target: int  # a case, reminder or escalation id, as the name implies
 
 
@@ -129,6 +130,11 @@ def teacher_message(row: Reminder, label: str, tz: ZoneInfo, names: dict[int, st
             [(Msg("reminder.button.absent_again"), Action("retention_absent", row.id))],
             snooze,
         ]
+    elif row.kind == TERM_START:  # no case: the class's roll call, the same form as /rollcall
+        lines = [
+            Msg("reminder.term_start", {"days": payload.get("days", 1), "until": payload.get("until", "")})
+        ]
+        buttons = [[(Msg("reminder.button.rollcall"), Action("rollcall", row.id))]]
     else:  # a kind meant for coordinators that reached someone directly: still say what it is about
         lines = [Msg("reminder.generic", {"case": label, "what": item_text(row, tz, now)})]
         buttons = []

@@ -33,6 +33,7 @@ from domain.reminder_rules import (
     monthly_report_due,
 )
 from domain.roles import Role
+from domain.term_start import TERM_START, open_term, prompt_due, prompt_payload, prompt_still_open
 from storage import outbox
 from storage.models import Case, Reminder, Staff
 from storage.scope import Scope
@@ -72,6 +73,8 @@ async def still_wanted(uow: UnitOfWork, row: Reminder, policy: Policy, tz: ZoneI
         from domain.home_teaching_reminders import still_wanted_plan  # lazily: that module imports this one
 
         return await still_wanted_plan(uow, row, policy, tz, now)
+    if row.kind == TERM_START:
+        return prompt_still_open(row.payload or {}, policy, tz, now)
     if row.case_id is None or row.kind in (DIGEST, MONTHLY_REPORT):
         return True
     case = await uow.cases.get(row.case_id)
@@ -173,6 +176,7 @@ async def replan_all(
     total = await _replan(uow_factory, case_ids, policy, now, tz)
     async with uow_factory() as uow:
         total += await plan_monthly_reports(uow, policy=policy, now=now, tz=tz)
+        total += await plan_term_start_prompts(uow, policy=policy, now=now, tz=tz)
         await uow.commit()
     log.info("reminders replanned: %s", total)
     return total
@@ -248,6 +252,29 @@ async def plan_monthly_reports(uow: UnitOfWork, *, policy: Policy, now: datetime
                 cancel_others=False,
             )
             result += part
+    return result
+
+
+async def plan_term_start_prompts(
+    uow: UnitOfWork, *, policy: Policy, now: datetime, tz: ZoneInfo
+) -> PlanResult:
+    """开学点名: one direct prompt per active class teacher per term, due on the term's first school day;
+    none once the roll-call window is over. Keyed by term and teacher, so re-planning never resends."""
+    result = PlanResult()
+    today = now.astimezone(tz).date()
+    found = open_term(policy, today)
+    if found is None:
+        return result
+    term, days = found
+    due = prompt_due(policy, days, today, tz)
+    payload = prompt_payload(term, days)
+    teachers = [s for s in await uow.directory.all_staff() if s.active and s.role == Role.CLASS_TEACHER]
+    for teacher in teachers:
+        w = Wanted(TERM_START, None, teacher.id, due, term.starts_on.isoformat(), "direct", payload)
+        existing = await outbox.by_key(uow.session, w.key)
+        result += await reconcile(
+            uow, None, [w], [existing] if existing else [], now=now, policy=policy, tz=tz, cancel_others=False
+        )
     return result
 
 
