@@ -61,7 +61,7 @@ def _busy(request: Request, viewer: Viewer, exc: ExportBusy) -> Response:
     return response
 
 
-async def _file_response(
+async def file_response(
     request: Request,
     viewer: Viewer,
     suffix: str,
@@ -136,7 +136,7 @@ def exports_router() -> APIRouter:
     async def exports_page(request: Request, viewer: CurrentViewer) -> Response:
         return await page(request, viewer)
 
-    add_report_routes(router, _file_response, page)
+    add_report_routes(router, file_response, page)
 
     @router.get("/exports/monthly.xlsx")
     async def monthly(
@@ -159,7 +159,7 @@ def exports_router() -> APIRouter:
             )
 
         try:
-            return await _file_response(request, viewer, "xlsx", monthly_report.file_name, write)
+            return await file_response(request, viewer, "xlsx", monthly_report.file_name, write)
         except NotInScope:
             await viewer.deny()
 
@@ -186,7 +186,7 @@ def exports_router() -> APIRouter:
                 pii=viewer.identity.can_export_pii,
             )
 
-        return await _file_response(
+        return await file_response(
             request, viewer, fmt, lambda _rows: ledgers.file_name(kind, fmt, today), write
         )
 

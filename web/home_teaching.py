@@ -19,7 +19,7 @@ from domain.identity import mask_name
 from storage import home_teaching as store
 from storage.models import HomeTeachingPlan, Student
 from web.deps import CsrfViewer, CurrentViewer, PageError, Viewer, existing_id
-from web.exports import _file_response
+from web.exports import file_response
 from web.render import SECURITY_HEADERS, render
 
 MAX_FIELD = 600
@@ -179,7 +179,7 @@ def home_teaching_router() -> APIRouter:
                 pii=viewer.identity.can_export_pii,
             )
 
-        return await _file_response(request, viewer, fmt, lambda _rows: file_name(fmt, today), write)
+        return await file_response(request, viewer, fmt, lambda _rows: file_name(fmt, today), write)
 
     @router.get("/home-teaching/{plan_id}")
     async def edit_plan(request: Request, plan_id: int, viewer: CurrentViewer) -> Response:
