@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 
 from bot.conversations.model import Answers, FormContext, Photo, Reask
@@ -63,30 +64,31 @@ async def _process(
     return processed
 
 
-async def store_photo(ctx: FormContext, answers: Answers, photo: Photo) -> int:
-    """Checks and stores one photo (original, evidence copy, thumbnail) and returns its attachment id;
-    the same photo sent twice gives the same id. A bad file raises Reask with the reason."""
-    case = await _case(ctx, answers)
-    repository = ctx.uow.attachments
-    have = list(await repository.by_ids(answers.get(PHOTOS, [])))
+async def keep_photo(
+    ctx: FormContext,
+    answers: Answers,
+    photo: Photo,
+    case_id: int | None,
+    info: Callable[[], Awaitable[WatermarkInfo]],
+) -> tuple[int, bool]:
+    """Checks and stores one photo (original, evidence copy, thumbnail); returns its attachment id and
+    whether it is new: the same photo sent twice (as a photo, or again as a file) gives the same id. A bad
+    file raises Reask with the reason. Visits and home-teaching sessions both keep their photos here."""
+    have = list(await ctx.uow.attachments.by_ids(answers.get(PHOTOS, [])))
     if same := next((a for a in have if a.telegram_file_unique_id == photo.file_unique_id), None):
-        return same.id
-    stamp = answers.get(STAMP) or {}
-    if stamp.get("day") != answers["visited_on"]:
-        at = visit_moment(date.fromisoformat(answers["visited_on"]), ctx.now, ctx.tz)
-        stamp = {"day": answers["visited_on"], "at": at.isoformat()}
+        return same.id, False
     try:
         data = await ctx.fetch_media(photo)
         digest = hashlib.sha256(data).hexdigest()
         if same := next((a for a in have if digest in (a.received_sha256, a.sha256)), None):
-            return same.id
-        processed = await _process(ctx, data, await watermark(ctx, case, datetime.fromisoformat(stamp["at"])))
+            return same.id, False
+        processed = await _process(ctx, data, await info())
     except PhotoRejected as exc:
         raise Reask(REJECTION_KEYS.get(exc.reason, "visit.photo_corrupt"), max_mb=MAX_MB) from None
     # The original without location and camera metadata; the hash of what was received is kept.
     await ctx.services.media.put(processed.original_bytes)
     attachment = Attachment(
-        case_id=case.id,
+        case_id=case_id,
         event_id=None,
         telegram_file_unique_id=photo.file_unique_id,
         uploaded_by_id=ctx.staff.id,
@@ -95,8 +97,22 @@ async def store_photo(ctx: FormContext, answers: Answers, photo: Photo) -> int:
     )
     ctx.uow.session.add(attachment)
     await ctx.uow.flush()
-    answers[STAMP] = stamp
-    return attachment.id
+    return attachment.id, True
+
+
+async def store_photo(ctx: FormContext, answers: Answers, photo: Photo) -> int:
+    """A visit photo, stamped provisionally with the visit day (re-stamped at submit)."""
+    case = await _case(ctx, answers)
+    stamp = answers.get(STAMP) or {}
+    if stamp.get("day") != answers["visited_on"]:
+        at = visit_moment(date.fromisoformat(answers["visited_on"]), ctx.now, ctx.tz)
+        stamp = {"day": answers["visited_on"], "at": at.isoformat()}
+    attachment_id, new = await keep_photo(
+        ctx, answers, photo, case.id, lambda: watermark(ctx, case, datetime.fromisoformat(stamp["at"]))
+    )
+    if new:  # the stamp describes the copies made; a repeat made none
+        answers[STAMP] = stamp
+    return attachment_id
 
 
 Restamped = dict[int, ProcessedPhoto]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.conversations.evidence import REJECTION_KEYS, _process
+from bot.conversations.evidence import PHOTOS, keep_photo
 from bot.conversations.form import Form
 from bot.conversations.labels import student_label
 from bot.conversations.model import Answers, Choice, FormContext, Photo, Reask, Submitted
@@ -14,13 +14,11 @@ from domain.audit import audit
 from domain.errors import InvalidInput, NotInScope
 from domain.home_teaching import CHILD_STATES, MAX_TEXT, SessionInput, log_session, plans_to_log
 from domain.home_teaching_reminders import plan_home_teaching_reminders
-from domain.photos import PhotoRejected, WatermarkInfo
+from domain.photos import WatermarkInfo
 from domain.roles import Role
 from domain.visits import visit_moment
 from storage import home_teaching as store
-from storage.models import Attachment
 
-PHOTOS = "photos"
 MINUTES = ("30", "45", "60", "90", "120")
 
 
@@ -57,31 +55,17 @@ async def minute_choices(ctx: FormContext, answers: Answers) -> list[Choice]:
 
 async def store_session_photo(ctx: FormContext, answers: Answers, photo: Photo) -> int:
     """The visit photo pipeline (EXIF removed, stamped evidence copy, thumbnail); kept without a case."""
-    have = list(await ctx.uow.attachments.by_ids(answers.get(PHOTOS, [])))
-    if same := next((a for a in have if a.telegram_file_unique_id == photo.file_unique_id), None):
-        return same.id
-    info = WatermarkInfo(
-        visit_time=visit_moment(date.fromisoformat(answers["held_on"]), ctx.now, ctx.tz),
-        village="—",
-        case_number=ctx.t("homeschool.watermark"),
-        visitor_name=ctx.staff.name,
-    )
-    try:
-        processed = await _process(ctx, await ctx.fetch_media(photo), info)
-    except PhotoRejected as exc:
-        raise Reask(REJECTION_KEYS.get(exc.reason, "visit.photo_corrupt"), max_mb=20) from None
-    await ctx.services.media.put(processed.original_bytes)
-    attachment = Attachment(
-        case_id=None,
-        event_id=None,
-        telegram_file_unique_id=photo.file_unique_id,
-        uploaded_by_id=ctx.staff.id,
-        created_at=ctx.now,
-        **processed.attachment_fields(),
-    )
-    ctx.uow.session.add(attachment)
-    await ctx.uow.flush()
-    return attachment.id
+
+    async def info() -> WatermarkInfo:
+        return WatermarkInfo(
+            visit_time=visit_moment(date.fromisoformat(answers["held_on"]), ctx.now, ctx.tz),
+            village="—",
+            case_number=ctx.t("homeschool.watermark"),
+            visitor_name=ctx.staff.name,
+        )
+
+    attachment_id, _new = await keep_photo(ctx, answers, photo, None, info)
+    return attachment_id
 
 
 async def submit(ctx: FormContext, answers: Answers) -> str | Submitted:
