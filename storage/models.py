@@ -499,6 +499,60 @@ class HomeTeachingSession(Base):
     recorded_at: Mapped[datetime]
 
 
+class CrosscheckRun(Base):
+    """One saved cross-check (四查三比对) of a county (migration 0018): the lists it read and its counts.
+    Its children are the county's ledger of school-age children (适龄儿童台账) until the next run."""
+
+    __tablename__ = "crosscheck_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), index=True)  # the county it covers
+    created_at: Mapped[datetime]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    cutoff: Mapped[date] = mapped_column(Date)  # the age cut-off day (domain.crosscheck.buckets.AgeRule)
+    sources: Mapped[dict[str, Any]] = mapped_column(default=dict)  # list -> {"file", "rows", "skipped"}
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)  # bucket -> children
+    previous_id: Mapped[int | None] = mapped_column(ForeignKey("crosscheck_runs.id"))
+
+
+class CrosscheckChild(Base):
+    """One child of a saved cross-check, with its bucket and, once a person decided, what was done
+    (migration 0018). Names and ID numbers are here as the lists gave them: shown masked outside
+    authorised exports, like the roster's."""
+
+    __tablename__ = "crosscheck_children"
+    __table_args__ = (UniqueConstraint("run_id", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("crosscheck_runs.id"), index=True)
+    key: Mapped[str] = mapped_column(String(24))  # domain.crosscheck.proposal.child_key, stable across runs
+    bucket: Mapped[str] = mapped_column(String(16), index=True)  # domain.crosscheck.buckets.BUCKETS
+    reason: Mapped[str] = mapped_column(String(48))  # catalog key under crosscheck.reason.
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    change: Mapped[str] = mapped_column(String(8))  # new | changed | same, against the previous run
+    confidence: Mapped[float | None]
+    method: Mapped[str | None] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(50))
+    national_id: Mapped[str | None] = mapped_column(String(18))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    sex: Mapped[str | None] = mapped_column(String(1))  # M | F
+    registered_address: Mapped[str | None] = mapped_column(String(200))
+    current_address: Mapped[str | None] = mapped_column(String(200))
+    # Where the child lives: the roster pupil's home village, else found in the addresses; None when
+    # no village of the county could be told (the county officer assigns it).
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"))  # school of record, if ours
+    school_label: Mapped[str | None] = mapped_column(String(100))  # the school as the record names it
+    student_number: Mapped[str | None] = mapped_column(String(32))
+    record_status: Mapped[str | None] = mapped_column(String(16))
+    student_id: Mapped[int | None] = mapped_column(ForeignKey("students.id"), index=True)  # roster pupil
+    poverty: Mapped[bool] = mapped_column(Boolean, default=False)
+    disability: Mapped[str | None] = mapped_column(String(40))  # type and grade from the 残联 list
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)  # candidates, source rows
+    decided_at: Mapped[datetime | None]  # confirmed (case opened or evidence added) or set aside
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    decision: Mapped[str | None] = mapped_column(String(16))  # opened | evidence | set_aside
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+
+
 # The sender's claim query: due rows by state, oldest first (migration 0004).
 Index("ix_reminders_state_send_after", Reminder.state, Reminder.send_after)
 # The case list and the API, newest first (migration 0006).
