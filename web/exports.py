@@ -25,6 +25,7 @@ from web.export_limit import RETRY_AFTER_SECONDS, ExportBusy, ExportLimiter
 from web.filters import parse_filter
 from web.quarterly import add_report_routes, report_context
 from web.render import SECURITY_HEADERS, render
+from web.school_age import add_school_age_routes
 
 MEDIA_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -107,7 +108,8 @@ def _month(value: str | None, today: date) -> date:
 
 
 def exports_router() -> APIRouter:
-    """GET /exports (the page), /exports/monthly.xlsx and /exports/{suspected|dropout|persuasion}.{xlsx|csv}."""
+    """GET /exports (the page), /exports/monthly.xlsx, /exports/school-age.{xlsx|csv} and
+    /exports/{suspected|dropout|persuasion}.{xlsx|csv}."""
     router = APIRouter(include_in_schema=False)
 
     async def page(
@@ -137,6 +139,7 @@ def exports_router() -> APIRouter:
         return await page(request, viewer)
 
     add_report_routes(router, file_response, page)
+    add_school_age_routes(router, file_response, page)
 
     @router.get("/exports/monthly.xlsx")
     async def monthly(

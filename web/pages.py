@@ -8,12 +8,15 @@ from fastapi.responses import Response
 from domain.casefile import filter_in_scope, list_cases
 from domain.report_confirmations import missing_reports
 from domain.roles import Role
+from domain.school_age import STATUSES as STATUSES_OF_CHILDREN
+from domain.school_age import percent
 from domain.stats import OVERDUE_RULES, overview
 from storage.reporting import ReportingRepository
 from web.chart import weekly_chart
 from web.deps import CurrentViewer, Viewer
 from web.filters import STATUSES, filter_detail, filter_query, page_number, parse_filter
 from web.render import render
+from web.school_age import overview_figures
 
 CATEGORY_SCHEMES = ("record_system", "verification_2019")
 PER_PAGE = 50
@@ -54,6 +57,7 @@ def pages_router() -> APIRouter:
             missing = await missing_reports(
                 viewer.uow, viewer.scope, now=viewer.now, tz=viewer.services.tz, policy=viewer.services.policy
             )
+        school_age = await overview_figures(viewer)
         await viewer.record_view("overview")
         return render(
             request,
@@ -65,6 +69,9 @@ def pages_router() -> APIRouter:
             chart=weekly_chart(numbers.weeks),
             statuses=STATUSES,
             missing=missing,
+            school_age=school_age,
+            school_age_statuses=STATUSES_OF_CHILDREN,
+            percent=percent,
         )
 
     @router.get("/cases")
