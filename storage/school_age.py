@@ -50,6 +50,7 @@ class StatusGroup:
 @dataclass(frozen=True, slots=True)
 class ChildRow:
     run_id: int
+    key: str
     village_id: int | None
     inputs: StatusInputs
     name: str
@@ -101,6 +102,7 @@ def _visible(scope: Scope, runs: Sequence[LatestRun]) -> Any:
 _CHILD_COLUMNS = (
     CrosscheckChild.id,
     CrosscheckChild.run_id,
+    CrosscheckChild.key,
     CrosscheckChild.village_id,
     CrosscheckChild.bucket,
     CrosscheckChild.name,
@@ -200,6 +202,7 @@ async def stream_children(
         for r in partition:
             yield ChildRow(
                 r.run_id,
+                r.key,
                 r.village_id,
                 _inputs(r),
                 r.name,
