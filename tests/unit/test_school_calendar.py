@@ -160,3 +160,11 @@ def test_a_bad_calendar_file_stops_start_up_naming_the_setting(tmp_path: Path) -
     settings = Settings(calendar_file=write(tmp_path, "[[terms]]\nname = 1\n"), _env_file=None)  # type: ignore[call-arg]
     with pytest.raises(SettingsError, match="Invalid setting CALENDAR_FILE: calendar.toml: terms"):
         build_services(settings)
+
+
+def test_the_example_in_the_docs_loads(tmp_path: Path) -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "calendar.md").read_text(encoding="utf-8")
+    example = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    policy = load_policy(calendar=write(tmp_path, example))
+    assert [y.year for y in policy.calendar_years] == [2026, 2027]
+    assert [t.ends_on for t in policy.terms] == [date(2027, 1, 22), None]
