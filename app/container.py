@@ -11,6 +11,7 @@ from app.settings import Settings, SettingsError
 from bot.limits import BURST, SendLimiter
 from domain.clock import Clock, SystemClock
 from domain.policy import Policy, PolicyError, load_policy
+from domain.school_calendar import CalendarError
 from storage.db import make_engine, make_sessionmaker
 from storage.media import LocalMediaStore
 from storage.uow import UnitOfWorkFactory
@@ -42,11 +43,13 @@ class Services:
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
-    """Creates the engine and loads the policy file; a bad policy stops start-up with one line."""
+    """Creates the engine and loads the policy and calendar files; a bad one stops start-up with one line."""
     try:
-        policy = load_policy(settings.policy_file)
+        policy = load_policy(settings.policy_file, settings.calendar_file)
     except PolicyError as exc:
         raise SettingsError(f"Invalid setting POLICY_FILE: {exc}") from None
+    except CalendarError as exc:
+        raise SettingsError(f"Invalid setting CALENDAR_FILE: {exc}") from None
     engine = make_engine(settings.database_url)
     r = policy.reminders
     # Several processes share one bot only on PostgreSQL; there they share its budget too (bot.limits).

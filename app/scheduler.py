@@ -30,6 +30,7 @@ from app.container import Services
 from app.leadership import Leadership
 from bot.sender import ReminderSender, worker_name
 from domain.automatic import apply_due
+from domain.calendar_coverage import warn_missing_holidays
 from domain.digest import build_digests
 from domain.home_teaching_reminders import replan_home_teaching
 from domain.invariant import heal
@@ -137,6 +138,7 @@ class ReminderScheduler:
             )
         self.scheduler.start()
         log.info("reminder scheduler started (worker %s)", self.sender.worker)
+        self.check_calendar()
         await self.leadership.start()
 
     def _elected(self) -> None:
@@ -181,9 +183,15 @@ class ReminderScheduler:
         self._replanned_at = s.clock.now()
         await replan_all(s.uow, s.policy, self._replanned_at, s.tz)
 
+    def check_calendar(self) -> list[int]:
+        """Warns when the calendar lacks this year's public holidays (from 1 November: next year's)."""
+        s = self.services
+        return warn_missing_holidays(s.policy, s.clock.now().astimezone(s.tz).date(), log)
+
     async def plan_monthly(self) -> None:
         if not self.leadership.holds():
             return
+        self.check_calendar()  # daily, so a scheduler running since October says it on 1 November
         s = self.services
         async with s.uow() as uow:
             await plan_monthly_reports(uow, policy=s.policy, now=s.clock.now(), tz=s.tz)

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     invite_ttl_hours: int = Field(default=72, ge=1)
     api_token_ttl_days: int = Field(default=90, ge=1, le=3650)
     policy_file: Path | None = None
+    # The county's school calendar (holidays, 调休, terms), extending the shipped one (docs/calendar.md).
+    calendar_file: Path | None = None
     log_level: str = "INFO"
     # /metrics answers loopback clients only, unless this token is set: then it needs
     # `Authorization: Bearer <token>` from any address (docs/deploy.md, Metrics).

@@ -54,3 +54,7 @@ class AbsenceAlreadyReported(DomainError):
         super().__init__(f"absence already recorded as case {case_number}")
         self.case_number = case_number
         self.reported_at = reported_at
+
+
+class RollCallClosed(DomainError):
+    """The term-start roll call is offered on the term's first school days only (domain.term_start)."""

@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.retention_policy import DataRetention, data_retention
+from domain.school_calendar import DateRange, HolidayYear, Term, load_calendar, policy_terms
 
 DEFAULT_POLICY = Path(__file__).with_name("policy_default.toml")
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -27,12 +28,6 @@ def parse_duration(text: str, key: str = "duration") -> timedelta:
     if not m:
         raise PolicyError(f"{key}: {text!r} is not a duration like 30s, 12h, 3d or 2w")
     return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
-
-
-@dataclass(frozen=True)
-class Term:
-    name: str
-    starts_on: date
 
 
 @dataclass(frozen=True)
@@ -98,7 +93,12 @@ class Policy:
     quiet_start: time
     quiet_end: time
     skip_weekends: bool
+    # The school calendar (domain.school_calendar; days are judged by domain.workdays): days off, weekend
+    # days worked in exchange (调休), vacations, and each year's published arrangement (for coverage).
     holidays: frozenset[date] = field(default_factory=frozenset)
+    make_up_workdays: frozenset[date] = field(default_factory=frozenset)
+    vacations: tuple[DateRange, ...] = ()
+    calendar_years: tuple[HolidayYear, ...] = ()
     reminders: ReminderPolicy = field(default_factory=lambda: ReminderPolicy())
     steps: StepPolicy = field(default_factory=lambda: StepPolicy())
     data_retention: DataRetention = field(default_factory=lambda: DataRetention())
@@ -106,9 +106,10 @@ class Policy:
     monthly_report_confirm_by: int = 5
 
     def term_on(self, day: date) -> Term | None:
-        """The term that has started most recently on or before `day`."""
+        """The term that has started most recently on or before `day`, unless it has ended by then."""
         started = [t for t in self.terms if t.starts_on <= day]
-        return max(started, key=lambda t: t.starts_on) if started else None
+        term = max(started, key=lambda t: t.starts_on) if started else None
+        return None if term is None or (term.ends_on is not None and term.ends_on < day) else term
 
     def visit_due(self, reported_at: datetime) -> datetime:
         return reported_at + self.first_visit_due
@@ -247,17 +248,36 @@ def _step_policy(data: dict[str, Any]) -> StepPolicy:
     )
 
 
-def load_policy(path: Path | None = None) -> Policy:
-    """Reads the policy file (default: the shipped one), checking every key."""
+def _local_holidays(data: dict[str, Any], make_up: frozenset[date]) -> frozenset[date]:
+    """quiet_hours.holidays: days off a county typed into its policy file, added to the calendar's."""
+    days = _optional(data, "quiet_hours.holidays", [])
+    if not isinstance(days, list) or not all(
+        isinstance(d, date) and not isinstance(d, datetime) for d in days
+    ):
+        raise PolicyError("quiet_hours.holidays: must be a list of dates like 2026-10-01")
+    if both := sorted(set(days) & make_up):
+        raise PolicyError(f"quiet_hours.holidays: {both[0]} is a make-up working day in the calendar")
+    return frozenset(days)
+
+
+def load_policy(path: Path | None = None, calendar: Path | None = None) -> Policy:
+    """Reads the policy file (default: the shipped one) and the school calendar (the shipped one extended
+    by `calendar`, domain.school_calendar), checking every key. A bad calendar raises CalendarError."""
     source = path or DEFAULT_POLICY
     try:
-        data = tomllib.loads(source.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        text = source.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise PolicyError(f"{source}: {exc}") from None
     d = lambda key: parse_duration(_get(data, key), key)
-    terms = tuple(Term(str(t["name"]), t["starts_on"]) for t in _get(data, "term_start.terms"))
-    if any(not isinstance(t.starts_on, date) for t in terms):
-        raise PolicyError("term_start.terms: starts_on must be a date like 2026-09-01")
+    # Terms moved to the calendar file; an older policy file's [[term_start.terms]] still count, unless
+    # the county's calendar file lists its own.
+    old_terms = _optional(data, "term_start.terms", None)
+    try:
+        fallback = None if old_terms is None else policy_terms(old_terms, source.name, text)
+    except ValueError as exc:
+        raise PolicyError(str(exc)) from None
+    school = load_calendar(calendar, fallback_terms=fallback)
     day = int(_get(data, "monthly_report.day_of_month"))
     if not 1 <= day <= 28:
         raise PolicyError("monthly_report.day_of_month: must be 1–28 so every month has it")
@@ -269,14 +289,17 @@ def load_policy(path: Path | None = None) -> Policy:
         first_visit_due=d("absence.first_visit_due"),
         verification_window=d("term_start.verification_window"),
         roll_call_days=int(_get(data, "term_start.roll_call_days")),
-        terms=terms,
+        terms=school.terms or (),
         notice_return_due=d("notice.return_due"),
         retention_checks=tuple(parse_duration(x, "retention.checks") for x in _get(data, "retention.checks")),
         monthly_report_day=day,
         quiet_start=_clock_time(_get(data, "quiet_hours.start"), "quiet_hours.start"),
         quiet_end=_clock_time(_get(data, "quiet_hours.end"), "quiet_hours.end"),
         skip_weekends=bool(_get(data, "quiet_hours.skip_weekends")),
-        holidays=frozenset(_get(data, "quiet_hours.holidays")),
+        holidays=school.holidays | _local_holidays(data, school.make_up_workdays),
+        make_up_workdays=school.make_up_workdays,
+        vacations=school.vacations or (),
+        calendar_years=school.years,
         reminders=_reminder_policy(data),
         steps=_step_policy(data),
         data_retention=data_retention(data),

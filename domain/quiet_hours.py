@@ -1,4 +1,5 @@
-"""Quiet hours: nobody is messaged at night (default 21:00–07:30) nor, if configured, on weekends/holidays."""
+"""Quiet hours: nobody is messaged at night (default 21:00–07:30), on public holidays, nor, if configured,
+on weekends."""
 
 from __future__ import annotations
 
@@ -22,8 +23,11 @@ def in_quiet_time(local: time, policy: Policy) -> bool:
 
 
 def is_skipped_day(day: date, policy: Policy) -> bool:
-    """Weekends (when skip_weekends is on) and configured holidays get no messages at all."""
-    return (policy.skip_weekends and day.weekday() >= 5) or day in policy.holidays
+    """Public holidays, and weekends when skip_weekends is on, get no messages at all; a weekend day
+    worked in exchange for a holiday (调休上班, docs/calendar.md) is a normal day."""
+    if day in policy.holidays:
+        return True
+    return policy.skip_weekends and day.weekday() >= 5 and day not in policy.make_up_workdays
 
 
 def is_quiet(moment: datetime, policy: Policy, tz: ZoneInfo) -> bool:

@@ -131,9 +131,9 @@ def teacher_message(row: Reminder, label: str, tz: ZoneInfo, names: dict[int, st
             snooze,
         ]
     elif row.kind == TERM_START:  # no case: the class's roll call, the same form as /rollcall
-        lines = [
-            Msg("reminder.term_start", {"days": payload.get("days", 1), "until": payload.get("until", "")})
-        ]
+        # "window": the policy's verification window (a prompt planned before it was stored: the shipped 15).
+        params = {k: payload.get(k, default) for k, default in (("days", 1), ("until", ""), ("window", 15))}
+        lines = [Msg("reminder.term_start", params)]
         buttons = [[(Msg("reminder.button.rollcall"), Action("rollcall", row.id))]]
     else:  # a kind meant for coordinators that reached someone directly: still say what it is about
         lines = [Msg("reminder.generic", {"case": label, "what": item_text(row, tz, now)})]

@@ -267,7 +267,7 @@ async def plan_term_start_prompts(
         return result
     term, days = found
     due = prompt_due(policy, days, today, tz)
-    payload = prompt_payload(term, days)
+    payload = prompt_payload(term, days, policy)
     teachers = [s for s in await uow.directory.all_staff() if s.active and s.role == Role.CLASS_TEACHER]
     for teacher in teachers:
         w = Wanted(TERM_START, None, teacher.id, due, term.starts_on.isoformat(), "direct", payload)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from domain.audit import Actor, audit
 from domain.cases import AbsenceReport, add_event, report_absence
-from domain.errors import AbsenceAlreadyReported, NotInScope
+from domain.errors import AbsenceAlreadyReported, NotInScope, RollCallClosed
 from domain.policy import Policy
+from domain.term_start import open_term, roll_call_open
 from storage.models import Case, SchoolClass
 from storage.scope import Scope
 from storage.uow import UnitOfWork
@@ -29,22 +30,10 @@ class RollCallResult:
     updated: list[Case] = field(default_factory=list)
 
 
-def is_school_day(policy: Policy, day: date) -> bool:
-    """Weekdays that are not configured holidays."""
-    return day.weekday() < 5 and day not in policy.holidays
-
-
 def roll_call_due(policy: Policy, today: date) -> bool:
     """True on the first `policy.roll_call_days` school days of the current term."""
-    term = policy.term_on(today)
-    if term is None or not is_school_day(policy, today):
-        return False
-    school_days = sum(
-        1
-        for n in range((today - term.starts_on).days)
-        if is_school_day(policy, term.starts_on + timedelta(days=n))
-    )
-    return school_days < policy.roll_call_days
+    found = open_term(policy, today)
+    return found is not None and today in found[1]
 
 
 async def class_in_scope(
@@ -71,8 +60,11 @@ async def record_roll_call(
     tz: ZoneInfo,
 ) -> RollCallResult:
     """Opens a suspected case for every pupil who has not arrived (or adds to their open case);
-    the 15-day verification window counts from the term's start."""
+    the 15-day verification window counts from the term's start. Outside the term's roll-call days it
+    records nothing (RollCallClosed): a later absence is reported as one."""
     school_class = await class_in_scope(uow, scope, actor, roll_call.class_id, now)
+    if not roll_call_open(policy, now.astimezone(tz).date()):
+        raise RollCallClosed()
     pupils = {s.id for s in await uow.students.of_class(school_class.id)}
     for student_id in roll_call.absent_student_ids:
         if student_id not in pupils:  # not in this class: forged or stale

@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.policy import Policy, Term
-from domain.workdays import is_working_day
+from domain.workdays import is_school_day
 
 TERM_START = "term_start"  # reminder kind: the roll-call prompt, one per class teacher per term
 _MAX_DAYS = 400  # enough to cross any run of holidays a county could configure
@@ -25,7 +25,7 @@ def roll_call_days(policy: Policy, term: Term) -> list[date]:
     for _ in range(_MAX_DAYS):
         if len(days) >= policy.roll_call_days:
             break
-        if is_working_day(day, policy):
+        if is_school_day(day, policy):
             days.append(day)
         day += timedelta(days=1)
     return days
@@ -40,6 +40,24 @@ def open_term(policy: Policy, today: date) -> tuple[Term, list[date]] | None:
     return (term, days) if days and today <= days[-1] else None
 
 
+def roll_call_open(policy: Policy, today: date) -> bool:
+    """Whether a roll call may be recorded today: on the term's roll-call days; on any day when no term
+    is configured at all (nothing to compare with: the class teacher's judgement stands)."""
+    found = open_term(policy, today)
+    return not policy.terms or (found is not None and today in found[1])
+
+
+def next_window(policy: Policy, today: date) -> list[date]:
+    """The roll-call days of the next term to start after `today` (empty when none is configured)."""
+    upcoming = [t for t in policy.terms if t.starts_on > today]
+    return roll_call_days(policy, min(upcoming, key=lambda t: t.starts_on)) if upcoming else []
+
+
+def verification_days(policy: Policy) -> int:
+    """The verification window (开学后15天内) in whole days, for the texts that quote it."""
+    return max(1, round(policy.verification_window.total_seconds() / 86400))
+
+
 def prompt_due(policy: Policy, days: list[date], today: date, tz: ZoneInfo) -> datetime:
     """The first roll-call day from today on, at the reminders' time of day: the first school day for
     everyone planned before the term began; a class teacher added later in the window is told that day."""
@@ -47,12 +65,13 @@ def prompt_due(policy: Policy, days: list[date], today: date, tz: ZoneInfo) -> d
     return datetime.combine(day, policy.reminders.time_of_day, tz).astimezone(UTC)
 
 
-def prompt_payload(term: Term, days: list[date]) -> dict[str, Any]:
+def prompt_payload(term: Term, days: list[date], policy: Policy) -> dict[str, Any]:
     return {
         "term": term.name,
         "starts_on": term.starts_on.isoformat(),
         "until": days[-1].isoformat(),
         "days": len(days),
+        "window": verification_days(policy),
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from domain.calendar_coverage import missing_holiday_years
 from domain.casefile import filter_in_scope, list_cases
 from domain.report_confirmations import missing_reports
 from domain.roles import Role
@@ -37,6 +38,8 @@ async def filter_options(viewer: Viewer) -> dict[str, object]:
 
 # Who follows up schools' monthly reports: officers above the schools (and the administrator).
 OFFICER_ROLES = frozenset({Role.TOWNSHIP_OFFICER.value, Role.COUNTY_OFFICER.value, Role.ADMIN.value})
+# Who is told that the school calendar lacks a year's public holidays: those who can have it added.
+CALENDAR_KEEPERS = frozenset({Role.COUNTY_OFFICER.value, Role.ADMIN.value})
 
 
 def pages_router() -> APIRouter:
@@ -58,6 +61,10 @@ def pages_router() -> APIRouter:
                 viewer.uow, viewer.scope, now=viewer.now, tz=viewer.services.tz, policy=viewer.services.policy
             )
         school_age = await overview_figures(viewer)
+        calendar_missing: list[int] = []
+        if viewer.identity.staff.role in CALENDAR_KEEPERS:
+            today = viewer.now.astimezone(viewer.services.tz).date()
+            calendar_missing = missing_holiday_years(viewer.services.policy, today)
         await viewer.record_view("overview")
         return render(
             request,
@@ -72,6 +79,7 @@ def pages_router() -> APIRouter:
             school_age=school_age,
             school_age_statuses=STATUSES_OF_CHILDREN,
             percent=percent,
+            calendar_missing=calendar_missing,
         )
 
     @router.get("/cases")

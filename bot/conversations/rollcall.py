@@ -9,9 +9,10 @@ from bot.conversations.labels import local_date, student_label
 from bot.conversations.model import Answers, Choice, FormContext, Input, Prompt, Reask, Tap
 from bot.conversations.steps import NAV_PREFIX, ChoiceStep, MultiChoiceStep, paginate
 from domain.audit import audit
-from domain.errors import NotInScope
+from domain.errors import NotInScope, RollCallClosed
 from domain.roles import Role
 from domain.rollcall import RollCall, record_roll_call
+from domain.term_start import next_window, roll_call_open, verification_days
 
 
 @dataclass
@@ -59,8 +60,19 @@ async def my_classes(ctx: FormContext, answers: Answers) -> list[Choice]:
     return [Choice(str(c.id), c.name) for c in await ctx.uow.directory.classes(ids)] if ids else []
 
 
+def closed(ctx: FormContext) -> Reask:
+    """Outside the roll-call days: say when the next ones are, if the calendar knows."""
+    policy = ctx.services.policy
+    window = next_window(policy, ctx.now.astimezone(ctx.tz).date())
+    if not window:
+        return Reask("rollcall.closed", days=policy.roll_call_days)
+    return Reask("rollcall.closed_next", days=policy.roll_call_days, first=window[0], last=window[-1])
+
+
 async def preset_class(ctx: FormContext, answers: Answers, args: tuple[str, ...]) -> None:
-    """A teacher with one class goes straight to the checklist."""
+    """Refused outside the term's roll-call days; a teacher with one class goes straight to the checklist."""
+    if not roll_call_open(ctx.services.policy, ctx.now.astimezone(ctx.tz).date()):
+        raise closed(ctx)
     classes = await my_classes(ctx, answers)
     if not classes:
         raise Reask("rollcall.no_class")
@@ -84,12 +96,19 @@ async def submit(ctx: FormContext, answers: Answers) -> str:
         )
     except NotInScope:
         return ctx.t("rollcall.not_yours")
+    except RollCallClosed:  # the form was opened on the last roll-call day and submitted after it
+        reason = closed(ctx)
+        return ctx.t(reason.key, **reason.params)
     cases = result.opened + result.updated
     if not cases:
         return ctx.t("rollcall.all_present")
     due = min((c.verification_due_at for c in cases if c.verification_due_at), default=None)
     return ctx.t(
-        "rollcall.submitted", opened=len(result.opened), updated=len(result.updated), due=local_date(ctx, due)
+        "rollcall.submitted",
+        opened=len(result.opened),
+        updated=len(result.updated),
+        due=local_date(ctx, due),
+        window=verification_days(ctx.services.policy),
     )
 
 

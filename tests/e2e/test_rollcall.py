@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -179,3 +180,54 @@ async def test_class_teacher_without_a_class_is_told_so(
     phone = await bound("teacher_b")
     await phone.send("/rollcall")
     await phone.wait_for_reply(lambda m: "不是任何班级的班主任" in m["text"])
+
+
+async def test_roll_call_outside_the_term_start_window_is_refused_with_the_next_window(
+    polling_bot: Application, bound: BindFactory, services: Services, clock: FixedClock
+) -> None:
+    clock.set(datetime(2026, 10, 13, 1, 0, tzinfo=UTC))  # mid-term: the window (09-01 to 09-03) is over
+    phone = await bound("teacher_a")
+    await phone.send("/rollcall")
+    refusal = await phone.wait_for_reply(lambda m: "不在点名期间" in m["text"])
+    assert "前 3 个上学日" in refusal["text"] and "2027-02-22 至 2027-02-24" in refusal["text"]
+    assert buttons(refusal) == []
+    async with services.uow() as uow:
+        assert await uow.drafts.get(phone.user_id) is None
+        assert await uow.audit.entries("roll_call") == []
+
+
+async def test_a_roll_call_submitted_after_the_last_roll_call_day_records_nothing(
+    polling_bot: Application, bound: BindFactory, world: World, services: Services, clock: FixedClock
+) -> None:
+    clock.set(datetime(2026, 9, 3, 14, 0, tzinfo=UTC))  # 22:00 on the third and last roll-call day
+    phone = await bound("teacher_a")
+    pupil = world.student_in(world.class_a)
+    await phone.send("/rollcall")
+    ask = await phone.wait_for_reply(checklist)
+    await phone.tap(pupil_button(ask, pupil))
+    await phone.wait_for_reply(lambda m: "1/4" in m["text"])
+    await phone.tap("完成")
+    await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
+    clock.set(datetime(2026, 9, 4, 1, 0, tzinfo=UTC))  # submitted the next morning
+    await phone.tap("✅ 提交")
+    await phone.wait_for_reply(lambda m: "不在点名期间" in m["text"] and "2027-02-22" in m["text"])
+    async with services.uow() as uow:
+        assert await uow.cases.open_for_student(pupil.id) is None
+        assert await uow.audit.entries("roll_call") == []
+
+
+async def test_the_confirmation_quotes_the_policy_verification_window(
+    polling_bot: Application, bound: BindFactory, world: World, services: Services
+) -> None:
+    services.policy = dataclasses.replace(services.policy, verification_window=timedelta(days=10))
+    phone = await bound("teacher_a")
+    await phone.send("/rollcall")
+    ask = await phone.wait_for_reply(checklist)
+    await phone.tap(pupil_button(ask, world.student_in(world.class_a)))
+    await phone.wait_for_reply(lambda m: "1/4" in m["text"])
+    await phone.tap("完成")
+    await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
+    await phone.tap("✅ 提交")
+    done = await phone.wait_for_reply(lambda m: "新建疑似辍学个案 1 个" in m["text"])
+    assert "开学后10天内" in done["text"] and "15天" not in done["text"]
+    assert (TERM_START + timedelta(days=10)).isoformat() in done["text"]

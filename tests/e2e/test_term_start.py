@@ -83,8 +83,9 @@ async def test_class_teacher_is_prompted_on_the_first_school_day_and_the_button_
     digest = await principal.wait_for_reply(says("开学点名"))
     assert "李老师 无法通过 Telegram 联系" in digest["text"]
 
-    # After the window the old button still does what /rollcall does.
+    # After the window the old button does what /rollcall does: it says the roll call is closed.
     at(services, datetime(2026, 9, 10, 10, 0, tzinfo=TZ))
-    await open_roll_call(teacher, prompt)
-    await teacher.send("/cancel")
-    await teacher.wait_for_reply(says("已取消"))
+    await teacher.tap(BUTTON, message_id=prompt["message_id"])
+    await teacher.wait_for_reply(says("现在不在点名期间"))
+    async with services.uow() as uow:
+        assert await uow.drafts.get(teacher.user_id) is None

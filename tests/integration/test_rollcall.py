@@ -11,7 +11,7 @@ import pytest
 from domain.audit import Actor
 from domain.cases import AbsenceReport, report_absence
 from domain.clock import FixedClock
-from domain.errors import NotInScope
+from domain.errors import NotInScope, RollCallClosed
 from domain.lifecycle import CaseStatus
 from domain.policy import Policy, Term
 from domain.rollcall import RollCall, RollCallResult, record_roll_call, roll_call_due
@@ -210,3 +210,30 @@ def test_weekends_and_holidays_do_not_count_as_roll_call_days(policy: Policy) ->
     )
     days = [date(2026, 9, 4) + timedelta(days=n) for n in range(7)]
     assert [d.day for d in days if roll_call_due(friday_term, d)] == [4, 8, 9]
+
+
+async def test_roll_call_after_the_window_is_refused_and_records_nothing(
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy
+) -> None:
+    clock.set(datetime(2026, 9, 4, 1, 0, tzinfo=UTC))  # Friday, the fourth school day of the term
+    with pytest.raises(RollCallClosed):
+        await _roll_call(
+            uow_factory,
+            world,
+            "teacher_a",
+            RollCall(world.class_a.id, _pupils(world, world.class_a)[:1]),
+            clock,
+            policy,
+        )
+    async with uow_factory() as uow:
+        assert await uow.cases.count_by_status() == {}
+        assert await uow.audit.entries("roll_call") == []
+
+
+def test_a_make_up_saturday_is_a_roll_call_day_and_a_holiday_is_not(policy: Policy) -> None:
+    # A term starting on Thu 2026-10-08, after National Day: Thu, Fri, then Sat 10-10 worked (调休).
+    after_national_day = dataclasses.replace(policy, terms=(Term("t", date(2026, 10, 8)),))
+    days = [date(2026, 10, 1) + timedelta(days=n) for n in range(14)]
+    assert [d.day for d in days if roll_call_due(after_national_day, d)] == [8, 9, 10]
+    in_national_day = dataclasses.replace(policy, terms=(Term("t", date(2026, 10, 1)),))
+    assert [d.day for d in days if roll_call_due(in_national_day, d)] == [8, 9, 10]

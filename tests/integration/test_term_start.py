@@ -60,6 +60,7 @@ async def test_one_prompt_per_class_teacher_due_on_the_first_school_day(
         "starts_on": "2026-09-01",
         "until": "2026-09-03",
         "days": 3,
+        "window": 15,  # the policy's verification window, quoted in the prompt
     }
     # Planned again (the daily run, a restart): nothing new, nothing moved.
     assert await plan(uow_factory, policy, datetime(2026, 9, 1, 8, 0, tzinfo=TZ)) == 0

@@ -71,3 +71,17 @@ def test_a_daytime_quiet_period_does_not_wrap(policy: Policy) -> None:
 def test_no_quiet_hours_when_start_equals_end(policy: Policy) -> None:
     always = dataclasses.replace(policy, quiet_start=time(0, 0), quiet_end=time(0, 0))
     assert next_allowed(local(2026, 10, 13, 23), always, TZ) == local(2026, 10, 13, 23)
+
+
+def test_the_shipped_national_day_holiday_is_silent(policy: Policy) -> None:
+    assert is_quiet(local(2026, 10, 5, 10), policy, TZ)
+    assert next_allowed(local(2026, 9, 30, 22), policy, TZ) == local(2026, 10, 8, 7, 30)
+
+
+def test_a_make_up_saturday_is_a_normal_day_even_when_weekends_are_skipped(policy: Policy) -> None:
+    weekends_off = dataclasses.replace(policy, skip_weekends=True)
+    worked_saturday = local(2026, 10, 10, 10)  # 调休上班 for National Day
+    assert not is_quiet(worked_saturday, weekends_off, TZ)
+    assert next_allowed(local(2026, 10, 9, 22), weekends_off, TZ) == local(2026, 10, 10, 7, 30)
+    assert next_allowed(local(2026, 10, 10, 22), weekends_off, TZ) == local(2026, 10, 12, 7, 30)  # Sunday off
+    assert is_quiet(local(2026, 10, 17, 10), weekends_off, TZ)  # an ordinary Saturday

@@ -52,7 +52,7 @@ def test_no_roll_call_days_configured_means_no_prompt(policy: Policy) -> None:
 
 
 def test_a_prompt_held_up_past_the_window_is_not_sent(policy: Policy) -> None:
-    payload = prompt_payload(AUTUMN, roll_call_days(policy, AUTUMN))
+    payload = prompt_payload(AUTUMN, roll_call_days(policy, AUTUMN), policy)
     assert prompt_still_open(payload, policy, TZ, datetime(2026, 9, 3, 15, 0, tzinfo=TZ))
     assert not prompt_still_open(payload, policy, TZ, datetime(2026, 9, 4, 7, 30, tzinfo=TZ))
     assert not prompt_still_open(payload, policy, TZ, datetime(2027, 2, 22, 9, 0, tzinfo=TZ))  # next term

@@ -41,8 +41,10 @@ async def test_county_officers_get_the_review_once(
 @pytest.mark.parametrize(
     ("moment", "expected"),
     [
-        (datetime(2026, 10, 1, 7, 45, tzinfo=TZ), None),  # before the digest time (08:00) on the day
-        (at("10-01", 8), "2026Q3"),
+        (datetime(2026, 7, 1, 7, 45, tzinfo=TZ), None),  # before the digest time (08:00) on the day
+        (at("07-01", 8), "2026Q2"),
+        (at("10-01", 10), None),  # National Day: a public holiday, no messages (docs/calendar.md)
+        (at("10-08", 8), "2026Q3"),  # the first working day after it
         (at("10-13", 10), "2026Q3"),  # later in the month: a missed delivery catches up
         (at("10-13", 22), None),  # quiet hours
         (at("11-02", 10), None),  # not the first month of a quarter
@@ -57,5 +59,6 @@ def test_when_the_review_is_due(policy: Policy, moment: datetime, expected: str 
 
 def test_no_review_on_a_skipped_day(policy: Policy) -> None:
     weekends_off = replace(policy, skip_weekends=True)
-    assert review_due(at("10-10", 10), weekends_off, TZ) is None  # a Saturday
-    assert review_due(at("10-12", 10), weekends_off, TZ) is not None
+    assert review_due(at("10-17", 10), weekends_off, TZ) is None  # a Saturday
+    assert review_due(at("10-19", 10), weekends_off, TZ) is not None
+    assert review_due(at("10-10", 10), weekends_off, TZ) is not None  # a Saturday worked (调休上班)
