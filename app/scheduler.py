@@ -3,7 +3,8 @@
 APScheduler's job stores cannot be shared between processes and python-telegram-bot's JobQueue keeps
 jobs in memory, so neither holds a reminder. Jobs here only: replan every open case at start (an edited
 policy file takes effect on restart), plan the monthly report reminders and the term-start roll-call
-prompts (domain.term_start) daily, and every few seconds
+prompts (domain.term_start) daily, send the quarterly, term and year reviews when their period has
+ended (domain.review_delivery), and every few seconds
 replan cases changed since the last tick (a safety net for changes made without planning), build the
 coordinators' digests, drain the outbox, carry out the moves deadlines make by themselves
 (domain.automatic) and replan the cases whose reminders went out (so the next one is pending), and every few minutes count the overview of large areas
@@ -45,6 +46,8 @@ from domain.reminders import (
     replan_changed,
 )
 from domain.retention import run_retention
+from domain.review_delivery import TERM, YEAR, ReviewKind, deliver_reviews
+from domain.review_periods import Span, term_review_due, year_review_due
 
 log = logging.getLogger(__name__)
 WAKE_EVERY = 10.0  # seconds between outbox drains
@@ -121,6 +124,7 @@ class ReminderScheduler:
         at = self.services.policy.reminders.digest_time
         self.add_daily("monthly-report", self.deliver_monthly, hour=at.hour, minute=at.minute)
         self.add_daily("quarterly-review", self.deliver_quarterly, hour=at.hour, minute=at.minute)
+        self.add_daily("term-year-reviews", self.deliver_term_and_year, hour=at.hour, minute=at.minute)
         self.scheduler.add_job(
             self.heal, "interval", seconds=HEAL_EVERY, id="heal", max_instances=1, coalesce=True
         )
@@ -156,6 +160,12 @@ class ReminderScheduler:
             self.scheduler.add_job(
                 self.deliver_quarterly,
                 id="quarterly-review-catch-up",
+                replace_existing=True,
+                next_run_time=now,
+            )
+            self.scheduler.add_job(
+                self.deliver_term_and_year,
+                id="term-year-reviews-catch-up",
                 replace_existing=True,
                 next_run_time=now,
             )
@@ -247,6 +257,35 @@ class ReminderScheduler:
                 )
         except Exception:  # retried on the next day or start-up; never stop the scheduler
             log.exception("quarterly review delivery failed")
+
+    async def deliver_term_and_year(self) -> None:
+        """一学期一调研 and 一学年一评估: from the day a term (a school year) has ended
+        (domain.review_periods), the leader sends each city (province) officer the review of their area;
+        those served are skipped. Per-case escalations and digests stop at the county."""
+        s = self.services
+        now = s.clock.now()
+        due: list[tuple[ReviewKind, Span | None]] = [
+            (TERM, term_review_due(now, s.policy, s.tz)),
+            (YEAR, year_review_due(now, s.policy, s.tz)),
+        ]
+        for kind, period in due:
+            if period is None or not self.leadership.holds() or self._monthly_lock.locked():
+                continue
+            try:
+                async with self._monthly_lock:
+                    delivery = await deliver_reviews(
+                        s, self.bot, kind, period, keep_going=self.leadership.holds
+                    )
+                if delivery.sent or delivery.failed:
+                    log.info(
+                        "%s reviews %s: %d sent, %d failed",
+                        kind.key,
+                        period.label,
+                        len(delivery.sent),
+                        len(delivery.failed),
+                    )
+            except Exception:  # retried on the next day or start-up; never stop the scheduler
+                log.exception("%s review delivery failed", kind.key)
 
     async def heal(self) -> None:
         """Every few minutes the leader looks for cases that went silent and replans them

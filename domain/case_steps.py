@@ -18,7 +18,8 @@ from domain.workdays import after_school_days
 
 S = CaseStatus
 OWNER = "owner"
-# Who may be asked to act, lowest first; an unacknowledged escalation climbs this ladder.
+# Who may be asked to act, lowest first; an unacknowledged escalation climbs this ladder. It stops at the
+# county: city and province officers review their area (domain.review_delivery), they do no casework.
 LEVELS = (OWNER, "principal", "township_officer", "county_officer")
 VERIFICATION_SCHEME = "verification_2019"
 # Verification codes that keep a case open under periodic re-checks (DOMAIN.md §4: I and L "stay suspected").

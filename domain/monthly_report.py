@@ -36,6 +36,7 @@ __all__ = [
     "write_monthly_report",
 ]
 log = logging.getLogger(__name__)
+# City and province officers get the term and year reviews instead (domain.review_delivery).
 REPORT_ROLES = frozenset({Role.PRINCIPAL.value, Role.TOWNSHIP_OFFICER.value, Role.COUNTY_OFFICER.value})
 MAX_SCHOOL_LINES = 30  # a county summary names its 30 schools with the most pupils in the ledgers
 

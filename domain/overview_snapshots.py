@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from domain.roles import COORDINATOR_ROLES
+from domain.roles import DASHBOARD_ROLES
 from domain.scope import area_tree, scope_for
 from domain.stats import OVERDUE_RULES, chart_since
 from domain.tally import RETURNED, Tally, scope_key
@@ -36,7 +36,7 @@ async def coordinator_scopes(uow: UnitOfWork) -> dict[str, Scope]:
     found: dict[str, Scope] = {}
     tree = await area_tree(uow)
     for staff in await uow.directory.all_staff():
-        if staff.active and staff.role in COORDINATOR_ROLES:
+        if staff.active and staff.role in DASHBOARD_ROLES:
             scope = await scope_for(uow, staff, tree)
             if not scope.class_ids:  # groups are (school, village): class scopes are counted live
                 found.setdefault(scope_key(scope), scope)

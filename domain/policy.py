@@ -152,6 +152,7 @@ def _optional(data: dict[str, Any], dotted: str, default: Any) -> Any:
         return default
 
 
+# Roles a policy may name to be told of a step; not city or province officers (escalations stop at the county).
 NOTIFIABLE_ROLES = frozenset({"principal", "township_officer", "county_officer"})
 
 

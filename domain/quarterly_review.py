@@ -2,15 +2,16 @@
 004_4b017d4e2bf19d2a.txt): per school in scope, what happened in a period of whole months, counted from
 the case timelines like the monthly report, and how many of its monthly reports the principal confirmed.
 
-Any period and any set of schools: the quarter is the county's, and the same builder serves a term's or
-a year's figures for a larger area once those levels exist (一学期一调研, 一学年一评估)."""
+Any period and any set of schools: the quarter is the county's, and the same builder serves a term's
+(地市一学期一调研) and a school year's (省级一学年一评估) figures for a city or a province: each school row
+names the areas above it, so the figures can be summed per county or city (domain.area_review)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from domain.monthly_numbers import LISTED, MonthlyNumbers, tally
@@ -32,9 +33,26 @@ FIGURES = (
 )
 
 
-def _add_months(first: date, months: int) -> date:
+def add_months(first: date, months: int) -> date:
     index = first.year * 12 + first.month - 1 + months
     return date(index // 12, index % 12 + 1, 1)
+
+
+class ReviewPeriod(Protocol):
+    """What the builder needs of a period: a quarter here, a term or a school year
+    (domain.review_periods)."""
+
+    @property
+    def first(self) -> date: ...  # its first day
+
+    @property
+    def end(self) -> date: ...  # the first day after it
+
+    @property
+    def month_starts(self) -> list[date]: ...  # the months whose monthly reports belong to it
+
+    @property
+    def label(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -56,17 +74,17 @@ class Period:
     @property
     def end(self) -> date:
         """The first day after the period."""
-        return _add_months(self.first, self.months)
+        return add_months(self.first, self.months)
 
     @property
     def month_starts(self) -> list[date]:
-        return [_add_months(self.first, i) for i in range(self.months)]
+        return [add_months(self.first, i) for i in range(self.months)]
 
     @property
     def label(self) -> str:
         if self.months == 3 and self.first.month % 3 == 1:
             return f"{self.first.year}Q{(self.first.month - 1) // 3 + 1}"
-        last = _add_months(self.first, self.months - 1)
+        last = add_months(self.first, self.months - 1)
         return f"{self.first:%Y-%m}—{last:%Y-%m}"
 
 
@@ -75,6 +93,7 @@ class SchoolReview:
     school_id: int
     school_name: str
     township: str
+    areas: dict[str, str] = field(default_factory=dict)  # level -> name of the areas above the school
     new_suspected: int = 0
     new_dropouts: int = 0
     returned: int = 0
@@ -89,7 +108,7 @@ class SchoolReview:
 
 @dataclass
 class QuarterlyReview:
-    period: Period
+    period: ReviewPeriod
     area_name: str
     schools: list[SchoolReview]
 
@@ -110,10 +129,24 @@ def _open_long(events: Sequence[Any], as_of: datetime) -> int:
     return sum(s in LISTED and as_of - entered[i] > OPEN_LONG for i, s in status.items() if i in entered)
 
 
+def _area_chains(areas: Sequence[Area]) -> dict[int, dict[str, str]]:
+    """For each area: the names of it and the areas above it, by level."""
+    by_id = {a.id: a for a in areas}
+    chains: dict[int, dict[str, str]] = {}
+    for area in areas:
+        chain: dict[str, str] = {}
+        node: Area | None = area
+        while node is not None and node.level not in chain and len(chain) < len(by_id):
+            chain[node.level] = node.name
+            node = by_id.get(node.parent_id) if node.parent_id is not None else None
+        chains[area.id] = chain
+    return chains
+
+
 async def quarterly_review(
     uow: UnitOfWork,
     schools: Collection[School],
-    period: Period,
+    period: ReviewPeriod,
     *,
     area_name: str,
     now: datetime,
@@ -125,16 +158,14 @@ async def quarterly_review(
     end = datetime.combine(period.end, time.min, tz)
     as_of = min(end, now)
     queries = LedgerQueries(uow.session)
-    ended = [m for m in period.month_starts if _add_months(m, 1) <= now.astimezone(tz).date()]
+    ended = [m for m in period.month_starts if add_months(m, 1) <= now.astimezone(tz).date()]
     confirmed = await ConfirmationQueries(uow.session).confirmed(
-        [s.id for s in schools], period.first, period.month_starts[-1]
+        [s.id for s in schools], period.month_starts[0], period.month_starts[-1]
     )
-    townships: dict[int, str] = {}
+    chains = _area_chains(await uow.directory.areas())
     rows = []
     for school in sorted(schools, key=lambda s: (s.code, s.id)):
-        if school.area_id not in townships:
-            area = await uow.session.get(Area, school.area_id)
-            townships[school.area_id] = area.name if area else ""
+        areas = chains.get(school.area_id, {})
         events = await queries.school_events(school.id, end)
         numbers = MonthlyNumbers(school_id=school.id, school_name=school.name, month=period.first)
         tally(numbers, events, start)
@@ -143,7 +174,8 @@ async def quarterly_review(
             SchoolReview(
                 school_id=school.id,
                 school_name=school.name,
-                township=townships[school.area_id],
+                township=areas.get("township", ""),
+                areas=areas,
                 new_suspected=numbers.new_suspected,
                 new_dropouts=numbers.new_dropouts,
                 returned=numbers.returned,

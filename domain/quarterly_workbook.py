@@ -1,5 +1,6 @@
 """The workbook of the 一季度一复核: one row per school with totals, the county's sign-off block, and the
-schools' monthly reports not confirmed."""
+schools' monthly reports not confirmed. Its sheets serve the term and year reviews too
+(domain.area_review_workbook), with more area columns before the school."""
 
 from __future__ import annotations
 
@@ -9,59 +10,76 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from domain.quarterly_review import FIGURES, QuarterlyReview
+from domain.quarterly_review import FIGURES, QuarterlyReview, SchoolReview
 from domain.sheets import Column, Sheet, SignOff, write_xlsx
 from i18n import t
 
 LANGUAGE = "zh_CN"  # the review is filed with the county in the official (Chinese) layout
-_COLUMNS = {"school": (20, "text"), "township": (12, "text"), "seq": (6, "int")}  # others: (12, "int")
+_COLUMNS = {"school": (20, "text"), "seq": (6, "int")}  # area columns: (12, "text"); others: (12, "int")
+AREA_LEVELS = ("township",)  # the quarterly review's area column before the school
 
 
-def _review_sheet(review: QuarterlyReview, signoff: SignOff) -> Sheet:
-    keys = ["seq", "township", "school", *FIGURES, "reports_due"]
+def column(key: str) -> Column:
+    """A column of the review sheets by key: seq, an area level, school, month or a figure."""
+    if key in ("province", "city", "county", "township"):
+        return Column(t(LANGUAGE, f"quarterly.col.{key}"), 12, "text")
+    if key == "month":
+        return Column(t(LANGUAGE, "quarterly.col.month"), 10)
+    return Column(t(LANGUAGE, f"quarterly.col.{key}"), *_COLUMNS.get(key, (12, "int")))
+
+
+def area_names(school: SchoolReview, levels: Sequence[str]) -> list[str]:
+    return [school.areas.get(level) or t(LANGUAGE, "quarterly.no_area") for level in levels]
+
+
+def school_sheet(
+    review: QuarterlyReview, signoff: SignOff | None, levels: Sequence[str] = AREA_LEVELS, title: str = ""
+) -> Sheet:
+    """One row per school (its areas by `levels`, outermost first), then the totals."""
+    keys = ["seq", *levels, "school", *FIGURES, "reports_due"]
 
     async def rows() -> AsyncIterator[Sequence[Any]]:
         for seq, s in enumerate(review.schools, start=1):
-            yield [seq, s.township, s.school_name, *(getattr(s, k) for k in FIGURES), s.reports_due]
+            figures = (getattr(s, k) for k in FIGURES)
+            yield [seq, *area_names(s, levels), s.school_name, *figures, s.reports_due]
         yield [
             None,
-            None,
+            *(None for _ in levels),
             t(LANGUAGE, "quarterly.total"),
             *(review.total(k) for k in FIGURES),
             review.total("reports_due"),
         ]
 
     return Sheet(
-        title=t(LANGUAGE, "quarterly.sheet"),
-        columns=[Column(t(LANGUAGE, f"quarterly.col.{k}"), *_COLUMNS.get(k, (12, "int"))) for k in keys],
+        title=title or t(LANGUAGE, "quarterly.sheet"),
+        columns=[column(k) for k in keys],
         rows=rows(),
         signoff=signoff,
     )
 
 
-def _missing_sheet(review: QuarterlyReview) -> Sheet:
+def missing_sheet(review: QuarterlyReview, levels: Sequence[str] = AREA_LEVELS) -> Sheet:
+    """Each school and month whose monthly report was not confirmed."""
+
     async def rows() -> AsyncIterator[Sequence[Any]]:
         for s in review.schools:
             for month in s.unconfirmed:
-                yield [s.township, s.school_name, f"{month:%Y-%m}"]
+                yield [*area_names(s, levels), s.school_name, f"{month:%Y-%m}"]
 
     return Sheet(
         title=t(LANGUAGE, "quarterly.missing_sheet"),
-        columns=[
-            Column(t(LANGUAGE, "quarterly.col.township"), 12),
-            Column(t(LANGUAGE, "quarterly.col.school"), 20),
-            Column(t(LANGUAGE, "quarterly.col.month"), 10),
-        ],
+        columns=[column(k) for k in (*levels, "school", "month")],
         rows=rows(),
     )
 
 
-def _signoff(review: QuarterlyReview, reported_on: date) -> SignOff:
-    """The county bureau signs and stamps its review; the people sign by hand."""
+def signoff(review: QuarterlyReview, reported_on: date, kind: str = "quarterly", period: str = "") -> SignOff:
+    """The reviewing bureau signs and stamps its review; the people sign by hand. `kind` names the unit
+    and period lines (复核 / 调研 / 评估)."""
     return SignOff(
         lines=[
-            (t(LANGUAGE, "quarterly.signoff.unit"), review.area_name),
-            (t(LANGUAGE, "quarterly.signoff.period"), review.period.label),
+            (t(LANGUAGE, f"{kind}.signoff.unit"), review.area_name),
+            (t(LANGUAGE, f"{kind}.signoff.period"), period or review.period.label),
             (t(LANGUAGE, "quarterly.signoff.filled_by"), None),
             (t(LANGUAGE, "quarterly.signoff.reviewed_by"), None),
             (t(LANGUAGE, "quarterly.signoff.date"), reported_on),
@@ -75,7 +93,7 @@ async def write_quarterly_review(
 ) -> None:
     """The .xlsx: figures per school, totals and the sign-off block, then the unconfirmed reports. No
     pupil appears in it, so it is the same for every reader."""
-    await write_xlsx(path, [_review_sheet(review, _signoff(review, reported_on)), _missing_sheet(review)], tz)
+    await write_xlsx(path, [school_sheet(review, signoff(review, reported_on)), missing_sheet(review)], tz)
 
 
 def file_name(review: QuarterlyReview) -> str:

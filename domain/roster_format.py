@@ -75,13 +75,19 @@ SHEETS: dict[str, SheetSpec] = {
             (
                 C("code", "编码", ("code", "area_code", "区域编码"), help="区域唯一编码 unique area code"),
                 C("name", "名称", ("name", "区域名称"), help="区域名称 area name"),
-                C("level", "级别", ("level",), help="县/乡镇/村 (county/township/village)"),
+                C(
+                    "level",
+                    "级别",
+                    ("level",),
+                    help="省/市/县/乡镇/村 (province/city/county/township/village)",
+                ),
                 C(
                     "parent_code",
                     "上级编码",
                     ("parent_code", "parent"),
                     False,
-                    help="上级区域编码，县可留空 code of the parent area; empty for a county",
+                    help="上级区域编码；省不填，县、市可留空 code of the parent area; empty for a province, "
+                    "optional for a county or a city",
                 ),
             ),
         ),
@@ -128,7 +134,12 @@ SHEETS: dict[str, SheetSpec] = {
                     ("phone", "mobile", "手机"),
                     help="11位手机号，唯一 11-digit mobile number, unique",
                 ),
-                C("role", "角色", ("role",), help="班主任/科任教师/校长/村干部/乡镇专干/县教育局/管理员"),
+                C(
+                    "role",
+                    "角色",
+                    ("role",),
+                    help="班主任/科任教师/校长/村干部/乡镇专干/县教育局/市教育局/省教育厅/管理员",
+                ),
                 C(
                     "school_code",
                     "学校编码",
@@ -141,7 +152,8 @@ SHEETS: dict[str, SheetSpec] = {
                     "负责区域编码",
                     ("area_code", "area"),
                     False,
-                    help="村干部填村，乡镇专干填乡镇，县教育局填县 village / township / county for officers",
+                    help="村干部填村，乡镇专干填乡镇，县、市、省教育部门填县、市、省 "
+                    "village / township / county / city / province for officers",
                 ),
                 C(
                     "homeroom_class",
@@ -248,6 +260,15 @@ SHEETS: dict[str, SheetSpec] = {
 del C
 
 LEVELS = {
+    "省": "province",
+    "省级": "province",
+    "自治区": "province",
+    "province": "province",
+    "市": "city",
+    "地市": "city",
+    "地级市": "city",
+    "自治州": "city",
+    "city": "city",
     "县": "county",
     "county": "county",
     "乡镇": "township",
@@ -259,8 +280,14 @@ LEVELS = {
     "社区": "village",
     "village": "village",
 }
-LEVEL_ZH = {"county": "县", "township": "乡镇", "village": "村"}
-PARENT_LEVEL = {"township": "county", "village": "township"}
+LEVEL_ZH = {"province": "省", "city": "市", "county": "县", "township": "乡镇", "village": "村"}
+LEVEL_ORDER = ("province", "city", "county", "township", "village")  # outermost first
+# The level an area's parent must be. A township's and a village's parent is required; a county may
+# stand alone (most deployments are one county) or sit in a city, a city alone or in a province.
+PARENT_LEVEL = {"city": "province", "county": "city", "township": "county", "village": "township"}
+PARENT_REQUIRED = frozenset({"township", "village"})
+# Levels whose officers' scope is the whole subtree: an import may not move areas between them.
+OFFICER_LEVELS = ("county", "city", "province")
 STAGES = {
     "小学": "primary",
     "primary": "primary",
@@ -276,6 +303,8 @@ AREA_ROLE_LEVEL = {
     Role.VILLAGE_CADRE: "village",
     Role.TOWNSHIP_OFFICER: "township",
     Role.COUNTY_OFFICER: "county",
+    Role.CITY_OFFICER: "city",
+    Role.PROVINCE_OFFICER: "province",
 }
 SEXES = {"男": "M", "m": "M", "male": "M", "女": "F", "f": "F", "female": "F"}
 

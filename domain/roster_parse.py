@@ -15,7 +15,7 @@ from domain.roster_format import (
     AREA_ROLE_LEVEL,
     LEVEL_ZH,
     LEVELS,
-    PARENT_LEVEL,
+    PARENT_REQUIRED,
     SCHOOL_ROLES,
     SEXES,
     SHEETS,
@@ -42,11 +42,11 @@ ROLE_NAMES = "/".join(zh for zh, _ in ROLE_LABELS.values())
 def _area(c: RowCells, today: date) -> AreaRow | None:
     code = c.text("code", max_len=32)
     name = c.text("name", max_len=100)
-    level = c.choice("level", LEVELS, "县/乡镇/村")
+    level = c.choice("level", LEVELS, "省/市/县/乡镇/村")
     parent = c.text("parent_code", required=False, max_len=32)
-    if level == "county" and parent:
-        c.problem("parent_code", "县级区域不填上级编码 (a county has no parent area)")
-    elif level in PARENT_LEVEL and parent is None:
+    if level == "province" and parent:
+        c.problem("parent_code", "省级区域不填上级编码 (a province has no parent area)")
+    elif level in PARENT_REQUIRED and parent is None:
         c.problem("parent_code", f"{LEVEL_ZH[level]}必须填写上级编码 (parent area code is required)")
     return AreaRow(c.row, code, name, level, parent) if code else None
 

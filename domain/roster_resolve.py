@@ -10,6 +10,7 @@ from sqlalchemy import select
 from domain.roster_format import (
     AREA_ROLE_LEVEL,
     LEVEL_ZH,
+    OFFICER_LEVELS,
     PARENT_LEVEL,
     SCHOOL_ROLES,
     SHEETS,
@@ -160,9 +161,11 @@ def flag_codes(snap: Snapshot, flags: tuple[str, ...]) -> set[str]:
 
 
 class TreeChecker:
-    """What an import may not do to the area tree: scope follows it, so a county demoted, a loop of
-    parents, or a township or school moved into another county would silently hand children's cases
-    to other officers. Such changes are made by the county's administrator on purpose, not by a file."""
+    """What an import may not do to the area tree: scope follows it, so a county (or city, province)
+    demoted, a loop of parents, or an area or school moved into another county, city or province would
+    silently hand children's cases to other officers. Such changes are made by the administrator on
+    purpose, not by a file. Placing a county that had no city under one (or a city under a province) is
+    allowed: nobody's scope shrinks."""
 
     def __init__(
         self, data: RosterData, snap: Snapshot, problem: Callable[[str, int, str, str], None]
@@ -176,14 +179,21 @@ class TreeChecker:
         self.school_township = {x.code: code_of.get(x.area_id) for x in snap.schools.values()}
         self.has_children = set(self.old_parent.values()) | set(self.school_township.values())
 
-    def county(self, code: str | None, parents: dict[str, str | None], levels: dict[str, str]) -> str | None:
+    @staticmethod
+    def ancestor(
+        code: str | None, level: str, parents: dict[str, str | None], levels: dict[str, str]
+    ) -> tuple[str | None, bool]:
+        """The area of `level` at or above `code`, and whether the walk reached the top of the tree
+        (False for an unknown code or a loop, which are reported on their own)."""
         seen: set[str] = set()
         while code is not None and code not in seen:
-            if levels.get(code) == "county":
-                return code
+            if levels.get(code) == level:
+                return code, True
+            if code not in levels:
+                return None, False
             seen.add(code)
             code = parents.get(code)
-        return None  # unknown, or a loop (reported by `loops`)
+        return None, code is None
 
     def run(self) -> None:
         self.levels()
@@ -195,7 +205,7 @@ class TreeChecker:
             old = self.old_level.get(a.code)
             if old is None or a.level is None or old == a.level:
                 continue
-            if "county" in (old, a.level) or a.code in self.has_children:
+            if {old, a.level} & set(OFFICER_LEVELS) or a.code in self.has_children:
                 self.problem(
                     "areas",
                     a.row,
@@ -219,29 +229,30 @@ class TreeChecker:
                     f"上级编码形成循环：{' → '.join([*seen, a.code])} (the parent codes form a loop)",
                 )
 
-    def moves(self) -> None:
-        def moved(old_code: str | None, new_code: str | None) -> tuple[str, str] | None:
-            before = self.county(old_code, self.old_parent, self.old_level)
-            after = self.county(new_code, self.new_parent, self.new_level)
-            return (before, after) if before and after and before != after else None
+    def _moved(self, old_code: str | None, new_code: str | None) -> str | None:
+        """Why the change moves scope (the first officer level it crosses), or None."""
+        for level in OFFICER_LEVELS:
+            before, _ = self.ancestor(old_code, level, self.old_parent, self.old_level)
+            after, complete = self.ancestor(new_code, level, self.new_parent, self.new_level)
+            if before is None or before == after or (after is None and not complete):
+                continue
+            if after is None:
+                return f"会移出{before} (this would take it out of its {level}'s scope)"
+            return f"会从{before}移到{after} (this would move it into another {level}'s scope)"
+        return None
 
+    def moves(self) -> None:
+        """Reported on the rows whose own parent (or township) changes: what lies under them moves with
+        them and is not listed again."""
         for a in self.data.areas:
-            if a.code in self.old_level and (change := moved(a.code, a.code)):
-                self.problem(
-                    "areas",
-                    a.row,
-                    "parent_code",
-                    f"会把“{a.code}”从{change[0]}移到{change[1]} "
-                    f"(this would move the area into another county's scope)",
-                )
+            changed = a.code in self.old_level and self.old_parent.get(a.code) != self.new_parent.get(a.code)
+            if changed and (why := self._moved(a.code, a.code)):
+                self.problem("areas", a.row, "parent_code", f"“{a.code}”{why}")
         for x in self.data.schools:
-            if x.code in self.school_township and (
-                change := moved(self.school_township[x.code], x.township_code)
+            old = self.school_township.get(x.code)
+            if (
+                x.code in self.school_township
+                and old != x.township_code
+                and (why := self._moved(old, x.township_code))
             ):
-                self.problem(
-                    "schools",
-                    x.row,
-                    "township_code",
-                    f"会把学校“{x.code}”从{change[0]}移到{change[1]} "
-                    f"(this would move the school into another county's scope)",
-                )
+                self.problem("schools", x.row, "township_code", f"学校“{x.code}”{why}")

@@ -77,6 +77,8 @@ INSTRUCTIONS = [
     "已在系统中的区域、学校、班级可以不再填写（整张表可省略）。Sheets already imported may be left out.",
     "可选列整列不填时保留系统中的原值；有该列而单元格为空时会清空原值。",
     "An optional column that is absent keeps stored values; present but empty clears them.",
+    "级别 Levels: 省 → 市 → 县 → 乡镇 → 村；只有一个县时从县开始填写，县和市的上级编码可留空。",
+    "Levels: province → city → county → township → village; a single county starts at the county.",
     "角色 Roles: " + "、".join(f"{zh} ({en})" for zh, en in ROLE_LABELS.values()),
     "重点群体 Key groups: 填写代码或中文名称，如 留守儿童、单亲家庭、残疾儿童 (see docs/roster.md)",
     "命令 Command: notoneless import-roster 花名册.xlsx",

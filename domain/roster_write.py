@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 
 from domain.audit import Actor, audit
-from domain.roster_format import AREA_ROLE_LEVEL, SCHOOL_ROLES, ImportSummary, RosterData
+from domain.roster_format import AREA_ROLE_LEVEL, LEVEL_ORDER, SCHOOL_ROLES, ImportSummary, RosterData
 from domain.roster_resolve import Snapshot
 from storage.models import Area, School, SchoolClass, Staff, TeachingAssignment
 from storage.uow import UnitOfWork
@@ -102,7 +102,7 @@ class RosterWriter:
 
     async def _areas(self) -> None:
         # Parents before children, so each level can point at rows flushed just before.
-        for level in ("county", "township", "village"):
+        for level in LEVEL_ORDER:
             for a in (r for r in self.data.areas if r.level == level):
                 parent = self.snap.areas[a.parent_code].id if a.parent_code else None
                 self._upsert(

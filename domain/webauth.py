@@ -18,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from domain.audit import Actor, audit
 from domain.errors import DomainError, InvalidInput
-from domain.roles import COORDINATOR_ROLES, Role
+from domain.roles import DASHBOARD_ROLES, Role
 from i18n import DEFAULT_LANGUAGE, LANGUAGES
 from storage.login_failures import LoginFailureRepository
 from storage.models import ApiToken, Staff, WebSession, WebUser
@@ -130,7 +130,7 @@ def held_until(failures: int, last_failed_at: datetime) -> datetime | None:
 
 
 def has_dashboard_access(staff: Staff) -> bool:
-    return staff.active and Role(staff.role) in COORDINATOR_ROLES
+    return staff.active and Role(staff.role) in DASHBOARD_ROLES
 
 
 def check_new_password(password: str) -> None:

@@ -45,7 +45,7 @@ class Area(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(100))
-    level: Mapped[str] = mapped_column(String(16))  # county | township | village
+    level: Mapped[str] = mapped_column(String(16))  # province | city | county | township | village
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
 
 

@@ -14,6 +14,7 @@ from domain.decision_offers import FIELDS, offered_decisions
 from domain.decisions import Decision, DecisionRefused, NotAllowed, decide
 from domain.errors import InvalidInput, NotFound, NotInScope
 from domain.escalations import AlreadyAcknowledged, EscalationClosed, acknowledge
+from domain.roles import COORDINATOR_ROLES, Role
 from domain.student_flags import set_case_flags
 from domain.todo import todo
 from web.deps import CsrfViewer, CurrentViewer, PageError, Viewer, existing_id
@@ -69,6 +70,8 @@ async def case_page(
         flag_codes=flag_codes,
         category=category,
         decisions=offered_decisions(f.case, viewer.identity.staff),
+        # City and province officers read cases; editing key groups and taking on escalations is casework.
+        acts=Role(viewer.identity.staff.role) in COORDINATOR_ROLES,
         fields=FIELDS,
         schemes=schemes,
         details=details,
@@ -206,7 +209,10 @@ def casework_router() -> APIRouter:
     async def to_do(request: Request, viewer: CurrentViewer) -> Response:
         items = await todo(viewer.uow, viewer.scope, viewer.now)
         await viewer.record_view("todo")
-        return render(request, "todo.html", language=viewer.language, viewer=viewer, nav="todo", t=items)
+        acts = Role(viewer.identity.staff.role) in COORDINATOR_ROLES  # city/province officers only read
+        return render(
+            request, "todo.html", language=viewer.language, viewer=viewer, nav="todo", t=items, acts=acts
+        )
 
     return router
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal, NoReturn
 
 from fastapi import Depends, Request
@@ -71,6 +71,11 @@ class Viewer:
     @property
     def actor(self) -> Actor:
         return Actor(staff_id=self.identity.staff.id, label=self.identity.actor.label, source=self.ip)
+
+    @property
+    def today(self) -> date:
+        """The local date of the request."""
+        return self.now.astimezone(self.services.tz).date()
 
     def t(self, key: str, **params: object) -> str:
         return t(self.language, key, **params)

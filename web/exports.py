@@ -1,4 +1,4 @@
-"""Ledger, monthly-report and quarterly-review downloads: written to a temporary file row by row, then
+"""Ledger, monthly-report and quarterly, term and year review downloads: written to a temporary file row by row, then
 streamed."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from domain.casefile import filter_in_scope
 from domain.errors import NotInScope
 from ops.metrics import EXPORT_SECONDS
 from storage.reporting import ReportingRepository
+from web.area_reviews import add_area_review_routes, review_context
 from web.deps import CurrentViewer, PageError, Viewer, existing_id, services_of
 from web.export_limit import RETRY_AFTER_SECONDS, ExportBusy, ExportLimiter
 from web.filters import parse_filter
@@ -132,6 +133,7 @@ def exports_router() -> APIRouter:
             error=status_code >= 400,
             status_code=status_code,
             **await report_context(viewer),
+            **await review_context(viewer),
         )
 
     @router.get("/exports")
@@ -140,6 +142,7 @@ def exports_router() -> APIRouter:
 
     add_report_routes(router, file_response, page)
     add_school_age_routes(router, file_response, page)
+    add_area_review_routes(router, file_response)
 
     @router.get("/exports/monthly.xlsx")
     async def monthly(

@@ -36,7 +36,9 @@ async def filter_options(viewer: Viewer) -> dict[str, object]:
     }
 
 
-# Who follows up schools' monthly reports: officers above the schools (and the administrator).
+# Who follows up schools' monthly reports: officers above the schools (and the administrator). City and
+# province officers see the unconfirmed reports in their term and year reviews instead: a list of every
+# school of a province on each overview would be too long to read.
 OFFICER_ROLES = frozenset({Role.TOWNSHIP_OFFICER.value, Role.COUNTY_OFFICER.value, Role.ADMIN.value})
 # Who is told that the school calendar lacks a year's public holidays: those who can have it added.
 CALENDAR_KEEPERS = frozenset({Role.COUNTY_OFFICER.value, Role.ADMIN.value})

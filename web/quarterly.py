@@ -1,4 +1,5 @@
-"""The exports page's 一月一报告 confirmation (principals) and 一季度一复核 download (county officers)."""
+"""The exports page's 一月一报告 confirmation (principals) and 一季度一复核 download (county officers, and
+the city and province officers above them)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from bot.render import answer_tap, without_nul
 from bot.replies import kept, send_again
 from domain.errors import InviteInvalid
 from domain.invites import redeem_invite
-from domain.roles import COORDINATOR_ROLES, ROLE_LABELS, Role
+from domain.roles import DASHBOARD_ROLES, ROLE_LABELS, Role
 from i18n import LANGUAGES, t
 
 
@@ -81,7 +81,7 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     role = Role(caller.staff.role)
     lines = [caller.text("help.header")] + [caller.text(f"help.{name}") for name in commands_for(role)]
-    if role in COORDINATOR_ROLES:
+    if role in DASHBOARD_ROLES:
         lines += ["", caller.text("help.dashboard")]
     lines += ["", caller.text("help.privacy")]
     await update.effective_message.reply_text("\n".join(lines))

@@ -221,7 +221,7 @@ def test_area_rules_and_unknown_headers_ignored(tmp_path: Path) -> None:
     sheets: Sheets = {
         "区域": [
             ["编码", "名称", "级别", "上级编码", "备注"],
-            ["C", "测试县", "县", "X", "note"],
+            ["C", "测试省", "省", "X", "note"],
             ["T", "测试镇", "乡镇", None, None],
             ["V", "测试村", "组", "T", None],
             ["C", "测试县二", "县", None, None],
