@@ -248,6 +248,16 @@ async def _run_upload(viewer: Viewer, access: Access, form: FormData) -> int:
     return saved.id
 
 
+async def _refused(
+    request: Request, viewer: Viewer, form: FormData | dict[str, str], text: str, status_code: int = 422
+) -> Response:
+    """Forgets what the request changed and shows the page again with the reason (rows read before the
+    rollback are expired: the viewer's access is worked out again)."""
+    await viewer.discard()
+    access = await _acting(viewer, form.get("county"))
+    return await review_page(request, viewer, access, form, message=text, error=True, status_code=status_code)
+
+
 def _form_id(form: FormData, name: str) -> int:
     value = form.get(name)
     return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 10 else 0
@@ -288,33 +298,19 @@ def crosscheck_router() -> APIRouter:
             if not csrf_ok(viewer, form.get("csrf_token")):
                 raise PageError(403)
             access = await _acting(viewer, form.get("county"))
+            county = {"county": str(access.county.id)} if access.county else {}
             try:
                 async with crosscheck_limiter(request).slot("crosscheck"):
                     run_id = await _run_upload(viewer, access, form)
             except ExportBusy:
-                response = await review_page(
-                    request,
-                    viewer,
-                    access,
-                    {},
-                    message=viewer.t("web.crosscheck.busy"),
-                    error=True,
-                    status_code=429,
-                )
+                response = await _refused(request, viewer, county, viewer.t("web.crosscheck.busy"), 429)
                 response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
                 return response
             except InvalidInput as exc:
-                await viewer.discard()
-                text = viewer.t(exc.code, **exc.params)
-                return await review_page(
-                    request, viewer, access, {}, message=text, error=True, status_code=422
-                )
+                return await _refused(request, viewer, county, viewer.t(exc.code, **exc.params))
             except RosterUnreadable as exc:
-                await viewer.discard()
                 text = viewer.t("web.crosscheck.error.unreadable", error=str(exc))
-                return await review_page(
-                    request, viewer, access, {}, message=text, error=True, status_code=422
-                )
+                return await _refused(request, viewer, county, text)
         await viewer.uow.commit()
         return _redirect(
             link({"county": str(access.county.id)} if access.county else {}, done="saved", run=run_id)
@@ -342,9 +338,7 @@ def crosscheck_router() -> APIRouter:
                 tz=services.tz,
             )
         except InvalidInput as exc:
-            await viewer.discard()
-            text = viewer.t(exc.code, **exc.params)
-            return await review_page(request, viewer, access, form, message=text, error=True, status_code=422)
+            return await _refused(request, viewer, form, viewer.t(exc.code, **exc.params))
         await viewer.uow.commit()
         counts = {
             "o": done.opened,
@@ -368,9 +362,7 @@ def crosscheck_router() -> APIRouter:
             text = note if isinstance(note, str) else ""
             await set_aside(viewer.uow, viewer.actor, run, existing_id(child_id), text, now=viewer.now)
         except InvalidInput as exc:
-            await viewer.discard()
-            text = viewer.t(exc.code, **exc.params)
-            return await review_page(request, viewer, access, form, message=text, error=True, status_code=422)
+            return await _refused(request, viewer, form, viewer.t(exc.code, **exc.params))
         await viewer.uow.commit()
         return _redirect(link(fields, done="set_aside"))
 
