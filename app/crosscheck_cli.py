@@ -35,6 +35,14 @@ def register(cli: typer.Typer) -> None:
     cli.command("crosscheck")(crosscheck_cmd)
 
 
+class CountyUnclear(Exception):
+    """--county names no county, or is needed (not a DomainError: the catalog text is printed here)."""
+
+    def __init__(self, problem: InvalidInput) -> None:
+        super().__init__(problem.code)
+        self.problem = problem
+
+
 def _fail(language: str, key: str, **params: object) -> typer.Exit:
     typer.echo(t(language, key, **params), err=True)
     return typer.Exit(code=1)
@@ -53,7 +61,10 @@ async def _run(
     save, county = save_for
     async with services.uow() as uow:
         # A run saved for a county (or one named) compares that county's roster; otherwise every pupil.
-        county_id = await county_for(uow, county) if save or county else None
+        try:
+            county_id = await county_for(uow, county) if save or county else None
+        except InvalidInput as exc:
+            raise CountyUnclear(exc) from None
         if county_id is not None:
             pupils, schools = await roster_of(uow, county_id)
         else:
@@ -151,8 +162,8 @@ def crosscheck_cmd(
         )
     except RosterUnreadable as exc:
         raise _fail(lang, "crosscheck.unreadable", error=str(exc)) from None
-    except InvalidInput as exc:
-        raise _fail(lang, exc.code, **exc.params) from None
+    except CountyUnclear as exc:
+        raise _fail(lang, exc.problem.code, **exc.problem.params) from None
     for key, file in inputs.items():
         typer.echo(
             t(
