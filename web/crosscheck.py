@@ -195,7 +195,7 @@ def _uploads(form: FormData) -> dict[str, UploadFile]:
             found[key] = value
     for key in REQUIRED:
         if key not in found:
-            raise InvalidInput("web.crosscheck.error.missing", list=key)
+            raise InvalidInput("web.crosscheck.error.missing")
     for key, upload in found.items():
         if Path(upload.filename or "").suffix.lower() not in SUFFIXES:
             raise InvalidInput("web.crosscheck.error.suffix", file=_safe_name(upload))

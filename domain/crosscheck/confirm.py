@@ -13,7 +13,7 @@ SQLite one long write would hold up the bot, so the page offers the rest again.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -77,8 +77,10 @@ async def _confirm_absent(
     case: Case | None = await uow.cases.open_for_student(child.student_id)
     decision = "evidence"
     if case is None:
-        # Found on the day the lists were compared; suspected at once, like the roll call's.
-        found_on = run.created_at.astimezone(tz).date()
+        # Found on the day the lists were compared (a report may go back a year at most); suspected at
+        # once, like the roll call's.
+        today = now.astimezone(tz).date()
+        found_on = max(run.created_at.astimezone(tz).date(), today - timedelta(days=365))
         report = AbsenceReport(student_id=child.student_id, absent_since=found_on, suspected=True)
         case, _created = await report_absence(uow, scope, actor, report, now=now, policy=policy, tz=tz)
         decision = "opened"

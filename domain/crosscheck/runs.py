@@ -193,6 +193,9 @@ async def save_run(
         change = "new" if was is None else "same" if was == verdict else "changed"
         changes[change] += 1
         rows.append(child_values(run_id, entry, change, places))
+        if len(rows) >= store.CHUNK:  # inserted as built: 150 000 row dicts never sit in memory at once
+            await store.insert_children(session, rows)
+            rows = []
     await store.insert_children(session, rows)
     changes["gone"] = len(before.keys() - {e.key for e in proposal.entries})
     counts = {**proposal.counts(), **{k: changes.get(k, 0) for k in CHANGES}}

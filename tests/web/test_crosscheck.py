@@ -256,7 +256,7 @@ async def test_bad_upload_saves_nothing_and_admin_downloads_the_workbook(
         data={"csrf_token": csrf_of(page.text)},
         files={"population": ("p.csv", b"x", "text/csv")},
     )
-    assert missing.status_code == 422
+    assert missing.status_code == 422 and "必须上传" in missing.text
     assert await _count(uow_factory, CrosscheckRun) == 0
 
     assert (
