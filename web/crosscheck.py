@@ -6,54 +6,34 @@ County officers and administrators act; township officers read their township's 
 from __future__ import annotations
 
 import asyncio
-import re
-import tempfile
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData
 
 from domain.audit import audit
-from domain.crosscheck.buckets import BUCKETS, AgeRule
+from domain.crosscheck.buckets import BUCKETS
 from domain.crosscheck.confirm import CONFIRMABLE, confirm, set_aside
-from domain.crosscheck.files import InputFile, read_input
 from domain.crosscheck.proposal import write_proposal
-from domain.crosscheck.runs import propose, roster_of, save_run, sources_of
 from domain.crosscheck.saved import changes_of, proposal_of
 from domain.errors import InvalidInput
 from domain.roster_format import RosterUnreadable
 from storage import crosscheck_runs as store
 from storage.crosscheck_runs import ChildFilter
 from storage.models import CrosscheckChild, CrosscheckRun
+from web.crosscheck_upload import LISTS, MAX_FILE, UPLOAD_PATH, crosscheck_limiter, run_upload
 from web.crosscheck_view import Access, access_of, child_view, filter_fields, link, parse_review, townships
 from web.deps import CurrentViewer, PageError, Viewer, csrf_ok, existing_id
-from web.export_limit import RETRY_AFTER_SECONDS, ExportBusy, ExportLimiter
+from web.export_limit import RETRY_AFTER_SECONDS, ExportBusy
 from web.exports import file_response
 from web.filters import page_number
 from web.render import SECURITY_HEADERS, render
 
-UPLOAD_PATH = "/crosscheck/runs"
-LISTS = ("population", "registry", "poverty", "disabled")
-REQUIRED = ("population", "registry")
-MAX_FILE = 64 << 20  # per list: a county's 150 000-row household list is ~15 MB as .xlsx
-UPLOAD_BODY = len(LISTS) * MAX_FILE + (1 << 20)  # the nul guard's cap for the upload's whole body
-SUFFIXES = (".xlsx", ".csv")
 PER_PAGE = 50
 SAMPLE_PER_SCHOOL, SAMPLE_SCHOOLS = 3, 30
 GONE_SHOWN = 200
-_UNSAFE = re.compile(r"[^\w.\- ]")
-
-
-def crosscheck_limiter(request: Request) -> ExportLimiter:
-    """One cross-check at a time per process (matching 150 000 children takes a core and ~1 GB)."""
-    state = request.app.state
-    limiter: ExportLimiter | None = getattr(state, "crosscheck_limiter", None)
-    if limiter is None:
-        limiter = state.crosscheck_limiter = ExportLimiter(1, queue=0, wait=0)
-    return limiter
 
 
 def _redirect(url: str) -> Response:
@@ -180,74 +160,6 @@ async def review_page(
     )
 
 
-def _safe_name(upload: UploadFile) -> str:
-    """The file's own name (errors name it), without folders or odd characters."""
-    name = _UNSAFE.sub("_", Path(upload.filename or "").name)[-100:]
-    return name or "upload"
-
-
-def _uploads(form: FormData) -> dict[str, UploadFile]:
-    """The lists sent, checked: the two required ones present, .xlsx or .csv, at most MAX_FILE each."""
-    found: dict[str, UploadFile] = {}
-    for key in LISTS:
-        value = form.get(key)
-        if isinstance(value, UploadFile) and value.filename and (value.size or 0) > 0:
-            found[key] = value
-    for key in REQUIRED:
-        if key not in found:
-            raise InvalidInput("web.crosscheck.error.missing")
-    for key, upload in found.items():
-        if Path(upload.filename or "").suffix.lower() not in SUFFIXES:
-            raise InvalidInput("web.crosscheck.error.suffix", file=_safe_name(upload))
-        if (upload.size or 0) > MAX_FILE:
-            raise InvalidInput("web.crosscheck.error.size", file=_safe_name(upload), mib=MAX_FILE >> 20)
-    return found
-
-
-def _as_of(form: FormData, today: date) -> date:
-    value = form.get("as_of")
-    if not isinstance(value, str) or not value.strip():
-        return today
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise InvalidInput("web.crosscheck.error.as_of") from None
-
-
-def _read_lists(uploads: dict[str, UploadFile], folder: Path) -> dict[str, InputFile]:
-    """Copies each upload to its own file (the readers take a path) and reads it: in a worker thread."""
-    inputs = {}
-    for key, upload in uploads.items():
-        path = folder / key / _safe_name(upload)
-        path.parent.mkdir()
-        upload.file.seek(0)
-        with path.open("wb") as out:
-            while chunk := upload.file.read(1 << 20):
-                out.write(chunk)
-        inputs[key] = read_input(key, path)
-    return inputs
-
-
-async def _run_upload(viewer: Viewer, access: Access, form: FormData) -> int:
-    assert access.county is not None
-    uploads = _uploads(form)
-    ages = AgeRule.for_day(_as_of(form, viewer.now.astimezone(viewer.services.tz).date()))
-    with tempfile.TemporaryDirectory(prefix="nol-crosscheck-") as folder:
-        inputs = await asyncio.to_thread(_read_lists, uploads, Path(folder))
-    pupils, schools = await roster_of(viewer.uow, access.county.id)
-    proposal = await asyncio.to_thread(propose, inputs, pupils, schools, ages)
-    names = {key: _safe_name(upload) for key, upload in uploads.items()}
-    saved = await save_run(
-        viewer.uow,
-        viewer.actor,
-        proposal,
-        county_id=access.county.id,
-        sources=sources_of(inputs, names),
-        now=viewer.now,
-    )
-    return saved.id
-
-
 async def _refused(
     request: Request, viewer: Viewer, form: FormData | dict[str, str], text: str, status_code: int = 422
 ) -> Response:
@@ -301,7 +213,7 @@ def crosscheck_router() -> APIRouter:
             county = {"county": str(access.county.id)} if access.county else {}
             try:
                 async with crosscheck_limiter(request).slot("crosscheck"):
-                    run_id = await _run_upload(viewer, access, form)
+                    run_id = await run_upload(viewer, access, form)
             except ExportBusy:
                 response = await _refused(request, viewer, county, viewer.t("web.crosscheck.busy"), 429)
                 response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)

@@ -13,7 +13,8 @@ from web.api import api_router
 from web.api_casework import casework_api_router
 from web.auth_routes import auth_router
 from web.casework import casework_router
-from web.crosscheck import UPLOAD_BODY, UPLOAD_PATH, crosscheck_router
+from web.crosscheck import crosscheck_router
+from web.crosscheck_upload import UPLOAD_BODY, UPLOAD_PATH
 from web.deps import ApiError, LoginRequired, PageError, WebConfig, request_language
 from web.exports import exports_router
 from web.home_teaching import home_teaching_router
@@ -49,7 +50,7 @@ def mount_dashboard(app: FastAPI, config: WebConfig | None = None) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # Not the Telegram webhook nor the simulator: the bot strips NUL itself, and Telegram would resend
     # a refused update again and again.
-    # The cross-check's upload takes files: larger bodies, not held by the guard (web/crosscheck.py).
+    # The cross-check's upload takes files: larger bodies, not held by the guard (web/crosscheck_upload.py).
     app.add_middleware(RejectNul, skip=("/telegram/", "/simulator"), uploads={UPLOAD_PATH: UPLOAD_BODY})
 
     @app.exception_handler(LoginRequired)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
@@ -23,6 +24,7 @@ from tests.fixtures.roster import fake_id
 from tests.unit.test_crosscheck import write
 from tests.web.conftest import AsUser, csrf_of
 from tests.web.county import County
+from web.export_limit import ExportLimiter
 
 OUT_WEST, OUT_NORTH = fake_id(date(2016, 5, 5), 41), fake_id(date(2017, 6, 6), 42)
 ELSEWHERE = fake_id(date(2015, 2, 2), 43)
@@ -272,3 +274,17 @@ async def test_bad_upload_saves_nothing_and_admin_downloads_the_workbook(
     book = load_workbook(io.BytesIO(reply.content), read_only=True)
     results = list(book.worksheets[1].iter_rows(values_only=True))[1:]
     assert {r[8] for r in results} >= {OUT_WEST, OUT_NORTH} and "李小三" in {r[7] for r in results}
+
+
+async def test_an_upload_while_another_runs_is_told_to_try_later(
+    app: FastAPI, as_user: AsUser, county: County, uow_factory: UnitOfWorkFactory, tmp_path: Path
+) -> None:
+    client = await as_user("county")
+    limiter = app.state.crosscheck_limiter = ExportLimiter(1, queue=0, wait=0)
+    async with limiter.slot("someone else's run"):
+        reply = await upload(client, tmp_path, {"population": population(), "registry": registry(county)})
+    assert reply.status_code == 429 and "请几分钟后再试" in reply.text and reply.headers["Retry-After"]
+    assert await _count(uow_factory, CrosscheckRun) == 0
+    assert (
+        await upload(client, tmp_path, {"population": population(), "registry": registry(county)})
+    ).status_code == 303
