@@ -17,8 +17,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import xlsxwriter
 
@@ -135,6 +136,76 @@ def measure(folder: Path, suffix: str) -> None:
     print(
         f"read {read - started:.1f}s, match+classify {matched - read:.1f}s, write {done - matched:.1f}s; {counts}"
     )
+    if suffix == ".csv":  # the dashboard's save (one format is enough: the rows are the same)
+        import asyncio
+
+        print(f"save to SQLite {asyncio.run(save(folder, proposal)):.1f}s")
+
+
+async def save(folder: Path, proposal: Any) -> float:
+    """Saves the proposal as a county's run in a fresh SQLite database (twice: the second is compared
+    with the first); returns the seconds of the second save."""
+    from sqlalchemy import insert
+
+    from domain.audit import Actor
+    from domain.crosscheck.runs import save_run
+    from storage.db import make_engine, make_sessionmaker
+    from storage.migrate import upgrade
+    from storage.models import Area, School, SchoolClass, Student
+    from storage.uow import UnitOfWorkFactory
+
+    engine = make_engine(f"sqlite+aiosqlite:///{folder / 'bench.db'}")
+    try:
+        await upgrade(engine)
+        factory = UnitOfWorkFactory(make_sessionmaker(engine))
+        async with factory() as uow:
+            county = Area(code="B-C", name="虚构县", level="county")
+            uow.session.add(county)
+            await uow.flush()
+            towns = [
+                Area(code=f"B-T{i}", name=f"虚构县{i}镇", level="township", parent_id=county.id)
+                for i in range(20)
+            ]
+            uow.session.add_all(towns)
+            await uow.flush()
+            uow.session.add_all(
+                Area(code=f"B-V{v}", name=f"{v}村", level="village", parent_id=towns[v % 20].id)
+                for v in range(300)
+            )
+            # The roster pupils the proposal names (the children rows point at them).
+            school = School(code="S", name="虚构县第0小学", area_id=towns[0].id)
+            uow.session.add(school)
+            await uow.flush()
+            cls = SchoolClass(school_id=school.id, grade=5, name="五年级(1)班")
+            uow.session.add(cls)
+            await uow.flush()
+            pupils = {p.id: p for e in proposal.entries for p in e.person.pupils}
+            rows = [
+                {"id": p.id, "student_number": f"B{p.id}", "name": "学生", "sex": "F", "birth_date": p.birth_date,
+                 "school_id": school.id, "class_id": cls.id, "active": True}
+                for p in pupils.values()
+            ]  # fmt: skip
+            for start in range(0, len(rows), 2000):
+                await uow.session.execute(insert(Student), rows[start : start + 2000])
+            await uow.commit()
+            county_id = county.id
+        took = 0.0
+        for _ in range(2):
+            started = time.perf_counter()
+            async with factory() as uow:
+                await save_run(
+                    uow,
+                    Actor.system("bench"),
+                    proposal,
+                    county_id=county_id,
+                    sources={},
+                    now=datetime.now(UTC),
+                )
+                await uow.commit()
+            took = time.perf_counter() - started
+        return took
+    finally:
+        await engine.dispose()
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from domain.audit import Actor, audit
 from domain.erasure import Removed, anonymise_cases, anonymise_student, delete_files, remove_photos
 from domain.retention_policy import DataRetention
+from storage import crosscheck_runs
 from storage.models import Student
 from storage.retention import AGED_TABLES, RetentionQueries, attachment_keys
 from storage.uow import UnitOfWorkFactory
@@ -39,6 +40,7 @@ class RetentionCounts:
     audit_entries: int = 0
     processed_updates: int = 0
     inbox_updates: int = 0
+    crosscheck_children: int = 0  # of runs past the latest `crosscheck_runs` of their county
 
     def as_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -81,6 +83,7 @@ async def run_retention(
     await _draft_photos(uow, media, counts, now - rules.draft_photos, dry_run)
     await _aged_rows(uow, counts, rules, now, dry_run)
     await _stray_files(uow, media, counts, now - rules.draft_photos, dry_run)
+    await _crosscheck_children(uow, counts, rules.crosscheck_runs, dry_run)
     if not dry_run and any(counts.as_dict().values()):
         async with uow() as unit:
             audit(unit, Actor.system("retention"), now, "retention", "system", None, **counts.as_dict())
@@ -172,6 +175,23 @@ async def _aged_rows(
         for name, column in AGED_TABLES.items():
             setattr(counts, name, await q.older_than(column, limits[name], remove=not dry_run))
         await unit.commit()
+
+
+async def _crosscheck_children(
+    uow: UnitOfWorkFactory, counts: RetentionCounts, keep: int, dry_run: bool
+) -> None:
+    """Children of cross-check runs older than a county's latest `keep`: deleted, or, when a case was
+    opened or evidenced from them, stripped of name, ID number, birth date and addresses (the case's
+    timeline holds the evidence; the row keeps bucket, decision and case for the record). One run per
+    transaction, so a county's 150 000 rows never make one long lock."""
+    async with uow() as unit:
+        runs = await crosscheck_runs.runs_past(unit.session, keep)
+    for run_id in runs:
+        async with uow() as unit:
+            counts.crosscheck_children += await crosscheck_runs.clear_old_children(
+                unit.session, [run_id], remove=not dry_run
+            )
+            await unit.commit()
 
 
 async def _stray_files(

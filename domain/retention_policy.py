@@ -20,6 +20,9 @@ class DataRetention:
     processed_updates: timedelta = timedelta(days=3)  # applied Telegram update ids (and their replies)
     inbox: timedelta = timedelta(days=7)  # polled updates never handled (their text stays no longer)
     draft_photos: timedelta = timedelta(days=2)  # photos of a visit never submitted, and stray files
+    # Saved cross-checks (names, ID numbers, addresses) kept per county: the latest and the one it is
+    # compared with; older runs' children go (those a case came from lose their personal details).
+    crosscheck_runs: int = 2
     run_at: time = time(3, 30)  # local time of the daily run
 
 
@@ -59,5 +62,6 @@ def data_retention(data: dict[str, Any]) -> DataRetention:
         processed_updates=duration("processed_updates", base.processed_updates),
         inbox=duration("inbox", base.inbox),
         draft_photos=duration("draft_photos", base.draft_photos),
+        crosscheck_runs=years("crosscheck_runs", base.crosscheck_runs, 2),
         run_at=run_at,
     )

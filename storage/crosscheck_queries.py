@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 
@@ -24,17 +25,25 @@ class RosterPupil:
     school_name: str
     absent: bool  # an open case (the roll call's, or a later absence's): on the roll, not in school
     case_number: str | None = None
+    school_id: int | None = None  # for a saved run (domain.crosscheck.runs)
+    home_village_id: int | None = None
 
 
-async def roster_schools(session: AsyncSession) -> frozenset[str]:
-    """Codes and names of the schools the product holds pupils of."""
-    rows = (await session.execute(select(School.code, School.name))).all()
+async def roster_schools(session: AsyncSession, school_ids: Collection[int] | None = None) -> frozenset[str]:
+    """Codes and names of the schools the product holds pupils of (of `school_ids` only, when given)."""
+    query = select(School.code, School.name)
+    if school_ids is not None:
+        query = query.where(School.id.in_(sorted(school_ids)))
+    rows = (await session.execute(query)).all()
     return frozenset(v for row in rows for v in row)
 
 
-async def roster_pupils(session: AsyncSession) -> list[RosterPupil]:
-    """Active pupils; `absent` when an open case exists (opened by the term-start roll call or a later
-    absence: on the roll, not in school). Anonymised pupils are left out (nothing to match)."""
+async def roster_pupils(
+    session: AsyncSession, school_ids: Collection[int] | None = None
+) -> list[RosterPupil]:
+    """Active pupils (of `school_ids` only, when given: a county's run); `absent` when an open case exists
+    (opened by the term-start roll call or a later absence: on the roll, not in school). Anonymised
+    pupils are left out (nothing to match)."""
     open_query = select(Case.student_id, Case.number).where(Case.status != "closed")
     open_cases = {sid: number for sid, number in (await session.execute(open_query)).all()}
     query = (
@@ -46,16 +55,33 @@ async def roster_pupils(session: AsyncSession) -> list[RosterPupil]:
             Student.national_id,
             School.code,
             School.name,
+            School.id,
+            Student.home_village_id,
         )
         .join(School, School.id == Student.school_id)
         .where(Student.active.is_(True), Student.anonymised_at.is_(None))
         .order_by(Student.id)
     )
+    if school_ids is not None:
+        query = query.where(Student.school_id.in_(sorted(school_ids)))
     pupils = []
-    for sid, number, name, birth, national_id, code, school in (await session.execute(query)).all():
+    rows = (await session.execute(query)).all()
+    for sid, number, name, birth, national_id, code, school, school_id, village_id in rows:
         case = open_cases.get(sid)
         pupils.append(
-            RosterPupil(sid, number, name, birth, national_id, code, school, case is not None, case)
+            RosterPupil(
+                sid,
+                number,
+                name,
+                birth,
+                national_id,
+                code,
+                school,
+                case is not None,
+                case,
+                school_id,
+                village_id,
+            )
         )
     return pupils
 

@@ -13,6 +13,8 @@ from web.api import api_router
 from web.api_casework import casework_api_router
 from web.auth_routes import auth_router
 from web.casework import casework_router
+from web.crosscheck import crosscheck_router
+from web.crosscheck_upload import UPLOAD_BODY, UPLOAD_PATH
 from web.deps import ApiError, LoginRequired, PageError, WebConfig, request_language
 from web.exports import exports_router
 from web.home_teaching import home_teaching_router
@@ -26,7 +28,7 @@ STATIC = Path(__file__).with_name("static")
 
 
 def mount_dashboard(app: FastAPI, config: WebConfig | None = None) -> None:
-    """Adds /login, /dashboard, /cases, /todo, /staff, /exports, /static and /api/v1 to the app."""
+    """Adds /login, /dashboard, /cases, /todo, /staff, /exports, /crosscheck, /static and /api/v1 to the app."""
     config = config or WebConfig()
     # Kept on app.state so tests (and an operator's debugger) can see the logins in flight.
     app.state.login_throttle = throttle = LoginThrottle(
@@ -37,6 +39,7 @@ def mount_dashboard(app: FastAPI, config: WebConfig | None = None) -> None:
         pages_router(),
         casework_router(),
         home_teaching_router(),
+        crosscheck_router(),
         photos_router(),
         exports_router(),
         api_router(),
@@ -47,7 +50,8 @@ def mount_dashboard(app: FastAPI, config: WebConfig | None = None) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # Not the Telegram webhook nor the simulator: the bot strips NUL itself, and Telegram would resend
     # a refused update again and again.
-    app.add_middleware(RejectNul, skip=("/telegram/", "/simulator"))
+    # The cross-check's upload takes files: larger bodies, not held by the guard (web/crosscheck_upload.py).
+    app.add_middleware(RejectNul, skip=("/telegram/", "/simulator"), uploads={UPLOAD_PATH: UPLOAD_BODY})
 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, _exc: LoginRequired) -> Response:

@@ -9,7 +9,7 @@ an attempt and is not audited."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -102,12 +102,22 @@ class RejectNul:
     """ASGI middleware; paths under `skip` (the bot's own entrances, which strip NUL and bound their
     bodies themselves) pass unchecked. Bodies over `max_body` bytes are refused with 413."""
 
-    def __init__(self, app: ASGIApp, skip: Sequence[str] = (), max_body: int = MAX_BODY) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        skip: Sequence[str] = (),
+        max_body: int = MAX_BODY,
+        uploads: Mapping[str, int] | None = None,
+    ) -> None:
         self.app, self.skip, self.max_body = app, tuple(skip), max_body
+        self.uploads = dict(uploads or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(self.skip):
             await self.app(scope, receive, send)
+            return
+        if scope["path"] in self.uploads and scope["method"] == "POST":
+            await self._upload(scope, receive, send, self.uploads[scope["path"]])
             return
         body = b""
         if scope["method"] not in _NO_BODY:
@@ -119,6 +129,20 @@ class RejectNul:
         content_type = Headers(scope=scope).get("content-type", "").lower()
         query: bytes = scope.get("query_string", b"")
         if "\x00" in scope["path"] or b"\x00" in query or b"%00" in query or body_has_nul(content_type, body):
+            await refusal(scope)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    async def _upload(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        """A file upload (multipart: binary, NUL bytes and all) is not held here: it must declare its
+        length, at most `limit` bytes (browsers always do; the server holds the body to it), and the
+        route checks each file. Its path and query are checked for NUL like any other request's."""
+        declared = Headers(scope=scope).get("content-length", "")
+        if not declared.isdigit() or int(declared) > limit:
+            await too_large(scope)(scope, receive, send)
+            return
+        query: bytes = scope.get("query_string", b"")
+        if "\x00" in scope["path"] or b"\x00" in query or b"%00" in query:
             await refusal(scope)(scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -41,6 +41,7 @@ _ENUMS = {
     "reminder_kind": "web.reminder.",
     "reason": "web.value.reason.",
     "reported_to": "web.value.reported_to.",
+    "crosscheck_reason": "web.value.crosscheck_reason.",
 }
 _PEOPLE = frozenset({"recipient_id", "from", "to", "told_instead"})  # staff ids, shown as names
 _CODES = ("reason_code", "code")
@@ -72,7 +73,15 @@ class EventDetails:
         # Official codes are shown with their letter (A2, G); flags and measures by their label only.
         return f"{found.code} {label}" if found.scheme in OFFICIAL_SCHEMES else label
 
+    def source(self, item: object) -> str:
+        """A cross-check's "list#row" (population#12) as "户籍名单 第12行"-like text; "roster" alone."""
+        source, _, row = str(item).partition("#")
+        label = _try(self.language, f"crosscheck.source.{source}", source)
+        return f"{label} #{row}" if row else label
+
     def value(self, key: str, value: Any, entry: TimelineEntry) -> str:
+        if key == "lists" and isinstance(value, list):
+            return "、".join(self.source(item) for item in value)
         if isinstance(value, bool):
             return t(self.language, "ledger.yes" if value else "ledger.no")
         if key in _PEOPLE and not isinstance(value, list):

@@ -10,17 +10,20 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from typer.testing import CliRunner
 
 from app.cli import cli
 from app.settings import get_settings
 from domain.audit import Actor
 from domain.policy import Policy
+from domain.retention import run_retention
 from domain.rollcall import RollCall, record_roll_call
 from domain.scope import scope_for
 from storage.db import make_engine, make_sessionmaker
-from storage.models import AuditEntry
+from storage.media import LocalMediaStore
+from storage.models import AuditEntry, Case, CrosscheckChild, CrosscheckRun
 from storage.uow import UnitOfWorkFactory
 from tests.factories import build_world
 from tests.fixtures import crosscheck as cc
@@ -130,3 +133,118 @@ def test_crosscheck_cli_refuses_bad_input_and_writes_nothing(env: str, tmp_path:
         cli, ["crosscheck", "--population", str(population), "--registry", str(population), "--out", "x.csv"]
     )
     assert result.exit_code == 1 and ".xlsx" in result.output
+
+
+def _saved(url: str) -> list[tuple[CrosscheckRun, dict[str, CrosscheckChild]]]:
+    async def read() -> list[tuple[CrosscheckRun, dict[str, CrosscheckChild]]]:
+        engine = make_engine(url)
+        try:
+            async with AsyncSession(engine) as session:
+                runs = (await session.scalars(select(CrosscheckRun).order_by(CrosscheckRun.id))).all()
+                found = []
+                for run in runs:
+                    rows = (
+                        await session.scalars(select(CrosscheckChild).where(CrosscheckChild.run_id == run.id))
+                    ).all()
+                    found.append((run, {r.national_id or r.key: r for r in rows}))
+                return found
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
+def _retention(url: str, policy: Policy, media: Path, link: tuple[int, int] | None) -> int:
+    """Points a child at a case (as a confirmation does), then runs the retention job."""
+
+    async def run() -> int:
+        engine = make_engine(url)
+        try:
+            factory = UnitOfWorkFactory(make_sessionmaker(engine))
+            if link is not None:
+                async with factory() as uow:
+                    await uow.session.execute(
+                        update(CrosscheckChild).where(CrosscheckChild.id == link[0]).values(case_id=link[1])
+                    )
+                    await uow.commit()
+            counts = await run_retention(
+                factory,
+                LocalMediaStore(media),
+                policy.data_retention,
+                now=datetime(2026, 9, 11, 1, 0, tzinfo=UTC),
+                tz=ZoneInfo("Asia/Shanghai"),
+            )
+            return counts.crosscheck_children
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def test_crosscheck_cli_saves_runs_and_retention_keeps_the_latest_two(
+    env: str, tmp_path: Path, policy: Policy
+) -> None:
+    _world_with_roll_call(env, policy)
+    files = {
+        "population": write(tmp_path / "户籍.xlsx", cc.population()),
+        "registry": write(tmp_path / "学籍.csv", cc.registry()),
+        "poverty": write(tmp_path / "建档立卡.csv", cc.poverty()),
+    }
+    args = [f"--{k}={v}" for k, v in files.items()] + ["--as-of", "2026-09-10", "--language", "en"]
+    result = runner.invoke(cli, ["crosscheck", *args])
+    assert result.exit_code == 1 and "--save" in result.output  # neither --out nor --save
+    result = runner.invoke(cli, ["crosscheck", *args, "--save", "--county", "NOPE"])
+    assert result.exit_code == 1 and "NOPE" in result.output
+    result = runner.invoke(cli, ["crosscheck", *args, "--save"])
+    assert result.exit_code == 0, result.output
+    assert "run #1" in result.output and "16 new, 0 changed, 0 unchanged, 0 gone" in result.output
+    assert all(v not in result.output for v in cc.ID.values()) and "李小三" not in result.output
+    ((run, children),) = _saved(env)
+    assert run.sources["registry"] == {"file": "学籍.csv", "rows": 8, "skipped": 0}
+    assert run.counts["out_of_school"] == 2 and run.counts["absent"] == 1  # no disability list this time
+    missing, absent = children[cc.ID["missing"]], children[cc.ID["absent"]]
+    assert (missing.bucket, missing.reason, missing.poverty) == (
+        "out_of_school",
+        "no_record_population",
+        True,
+    )
+    assert absent.bucket == "absent" and absent.student_id is not None and absent.school_id is not None
+    assert absent.village_id is not None  # the roster pupil's home village
+    assert (
+        missing.village_id is not None and missing.village_id != absent.village_id
+    )  # 西河村 from the address
+    assert children[cc.ID["elsewhere"]].village_id is None  # 东乡4组 names no village of ours
+
+    # Run 2: one record added (李小三 now enrolled elsewhere): 1 changed; run 3 as run 2.
+    registry = cc.registry() + [["G" + cc.ID["missing"], "李小三", cc.ID["missing"], None, cc.OTHER, "在读"]]
+    files["registry"] = write(tmp_path / "学籍.csv", registry)
+    args = [f"--{k}={v}" for k, v in files.items()] + ["--as-of", "2026-09-10", "--language", "en"]
+    result = runner.invoke(cli, ["crosscheck", *args, "--save"])
+    assert result.exit_code == 0 and "0 new, 1 changed, 15 unchanged, 0 gone" in result.output
+    assert runner.invoke(cli, ["crosscheck", *args, "--save"]).exit_code == 0
+    runs = _saved(env)
+    assert [r.previous_id for r, _ in runs] == [None, runs[0][0].id, runs[1][0].id]
+
+    # Retention: run 1 (older than the latest two) loses its children, but the one a case came from
+    # keeps its row without personal details.
+    case_id = _open_case(env)
+    kept = runs[0][1][cc.ID["absent"]].id
+    assert _retention(env, policy, tmp_path / "media", (kept, case_id)) == 16
+    after = _saved(env)
+    assert next(iter(after[0][1].values())).id == kept and len(after[0][1]) == 1
+    (row,) = after[0][1].values()
+    assert (row.name, row.national_id, row.case_id, row.bucket) == ("", None, case_id, "absent")
+    assert [len(c) for _, c in after[1:]] == [16, 16]
+    assert _retention(env, policy, tmp_path / "media", None) == 0  # nothing left to do
+
+
+def _open_case(url: str) -> int:
+    async def read() -> int:
+        engine = make_engine(url)
+        try:
+            async with engine.connect() as conn:
+                return int((await conn.execute(select(Case.id).limit(1))).scalar_one())
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
