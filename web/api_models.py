@@ -17,11 +17,13 @@ class CaseSummary(BaseModel):
     category_scheme: str | None
     category_code: str | None
     student_name: str = Field(description="Masked, e.g. 张*明")
-    student_number: str = Field(description="Masked 学籍号")
-    school: str
-    class_name: str
-    grade: int
+    student_number: str = Field(description="Masked 学籍号; — for a child on no school roll (失学)")
+    school: str | None = Field(description="None for a child on no school roll (失学)")
+    class_name: str | None
+    grade: int | None
     village: str | None
+    township: str | None = Field(default=None, description="The township of the pupil's village")
+    kind: str = Field(default="dropout", description="dropout (辍学) or out_of_school (失学, never enrolled)")
     first_absent_on: date | None
     opened_at: datetime
     updated_at: datetime
