@@ -17,6 +17,7 @@ from domain.escalations import AlreadyAcknowledged, EscalationClosed, acknowledg
 from domain.student_flags import set_case_flags
 from domain.todo import todo
 from web.deps import CsrfViewer, CurrentViewer, PageError, Viewer, existing_id
+from web.out_of_school import enrolment_classes
 from web.render import SECURITY_HEADERS, render
 from web.timeline import EventDetails
 
@@ -69,6 +70,7 @@ async def case_page(
         flag_codes=flag_codes,
         category=category,
         decisions=offered_decisions(f.case, viewer.identity.staff),
+        enrol_classes=await enrolment_classes(viewer, f),
         fields=FIELDS,
         schemes=schemes,
         details=details,
@@ -102,6 +104,8 @@ def casework_router() -> APIRouter:
         message = (
             viewer.t(f"web.done.{done}") if done in FIELDS or done in ("acknowledged", "flags") else None
         )
+        if done == "enrolled":
+            message = viewer.t("out_of_school.enrol.done")
         return await case_page(request, viewer, case_id, message=message)
 
     @router.post("/cases/{case_id}/decisions")

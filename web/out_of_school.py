@@ -11,11 +11,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from domain.casefile import CaseFile
+from domain.decisions import NotAllowed
+from domain.enrolment import ENROL_ROLES, enrol_child
 from domain.errors import InvalidInput, NotInScope
+from domain.lifecycle import CaseStatus, can_transition
 from domain.out_of_school import ERROR, SEXES, OutOfSchoolChild, open_out_of_school_case
 from domain.roles import Role
+from domain.school_roll import OUT_OF_SCHOOL
 from storage.models import Area
-from web.deps import CsrfViewer, CurrentViewer, PageError, Viewer
+from web.deps import CsrfViewer, CurrentViewer, PageError, Viewer, existing_id
 from web.render import SECURITY_HEADERS, render
 
 MAX_FIELD = 600
@@ -53,6 +58,26 @@ async def _villages(viewer: Viewer) -> list[Area]:
     areas = await viewer.uow.directory.areas()
     scope = viewer.scope
     return [a for a in areas if a.level == "village" and (scope.everything or a.id in scope.village_ids)]
+
+
+async def enrolment_classes(viewer: Viewer, f: CaseFile) -> list[tuple[int, str]]:
+    """(class id, "school · class") the viewer may enrol the case's child in; empty when the case is not
+    a 失学 child's awaiting enrolment or the viewer does not record enrolments."""
+    staff = viewer.identity.staff
+    if (
+        f.case.kind != OUT_OF_SCHOOL
+        or f.school is not None
+        or Role(staff.role) not in ENROL_ROLES
+        or not can_transition(f.case.status, CaseStatus.RETURNED)
+    ):
+        return []
+    schools = {s.id: s for s in await viewer.uow.directory.schools()}
+    scope = viewer.scope
+    return [
+        (c.id, f"{schools[c.school_id].name} · {c.name}")
+        for c in await viewer.uow.directory.classes()
+        if c.school_id in schools and (scope.everything or c.school_id in scope.school_ids)
+    ]
 
 
 def _allowed(viewer: Viewer) -> None:
@@ -112,6 +137,45 @@ def out_of_school_router() -> APIRouter:
             return await _form(request, viewer, values, viewer.t(exc.code, **exc.params), 422)
         await viewer.uow.commit()
         response = RedirectResponse(f"/cases/{case.id}", status_code=303)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    @router.post("/cases/{case_id}/enrolment")
+    async def enrol(request: Request, case_id: int, viewer: CsrfViewer) -> Response:
+        from web.casework import case_page  # that module shows this one's enrolment form
+
+        form = await request.form()
+        services = viewer.services
+        try:
+            chosen = _text(form, "class")
+            if not (chosen.isdigit() and len(chosen) < 10):
+                raise InvalidInput(ERROR + "class")
+            try:
+                enrolled_on = date.fromisoformat(_text(form, "enrolled_on"))
+            except ValueError:
+                raise InvalidInput(ERROR + "enrolled_on") from None
+            await enrol_child(
+                viewer.uow,
+                viewer.scope,
+                viewer.actor,
+                viewer.identity.staff,
+                existing_id(case_id),
+                int(chosen),
+                enrolled_on,
+                now=viewer.now,
+                policy=services.policy,
+                tz=services.tz,
+            )
+        except NotInScope:
+            await viewer.deny()
+        except NotAllowed:
+            await viewer.deny(403)
+        except InvalidInput as exc:
+            await viewer.discard()
+            text = viewer.t(exc.code, **exc.params)
+            return await case_page(request, viewer, case_id, message=text, error=True, status_code=422)
+        await viewer.uow.commit()
+        response = RedirectResponse(f"/cases/{case_id}?done=enrolled", status_code=303)
         response.headers.update(SECURITY_HEADERS)
         return response
 

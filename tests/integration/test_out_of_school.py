@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from domain.audit import Actor
+from domain.decisions import NotAllowed
+from domain.enrolment import enrol_child
 from domain.errors import InvalidInput, NotInScope
 from domain.identity import id_check_char
 from domain.invariant import silent_cases
@@ -237,3 +239,68 @@ async def test_without_a_township_officer_the_county_owns_the_case(
     case = await open_case(uow_factory, world, clock, policy, who="county")
     assert case.responsible_teacher_id == world.staff["county"].id
     assert case.status == CaseStatus.SUSPECTED
+
+
+async def enrol(
+    uow_factory: UnitOfWorkFactory, world: World, clock: Any, policy: Policy, case: Case, who: str, **kw: Any
+) -> Case:
+    async with uow_factory() as uow:
+        staff = await uow.directory.staff(world.staff[who].id)
+        assert staff is not None
+        done = await enrol_child(
+            uow,
+            await scope_for(uow, staff),
+            Actor(staff.id, f"test:{who}"),
+            staff,
+            case.id,
+            kw.get("class_id", world.class_a.id),
+            kw.get("enrolled_on", clock.now().astimezone(TZ).date()),
+            now=clock.now(),
+            policy=policy,
+            tz=TZ,
+        )
+        await uow.commit()
+    return done
+
+
+async def test_enrolment_puts_the_child_on_the_class_roll_and_starts_retention(
+    uow_factory: UnitOfWorkFactory, world: World, clock: Any, policy: Policy
+) -> None:
+    case = await open_case(uow_factory, world, clock, policy)
+    clock.advance(timedelta(days=5))
+    done = await enrol(uow_factory, world, clock, policy, case, "township")
+    assert done.status == CaseStatus.RETENTION and done.kind == "out_of_school"
+    assert done.returned_on == clock.now().astimezone(TZ).date()
+    assert done.responsible_teacher_id == world.staff["teacher_a"].id  # the class teacher from now on
+    async with uow_factory() as uow:
+        pupil = await uow.students.get(case.student_id)
+        assert pupil is not None
+        assert (pupil.school_id, pupil.class_id) == (world.school.id, world.class_a.id)
+        teacher = await uow.directory.staff(world.staff["teacher_a"].id)
+        assert teacher is not None
+        assert await uow.cases.in_scope(await scope_for(uow, teacher), case.id) is not None
+        kinds = [e.kind for e in await uow.cases.events(case.id)]
+        assert kinds[-3:] == ["enrolled", "owner_changed", "retention_started"]
+        assert await silent_cases(uow) == []
+    wanted = await pending(uow_factory, case.id)
+    assert ("retention_check", world.staff["teacher_a"].id) in wanted
+
+
+async def test_enrolment_is_refused_for_a_cadre_a_future_day_and_a_class_elsewhere(
+    uow_factory: UnitOfWorkFactory, world: World, clock: Any, policy: Policy
+) -> None:
+    case = await open_case(uow_factory, world, clock, policy)
+    with pytest.raises(NotAllowed):
+        await enrol(uow_factory, world, clock, policy, case, "cadre_a")
+    tomorrow = clock.now().astimezone(TZ).date() + timedelta(days=1)
+    with pytest.raises(InvalidInput) as refused:
+        await enrol(uow_factory, world, clock, policy, case, "township", enrolled_on=tomorrow)
+    assert refused.value.code == "out_of_school.error.enrolled_in_future"
+    with pytest.raises(InvalidInput) as refused:
+        await enrol(uow_factory, world, clock, policy, case, "township", class_id=999_999)
+    assert refused.value.code == "out_of_school.error.class"
+    async with uow_factory() as uow:
+        unchanged = await uow.cases.get(case.id)
+        pupil = await uow.students.get(case.student_id)
+        assert unchanged is not None and pupil is not None
+        assert unchanged.status == "suspected" and pupil.class_id is None

@@ -111,3 +111,28 @@ async def test_a_principal_does_not_see_a_child_on_no_roll_but_the_county_does(
     assert "未入学" not in (await principal.get("/cases")).text
     officer = await as_user("county")
     assert (await officer.get(url)).status_code == 200
+
+
+async def test_the_township_officer_records_the_enrolment_on_the_case_page(
+    as_user: AsUser, county: County, uow_factory: UnitOfWorkFactory
+) -> None:
+    client = await as_user("township")
+    form = await client.get("/out-of-school/new")
+    url = (await client.post("/out-of-school", data=child_form(county, csrf_of(form.text)))).headers[
+        "location"
+    ]
+    page = await client.get(url)
+    assert 'id="enrol"' in page.text and "五年级(1)班" in page.text and "七年级(1)班" not in page.text
+    data = {
+        "csrf_token": csrf_of(page.text),
+        "class": str(county.world.class_a.id),
+        "enrolled_on": "2026-10-13",
+    }
+    future = await client.post(f"{url}/enrolment", data={**data, "enrolled_on": "2026-12-01"})
+    assert future.status_code == 422 and "入学日期不能晚于今天" in future.text
+    reply = await client.post(f"{url}/enrolment", data=data)
+    assert reply.status_code == 303, reply.text
+    done = await client.get(reply.headers["location"])
+    assert "已登记入学" in done.text and "未入学" not in done.text and 'id="enrol"' not in done.text
+    principal = await as_user("principal")  # the child is a pupil of the principal's school now
+    assert (await principal.get(url)).status_code == 200
