@@ -170,6 +170,7 @@ def api_router() -> APIRouter:
             overdue_total=o.overdue_total,
             enrolled=o.enrolled,
             dropped_out=o.dropped_out,
+            out_of_school=o.out_of_school,
             retention_rate=o.retention_rate,
             as_of=o.as_of,
         )

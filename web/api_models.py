@@ -81,7 +81,7 @@ class CategoryCountOut(BaseModel):
 
 
 class SchoolOverdue(BaseModel):
-    school_id: int
+    school_id: int = Field(description="0 (school empty): cases of children on no school roll (失学)")
     school: str
     overdue: int
 
@@ -103,6 +103,10 @@ class Statistics(BaseModel):
     overdue_total: int
     enrolled: int
     dropped_out: int
+    out_of_school: int = Field(
+        default=0,
+        description="失学 children (never enrolled) still out of school, counted apart from dropouts",
+    )
     retention_rate: float | None = Field(description="(enrolled − pupils in the dropout ledger) / enrolled")
     as_of: datetime | None = Field(
         default=None,

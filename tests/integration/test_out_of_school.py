@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from domain.audit import Actor
+from domain.cases import change_status
 from domain.decisions import NotAllowed
 from domain.enrolment import enrol_child
 from domain.errors import InvalidInput, NotInScope
@@ -21,6 +22,7 @@ from domain.policy import Policy
 from domain.reminders import replan_all
 from domain.school_roll import is_placeholder
 from domain.scope import scope_for
+from domain.stats import Overview, overview
 from storage import outbox
 from storage.models import Case, Reminder
 from storage.scope import Scope
@@ -304,3 +306,36 @@ async def test_enrolment_is_refused_for_a_cadre_a_future_day_and_a_class_elsewhe
         pupil = await uow.students.get(case.student_id)
         assert unchanged is not None and pupil is not None
         assert unchanged.status == "suspected" and pupil.class_id is None
+
+
+async def test_the_overview_counts_out_of_school_children_apart_from_dropouts(
+    uow_factory: UnitOfWorkFactory, world: World, clock: Any, policy: Policy
+) -> None:
+    async def numbers(who: str) -> Overview:
+        async with uow_factory() as uow:
+            staff = await uow.directory.staff(world.staff[who].id)
+            assert staff is not None
+            return await overview(uow, await scope_for(uow, staff), now=clock.now(), tz=TZ)
+
+    before = await numbers("county")
+    case = await open_case(uow_factory, world, clock, policy)
+    async with uow_factory() as uow:  # confirmed out of school: on the dropout-ledger statuses, not a dropout
+        found = await uow.cases.get(case.id)
+        assert found is not None
+        await change_status(uow, found, CaseStatus.VERIFYING, Actor.system("test"), now=clock.now())
+        await change_status(
+            uow, found, CaseStatus.DROPPED_OUT, Actor.system("test"), now=clock.now(), policy=policy, tz=TZ
+        )
+        await uow.commit()
+    after = await numbers("county")
+    assert (after.out_of_school, after.dropped_out, after.enrolled) == (
+        1,
+        before.dropped_out,
+        before.enrolled,
+    )
+    assert (await numbers("township")).out_of_school == 1
+    assert (await numbers("principal")).out_of_school == 0
+    clock.advance(timedelta(days=1))
+    await enrol(uow_factory, world, clock, policy, case, "township")
+    enrolled = await numbers("county")
+    assert (enrolled.out_of_school, enrolled.enrolled) == (0, before.enrolled + 1)
