@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from domain.audit import Actor, audit
 from domain.errors import NotInScope
 from domain.monthly_report import Delivery, ReportBot, ReportServices
+from domain.out_of_school_figures import out_of_school_figures
 from domain.policy import Policy
 from domain.quarterly_review import Period, QuarterlyReview, quarterly_review
 from domain.quarterly_workbook import file_name, write_quarterly_review
@@ -39,7 +40,9 @@ async def _review(
     area = await uow.directory.area(staff.area_id) if staff.area_id else None
     name = area.name if area is not None else t("zh_CN", "quarterly.all_areas")
     schools = await ReportingRepository(uow.session).schools(scope)
-    return await quarterly_review(uow, schools, period, area_name=name, now=now, tz=tz)
+    review = await quarterly_review(uow, schools, period, area_name=name, now=now, tz=tz)
+    review.out_of_school = await out_of_school_figures(uow, scope, period.first, period.end, tz=tz)
+    return review
 
 
 def review_due(now: datetime, policy: Policy, tz: ZoneInfo) -> Period | None:

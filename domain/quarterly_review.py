@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.monthly_numbers import LISTED, MonthlyNumbers, tally
+from domain.out_of_school_figures import TownshipOutOfSchool
 from storage.ledger_queries import LedgerQueries
 from storage.models import Area, School
 from storage.report_confirmations import ConfirmationQueries
@@ -92,6 +93,8 @@ class QuarterlyReview:
     period: Period
     area_name: str
     schools: list[SchoolReview]
+    # 失学 children (never enrolled) per township, apart from the schools' dropouts (issue 16)
+    out_of_school: list[TownshipOutOfSchool] = field(default_factory=list)
 
     def total(self, key: str) -> int:
         return sum(getattr(s, key) for s in self.schools)

@@ -1,5 +1,5 @@
-"""The workbook of the 一季度一复核: one row per school with totals, the county's sign-off block, and the
-schools' monthly reports not confirmed."""
+"""The workbook of the 一季度一复核: one row per school with totals, the county's sign-off block, the
+schools' monthly reports not confirmed, and the 失学 children per township."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from domain.out_of_school_figures import FIGURES as OUT_OF_SCHOOL_FIGURES
 from domain.quarterly_review import FIGURES, QuarterlyReview
 from domain.sheets import Column, Sheet, SignOff, write_xlsx
 from i18n import t
@@ -56,6 +57,29 @@ def _missing_sheet(review: QuarterlyReview) -> Sheet:
     )
 
 
+def _out_of_school_sheet(review: QuarterlyReview) -> Sheet:
+    """失学 children per township: they have no school, so they are not in the schools' rows."""
+
+    async def rows() -> AsyncIterator[Sequence[Any]]:
+        for seq, row in enumerate(review.out_of_school, start=1):
+            yield [seq, row.township, *(getattr(row, k) for k in OUT_OF_SCHOOL_FIGURES)]
+        yield [
+            None,
+            t(LANGUAGE, "quarterly.total"),
+            *(sum(getattr(r, k) for r in review.out_of_school) for k in OUT_OF_SCHOOL_FIGURES),
+        ]
+
+    return Sheet(
+        title=t(LANGUAGE, "out_of_school.quarterly.sheet"),
+        columns=[
+            Column(t(LANGUAGE, "quarterly.col.seq"), 6, "int"),
+            Column(t(LANGUAGE, "quarterly.col.township"), 12),
+            *(Column(t(LANGUAGE, f"out_of_school.col.{k}"), 12, "int") for k in OUT_OF_SCHOOL_FIGURES),
+        ],
+        rows=rows(),
+    )
+
+
 def _signoff(review: QuarterlyReview, reported_on: date) -> SignOff:
     """The county bureau signs and stamps its review; the people sign by hand."""
     return SignOff(
@@ -75,7 +99,8 @@ async def write_quarterly_review(
 ) -> None:
     """The .xlsx: figures per school, totals and the sign-off block, then the unconfirmed reports. No
     pupil appears in it, so it is the same for every reader."""
-    await write_xlsx(path, [_review_sheet(review, _signoff(review, reported_on)), _missing_sheet(review)], tz)
+    sheets = [_review_sheet(review, _signoff(review, reported_on)), _missing_sheet(review)]
+    await write_xlsx(path, [*sheets, _out_of_school_sheet(review)], tz)
 
 
 def file_name(review: QuarterlyReview) -> str:

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, ScalarSelect, Select, String, case, func, 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEntry, Case, CaseEvent, Code, School, SchoolClass, Staff, Student, StudentFlag
-from storage.reporting import Cadre, CaseFilter, OverdueRules, Teacher, Village, filtered_cases
+from storage.reporting import Cadre, CaseFilter, OverdueRules, Teacher, Township, Village, filtered_cases
 from storage.scope import Scope
 
 CHUNK = 500
@@ -253,6 +253,32 @@ class LedgerQueries:
             .where(Student.school_id == school_id, CaseEvent.occurred_at < until, Case.kind == "dropout")
             .order_by(CaseEvent.case_id, CaseEvent.occurred_at, CaseEvent.id)
         )
+        return (await self.session.execute(q)).all()
+
+    async def out_of_school_events(
+        self, village_ids: Collection[int] | None, until: datetime
+    ) -> Sequence[Any]:
+        """(township id, township name, case id, event kind, occurred_at, from, to) of the 失学 cases whose
+        child lives in one of `village_ids` (None: everywhere), before `until`, in order per case."""
+        q = (
+            select(
+                Township.id,
+                Township.name,
+                CaseEvent.case_id,
+                CaseEvent.kind,
+                CaseEvent.occurred_at,
+                CaseEvent.from_status,
+                CaseEvent.to_status,
+            )
+            .join(Case, Case.id == CaseEvent.case_id)
+            .join(Student, Student.id == Case.student_id)
+            .join(Village, Village.id == Student.home_village_id)
+            .join(Township, Township.id == Village.parent_id)
+            .where(Case.kind == "out_of_school", CaseEvent.occurred_at < until)
+            .order_by(Township.name, Township.id, CaseEvent.case_id, CaseEvent.occurred_at, CaseEvent.id)
+        )
+        if village_ids is not None:
+            q = q.where(Student.home_village_id.in_(sorted(village_ids)))
         return (await self.session.execute(q)).all()
 
     async def school_cases(self, school_id: int, ids: Collection[int]) -> Sequence[Any]:

@@ -4,10 +4,12 @@ officer with the village cadre, seen only through the village, reminded and esca
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from openpyxl import load_workbook
 
 from domain.audit import Actor
 from domain.cases import change_status
@@ -18,7 +20,10 @@ from domain.identity import id_check_char
 from domain.invariant import silent_cases
 from domain.lifecycle import CaseStatus
 from domain.out_of_school import OutOfSchoolChild, open_out_of_school_case
+from domain.out_of_school_figures import TownshipOutOfSchool, out_of_school_figures
 from domain.policy import Policy
+from domain.quarterly_delivery import export_quarterly_review
+from domain.quarterly_review import Period
 from domain.reminders import replan_all
 from domain.school_roll import is_placeholder
 from domain.scope import scope_for
@@ -339,3 +344,44 @@ async def test_the_overview_counts_out_of_school_children_apart_from_dropouts(
     await enrol(uow_factory, world, clock, policy, case, "township")
     enrolled = await numbers("county")
     assert (enrolled.out_of_school, enrolled.enrolled) == (0, before.enrolled + 1)
+
+
+async def test_the_quarterly_review_counts_out_of_school_children_per_township(
+    uow_factory: UnitOfWorkFactory, world: World, clock: Any, policy: Policy, tmp_path: Path
+) -> None:
+    period = Period.quarter_of(clock.now().astimezone(TZ).date())
+    case = await open_case(uow_factory, world, clock, policy)
+
+    async def figures() -> list[TownshipOutOfSchool]:
+        async with uow_factory() as uow:
+            staff = await uow.directory.staff(world.staff["county"].id)
+            assert staff is not None
+            scope = await scope_for(uow, staff)
+            return await out_of_school_figures(uow, scope, period.first, period.end, tz=TZ)
+
+    [row] = await figures()
+    assert (row.township, row.new, row.enrolled, row.still_out) == ("示范镇", 1, 0, 1)
+    clock.advance(timedelta(days=2))
+    await enrol(uow_factory, world, clock, policy, case, "township")
+    [row] = await figures()
+    assert (row.new, row.enrolled, row.still_out) == (1, 1, 0)
+    path = tmp_path / "review.xlsx"
+    async with uow_factory() as uow:
+        staff = await uow.directory.staff(world.staff["county"].id)
+        assert staff is not None
+        review = await export_quarterly_review(
+            uow,
+            await scope_for(uow, staff),
+            Actor(staff.id, "test"),
+            staff,
+            period,
+            path,
+            now=clock.now(),
+            tz=TZ,
+        )
+        await uow.commit()
+    # The school's figures do not count the 失学 child, now its pupil, as a suspected dropout.
+    assert review.total("new_suspected") == 0
+    sheet = load_workbook(path)["失学儿童(按乡镇)"]
+    values = [[c.value for c in r] for r in sheet.iter_rows()]
+    assert ["示范镇", 1, 1] == values[1][1:4]
