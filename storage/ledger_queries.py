@@ -23,6 +23,7 @@ VISIT_TOKEN = "visit:"  # a visit in the `events` of stream_entered
 _PUPIL_COLUMNS = (
     Case.number,
     Case.status,
+    Case.kind.label("case_kind"),  # dropout | out_of_school (失学: school and class are None)
     Student.name.label("name"),
     Student.student_number,
     School.name.label("school"),
@@ -114,7 +115,10 @@ class LedgerQueries:
             )
             .outerjoin(Teacher, Teacher.id == Case.responsible_teacher_id)
             .outerjoin(Cadre, Cadre.id == Case.responsible_cadre_id)
-            .order_by(School.code, SchoolClass.grade, SchoolClass.id, Case.opened_at, Case.id)
+            # Children on no school roll (失学) after the schools', on both databases alike.
+            .order_by(
+                School.id.is_(None), School.code, SchoolClass.grade, SchoolClass.id, Case.opened_at, Case.id
+            )
         )
 
     def stream_suspected(
@@ -216,11 +220,11 @@ class LedgerQueries:
             .join(numbered, numbered.c.event_id == CaseEvent.id)
             .join(Case, Case.id == CaseEvent.case_id)
             .join(Student, Student.id == Case.student_id)
-            .join(School, School.id == Student.school_id)
-            .join(SchoolClass, SchoolClass.id == Student.class_id)
+            .outerjoin(School, School.id == Student.school_id)
+            .outerjoin(SchoolClass, SchoolClass.id == Student.class_id)
             .outerjoin(Staff, Staff.id == CaseEvent.actor_id)
             .where(Case.id.in_(cases))
-            .order_by(School.code, Case.number, CaseEvent.occurred_at, CaseEvent.id)
+            .order_by(School.id.is_(None), School.code, Case.number, CaseEvent.occurred_at, CaseEvent.id)
         )
         if since is not None:
             q = q.where(CaseEvent.occurred_at >= since)

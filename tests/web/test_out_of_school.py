@@ -13,6 +13,7 @@ from storage.models import AuditEntry, Case
 from storage.uow import UnitOfWorkFactory
 from tests.web.conftest import AsUser, csrf_of
 from tests.web.county import County
+from tests.web.test_exports import rows_of, sheet_of
 
 SNAKE = re.compile(r"\b(out_of_school|web)\.[a-z_.]+\b")  # a catalog key that leaked untranslated
 FIRST17 = "43052120160305123"
@@ -136,3 +137,17 @@ async def test_the_township_officer_records_the_enrolment_on_the_case_page(
     assert "已登记入学" in done.text and "未入学" not in done.text and 'id="enrol"' not in done.text
     principal = await as_user("principal")  # the child is a pupil of the principal's school now
     assert (await principal.get(url)).status_code == 200
+
+
+async def test_the_suspected_ledger_lists_the_child_with_its_kind_and_no_school(
+    as_user: AsUser, county: County
+) -> None:
+    client = await as_user("township")
+    form = await client.get("/out-of-school/new")
+    await client.post("/out-of-school", data=child_form(county, csrf_of(form.text)))
+    for user in ("county", "admin"):  # the admin may export ID numbers: still no internal number
+        rows = rows_of(await sheet_of(as_user, user, "/exports/suspected.xlsx"))
+        [child] = [r for r in rows if r["类型"] == "失学"]
+        assert (child["学校"], child["学籍号"], child["家庭所在村(居)"]) == ("—/未入学", "—", "东山村")
+        assert {r["类型"] for r in rows} == {"辍学", "失学"}
+        assert rows[-1] is child  # after the schools' pupils
