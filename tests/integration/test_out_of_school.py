@@ -28,6 +28,7 @@ from domain.reminders import replan_all
 from domain.school_roll import is_placeholder
 from domain.scope import scope_for
 from domain.stats import Overview, overview
+from domain.visits import ILL, PHONE, VisitReport, record_visit
 from storage import outbox
 from storage.models import Case, Reminder
 from storage.scope import Scope
@@ -385,3 +386,35 @@ async def test_the_quarterly_review_counts_out_of_school_children_per_township(
     sheet = load_workbook(path)["失学儿童(按乡镇)"]
     values = [[c.value for c in r] for r in sheet.iter_rows()]
     assert ["示范镇", 1, 1] == values[1][1:4]
+
+
+async def test_the_village_cadre_records_a_visit_and_the_case_is_being_verified(
+    uow_factory: UnitOfWorkFactory, world: World, clock: Any, policy: Policy
+) -> None:
+    case = await open_case(uow_factory, world, clock, policy)
+    async with uow_factory() as uow:
+        cadre = await uow.directory.staff(world.staff["cadre_a"].id)
+        assert cadre is not None
+        report = VisitReport(
+            case_id=case.id,
+            visited_on=clock.now().astimezone(TZ).date(),
+            met="guardian",
+            outcome=ILL,
+            mode=PHONE,
+            visitors=[world.staff["township"].id],
+        )
+        await record_visit(
+            uow,
+            await scope_for(uow, cadre),
+            Actor(cadre.id, "test:cadre"),
+            report,
+            now=clock.now(),
+            policy=policy,
+            tz=TZ,
+        )
+        await uow.commit()
+    async with uow_factory() as uow:
+        found = await uow.cases.get(case.id)
+        assert found is not None and found.status == CaseStatus.VERIFYING
+        assert found.next_step == "verify"  # the outcome is the township officer's to decide
+    assert ("verify", world.staff["township"].id) in await pending(uow_factory, case.id)
