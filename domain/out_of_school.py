@@ -123,10 +123,12 @@ async def open_out_of_school_case(
     tz: ZoneInfo,
     evidence: dict[str, Any] | None = None,
     scope: Scope | None = None,
+    found_by: str | None = None,
 ) -> Case:
     """Opens a suspected 失学 case for a child on no school roll, owned by the township officer of the
     child's village with the village's cadre. `evidence` (a cross-check's run id and list/row codes) is
-    kept on the timeline as a "crosscheck_match" event. With `scope`, a village outside it is refused.
+    kept on the timeline as a "crosscheck_match" event; `found_by` ("canvass": 铁脚板摸排) goes on the
+    "opened" event. With `scope`, a village outside it is refused.
     Refused with InvalidInput: a village that is not one, a birth date in the future, a child outside
     the compulsory-education ages, a bad ID number, a child on a school roll, a second open case."""
     today = now.astimezone(tz).date()
@@ -153,7 +155,8 @@ async def open_out_of_school_case(
     )
     uow.session.add(case)
     await uow.flush()
-    add_event(uow, case, "opened", actor, now, to_status=case.status, case_kind=OUT_OF_SCHOOL)
+    found = found_by or ("crosscheck" if evidence is not None else None)
+    add_event(uow, case, "opened", actor, now, to_status=case.status, case_kind=OUT_OF_SCHOOL, found_by=found)
     if evidence is not None:
         match = add_event(uow, case, "crosscheck_match", actor, now)
         match.data = dict(evidence)

@@ -127,8 +127,8 @@ def out_of_school_router() -> APIRouter:
                 now=viewer.now,
                 policy=services.policy,
                 tz=services.tz,
-                evidence={"source": "canvass"},
                 scope=viewer.scope,
+                found_by="canvass",
             )
         except NotInScope:
             await viewer.deny()

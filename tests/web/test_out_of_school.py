@@ -57,6 +57,8 @@ async def test_a_township_officer_registers_a_child_and_the_case_shows_no_school
         case = await uow.session.scalar(select(Case).where(Case.kind == "out_of_school"))
         assert case is not None and case.status == "suspected"
         assert case.responsible_teacher_id == county.staff["township"].id
+        events = await uow.cases.events(case.id)
+        assert [(e.kind, e.data.get("found_by")) for e in events] == [("opened", "canvass")]
         created = await uow.session.scalar(
             select(AuditEntry).where(AuditEntry.action == "create", AuditEntry.entity_id == str(case.id))
         )
