@@ -12,7 +12,14 @@ from zoneinfo import ZoneInfo
 
 from domain.area_review import GROUPS, SCHOOL_LEVELS, SUMMED, group_rows
 from domain.quarterly_review import QuarterlyReview
-from domain.quarterly_workbook import LANGUAGE, column, missing_sheet, school_sheet, signoff
+from domain.quarterly_workbook import (
+    LANGUAGE,
+    column,
+    missing_sheet,
+    out_of_school_sheet,
+    school_sheet,
+    signoff,
+)
 from domain.review_periods import Span
 from domain.sheets import Sheet, SignOff, write_xlsx
 from i18n import t
@@ -57,6 +64,7 @@ async def write_area_review(
         _summary_sheet(review, kind, block),
         school_sheet(review, None, SCHOOL_LEVELS[kind], t(LANGUAGE, "quarterly.school_sheet")),
         missing_sheet(review, SCHOOL_LEVELS[kind]),
+        out_of_school_sheet(review),
     ]
     await write_xlsx(path, sheets, tz)
 

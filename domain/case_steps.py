@@ -8,7 +8,7 @@ invariant (domain.invariant) are all read from here. Official rules are cited wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -95,6 +95,9 @@ class CaseFacts:
     acks: dict[str, Ack] = field(default_factory=dict)  # escalation identity -> acknowledgement
     people: dict[str, tuple[int, ...]] = field(default_factory=dict)  # role -> active staff ids
     roles: dict[int, str] = field(default_factory=dict)  # staff id -> role
+    # A child on no school roll (失学, not yet enrolled): no school and no principal; the township owns
+    # the case and the village cadre visits (see `_school_less`).
+    school_less: bool = False
 
     @property
     def visit_logged(self) -> bool:
@@ -223,12 +226,13 @@ def _escalated(f: CaseFacts, policy: Policy, tz: ZoneInfo) -> list[Step]:
     县级教育主管部门和乡镇政府), the township or county orders compliance (义务教育法 Art. 58, DOMAIN.md §3),
     then refers the case to the justice route and follows it up."""
     sp = policy.steps
-    if f.reported_at is None:
+    if f.reported_at is None and not f.school_less:  # a child with no school: no school's report
         due = f.status_since + sp.report_within  # asked at once, due within report_within
         return [Step(REPORT, due, "principal", stamp(f.status_since), remind_at=f.status_since)]
+    reported = f.reported_at or f.status_since
     if f.order_due is None:
-        due = f.reported_at + sp.order_within
-        return [Step(ORDER, due, "township_officer", stamp(f.reported_at), remind_at=f.reported_at)]
+        due = reported + sp.order_within
+        return [Step(ORDER, due, "township_officer", stamp(reported), remind_at=reported)]
     if f.referred_at is None:
         due = datetime.combine(f.order_due + timedelta(days=1), time(0, 0), tz)
         return [Step(COMPLIANCE_CHECK, due, "township_officer", f.order_due.isoformat())]
@@ -293,8 +297,28 @@ def _cleared(f: CaseFacts, policy: Policy, tz: ZoneInfo) -> list[Step]:
     ]
 
 
+def _school_less(steps: list[Step]) -> list[Step]:
+    """A 失学 child has no school: what a principal would do falls to the township officer, the village
+    cadre is told of every step of the owner (the cadre visits, the township officer owns the case), and
+    the class-based move (an absence becoming suspected after school days) never applies."""
+    return [
+        replace(
+            s,
+            actor="township_officer" if s.actor == "principal" else s.actor,
+            with_cadre=s.with_cadre or s.actor == OWNER,
+        )
+        for s in steps
+        if s.kind != PROMOTE
+    ]
+
+
 def pending_steps(f: CaseFacts, policy: Policy, tz: ZoneInfo) -> list[Step]:
     """Everything the case is waiting for, by status (DOMAIN.md §3)."""
+    steps = _pending_steps(f, policy, tz)
+    return _school_less(steps) if f.school_less else steps
+
+
+def _pending_steps(f: CaseFacts, policy: Policy, tz: ZoneInfo) -> list[Step]:
     status = CaseStatus(f.status)
     if status in (S.ABSENT, S.SUSPECTED):
         return _awaiting_verification(f, policy, tz, status)

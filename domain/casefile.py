@@ -10,6 +10,7 @@ from domain.audit import Actor, audit
 from domain.errors import NotInScope
 from domain.identity import mask_name, mask_student_number
 from domain.pii_text import mask_identifiers, mask_in
+from domain.school_roll import DROPOUT, is_placeholder
 from domain.stats import OVERDUE_RULES, is_overdue
 from storage.models import Attachment, Case, CaseEvent, Escalation, Reminder, School, SchoolClass, Student
 from storage.reporting import CaseFilter, ReportingRepository
@@ -19,6 +20,11 @@ from storage.uow import UnitOfWork
 MAX_PER_PAGE = 200
 
 
+def shown_record_number(student_number: str) -> str:
+    """A 学籍号 masked for display; "—" for the internal number of a child on no school roll."""
+    return "—" if is_placeholder(student_number) else mask_student_number(student_number)
+
+
 @dataclass(frozen=True)
 class CaseListItem:
     """One row of the case list; the name is masked (the full name is on the audited case page)."""
@@ -26,10 +32,10 @@ class CaseListItem:
     id: int
     number: str
     student_label: str
-    student_number: str
-    school: str
-    class_name: str
-    grade: int
+    student_number: str  # masked 学籍号; "—" for a child on no school roll
+    school: str | None  # None: on no school roll (失学), shown as "—/未入学"
+    class_name: str | None
+    grade: int | None
     village: str | None
     status: str
     category_scheme: str | None
@@ -38,6 +44,8 @@ class CaseListItem:
     opened_at: datetime
     updated_at: datetime
     overdue: bool
+    kind: str = DROPOUT  # dropout | out_of_school (domain.school_roll)
+    township: str | None = None  # the village's township (where a 失学 child is placed)
 
 
 @dataclass(frozen=True)
@@ -72,7 +80,7 @@ async def list_cases(
             id=case.id,
             number=case.number,
             student_label=student.name if full_names else mask_name(student.name),
-            student_number=mask_student_number(student.student_number),
+            student_number=shown_record_number(student.student_number),
             school=school,
             class_name=class_name,
             grade=grade,
@@ -84,8 +92,10 @@ async def list_cases(
             opened_at=case.opened_at,
             updated_at=case.updated_at,
             overdue=is_overdue(case, now),
+            kind=case.kind,
+            township=township,
         )
-        for case, student, school, class_name, grade, village in rows
+        for case, student, school, class_name, grade, village, township in rows
     ]
     return CasePage(items=items, total=total, page=page, per_page=per_page)
 
@@ -124,8 +134,8 @@ class CaseFile:
 
     case: Case
     student: Student
-    school: School
-    school_class: SchoolClass
+    school: School | None  # None for a child on no school roll (失学)
+    school_class: SchoolClass | None
     village: str | None
     teacher: str | None
     cadre: str | None
@@ -135,6 +145,12 @@ class CaseFile:
     reminders: list[tuple[Reminder, str]]
     overdue: bool
     escalations: list[tuple[Escalation, str | None]] = field(default_factory=list)  # and who took it on
+    township: str | None = None  # the township of the pupil's village
+
+    @property
+    def student_number(self) -> str:
+        """The masked 学籍号, "—" for a child on no school roll (the internal number is no 学籍号)."""
+        return shown_record_number(self.student.student_number)
 
     @property
     def reason(self) -> str | None:
@@ -162,7 +178,7 @@ async def open_case_file(
 ) -> CaseFile:
     """The whole case for someone whose scope covers it; every view is audited (DOMAIN.md §8).
     Raises NotInScope (audited as "denied") otherwise; the caller commits in both cases."""
-    case, student, school, school_class, village, teacher, cadre = await _in_scope_or_denied(
+    case, student, school, school_class, village, teacher, cadre, township = await _in_scope_or_denied(
         uow, scope, actor, case_id, now
     )
     repo = ReportingRepository(uow.session)
@@ -192,6 +208,7 @@ async def open_case_file(
         reminders=[(r, n) for r, n in await repo.reminders(case.id)],
         overdue=is_overdue(case, now),
         escalations=await _escalations(uow, case.id),
+        township=township,
     )
 
 

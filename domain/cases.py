@@ -99,7 +99,7 @@ def check_past_date(day: date, now: datetime, tz: ZoneInfo, field_name: str) -> 
         raise InvalidInput("date_too_old", field=field_name)
 
 
-async def _cadre_of(uow: UnitOfWork, student: Student) -> int | None:
+async def cadre_of(uow: UnitOfWork, student: Student) -> int | None:
     """The cadre of the pupil's home village."""
     if student.home_village_id is None:
         return None
@@ -191,6 +191,8 @@ async def report_absence(
     were back in school, cleared, or closed within this school year). Returns (case, created).
     The same absence reported again raises AbsenceAlreadyReported, before anything is written."""
     student = await student_in_scope(uow, scope, actor, report.student_id, now)
+    if student.school_id is None:  # a child on no roll is a 失学 case (domain.out_of_school), not absent
+        raise InvalidInput("not_on_roll")
     check_past_date(report.absent_since, now, tz, "absent_since")
     if report.reason_code is not None and await uow.codes.get(REASON_SCHEME, report.reason_code) is None:
         raise InvalidInput("unknown_code", value=report.reason_code)
@@ -235,7 +237,7 @@ async def report_absence(
         category_code=report.reason_code,
         reason=report.note,
         responsible_teacher_id=await default_owner(uow, student, actor.staff_id),
-        responsible_cadre_id=await _cadre_of(uow, student),
+        responsible_cadre_id=await cadre_of(uow, student),
         first_absent_on=report.absent_since,
         opened_at=now,
         updated_at=now,

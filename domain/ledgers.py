@@ -25,6 +25,7 @@ from domain.ledger_text import (
 )
 from domain.lifecycle import DROPOUT_LEDGER, SUSPECTED_LEDGER
 from domain.pii_text import mask_identifiers
+from domain.school_roll import NOT_SHOWN, is_placeholder
 from domain.sheets import Column, Sheet, write_csv, write_xlsx
 from domain.stats import OVERDUE_RULES
 from i18n import t
@@ -66,6 +67,9 @@ _CLASSIFIED = [
     ("flags", 26, "text"),
 ]
 _RESPONSIBLE = [("teacher", 10, "text"), ("cadre", 10, "text")]
+# 辍学 | 失学, last: one ledger of 疑似辍学(失学) children, as the 2024 notice names it, the kind told apart
+# (a 失学 child, never enrolled, reads "—/未入学" for the school and "—" for the 学籍号).
+CASE_KIND = ("case_kind", 8, "text")
 COLUMNS: dict[str, list[tuple[str, int, str]]] = {
     "suspected": [
         *_PUPIL,
@@ -77,6 +81,7 @@ COLUMNS: dict[str, list[tuple[str, int, str]]] = {
         ("opened_on", 12, "date"),
         ("verification_due", 12, "date"),
         ("updated_at", 17, "datetime"),
+        CASE_KIND,
     ],
     "dropout": [
         *_PUPIL,
@@ -92,6 +97,7 @@ COLUMNS: dict[str, list[tuple[str, int, str]]] = {
         *_RESPONSIBLE,
         ("opened_on", 12, "date"),
         ("updated_at", 17, "datetime"),
+        CASE_KIND,
     ],
     "persuasion": [
         *_PUPIL,
@@ -108,6 +114,7 @@ COLUMNS: dict[str, list[tuple[str, int, str]]] = {
         ("case_status", 14, "text"),
         ("recorder", 10, "text"),
         ("recorded_at", 17, "datetime"),
+        CASE_KIND,
     ],
 }
 
@@ -124,10 +131,17 @@ def title(kind: str, language: str = LEDGER_LANGUAGE) -> str:
     return t(language, f"ledger.{kind}.title")
 
 
+def _record_number(number: str, lb: LedgerLabels) -> str:
+    """The 学籍号 (masked unless authorised); "—" for a 失学 child, whose internal number is none."""
+    if is_placeholder(number):
+        return NOT_SHOWN
+    return number if lb.pii else mask_student_number(number)
+
+
 def _identity_cells(row: Any, lb: LedgerLabels) -> list[Any]:
-    number, nid, phone = row.student_number, row.national_id, row.guardian_phone
+    number, nid, phone = _record_number(row.student_number, lb), row.national_id, row.guardian_phone
     if not lb.pii:
-        number, nid, phone = mask_student_number(number), mask_id(nid), mask_phone(phone)
+        nid, phone = mask_id(nid), mask_phone(phone)
     return [
         lb.t(f"ledger.sex.{row.sex}", row.sex),
         row.birth_date,
@@ -143,8 +157,18 @@ def _identity_cells(row: Any, lb: LedgerLabels) -> list[Any]:
     ]
 
 
+def _pupil(seq: int, r: Any, lb: LedgerLabels) -> list[Any]:
+    """Sequence, case, school, grade, class, name: a 失学 child's school reads "—/未入学"."""
+    school = r.school if r.school is not None else lb.t("out_of_school.no_school")
+    return [seq, r.number, school, r.grade, r.class_name or "", r.name]
+
+
+def _kind(r: Any, lb: LedgerLabels) -> str:
+    return lb.t(f"out_of_school.kind.{r.case_kind}", r.case_kind)
+
+
 def _head(seq: int, r: Any, lb: LedgerLabels) -> list[Any]:
-    return [seq, r.number, r.school, r.grade, r.class_name, r.name, *_identity_cells(r, lb)]
+    return [*_pupil(seq, r, lb), *_identity_cells(r, lb)]
 
 
 def _classified(r: Any, lb: LedgerLabels) -> list[Any]:
@@ -173,6 +197,7 @@ async def _suspected_rows(stream: AsyncIterator[Any], lb: LedgerLabels) -> Async
             lb.local_date(r.opened_at),
             lb.local_date(r.verification_due_at),
             r.updated_at,
+            _kind(r, lb),
         ]
 
 
@@ -194,6 +219,7 @@ async def _dropout_rows(stream: AsyncIterator[Any], lb: LedgerLabels) -> AsyncIt
             r.cadre or "",
             lb.local_date(r.opened_at),
             r.updated_at,
+            _kind(r, lb),
         ]
 
 
@@ -202,17 +228,12 @@ async def _visit_rows(stream: AsyncIterator[Any], lb: LedgerLabels) -> AsyncIter
     async for r in stream:
         seq += 1
         data = r.data or {}
-        number = r.student_number if lb.pii else mask_student_number(r.student_number)
+        number = _record_number(r.student_number, lb)
         visitors = "、".join(
             lb.staff.get(i, f"#{i}") for i in data.get("visitors") or [] if isinstance(i, int)
         )
         yield [
-            seq,
-            r.number,
-            r.school,
-            r.grade,
-            r.class_name,
-            r.name,
+            *_pupil(seq, r, lb),
             number,
             int(r.attempt),
             iso_date(data.get("visited_on")) or lb.local_date(r.occurred_at),
@@ -226,6 +247,7 @@ async def _visit_rows(stream: AsyncIterator[Any], lb: LedgerLabels) -> AsyncIter
             lb.t(f"status.{r.status}", r.status),
             r.recorder or "",
             r.recorded_at,
+            _kind(r, lb),
         ]
 
 

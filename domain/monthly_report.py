@@ -16,8 +16,9 @@ from zoneinfo import ZoneInfo
 from domain.audit import Actor, audit
 from domain.clock import Clock
 from domain.errors import NotInScope
-from domain.monthly_numbers import MonthlyNumbers, monthly_numbers
+from domain.monthly_numbers import MonthlyNumbers, month_bounds, monthly_numbers
 from domain.monthly_workbook import file_name, write_monthly_report
+from domain.out_of_school_figures import TownshipOutOfSchool, out_of_school_figures
 from domain.roles import Role
 from domain.scope import area_tree, scope_for
 from i18n import normalise_language, t
@@ -96,9 +97,15 @@ class _Recipient:
     language: str
     school_ids: tuple[int, ...]
     area: str | None  # None: a principal, who gets the workbook
+    scope: Scope | None = None  # an officer's area: its 失学 children are summed up by township
 
 
-def _summary_text(recipient: _Recipient, reports: list[MonthlyNumbers], month: date) -> str:
+def _summary_text(
+    recipient: _Recipient,
+    reports: list[MonthlyNumbers],
+    month: date,
+    out_of_school: list[TownshipOutOfSchool] | None = None,
+) -> str:
     lang = recipient.language
     total = {
         k: sum(getattr(r, k) for r in reports)
@@ -132,6 +139,16 @@ def _summary_text(recipient: _Recipient, reports: list[MonthlyNumbers], month: d
         )
         for r in ranked[:MAX_SCHOOL_LINES]
     ]
+    if out_of_school:  # 失学 children have no school: one line for the area, apart from the dropouts
+        lines.append(
+            t(
+                lang,
+                "out_of_school.monthly.summary",
+                new=sum(r.new for r in out_of_school),
+                enrolled=sum(r.enrolled for r in out_of_school),
+                still_out=sum(r.still_out for r in out_of_school),
+            )
+        )
     return "\n".join(lines)
 
 
@@ -155,6 +172,7 @@ async def _recipients(uow: UnitOfWork, month: date) -> list[_Recipient]:
                 language=normalise_language(binding.language or person.language),
                 school_ids=tuple(sorted(scope.school_ids)),
                 area=None if person.role == Role.PRINCIPAL else (area.name if area else ""),
+                scope=None if person.role == Role.PRINCIPAL else scope,
             )
         )
     return found
@@ -168,7 +186,15 @@ async def _send(
     month: date,
 ) -> None:
     if recipient.area is not None:
-        await bot.send_message(chat_id=recipient.chat_id, text=_summary_text(recipient, reports, month))
+        figures: list[TownshipOutOfSchool] = []
+        if recipient.scope is not None:
+            async with services.uow() as uow:
+                start, end = month_bounds(month, services.tz)
+                figures = await out_of_school_figures(
+                    uow, recipient.scope, start.date(), end.date(), tz=services.tz
+                )
+        text = _summary_text(recipient, reports, month, figures)
+        await bot.send_message(chat_id=recipient.chat_id, text=text)
         return
     numbers = reports[0]
     with tempfile.TemporaryDirectory(prefix="nol-monthly-") as folder:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from domain.monthly_numbers import LISTED, MonthlyNumbers, tally
+from domain.out_of_school_figures import TownshipOutOfSchool
 from storage.ledger_queries import LedgerQueries
 from storage.models import Area, School
 from storage.report_confirmations import ConfirmationQueries
@@ -111,6 +112,8 @@ class QuarterlyReview:
     period: ReviewPeriod
     area_name: str
     schools: list[SchoolReview]
+    # 失学 children (never enrolled) per township, apart from the schools' dropouts (issue 16)
+    out_of_school: list[TownshipOutOfSchool] = field(default_factory=list)
 
     def total(self, key: str) -> int:
         return sum(getattr(s, key) for s in self.schools)

@@ -1,6 +1,6 @@
-"""The workbook of the 一季度一复核: one row per school with totals, the county's sign-off block, and the
-schools' monthly reports not confirmed. Its sheets serve the term and year reviews too
-(domain.area_review_workbook), with more area columns before the school."""
+"""The workbook of the 一季度一复核: one row per school with totals, the county's sign-off block, the
+schools' monthly reports not confirmed, and the 失学 children per township. Its sheets serve the term and
+year reviews too (domain.area_review_workbook), with more area columns before the school."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from domain.out_of_school_figures import FIGURES as OUT_OF_SCHOOL_FIGURES
 from domain.quarterly_review import FIGURES, QuarterlyReview, SchoolReview
 from domain.sheets import Column, Sheet, SignOff, write_xlsx
 from i18n import t
@@ -73,6 +74,29 @@ def missing_sheet(review: QuarterlyReview, levels: Sequence[str] = AREA_LEVELS) 
     )
 
 
+def out_of_school_sheet(review: QuarterlyReview) -> Sheet:
+    """失学 children per township: they have no school, so they are not in the schools' rows."""
+
+    async def rows() -> AsyncIterator[Sequence[Any]]:
+        for seq, row in enumerate(review.out_of_school, start=1):
+            yield [seq, row.township, *(getattr(row, k) for k in OUT_OF_SCHOOL_FIGURES)]
+        yield [
+            None,
+            t(LANGUAGE, "quarterly.total"),
+            *(sum(getattr(r, k) for r in review.out_of_school) for k in OUT_OF_SCHOOL_FIGURES),
+        ]
+
+    return Sheet(
+        title=t(LANGUAGE, "out_of_school.quarterly.sheet"),
+        columns=[
+            Column(t(LANGUAGE, "quarterly.col.seq"), 6, "int"),
+            Column(t(LANGUAGE, "quarterly.col.township"), 12),
+            *(Column(t(LANGUAGE, f"out_of_school.col.{k}"), 12, "int") for k in OUT_OF_SCHOOL_FIGURES),
+        ],
+        rows=rows(),
+    )
+
+
 def signoff(review: QuarterlyReview, reported_on: date, kind: str = "quarterly", period: str = "") -> SignOff:
     """The reviewing bureau signs and stamps its review; the people sign by hand. `kind` names the unit
     and period lines (复核 / 调研 / 评估)."""
@@ -93,7 +117,15 @@ async def write_quarterly_review(
 ) -> None:
     """The .xlsx: figures per school, totals and the sign-off block, then the unconfirmed reports. No
     pupil appears in it, so it is the same for every reader."""
-    await write_xlsx(path, [school_sheet(review, signoff(review, reported_on)), missing_sheet(review)], tz)
+    await write_xlsx(
+        path,
+        [
+            school_sheet(review, signoff(review, reported_on)),
+            missing_sheet(review),
+            out_of_school_sheet(review),
+        ],
+        tz,
+    )
 
 
 def file_name(review: QuarterlyReview) -> str:

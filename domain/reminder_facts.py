@@ -8,6 +8,7 @@ from typing import cast
 from zoneinfo import ZoneInfo
 
 from domain.case_steps import Ack, CaseFacts, VisitFact
+from domain.ownership import officers_above
 from domain.policy import Policy
 from domain.roles import Role
 from storage.models import Case, CaseEvent, Staff
@@ -129,7 +130,12 @@ async def case_facts(uow: UnitOfWork, case: Case, policy: Policy, tz: ZoneInfo) 
     reported = _latest(events, "reported", status_since)
     referred = _latest(events, "legal_referral", status_since)
     student = await uow.students.get(case.student_id)
-    people = await people_around(uow, student.school_id) if student is not None else {}
+    school_less = student is not None and student.school_id is None
+    people: dict[str, tuple[int, ...]] = {}
+    if student is not None and student.school_id is not None:
+        people = await people_around(uow, student.school_id)
+    elif student is not None:  # 失学: no school, no principal; the township and county above the village
+        people = await officers_above(uow, student.home_village_id)
     teacher = await _active(uow, case.responsible_teacher_id)
     cadre = await _active(uow, case.responsible_cadre_id)
     roles = {staff_id: role for role, ids in people.items() for staff_id in ids}
@@ -171,17 +177,22 @@ async def case_facts(uow: UnitOfWork, case: Case, policy: Policy, tz: ZoneInfo) 
         acks=acks,
         people=people,
         roles=roles,
+        school_less=school_less,
     )
 
 
 async def escalation_target(uow: UnitOfWork, staff: Staff, case: Case | None) -> list[Staff]:
     """Who is told instead when someone cannot be reached: teachers and cadres → the principal,
-    principals → township officers, township officers → county officers."""
+    principals → township officers, township officers → county officers. For a child on no school roll
+    (失学) a cadre's stand-in is the township officer."""
     role = Role(staff.role)
     school_id = staff.school_id
     if case is not None and school_id is None:
         student = await uow.students.get(case.student_id)
         school_id = student.school_id if student is not None else None
+        if student is not None and school_id is None and role is Role.VILLAGE_CADRE:
+            officers = (await officers_above(uow, student.home_village_id)).get(Role.TOWNSHIP_OFFICER, ())
+            return [s for i in officers if (s := await uow.directory.staff(i)) is not None]
     if role in (Role.CLASS_TEACHER, Role.SUBJECT_TEACHER, Role.VILLAGE_CADRE):
         return list(await uow.directory.staff_of_school(school_id, Role.PRINCIPAL)) if school_id else []
     if role is Role.PRINCIPAL and school_id is not None:

@@ -82,9 +82,12 @@ def level_of(role: str | None) -> int:
 
 
 def recipients(facts: CaseFacts, actor: str) -> tuple[int, ...]:
-    """Who must act: the owner (a case without one falls to the principal), or everyone of a role."""
+    """Who must act: the owner (a case without one falls to the principal, or for a child on no school
+    roll to the township officers), or everyone of a role."""
     if actor == OWNER:
-        return (facts.teacher_id,) if facts.teacher_id is not None else facts.people.get("principal", ())
+        if facts.teacher_id is not None:
+            return (facts.teacher_id,)
+        return facts.people.get("township_officer" if facts.school_less else "principal", ())
     return facts.people.get(actor, ())
 
 
@@ -106,6 +109,8 @@ def escalation_levels(
     ack = facts.acks.get(step.identity)
     found = []
     start = level_of(step.actor)
+    if facts.school_less:  # no school, no principal: the township officer owns it, the county is above
+        start = max(start, level_of("township_officer"))
     for climbed, role in enumerate(LEVELS[start + 1 :], start=1):
         at = add_working_days(step.due_at, climbed * policy.steps.climb_working_days, policy, tz)
         if ack is not None and ack.at <= at:
@@ -166,7 +171,7 @@ def desired_reminders(facts: CaseFacts, policy: Policy, tz: ZoneInfo, now: datet
                 **info,
             )
     wanted += persuasion_rounds(facts, policy, tz, now)
-    if facts.status == CaseStatus.ESCALATED and facts.reported_at is None:
+    if facts.status == CaseStatus.ESCALATED and facts.reported_at is None and not facts.school_less:
         for role in policy.reminders.notice_escalate_to:
             add(
                 REPORT_COMING,

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from domain import case_steps as steps
 from domain.identity import mask_name
 from domain.reminder_rules import FOLLOW_UP, HOME_TEACHING_DUE, OVERDUE, PERSUASION_ROUND
+from domain.school_roll import number_tail
 from domain.term_start import TERM_START
 from storage import home_teaching
 from storage.models import Case, Reminder
@@ -73,7 +74,11 @@ async def case_label(uow: UnitOfWork, case: Case) -> str:
     parts = [case.number, mask_name(student.name)]
     if school_class is not None:
         parts.append(school_class.name)
-    parts.append("…" + student.student_number[-4:])
+    elif student.home_village_id is not None:  # 失学: no class; the village the cadre and township know
+        village = await uow.directory.area(student.home_village_id)
+        parts.append(village.name if village is not None else "—")
+    if tail := number_tail(student.student_number):
+        parts.append(tail)
     return " · ".join(parts)
 
 
@@ -87,7 +92,8 @@ async def plan_label(uow: UnitOfWork, plan_id: object) -> str:
     parts = [mask_name(student.name)]
     if school_class is not None:
         parts.append(school_class.name)
-    parts.append("…" + student.student_number[-4:])
+    if tail := number_tail(student.student_number):
+        parts.append(tail)
     return " · ".join(parts)
 
 

@@ -17,6 +17,7 @@ from domain.area_review_workbook import write_area_review
 from domain.audit import Actor, audit
 from domain.errors import NotInScope
 from domain.monthly_report import Delivery, ReportBot, ReportServices
+from domain.out_of_school_figures import out_of_school_figures
 from domain.quarterly_review import QuarterlyReview, ReviewPeriod, quarterly_review
 from domain.quarterly_workbook import file_name as quarterly_file_name
 from domain.quarterly_workbook import write_quarterly_review
@@ -82,7 +83,10 @@ async def build_review(
     if area_id is not None:
         scope = (await area_tree(uow)).scope_under(staff.id, area_id)
     schools = await ReportingRepository(uow.session).schools(scope)
-    return await quarterly_review(uow, schools, period, area_name=name, now=now, tz=tz)
+    review = await quarterly_review(uow, schools, period, area_name=name, now=now, tz=tz)
+    # 失学 children have no school: counted per township of the area, beside the schools' rows.
+    review.out_of_school = await out_of_school_figures(uow, scope, period.first, period.end, tz=tz)
+    return review
 
 
 async def export_review(

@@ -59,6 +59,7 @@ class Overview:
     dropped_out: int
     retention_rate: float | None
     as_of: datetime | None = None  # when the numbers come from a snapshot; None: counted just now
+    out_of_school: int = 0  # 失学 children (never enrolled) still out of school, apart from dropouts
 
     @property
     def open_total(self) -> int:
@@ -106,8 +107,9 @@ async def _categories(uow: UnitOfWork, counts: Counter[tuple[str | None, str | N
 
 
 async def _overdue_schools(uow: UnitOfWork, counts: Counter[int]) -> list[tuple[int, str, int]]:
-    """(school id, name, overdue cases), most overdue first."""
-    names = await ReportingRepository(uow.session).school_names([i for i, n in counts.items() if n])
+    """(school id, name, overdue cases), most overdue first; school id NO_SCHOOL (0, name "") groups the
+    失学 children's cases, who have no school."""
+    names = await ReportingRepository(uow.session).school_names([i for i, n in counts.items() if n and i])
     return sorted(
         ((i, names.get(i, ""), int(n)) for i, n in counts.items() if n), key=lambda r: (-r[2], r[1])
     )
@@ -138,4 +140,5 @@ async def overview(
         dropped_out=tally.dropped_out,
         retention_rate=retention_rate(tally.enrolled, tally.dropped_out),
         as_of=as_of,
+        out_of_school=tally.out_of_school,
     )

@@ -14,7 +14,8 @@ from datetime import date, datetime, timedelta
 from typing import Any, Self
 from zoneinfo import ZoneInfo
 
-from domain.lifecycle import DROPOUT_LEDGER, OPEN_STATUSES, CaseStatus
+from domain.lifecycle import DROPOUT_LEDGER, OPEN_STATUSES, SUSPECTED_LEDGER, CaseStatus
+from domain.school_roll import OUT_OF_SCHOOL
 from storage import tallies
 from storage.reporting import OverdueRules
 from storage.scope import Scope
@@ -22,6 +23,9 @@ from storage.uow import UnitOfWork
 
 _OPEN = frozenset(s.value for s in OPEN_STATUSES)
 _LEDGER = frozenset(s.value for s in DROPOUT_LEDGER)
+# A 失学 child is still out of school while their case is suspected, verified, missing or being persuaded.
+_STILL_OUT = frozenset(s.value for s in SUSPECTED_LEDGER | DROPOUT_LEDGER)
+NO_SCHOOL = 0  # the overdue group of cases whose child has no school (失学)
 RETURNED = CaseStatus.RETURNED.value
 
 
@@ -34,7 +38,8 @@ def week_start(day: date) -> date:
 class Tally:
     """Counts of one scope. Categories count open cases; `dropped_out` and `enrolled` count pupils in
     the scope by where they are (not cases someone is responsible for elsewhere), as the retention rate
-    needs; weeks are local calendar weeks (Monday) of openings and returns."""
+    needs; weeks are local calendar weeks (Monday) of openings and returns. `out_of_school` counts
+    失学 children (never enrolled) still out of school, apart from dropouts (issue 16)."""
 
     by_status: Counter[str] = field(default_factory=Counter)
     by_category: Counter[tuple[str | None, str | None]] = field(default_factory=Counter)
@@ -43,6 +48,7 @@ class Tally:
     returned_weeks: Counter[date] = field(default_factory=Counter)
     enrolled: int = 0
     dropped_out: int = 0
+    out_of_school: int = 0
 
     @property
     def cases(self) -> int:
@@ -50,13 +56,16 @@ class Tally:
 
     def add_cases(self, row: Any, *, pupils: bool = True) -> None:
         """One row of storage.tallies.case_counts; `pupils=False` for cases outside the pupil scope."""
-        school, _village, status, scheme, code, cases, active, overdue = row
+        school, _village, status, scheme, code, cases, active, overdue, kind = row
         self.by_status[status] += int(cases)
         if status in _OPEN:
             self.by_category[(scheme, code)] += int(cases)
         if overdue:
-            self.overdue_by_school[school] += int(overdue)
-        if pupils and status in _LEDGER:
+            self.overdue_by_school[NO_SCHOOL if school is None else school] += int(overdue)
+        if kind == OUT_OF_SCHOOL:
+            if pupils and status in _STILL_OUT:
+                self.out_of_school += int(active or 0)
+        elif pupils and status in _LEDGER:
             # One open case per pupil (uq_cases_open_student), so cases of active pupils = pupils.
             self.dropped_out += int(active or 0)
 
@@ -78,6 +87,7 @@ class Tally:
             mine.update(theirs)
         self.enrolled += other.enrolled
         self.dropped_out += other.dropped_out
+        self.out_of_school += other.out_of_school
         return self
 
     def to_json(self) -> dict[str, Any]:
@@ -89,6 +99,7 @@ class Tally:
             "returned_weeks": {d.isoformat(): n for d, n in self.returned_weeks.items()},
             "enrolled": self.enrolled,
             "dropped_out": self.dropped_out,
+            "out_of_school": self.out_of_school,
         }
 
     @classmethod
@@ -101,6 +112,7 @@ class Tally:
             returned_weeks=Counter({date.fromisoformat(k): n for k, n in data["returned_weeks"].items()}),
             enrolled=int(data["enrolled"]),
             dropped_out=int(data["dropped_out"]),
+            out_of_school=int(data.get("out_of_school", 0)),  # snapshots stored before 失学 cases
         )
 
 

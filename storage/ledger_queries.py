@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, ScalarSelect, Select, String, case, func, 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEntry, Case, CaseEvent, Code, School, SchoolClass, Staff, Student, StudentFlag
-from storage.reporting import Cadre, CaseFilter, OverdueRules, Teacher, Village, filtered_cases
+from storage.reporting import Cadre, CaseFilter, OverdueRules, Teacher, Township, Village, filtered_cases
 from storage.scope import Scope
 
 CHUNK = 500
@@ -23,6 +23,7 @@ VISIT_TOKEN = "visit:"  # a visit in the `events` of stream_entered
 _PUPIL_COLUMNS = (
     Case.number,
     Case.status,
+    Case.kind.label("case_kind"),  # dropout | out_of_school (失学: school and class are None)
     Student.name.label("name"),
     Student.student_number,
     School.name.label("school"),
@@ -114,7 +115,10 @@ class LedgerQueries:
             )
             .outerjoin(Teacher, Teacher.id == Case.responsible_teacher_id)
             .outerjoin(Cadre, Cadre.id == Case.responsible_cadre_id)
-            .order_by(School.code, SchoolClass.grade, SchoolClass.id, Case.opened_at, Case.id)
+            # Children on no school roll (失学) after the schools', on both databases alike.
+            .order_by(
+                School.id.is_(None), School.code, SchoolClass.grade, SchoolClass.id, Case.opened_at, Case.id
+            )
         )
 
     def stream_suspected(
@@ -216,11 +220,11 @@ class LedgerQueries:
             .join(numbered, numbered.c.event_id == CaseEvent.id)
             .join(Case, Case.id == CaseEvent.case_id)
             .join(Student, Student.id == Case.student_id)
-            .join(School, School.id == Student.school_id)
-            .join(SchoolClass, SchoolClass.id == Student.class_id)
+            .outerjoin(School, School.id == Student.school_id)
+            .outerjoin(SchoolClass, SchoolClass.id == Student.class_id)
             .outerjoin(Staff, Staff.id == CaseEvent.actor_id)
             .where(Case.id.in_(cases))
-            .order_by(School.code, Case.number, CaseEvent.occurred_at, CaseEvent.id)
+            .order_by(School.id.is_(None), School.code, Case.number, CaseEvent.occurred_at, CaseEvent.id)
         )
         if since is not None:
             q = q.where(CaseEvent.occurred_at >= since)
@@ -248,9 +252,37 @@ class LedgerQueries:
             )
             .join(Case, Case.id == CaseEvent.case_id)
             .join(Student, Student.id == Case.student_id)
-            .where(Student.school_id == school_id, CaseEvent.occurred_at < until)
+            # A 失学 child enrolled since is the school's pupil now, but their case is counted apart, per
+            # township (domain.out_of_school_figures), never as a dropout of the school.
+            .where(Student.school_id == school_id, CaseEvent.occurred_at < until, Case.kind == "dropout")
             .order_by(CaseEvent.case_id, CaseEvent.occurred_at, CaseEvent.id)
         )
+        return (await self.session.execute(q)).all()
+
+    async def out_of_school_events(
+        self, village_ids: Collection[int] | None, until: datetime
+    ) -> Sequence[Any]:
+        """(township id, township name, case id, event kind, occurred_at, from, to) of the 失学 cases whose
+        child lives in one of `village_ids` (None: everywhere), before `until`, in order per case."""
+        q = (
+            select(
+                Township.id,
+                Township.name,
+                CaseEvent.case_id,
+                CaseEvent.kind,
+                CaseEvent.occurred_at,
+                CaseEvent.from_status,
+                CaseEvent.to_status,
+            )
+            .join(Case, Case.id == CaseEvent.case_id)
+            .join(Student, Student.id == Case.student_id)
+            .join(Village, Village.id == Student.home_village_id)
+            .join(Township, Township.id == Village.parent_id)
+            .where(Case.kind == "out_of_school", CaseEvent.occurred_at < until)
+            .order_by(Township.name, Township.id, CaseEvent.case_id, CaseEvent.occurred_at, CaseEvent.id)
+        )
+        if village_ids is not None:
+            q = q.where(Student.home_village_id.in_(sorted(village_ids)))
         return (await self.session.execute(q)).all()
 
     async def school_cases(self, school_id: int, ids: Collection[int]) -> Sequence[Any]:

@@ -119,13 +119,16 @@ class Invite(Base):
 class Student(Base):
     __tablename__ = "students"
     id: Mapped[int] = mapped_column(primary_key=True)
-    student_number: Mapped[str] = mapped_column(String(32), unique=True)  # 学籍号
+    # 学籍号; a child on no school roll (失学) gets an internal placeholder (domain.out_of_school), never shown
+    student_number: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(50))
     sex: Mapped[str] = mapped_column(String(1))  # M | F
     birth_date: Mapped[date] = mapped_column(Date)
     national_id: Mapped[str | None] = mapped_column(String(18))  # shown masked outside authorised exports
-    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
-    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"), index=True)
+    # Both None for a child on no school roll (失学, migration 0019): home_village_id is then the village
+    # of the current address, and the child is seen by that village's cadre and the officers above it.
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"), index=True)
+    class_id: Mapped[int | None] = mapped_column(ForeignKey("classes.id"), index=True)
     home_village_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
     guardian_name: Mapped[str | None] = mapped_column(String(50))
     guardian_relation: Mapped[str | None] = mapped_column(String(20))
@@ -177,6 +180,8 @@ class Case(Base):
     number: Mapped[str] = mapped_column(String(24), unique=True)
     student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
     status: Mapped[str] = mapped_column(String(24), index=True)
+    # dropout (辍学: left a school roll) | out_of_school (失学: never enrolled), migration 0019
+    kind: Mapped[str] = mapped_column(String(16), default="dropout", server_default="dropout")
     category_scheme: Mapped[str | None] = mapped_column(String(32))
     category_code: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str | None] = mapped_column(Text)

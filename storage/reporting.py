@@ -30,6 +30,8 @@ from storage.scope import Scope
 Teacher = aliased(Staff, name="teacher")
 Cadre = aliased(Staff, name="cadre")
 Village = aliased(Area, name="village")
+# The village's township: where a child on no school roll (失学) is placed, having no school.
+Township = aliased(Area, name="township")
 # Deadline column → statuses in which that deadline still binds (decided by domain.stats).
 OverdueRules = Mapping[str, frozenset[str]]
 
@@ -96,22 +98,32 @@ def _matching(
 def filtered_cases(
     scope: Scope, flt: CaseFilter, now: datetime, rules: OverdueRules, *columns: Any
 ) -> Select[Any]:
-    """Case, pupil, school, class and village (name) rows in scope matching the filter (or `columns`)."""
-    columns = columns or (Case, Student, School.name, SchoolClass.name, SchoolClass.grade, Village.name)
+    """Case, pupil, school, class, village and its township (names) rows in scope matching the filter
+    (or `columns`). A child on no school roll (失学) has no school and no class: those columns are None."""
+    columns = columns or (
+        Case,
+        Student,
+        School.name,
+        SchoolClass.name,
+        SchoolClass.grade,
+        Village.name,
+        Township.name,
+    )
     q = (
         select(*columns)
         .select_from(Case)
         .join(Student, Student.id == Case.student_id)
-        .join(School, School.id == Student.school_id)
-        .join(SchoolClass, SchoolClass.id == Student.class_id)
+        .outerjoin(School, School.id == Student.school_id)
+        .outerjoin(SchoolClass, SchoolClass.id == Student.class_id)
         .outerjoin(Village, Village.id == Student.home_village_id)
+        .outerjoin(Township, Township.id == Village.parent_id)
     )
     return _matching(q, scope, flt, now, rules)
 
 
 def counted_cases(scope: Scope, flt: CaseFilter, now: datetime, rules: OverdueRules) -> Select[Any]:
     """How many cases filtered_cases finds, joining only what the scope and the filter need (every case
-    has a pupil, a school and a class, so the other joins cannot change the count)."""
+    has a pupil and the other joins are outer joins to one row at most, so they cannot change the count)."""
     q = select(func.count(Case.id)).select_from(Case)
     if flt.school_id is not None or flt.village_id is not None:
         q = q.join(Student, Student.id == Case.student_id)
@@ -136,13 +148,15 @@ class ReportingRepository:
         return int(total or 0), rows.all()
 
     async def case_detail(self, scope: Scope, case_id: int) -> Any | None:
-        """One case in scope with pupil, school, class, village and responsible people, or None."""
+        """One case in scope with pupil, school, class (None for a child on no roll), village, its
+        township and responsible people, or None."""
         q = (
-            select(Case, Student, School, SchoolClass, Village.name, Teacher.name, Cadre.name)
+            select(Case, Student, School, SchoolClass, Village.name, Teacher.name, Cadre.name, Township.name)
             .join(Student, Student.id == Case.student_id)
-            .join(School, School.id == Student.school_id)
-            .join(SchoolClass, SchoolClass.id == Student.class_id)
+            .outerjoin(School, School.id == Student.school_id)
+            .outerjoin(SchoolClass, SchoolClass.id == Student.class_id)
             .outerjoin(Village, Village.id == Student.home_village_id)
+            .outerjoin(Township, Township.id == Village.parent_id)
             .outerjoin(Teacher, Teacher.id == Case.responsible_teacher_id)
             .outerjoin(Cadre, Cadre.id == Case.responsible_cadre_id)
             .where(Case.id == case_id, case_scope(scope))

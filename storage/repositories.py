@@ -59,8 +59,9 @@ class DirectoryRepository(_Repository):
     async def school_by_code(self, code: str) -> School | None:
         return await self.session.scalar(select(School).where(School.code == code))
 
-    async def school(self, school_id: int) -> School | None:
-        return await self.session.get(School, school_id)
+    async def school(self, school_id: int | None) -> School | None:
+        """The school, or None (also for a child on no school roll, whose school_id is None)."""
+        return None if school_id is None else await self.session.get(School, school_id)
 
     async def schools(self) -> Sequence[School]:
         return (await self.session.scalars(select(School).order_by(School.id))).all()
@@ -70,8 +71,8 @@ class DirectoryRepository(_Repository):
             select(SchoolClass).where(SchoolClass.school_id == school_id, SchoolClass.name == name)
         )
 
-    async def school_class(self, class_id: int) -> SchoolClass | None:
-        return await self.session.get(SchoolClass, class_id)
+    async def school_class(self, class_id: int | None) -> SchoolClass | None:
+        return None if class_id is None else await self.session.get(SchoolClass, class_id)
 
     async def classes(self, class_ids: Iterable[int] | None = None) -> Sequence[SchoolClass]:
         q = select(SchoolClass).order_by(SchoolClass.grade, SchoolClass.name)
@@ -92,7 +93,9 @@ class DirectoryRepository(_Repository):
         q = select(Staff).where(Staff.area_id == area_id, Staff.role == role, Staff.active.is_(True))
         return (await self.session.scalars(q.order_by(Staff.id))).all()
 
-    async def staff_of_school(self, school_id: int, role: str) -> Sequence[Staff]:
+    async def staff_of_school(self, school_id: int | None, role: str) -> Sequence[Staff]:
+        if school_id is None:
+            return []
         q = select(Staff).where(Staff.school_id == school_id, Staff.role == role, Staff.active.is_(True))
         return (await self.session.scalars(q.order_by(Staff.id))).all()
 
@@ -100,7 +103,9 @@ class DirectoryRepository(_Repository):
         q = select(TeachingAssignment).where(TeachingAssignment.staff_id == staff_id)
         return (await self.session.scalars(q)).all()
 
-    async def assignments_of_class(self, class_id: int) -> Sequence[TeachingAssignment]:
+    async def assignments_of_class(self, class_id: int | None) -> Sequence[TeachingAssignment]:
+        if class_id is None:
+            return []
         q = select(TeachingAssignment).where(TeachingAssignment.class_id == class_id)
         return (await self.session.scalars(q)).all()
 
@@ -123,6 +128,11 @@ class StudentRepository(_Repository):
 
     async def by_number(self, student_number: str) -> Student | None:
         return await self.session.scalar(select(Student).where(Student.student_number == student_number))
+
+    async def with_national_id(self, national_id: str) -> Sequence[Student]:
+        """Active students with this ID number: pupils on a school roll first, then children on none."""
+        q = select(Student).where(Student.national_id == national_id, Student.active.is_(True))
+        return (await self.session.scalars(q.order_by(Student.school_id.is_(None), Student.id))).all()
 
     def _scoped(self, scope: Scope) -> Select[Student]:
         q = select(Student).where(Student.active.is_(True))

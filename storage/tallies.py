@@ -48,7 +48,8 @@ async def _stream(session: AsyncSession, q: Select[Any]) -> AsyncIterator[Any]:
 def case_counts(
     session: AsyncSession, where: ColumnElement[bool] | None, now: datetime, rules: OverdueRules
 ) -> AsyncIterator[Any]:
-    """(school, village, status, scheme, code, cases, cases of active pupils, overdue cases) per group."""
+    """(school, village, status, scheme, code, cases, cases of active pupils, overdue cases, case kind)
+    per group; the school is None for children on no school roll (失学)."""
     q = (
         select(
             Student.school_id,
@@ -59,21 +60,27 @@ def case_counts(
             func.count(Case.id),
             func.sum(case((Student.active.is_(True), 1), else_=0)),
             func.sum(case((overdue_clause(now, rules), 1), else_=0)),
+            Case.kind,
         )
         .select_from(Case)
         .join(Student, Student.id == Case.student_id)
         .group_by(
-            Student.school_id, Student.home_village_id, Case.status, Case.category_scheme, Case.category_code
+            Student.school_id,
+            Student.home_village_id,
+            Case.status,
+            Case.category_scheme,
+            Case.category_code,
+            Case.kind,
         )
     )
     return _stream(session, _where(q, where))
 
 
 def enrolled_counts(session: AsyncSession, where: ColumnElement[bool] | None) -> AsyncIterator[Any]:
-    """(school, village, active pupils) per group."""
+    """(school, village, active pupils on a school roll) per group (a 失学 child is on none)."""
     q = (
         select(Student.school_id, Student.home_village_id, func.count(Student.id))
-        .where(Student.active.is_(True))
+        .where(Student.active.is_(True), Student.school_id.is_not(None))
         .group_by(Student.school_id, Student.home_village_id)
     )
     return _stream(session, _where(q, where))

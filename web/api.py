@@ -10,7 +10,7 @@ from fastapi.security import HTTPBearer
 
 from domain.casefile import CaseFile, TimelineEntry, filter_in_scope, list_cases, open_case_file
 from domain.errors import NotInScope
-from domain.identity import mask_name, mask_student_number
+from domain.identity import mask_name
 from domain.lifecycle import CaseStatus
 from domain.stats import overview
 from storage.reporting import CaseFilter
@@ -51,11 +51,13 @@ def case_detail(f: CaseFile) -> CaseDetail:
         category_scheme=c.category_scheme,
         category_code=c.category_code,
         student_name=mask_name(s.name),
-        student_number=mask_student_number(s.student_number),
-        school=f.school.name,
-        class_name=f.school_class.name,
-        grade=f.school_class.grade,
+        student_number=f.student_number,
+        school=f.school.name if f.school else None,
+        class_name=f.school_class.name if f.school_class else None,
+        grade=f.school_class.grade if f.school_class else None,
         village=f.village,
+        township=f.township,
+        kind=c.kind,
         first_absent_on=c.first_absent_on,
         opened_at=c.opened_at,
         updated_at=c.updated_at,
@@ -168,6 +170,7 @@ def api_router() -> APIRouter:
             overdue_total=o.overdue_total,
             enrolled=o.enrolled,
             dropped_out=o.dropped_out,
+            out_of_school=o.out_of_school,
             retention_rate=o.retention_rate,
             as_of=o.as_of,
         )

@@ -17,11 +17,13 @@ class CaseSummary(BaseModel):
     category_scheme: str | None
     category_code: str | None
     student_name: str = Field(description="Masked, e.g. 张*明")
-    student_number: str = Field(description="Masked 学籍号")
-    school: str
-    class_name: str
-    grade: int
+    student_number: str = Field(description="Masked 学籍号; — for a child on no school roll (失学)")
+    school: str | None = Field(description="None for a child on no school roll (失学)")
+    class_name: str | None
+    grade: int | None
     village: str | None
+    township: str | None = Field(default=None, description="The township of the pupil's village")
+    kind: str = Field(default="dropout", description="dropout (辍学) or out_of_school (失学, never enrolled)")
     first_absent_on: date | None
     opened_at: datetime
     updated_at: datetime
@@ -79,7 +81,7 @@ class CategoryCountOut(BaseModel):
 
 
 class SchoolOverdue(BaseModel):
-    school_id: int
+    school_id: int = Field(description="0 (school empty): cases of children on no school roll (失学)")
     school: str
     overdue: int
 
@@ -101,6 +103,10 @@ class Statistics(BaseModel):
     overdue_total: int
     enrolled: int
     dropped_out: int
+    out_of_school: int = Field(
+        default=0,
+        description="失学 children (never enrolled) still out of school, counted apart from dropouts",
+    )
     retention_rate: float | None = Field(description="(enrolled − pupils in the dropout ledger) / enrolled")
     as_of: datetime | None = Field(
         default=None,

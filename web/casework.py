@@ -18,6 +18,7 @@ from domain.roles import COORDINATOR_ROLES, Role
 from domain.student_flags import set_case_flags
 from domain.todo import todo
 from web.deps import CsrfViewer, CurrentViewer, PageError, Viewer, existing_id
+from web.out_of_school import enrolment_classes
 from web.render import SECURITY_HEADERS, render
 from web.timeline import EventDetails
 
@@ -72,6 +73,7 @@ async def case_page(
         decisions=offered_decisions(f.case, viewer.identity.staff),
         # City and province officers read cases; editing key groups and taking on escalations is casework.
         acts=Role(viewer.identity.staff.role) in COORDINATOR_ROLES,
+        enrol_classes=await enrolment_classes(viewer, f),
         fields=FIELDS,
         schemes=schemes,
         details=details,
@@ -105,6 +107,8 @@ def casework_router() -> APIRouter:
         message = (
             viewer.t(f"web.done.{done}") if done in FIELDS or done in ("acknowledged", "flags") else None
         )
+        if done == "enrolled":
+            message = viewer.t("out_of_school.enrol.done")
         return await case_page(request, viewer, case_id, message=message)
 
     @router.post("/cases/{case_id}/decisions")

@@ -20,6 +20,7 @@ from web.exports import exports_router
 from web.home_teaching import home_teaching_router
 from web.login_throttle import LoginThrottle
 from web.nul_guard import RejectNul
+from web.out_of_school import out_of_school_router
 from web.pages import pages_router
 from web.photos import photos_router
 from web.render import SECURITY_HEADERS, render
@@ -40,6 +41,7 @@ def mount_dashboard(app: FastAPI, config: WebConfig | None = None) -> None:
         casework_router(),
         home_teaching_router(),
         crosscheck_router(),
+        out_of_school_router(),
         photos_router(),
         exports_router(),
         api_router(),

@@ -20,6 +20,7 @@ REFUSALS = {
     "date_too_old": "form.date_too_old",
     "unknown_code": "report.not_saved",  # a reason retired from the list while the form was open
     "unknown_flag": "report.not_saved",
+    "not_on_roll": "report.not_saved",  # a 失学 child (no class) is not offered; a forged id is refused
 }
 
 
@@ -32,8 +33,13 @@ async def students_in_scope(ctx: FormContext, answers: Answers) -> list[Choice]:
         students = []
         for school_class in await ctx.uow.directory.classes(ctx.scope.class_ids):
             students.extend(await ctx.uow.students.of_class(school_class.id))
-    classes = {c.id: c for c in await ctx.uow.directory.classes({s.class_id for s in students})}
-    return [Choice(str(s.id), student_label(ctx, s, classes.get(s.class_id))) for s in students]
+    # Teachers report absences of pupils on a class roll; a child on no roll (失学) is no one's pupil.
+    students = [s for s in students if s.class_id is not None]
+    classes = {c.id: c for c in await ctx.uow.directory.classes({s.class_id for s in students if s.class_id})}
+    return [
+        Choice(str(s.id), student_label(ctx, s, classes.get(s.class_id) if s.class_id else None))
+        for s in students
+    ]
 
 
 async def refuse_student(ctx: FormContext, value: str) -> None:

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from bot.conversations.model import FormContext
 from domain.identity import mask_name
+from domain.school_roll import number_tail
 from storage.models import Case, SchoolClass, Student
 
 
@@ -15,7 +16,10 @@ def student_label(ctx: FormContext, student: Student, school_class: SchoolClass 
     parts = [name]
     if school_class is not None:
         parts.append(school_class.name)
-    parts.append("…" + student.student_number[-4:])
+    elif student.school_id is None:  # 失学: on no roll, and the internal number is no 学籍号
+        parts.append(ctx.t("out_of_school.no_school"))
+    if tail := number_tail(student.student_number):
+        parts.append(tail)
     return " · ".join(parts)
 
 

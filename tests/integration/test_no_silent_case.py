@@ -235,7 +235,7 @@ async def _step(lab: Lab, op: tuple[Any, ...], pupil_id: int, case_id: int | Non
         today = now.astimezone(s.tz).date()
     async with s.uow() as uow:
         pupil = await uow.students.get(pupil_id)
-        assert pupil is not None
+        assert pupil is not None and pupil.class_id is not None
         teacher = _teacher(lab, pupil.class_id)
         coordinator = lab.world.staff[COORDINATORS[op[1]]] if name in ("decide", "ack") else teacher
         person = await uow.directory.staff(coordinator.id)

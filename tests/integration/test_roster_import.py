@@ -146,7 +146,7 @@ async def test_corrected_file_updates_what_changed(
     assert summary.unchanged["students"] == 3 and summary.unchanged["staff"] == 6
     async with uow_factory() as uow:
         moved = await uow.students.by_number("T0003")
-        assert moved is not None
+        assert moved is not None and moved.school_id is not None
         target = await uow.directory.class_by_name(moved.school_id, "六年级(1)班")
         assert target is not None
         assert moved.class_id == target.id
