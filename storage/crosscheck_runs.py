@@ -179,27 +179,44 @@ async def samples(
     return list((await session.scalars(q)).all())
 
 
-def _undecided(run_id: int, flt: ChildFilter, pupils: bool | None) -> list[ColumnElement[bool]]:
+def _undecided(
+    run_id: int, flt: ChildFilter, pupils: bool | None, placed: bool | None = None
+) -> list[ColumnElement[bool]]:
     where = [*_where(run_id, flt), CrosscheckChild.decided_at.is_(None)]
     if pupils is not None:
         pupil = CrosscheckChild.student_id
         where.append(pupil.is_not(None) if pupils else pupil.is_(None))
+    if placed is not None:
+        village = CrosscheckChild.village_id
+        where.append(village.is_not(None) if placed else village.is_(None))
     return where
 
 
 async def selection(
-    session: AsyncSession, run_id: int, flt: ChildFilter, limit: int, *, pupils: bool | None = None
+    session: AsyncSession,
+    run_id: int,
+    flt: ChildFilter,
+    limit: int,
+    *,
+    pupils: bool | None = None,
+    placed: bool | None = None,
 ) -> list[CrosscheckChild]:
     """Undecided children of the filter, oldest first, at most `limit` (a confirmation's batch); with
-    `pupils`, only those with (or without) a roster pupil."""
-    q = select(CrosscheckChild).where(*_undecided(run_id, flt, pupils))
+    `pupils`, only those with (or without) a roster pupil; with `placed`, with (or without) a village."""
+    q = select(CrosscheckChild).where(*_undecided(run_id, flt, pupils, placed))
     return list((await session.scalars(q.order_by(CrosscheckChild.id).limit(limit))).all())
 
 
 async def undecided(
-    session: AsyncSession, run_id: int, flt: ChildFilter, *, pupils: bool | None = None
+    session: AsyncSession,
+    run_id: int,
+    flt: ChildFilter,
+    *,
+    pupils: bool | None = None,
+    placed: bool | None = None,
 ) -> int:
-    q = select(func.count()).select_from(CrosscheckChild).where(*_undecided(run_id, flt, pupils))
+    where = _undecided(run_id, flt, pupils, placed)
+    q = select(func.count()).select_from(CrosscheckChild).where(*where)
     return int(await session.scalar(q) or 0)
 
 
@@ -234,6 +251,17 @@ async def record_decision(
         values["detail"] = detail
     q = update(CrosscheckChild).where(CrosscheckChild.id == child_id).values(**values)
     await session.execute(q.execution_options(synchronize_session=False))
+
+
+async def place(session: AsyncSession, child_id: int, village_id: int) -> bool:
+    """Sets the village of an undecided child; False when someone decided it meanwhile."""
+    q = (
+        update(CrosscheckChild)
+        .where(CrosscheckChild.id == child_id, CrosscheckChild.decided_at.is_(None))
+        .values(village_id=village_id)
+        .execution_options(synchronize_session=False)
+    )
+    return bool((await session.execute(q)).rowcount)  # type: ignore[attr-defined]
 
 
 # Retention (domain.retention): runs older than the latest KEEP of a county lose their children.

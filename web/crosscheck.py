@@ -15,7 +15,7 @@ from starlette.datastructures import FormData
 
 from domain.audit import audit
 from domain.crosscheck.buckets import BUCKETS
-from domain.crosscheck.confirm import CONFIRMABLE, confirm, set_aside
+from domain.crosscheck.confirm import CONFIRMABLE, confirm, place_child, set_aside
 from domain.crosscheck.proposal import write_proposal
 from domain.crosscheck.saved import changes_of, proposal_of
 from domain.errors import InvalidInput
@@ -24,7 +24,16 @@ from storage import crosscheck_runs as store
 from storage.crosscheck_runs import ChildFilter
 from storage.models import CrosscheckChild, CrosscheckRun
 from web.crosscheck_upload import LISTS, MAX_FILE, UPLOAD_PATH, crosscheck_limiter, run_upload
-from web.crosscheck_view import Access, access_of, child_view, filter_fields, link, parse_review, townships
+from web.crosscheck_view import (
+    Access,
+    access_of,
+    child_view,
+    filter_fields,
+    link,
+    parse_review,
+    townships,
+    villages,
+)
 from web.deps import CurrentViewer, PageError, Viewer, csrf_ok, existing_id
 from web.export_limit import RETRY_AFTER_SECONDS, ExportBusy
 from web.exports import file_response
@@ -44,9 +53,21 @@ def _redirect(url: str) -> Response:
 
 def _done_message(viewer: Viewer, params: Any) -> str | None:
     done = params.get("done")
-    numbers = {k: int(v) if str(v).isdigit() else 0 for k, v in params.items() if k in "oetnr"}
+    numbers = {k: int(v) if str(v).isdigit() else 0 for k, v in params.items() if k in "oetnrfv"}
     if done == "saved":
         return viewer.t("web.crosscheck.saved")
+    if done == "confirmed_out_of_school":
+        return viewer.t(
+            "web.crosscheck.confirmed_out_of_school",
+            opened=numbers.get("o", 0),
+            evidence=numbers.get("e", 0),
+            taken=numbers.get("t", 0),
+            refused=numbers.get("f", 0),
+            no_village=numbers.get("v", 0),
+            remaining=numbers.get("r", 0),
+        )
+    if done == "placed":
+        return viewer.t("web.crosscheck.place_done")
     if done == "confirmed":
         return viewer.t(
             "web.crosscheck.confirmed",
@@ -122,6 +143,7 @@ async def review_page(
             gone=[child_view(viewer, access, c, pii=pii) for c in gone],
             sample=[child_view(viewer, access, c, pii=pii) for c in sample],
             confirmable=access.can_act and flt.bucket in CONFIRMABLE,
+            villages=villages(access) if access.can_act and flt.bucket == "out_of_school" else [],
             undecided=await store.undecided(session, run.id, flt) if flt.bucket else 0,
         )
         await viewer.record_view(
@@ -258,8 +280,29 @@ def crosscheck_router() -> APIRouter:
             "t": done.taken,
             "n": done.no_pupil,
             "r": done.remaining,
+            "f": done.refused,
+            "v": done.no_village,
         }
-        return _redirect(link(fields, done="confirmed", **counts))
+        kind = "confirmed_out_of_school" if flt.bucket == "out_of_school" else "confirmed"
+        return _redirect(link(fields, done=kind, **counts))
+
+    @router.post("/crosscheck/children/{child_id}/village")
+    async def place_child_in_village(request: Request, child_id: int, viewer: CurrentViewer) -> Response:
+        form = await request.form()
+        if not csrf_ok(viewer, form.get("csrf_token")):
+            raise PageError(403)
+        access = await _acting(viewer, form.get("county"))
+        fields = filter_fields(form)
+        try:
+            run = await _latest(viewer, access, _form_id(form, "run"))
+            village = _form_id(form, "village")
+            await place_child(
+                viewer.uow, viewer.scope, viewer.actor, run, existing_id(child_id), village, now=viewer.now
+            )
+        except InvalidInput as exc:
+            return await _refused(request, viewer, form, viewer.t(exc.code, **exc.params))
+        await viewer.uow.commit()
+        return _redirect(link(fields, done="placed"))
 
     @router.post("/crosscheck/children/{child_id}/set-aside")
     async def set_child_aside(request: Request, child_id: int, viewer: CurrentViewer) -> Response:

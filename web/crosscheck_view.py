@@ -68,6 +68,17 @@ async def access_of(viewer: Viewer, county_id: int | None = None) -> Access:
     return Access(county, [county] if county else [], False, own, tree, areas)
 
 
+def villages(access: Access) -> list[Area]:
+    """The county's villages, for placing a child the addresses did not place (township · village)."""
+    if access.county is None:
+        return []
+    inside = access.tree.subtree(access.county.id)
+    found = [a for a in access.areas.values() if a.id in inside and a.level == "village"]
+    return sorted(
+        found, key=lambda a: (access.areas[a.parent_id].name if a.parent_id in access.areas else "", a.name)
+    )
+
+
 def townships(access: Access) -> list[Area]:
     """The townships of the county the viewer may filter by (a township officer: their own)."""
     if access.county is None:
@@ -133,6 +144,7 @@ class ChildView:
     poverty: bool
     disability: str
     note: str
+    placeable: bool  # 失学 without a village: it must be placed before its case can open
 
 
 def child_view(viewer: Viewer, access: Access, c: CrosscheckChild, *, pii: bool) -> ChildView:
@@ -168,5 +180,13 @@ def child_view(viewer: Viewer, access: Access, c: CrosscheckChild, *, pii: bool)
         case_id=c.case_id,
         poverty=c.poverty,
         disability=c.disability or "",
-        note=str((c.detail or {}).get("note", "")),
+        note=_note(lang, c.detail or {}),
+        placeable=c.bucket == "out_of_school" and c.village_id is None and c.decided_at is None,
     )
+
+
+def _note(lang: str, detail: dict[str, Any]) -> str:
+    """The set-aside note, or why a 失学 case could not be opened (a catalog key with its parameters)."""
+    if refused := detail.get("refused"):
+        return t(lang, str(refused), **detail.get("refused_params", {}))
+    return str(detail.get("note", ""))

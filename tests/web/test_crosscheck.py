@@ -170,11 +170,7 @@ async def test_saved_run_reviewed_and_confirmed_once(
     assert "比对发现" in case_page.text and "学籍 #4" in case_page.text and "辍学" in case_page.text
     assert "crosscheck_match" not in case_page.text
 
-    # 失学 is refused for now, clearly; set aside refuses a phone number, then works once.
-    refused = await client.post(
-        f"/crosscheck/runs/{run.id}/confirm", data={**form, "bucket": "out_of_school"}
-    )
-    assert refused.status_code == 422 and "失学 confirmation not available yet" in refused.text
+    # Set aside refuses a phone number, then works once.
     child = children[OUT_NORTH]
     aside = {"csrf_token": form["csrf_token"], "run": str(run.id), "note": "家长电话 13912345678"}
     bad = await client.post(f"/crosscheck/children/{child.id}/set-aside", data=aside)
@@ -184,6 +180,30 @@ async def test_saved_run_reviewed_and_confirmed_once(
     twice = await client.post(f"/crosscheck/children/{child.id}/set-aside", data=aside)
     assert twice.status_code == 422 and "已经处理过" in twice.text
     assert (await _children(uow_factory, run.id))[OUT_NORTH].decision == "set_aside"
+
+    # 失学: the child on no roll gets a suspected out-of-school case in 西河村, with the evidence.
+    oos = await client.post(f"/crosscheck/runs/{run.id}/confirm", data={**form, "bucket": "out_of_school"})
+    assert oos.status_code == 303, oos.text
+    assert "新开“疑似失学”案件 1 个" in (await client.get(oos.headers["location"])).text
+    west = (await _children(uow_factory, run.id))[OUT_WEST]
+    assert west.decision == "opened" and west.case_id is not None
+    async with uow_factory() as uow:
+        oos_case = await uow.cases.get(west.case_id)
+        assert oos_case is not None and oos_case.kind == "out_of_school" and oos_case.status == "suspected"
+        oos_child = await uow.students.get(oos_case.student_id)
+        assert oos_child is not None and oos_child.school_id is None
+        assert oos_child.home_village_id == w.village_b.id and oos_child.national_id == OUT_WEST
+        oos_events = (
+            await uow.session.scalars(
+                select(CaseEvent).where(
+                    CaseEvent.case_id == oos_case.id, CaseEvent.kind == "crosscheck_match"
+                )
+            )
+        ).all()
+    assert [e.data["crosscheck_reason"] for e in oos_events] == ["no_record_population"]
+    assert await _count(uow_factory, Case) == cases_before + 2
+    again = await client.post(f"/crosscheck/runs/{run.id}/confirm", data={**form, "bucket": "out_of_school"})
+    assert again.status_code == 303 and await _count(uow_factory, Case) == cases_before + 2
 
     # A second run: pupil 4 transferred out, a child moved in, the one set aside moved away. Pupil 3's
     # reason changed too: the case confirmed above is open now.
@@ -204,7 +224,7 @@ async def test_saved_run_reviewed_and_confirmed_once(
     assert len(rows) == 3 and 'id="gone-table"' in only.text and "何*北" in only.text
     # Confirming against the older run is refused: a newer one changes what was reviewed.
     stale = await client.post(f"/crosscheck/runs/{run.id}/confirm", data=form)
-    assert stale.status_code == 422 and await _count(uow_factory, Case) == cases_before + 1
+    assert stale.status_code == 422 and await _count(uow_factory, Case) == cases_before + 2
 
 
 async def test_township_officer_reads_own_township_and_principal_is_refused(
@@ -288,3 +308,40 @@ async def test_an_upload_while_another_runs_is_told_to_try_later(
     assert (
         await upload(client, tmp_path, {"population": population(), "registry": registry(county)})
     ).status_code == 303
+
+
+async def test_a_child_the_addresses_do_not_place_is_placed_then_confirmed(
+    as_user: AsUser, county: County, uow_factory: UnitOfWorkFactory, tmp_path: Path
+) -> None:
+    """失学 needs a village (its cadre visits): a child whose addresses name none is counted, not opened,
+    until the county officer places it; a village outside the area is refused."""
+    client = await as_user("county")
+    unplaced = fake_id(date(2016, 7, 7), 45)
+    table = [*population(), ["孙小无", unplaced, "外省某地", None]]
+    assert (
+        await upload(client, tmp_path, {"population": table, "registry": registry(county)})
+    ).status_code == 303
+    async with uow_factory() as uow:
+        run = await uow.session.scalar(select(CrosscheckRun))
+        assert run is not None
+    child = (await _children(uow_factory, run.id))[unplaced]
+    assert child.bucket == "out_of_school" and child.village_id is None
+    page = await client.get("/crosscheck", params={"bucket": "out_of_school"})
+    assert f'action="/crosscheck/children/{child.id}/village"' in page.text
+    form = {"csrf_token": csrf_of(page.text), "bucket": "out_of_school"}
+    done = await client.post(f"/crosscheck/runs/{run.id}/confirm", data=form)
+    assert "新开“疑似失学”案件 2 个" in (await client.get(done.headers["location"])).text
+    assert "需先指定村 1 人" in (await client.get(done.headers["location"])).text
+    assert (await _children(uow_factory, run.id))[unplaced].decided_at is None
+
+    place = {"csrf_token": form["csrf_token"], "run": str(run.id), "village": str(county.world.township.id)}
+    refused = await client.post(f"/crosscheck/children/{child.id}/village", data=place)
+    assert refused.status_code == 422 and "请选择本辖区内的一个村" in refused.text
+    place["village"] = str(county.world.village_b.id)
+    assert (await client.post(f"/crosscheck/children/{child.id}/village", data=place)).status_code == 303
+    done = await client.post(f"/crosscheck/runs/{run.id}/confirm", data=form)
+    assert "新开“疑似失学”案件 1 个" in (await client.get(done.headers["location"])).text
+    placed = (await _children(uow_factory, run.id))[unplaced]
+    assert placed.decision == "opened" and placed.village_id == county.world.village_b.id
+    late = await client.post(f"/crosscheck/children/{child.id}/village", data=place)
+    assert late.status_code == 422 and "已经处理过" in late.text
