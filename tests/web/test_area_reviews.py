@@ -59,7 +59,7 @@ async def test_the_city_term_workbook_sums_its_schools_per_county_and_township(
     reply = await client.get("/exports/term.xlsx?term=2026-09-01")
     assert reply.status_code == 200, reply.text
     book = load_workbook(io.BytesIO(reply.content))
-    assert book.sheetnames == ["学期调研汇总", "学校明细", "未确认月报"]
+    assert book.sheetnames == ["学期调研汇总", "学校明细", "未确认月报", "失学儿童(按乡镇)"]
 
     # Each school as counted with SQL over its case events, from the term's start up to now.
     detail = _rows(book, "学校明细")

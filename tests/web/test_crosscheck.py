@@ -317,7 +317,7 @@ async def test_a_child_the_addresses_do_not_place_is_placed_then_confirmed(
     until the county officer places it; a village outside the area is refused."""
     client = await as_user("county")
     unplaced = fake_id(date(2016, 7, 7), 45)
-    table = [*population(), ["孙小无", unplaced, "外省某地", None]]
+    table: Table = [*population(), ["孙小无", unplaced, "外省某地", None]]
     assert (
         await upload(client, tmp_path, {"population": table, "registry": registry(county)})
     ).status_code == 303
