@@ -120,14 +120,16 @@ async def test_without_wecom_settings_there_is_no_callback(client: httpx.AsyncCl
     assert (await client.get("/wecom/callback", params=PUBLISHED)).status_code == 404
 
 
-async def test_a_partial_configuration_leaves_the_callback_off(
-    services: Services, database_url: str, media_dir: Path
+async def test_a_partial_configuration_leaves_the_callback_off_and_says_so(
+    services: Services, database_url: str, media_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     partial = {"wecom_corp_id": CORP_ID, "wecom_encoding_aes_key": ENCODING_AES_KEY}  # no token
     settings = Settings(database_url=database_url, media_dir=media_dir, _env_file=None, **partial)  # type: ignore[call-arg, arg-type]
     app = create_app(dataclasses.replace(services, settings=settings))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
         assert (await c.get("/wecom/callback", params=PUBLISHED)).status_code == 404
+    assert "WeCom callback off: WECOM_TOKEN not set" in caplog.text
+    assert ENCODING_AES_KEY not in caplog.text
 
 
 def test_a_real_server_answers_the_percent_encoded_example_byte_for_byte(
