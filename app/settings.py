@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.wecom.crypto import parse_encoding_aes_key
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/notoneless.db"
 
 
@@ -67,6 +69,13 @@ class Settings(BaseSettings):
     # Spreadsheet exports running at once in one web process (each .xlsx export is a writer process);
     # one person has at most one at a time either way.
     web_export_concurrency: int = Field(default=2, ge=1, le=64)
+    # 企业微信 (WeCom) self-built app (docs/wecom.md): off unless corp id, token and AES key are all set.
+    wecom_corp_id: str | None = None
+    wecom_agent_id: int | None = Field(default=None, ge=0)
+    wecom_secret: SecretStr | None = None
+    wecom_token: SecretStr | None = None
+    wecom_encoding_aes_key: SecretStr | None = None
+    wecom_api_base_url: str = "https://qyapi.weixin.qq.com/cgi-bin"
 
     @field_validator("timezone")
     @classmethod
@@ -105,7 +114,14 @@ class Settings(BaseSettings):
             raise ValueError("must be text or json")
         return value
 
-    @field_validator("telegram_api_base_url", "telegram_file_base_url")
+    @field_validator("wecom_encoding_aes_key")
+    @classmethod
+    def _wecom_aes_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_encoding_aes_key(value.get_secret_value())  # its ValueError never quotes the key
+        return value
+
+    @field_validator("telegram_api_base_url", "telegram_file_base_url", "wecom_api_base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
@@ -132,6 +148,23 @@ class Settings(BaseSettings):
         if not self.overview_refresh_seconds:
             return None
         return timedelta(seconds=2 * self.overview_refresh_seconds + 60)
+
+    @property
+    def wecom_enabled(self) -> bool:
+        """WeCom's callback is served only when all three of its receiving settings are there."""
+        return not self.wecom_missing and self.wecom_corp_id is not None
+
+    @property
+    def wecom_missing(self) -> list[str]:
+        """The receiving settings still missing once any of them is set (for a start-up warning)."""
+        given = {
+            "WECOM_CORP_ID": self.wecom_corp_id,
+            "WECOM_TOKEN": self.wecom_token,
+            "WECOM_ENCODING_AES_KEY": self.wecom_encoding_aes_key,
+        }
+        if not any(given.values()):
+            return []
+        return [name for name, value in given.items() if not value]
 
     @property
     def is_sqlite(self) -> bool:

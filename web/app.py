@@ -1,6 +1,9 @@
-"""create_app(...) -> the FastAPI application: health, dashboard, API, webhook and (demo only) the simulator."""
+"""create_app(...) -> the FastAPI application: health, dashboard, API, webhook, WeCom's callback (when
+configured) and (demo only) the simulator."""
 
 from __future__ import annotations
+
+import logging
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse
@@ -10,6 +13,9 @@ from web.dashboard import mount_dashboard
 from web.deps import WebConfig
 from web.metrics import metrics_router
 from web.request_id import RequestId
+from web.wecom import verifier_from, wecom_router
+
+log = logging.getLogger(__name__)
 
 
 def create_app(
@@ -56,6 +62,10 @@ def create_app(
     )
     token = settings.metrics_token
     app.include_router(metrics_router(token.get_secret_value() if token else None))
+    if settings.wecom_enabled:
+        app.include_router(wecom_router(verifier_from(settings)))
+    elif settings.wecom_missing:
+        log.warning("WeCom callback off: %s not set", ", ".join(settings.wecom_missing))
     for router in routers or []:
         app.include_router(router)
     app.add_middleware(RequestId)  # added last: outermost, so every log line of a request has its id

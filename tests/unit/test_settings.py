@@ -78,3 +78,45 @@ def test_env_example_documents_every_setting() -> None:
         if re.match(r"^[A-Z_]+=", line):
             above = next(x for x in reversed(lines[:i]) if not re.match(r"^[A-Z_]+=", x))
             assert above.startswith("#"), line
+
+
+def test_wecom_is_off_unless_corp_id_token_and_aes_key_are_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = load_settings()
+    assert (s.wecom_enabled, s.wecom_missing) == (False, [])
+    assert s.wecom_api_base_url == "https://qyapi.weixin.qq.com/cgi-bin"
+    monkeypatch.setenv("WECOM_CORP_ID", "wx5823bf96d3bd56c7")
+    monkeypatch.setenv("WECOM_ENCODING_AES_KEY", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C")
+    s = load_settings()
+    assert (s.wecom_enabled, s.wecom_missing) == (False, ["WECOM_TOKEN"])
+    monkeypatch.setenv("WECOM_TOKEN", "QDG6eK")
+    monkeypatch.setenv("WECOM_SECRET", "not-a-real-secret")
+    monkeypatch.setenv("WECOM_AGENT_ID", "1000002")
+    s = load_settings()
+    assert (s.wecom_enabled, s.wecom_missing, s.wecom_agent_id) == (True, [], 1000002)
+    for secret in ("QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "not-a-real-secret"):
+        assert secret not in repr(s) and secret not in str(s)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2",  # 42 characters
+        "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C=",  # 44: the "=" is added by us
+        "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2-",  # not base64
+    ],
+)
+def test_a_malformed_wecom_aes_key_stops_start_up_naming_it(
+    monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    monkeypatch.setenv("WECOM_ENCODING_AES_KEY", key)
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    message = str(err.value)
+    assert "WECOM_ENCODING_AES_KEY" in message and "\n" not in message
+    assert "jWmYm7qr5n" not in message
+
+
+def test_the_wecom_api_base_url_must_be_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WECOM_API_BASE_URL", "qyapi.weixin.qq.com/cgi-bin")
+    with pytest.raises(SettingsError, match="WECOM_API_BASE_URL"):
+        load_settings()

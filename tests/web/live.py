@@ -23,16 +23,17 @@ START_TIMEOUT = 20.0
 
 
 @contextmanager
-def live_server(database_url: str, media_dir: Path, clock: Clock) -> Iterator[str]:
-    """Yields the base URL; the server stops (and its engine is disposed) when the block ends."""
+def live_server(database_url: str, media_dir: Path, clock: Clock, **settings: object) -> Iterator[str]:
+    """Yields the base URL; the server stops (and its engine is disposed) when the block ends.
+    `settings` are further Settings fields (e.g. the WeCom ones)."""
     holder: dict[str, uvicorn.Server] = {}
     ready = threading.Event()
 
     async def main() -> None:
-        settings = Settings(database_url=database_url, media_dir=media_dir, _env_file=None)  # type: ignore[call-arg]
+        config = Settings(database_url=database_url, media_dir=media_dir, _env_file=None, **settings)  # type: ignore[call-arg, arg-type]
         engine = make_engine(database_url)
         services = Services(
-            settings=settings,
+            settings=config,
             engine=engine,
             uow=UnitOfWorkFactory(make_sessionmaker(engine)),
             policy=load_policy(),
