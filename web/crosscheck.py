@@ -51,35 +51,31 @@ def _redirect(url: str) -> Response:
     return response
 
 
+# The counts a confirmation redirects with (one letter each, in the query) and their message parameters.
+_COUNTS = {"o": "opened", "e": "evidence", "t": "taken", "n": "no_pupil", "f": "refused", "v": "no_village"}
+_COUNTS_R = {**_COUNTS, "r": "remaining"}
+_DONE = {
+    "saved": "web.crosscheck.saved",
+    "placed": "web.crosscheck.place_done",
+    "set_aside": "web.crosscheck.set_aside_done",
+    "confirmed": "web.crosscheck.confirmed",
+    "confirmed_out_of_school": "web.crosscheck.confirmed_out_of_school",
+}
+
+
 def _done_message(viewer: Viewer, params: Any) -> str | None:
-    done = params.get("done")
-    numbers = {k: int(v) if str(v).isdigit() else 0 for k, v in params.items() if k in "oetnrfv"}
-    if done == "saved":
-        return viewer.t("web.crosscheck.saved")
-    if done == "confirmed_out_of_school":
-        return viewer.t(
-            "web.crosscheck.confirmed_out_of_school",
-            opened=numbers.get("o", 0),
-            evidence=numbers.get("e", 0),
-            taken=numbers.get("t", 0),
-            refused=numbers.get("f", 0),
-            no_village=numbers.get("v", 0),
-            remaining=numbers.get("r", 0),
-        )
-    if done == "placed":
-        return viewer.t("web.crosscheck.place_done")
-    if done == "confirmed":
-        return viewer.t(
-            "web.crosscheck.confirmed",
-            opened=numbers.get("o", 0),
-            evidence=numbers.get("e", 0),
-            taken=numbers.get("t", 0),
-            no_pupil=numbers.get("n", 0),
-            remaining=numbers.get("r", 0),
-        )
-    if done == "set_aside":
-        return viewer.t("web.crosscheck.set_aside_done")
-    return None
+    key = _DONE.get(str(params.get("done")))
+    if key is None:
+        return None
+    numbers = {name: 0 for name in _COUNTS_R.values()}
+    numbers.update(
+        {
+            _COUNTS_R[k]: int(v)
+            for k, v in params.items()
+            if k in _COUNTS_R and str(v).isdigit() and len(v) < 10
+        }
+    )
+    return viewer.t(key, **numbers)
 
 
 async def review_page(
@@ -274,15 +270,7 @@ def crosscheck_router() -> APIRouter:
         except InvalidInput as exc:
             return await _refused(request, viewer, form, viewer.t(exc.code, **exc.params))
         await viewer.uow.commit()
-        counts = {
-            "o": done.opened,
-            "e": done.evidence,
-            "t": done.taken,
-            "n": done.no_pupil,
-            "r": done.remaining,
-            "f": done.refused,
-            "v": done.no_village,
-        }
+        counts = {letter: getattr(done, name) for letter, name in _COUNTS_R.items()}
         kind = "confirmed_out_of_school" if flt.bucket == "out_of_school" else "confirmed"
         return _redirect(link(fields, done=kind, **counts))
 

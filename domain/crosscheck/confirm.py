@@ -88,10 +88,25 @@ async def _confirm_absent(
         report = AbsenceReport(student_id=child.student_id, absent_since=found_on, suspected=True)
         case, _created = await report_absence(uow, scope, actor, report, now=now, policy=policy, tz=tz)
         decision = "opened"
+    await _add_evidence(uow, actor, run, child, case, decision, now=now, tz=tz)
+    return decision
+
+
+async def _add_evidence(
+    uow: UnitOfWork,
+    actor: Actor,
+    run: CrosscheckRun,
+    child: CrosscheckChild,
+    case: Case,
+    decision: str,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+) -> None:
+    """The "crosscheck_match" entry on the case's timeline, and the child decided with its case."""
     add_event(uow, case, "crosscheck_match", actor, now, **evidence(run, child, tz))
     case.updated_at = now
     await store.record_decision(uow.session, child.id, decision, case.id, None)
-    return decision
 
 
 def _sex(child: CrosscheckChild) -> str | None:
@@ -122,9 +137,7 @@ async def _confirm_out_of_school(
     found = await uow.students.with_national_id(child.national_id) if child.national_id else []
     for student in found:
         if (case := await uow.cases.open_for_student(student.id)) is not None:
-            add_event(uow, case, "crosscheck_match", actor, now, **evidence(run, child, tz))
-            case.updated_at = now
-            await store.record_decision(uow.session, child.id, "evidence", case.id, None)
+            await _add_evidence(uow, actor, run, child, case, "evidence", now=now, tz=tz)
             return "evidence"
     sex = _sex(child)
     ready = sex is not None and child.birth_date is not None
