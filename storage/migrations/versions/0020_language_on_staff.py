@@ -42,5 +42,6 @@ def downgrade() -> None:
         "UPDATE telegram_bindings SET language = "
         "(SELECT s.language FROM staff s WHERE s.id = telegram_bindings.staff_id)"
     )
-    with op.batch_alter_table("staff") as batch:
-        batch.drop_column("reported_language")
+    # Not a batch: on SQLite it would copy and drop "staff", which the foreign keys of every table naming
+    # a person refuse once there are rows; SQLite (3.35 on) drops a plain column in place.
+    op.drop_column("staff", "reported_language")
