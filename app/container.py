@@ -34,6 +34,11 @@ class Services:
         return self.settings.tz
 
     @property
+    def default_language(self) -> str:
+        """DEFAULT_LANGUAGE: the last step of domain.language for anyone who chose none."""
+        return self.settings.default_language
+
+    @property
     def media(self) -> LocalMediaStore:
         """Photo bytes by SHA-256, under MEDIA_DIR (cheap to build: it holds only the path)."""
         return LocalMediaStore(self.settings.media_dir)

@@ -8,6 +8,7 @@ from typing import Any
 from app.container import Services
 from domain.audit import Actor
 from domain.invites import create_invite
+from domain.language import language_of
 from domain.roles import ROLE_LABELS, Role
 
 # Fictional Telegram user ids for demo staff: far from real ranges, easy to recognise.
@@ -48,7 +49,10 @@ class DemoPeople:
                         "telegram_user_id": user_id,
                         "name": staff.name,
                         "role_label": f"{zh} {en}",
-                        "language": binding.language if binding and binding.language else "zh-hans",
+                        # The simulated phone speaks the person's language (domain.language).
+                        "language": "en"
+                        if language_of(staff, default=s.default_language) == "en"
+                        else "zh-hans",
                         "start_payload": payload,
                     }
                 )

@@ -8,7 +8,8 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from app.container import Services
-from i18n import normalise_language, t
+from domain.language import language_of, remember_reported
+from i18n import t
 from storage.models import Staff
 from storage.uow import UnitOfWork
 
@@ -43,7 +44,8 @@ def bot_id(context: ContextTypes.DEFAULT_TYPE) -> int:
 
 
 async def identify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Caller | None:
-    """The bound staff member (if any) and their language: chosen, else Telegram's, else the default."""
+    """The bound staff member (if any) and their language (domain.language: chosen, else what this
+    phone reports, else what it reported before, else the default)."""
     services = services_of(context)
     async with services.uow() as uow:
         caller = await identify_in(uow, update, services.settings.default_language)
@@ -63,5 +65,7 @@ async def identify_in(uow: UnitOfWork, update: Update, default_language: str) ->
     if binding is not None and binding.unreachable_since is not None:
         # They blocked the bot once and now write to it again: reminders can reach them again.
         binding.unreachable_since = None
-    chosen = binding.language if binding else None
-    return Caller(user.id, chat.id, chosen or normalise_language(user.language_code, default_language), staff)
+    if staff is not None:
+        remember_reported(staff, user.language_code)  # reminders sent later follow this phone
+    language = language_of(staff, reported=user.language_code, default=default_language)
+    return Caller(user.id, chat.id, language, staff)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from domain.audit import Actor, audit
 from domain.errors import InviteInvalid, NotFound
+from domain.language import remember_reported
 from storage.models import Invite, Staff, TelegramBinding
 from storage.uow import UnitOfWork
 
@@ -41,9 +42,16 @@ async def create_invite(
 
 
 async def redeem_invite(
-    uow: UnitOfWork, code: str, *, telegram_user_id: int, chat_id: int, language: str | None, now: datetime
+    uow: UnitOfWork,
+    code: str,
+    *,
+    telegram_user_id: int,
+    chat_id: int,
+    reported_language: str | None,
+    now: datetime,
 ) -> Staff:
-    """Binds the Telegram account to the invited staff member; raises InviteInvalid(unknown|used|expired)."""
+    """Binds the Telegram account to the invited staff member; raises InviteInvalid(unknown|used|expired).
+    The language the client reports is remembered on the person (domain.language) from this first contact."""
     actor = Actor(staff_id=None, label=f"telegram:{telegram_user_id}", source="telegram")
     invite = await uow.invites.by_hash(hash_code(code)) if _CODE_SHAPE.match(code) else None
     if invite is None:
@@ -69,7 +77,6 @@ async def redeem_invite(
                 staff_id=staff.id,
                 telegram_user_id=telegram_user_id,
                 chat_id=chat_id,
-                language=language,
                 bound_at=now,
             )
         )
@@ -79,6 +86,7 @@ async def redeem_invite(
     invite.used_at = now
     invite.used_by_telegram_id = telegram_user_id
     staff.last_active_at = now
+    remember_reported(staff, reported_language)
     audit(uow, Actor(staff.id, actor.label, "telegram"), now, "bind", "staff", staff.id)
     await uow.flush()
     return staff

@@ -16,12 +16,13 @@ from zoneinfo import ZoneInfo
 from domain.audit import Actor, audit
 from domain.clock import Clock
 from domain.errors import NotInScope
+from domain.language import language_of
 from domain.monthly_numbers import MonthlyNumbers, month_bounds, monthly_numbers
 from domain.monthly_workbook import file_name, write_monthly_report
 from domain.out_of_school_figures import TownshipOutOfSchool, out_of_school_figures
 from domain.roles import Role
 from domain.scope import area_tree, scope_for
-from i18n import normalise_language, t
+from i18n import t
 from storage.ledger_queries import LedgerQueries
 from storage.models import Staff
 from storage.scope import Scope
@@ -78,6 +79,9 @@ class ReportServices(Protocol):
 
     @property
     def tz(self) -> ZoneInfo: ...
+
+    @property
+    def default_language(self) -> str: ...
 
 
 @dataclass
@@ -152,7 +156,7 @@ def _summary_text(
     return "\n".join(lines)
 
 
-async def _recipients(uow: UnitOfWork, month: date) -> list[_Recipient]:
+async def _recipients(uow: UnitOfWork, month: date, default_language: str) -> list[_Recipient]:
     found = []
     tree = await area_tree(uow)
     for person in await uow.directory.all_staff():
@@ -169,7 +173,7 @@ async def _recipients(uow: UnitOfWork, month: date) -> list[_Recipient]:
                 key=f"{prefix}:{month:%Y-%m}:{person.id}",
                 staff=person,
                 chat_id=binding.chat_id,
-                language=normalise_language(binding.language or person.language),
+                language=language_of(person, default=default_language),
                 school_ids=tuple(sorted(scope.school_ids)),
                 area=None if person.role == Role.PRINCIPAL else (area.name if area else ""),
                 scope=None if person.role == Role.PRINCIPAL else scope,
@@ -236,7 +240,7 @@ async def deliver_monthly_reports(
     before the next recipient once `keep_going()` is false (it stopped leading)."""
     result = Delivery()
     async with services.uow() as uow:
-        recipients = await _recipients(uow, month)
+        recipients = await _recipients(uow, month, services.default_language)
         wanted = sorted({i for r in recipients for i in r.school_ids})
         numbers = {i: await monthly_numbers(uow, i, month, services.tz) for i in wanted}
     for recipient in recipients:

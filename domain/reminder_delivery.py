@@ -16,6 +16,7 @@ from domain.audit import Actor
 from domain.cases import add_event
 from domain.digest import digest_members, digest_message
 from domain.escalations import raise_for
+from domain.language import language_of
 from domain.policy import Policy
 from domain.quiet_hours import next_allowed
 from domain.reminder_facts import escalation_target
@@ -90,7 +91,7 @@ async def prepare(
             await raise_for(uow, item, now)
         await record_unreachable(uow, row, worker, "no_telegram_binding", now=now, policy=policy, tz=tz)
         return None
-    language = binding.language or recipient.language or default_language
+    language = language_of(recipient, default=default_language)  # their choice, else their phone's
     names = {s.id: s.name for s in await _instead_names(uow, row)}
     if row.kind == DIGEST:
         members = await digest_members(uow, row, policy, tz, now)

@@ -16,6 +16,7 @@ from domain.area_review_workbook import file_name as area_file_name
 from domain.area_review_workbook import write_area_review
 from domain.audit import Actor, audit
 from domain.errors import NotInScope
+from domain.language import language_of
 from domain.monthly_report import Delivery, ReportBot, ReportServices
 from domain.out_of_school_figures import out_of_school_figures
 from domain.quarterly_review import QuarterlyReview, ReviewPeriod, quarterly_review
@@ -23,7 +24,7 @@ from domain.quarterly_workbook import file_name as quarterly_file_name
 from domain.quarterly_workbook import write_quarterly_review
 from domain.roles import Role
 from domain.scope import area_tree, scope_for
-from i18n import normalise_language, t
+from i18n import t
 from storage.models import Staff
 from storage.report_confirmations import delivered
 from storage.reporting import ReportingRepository
@@ -139,7 +140,7 @@ async def deliver_reviews(
             binding = await uow.directory.binding_for_staff(person.id)
             if binding is None or binding.unreachable_since is not None:
                 continue
-            language = normalise_language(binding.language or person.language)
+            language = language_of(person, default=services.default_language)
             officers.append((person, binding.chat_id, language, await scope_for(uow, person, tree)))
     for person, chat_id, language, scope in officers:
         if not keep_going():

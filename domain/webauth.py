@@ -18,8 +18,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from domain.audit import Actor, audit
 from domain.errors import DomainError, InvalidInput
+from domain.language import language_of
 from domain.roles import DASHBOARD_ROLES, Role
-from i18n import DEFAULT_LANGUAGE, LANGUAGES
+from i18n import DEFAULT_LANGUAGE
 from storage.login_failures import LoginFailureRepository
 from storage.models import ApiToken, Staff, WebSession, WebUser
 from storage.uow import UnitOfWork
@@ -189,9 +190,11 @@ async def login(
     *,
     now: datetime,
     ip: str | None,
-    language: str = DEFAULT_LANGUAGE,
+    language: str | None = None,
+    default_language: str = DEFAULT_LANGUAGE,
 ) -> tuple[str, WebIdentity]:
-    """Checks the password and opens a session; returns (cookie token, identity). The caller commits,
+    """Checks the password and opens a session; returns (cookie token, identity). The session's language
+    is the person's (domain.language), `language` being what the browser asks for. The caller commits,
     also when LoginRefused is raised, so failed attempts are counted. Unknown user, wrong password and
     an address held back all run one argon2 verify and raise the same LoginRefused."""
     name, address = username.strip(), (ip or "")[:64]
@@ -230,7 +233,7 @@ async def login(
         token_hash=token_hash(token),
         user_id=user.id,
         csrf_token=secrets.token_urlsafe(32),
-        language=language if language in LANGUAGES else DEFAULT_LANGUAGE,
+        language=language_of(staff, reported=language, default=default_language),
         created_at=now,
         expires_at=now + SESSION_TTL,
         ip=(ip or "")[:64] or None,

@@ -32,18 +32,6 @@ def _catalog(language: str) -> dict[str, str]:
     return merged
 
 
-def normalise_language(code: str | None, default: str = DEFAULT_LANGUAGE) -> str:
-    """Maps Telegram's language_code (zh-hans, en-US, …) to a catalog language."""
-    if not code:
-        return default
-    c = code.lower().replace("-", "_")
-    if c.startswith("en"):
-        return "en"
-    if c.startswith("zh"):
-        return "zh_CN"
-    return default
-
-
 def t(language: str, key: str, **params: object) -> str:
     """The text of `key` in `language` (falling back to Chinese), with {params} filled in."""
     text = _catalog(language).get(key) or _catalog(DEFAULT_LANGUAGE).get(key)

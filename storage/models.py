@@ -75,7 +75,10 @@ class Staff(Base):
     role: Mapped[str] = mapped_column(String(24))
     school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"), index=True)
     area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
+    # The person's own choice (chat language menu or dashboard switch); domain/language.py decides.
     language: Mapped[str | None] = mapped_column(String(8))
+    # What their chat client last reported (zh_CN/en), for what is sent to them while they are not talking.
+    reported_language: Mapped[str | None] = mapped_column(String(8))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
     last_active_at: Mapped[datetime | None]
@@ -98,7 +101,6 @@ class TelegramBinding(Base):
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), unique=True)
     telegram_user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)
-    language: Mapped[str | None] = mapped_column(String(8))
     bound_at: Mapped[datetime]
     unreachable_since: Mapped[datetime | None]
 

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from domain.language import choose
 from domain.webauth import SESSION_TTL, LoginRefused, NoDashboardAccess, identify_session, login, logout
 from i18n import LANGUAGES
 from ops.metrics import LOGIN_FAILURES
@@ -20,6 +21,7 @@ from web.deps import (
     CsrfViewer,
     PageError,
     WebConfig,
+    browser_language,
     client_ip,
     request_language,
     services_of,
@@ -136,7 +138,13 @@ def auth_router(config: WebConfig, throttle: LoginThrottle) -> APIRouter:
             async with throttle.slot(), services.uow() as uow:
                 try:
                     token, _identity = await login(
-                        uow, username, password, now=services.clock.now(), ip=ip, language=language
+                        uow,
+                        username,
+                        password,
+                        now=services.clock.now(),
+                        ip=ip,
+                        language=browser_language(request),
+                        default_language=services.default_language,
                     )
                 except LoginRefused:
                     LOGIN_FAILURES.labels("refused").inc()
@@ -169,6 +177,8 @@ def auth_router(config: WebConfig, throttle: LoginThrottle) -> APIRouter:
             raise PageError(400)
         assert viewer.identity.session is not None
         viewer.identity.session.language = language
+        # The person's one stored preference: the chat, reminders and reports follow it too.
+        choose(viewer.identity.staff, language)
         await viewer.uow.commit()
         back = urlsplit(request.headers.get("referer", ""))
         response = _redirect(_safe_next(back.path + (f"?{back.query}" if back.query else "")))

@@ -12,9 +12,10 @@ from fastapi import Depends, Request
 
 from app.container import Services
 from domain.audit import Actor, audit
+from domain.language import language_of
 from domain.scope import scope_for
 from domain.webauth import WebIdentity, has_dashboard_access, identify_session, identify_token
-from i18n import DEFAULT_LANGUAGE, LANGUAGES, t
+from i18n import LANGUAGES, t
 from storage.scope import Scope
 from storage.uow import UnitOfWork
 
@@ -115,12 +116,16 @@ def client_ip(request: Request) -> str | None:
 
 
 def request_language(request: Request) -> str:
-    """Before login: the language cookie, else the deployment default (Chinese)."""
+    """Before login: the browser's language cookie, else the deployment default (domain.language)."""
+    return language_of(
+        None, reported=browser_language(request), default=services_of(request).default_language
+    )
+
+
+def browser_language(request: Request) -> str | None:
+    """The language this browser was switched to (its cookie), if any."""
     chosen = request.cookies.get(LANGUAGE_COOKIE)
-    if chosen in LANGUAGES:
-        return str(chosen)
-    default = services_of(request).settings.default_language
-    return default if default in LANGUAGES else DEFAULT_LANGUAGE
+    return str(chosen) if chosen in LANGUAGES else None
 
 
 async def _viewer(request: Request) -> AsyncIterator[Viewer]:
@@ -140,7 +145,11 @@ async def _viewer(request: Request) -> AsyncIterator[Viewer]:
             identity=identity,
             scope=scope,
             now=now,
-            language=identity.session.language,
+            # The person's stored choice holds in every session (a switch in the chat shows here too);
+            # without one, the language this session was opened in (domain.language).
+            language=language_of(
+                identity.staff, reported=identity.session.language, default=services.default_language
+            ),
             ip=client_ip(request),
         )
 
@@ -178,7 +187,7 @@ async def _api_viewer(request: Request) -> AsyncIterator[Viewer]:
             identity=identity,
             scope=scope,
             now=now,
-            language=DEFAULT_LANGUAGE,
+            language=language_of(identity.staff, default=services.default_language),
             ip=client_ip(request),
         )
 

@@ -12,6 +12,7 @@ from bot.render import answer_tap, without_nul
 from bot.replies import kept, send_again
 from domain.errors import InviteInvalid
 from domain.invites import redeem_invite
+from domain.language import choose, language_of
 from domain.roles import DASHBOARD_ROLES, ROLE_LABELS, Role
 from i18n import LANGUAGES, t
 
@@ -39,17 +40,18 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             )
             return
         try:
+            reported = update.effective_user.language_code if update.effective_user else None
             staff = await redeem_invite(
                 uow,
                 code,
                 telegram_user_id=caller.telegram_user_id,
                 chat_id=caller.chat_id,
-                language=None,
+                reported_language=reported,
                 now=services.clock.now(),
             )
-            text = caller.text(
-                "onboarding.bound", name=staff.name, role=role_label(caller.language, staff.role)
-            )
+            # Known now: a choice they made before (another phone, the dashboard) holds from here on.
+            language = language_of(staff, reported=reported, default=services.settings.default_language)
+            text = t(language, "onboarding.bound", name=staff.name, role=role_label(language, staff.role))
         except InviteInvalid as exc:
             text = caller.text(f"onboarding.invite_{exc.reason}")  # the refusal's audit entry is kept
         await uow.updates.keep_reply(update.update_id, kept(text), bot_id=bot_id(context))
@@ -119,9 +121,10 @@ async def language_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         # A replay or a redelivery changes nothing, but edits the message again: the edit may never have
         # been made, and making it twice is harmless.
         if await uow.updates.first(update.update_id, services.clock.now(), bot_id=bot_id(context)):
-            binding = await uow.directory.binding_for_staff(caller.staff.id)
-            if binding is not None:
-                binding.language = language
+            # One stored preference for every channel: reminders, reports and the dashboard follow it.
+            staff = await uow.directory.staff(caller.staff.id)
+            if staff is not None:
+                choose(staff, language)
         await uow.commit()
     await answer_tap(query)
     try:

@@ -8,7 +8,9 @@ from sqlalchemy import exc as sa
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from i18n import normalise_language, t
+from bot.context import services_of
+from domain.language import language_of
+from i18n import t
 from ops.metrics import update_failed
 
 log = logging.getLogger(__name__)
@@ -28,10 +30,26 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("update %s failed: %r", update_id, context.error, exc_info=context.error)
     if not isinstance(update, Update) or update.effective_chat is None:
         return
-    user = update.effective_user
-    language = normalise_language(user.language_code if user else None)
     try:
+        language = await _language(update, context)
         key = "form.try_again" if database_unavailable(context.error) else "error.generic"
         await context.bot.send_message(update.effective_chat.id, t(language, key))
     except Exception:  # noqa: BLE001 - the apology itself must never raise
         log.warning("could not tell chat about failed update %s", update_id)
+
+
+async def _language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """The person's language (domain.language); without their stored choice when the database is what
+    failed, or when it cannot be read now."""
+    services = services_of(context)
+    user = update.effective_user
+    reported = user.language_code if user else None
+    staff = None
+    if user is not None and not database_unavailable(context.error):
+        try:
+            async with services.uow() as uow:
+                binding = await uow.directory.binding_for_telegram(user.id)
+                staff = await uow.directory.staff(binding.staff_id) if binding else None
+        except Exception:  # noqa: BLE001 - the apology goes out in the client's language then
+            staff = None
+    return language_of(staff, reported=reported, default=services.settings.default_language)

@@ -32,7 +32,7 @@ async def _invite(uow_factory: UnitOfWorkFactory, staff_id: int, clock: FixedClo
 async def _redeem(uow_factory: UnitOfWorkFactory, code: str, tg: int, clock: FixedClock) -> int:
     async with uow_factory() as uow:
         staff = await redeem_invite(
-            uow, code, telegram_user_id=tg, chat_id=tg, language="zh", now=clock.now()
+            uow, code, telegram_user_id=tg, chat_id=tg, reported_language="zh", now=clock.now()
         )
         await uow.commit()
         return staff.id

@@ -123,3 +123,67 @@ async def test_rows_kept_before_updates_were_keyed_by_bot_count_as_the_bots_own(
             assert list(await uow.inbox.waiting(bot_id=100001)) == []
     finally:
         await engine.dispose()
+
+
+async def test_language_chosen_in_the_chat_moves_onto_the_person(empty_url: str, clock: FixedClock) -> None:
+    """Migration 0020: a /language choice kept on the Telegram binding becomes the person's own choice,
+    which every channel reads; people who never chose keep none (and step down again keeps the choice)."""
+    script = ScriptDirectory.from_config(alembic_config())
+    moved = next(r for r in script.walk_revisions() if r.path.endswith("_language_on_staff.py"))
+    assert isinstance(moved.down_revision, str)
+    engine = make_engine(empty_url)
+    staff = table(
+        "staff",
+        column("id"),
+        column("name"),
+        column("phone"),
+        column("role"),
+        column("active"),
+        column("language"),
+        column("created_at", UTCDateTime()),
+    )
+    bindings = table(
+        "telegram_bindings",
+        column("staff_id"),
+        column("telegram_user_id"),
+        column("chat_id"),
+        column("language"),
+        column("bound_at", UTCDateTime()),
+    )
+    try:
+        await upgrade(engine, moved.down_revision)
+        async with engine.begin() as conn:  # as the bot left them before the upgrade
+            for n, chosen in ((1, "en"), (2, None), (3, "zh_CN")):
+                await conn.execute(
+                    insert(staff).values(
+                        id=n,
+                        name=f"t{n}",
+                        phone=f"1380000000{n}",
+                        role="teacher",
+                        active=True,
+                        created_at=clock.now(),
+                    )
+                )
+                await conn.execute(
+                    insert(bindings).values(
+                        staff_id=n, telegram_user_id=n, chat_id=n, language=chosen, bound_at=clock.now()
+                    )
+                )
+        await upgrade(engine, moved.revision)
+        async with engine.connect() as conn:
+            rows = (await conn.execute(select(staff.c.id, staff.c.language).order_by(staff.c.id))).all()
+            assert [tuple(r) for r in rows] == [(1, "en"), (2, None), (3, "zh_CN")]
+            assert "language" not in {
+                c["name"]
+                for c in await conn.run_sync(lambda sync: inspect(sync).get_columns("telegram_bindings"))
+            }
+        await downgrade(engine, moved.down_revision)
+        async with engine.connect() as conn:
+            back = select(bindings.c.staff_id, bindings.c.language).order_by(bindings.c.staff_id)
+            assert [tuple(r) for r in (await conn.execute(back)).all()] == [
+                (1, "en"),
+                (2, None),
+                (3, "zh_CN"),
+            ]
+    finally:
+        await engine.dispose()

@@ -36,7 +36,6 @@ async def province(uow_factory: UnitOfWorkFactory, policy: Policy, county: Count
                     staff_id=people[key].id,
                     telegram_user_id=chat,
                     chat_id=chat,
-                    language="zh-hans",
                     bound_at=at("09-01"),
                 )
             )

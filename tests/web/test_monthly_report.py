@@ -160,13 +160,16 @@ async def bound_coordinators(uow_factory: UnitOfWorkFactory, county: County) -> 
         for key, chat in chats.items():
             uow.session.add(
                 TelegramBinding(
-                    staff_id=county.staff[key].id,
-                    telegram_user_id=chat,
-                    chat_id=chat,
-                    language="en" if key == "county" else "zh-hans",
-                    bound_at=at("09-01"),
+                    staff_id=county.staff[key].id, telegram_user_id=chat, chat_id=chat, bound_at=at("09-01")
                 )
             )
+            person = await uow.directory.staff(county.staff[key].id)
+            assert person is not None
+            # The county officer's phone is in English (never chose); the township officer chose 中文.
+            if key == "county":
+                person.reported_language = "en"
+            elif key == "township":
+                person.language, person.reported_language = "zh_CN", "en"
         await uow.commit()
     return chats
 
