@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from storage import home_teaching
+from storage import crosscheck_runs, home_teaching
 from storage.models import Attachment, Case, Student
 from storage.retention import RetentionQueries, attachment_keys
 from storage.uow import UnitOfWork
@@ -95,7 +95,9 @@ async def remove_photos(uow: UnitOfWork, rows: Sequence[Attachment], removed: Re
 
 async def anonymise_student(uow: UnitOfWork, student: Student, now: datetime, removed: Removed) -> None:
     """Removes the student's identifying details and key-group flags. Sex, school, class, home village
-    the birth year and whether they are on the roll remain, for the area, age and enrolment figures."""
+    the birth year and whether they are on the roll remain, for the area, age and enrolment figures.
+    Saved cross-check rows naming the student lose their details too (checked before the ID goes)."""
+    await crosscheck_runs.forget_student(uow.session, student.id, student.national_id)
     student.student_number = f"ANON-{student.id}"
     student.name = ANONYMOUS_NAME
     student.birth_date = date(student.birth_date.year, 1, 1)

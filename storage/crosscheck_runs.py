@@ -291,6 +291,19 @@ PII_COLUMNS: dict[str, Any] = {
 }
 
 
+async def forget_student(session: AsyncSession, student_id: int, national_id: str | None) -> int:
+    """Removes the personal details of every saved cross-check row of a student (their roster row, or
+    their ID number as a list gave it): an erased or anonymised child is not kept by a run. Bucket,
+    decision and case stay for the counts. Returns the rows touched."""
+    c = CrosscheckChild
+    match = c.student_id == student_id
+    if national_id:
+        match = or_(match, c.national_id == national_id)
+    q = update(c).where(match).values(**PII_COLUMNS, detail={})
+    result = await session.execute(q.execution_options(synchronize_session=False))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def clear_old_children(session: AsyncSession, run_ids: Sequence[int], *, remove: bool) -> int:
     """Deletes the runs' children, except those a case was opened or evidenced from: they lose their
     personal details instead (the case holds the evidence). Returns how many rows were touched."""

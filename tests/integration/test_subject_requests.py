@@ -6,17 +6,27 @@ import asyncio
 import json
 import zipfile
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from app.cli import cli
 from app.settings import get_settings
 from storage.db import make_engine, make_sessionmaker
 from storage.media import LocalMediaStore
-from storage.models import Attachment, AuditEntry, Case, CaseEvent, Student
+from storage.models import (
+    Area,
+    Attachment,
+    AuditEntry,
+    Case,
+    CaseEvent,
+    CrosscheckChild,
+    CrosscheckRun,
+    Student,
+)
 from storage.uow import UnitOfWorkFactory
 from tests.factories import build_world
 
@@ -127,9 +137,40 @@ def test_export_holds_the_students_data_and_nothing_of_others(
     assert again.exit_code == 1 and "already exists" in again.output
 
 
+def _saved_crosscheck(url: str, w: dict[str, object]) -> list[int]:
+    """A saved cross-check naming both pupils (by roster row), and one more child by ID number only."""
+
+    async def save(uow_factory: UnitOfWorkFactory) -> list[int]:
+        async with uow_factory() as uow:
+            county = await uow.session.scalar(select(Area).where(Area.level == "county"))
+            assert county is not None
+            run = CrosscheckRun(area_id=county.id, created_at=CLOSED, cutoff=date(2026, 8, 31))
+            uow.session.add(run)
+            await uow.flush()
+            rows = [
+                CrosscheckChild(
+                    run_id=run.id,
+                    key=f"CC-{n}",
+                    bucket="present",
+                    reason="present",
+                    change="new",
+                    name=str(w[f"name{n}"]),
+                    student_id=int(w[f"student{n}"]),  # type: ignore[call-overload]
+                    registered_address="测试县某村",
+                )
+                for n in (0, 1)
+            ]
+            uow.session.add_all(rows)
+            await uow.commit()
+            return [r.id for r in rows]
+
+    return asyncio.run(_with_uow(url, save))  # type: ignore[no-any-return]
+
+
 def test_erase_removes_the_student_and_their_photos_and_is_audited(env: Path, database_url: str) -> None:
     w = _world(database_url, env)
     media = LocalMediaStore(env)
+    saved = _saved_crosscheck(database_url, w)
 
     unconfirmed = runner.invoke(cli, ["subject", "erase", "--student", str(w["number0"])])
     assert unconfirmed.exit_code == 2 and "--yes" in unconfirmed.output
@@ -149,6 +190,11 @@ def test_erase_removes_the_student_and_their_photos_and_is_audited(env: Path, da
     assert asyncio.run(media.exists(str(w["key1"])))
     other = _read(database_url, Student, int(w["student1"]))  # type: ignore[call-overload]
     assert isinstance(other, Student) and other.name == w["name1"]
+    # The saved cross-check keeps the erased pupil's bucket, not their name or address.
+    erased, kept = (_read(database_url, CrosscheckChild, i) for i in saved)
+    assert isinstance(erased, CrosscheckChild) and erased.name == "" and erased.registered_address is None
+    assert erased.bucket == "present" and erased.student_id == w["student0"]
+    assert isinstance(kept, CrosscheckChild) and kept.name == w["name1"] and kept.registered_address
     [entry] = _audit(database_url, "erase")
     assert entry.entity_id == str(w["student0"]) and entry.detail == {
         "request": "subject",
