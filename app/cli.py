@@ -21,7 +21,7 @@ from app.subject_cli import subject_cli
 from app.user_cli import user_cli
 from domain.audit import Actor
 from domain.errors import DomainError
-from domain.identity import mask_phone
+from domain.privacy.identity import mask_phone
 
 T = TypeVar("T")
 # No local variables in tracebacks: they would print roster rows (names, ID numbers, phones).
@@ -83,7 +83,7 @@ def import_roster_cmd(
     ],
 ) -> None:
     """Imports areas, schools, classes, staff and students; all or nothing."""
-    from domain.roster import RosterInvalid, RosterUnreadable, import_roster
+    from domain.roster.importer import RosterInvalid, RosterUnreadable, import_roster
 
     def progress(sheet: str, done: int, total: int) -> None:
         typer.echo(f"  {sheet}: {done}/{total}", err=True)
@@ -236,7 +236,7 @@ def scheduler_cmd() -> None:
 def overview_refresh_cmd() -> None:
     """Counts the overview snapshots of large areas now (the scheduler does it every
     OVERVIEW_REFRESH_SECONDS), e.g. after a bulk import."""
-    from domain.overview_snapshots import refresh
+    from domain.reports.overview_snapshots import refresh
 
     async def work(services: Services) -> Any:
         return await refresh(
@@ -261,8 +261,8 @@ def doctor_cmd(
 ) -> None:
     """Lists open cases that have gone silent: no active owner, no next dated step, or nobody due to be
     told. Exits with status 1 when there are any (for monitoring)."""
-    from domain.invariant import silent_cases
-    from domain.reminders import replan_all
+    from domain.casework.invariant import silent_cases
+    from domain.reminders.planning import replan_all
 
     async def work(services: Services) -> tuple[list[Any], int]:
         if replan:

@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.settings import Settings, SettingsError
 from bot.limits import BURST, SendLimiter
+from domain.calendar.school import CalendarError
 from domain.clock import Clock, SystemClock
 from domain.policy import Policy, PolicyError, load_policy
-from domain.school_calendar import CalendarError
 from storage.db import make_engine, make_sessionmaker
 from storage.media import LocalMediaStore
 from storage.uow import UnitOfWorkFactory
@@ -35,7 +35,7 @@ class Services:
 
     @property
     def default_language(self) -> str:
-        """DEFAULT_LANGUAGE: the last step of domain.language for anyone who chose none."""
+        """DEFAULT_LANGUAGE: the last step of domain.people.language for anyone who chose none."""
         return self.settings.default_language
 
     @property

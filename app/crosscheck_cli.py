@@ -26,7 +26,7 @@ from domain.crosscheck.proposal import (
 )
 from domain.crosscheck.runs import SavedRun, county_for, propose, roster_of, save_run, sources_of
 from domain.errors import InvalidInput
-from domain.roster_format import RosterUnreadable
+from domain.roster.format import RosterUnreadable
 from i18n.catalog import t
 from storage.crosscheck_queries import roll_call_cases, roster_pupils, roster_schools
 

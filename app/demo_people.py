@@ -7,9 +7,9 @@ from typing import Any
 
 from app.container import Services
 from domain.audit import Actor
-from domain.invites import create_invite
-from domain.language import language_of
-from domain.roles import ROLE_LABELS, Role
+from domain.people.invites import create_invite
+from domain.people.language import language_of
+from domain.people.roles import ROLE_LABELS, Role
 
 # Fictional Telegram user ids for demo staff: far from real ranges, easy to recognise.
 DEMO_USER_ID_BASE = 7_000_000
@@ -49,7 +49,7 @@ class DemoPeople:
                         "telegram_user_id": user_id,
                         "name": staff.name,
                         "role_label": f"{zh} {en}",
-                        # The simulated phone speaks the person's language (domain.language).
+                        # The simulated phone speaks the person's language (domain.people.language).
                         "language": "en"
                         if language_of(staff, default=s.default_language) == "en"
                         else "zh-hans",

@@ -7,8 +7,8 @@ from datetime import timedelta
 from app.container import Services
 from domain.audit import Actor
 from domain.errors import NotFound
-from domain.identity import mask_phone
-from domain.invites import create_invite, deep_link
+from domain.people.invites import create_invite, deep_link
+from domain.privacy.identity import mask_phone
 
 
 async def bot_username(services: Services) -> str:

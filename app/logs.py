@@ -13,7 +13,7 @@ from typing import Any
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
-from domain.identity import mask_id, mask_phone
+from domain.privacy.identity import mask_id, mask_phone
 
 # 18-character ID numbers (17 digits + digit or X) standing alone, also inside G-prefixed 学籍号.
 _ID_PATTERN = re.compile(r"(?<![0-9])([0-9]{17}[0-9Xx])(?![0-9])")

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from app.container import Services
-from domain.retention import RetentionCounts, run_retention
+from domain.privacy.retention import RetentionCounts, run_retention
 from i18n import t
 
 retention_cli = typer.Typer(

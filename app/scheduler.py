@@ -3,12 +3,12 @@
 APScheduler's job stores cannot be shared between processes and python-telegram-bot's JobQueue keeps
 jobs in memory, so neither holds a reminder. Jobs here only: replan every open case at start (an edited
 policy file takes effect on restart), plan the monthly report reminders and the term-start roll-call
-prompts (domain.term_start) daily, send the quarterly, term and year reviews when their period has
-ended (domain.review_delivery), and every few seconds
+prompts (domain.reminders.term_start) daily, send the quarterly, term and year reviews when their period has
+ended (domain.reports.review_delivery), and every few seconds
 replan cases changed since the last tick (a safety net for changes made without planning), build the
 coordinators' digests, drain the outbox, carry out the moves deadlines make by themselves
-(domain.automatic) and replan the cases whose reminders went out (so the next one is pending), and every few minutes count the overview of large areas
-(domain.overview_snapshots), and once a day remove what is past the retention limits (domain.retention).
+(domain.casework.automatic) and replan the cases whose reminders went out (so the next one is pending), and every few minutes count the overview of large areas
+(domain.reports.overview_snapshots), and once a day remove what is past the retention limits (domain.privacy.retention).
 Several schedulers may run against one database, but only
 the leader (app.leadership) does any of this, so the bot's whole message budget is one process's rate;
 the others stand by and take over when it dies. Rows are still claimed before sending and digests have
@@ -30,28 +30,28 @@ from telegram.request import HTTPXRequest
 from app.container import Services
 from app.leadership import Leadership
 from bot.sender import ReminderSender, worker_name
-from domain.automatic import apply_due
-from domain.calendar_coverage import warn_missing_holidays
-from domain.digest import build_digests
-from domain.home_teaching_reminders import replan_home_teaching
-from domain.invariant import heal
-from domain.monthly_report import deliver_monthly_reports
-from domain.overview_snapshots import refresh as refresh_overview
-from domain.quarterly_delivery import deliver_quarterly_reviews, review_due
-from domain.reminders import (
+from domain.calendar.coverage import warn_missing_holidays
+from domain.casework.automatic import apply_due
+from domain.casework.invariant import heal
+from domain.home_teaching.reminders import replan_home_teaching
+from domain.privacy.retention import run_retention
+from domain.reminders.digest import build_digests
+from domain.reminders.planning import (
     plan_monthly_reports,
     plan_term_start_prompts,
     replan_all,
     replan_cases,
     replan_changed,
 )
-from domain.retention import run_retention
-from domain.review_delivery import TERM, YEAR, ReviewKind, deliver_reviews
-from domain.review_periods import Span, term_review_due, year_review_due
+from domain.reports.monthly_report import deliver_monthly_reports
+from domain.reports.overview_snapshots import refresh as refresh_overview
+from domain.reports.quarterly_delivery import deliver_quarterly_reviews, review_due
+from domain.reports.review_delivery import TERM, YEAR, ReviewKind, deliver_reviews
+from domain.reports.review_periods import Span, term_review_due, year_review_due
 
 log = logging.getLogger(__name__)
 WAKE_EVERY = 10.0  # seconds between outbox drains
-HEAL_EVERY = 300.0  # seconds between checks for cases that went silent (domain.invariant)
+HEAL_EVERY = 300.0  # seconds between checks for cases that went silent (domain.casework.invariant)
 REPLAN_OVERLAP = timedelta(minutes=1)  # covers transactions that committed a little after their clock read
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C; systemd's KillSignal and deploys
 
@@ -237,7 +237,7 @@ class ReminderScheduler:
             log.exception("monthly report delivery failed")
 
     async def deliver_quarterly(self) -> None:
-        """一季度一复核: in the first month of a quarter (domain.quarterly_delivery.review_due) the leader
+        """一季度一复核: in the first month of a quarter (domain.reports.quarterly_delivery.review_due) the leader
         sends each county officer the review of the quarter just ended; those served are skipped."""
         s = self.services
         period = review_due(s.clock.now(), s.policy, s.tz)
@@ -260,7 +260,7 @@ class ReminderScheduler:
 
     async def deliver_term_and_year(self) -> None:
         """一学期一调研 and 一学年一评估: from the day a term (a school year) has ended
-        (domain.review_periods), the leader sends each city (province) officer the review of their area;
+        (domain.reports.review_periods), the leader sends each city (province) officer the review of their area;
         those served are skipped. Per-case escalations and digests stop at the county."""
         s = self.services
         now = s.clock.now()
@@ -289,7 +289,7 @@ class ReminderScheduler:
 
     async def heal(self) -> None:
         """Every few minutes the leader looks for cases that went silent and replans them
-        (domain.invariant.heal); what planning cannot fix (no one to own a case) is logged loudly."""
+        (domain.casework.invariant.heal); what planning cannot fix (no one to own a case) is logged loudly."""
         if not self.leadership.holds():
             return
         s = self.services
@@ -307,7 +307,7 @@ class ReminderScheduler:
             )
 
     async def retention(self) -> None:
-        """Once a day the leader removes what is past the policy's retention limits (domain.retention)."""
+        """Once a day the leader removes what is past the policy's retention limits (domain.privacy.retention)."""
         if not self.leadership.holds():
             return
         s = self.services
@@ -321,7 +321,7 @@ class ReminderScheduler:
         )
 
     async def refresh_overview(self) -> None:
-        """Counts the overview numbers of large areas (domain.overview_snapshots)."""
+        """Counts the overview numbers of large areas (domain.reports.overview_snapshots)."""
         if not self.leadership.holds():
             return
         s = self.services

@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     log_format: str = "text"  # text | json (one object per line, for log collectors)
     # The demo: built-in Bot API emulator and /simulator, fictional data only, loopback only (app.demo_mode).
     demo: bool = False
-    # Overview snapshots of large areas (domain.overview_snapshots): refreshed by the scheduler every
+    # Overview snapshots of large areas (domain.reports.overview_snapshots): refreshed by the scheduler every
     # this many seconds (0: never, every overview is counted live) for scopes above this many cases.
     overview_refresh_seconds: int = Field(default=300, ge=0)
     overview_live_max_cases: int = Field(default=20_000, ge=0)

@@ -1,4 +1,4 @@
-"""`notoneless subject export|erase --student NUMBER`: data subject requests (domain.subject)."""
+"""`notoneless subject export|erase --student NUMBER`: data subject requests (domain.privacy.subject)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import typer
 
 from domain.audit import Actor
 from domain.errors import DomainError, NotFound
-from domain.identity import mask_student_number
-from domain.subject import ExportExists, SubjectHasOpenCase, erase_subject, export_subject
+from domain.privacy.identity import mask_student_number
+from domain.privacy.subject import ExportExists, SubjectHasOpenCase, erase_subject, export_subject
 from i18n import t
 
 subject_cli = typer.Typer(

@@ -1,5 +1,5 @@
 """`notoneless user …`: dashboard logins and API tokens, from creation to revocation. Thin: parse,
-call domain.webauth or domain.credentials, print. Passwords are read from a hidden prompt or stdin,
+call domain.people.webauth or domain.people.credentials, print. Passwords are read from a hidden prompt or stdin,
 never from the command line (it ends up in shell history and the process list)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import typer
 from app.container import Services
 from domain.audit import Actor
 from domain.errors import DomainError, InvalidInput
-from domain.identity import mask_phone
+from domain.privacy.identity import mask_phone
 from i18n import t
 
 T = TypeVar("T")
@@ -79,7 +79,7 @@ def user_add_cmd(
     password_stdin: PasswordStdin = False,
 ) -> None:
     """Creates a dashboard login for a principal, township/county officer or admin."""
-    from domain.webauth import create_user
+    from domain.people.webauth import create_user
 
     password = _read_password(password_stdin)
 
@@ -105,7 +105,7 @@ def user_add_cmd(
 @user_cli.command("list")
 def user_list_cmd() -> None:
     """Lists dashboard logins: username, staff member, role, active, last login, live API tokens."""
-    from domain.credentials import list_logins
+    from domain.people.credentials import list_logins
 
     async def work(services: Services) -> list[Any]:
         async with services.uow() as uow:
@@ -131,7 +131,7 @@ def user_list_cmd() -> None:
 @user_cli.command("disable")
 def user_disable_cmd(username: Annotated[str, typer.Argument(help="The login to disable")]) -> None:
     """Disables a login now: ends its sessions and revokes its staff member's API tokens."""
-    from domain.credentials import disable_login
+    from domain.people.credentials import disable_login
 
     async def work(services: Services) -> Any:
         async with services.uow() as uow:
@@ -146,7 +146,7 @@ def user_disable_cmd(username: Annotated[str, typer.Argument(help="The login to 
 @user_cli.command("enable")
 def user_enable_cmd(username: Annotated[str, typer.Argument(help="The login to enable again")]) -> None:
     """Enables a disabled (or locked) login again; revoked tokens stay revoked."""
-    from domain.credentials import enable_login
+    from domain.people.credentials import enable_login
 
     async def work(services: Services) -> None:
         async with services.uow() as uow:
@@ -163,7 +163,7 @@ def user_passwd_cmd(
     password_stdin: PasswordStdin = False,
 ) -> None:
     """Sets a new password (prompted twice, hidden) and ends every session of the login."""
-    from domain.credentials import change_password
+    from domain.people.credentials import change_password
 
     password = _read_password(password_stdin)
 
@@ -187,7 +187,7 @@ def token_create_cmd(
     ] = None,
 ) -> None:
     """Creates an API bearer token for /api/v1 and prints it once (only its hash is stored)."""
-    from domain.webauth import create_api_token
+    from domain.people.webauth import create_api_token
 
     async def work(services: Services) -> tuple[str, datetime]:
         ttl = timedelta(days=days or services.settings.api_token_ttl_days)
@@ -208,7 +208,7 @@ def token_list_cmd(
     staff: Annotated[str | None, typer.Option("--staff", help="Only this staff member's tokens")] = None,
 ) -> None:
     """Lists API tokens: id, name, owner, created, expires, last used, state (never the token)."""
-    from domain.credentials import list_tokens
+    from domain.people.credentials import list_tokens
 
     async def work(services: Services) -> list[Any]:
         staff_id = (await _staff_by_key(services, staff)).id if staff else None
@@ -239,7 +239,7 @@ def token_revoke_cmd(
     ] = None,
 ) -> None:
     """Revokes API tokens at once: by id, or all of a staff member's."""
-    from domain.credentials import revoke_token, revoke_tokens_of_staff
+    from domain.people.credentials import revoke_token, revoke_tokens_of_staff
 
     if not token_ids and not staff:
         raise typer.BadParameter(say("credentials.revoke_what"))

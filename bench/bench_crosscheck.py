@@ -23,7 +23,7 @@ from typing import Any
 
 import xlsxwriter
 
-from domain.identity import id_check_char
+from domain.privacy.identity import id_check_char
 
 SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"

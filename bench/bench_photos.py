@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from PIL import Image, ImageDraw
 from PIL.ExifTags import GPS, IFD, Base
 
-from domain.photos import WatermarkInfo, process_photo, resolve_font
+from domain.photos.processing import WatermarkInfo, process_photo, resolve_font
 
 SIZE = (4000, 3000)
 

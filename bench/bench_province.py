@@ -12,9 +12,9 @@ from pathlib import Path
 
 from bench.harness import Table, percentile, scratch_database, services_for
 from bench.province import generate
-from domain.overview_snapshots import refresh
-from domain.scope import scope_for
-from domain.stats import OVERDUE_RULES, overview
+from domain.people.scope import scope_for
+from domain.reports.overview_snapshots import refresh
+from domain.reports.stats import OVERDUE_RULES, overview
 from storage.reporting import CaseFilter, ReportingRepository
 from tests.drills.procs import ROOT
 

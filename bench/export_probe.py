@@ -16,8 +16,8 @@ from pathlib import Path
 from app.container import build_services
 from app.settings import load_settings
 from domain.audit import Actor
-from domain.ledgers import export_ledger
-from domain.scope import scope_for
+from domain.people.scope import scope_for
+from domain.reports.ledgers import export_ledger
 from storage.reporting import CaseFilter
 
 

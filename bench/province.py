@@ -9,7 +9,7 @@ from itertools import islice
 
 import asyncpg
 
-from domain.lifecycle import DROPOUT_LEDGER, CaseStatus
+from domain.casework.lifecycle import DROPOUT_LEDGER, CaseStatus
 
 COUNTIES, TOWNSHIPS, VILLAGES, SCHOOLS, CLASSES = 20, 10, 10, 5, 20  # per parent
 START = datetime(2025, 9, 1, tzinfo=UTC)

@@ -8,7 +8,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from app.container import Services
-from domain.language import language_of, remember_reported
+from domain.people.language import language_of, remember_reported
 from i18n import t
 from storage.models import Staff
 from storage.uow import UnitOfWork
@@ -44,7 +44,7 @@ def bot_id(context: ContextTypes.DEFAULT_TYPE) -> int:
 
 
 async def identify(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Caller | None:
-    """The bound staff member (if any) and their language (domain.language: chosen, else what this
+    """The bound staff member (if any) and their language (domain.people.language: chosen, else what this
     phone reports, else what it reported before, else the default)."""
     services = services_of(context)
     async with services.uow() as uow:

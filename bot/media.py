@@ -6,7 +6,7 @@ from telegram.error import BadRequest
 from telegram.ext import ExtBot
 
 from bot.conversations.model import Photo
-from domain.photos import MAX_DOWNLOAD_BYTES, PhotoRejected
+from domain.photos.processing import MAX_DOWNLOAD_BYTES, PhotoRejected
 
 
 def telegram_fetcher(bot: ExtBot):  # type: ignore[no-untyped-def, type-arg]

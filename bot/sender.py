@@ -35,8 +35,7 @@ from bot.limits import SendLimiter, retry_after
 from bot.render import callback_data
 from domain.clock import Clock
 from domain.policy import Policy
-from domain.quiet_hours import is_quiet
-from domain.reminder_delivery import (
+from domain.reminders.delivery import (
     Delivery,
     prepare,
     record_failure,
@@ -44,7 +43,8 @@ from domain.reminder_delivery import (
     record_unreachable,
     release,
 )
-from domain.reminder_text import Message, Msg
+from domain.reminders.quiet_hours import is_quiet
+from domain.reminders.text import Message, Msg
 from i18n import t
 from ops.metrics import RATE_LIMITED, REMINDERS
 from storage import outbox
@@ -116,7 +116,7 @@ class ReminderSender:
         self.batch, self.per_recipient, self.retry_pause = batch, per_recipient, retry_pause
         self.sent = 0
         # Cases whose reminders were settled by this sender: replanned after each drain, so a step that
-        # stays overdue always has its next reminder pending (domain.reminder_rules.repeats).
+        # stays overdue always has its next reminder pending (domain.reminders.rules.repeats).
         self.touched_cases: set[int] = set()
         self._stopping = False
 

@@ -16,12 +16,12 @@ from sqlalchemy import func, select
 from domain.audit import Actor
 from domain.demo_cases import SCENARIOS, make_demo_cases
 from domain.errors import DomainError
-from domain.identity import id_check_char
+from domain.people.roles import Role
+from domain.people.webauth import reset_demo_login
 from domain.policy import Policy
-from domain.roles import Role
-from domain.roster import ImportSummary, apply_roster
-from domain.roster_format import AreaRow, ClassRow, RosterData, SchoolRow, StaffRow, StudentRow
-from domain.webauth import reset_demo_login
+from domain.privacy.identity import id_check_char
+from domain.roster.format import AreaRow, ClassRow, RosterData, SchoolRow, StaffRow, StudentRow
+from domain.roster.importer import ImportSummary, apply_roster
 from storage.media import LocalMediaStore
 from storage.models import Area, Staff, Student
 from storage.uow import UnitOfWork, UnitOfWorkFactory

@@ -14,17 +14,17 @@ from zoneinfo import ZoneInfo
 from PIL import Image
 
 from domain.audit import Actor
-from domain.automatic import apply_automatic_step
-from domain.cases import AbsenceReport, report_absence
-from domain.decisions import Decision, decide
-from domain.photos import PhotoPolicy, WatermarkInfo, process_photo
+from domain.casework.automatic import apply_automatic_step
+from domain.casework.cases import AbsenceReport, report_absence
+from domain.casework.decisions import Decision, decide
+from domain.casework.returns import ReturnReport, confirm_return
+from domain.casework.visits import VisitReport, record_visit
+from domain.people.roles import Role
+from domain.people.scope import scope_for
+from domain.photos.processing import PhotoPolicy, WatermarkInfo, process_photo
 from domain.policy import Policy
-from domain.reminder_actions import record_retention_check
-from domain.reminders import plan_case_reminders
-from domain.returns import ReturnReport, confirm_return
-from domain.roles import Role
-from domain.scope import scope_for
-from domain.visits import VisitReport, record_visit
+from domain.reminders.actions import record_retention_check
+from domain.reminders.planning import plan_case_reminders
 from storage.media import LocalMediaStore
 from storage.models import Attachment, Case, Staff, Student
 from storage.uow import UnitOfWork

@@ -57,4 +57,4 @@ class AbsenceAlreadyReported(DomainError):
 
 
 class RollCallClosed(DomainError):
-    """The term-start roll call is offered on the term's first school days only (domain.term_start)."""
+    """The term-start roll call is offered on the term's first school days only (domain.reminders.term_start)."""

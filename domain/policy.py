@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from domain.retention_policy import DataRetention, data_retention
-from domain.school_calendar import DateRange, HolidayYear, Term, load_calendar, policy_terms
+from domain.calendar.school import DateRange, HolidayYear, Term, load_calendar, policy_terms
+from domain.privacy.retention_policy import DataRetention, data_retention
 
 DEFAULT_POLICY = Path(__file__).with_name("policy_default.toml")
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -51,7 +51,7 @@ class ReminderPolicy:
 @dataclass(frozen=True)
 class StepPolicy:
     """When each next step of a case falls due, how escalations climb, and the school calendar
-    (domain.case_steps). Every value is a county's choice; defaults are the shipped file's."""
+    (domain.casework.steps). Every value is a county's choice; defaults are the shipped file's."""
 
     promote_after_school_days: int = 3  # an absence unexplained this many school days becomes suspected
     visit_retry: timedelta = timedelta(days=3)  # next visit after one that reached nobody
@@ -93,7 +93,7 @@ class Policy:
     quiet_start: time
     quiet_end: time
     skip_weekends: bool
-    # The school calendar (domain.school_calendar; days are judged by domain.workdays): days off, weekend
+    # The school calendar (domain.calendar.school; days are judged by domain.calendar.workdays): days off, weekend
     # days worked in exchange (调休), vacations, and each year's published arrangement (for coverage).
     holidays: frozenset[date] = field(default_factory=frozenset)
     make_up_workdays: frozenset[date] = field(default_factory=frozenset)
@@ -263,7 +263,7 @@ def _local_holidays(data: dict[str, Any], make_up: frozenset[date]) -> frozenset
 
 def load_policy(path: Path | None = None, calendar: Path | None = None) -> Policy:
     """Reads the policy file (default: the shipped one) and the school calendar (the shipped one extended
-    by `calendar`, domain.school_calendar), checking every key. A bad calendar raises CalendarError."""
+    by `calendar`, domain.calendar.school), checking every key. A bad calendar raises CalendarError."""
     source = path or DEFAULT_POLICY
     try:
         text = source.read_text(encoding="utf-8")

@@ -264,7 +264,7 @@ async def place(session: AsyncSession, child_id: int, village_id: int) -> bool:
     return bool((await session.execute(q)).rowcount)  # type: ignore[attr-defined]
 
 
-# Retention (domain.retention): runs older than the latest KEEP of a county lose their children.
+# Retention (domain.privacy.retention): runs older than the latest KEEP of a county lose their children.
 async def runs_past(session: AsyncSession, keep: int) -> list[int]:
     """Runs of every county but the latest `keep` of each."""
     found: list[int] = []

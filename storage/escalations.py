@@ -1,4 +1,4 @@
-"""Escalations of missed steps (domain.escalations): who was told, who took it on."""
+"""Escalations of missed steps (domain.casework.escalations): who was told, who took it on."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from storage.scope import Scope
 
 
 class EscalationRepository(_Repository):
-    """Escalations of missed steps (domain.escalations)."""
+    """Escalations of missed steps (domain.casework.escalations)."""
 
     async def get(self, escalation_id: int) -> Escalation | None:
         return await self.session.get(Escalation, escalation_id)

@@ -253,7 +253,7 @@ class LedgerQueries:
             .join(Case, Case.id == CaseEvent.case_id)
             .join(Student, Student.id == Case.student_id)
             # A 失学 child enrolled since is the school's pupil now, but their case is counted apart, per
-            # township (domain.out_of_school_figures), never as a dropout of the school.
+            # township (domain.school_age.out_of_school_figures), never as a dropout of the school.
             .where(Student.school_id == school_id, CaseEvent.occurred_at < until, Case.kind == "dropout")
             .order_by(CaseEvent.case_id, CaseEvent.occurred_at, CaseEvent.id)
         )

@@ -75,7 +75,7 @@ class Staff(Base):
     role: Mapped[str] = mapped_column(String(24))
     school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"), index=True)
     area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
-    # The person's own choice (chat language menu or dashboard switch); domain/language.py decides.
+    # The person's own choice (chat language menu or dashboard switch); domain/people/language.py decides.
     language: Mapped[str | None] = mapped_column(String(8))
     # What their chat client last reported (zh_CN/en), for what is sent to them while they are not talking.
     reported_language: Mapped[str | None] = mapped_column(String(8))
@@ -121,7 +121,7 @@ class Invite(Base):
 class Student(Base):
     __tablename__ = "students"
     id: Mapped[int] = mapped_column(primary_key=True)
-    # 学籍号; a child on no school roll (失学) gets an internal placeholder (domain.out_of_school), never shown
+    # 学籍号; a child on no school roll (失学) gets an internal placeholder (domain.school_age.out_of_school), never shown
     student_number: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(50))
     sex: Mapped[str] = mapped_column(String(1))  # M | F
@@ -138,7 +138,9 @@ class Student(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     registered_residence: Mapped[str | None] = mapped_column(String(200))  # 户籍地 (migration 0009)
     current_address: Mapped[str | None] = mapped_column(String(200))  # 现住址, when it differs
-    anonymised_at: Mapped[datetime | None]  # personal details removed (domain.erasure, migration 0012)
+    anonymised_at: Mapped[
+        datetime | None
+    ]  # personal details removed (domain.privacy.erasure, migration 0012)
 
 
 class Code(Base):
@@ -199,14 +201,16 @@ class Case(Base):
     resolution: Mapped[str | None] = mapped_column(Text)
     closed_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, default=1)
-    # Added by migration 0008 (issue 13): what the case waits for next and by when (domain.case_steps),
+    # Added by migration 0008 (issue 13): what the case waits for next and by when (domain.casework.steps),
     # kept up to date by every use case, so "overdue" and "no next step" are plain column filters;
     # and the next move the system makes by itself (an absence becoming suspected, a notice expiring).
     next_step: Mapped[str | None] = mapped_column(String(32))
     next_step_due_at: Mapped[datetime | None] = mapped_column(index=True)
     auto_step: Mapped[str | None] = mapped_column(String(32))
     auto_step_due_at: Mapped[datetime | None] = mapped_column(index=True)
-    anonymised_at: Mapped[datetime | None]  # free text and photos removed (domain.erasure, migration 0012)
+    anonymised_at: Mapped[
+        datetime | None
+    ]  # free text and photos removed (domain.privacy.erasure, migration 0012)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
@@ -234,7 +238,7 @@ class Escalation(Base):
     __table_args__ = (UniqueConstraint("case_id", "step", "anchor"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    step: Mapped[str] = mapped_column(String(32))  # domain.case_steps kind
+    step: Mapped[str] = mapped_column(String(32))  # domain.casework.steps kind
     anchor: Mapped[str] = mapped_column(String(64))
     level: Mapped[str] = mapped_column(String(24))  # the highest role told so far
     raised_at: Mapped[datetime]
@@ -445,11 +449,11 @@ class ApiToken(Base):
 
 
 class OverviewSnapshot(Base):
-    """The overview numbers of one large scope as of `computed_at` (domain.overview_snapshots), so a
+    """The overview numbers of one large scope as of `computed_at` (domain.reports.overview_snapshots), so a
     county or province overview is one row read instead of a pass over every case."""
 
     __tablename__ = "overview_snapshots"
-    scope_key: Mapped[str] = mapped_column(String(64), primary_key=True)  # domain.tally.scope_key
+    scope_key: Mapped[str] = mapped_column(String(64), primary_key=True)  # domain.reports.tally.scope_key
     computed_at: Mapped[datetime]
     cases: Mapped[int] = mapped_column(Integer)
     payload: Mapped[dict[str, Any]] = mapped_column()
@@ -457,7 +461,7 @@ class OverviewSnapshot(Base):
 
 class MonthlyReportConfirmation(Base):
     """A school's 一月一报告 checked and submitted by its principal (migration 0016): who and when. The
-    county lists schools in scope whose last month has none by the policy day (domain.report_confirmations)."""
+    county lists schools in scope whose last month has none by the policy day (domain.reports.confirmations)."""
 
     __tablename__ = "monthly_report_confirmations"
     __table_args__ = (UniqueConstraint("school_id", "month"),)
@@ -499,7 +503,7 @@ class HomeTeachingSession(Base):
     held_on: Mapped[date] = mapped_column(Date)
     minutes: Mapped[int] = mapped_column(Integer)
     content: Mapped[str] = mapped_column(Text)
-    child_state: Mapped[str] = mapped_column(String(16))  # domain.home_teaching.CHILD_STATES
+    child_state: Mapped[str] = mapped_column(String(16))  # domain.home_teaching.plans.CHILD_STATES
     note: Mapped[str | None] = mapped_column(Text)
     photo_ids: Mapped[list[Any]] = mapped_column(default=list)  # attachments (no case)
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))

@@ -32,7 +32,7 @@ Cadre = aliased(Staff, name="cadre")
 Village = aliased(Area, name="village")
 # The village's township: where a child on no school roll (失学) is placed, having no school.
 Township = aliased(Area, name="township")
-# Deadline column → statuses in which that deadline still binds (decided by domain.stats).
+# Deadline column → statuses in which that deadline still binds (decided by domain.reports.stats).
 OverdueRules = Mapping[str, frozenset[str]]
 
 

@@ -265,7 +265,7 @@ class CaseRepository(_Repository):
         return (await self.session.execute(q.order_by(Case.id).limit(limit))).all()
 
     async def automatic_due(self, now: datetime, limit: int = 500) -> list[int]:
-        """Open cases whose automatic step (domain.automatic) is due, oldest first."""
+        """Open cases whose automatic step (domain.casework.automatic) is due, oldest first."""
         q = (
             select(Case.id)
             .where(Case.auto_step_due_at <= now, Case.status != "closed")

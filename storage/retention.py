@@ -1,4 +1,4 @@
-"""Queries of the retention job and of data subject requests (domain.retention, domain.subject)."""
+"""Queries of the retention job and of data subject requests (domain.privacy.retention, domain.privacy.subject)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Queries of the ledger of school-age children (适龄儿童台账): the latest saved cross-check of each county,
-and its children with what the status of each is derived from (domain.school_age): the bucket, the case
+and its children with what the status of each is derived from (domain.school_age.status): the bucket, the case
 that speaks for the child now and whether a home-teaching plan runs."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class LatestRun:
 
 @dataclass(frozen=True, slots=True)
 class StatusInputs:
-    """What a child's status is derived from (domain.school_age.child_status)."""
+    """What a child's status is derived from (domain.school_age.status.child_status)."""
 
     bucket: str
     case_status: str | None

@@ -1,4 +1,4 @@
-"""What one person may see, as ids the queries filter on (computed by `domain.scope`)."""
+"""What one person may see, as ids the queries filter on (computed by `domain.people.scope`)."""
 
 from __future__ import annotations
 

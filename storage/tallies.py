@@ -1,7 +1,7 @@
 """Counts behind the overview, grouped by the pupil's (school, home village), and stored overview snapshots.
 
 The same four queries serve a live overview (filtered to one person's scope) and the snapshot builder
-(unfiltered, one pass over the province); domain.tally adds the rows up.
+(unfiltered, one pass over the province); domain.reports.tally adds the rows up.
 """
 
 from __future__ import annotations

@@ -86,8 +86,8 @@ async def empty_tables(engine: AsyncEngine) -> None:
 
 
 async def silent_cases(url: str) -> list[object]:
-    """What `notoneless doctor` would report on this database (domain.invariant)."""
-    from domain.invariant import silent_cases as query
+    """What `notoneless doctor` would report on this database (domain.casework.invariant)."""
+    from domain.casework.invariant import silent_cases as query
     from storage.db import make_sessionmaker
     from storage.uow import UnitOfWorkFactory
 

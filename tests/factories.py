@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from domain.roles import Role
+from domain.people.roles import Role
 from storage.models import Area, Case, CaseEvent, School, SchoolClass, Staff, Student, TeachingAssignment
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -138,7 +138,7 @@ async def add_absent_caseload(
             updated_at=opened,
             responsible_teacher_id=staff[n % teachers].id,
             first_absent_on=opened.date(),
-            # What planning records (domain.case_steps): the first visit is due 3 days after the report.
+            # What planning records (domain.casework.steps): the first visit is due 3 days after the report.
             next_step="first_visit",
             next_step_due_at=opened + timedelta(days=3),
         )

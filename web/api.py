@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.security import HTTPBearer
 
-from domain.casefile import CaseFile, TimelineEntry, filter_in_scope, list_cases, open_case_file
+from domain.casework.casefile import CaseFile, TimelineEntry, filter_in_scope, list_cases, open_case_file
+from domain.casework.lifecycle import CaseStatus
 from domain.errors import NotInScope
-from domain.identity import mask_name
-from domain.lifecycle import CaseStatus
-from domain.stats import overview
+from domain.privacy.identity import mask_name
+from domain.reports.stats import overview
 from storage.reporting import CaseFilter
 from web.api_models import (
     CaseDetail,

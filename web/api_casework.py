@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.security import HTTPBearer
 
-from domain.casefile import open_case_file
-from domain.decisions import Decision, DecisionRefused, NotAllowed, decide
+from domain.casework.casefile import open_case_file
+from domain.casework.decisions import Decision, DecisionRefused, NotAllowed, decide
+from domain.casework.escalations import AlreadyAcknowledged, EscalationClosed, acknowledge
 from domain.errors import InvalidInput, NotFound, NotInScope
-from domain.escalations import AlreadyAcknowledged, EscalationClosed, acknowledge
 from storage.models import Case, Escalation
 from web.api import case_detail, event_out
 from web.api_models import DecisionIn, DecisionOut, EscalationOut, Refusal

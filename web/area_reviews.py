@@ -11,9 +11,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from domain.errors import NotInScope
-from domain.quarterly_review import QuarterlyReview
-from domain.review_delivery import REVIEW_ROLES, TERM, YEAR, ReviewKind, export_review
-from domain.review_periods import Span, default_term, find_term, school_year, school_year_of, terms_started
+from domain.reports.quarterly_review import QuarterlyReview
+from domain.reports.review_delivery import REVIEW_ROLES, TERM, YEAR, ReviewKind, export_review
+from domain.reports.review_periods import (
+    Span,
+    default_term,
+    find_term,
+    school_year,
+    school_year_of,
+    terms_started,
+)
 from web.deps import CurrentViewer, PageError, Viewer, existing_id
 
 YEARS_SHOWN = 5  # the school years offered on the page, newest first

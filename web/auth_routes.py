@@ -10,8 +10,15 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from domain.language import choose
-from domain.webauth import SESSION_TTL, LoginRefused, NoDashboardAccess, identify_session, login, logout
+from domain.people.language import choose
+from domain.people.webauth import (
+    SESSION_TTL,
+    LoginRefused,
+    NoDashboardAccess,
+    identify_session,
+    login,
+    logout,
+)
 from i18n import LANGUAGES
 from ops.metrics import LOGIN_FAILURES
 from web.deps import (

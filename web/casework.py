@@ -9,14 +9,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from domain.casefile import open_case_file
-from domain.decision_offers import FIELDS, offered_decisions
-from domain.decisions import Decision, DecisionRefused, NotAllowed, decide
+from domain.casework.casefile import open_case_file
+from domain.casework.decision_offers import FIELDS, offered_decisions
+from domain.casework.decisions import Decision, DecisionRefused, NotAllowed, decide
+from domain.casework.escalations import AlreadyAcknowledged, EscalationClosed, acknowledge
+from domain.casework.student_flags import set_case_flags
+from domain.casework.todo import todo
 from domain.errors import InvalidInput, NotFound, NotInScope
-from domain.escalations import AlreadyAcknowledged, EscalationClosed, acknowledge
-from domain.roles import COORDINATOR_ROLES, Role
-from domain.student_flags import set_case_flags
-from domain.todo import todo
+from domain.people.roles import COORDINATOR_ROLES, Role
 from web.deps import CsrfViewer, CurrentViewer, PageError, Viewer, existing_id
 from web.out_of_school import enrolment_classes
 from web.render import SECURITY_HEADERS, render

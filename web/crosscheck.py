@@ -19,7 +19,7 @@ from domain.crosscheck.confirm import CONFIRMABLE, confirm, place_child, set_asi
 from domain.crosscheck.proposal import write_proposal
 from domain.crosscheck.saved import changes_of, proposal_of
 from domain.errors import InvalidInput
-from domain.roster_format import RosterUnreadable
+from domain.roster.format import RosterUnreadable
 from storage import crosscheck_runs as store
 from storage.crosscheck_runs import ChildFilter
 from storage.models import CrosscheckChild, CrosscheckRun

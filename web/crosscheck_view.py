@@ -10,10 +10,10 @@ from urllib.parse import urlencode
 from starlette.datastructures import FormData, QueryParams
 
 from domain.crosscheck.buckets import BUCKETS
-from domain.identity import mask_address, mask_id, mask_name
-from domain.pii_text import mask_identifiers
-from domain.roles import Role
-from domain.scope import AreaTree
+from domain.people.roles import Role
+from domain.people.scope import AreaTree
+from domain.privacy.identity import mask_address, mask_id, mask_name
+from domain.privacy.pii_text import mask_identifiers
 from i18n import t
 from storage import crosscheck_runs as store
 from storage.crosscheck_runs import ChildFilter, Region

@@ -12,9 +12,9 @@ from fastapi import Depends, Request
 
 from app.container import Services
 from domain.audit import Actor, audit
-from domain.language import language_of
-from domain.scope import scope_for
-from domain.webauth import WebIdentity, has_dashboard_access, identify_session, identify_token
+from domain.people.language import language_of
+from domain.people.scope import scope_for
+from domain.people.webauth import WebIdentity, has_dashboard_access, identify_session, identify_token
 from i18n import LANGUAGES, t
 from storage.scope import Scope
 from storage.uow import UnitOfWork
@@ -116,7 +116,7 @@ def client_ip(request: Request) -> str | None:
 
 
 def request_language(request: Request) -> str:
-    """Before login: the browser's language cookie, else the deployment default (domain.language)."""
+    """Before login: the browser's language cookie, else the deployment default (domain.people.language)."""
     return language_of(
         None, reported=browser_language(request), default=services_of(request).default_language
     )
@@ -146,7 +146,7 @@ async def _viewer(request: Request) -> AsyncIterator[Viewer]:
             scope=scope,
             now=now,
             # The person's stored choice holds in every session (a switch in the chat shows here too);
-            # without one, the language this session was opened in (domain.language).
+            # without one, the language this session was opened in (domain.people.language).
             language=language_of(
                 identity.staff, reported=identity.session.language, default=services.default_language
             ),

@@ -15,9 +15,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 
-from domain import ledgers, monthly_report
-from domain.casefile import filter_in_scope
+from domain.casework.casefile import filter_in_scope
 from domain.errors import NotInScope
+from domain.reports import ledgers, monthly_report
 from ops.metrics import EXPORT_SECONDS
 from storage.reporting import ReportingRepository
 from web.area_reviews import add_area_review_routes, review_context

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from starlette.datastructures import QueryParams
 
-from domain.lifecycle import CaseStatus
+from domain.casework.lifecycle import CaseStatus
 from storage.reporting import CaseFilter
 
 STATUSES = [s.value for s in CaseStatus]

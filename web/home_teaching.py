@@ -12,10 +12,10 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from domain.errors import InvalidInput, NotInScope
-from domain.home_teaching import CADENCES, PlanInput, plan_teachers, save_plan
-from domain.home_teaching_ledger import FORMATS, export_home_teaching_ledger, file_name, ledger_rows
-from domain.home_teaching_reminders import plan_home_teaching_reminders
-from domain.identity import mask_name
+from domain.home_teaching.ledger import FORMATS, export_home_teaching_ledger, file_name, ledger_rows
+from domain.home_teaching.plans import CADENCES, PlanInput, plan_teachers, save_plan
+from domain.home_teaching.reminders import plan_home_teaching_reminders
+from domain.privacy.identity import mask_name
 from storage import home_teaching as store
 from storage.models import HomeTeachingPlan, Student
 from web.deps import CsrfViewer, CurrentViewer, PageError, Viewer, existing_id

@@ -4,7 +4,7 @@ waiting for a hashing slot (global for the process). Answers are 429 with Retry-
 Per worker process on purpose: with several uvicorn workers each keeps its own buckets, so the
 per-address rate is at most workers x the setting; nginx's limit_req on /login (deploy/nginx.conf)
 holds the whole deployment to one rate. The lock-out after repeated failures, which must hold across
-workers, is in the database (domain.webauth)."""
+workers, is in the database (domain.people.webauth)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from time import monotonic
 
-from domain.webauth import HASH_THREADS
+from domain.people.webauth import HASH_THREADS
 
 _TRACKED_ADDRESSES = 4096  # above this, addresses whose bucket has refilled are forgotten
 

@@ -1,6 +1,6 @@
 """失学 on the dashboard: the form a township or county officer fills in for a school-age child found on
 no school roll on a door-to-door canvass (铁脚板摸排). It opens a suspected 失学 case owned by the
-township officer with the village cadre (domain.out_of_school). The POST carries the CSRF token; a
+township officer with the village cadre (domain.school_age.out_of_school). The POST carries the CSRF token; a
 village outside the officer's area is 404; a refused value re-shows the form with the reason."""
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from domain.casefile import CaseFile
-from domain.decisions import NotAllowed
-from domain.enrolment import ENROL_ROLES, enrol_child
+from domain.casework.casefile import CaseFile
+from domain.casework.decisions import NotAllowed
+from domain.casework.lifecycle import CaseStatus, can_transition
 from domain.errors import InvalidInput, NotInScope
-from domain.lifecycle import CaseStatus, can_transition
-from domain.out_of_school import ERROR, SEXES, OutOfSchoolChild, open_out_of_school_case
-from domain.roles import Role
-from domain.school_roll import OUT_OF_SCHOOL
+from domain.people.roles import Role
+from domain.school_age.enrolment import ENROL_ROLES, enrol_child
+from domain.school_age.out_of_school import ERROR, SEXES, OutOfSchoolChild, open_out_of_school_case
+from domain.school_age.school_roll import OUT_OF_SCHOOL
 from storage.models import Area
 from web.deps import CsrfViewer, CurrentViewer, PageError, Viewer, existing_id
 from web.render import SECURITY_HEADERS, render

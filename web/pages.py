@@ -5,13 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from domain.calendar_coverage import missing_holiday_years
-from domain.casefile import filter_in_scope, list_cases
-from domain.report_confirmations import missing_reports
-from domain.roles import Role
-from domain.school_age import STATUSES as STATUSES_OF_CHILDREN
-from domain.school_age import percent
-from domain.stats import OVERDUE_RULES, overview
+from domain.calendar.coverage import missing_holiday_years
+from domain.casework.casefile import filter_in_scope, list_cases
+from domain.people.roles import Role
+from domain.reports.confirmations import missing_reports
+from domain.reports.stats import OVERDUE_RULES, overview
+from domain.school_age.status import STATUSES as STATUSES_OF_CHILDREN
+from domain.school_age.status import percent
 from storage.reporting import ReportingRepository
 from web.chart import weekly_chart
 from web.deps import CurrentViewer, Viewer

@@ -8,7 +8,7 @@ from typing import Literal
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from domain.casefile import attachment_in_scope
+from domain.casework.casefile import attachment_in_scope
 from domain.errors import NotInScope
 from storage.media import InvalidMediaKey, LocalMediaStore, MediaCorrupted, MediaNotFound
 from web.deps import CurrentViewer, PageError, existing_id

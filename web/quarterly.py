@@ -10,11 +10,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from domain import quarterly_delivery
 from domain.errors import InvalidInput, NotInScope
-from domain.quarterly_review import Period, QuarterlyReview
-from domain.report_confirmations import confirm_monthly_report, last_month
-from domain.roles import Role
+from domain.people.roles import Role
+from domain.reports import quarterly_delivery
+from domain.reports.confirmations import confirm_monthly_report, last_month
+from domain.reports.quarterly_review import Period, QuarterlyReview
 from storage.report_confirmations import ConfirmationQueries
 from web.deps import CsrfViewer, CurrentViewer, PageError, Viewer
 from web.render import SECURITY_HEADERS

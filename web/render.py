@@ -11,8 +11,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from domain.identity import mask_phone, mask_student_number
-from domain.roles import ROLE_LABELS, Role
+from domain.people.roles import ROLE_LABELS, Role
+from domain.privacy.identity import mask_phone, mask_student_number
 from i18n import t
 from web.deps import Viewer, services_of
 

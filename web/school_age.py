@@ -9,8 +9,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from domain import school_age_ledger
-from domain.school_age_ledger import LedgerFigures, NoCrosscheckSaved
+from domain.school_age import ledger as school_age_ledger
+from domain.school_age.ledger import LedgerFigures, NoCrosscheckSaved
 from web.deps import CurrentViewer, PageError, Viewer
 
 

@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from domain.casefile import TimelineEntry
-from domain.roles import ROLE_LABELS, Role
+from domain.casework.casefile import TimelineEntry
+from domain.people.roles import ROLE_LABELS, Role
 from i18n import t
 from storage.models import Code
 

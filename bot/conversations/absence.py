@@ -9,9 +9,9 @@ from bot.conversations.labels import local_date, status_label, student_label
 from bot.conversations.model import Answers, Choice, FormContext, Reask, Submitted
 from bot.conversations.steps import NOTE_IDENTIFIERS, ChoiceStep, DateStep, MultiChoiceStep, TextStep
 from domain.audit import audit
-from domain.cases import REASON_SCHEME, AbsenceReport, report_absence
+from domain.casework.cases import REASON_SCHEME, AbsenceReport, report_absence
 from domain.errors import AbsenceAlreadyReported, InvalidInput, NotInScope
-from domain.roles import Role
+from domain.people.roles import Role
 
 UNKNOWN = "unknown"
 # Every refusal code of report_absence → what to tell the teacher.

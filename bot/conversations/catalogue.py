@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.conversations import absence, homeschool, return_, rollcall, visit
 from bot.conversations.form import Form
-from domain.roles import Role
+from domain.people.roles import Role
 
 FORMS: list[Form] = [absence.FORM, visit.FORM, return_.FORM, rollcall.FORM, homeschool.FORM]
 

@@ -21,7 +21,7 @@ from bot.conversations.model import (
     Tap,
 )
 from bot.conversations.steps import NAV_PREFIX, LocationStep
-from domain.roles import Role
+from domain.people.roles import Role
 from storage.models import ConversationDraft
 
 # How long a submitted form's buttons answer with what was saved (then: "this form has ended").

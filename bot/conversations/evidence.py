@@ -7,9 +7,15 @@ from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 
 from bot.conversations.model import Answers, FormContext, Photo, Reask
-from domain.photo_exif import ExifFacts
-from domain.photos import PhotoPolicy, PhotoRejected, ProcessedPhoto, WatermarkInfo, process_photo_async
-from domain.visits import visit_moment
+from domain.casework.visits import visit_moment
+from domain.photos.exif import ExifFacts
+from domain.photos.processing import (
+    PhotoPolicy,
+    PhotoRejected,
+    ProcessedPhoto,
+    WatermarkInfo,
+    process_photo_async,
+)
 from storage.models import Attachment, Case
 
 PHOTOS = "photos"  # answers key of the PhotosStep

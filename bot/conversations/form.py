@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from bot.conversations.model import Answers, FormContext, Prompt, Submitted
 from bot.conversations.steps import ConfirmStep, Step
-from domain.roles import Role
+from domain.people.roles import Role
 
 PRESETS = "_presets"  # answers keys the command itself gave (e.g. the case of a "go:visit:<id>" button)
 

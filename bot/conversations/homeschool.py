@@ -11,12 +11,12 @@ from bot.conversations.labels import student_label
 from bot.conversations.model import Answers, Choice, FormContext, Photo, Reask, Submitted
 from bot.conversations.steps import ChoiceStep, DateStep, PhotosStep, TextStep, fixed
 from domain.audit import audit
+from domain.casework.visits import visit_moment
 from domain.errors import InvalidInput, NotInScope
-from domain.home_teaching import CHILD_STATES, MAX_TEXT, SessionInput, log_session, plans_to_log
-from domain.home_teaching_reminders import plan_home_teaching_reminders
-from domain.photos import WatermarkInfo
-from domain.roles import Role
-from domain.visits import visit_moment
+from domain.home_teaching.plans import CHILD_STATES, MAX_TEXT, SessionInput, log_session, plans_to_log
+from domain.home_teaching.reminders import plan_home_teaching_reminders
+from domain.people.roles import Role
+from domain.photos.processing import WatermarkInfo
 from storage import home_teaching as store
 
 MINUTES = ("30", "45", "60", "90", "120")

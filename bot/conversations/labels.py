@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.conversations.model import FormContext
-from domain.identity import mask_name
-from domain.school_roll import number_tail
+from domain.privacy.identity import mask_name
+from domain.school_age.school_roll import number_tail
 from storage.models import Case, SchoolClass, Student
 
 

@@ -11,9 +11,8 @@ from bot.conversations.labels import case_label, status_label
 from bot.conversations.model import Answers, Choice, FormContext, Photo, Reask, Submitted
 from bot.conversations.steps import ChoiceStep, DateStep, MultiChoiceStep, PhotosStep, TextStep, fixed
 from domain.audit import audit
-from domain.cases import case_in_scope
-from domain.errors import InvalidInput, InvalidTransition, NotInScope
-from domain.returns import (
+from domain.casework.cases import case_in_scope
+from domain.casework.returns import (
     CONFIRMATION_METHODS,
     MAX_CLASS_NAME,
     MAX_SCHOOL_NAME,
@@ -26,7 +25,8 @@ from domain.returns import (
     retention_checks_due,
     returnable_cases,
 )
-from domain.roles import Role
+from domain.errors import InvalidInput, InvalidTransition, NotInScope
+from domain.people.roles import Role
 
 SAME, DIFFERENT = "same", "different"  # back at the pupil's own school and class, or elsewhere
 # Every refusal code of confirm_return → how to put it right from the summary; codes the form's own steps

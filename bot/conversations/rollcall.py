@@ -9,10 +9,10 @@ from bot.conversations.labels import local_date, student_label
 from bot.conversations.model import Answers, Choice, FormContext, Input, Prompt, Reask, Tap
 from bot.conversations.steps import NAV_PREFIX, ChoiceStep, MultiChoiceStep, paginate
 from domain.audit import audit
+from domain.casework.rollcall import RollCall, record_roll_call
 from domain.errors import NotInScope, RollCallClosed
-from domain.roles import Role
-from domain.rollcall import RollCall, record_roll_call
-from domain.term_start import next_window, roll_call_open, verification_days
+from domain.people.roles import Role
+from domain.reminders.term_start import next_window, roll_call_open, verification_days
 
 
 @dataclass

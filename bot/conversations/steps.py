@@ -20,7 +20,7 @@ from bot.conversations.model import (
     Tap,
     Text,
 )
-from domain.pii_text import find_identifiers, mask_identifiers
+from domain.privacy.pii_text import find_identifiers, mask_identifiers
 
 ChoicesProvider = Callable[[FormContext, Answers], Awaitable[list[Choice]]]
 PAGE_SIZE = 8

@@ -27,13 +27,13 @@ from bot.conversations.visit_steps import (
     visit_day,
     visitable_cases,
 )
-from domain import visits
 from domain.audit import audit
-from domain.cases import case_in_scope
+from domain.casework import visits
+from domain.casework.cases import case_in_scope
+from domain.casework.lifecycle import VISITABLE
+from domain.casework.visits import HOME, VisitReport, record_visit
 from domain.errors import InvalidInput, InvalidTransition, NotInScope
-from domain.lifecycle import VISITABLE
-from domain.roles import Role
-from domain.visits import HOME, VisitReport, record_visit
+from domain.people.roles import Role
 
 # Every refusal code of record_visit → what to tell the visitor: how to put it right from the summary, or,
 # for codes the form's own steps rule out (only a stale or forged draft gets them), to check and resubmit.

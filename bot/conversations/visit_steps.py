@@ -9,9 +9,9 @@ from bot.conversations.evidence import PHOTOS
 from bot.conversations.labels import case_label
 from bot.conversations.model import Answers, Choice, FormContext, Input, Reask, Unsupported
 from bot.conversations.steps import ChoiceStep, MultiChoiceStep, PhotosStep
-from domain.lifecycle import VISITABLE
-from domain.roles import ROLE_LABELS, Role
-from domain.visits import IN_PERSON, earlier_visits, eligible_visitors, notice_allowed, outcomes_for
+from domain.casework.lifecycle import VISITABLE
+from domain.casework.visits import IN_PERSON, earlier_visits, eligible_visitors, notice_allowed, outcomes_for
+from domain.people.roles import ROLE_LABELS, Role
 
 PRESET = "_preset"  # the case came with the command (a "go:visit:<id>" button): not asked, not editable
 NOTICE_ALLOWED = "_notice_allowed"  # whether the notice may be served: worked out when the outcome is given

@@ -11,9 +11,9 @@ from bot.conversations.catalogue import commands_for
 from bot.render import answer_tap, without_nul
 from bot.replies import kept, send_again
 from domain.errors import InviteInvalid
-from domain.invites import redeem_invite
-from domain.language import choose, language_of
-from domain.roles import DASHBOARD_ROLES, ROLE_LABELS, Role
+from domain.people.invites import redeem_invite
+from domain.people.language import choose, language_of
+from domain.people.roles import DASHBOARD_ROLES, ROLE_LABELS, Role
 from i18n import LANGUAGES, t
 
 

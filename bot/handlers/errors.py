@@ -9,7 +9,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.context import services_of
-from domain.language import language_of
+from domain.people.language import language_of
 from i18n import t
 from ops.metrics import update_failed
 
@@ -39,7 +39,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
-    """The person's language (domain.language); without their stored choice when the database is what
+    """The person's language (domain.people.language); without their stored choice when the database is what
     failed, or when it cannot be read now."""
     services = services_of(context)
     user = update.effective_user

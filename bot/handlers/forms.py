@@ -19,7 +19,7 @@ from bot.conversations.model import Command, FormContext, Input, Prompt
 from bot.media import telegram_fetcher
 from bot.render import answer_tap, show, to_input
 from domain.audit import Actor
-from domain.scope import scope_for
+from domain.people.scope import scope_for
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)

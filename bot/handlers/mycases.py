@@ -15,8 +15,8 @@ from bot.conversations.model import FormContext
 from bot.render import START_FORM, answer_tap
 from bot.replies import kept, markup_of, send_again
 from domain.audit import Actor, audit
-from domain.mycases import CaseItem, my_open_cases
-from domain.scope import scope_for
+from domain.casework.mycases import CaseItem, my_open_cases
+from domain.people.scope import scope_for
 
 PAGE_SIZE = 8
 LIST_PAGE = "mc"  # callback data: mc:<page>

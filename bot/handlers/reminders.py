@@ -19,14 +19,14 @@ from telegram.ext import ContextTypes
 from bot.context import Caller, bot_id, identify, services_of
 from bot.render import answer_tap
 from domain.audit import Actor
-from domain.decisions import Decision, DecisionRefused, NotAllowed, decide
+from domain.casework.decisions import Decision, DecisionRefused, NotAllowed, decide
+from domain.casework.escalations import AlreadyAcknowledged, EscalationClosed, acknowledge
 from domain.errors import InvalidInput, NotFound, NotInScope
-from domain.escalations import AlreadyAcknowledged, EscalationClosed, acknowledge
+from domain.people.scope import scope_for
 from domain.policy import Policy
-from domain.reminder_actions import SnoozeRefused, own_reminder, record_retention_check, snooze_reminder
-from domain.reminder_rules import MONTHLY_REPORT
-from domain.report_confirmations import confirm_monthly_report
-from domain.scope import scope_for
+from domain.reminders.actions import SnoozeRefused, own_reminder, record_retention_check, snooze_reminder
+from domain.reminders.rules import MONTHLY_REPORT
+from domain.reports.confirmations import confirm_monthly_report
 from storage.models import Staff
 from storage.uow import UnitOfWork
 

@@ -3,7 +3,7 @@
 A roster pupil of bucket `absent` (在籍不在校) without an open case gets one, opened as suspected through
 the same path as an absence or the roll call (owner, next dated step, reminders); one with an open case
 gets only the evidence. A child of bucket `out_of_school` (on no roll, school-age) placed in a village
-gets a suspected 失学 case (domain.out_of_school: owned by the township, visited by the village cadre). Either way the case's timeline gains a "crosscheck_match" entry: the run, its
+gets a suspected 失学 case (domain.school_age.out_of_school: owned by the township, visited by the village cadre). Either way the case's timeline gains a "crosscheck_match" entry: the run, its
 day, the lists and rows the child was found in, the record status and the reason code, never a name.
 
 Each child is claimed before anything is done (storage.crosscheck_runs.claim), so a form sent twice, or
@@ -19,11 +19,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.audit import Actor, audit
-from domain.cases import AbsenceReport, add_event, report_absence
+from domain.casework.cases import AbsenceReport, add_event, report_absence
 from domain.errors import InvalidInput
-from domain.out_of_school import OutOfSchoolChild, open_out_of_school_case
-from domain.pii_text import refuse_identifiers
 from domain.policy import Policy
+from domain.privacy.pii_text import refuse_identifiers
+from domain.school_age.out_of_school import OutOfSchoolChild, open_out_of_school_case
 from storage import crosscheck_runs as store
 from storage.crosscheck_runs import ChildFilter
 from storage.models import Case, CrosscheckChild, CrosscheckRun

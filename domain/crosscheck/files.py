@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from domain.identity import id_problem, normalise_id
-from domain.roster_cells import cell_text, parse_date
-from domain.roster_files import KeyOf, RawSheet, raw_sheets
-from domain.roster_format import (
+from domain.privacy.identity import id_problem, normalise_id
+from domain.roster.cells import cell_text, parse_date
+from domain.roster.files import KeyOf, RawSheet, raw_sheets
+from domain.roster.format import (
     Column,
     RosterProblem,
     RosterUnreadable,

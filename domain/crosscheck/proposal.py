@@ -24,12 +24,12 @@ from openpyxl.utils.exceptions import InvalidFileException
 from domain.crosscheck.buckets import BUCKETS, AgeRule, Verdict, classify
 from domain.crosscheck.match import Person
 from domain.crosscheck.names import simplified
-from domain.roster_archive import check_archive
-from domain.roster_cells import cell_text
-from domain.roster_files import READ_ERRORS
-from domain.roster_format import RosterUnreadable
-from domain.sheets import Column
-from domain.xlsx_writer import BOOK_OPTIONS, XlsxSheet
+from domain.reports.sheets import Column
+from domain.reports.xlsx_writer import BOOK_OPTIONS, XlsxSheet
+from domain.roster.archive import check_archive
+from domain.roster.cells import cell_text
+from domain.roster.files import READ_ERRORS
+from domain.roster.format import RosterUnreadable
 from i18n.catalog import t
 
 # The first four columns of the results sheet are what a later run reads back (key, codes, name).

@@ -19,7 +19,7 @@ from domain.crosscheck.match import match
 from domain.crosscheck.proposal import Entry, Proposal, build_proposal
 from domain.crosscheck.villages import Village, VillageFinder
 from domain.errors import InvalidInput
-from domain.scope import AreaTree, area_tree
+from domain.people.scope import AreaTree, area_tree
 from storage import crosscheck_runs as store
 from storage.crosscheck_queries import RosterPupil, roster_pupils, roster_schools
 from storage.models import CrosscheckRun

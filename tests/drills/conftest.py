@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from app.container import Services, build_services
 from app.settings import load_settings
 from domain.audit import Actor
-from domain.invites import create_invite
+from domain.people.invites import create_invite
 from sandbox.emulator import Emulator
 from sandbox.phone import Phone
 from sandbox.state import BotState

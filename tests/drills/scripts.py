@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from domain.identity import mask_name
+from domain.privacy.identity import mask_name
 from sandbox.phone import Phone
 from storage.models import Student
 

@@ -31,9 +31,9 @@ from bot.conversations.engine import Conversations, Outcome
 from bot.conversations.model import Command, FormContext, Input, Location, Photo, Tap, Text, Unsupported
 from domain.audit import Actor
 from domain.clock import FixedClock
-from domain.identity import mask_name
-from domain.photos import PhotoRejected
-from domain.scope import scope_for
+from domain.people.scope import scope_for
+from domain.photos.processing import PhotoRejected
+from domain.privacy.identity import mask_name
 from tests import db
 from tests.factories import World, build_world
 

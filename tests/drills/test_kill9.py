@@ -22,8 +22,8 @@ from sqlalchemy import func, select
 from app.container import Services
 from bot.conversations.catalogue import FORMS
 from domain.audit import Actor
-from domain.cases import AbsenceReport, report_absence
-from domain.scope import scope_for
+from domain.casework.cases import AbsenceReport, report_absence
+from domain.people.scope import scope_for
 from sandbox.emulator import Emulator
 from sandbox.phone import Phone
 from sandbox.state import BotState

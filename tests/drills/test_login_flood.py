@@ -5,7 +5,7 @@ Before issue 15, argon2 ran on the event loop that also serves the bot: ~16 fail
 raised /healthz p95 to ~3 s and a bot reply from 0.2 s to 5-6 s; on that code this drill measured
 /healthz p95 1.3 s, a /help reply of 31 s, and 135 of the 200 logins answered 500 (the database pool
 ran dry). Now the password checks run in two low-priority threads behind a bounded queue
-(domain.webauth, web.login_throttle) and wait for a slot holding no database connection.
+(domain.people.webauth, web.login_throttle) and wait for a slot holding no database connection.
 
 The flood comes from one loopback address but stands for many (a botnet): the per-address rate is
 lifted for the drill, so the flood does reach the password checks and the queue bound; with the

@@ -14,7 +14,7 @@ from app.settings import load_settings
 from bot.application import build_application, launch, shutdown
 from domain.audit import Actor
 from domain.clock import FixedClock
-from domain.invites import create_invite
+from domain.people.invites import create_invite
 from sandbox.emulator import Emulator
 from sandbox.phone import Phone
 from sandbox.state import BotState

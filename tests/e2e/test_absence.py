@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram.ext import Application
 
 from app.container import Services
-from domain.identity import mask_name
+from domain.privacy.identity import mask_name
 from tests.e2e.conftest import BindFactory, buttons
 from tests.e2e.texts import assert_no_internal_words
 from tests.factories import World

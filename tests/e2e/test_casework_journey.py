@@ -23,12 +23,12 @@ from telegram.ext import Application
 
 from app.container import Services, build_services
 from app.settings import load_settings
-from domain.automatic import apply_due
+from domain.casework.automatic import apply_due
 from domain.clock import FixedClock
-from domain.digest import build_digests
-from domain.identity import mask_name
-from domain.reminders import replan_cases
-from domain.webauth import create_user
+from domain.people.webauth import create_user
+from domain.privacy.identity import mask_name
+from domain.reminders.digest import build_digests
+from domain.reminders.planning import replan_cases
 from sandbox.phone import Phone, Predicate
 from storage.models import Case, Student
 from tests.browser import ARTIFACTS, BROWSER_TEST, CHROMIUM, CHROMIUM_ARGS

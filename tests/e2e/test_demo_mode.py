@@ -23,7 +23,7 @@ from app.demo_mode import is_loopback
 from app.runner import run
 from app.settings import SettingsError, get_settings
 from domain.demo import DEMO_LOGIN, RealDataPresent, create_demo_data
-from domain.webauth import login
+from domain.people.webauth import login
 from storage.db import make_engine, make_sessionmaker
 from storage.models import Area
 from storage.uow import UnitOfWorkFactory

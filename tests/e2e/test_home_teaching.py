@@ -13,13 +13,13 @@ from telegram.ext import Application
 
 from app.container import Services
 from domain.audit import Actor
-from domain.digest import build_digests
-from domain.home_teaching import PlanInput, save_plan
-from domain.home_teaching_ledger import ledger_rows
-from domain.home_teaching_reminders import replan_home_teaching
-from domain.identity import mask_name
-from domain.reminder_rules import HOME_TEACHING_DUE
-from domain.scope import scope_for
+from domain.home_teaching.ledger import ledger_rows
+from domain.home_teaching.plans import PlanInput, save_plan
+from domain.home_teaching.reminders import replan_home_teaching
+from domain.people.scope import scope_for
+from domain.privacy.identity import mask_name
+from domain.reminders.digest import build_digests
+from domain.reminders.rules import HOME_TEACHING_DUE
 from sandbox.emulator import Emulator
 from sandbox.phone import Phone
 from sandbox.state import BotState

@@ -9,7 +9,7 @@ import pytest
 from telegram.ext import Application
 
 from app.container import Services
-from domain.identity import id_check_char
+from domain.privacy.identity import id_check_char
 from i18n import t
 from sandbox.emulator import Emulator
 from sandbox.phone import Phone

@@ -1,4 +1,4 @@
-"""The scheduler keeps the overview snapshots of large areas (domain.overview_snapshots) fresh."""
+"""The scheduler keeps the overview snapshots of large areas (domain.reports.overview_snapshots) fresh."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import asyncio
 
 from app.container import Services
 from app.scheduler import ReminderScheduler, make_bot
-from domain.scope import scope_for
-from domain.tally import scope_key
+from domain.people.scope import scope_for
+from domain.reports.tally import scope_key
 from sandbox.emulator import Emulator
 from sandbox.state import BotState
 from storage import tallies

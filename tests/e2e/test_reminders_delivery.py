@@ -21,16 +21,16 @@ from app.container import Services, build_services
 from app.scheduler import ReminderScheduler
 from bot.sender import ReminderSender, SendLimiter
 from domain.audit import Actor
-from domain.case_steps import CaseFacts
-from domain.cases import change_status
+from domain.casework.cases import change_status
+from domain.casework.lifecycle import CaseStatus
+from domain.casework.steps import CaseFacts
 from domain.clock import FixedClock
-from domain.digest import build_digests
-from domain.identity import mask_name
-from domain.lifecycle import CaseStatus
 from domain.policy import DEFAULT_POLICY
-from domain.quiet_hours import next_allowed
-from domain.reminder_facts import people_around
-from domain.reminder_rules import desired_reminders
+from domain.privacy.identity import mask_name
+from domain.reminders.digest import build_digests
+from domain.reminders.facts import people_around
+from domain.reminders.quiet_hours import next_allowed
+from domain.reminders.rules import desired_reminders
 from sandbox.emulator import Emulator
 from sandbox.phone import Phone, Predicate
 from sandbox.state import BotState

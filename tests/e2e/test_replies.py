@@ -15,10 +15,10 @@ from app.container import Services
 from bot.application import launch, shutdown
 from bot.conversations.engine import KEEP_RECEIPT
 from domain.audit import Actor
-from domain.cases import change_status
+from domain.casework.cases import change_status
+from domain.casework.lifecycle import CaseStatus
 from domain.clock import FixedClock
-from domain.identity import mask_name
-from domain.lifecycle import CaseStatus
+from domain.privacy.identity import mask_name
 from sandbox.emulator import Emulator
 from sandbox.phone import Phone
 from storage.models import Case

@@ -10,8 +10,8 @@ from telegram import Bot
 from telegram.ext import Application
 
 from app.container import Services
-from domain.digest import build_digests
-from domain.reminders import plan_monthly_reports
+from domain.reminders.digest import build_digests
+from domain.reminders.planning import plan_monthly_reports
 from storage.models import AuditEntry, MonthlyReportConfirmation
 from tests.e2e.conftest import BindFactory, buttons
 from tests.e2e.test_reminders_delivery import TZ, answer, make_sender, says, sender_bot

@@ -13,7 +13,7 @@ from telegram.ext import Application
 from app.container import Services
 from bot.application import launch, shutdown
 from bot.context import bot_id_of
-from domain.identity import mask_name
+from domain.privacy.identity import mask_name
 from sandbox.emulator import Emulator
 from sandbox.phone import Phone
 from sandbox.state import BotState

@@ -11,9 +11,9 @@ from telegram.ext import Application
 
 from app.container import Services
 from domain.audit import Actor
-from domain.cases import AbsenceReport, report_absence
-from domain.lifecycle import CaseStatus
-from domain.scope import scope_for
+from domain.casework.cases import AbsenceReport, report_absence
+from domain.casework.lifecycle import CaseStatus
+from domain.people.scope import scope_for
 from sandbox.phone import Phone
 from storage.models import Case, CaseEvent
 from tests.e2e.conftest import BindFactory, buttons

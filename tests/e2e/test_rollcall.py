@@ -9,9 +9,9 @@ import pytest
 from telegram.ext import Application
 
 from app.container import Services
+from domain.casework.lifecycle import CaseStatus
 from domain.clock import FixedClock
-from domain.identity import mask_name
-from domain.lifecycle import CaseStatus
+from domain.privacy.identity import mask_name
 from storage.models import Student, TeachingAssignment
 from tests.e2e.conftest import BindFactory, buttons
 from tests.factories import World

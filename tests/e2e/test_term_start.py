@@ -10,9 +10,9 @@ from telegram import Bot
 from telegram.ext import Application
 
 from app.container import Services
-from domain.digest import build_digests
-from domain.reminders import plan_term_start_prompts
-from domain.term_start import TERM_START
+from domain.reminders.digest import build_digests
+from domain.reminders.planning import plan_term_start_prompts
+from domain.reminders.term_start import TERM_START
 from sandbox.phone import Phone
 from tests.e2e.conftest import BindFactory, buttons
 from tests.e2e.test_reminders_delivery import TZ, make_sender, reminder_rows, says, sender_bot

@@ -19,13 +19,13 @@ from bot.conversations.evidence import MAX_MB, REJECTION_KEYS
 from bot.conversations.model import Photo
 from bot.media import telegram_fetcher
 from domain.audit import Actor
-from domain.cases import AbsenceReport, report_absence
+from domain.casework.cases import AbsenceReport, report_absence
+from domain.casework.lifecycle import CaseStatus
+from domain.casework.returns import ReturnReport, confirm_return
+from domain.casework.visits import VisitReport, record_visit
 from domain.clock import FixedClock
-from domain.lifecycle import CaseStatus
-from domain.photos import PhotoRejected
-from domain.returns import ReturnReport, confirm_return
-from domain.scope import scope_for
-from domain.visits import VisitReport, record_visit
+from domain.people.scope import scope_for
+from domain.photos.processing import PhotoRejected
 from i18n import t
 from sandbox.emulator import Emulator
 from sandbox.phone import Phone

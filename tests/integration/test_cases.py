@@ -7,12 +7,12 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from domain.audit import Actor
-from domain.cases import AbsenceReport, change_status, reclassify, report_absence
+from domain.casework.cases import AbsenceReport, change_status, reclassify, report_absence
+from domain.casework.lifecycle import CaseStatus
 from domain.clock import FixedClock
 from domain.errors import AbsenceAlreadyReported, InvalidInput, InvalidTransition, NotInScope
-from domain.lifecycle import CaseStatus
+from domain.people.scope import scope_for
 from domain.policy import Policy
-from domain.scope import scope_for
 from storage.uow import UnitOfWorkFactory
 from tests.factories import World, build_world
 

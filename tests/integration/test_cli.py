@@ -84,7 +84,7 @@ def test_unknown_staff_is_reported(env: str) -> None:
 def test_demo_data_prints_a_fresh_dashboard_login_that_works(env: str) -> None:
     from datetime import UTC, datetime
 
-    from domain.webauth import LoginRefused, login
+    from domain.people.webauth import LoginRefused, login
 
     passwords = []
     for _ in range(2):
@@ -151,7 +151,7 @@ def test_a_failing_roster_import_prints_no_id_or_phone(
     """A database error during the import prints one masked line: no parameters, no traceback locals."""
     from sqlalchemy import text
 
-    from domain import roster
+    from domain.roster import importer as roster
     from tests.fixtures.roster import good_sheets, write_xlsx
 
     nid, phone = "11010519491231002X", "13900000001"

@@ -17,10 +17,10 @@ from typer.testing import CliRunner
 from app.cli import cli
 from app.settings import get_settings
 from domain.audit import Actor
+from domain.casework.rollcall import RollCall, record_roll_call
+from domain.people.scope import scope_for
 from domain.policy import Policy
-from domain.retention import run_retention
-from domain.rollcall import RollCall, record_roll_call
-from domain.scope import scope_for
+from domain.privacy.retention import run_retention
 from storage.db import make_engine, make_sessionmaker
 from storage.media import LocalMediaStore
 from storage.models import AuditEntry, Case, CrosscheckChild, CrosscheckRun

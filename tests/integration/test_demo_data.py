@@ -6,13 +6,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from domain.casework.invariant import silent_cases
 from domain.clock import FixedClock
 from domain.demo import DEMO_COUNTY, create_demo_data, demo_roster
 from domain.demo_cases import SCENARIOS
-from domain.identity import is_valid_id
-from domain.invariant import silent_cases
+from domain.people.roles import Role
 from domain.policy import Policy
-from domain.roles import Role
+from domain.privacy.identity import is_valid_id
 from storage.models import Area, Case, CaseEvent, School, SchoolClass, Staff, Student, StudentFlag
 from storage.uow import UnitOfWorkFactory
 

@@ -13,13 +13,13 @@ from sqlalchemy import select
 
 from domain.audit import Actor
 from domain.clock import FixedClock
-from domain.erasure import Removed, anonymise_student
 from domain.errors import InvalidInput, NotInScope
-from domain.home_teaching import PlanInput, SessionInput, log_session, period_of, save_plan
-from domain.home_teaching_reminders import plan_facts, replan_home_teaching, wanted_for_plan
+from domain.home_teaching.plans import PlanInput, SessionInput, log_session, period_of, save_plan
+from domain.home_teaching.reminders import plan_facts, replan_home_teaching, wanted_for_plan
+from domain.people.scope import scope_for
 from domain.policy import Policy
-from domain.reminder_rules import HOME_TEACHING_DUE, HOME_TEACHING_MISSED
-from domain.scope import scope_for
+from domain.privacy.erasure import Removed, anonymise_student
+from domain.reminders.rules import HOME_TEACHING_DUE, HOME_TEACHING_MISSED
 from storage.media import LocalMediaStore
 from storage.models import Attachment, HomeTeachingPlan, HomeTeachingSession, Reminder
 from storage.uow import UnitOfWorkFactory

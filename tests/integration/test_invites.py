@@ -9,7 +9,7 @@ import pytest
 from domain.audit import Actor
 from domain.clock import FixedClock
 from domain.errors import InviteInvalid
-from domain.invites import create_invite, hash_code, redeem_invite
+from domain.people.invites import create_invite, hash_code, redeem_invite
 from storage.models import Invite
 from storage.uow import UnitOfWorkFactory
 from tests.factories import World, build_world

@@ -1,7 +1,7 @@
 """No case ever goes silent: random sequences of what teachers, coordinators and the clock do to a case
 (reports, visits of every outcome, notices, returns, retention checks, decisions, acknowledgements,
 reminders going out, automatic moves, days passing), on SQLite and PostgreSQL, with the invariant of
-domain.invariant checked after every single step.
+domain.casework.invariant checked after every single step.
 
 Default: 2 000 sequences per backend (4 000 in all). The full drill: HYPOTHESIS_PROFILE=drill (5 000 each).
 """
@@ -25,20 +25,20 @@ from sqlalchemy import select
 from app.container import Services, build_services
 from app.settings import load_settings
 from domain.audit import Actor
-from domain.automatic import apply_automatic_step
-from domain.cases import AbsenceReport, report_absence
+from domain.casework.automatic import apply_automatic_step
+from domain.casework.cases import AbsenceReport, report_absence
+from domain.casework.decision_offers import offered_decisions
+from domain.casework.decisions import DECISIONS, Decision, decide
+from domain.casework.escalations import acknowledge
+from domain.casework.invariant import silent_cases
+from domain.casework.returns import ReturnReport, confirm_return
+from domain.casework.visits import MET, OUTCOMES, VisitReport, record_visit
 from domain.clock import FixedClock
-from domain.decision_offers import offered_decisions
-from domain.decisions import DECISIONS, Decision, decide
 from domain.errors import DomainError
-from domain.escalations import acknowledge
-from domain.invariant import silent_cases
-from domain.reminder_actions import record_retention_check
-from domain.reminder_delivery import prepare, record_sent
-from domain.reminders import plan_case_reminders
-from domain.returns import ReturnReport, confirm_return
-from domain.scope import scope_for
-from domain.visits import MET, OUTCOMES, VisitReport, record_visit
+from domain.people.scope import scope_for
+from domain.reminders.actions import record_retention_check
+from domain.reminders.delivery import prepare, record_sent
+from domain.reminders.planning import plan_case_reminders
 from storage import outbox
 from storage.models import Attachment, Case, Reminder, Staff, Student, TelegramBinding
 from storage.uow import UnitOfWork

@@ -12,23 +12,23 @@ import pytest
 from openpyxl import load_workbook
 
 from domain.audit import Actor
-from domain.cases import change_status
-from domain.decisions import NotAllowed
-from domain.enrolment import enrol_child
+from domain.casework.cases import change_status
+from domain.casework.decisions import NotAllowed
+from domain.casework.invariant import silent_cases
+from domain.casework.lifecycle import CaseStatus
+from domain.casework.visits import ILL, PHONE, VisitReport, record_visit
 from domain.errors import InvalidInput, NotInScope
-from domain.identity import id_check_char
-from domain.invariant import silent_cases
-from domain.lifecycle import CaseStatus
-from domain.out_of_school import OutOfSchoolChild, open_out_of_school_case
-from domain.out_of_school_figures import TownshipOutOfSchool, out_of_school_figures
+from domain.people.scope import scope_for
 from domain.policy import Policy
-from domain.quarterly_delivery import export_quarterly_review
-from domain.quarterly_review import Period
-from domain.reminders import replan_all
-from domain.school_roll import is_placeholder
-from domain.scope import scope_for
-from domain.stats import Overview, overview
-from domain.visits import ILL, PHONE, VisitReport, record_visit
+from domain.privacy.identity import id_check_char
+from domain.reminders.planning import replan_all
+from domain.reports.quarterly_delivery import export_quarterly_review
+from domain.reports.quarterly_review import Period
+from domain.reports.stats import Overview, overview
+from domain.school_age.enrolment import enrol_child
+from domain.school_age.out_of_school import OutOfSchoolChild, open_out_of_school_case
+from domain.school_age.out_of_school_figures import TownshipOutOfSchool, out_of_school_figures
+from domain.school_age.school_roll import is_placeholder
 from storage import outbox
 from storage.models import Case, Reminder
 from storage.scope import Scope

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from domain.clock import FixedClock
-from domain.digest import build_digests
 from domain.policy import Policy
+from domain.reminders.digest import build_digests
 from storage import outbox
 from storage.db import make_engine, make_sessionmaker
 from storage.scope import Scope

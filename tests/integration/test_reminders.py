@@ -12,16 +12,16 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from domain.audit import Actor
-from domain.cases import AbsenceReport, add_event, change_status, reclassify, report_absence
+from domain.casework.cases import AbsenceReport, add_event, change_status, reclassify, report_absence
+from domain.casework.decisions import Decision, decide
+from domain.casework.lifecycle import CaseStatus
 from domain.clock import Clock, FixedClock
-from domain.decisions import Decision, decide
-from domain.digest import build_digests, digest_members, digest_message
 from domain.errors import InvalidInput, NotInScope
-from domain.lifecycle import CaseStatus
+from domain.people.scope import scope_for
 from domain.policy import Policy
-from domain.reminder_actions import SnoozeRefused, record_retention_check, snooze_reminder
-from domain.reminders import plan_monthly_reports, reminder_log, replan_all, replan_changed
-from domain.scope import scope_for
+from domain.reminders.actions import SnoozeRefused, record_retention_check, snooze_reminder
+from domain.reminders.digest import build_digests, digest_members, digest_message
+from domain.reminders.planning import plan_monthly_reports, reminder_log, replan_all, replan_changed
 from storage import outbox
 from storage.models import Case, Reminder, SchoolClass
 from storage.uow import UnitOfWorkFactory

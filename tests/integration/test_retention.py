@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from domain.clock import FixedClock
-from domain.monthly_numbers import monthly_numbers
 from domain.policy import Policy
-from domain.retention import RetentionCounts, run_retention
+from domain.privacy.retention import RetentionCounts, run_retention
+from domain.reports.monthly_numbers import monthly_numbers
 from storage.media import LocalMediaStore
 from storage.models import (
     Attachment,

@@ -8,14 +8,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from domain.audit import Actor
-from domain.cases import AbsenceReport, report_absence
+from domain.casework.cases import AbsenceReport, report_absence
+from domain.casework.lifecycle import CaseStatus
+from domain.casework.returns import AlreadyReturned, ReturnReport, confirm_return, returnable_cases
 from domain.clock import FixedClock
 from domain.errors import InvalidInput, NotInScope
-from domain.lifecycle import CaseStatus
+from domain.people.scope import scope_for
 from domain.policy import Policy
-from domain.reminder_rules import RETENTION_CHECK
-from domain.returns import AlreadyReturned, ReturnReport, confirm_return, returnable_cases
-from domain.scope import scope_for
+from domain.reminders.rules import RETENTION_CHECK
 from storage import outbox
 from storage.models import Attachment, Case
 from storage.uow import UnitOfWorkFactory

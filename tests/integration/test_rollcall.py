@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from domain.audit import Actor
-from domain.cases import AbsenceReport, report_absence
+from domain.casework.cases import AbsenceReport, report_absence
+from domain.casework.lifecycle import CaseStatus
+from domain.casework.rollcall import RollCall, RollCallResult, record_roll_call, roll_call_due
 from domain.clock import FixedClock
 from domain.errors import NotInScope, RollCallClosed
-from domain.lifecycle import CaseStatus
+from domain.people.scope import scope_for
 from domain.policy import Policy, Term
-from domain.rollcall import RollCall, RollCallResult, record_roll_call, roll_call_due
-from domain.scope import scope_for
 from storage.uow import UnitOfWorkFactory
 from tests.factories import World, build_world
 

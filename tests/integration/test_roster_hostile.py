@@ -17,7 +17,7 @@ from app.cli import cli
 from app.settings import get_settings
 from domain.audit import Actor
 from domain.clock import FixedClock
-from domain.roster import RosterInvalid, import_roster
+from domain.roster.importer import RosterInvalid, import_roster
 from storage.models import Area, School, Student
 from storage.uow import UnitOfWorkFactory
 from tests.fixtures.roster import Sheets, good_sheets, write_csv, write_xlsx

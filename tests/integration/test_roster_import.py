@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from domain.audit import Actor
 from domain.clock import FixedClock
-from domain.roster import RosterInvalid, import_roster, write_template
+from domain.roster.importer import RosterInvalid, import_roster, write_template
 from storage.models import (
     Area,
     AuditEntry,

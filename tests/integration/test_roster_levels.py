@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from domain.audit import Actor
 from domain.clock import FixedClock
-from domain.roles import Role
-from domain.roster import RosterInvalid, import_roster
-from domain.scope import scope_for
+from domain.people.roles import Role
+from domain.people.scope import scope_for
+from domain.roster.importer import RosterInvalid, import_roster
 from storage.models import Area, School, Staff
 from storage.uow import UnitOfWorkFactory
 from tests.fixtures.roster import Sheets, write_xlsx

@@ -10,12 +10,12 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from domain.lifecycle import CaseStatus as S
+from domain.casework.lifecycle import CaseStatus as S
+from domain.people.scope import scope_for
 from domain.policy import Policy
-from domain.school_age import ChildStatus as C
-from domain.school_age import child_status
-from domain.school_age_ledger import LedgerFigures, NoCrosscheckSaved, ledger_figures
-from domain.scope import scope_for
+from domain.school_age.ledger import LedgerFigures, NoCrosscheckSaved, ledger_figures
+from domain.school_age.status import ChildStatus as C
+from domain.school_age.status import child_status
 from storage import school_age as store
 from storage.models import Area, Student
 from storage.scope import Scope

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from domain.clock import FixedClock
+from domain.people.roles import Role
 from domain.policy import Policy
-from domain.reminders import plan_term_start_prompts, replan_all, still_wanted
-from domain.roles import Role
-from domain.term_start import TERM_START
+from domain.reminders.planning import plan_term_start_prompts, replan_all, still_wanted
+from domain.reminders.term_start import TERM_START
 from storage import outbox
 from storage.models import Reminder, Staff
 from storage.uow import UnitOfWorkFactory

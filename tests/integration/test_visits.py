@@ -10,13 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from domain.audit import Actor
-from domain.cases import AbsenceReport, report_absence
-from domain.clock import FixedClock
-from domain.errors import InvalidInput, InvalidTransition, NotInScope
-from domain.lifecycle import VISITABLE, CaseStatus
-from domain.policy import Policy
-from domain.scope import scope_for
-from domain.visits import (
+from domain.casework.cases import AbsenceReport, report_absence
+from domain.casework.lifecycle import VISITABLE, CaseStatus
+from domain.casework.visits import (
     OUTCOMES,
     VISIT_MOVES,
     VisitReport,
@@ -25,6 +21,10 @@ from domain.visits import (
     planned_moves,
     record_visit,
 )
+from domain.clock import FixedClock
+from domain.errors import InvalidInput, InvalidTransition, NotInScope
+from domain.people.scope import scope_for
+from domain.policy import Policy
 from storage import outbox
 from storage.models import Attachment, Case, CaseEvent
 from storage.uow import UnitOfWorkFactory

@@ -14,7 +14,7 @@ from domain.crosscheck.files import read_input
 from domain.crosscheck.match import match
 from domain.crosscheck.names import pinyin, simplified, written
 from domain.crosscheck.proposal import Proposal, build_proposal, changes_since, read_previous, write_proposal
-from domain.roster_format import RosterUnreadable
+from domain.roster.format import RosterUnreadable
 from storage.crosscheck_queries import RosterPupil
 from tests.fixtures import crosscheck as cc
 

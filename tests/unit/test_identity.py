@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from domain.identity import (
+from domain.privacy.identity import (
     NationalId,
     id_check_char,
     id_problem,

@@ -1,10 +1,10 @@
-"""domain.language: one order of precedence for the language a person is addressed in."""
+"""domain.people.language: one order of precedence for the language a person is addressed in."""
 
 from __future__ import annotations
 
 import pytest
 
-from domain.language import catalog_language, choose, language_of, remember_reported
+from domain.people.language import catalog_language, choose, language_of, remember_reported
 from storage.models import Staff
 
 

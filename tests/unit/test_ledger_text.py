@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain.ledger_text import LedgerLabels, measures, verification, visit_count, whereabouts
+from domain.reports.ledger_text import LedgerLabels, measures, verification, visit_count, whereabouts
 
 CODES = {
     ("verification_2019", "E"): ("延缓入学", "Deferred enrolment"),

@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
+from domain.casework.lifecycle import TRANSITIONS, CaseStatus, can_transition, check_transition
 from domain.errors import InvalidTransition
-from domain.lifecycle import TRANSITIONS, CaseStatus, can_transition, check_transition
 
 S = CaseStatus
 LEGAL = sorted((a, b) for a, targets in TRANSITIONS.items() for b in targets)

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image, ImageChops
 from PIL.ExifTags import IFD, Base
 
-from domain.photo_strip import location_tags, stored_original, strip_jpeg
-from domain.photos import WatermarkInfo, process_photo
+from domain.photos.processing import WatermarkInfo, process_photo
+from domain.photos.strip import location_tags, stored_original, strip_jpeg
 from tests.unit.test_photos import camera_exif, camera_jpeg, encode, two_tone
 
 GPS = ("N", (30.0, 15.0, 36.0), "E", (114.0, 30.0, 0.0))

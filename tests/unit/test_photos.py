@@ -17,8 +17,8 @@ import pytest
 from PIL import Image, ImageChops, ImageFile
 from PIL.ExifTags import GPS, IFD, Base
 
-from domain import photo_watermark
-from domain.photos import (
+from domain.photos import watermark as photo_watermark
+from domain.photos.processing import (
     MAX_DOWNLOAD_BYTES,
     PhotoPolicy,
     PhotoRejected,
@@ -354,7 +354,7 @@ def test_missing_fonts_fall_back_with_a_warning(
     monkeypatch.setattr(photo_watermark, "CJK_FONT_CANDIDATES", (("/nonexistent/font.ttc", 0),))
     photo_watermark._search_cjk_font.cache_clear()
     try:
-        with caplog.at_level(logging.WARNING, logger="domain.photo_watermark"):
+        with caplog.at_level(logging.WARNING, logger="domain.photos.watermark"):
             photo = process_photo(encode(two_tone()), visit=visit, font_path="/nonexistent/given.ttf")
     finally:
         photo_watermark._search_cjk_font.cache_clear()

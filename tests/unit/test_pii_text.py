@@ -10,8 +10,15 @@ import pytest
 from bot.conversations.model import FormContext
 from bot.conversations.steps import TextStep
 from domain.errors import InvalidInput
-from domain.identity import id_check_char
-from domain.pii_text import ID_NUMBER, MOBILE, find_identifiers, mask_identifiers, mask_in, refuse_identifiers
+from domain.privacy.identity import id_check_char
+from domain.privacy.pii_text import (
+    ID_NUMBER,
+    MOBILE,
+    find_identifiers,
+    mask_identifiers,
+    mask_in,
+    refuse_identifiers,
+)
 
 
 def make_id(first17: str) -> str:

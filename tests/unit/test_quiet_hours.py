@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from domain.policy import Policy, load_policy
-from domain.quiet_hours import in_quiet_time, is_quiet, next_allowed
+from domain.reminders.quiet_hours import in_quiet_time, is_quiet, next_allowed
 
 TZ = ZoneInfo("Asia/Shanghai")
 

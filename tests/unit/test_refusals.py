@@ -11,7 +11,10 @@ from bot.conversations import absence, return_, visit
 from i18n.catalog import LANGUAGES, keys
 
 ROOT = Path(__file__).resolve().parents[2]
-DATES = ("date_in_future", "date_too_old")  # domain.cases.check_past_date, used by every use case here
+DATES = (
+    "date_in_future",
+    "date_too_old",
+)  # domain.casework.cases.check_past_date, used by every use case here
 
 
 def codes_raised_in(module: str) -> set[str]:
@@ -22,9 +25,9 @@ def codes_raised_in(module: str) -> set[str]:
 @pytest.mark.parametrize(
     ("refusals", "module"),
     [
-        (visit.REFUSALS, "domain/visits.py"),
-        (return_.REFUSALS, "domain/returns.py"),
-        (absence.REFUSALS, "domain/cases.py"),
+        (visit.REFUSALS, "domain/casework/visits.py"),
+        (return_.REFUSALS, "domain/casework/returns.py"),
+        (absence.REFUSALS, "domain/casework/cases.py"),
     ],
     ids=["visit", "return", "report"],
 )

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain.case_steps import (
+from domain.casework.steps import (
     APPROVE_CLOSING,
     FIRST_VISIT,
     NEXT_VISIT,
@@ -24,7 +24,7 @@ from domain.case_steps import (
     stamp,
 )
 from domain.policy import DEFAULT_POLICY, Policy, PolicyError, load_policy
-from domain.reminder_rules import (
+from domain.reminders.rules import (
     FOLLOW_UP,
     OVERDUE,
     REPORT_COMING,

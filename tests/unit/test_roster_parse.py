@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from domain.roles import Role
-from domain.roster import RosterInvalid, RosterProblem, read_roster
-from domain.roster_cells import normalise_mobile, parse_date, parse_grade, split_items
-from domain.roster_files import sheet_key
+from domain.people.roles import Role
+from domain.roster.cells import normalise_mobile, parse_date, parse_grade, split_items
+from domain.roster.files import sheet_key
+from domain.roster.importer import RosterInvalid, RosterProblem, read_roster
 from tests.fixtures.roster import Sheets, fake_id, good_sheets, write_csv, write_xlsx
 
 TODAY = date(2026, 10, 13)

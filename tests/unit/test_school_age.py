@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from domain.school_age import ChildStatus as C
-from domain.school_age import Tally, child_status, percent
+from domain.school_age.status import ChildStatus as C
+from domain.school_age.status import Tally, child_status, percent
 from storage.school_age import StatusInputs
 
 V = "verification_2019"

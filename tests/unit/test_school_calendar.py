@@ -9,10 +9,10 @@ import pytest
 
 from app.container import build_services
 from app.settings import Settings, SettingsError
-from domain.calendar_coverage import missing_holiday_years
+from domain.calendar.coverage import missing_holiday_years
+from domain.calendar.school import CalendarError, Term, load_calendar
+from domain.calendar.workdays import is_working_day
 from domain.policy import DEFAULT_POLICY, PolicyError, load_policy
-from domain.school_calendar import CalendarError, Term, load_calendar
-from domain.workdays import is_working_day
 
 # Dates below for 2027 are made up for the tests: the 2027 arrangement is not shipped.
 COUNTY_2027 = """

@@ -13,8 +13,8 @@ from bot.conversations import absence, return_, rollcall, visit
 from bot.conversations.form import PRESETS, Form
 from bot.conversations.model import FormContext
 from bot.conversations.visit_steps import NOTICE_ALLOWED, PRESET
-from domain import visits
-from domain.returns import CONFIRMATION_METHODS
+from domain.casework import visits
+from domain.casework.returns import CONFIRMATION_METHODS
 from i18n import t
 
 Answers = dict[str, Any]

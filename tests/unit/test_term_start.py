@@ -6,9 +6,15 @@ import dataclasses
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from domain.casework.rollcall import roll_call_due
 from domain.policy import Policy, Term
-from domain.rollcall import roll_call_due
-from domain.term_start import open_term, prompt_due, prompt_payload, prompt_still_open, roll_call_days
+from domain.reminders.term_start import (
+    open_term,
+    prompt_due,
+    prompt_payload,
+    prompt_still_open,
+    roll_call_days,
+)
 
 TZ = ZoneInfo("Asia/Shanghai")
 AUTUMN = Term("2026-2027 autumn", date(2026, 9, 1))  # the shipped policy's, a Tuesday

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from domain.calendar.school import DateRange
+from domain.calendar.workdays import add_working_days, after_school_days, is_school_day, is_working_day
 from domain.policy import Policy, Term
-from domain.school_calendar import DateRange
-from domain.workdays import add_working_days, after_school_days, is_school_day, is_working_day
 
 TZ = ZoneInfo("Asia/Shanghai")
 

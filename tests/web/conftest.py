@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.container import Services
 from app.settings import Settings
-from domain import webauth
 from domain.clock import FixedClock
+from domain.people import webauth
 from domain.policy import Policy
 from storage.uow import UnitOfWorkFactory
 from tests.web.county import PASSWORD, County, build_county

@@ -19,12 +19,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.audit import Actor
-from domain.cases import AbsenceReport, add_event, change_status, report_absence
-from domain.lifecycle import CaseStatus as S
-from domain.photos import PhotoPolicy, WatermarkInfo, process_photo
+from domain.casework.cases import AbsenceReport, add_event, change_status, report_absence
+from domain.casework.lifecycle import CaseStatus as S
+from domain.people.roles import Role
+from domain.people.webauth import create_user
+from domain.photos.processing import PhotoPolicy, WatermarkInfo, process_photo
 from domain.policy import Policy
-from domain.roles import Role
-from domain.webauth import create_user
 from sandbox.files import make_test_image
 from storage.media import LocalMediaStore
 from storage.models import Area, Attachment, Reminder, School, SchoolClass, Staff, Student, TelegramBinding

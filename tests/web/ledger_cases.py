@@ -16,9 +16,9 @@ from datetime import date
 from typing import Any
 
 from domain.audit import Actor
-from domain.cases import AbsenceReport, add_event, change_status, report_absence
-from domain.decisions import Decision, decide
-from domain.lifecycle import CaseStatus as S
+from domain.casework.cases import AbsenceReport, add_event, change_status, report_absence
+from domain.casework.decisions import Decision, decide
+from domain.casework.lifecycle import CaseStatus as S
 from domain.policy import Policy
 from storage.models import Student
 from storage.scope import Scope

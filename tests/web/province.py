@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import date
 
 from domain.audit import Actor
-from domain.cases import AbsenceReport, change_status, report_absence
-from domain.lifecycle import CaseStatus
+from domain.casework.cases import AbsenceReport, change_status, report_absence
+from domain.casework.lifecycle import CaseStatus
+from domain.people.roles import Role
+from domain.people.webauth import create_user
 from domain.policy import Policy
-from domain.roles import Role
-from domain.webauth import create_user
 from storage.models import Area, School, SchoolClass, Staff, Student
 from storage.scope import Scope
 from storage.uow import UnitOfWorkFactory

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from domain.webauth import NoDashboardAccess, create_api_token
+from domain.people.webauth import NoDashboardAccess, create_api_token
 from storage.uow import UnitOfWorkFactory
 from tests.web.county import County, at
 

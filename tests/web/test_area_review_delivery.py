@@ -13,8 +13,8 @@ from app.container import Services
 from app.scheduler import ReminderScheduler
 from domain.clock import FixedClock
 from domain.policy import Policy
-from domain.review_delivery import TERM, YEAR, deliver_reviews
-from domain.review_periods import term_review_due, year_review_due
+from domain.reports.review_delivery import TERM, YEAR, deliver_reviews
+from domain.reports.review_periods import term_review_due, year_review_due
 from storage.models import TelegramBinding
 from storage.uow import UnitOfWorkFactory
 from tests.web.county import TZ, County, at

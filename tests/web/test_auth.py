@@ -10,7 +10,7 @@ import pytest
 from app.container import Services
 from domain.clock import FixedClock
 from domain.errors import InvalidInput
-from domain.webauth import (
+from domain.people.webauth import (
     FIRST_DELAY,
     MAX_FAILED_LOGINS,
     SESSION_TTL,

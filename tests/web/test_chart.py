@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from domain.stats import WeekCount
+from domain.reports.stats import WeekCount
 from web.chart import weekly_chart
 
 

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from app.cli import cli
 from app.settings import get_settings
 from domain.clock import SystemClock
-from domain.webauth import LoginRefused, identify_session, identify_token, login
+from domain.people.webauth import LoginRefused, identify_session, identify_token, login
 from storage.db import make_engine, make_sessionmaker
 from storage.models import AuditEntry
 from storage.uow import UnitOfWorkFactory

@@ -10,8 +10,8 @@ import pytest
 
 from domain.audit import Actor
 from domain.clock import FixedClock
-from domain.credentials import change_password, disable_login, enable_login, list_tokens, revoke_token
-from domain.webauth import API_TOKEN_TTL, NoDashboardAccess, create_api_token
+from domain.people.credentials import change_password, disable_login, enable_login, list_tokens, revoke_token
+from domain.people.webauth import API_TOKEN_TTL, NoDashboardAccess, create_api_token
 from storage.uow import UnitOfWorkFactory
 from storage.webaccess import WebAccessRepository
 from tests.web.conftest import login

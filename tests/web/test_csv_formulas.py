@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from domain.sheets import Column, Sheet, write_csv
+from domain.reports.sheets import Column, Sheet, write_csv
 from storage.models import Case, CaseEvent, Student
 from storage.uow import UnitOfWorkFactory
 from tests.web.conftest import AsUser

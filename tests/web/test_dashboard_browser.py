@@ -7,8 +7,8 @@ from pathlib import Path
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from domain import ledgers
 from domain.clock import FixedClock
+from domain.reports import ledgers
 from storage.uow import UnitOfWorkFactory
 from tests.browser import ARTIFACTS, BROWSER_TEST, CHROMIUM, CHROMIUM_ARGS
 from tests.web.county import PASSWORD, County

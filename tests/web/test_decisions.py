@@ -9,8 +9,8 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import select
 
+from domain.casework.escalations import raise_for
 from domain.clock import FixedClock
-from domain.escalations import raise_for
 from storage.models import Reminder
 from storage.uow import UnitOfWorkFactory
 from tests.web.conftest import AsUser, csrf_of
@@ -155,7 +155,7 @@ async def test_an_escalation_is_taken_on_once_and_listed_until_then(
     clock: FixedClock,
 ) -> None:
     clock.advance(timedelta(days=1, hours=1))  # 10-14 10:00: B's first visit is two working days late
-    async with uow_factory() as uow:  # the principal's digest item is delivered (domain.reminder_delivery)
+    async with uow_factory() as uow:  # the principal's digest item is delivered (domain.reminders.delivery)
         row = (
             await uow.session.scalars(
                 select(Reminder).where(

@@ -19,7 +19,7 @@ PER_USER = 6  # x 5 users = 30 requests at once
 
 
 class WriterCount(threading.Thread):
-    """Samples how many domain.xlsx_writer children this process (which runs the server) has."""
+    """Samples how many domain.reports.xlsx_writer children this process (which runs the server) has."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
@@ -30,7 +30,7 @@ class WriterCount(threading.Thread):
         for children in Path("/proc/self/task").glob("*/children"):
             for pid in children.read_text().split():
                 try:
-                    if b"domain.xlsx_writer" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    if b"domain.reports.xlsx_writer" in Path(f"/proc/{pid}/cmdline").read_bytes():
                         count += 1
                 except OSError:  # already gone
                     pass

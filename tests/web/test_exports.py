@@ -13,8 +13,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain import ledgers
 from domain.policy import Policy
+from domain.reports import ledgers
 from storage.uow import UnitOfWorkFactory
 from tests.web import ledger_cases
 from tests.web.conftest import AsUser

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from domain.audit import Actor
 from domain.clock import FixedClock
-from domain.home_teaching import SessionInput, log_session
-from domain.scope import scope_for
+from domain.home_teaching.plans import SessionInput, log_session
+from domain.people.scope import scope_for
 from storage.models import AuditEntry, HomeTeachingPlan, Reminder
 from storage.uow import UnitOfWorkFactory
 from tests.web.conftest import AsUser, csrf_of

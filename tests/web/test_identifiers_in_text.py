@@ -12,8 +12,8 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from domain import ledgers
-from domain.identity import id_check_char
+from domain.privacy.identity import id_check_char
+from domain.reports import ledgers
 from storage.uow import UnitOfWorkFactory
 from tests.web.conftest import AsUser, csrf_of
 from tests.web.county import County

@@ -1,4 +1,4 @@
-"""The dashboard speaks the person's language (domain.language): their one stored choice, whichever channel
+"""The dashboard speaks the person's language (domain.people.language): their one stored choice, whichever channel
 it was made in, else the browser's, else what their phone reported, else the default."""
 
 from __future__ import annotations

@@ -19,9 +19,9 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from app.container import Services
-from domain import webauth
 from domain.clock import FixedClock
-from domain.webauth import MAX_FAILED_LOGINS, LoginRefused, held_until
+from domain.people import webauth
+from domain.people.webauth import MAX_FAILED_LOGINS, LoginRefused, held_until
 from storage.models import LoginFailure
 from tests.waiting import until
 from tests.web.conftest import login

@@ -11,8 +11,8 @@ import pytest
 from openpyxl import load_workbook
 
 from app.container import Services
-from domain.monthly_report import deliver_monthly_reports, monthly_numbers
 from domain.policy import Policy
+from domain.reports.monthly_report import deliver_monthly_reports, monthly_numbers
 from storage.models import TelegramBinding
 from storage.uow import UnitOfWorkFactory
 from tests.web.conftest import AsUser

@@ -8,7 +8,7 @@ import re
 
 from sqlalchemy import func, select
 
-from domain.identity import id_check_char
+from domain.privacy.identity import id_check_char
 from storage.models import AuditEntry, Case
 from storage.uow import UnitOfWorkFactory
 from tests.web.conftest import AsUser, csrf_of

@@ -6,12 +6,12 @@ import dataclasses
 from datetime import date, timedelta
 
 from domain.audit import Actor
-from domain.cases import AbsenceReport, report_absence
+from domain.casework.cases import AbsenceReport, report_absence
 from domain.clock import FixedClock
-from domain.overview_snapshots import refresh
+from domain.people.scope import scope_for
 from domain.policy import Policy
-from domain.scope import scope_for
-from domain.stats import Overview, overview
+from domain.reports.overview_snapshots import refresh
+from domain.reports.stats import Overview, overview
 from storage import tallies
 from storage.scope import Scope
 from storage.uow import UnitOfWorkFactory

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from domain.clock import FixedClock
-from domain.scope import scope_for
-from domain.stats import OVERDUE_RULES
+from domain.people.scope import scope_for
+from domain.reports.stats import OVERDUE_RULES
 from storage.reporting import CaseFilter, ReportingRepository
 from storage.scope import Scope
 from storage.uow import UnitOfWorkFactory

@@ -11,8 +11,8 @@ from openpyxl import load_workbook
 
 from app.container import Services
 from domain.policy import Policy
-from domain.quarterly_delivery import deliver_quarterly_reviews, review_due
-from domain.quarterly_review import Period
+from domain.reports.quarterly_delivery import deliver_quarterly_reviews, review_due
+from domain.reports.quarterly_review import Period
 from tests.web.county import TZ, County, at
 from tests.web.test_monthly_report import FakeBot, bound_coordinators
 

@@ -11,8 +11,8 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from domain.casework.lifecycle import DROPOUT_LEDGER, SUSPECTED_LEDGER
 from domain.clock import FixedClock
-from domain.lifecycle import DROPOUT_LEDGER, SUSPECTED_LEDGER
 from domain.policy import Policy
 from storage.models import AuditEntry, Case, CaseEvent, MonthlyReportConfirmation, School, Student
 from storage.uow import UnitOfWorkFactory

@@ -11,7 +11,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
 
-from domain.lifecycle import CaseStatus as S
+from domain.casework.lifecycle import CaseStatus as S
 from domain.policy import Policy
 from storage.models import Area
 from storage.uow import UnitOfWorkFactory

@@ -13,9 +13,9 @@ import pytest
 import xlsxwriter
 from openpyxl import load_workbook
 
-from domain import sheets
-from domain.sheets import BATCH, IN_FLIGHT, Column, Sheet, SignOff, write_csv, write_xlsx
-from domain.xlsx_writer import BOOK_OPTIONS, MAX_ROWS, XlsxSheet
+from domain.reports import sheets
+from domain.reports.sheets import BATCH, IN_FLIGHT, Column, Sheet, SignOff, write_csv, write_xlsx
+from domain.reports.xlsx_writer import BOOK_OPTIONS, MAX_ROWS, XlsxSheet
 
 TZ = ZoneInfo("Asia/Shanghai")
 COLUMNS = [

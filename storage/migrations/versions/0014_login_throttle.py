@@ -2,7 +2,7 @@
 
 Failed logins are counted per hash of the typed username and the client's address, known usernames
 or not, so the answer never tells whether an account exists and an attacker at one address cannot
-lock out the real user at another. The delay after repeated failures doubles (domain.webauth).
+lock out the real user at another. The delay after repeated failures doubles (domain.people.webauth).
 
 Revision ID: 0014
 Revises: 0013

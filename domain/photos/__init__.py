@@ -1,0 +1,1 @@
+"""Visit photos: safe decoding, EXIF facts, stripping, watermarking, thumbnails."""

@@ -1,0 +1,1 @@
+"""Minors' data (PIPL): identity masking, ID numbers in free text, retention, erasure, subject requests."""

@@ -1,0 +1,1 @@
+"""Reminders, digests and escalation messages: planning, rules, text, delivery and what a tap does."""

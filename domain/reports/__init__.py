@@ -1,0 +1,1 @@
+"""Ledgers, overview numbers and the 四个一 reports (monthly, quarterly, term, year) with their workbooks."""

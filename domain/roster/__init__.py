@@ -1,0 +1,1 @@
+"""Roster import: areas, schools, classes, staff and pupils from .xlsx/.csv files."""
