@@ -29,8 +29,10 @@ class DemoPeople:
             for staff in await uow.directory.all_staff():
                 if not staff.active:
                     continue
-                binding = await uow.directory.binding_for_staff(staff.id)
-                user_id = binding.telegram_user_id if binding else DEMO_USER_ID_BASE + staff.id
+                binding = next(
+                    (a for a in await uow.directory.accounts_of(staff.id) if a.channel == "telegram"), None
+                )
+                user_id = int(binding.account) if binding else DEMO_USER_ID_BASE + staff.id
                 payload = None
                 if binding is None:
                     payload = self._payloads.get(staff.id)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.container import Services
+from bot.messenger import deep_link
 from domain.audit import Actor
 from domain.errors import NotFound
-from domain.people.invites import create_invite, deep_link
+from domain.people.invites import create_invite
 from domain.privacy.identity import mask_phone
 
 

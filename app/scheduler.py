@@ -29,6 +29,8 @@ from telegram.request import HTTPXRequest
 
 from app.container import Services
 from app.leadership import Leadership
+from bot.context import CHANNEL
+from bot.messenger import Messengers, TelegramMessenger
 from bot.sender import ReminderSender, worker_name
 from domain.calendar.coverage import warn_missing_holidays
 from domain.casework.automatic import apply_due
@@ -76,6 +78,7 @@ class ReminderScheduler:
     ) -> None:
         self.services = services
         self.bot = bot
+        self.messenger = Messengers({CHANNEL: TelegramMessenger(bot)})
         self.wake_every = wake_every
         self.sender = sender or ReminderSender(
             services.uow,
@@ -223,7 +226,7 @@ class ReminderScheduler:
             async with self._monthly_lock:
                 last_month = local.date().replace(day=1) - timedelta(days=1)
                 delivery = await deliver_monthly_reports(
-                    s, self.bot, last_month, keep_going=self.leadership.holds
+                    s, self.messenger, last_month, keep_going=self.leadership.holds
                 )
             log.info(
                 "monthly reports: %d sent, %d already sent, %d failed",
@@ -246,7 +249,7 @@ class ReminderScheduler:
         try:
             async with self._monthly_lock:
                 delivery = await deliver_quarterly_reviews(
-                    s, self.bot, period, keep_going=self.leadership.holds
+                    s, self.messenger, period, keep_going=self.leadership.holds
                 )
             if delivery.sent or delivery.failed:
                 log.info(
@@ -274,7 +277,7 @@ class ReminderScheduler:
             try:
                 async with self._monthly_lock:
                     delivery = await deliver_reviews(
-                        s, self.bot, kind, period, keep_going=self.leadership.holds
+                        s, self.messenger, kind, period, keep_going=self.leadership.holds
                     )
                 if delivery.sent or delivery.failed:
                     log.info(

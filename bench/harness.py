@@ -17,7 +17,7 @@ from app.settings import load_settings
 from sandbox.emulator import Emulator
 from sandbox.phone import Phone
 from sandbox.state import BotState
-from storage.models import Area, School, SchoolClass, Staff, Student, TeachingAssignment, TelegramBinding
+from storage.models import Area, ChannelAccount, School, SchoolClass, Staff, Student, TeachingAssignment
 from tests import db
 from tests.drills.procs import BotProcess, product_env
 
@@ -147,8 +147,12 @@ async def populate(
             user = emulator.create_user(first_name=member.name, language_code="zh-hans")
             emulator.registry.chat(emulator.bot(tg_bot.token), user["id"]).started = True
             s.add(
-                TelegramBinding(
-                    staff_id=member.id, telegram_user_id=user["id"], chat_id=user["id"], bound_at=CREATED
+                ChannelAccount(
+                    staff_id=member.id,
+                    channel="telegram",
+                    account=str(user["id"]),
+                    conversation=str(user["id"]),
+                    bound_at=CREATED,
                 )
             )
             made.append(Teacher(member.id, user, pupils[n * pupils_per_class : (n + 1) * pupils_per_class]))

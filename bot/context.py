@@ -13,6 +13,8 @@ from i18n import t
 from storage.models import Staff
 from storage.uow import UnitOfWork
 
+CHANNEL = "telegram"  # this adapter's name in channel_accounts, the inbox and the update log
+
 
 @dataclass(frozen=True)
 class Caller:
@@ -20,6 +22,7 @@ class Caller:
     chat_id: int
     language: str
     staff: Staff | None
+    account_id: int | None = None  # the person's channel account: the key of their form drafts
 
     def text(self, key: str, **params: object) -> str:
         return t(self.language, key, **params)
@@ -58,7 +61,7 @@ async def identify_in(uow: UnitOfWork, update: Update, default_language: str) ->
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None:
         return None
-    binding = await uow.directory.binding_for_telegram(user.id)
+    binding = await uow.directory.account(CHANNEL, str(user.id))
     staff = await uow.directory.staff(binding.staff_id) if binding else None
     if staff is not None and not staff.active:
         staff = None
@@ -68,4 +71,4 @@ async def identify_in(uow: UnitOfWork, update: Update, default_language: str) ->
     if staff is not None:
         remember_reported(staff, user.language_code)  # reminders sent later follow this phone
     language = language_of(staff, reported=user.language_code, default=default_language)
-    return Caller(user.id, chat.id, language, staff)
+    return Caller(user.id, chat.id, language, staff, binding.id if binding is not None and staff else None)

@@ -30,6 +30,7 @@ from telegram.request import HTTPXRequest
 
 from app.container import Services
 from app.logs import update_id
+from bot.context import CHANNEL
 from bot.conversations.engine import KEEP_RECEIPT
 from ops.metrics import timed_update
 from storage.uow import UnitOfWork
@@ -64,8 +65,10 @@ class Inbox:
         handled, self._handled = self._handled, set()
         try:
             async with self.services.uow() as uow:
-                new = await uow.inbox.keep(fetched, self.services.clock.now(), bot_id=self.bot_id)
-                await uow.inbox.forget(handled, bot_id=self.bot_id)
+                new = await uow.inbox.keep(
+                    fetched, self.services.clock.now(), channel=CHANNEL, bot_id=self.bot_id
+                )
+                await uow.inbox.forget(handled, channel=CHANNEL, bot_id=self.bot_id)
                 await uow.commit()
         except SQLAlchemyError as exc:
             self._handled |= handled
@@ -86,7 +89,7 @@ class Inbox:
             handled, self._handled = self._handled, set()
             try:
                 async with self.services.uow() as uow:
-                    await uow.inbox.forget(handled, bot_id=self.bot_id)
+                    await uow.inbox.forget(handled, channel=CHANNEL, bot_id=self.bot_id)
                     if self._prune_due():
                         await self._prune(uow)
                     await uow.commit()
@@ -108,7 +111,7 @@ class Inbox:
         """Queues the updates a previous process left unhandled, oldest first (call it before polling)."""
         async with self.services.uow() as uow:
             await self._prune(uow)
-            waiting = await uow.inbox.waiting(bot_id=self.bot_id)
+            waiting = await uow.inbox.waiting(channel=CHANNEL, bot_id=self.bot_id)
             await uow.commit()
         for payload in waiting:
             update = Update.de_json(payload, application.bot)

@@ -19,7 +19,7 @@ from telegram.ext import ExtBot
 
 from bot.conversations.engine import Outcome
 from bot.conversations.model import Command, Input, Location, Photo, Prompt, Tap, Text, Unsupported
-from domain.reminders.text import Action
+from domain.messages import Action
 
 log = logging.getLogger(__name__)
 FORM_TAP = "f"  # callback data: f:<seq>:<value>

@@ -31,9 +31,11 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
+from bot.context import CHANNEL
 from bot.limits import SendLimiter, retry_after
 from bot.render import callback_data
 from domain.clock import Clock
+from domain.messages import Message, Msg
 from domain.policy import Policy
 from domain.reminders.delivery import (
     Delivery,
@@ -44,7 +46,6 @@ from domain.reminders.delivery import (
     release,
 )
 from domain.reminders.quiet_hours import is_quiet
-from domain.reminders.text import Message, Msg
 from i18n import t
 from ops.metrics import RATE_LIMITED, REMINDERS
 from storage import outbox
@@ -192,6 +193,13 @@ class ReminderSender:
             await uow.commit()
         if delivery is None:
             return
+        if delivery.to.channel != CHANNEL:  # another channel's sender handles it (none runs yet: unreachable)
+            async with self.uow() as uow:
+                await record_unreachable(
+                    uow, row, self.worker, "channel_not_configured", now=now, policy=self.policy, tz=self.tz
+                )
+                await uow.commit()
+            return
         self.touched_cases.update(m.case_id for m in delivery.members if m.case_id is not None)
         text, markup = render(delivery.message, delivery.language)
         tries = {"failures": 0}
@@ -219,10 +227,10 @@ class ReminderSender:
         markup: InlineKeyboardMarkup | None,
         tries: dict[str, int],
         keep_going: Callable[[], bool],
-    ) -> int:
+    ) -> str:
         """One message, retried in place on 429 (after retry_after; not counted as a failure) and on
         5xx/timeouts (growing pauses, up to QUICK_FAILURES)."""
-        row, chat_id = delivery.row, delivery.chat_id
+        row, chat_id = delivery.row, int(delivery.to.conversation)
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
@@ -254,7 +262,7 @@ class ReminderSender:
                     if not isinstance(exc, BadRequest):
                         tries["failures"] += 1
                     raise
-                return int(sent.message_id)
+                return str(sent.message_id)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _failed(self, row: Reminder, exc: TelegramError, failures: int) -> None:

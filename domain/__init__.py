@@ -1,1 +1,1 @@
-"""Business rules of dropout-prevention case work. Knows nothing of Telegram, HTTP or SQL."""
+"""Business rules of dropout-prevention case work. Knows nothing of chat channels, HTTP or SQL."""

@@ -14,7 +14,7 @@ class Actor:
     """The person (or process) acting, and the channel it came through."""
 
     staff_id: int | None
-    label: str  # "telegram:123", "web:alice", "cli"
+    label: str  # "<channel>:<account>", "web:alice", "cli"
     source: str | None = None  # channel or client IP
 
     @classmethod

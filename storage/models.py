@@ -95,12 +95,17 @@ class TeachingAssignment(Base):
     is_class_teacher: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class TelegramBinding(Base):
-    __tablename__ = "telegram_bindings"
+class ChannelAccount(Base):
+    """A person's account on one chat channel, bound by an invite (migration 0021).
+    A person has at most one per channel and may have both; reminders go to one of them, never to both."""
+
+    __tablename__ = "channel_accounts"
+    __table_args__ = (UniqueConstraint("channel", "account"), UniqueConstraint("staff_id", "channel"))
     id: Mapped[int] = mapped_column(primary_key=True)
-    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), unique=True)
-    telegram_user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
-    chat_id: Mapped[int] = mapped_column(BigInteger)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    account: Mapped[str] = mapped_column(String(64))  # the channel's user id, as text
+    conversation: Mapped[str] = mapped_column(String(64))  # where messages to this person go on the channel
     bound_at: Mapped[datetime]
     unreachable_since: Mapped[datetime | None]
 
@@ -115,7 +120,7 @@ class Invite(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
-    used_by_telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+    used_by_account: Mapped[str | None] = mapped_column(String(96))  # "<channel>:<account>" (0021)
 
 
 class Student(Base):
@@ -267,7 +272,7 @@ class Attachment(Base):
     exif_latitude: Mapped[float | None]
     exif_longitude: Mapped[float | None]
     exif_time_mismatch: Mapped[bool] = mapped_column(Boolean, default=False)
-    telegram_file_unique_id: Mapped[str | None] = mapped_column(String(128))
+    source_file_ref: Mapped[str | None] = mapped_column(String(128))  # the channel's id of the file as sent
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     created_at: Mapped[datetime]
 
@@ -288,7 +293,7 @@ class Reminder(Base):
     claimed_at: Mapped[datetime | None]
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     sent_at: Mapped[datetime | None]
-    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    sent_ref: Mapped[str | None] = mapped_column(String(64))  # the channel's id of the message sent
     last_error: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
@@ -306,7 +311,7 @@ class AuditEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    actor_label: Mapped[str] = mapped_column(String(64))  # e.g. "cli", "telegram:12345", "web:alice"
+    actor_label: Mapped[str] = mapped_column(String(64))  # e.g. "cli", "<channel>:<account>", "web:alice"
     action: Mapped[str] = mapped_column(String(32))  # view | export | create | update | bind | denied ...
     entity: Mapped[str] = mapped_column(String(32))
     entity_id: Mapped[str | None] = mapped_column(String(64))
@@ -321,7 +326,7 @@ BEFORE_BOT_KEY = 0
 
 class ProcessedUpdate(Base):
     """Updates already applied, so a redelivered update changes nothing. Update ids are numbered per bot:
-    the key is the channel ("telegram"), the bot's id (from its token) and the update id (0013)."""
+    the key is the channel, the bot's id (from its token) and the update id (0013)."""
 
     __tablename__ = "processed_updates"
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
@@ -334,21 +339,24 @@ class ProcessedUpdate(Base):
 
 
 class InboxUpdate(Base):
-    """A polled update, stored before Telegram is told it arrived and deleted once handled (bot.inbox):
-    the rows a killed bot leaves behind are handled again when it starts. Keyed by bot, as ProcessedUpdate."""
+    """An incoming update, stored before the channel is told it arrived and deleted once handled: the rows a
+    killed process leaves behind are handled again when it starts. Keyed by channel and bot (the channel's
+    app: a bot id, an agent id), as ProcessedUpdate (migration 0021)."""
 
-    __tablename__ = "telegram_inbox"
+    __tablename__ = "inbox"
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
     bot_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     received_at: Mapped[datetime]
-    payload: Mapped[dict[str, Any]] = mapped_column()  # Update.to_dict()
+    payload: Mapped[dict[str, Any]] = mapped_column()  # the update as the channel's adapter keeps it
 
 
 class ConversationDraft(Base):
-    """The current step and answers of one person's form, saved with every answer."""
+    """The current step and answers of one person's form in one conversation, saved with every answer.
+    Keyed by the channel account the person talks through (migration 0021)."""
 
     __tablename__ = "conversation_drafts"
-    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    account_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
     form: Mapped[str] = mapped_column(String(32))
     step: Mapped[str] = mapped_column(String(32))
@@ -372,6 +380,17 @@ class Counter(Base):
     __tablename__ = "counters"
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AccessToken(Base):
+    """A channel's API access token (e.g. a 7 200 s token from the channel's API), shared by every process so they do not
+    each fetch one: channels limit how often a token may be fetched (0021)."""
+
+    __tablename__ = "access_tokens"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # "<channel>:<app>", chosen by the adapter
+    token: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime]
+    refreshed_at: Mapped[datetime]
 
 
 class Lease(Base):

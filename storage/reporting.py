@@ -16,15 +16,15 @@ from storage.models import (
     Attachment,
     Case,
     CaseEvent,
+    ChannelAccount,
     Reminder,
     School,
     SchoolClass,
     Staff,
     Student,
     StudentFlag,
-    TelegramBinding,
 )
-from storage.repositories import _student_in_scope
+from storage.repositories import _student_in_scope, preferred_account
 from storage.scope import Scope
 
 Teacher = aliased(Staff, name="teacher")
@@ -217,7 +217,7 @@ class ReportingRepository:
         return (await self.session.scalars(q)).all()
 
     async def staff_overview(self, scope: Scope, now: datetime, rules: OverdueRules) -> Sequence[Any]:
-        """(staff, binding, overdue cases they are responsible for) of everyone working in scope."""
+        """(staff, the account messages go to, overdue cases they are responsible for) of everyone working in scope."""
         overdue = (
             select(func.count(Case.id))
             .where(
@@ -228,8 +228,8 @@ class ReportingRepository:
             .scalar_subquery()
         )
         q = (
-            select(Staff, TelegramBinding, overdue)
-            .outerjoin(TelegramBinding, TelegramBinding.staff_id == Staff.id)
+            select(Staff, ChannelAccount, overdue)
+            .outerjoin(ChannelAccount, ChannelAccount.id == preferred_account(Staff.id).scalar_subquery())
             .order_by(Staff.school_id, Staff.role, Staff.name, Staff.id)
         )
         if not scope.everything:

@@ -19,6 +19,7 @@ from storage.models import (
     AuditEntry,
     Case,
     CaseEvent,
+    ChannelAccount,
     Code,
     ConversationDraft,
     Counter,
@@ -31,7 +32,6 @@ from storage.models import (
     Student,
     StudentFlag,
     TeachingAssignment,
-    TelegramBinding,
 )
 from storage.scope import Scope
 
@@ -45,7 +45,7 @@ class _Repository:
 
 
 class DirectoryRepository(_Repository):
-    """Areas, schools, classes, staff and their Telegram bindings."""
+    """Areas, schools, classes, staff and their chat channel accounts."""
 
     async def area_by_code(self, code: str) -> Area | None:
         return await self.session.scalar(select(Area).where(Area.code == code))
@@ -109,17 +109,41 @@ class DirectoryRepository(_Repository):
         q = select(TeachingAssignment).where(TeachingAssignment.class_id == class_id)
         return (await self.session.scalars(q)).all()
 
-    async def binding_for_telegram(self, telegram_user_id: int) -> TelegramBinding | None:
-        q = select(TelegramBinding).where(TelegramBinding.telegram_user_id == telegram_user_id)
+    async def account(self, channel: str, account: str) -> ChannelAccount | None:
+        """The binding of one channel's user id (as text), if any."""
+        q = select(ChannelAccount).where(ChannelAccount.channel == channel, ChannelAccount.account == account)
         return await self.session.scalar(q)
 
-    async def binding_for_staff(self, staff_id: int) -> TelegramBinding | None:
-        return await self.session.scalar(select(TelegramBinding).where(TelegramBinding.staff_id == staff_id))
+    async def accounts_of(self, staff_id: int) -> Sequence[ChannelAccount]:
+        return (
+            await self.session.scalars(select(ChannelAccount).where(ChannelAccount.staff_id == staff_id))
+        ).all()
+
+    async def account_for_staff(self, staff_id: int) -> ChannelAccount | None:
+        """Where messages to this person go: of their accounts, the reachable one bound last (a person bound
+        on two channels gets each message once, on the channel they joined most recently)."""
+        q = select(ChannelAccount).where(ChannelAccount.id == preferred_account(staff_id).scalar_subquery())
+        return await self.session.scalar(q)
 
     async def unbound_staff(self) -> Sequence[Staff]:
-        bound = select(TelegramBinding.staff_id)
+        bound = select(ChannelAccount.staff_id)
         q = select(Staff).where(Staff.active.is_(True), Staff.id.not_in(bound)).order_by(Staff.id)
         return (await self.session.scalars(q)).all()
+
+
+def preferred_account(staff_id: Any) -> Select[Any]:
+    """The id of the account messages to `staff_id` (a value or a correlated column) go to: reachable
+    first, then the one bound last."""
+    return (
+        select(ChannelAccount.id)
+        .where(ChannelAccount.staff_id == staff_id)
+        .order_by(
+            ChannelAccount.unreachable_since.is_not(None),
+            ChannelAccount.bound_at.desc(),
+            ChannelAccount.id.desc(),
+        )
+        .limit(1)
+    )
 
 
 class StudentRepository(_Repository):
@@ -351,40 +375,37 @@ class AuditRepository(_Repository):
 
 
 class DraftRepository(_Repository):
-    """Conversation drafts, one per chat; a submitted form's row stays a few days as its receipt."""
+    """Conversation drafts, one per channel account; a submitted form's row stays a few days as its receipt."""
 
-    async def get(self, chat_id: int) -> ConversationDraft | None:
-        """The form in progress in this chat (a receipt is none)."""
-        draft = await self.session.get(ConversationDraft, chat_id)
+    async def get(self, account_id: int) -> ConversationDraft | None:
+        """The form in progress in this conversation (a receipt is none)."""
+        draft = await self.session.get(ConversationDraft, account_id)
         return draft if draft is not None and draft.submitted_at is None else None
 
     async def delete(self, draft: ConversationDraft) -> None:
         await self.session.delete(draft)
 
-    async def receipt(self, chat_id: int, since: datetime) -> ConversationDraft | None:
-        """The chat's last submitted form, if it was submitted at or after `since`."""
-        row = await self.session.get(ConversationDraft, chat_id)
+    async def receipt(self, account_id: int, since: datetime) -> ConversationDraft | None:
+        """The conversation's last submitted form, if it was submitted at or after `since`."""
+        row = await self.session.get(ConversationDraft, account_id)
         if row is None or row.submitted_at is None or row.submitted_at < since:
             return None
         return row
 
-    async def clear_receipt(self, chat_id: int) -> None:
-        """Makes way for a new form in the chat."""
-        row = await self.session.get(ConversationDraft, chat_id)
+    async def clear_receipt(self, account_id: int) -> None:
+        """Makes way for a new form in the conversation."""
+        row = await self.session.get(ConversationDraft, account_id)
         if row is not None and row.submitted_at is not None:
             await self.session.delete(row)
 
-    async def mark_delivered(self, chat_id: int) -> None:
-        """The chat has seen the submitted form's confirmation: a later tap need not send it again."""
-        row = await self.session.get(ConversationDraft, chat_id)
+    async def mark_delivered(self, account_id: int) -> None:
+        """The person has seen the submitted form's confirmation: a later tap need not send it again."""
+        row = await self.session.get(ConversationDraft, account_id)
         if row is not None and row.receipt is not None and not row.receipt.get("delivered"):
             row.receipt = {**row.receipt, "delivered": True}
 
     async def prune_receipts(self, before: datetime) -> None:
         await self.session.execute(delete(ConversationDraft).where(ConversationDraft.submitted_at < before))
-
-
-TELEGRAM = "telegram"  # the channel of every update so far (processed_updates.channel)
 
 
 class UpdateLog(_Repository):
@@ -406,10 +427,10 @@ class UpdateLog(_Repository):
                 return row
         return None
 
-    async def seen(self, update_id: int, *, bot_id: int, channel: str = TELEGRAM) -> bool:
+    async def seen(self, update_id: int, *, bot_id: int, channel: str) -> bool:
         return await self._row(update_id, bot_id, channel) is not None
 
-    async def reply(self, update_id: int, *, bot_id: int, channel: str = TELEGRAM) -> dict[str, Any] | None:
+    async def reply(self, update_id: int, *, bot_id: int, channel: str) -> dict[str, Any] | None:
         """What the applied update was answered with (None if not applied, or nothing was kept)."""
         row = await self._row(update_id, bot_id, channel)
         return None if row is None else row.reply
@@ -421,7 +442,7 @@ class UpdateLog(_Repository):
         reply: dict[str, Any] | None = None,
         *,
         bot_id: int,
-        channel: str = TELEGRAM,
+        channel: str,
     ) -> None:
         """Recorded in the same transaction as the update's effect; a racing duplicate fails at commit.
         `reply` is what the update is answered with, for a redelivery after the reply was lost."""
@@ -429,16 +450,14 @@ class UpdateLog(_Repository):
             ProcessedUpdate(channel=channel, bot_id=bot_id, update_id=update_id, processed_at=at, reply=reply)
         )
 
-    async def first(self, update_id: int, at: datetime, *, bot_id: int, channel: str = TELEGRAM) -> bool:
+    async def first(self, update_id: int, at: datetime, *, bot_id: int, channel: str) -> bool:
         """Marks the update as applied in this transaction; False when it was applied before (a replay)."""
         if await self.seen(update_id, bot_id=bot_id, channel=channel):
             return False
         self.mark(update_id, at, bot_id=bot_id, channel=channel)
         return True
 
-    async def keep_reply(
-        self, update_id: int, reply: dict[str, Any], *, bot_id: int, channel: str = TELEGRAM
-    ) -> None:
+    async def keep_reply(self, update_id: int, reply: dict[str, Any], *, bot_id: int, channel: str) -> None:
         """Sets the reply of an update marked in this transaction (its answer is known only at the end)."""
         row = await self._row(update_id, bot_id, channel)
         if row is not None:

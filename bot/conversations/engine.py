@@ -160,7 +160,7 @@ class Conversations:
             await ctx.uow.flush()
         step = form.first(answers)
         draft = ConversationDraft(
-            chat_id=chat_id,
+            account_id=chat_id,
             staff_id=ctx.staff.id,
             form=form.name,
             step=step.key,

@@ -81,7 +81,7 @@ async def keep_photo(
     whether it is new: the same photo sent twice (as a photo, or again as a file) gives the same id. A bad
     file raises Reask with the reason. Visits and home-teaching sessions both keep their photos here."""
     have = list(await ctx.uow.attachments.by_ids(answers.get(PHOTOS, [])))
-    if same := next((a for a in have if a.telegram_file_unique_id == photo.file_unique_id), None):
+    if same := next((a for a in have if a.source_file_ref == photo.file_unique_id), None):
         return same.id, False
     try:
         data = await ctx.fetch_media(photo)
@@ -96,7 +96,7 @@ async def keep_photo(
     attachment = Attachment(
         case_id=case_id,
         event_id=None,
-        telegram_file_unique_id=photo.file_unique_id,
+        source_file_ref=photo.file_unique_id,
         uploaded_by_id=ctx.staff.id,
         created_at=ctx.now,
         **processed.attachment_fields(),

@@ -6,7 +6,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot.context import Caller, bot_id, identify, services_of
+from bot.context import CHANNEL, Caller, bot_id, identify, services_of
 from bot.conversations.catalogue import commands_for
 from bot.render import answer_tap, without_nul
 from bot.replies import kept, send_again
@@ -33,10 +33,14 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     services = services_of(context)
     async with services.uow() as uow:
-        if not await uow.updates.first(update.update_id, services.clock.now(), bot_id=bot_id(context)):
+        if not await uow.updates.first(
+            update.update_id, services.clock.now(), channel=CHANNEL, bot_id=bot_id(context)
+        ):
             # Handled before (a replay or a redelivery): the account is bound, or was refused; say so again.
             await send_again(
-                context.bot, caller.chat_id, await uow.updates.reply(update.update_id, bot_id=bot_id(context))
+                context.bot,
+                caller.chat_id,
+                await uow.updates.reply(update.update_id, channel=CHANNEL, bot_id=bot_id(context)),
             )
             return
         try:
@@ -44,8 +48,9 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             staff = await redeem_invite(
                 uow,
                 code,
-                telegram_user_id=caller.telegram_user_id,
-                chat_id=caller.chat_id,
+                channel=CHANNEL,
+                account=str(caller.telegram_user_id),
+                conversation=str(caller.chat_id),
                 reported_language=reported,
                 now=services.clock.now(),
             )
@@ -54,7 +59,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             text = t(language, "onboarding.bound", name=staff.name, role=role_label(language, staff.role))
         except InviteInvalid as exc:
             text = caller.text(f"onboarding.invite_{exc.reason}")  # the refusal's audit entry is kept
-        await uow.updates.keep_reply(update.update_id, kept(text), bot_id=bot_id(context))
+        await uow.updates.keep_reply(update.update_id, kept(text), channel=CHANNEL, bot_id=bot_id(context))
         await uow.commit()
     await update.effective_message.reply_text(text)
 
@@ -120,7 +125,9 @@ async def language_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     async with services.uow() as uow:
         # A replay or a redelivery changes nothing, but edits the message again: the edit may never have
         # been made, and making it twice is harmless.
-        if await uow.updates.first(update.update_id, services.clock.now(), bot_id=bot_id(context)):
+        if await uow.updates.first(
+            update.update_id, services.clock.now(), channel=CHANNEL, bot_id=bot_id(context)
+        ):
             # One stored preference for every channel: reminders, reports and the dashboard follow it.
             staff = await uow.directory.staff(caller.staff.id)
             if staff is not None:

@@ -8,7 +8,7 @@ from sqlalchemy import exc as sa
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.context import services_of
+from bot.context import CHANNEL, services_of
 from domain.people.language import language_of
 from i18n import t
 from ops.metrics import update_failed
@@ -48,7 +48,7 @@ async def _language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     if user is not None and not database_unavailable(context.error):
         try:
             async with services.uow() as uow:
-                binding = await uow.directory.binding_for_telegram(user.id)
+                binding = await uow.directory.account(CHANNEL, str(user.id))
                 staff = await uow.directory.staff(binding.staff_id) if binding else None
         except Exception:  # noqa: BLE001 - the apology goes out in the client's language then
             staff = None

@@ -13,7 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.context import Caller, bot_id, identify_in, services_of
+from bot.context import CHANNEL, Caller, bot_id, identify_in, services_of
 from bot.conversations.engine import Conversations, Outcome
 from bot.conversations.model import Command, FormContext, Input, Prompt
 from bot.media import telegram_fetcher
@@ -63,7 +63,8 @@ async def _apply_and_answer(
             return
         outcome = Outcome.from_record(applied.reply["outcome"])
         await show(context.bot, chat_id, outcome, query, applied.reply["received"])
-        await _delivered(context, chat_id, outcome)
+        if update.effective_user is not None:
+            await _delivered(context, update.effective_user.id, outcome)
         return
     caller, outcome = applied
     if caller.staff is None:
@@ -73,27 +74,29 @@ async def _apply_and_answer(
             await context.bot.send_message(caller.chat_id, caller.text("onboarding.unbound"))
         return
     await show(context.bot, caller.chat_id, outcome, query, caller.text("form.received"))
-    await _delivered(context, caller.chat_id, outcome)
+    await _delivered(context, caller.telegram_user_id, outcome)
 
 
-async def _delivered(context: ContextTypes.DEFAULT_TYPE, chat_id: int, outcome: Outcome) -> None:
+async def _delivered(context: ContextTypes.DEFAULT_TYPE, user_id: int, outcome: Outcome) -> None:
     """Notes that a submitted form's confirmation reached the chat (show() raises when it did not: then a
     later tap on the form's buttons sends it again)."""
     if not outcome.confirms:
         return
     try:
         async with services_of(context).uow() as uow:
-            await uow.drafts.mark_delivered(chat_id)
-            await uow.commit()
+            if (account := await uow.directory.account(CHANNEL, str(user_id))) is not None:
+                await uow.drafts.mark_delivered(account.id)
+                await uow.commit()
     except SQLAlchemyError as exc:  # at worst the confirmation is shown once more later
         log.info("receipt of chat not marked delivered: %r", exc)
 
 
-async def _still_current(uow: UnitOfWork, update_id: int, bot: int, chat_id: int) -> dict[str, Any] | None:
+async def _still_current(uow: UnitOfWork, update_id: int, bot: int, user_id: int) -> dict[str, Any] | None:
     """The reply kept with an applied update, if the conversation has not moved on since (a later
     update's reply is the one to see; an older step shown after it would only mislead)."""
-    reply = await uow.updates.reply(update_id, bot_id=bot)
-    draft = await uow.drafts.get(chat_id)
+    reply = await uow.updates.reply(update_id, channel=CHANNEL, bot_id=bot)
+    account = await uow.directory.account(CHANNEL, str(user_id))
+    draft = await uow.drafts.get(account.id) if account is not None else None
     if reply is None or reply["outcome"]["seq"] != (draft.seq if draft is not None else 0):
         return None
     return reply
@@ -115,15 +118,17 @@ async def _apply(
     services = services_of(context)
     conversations = conversations_of(context)
     bot = bot_id(context)
+    assert update.effective_user is not None  # on_input checked
+    caller_id = update.effective_user.id
     for attempt in range(3):
         try:
             async with services.uow() as uow:
-                if await uow.updates.seen(update.update_id, bot_id=bot):
-                    return Replayed(await _still_current(uow, update.update_id, bot, chat_id))
+                if await uow.updates.seen(update.update_id, channel=CHANNEL, bot_id=bot):
+                    return Replayed(await _still_current(uow, update.update_id, bot, caller_id))
                 caller = await identify_in(uow, update, services.settings.default_language)
                 assert caller is not None  # the update has a user and a chat
                 staff = caller.staff
-                if staff is None:
+                if staff is None or caller.account_id is None:
                     return caller, Outcome()
                 now = services.clock.now()
                 ctx = FormContext(
@@ -136,7 +141,7 @@ async def _apply(
                     now=now,
                     fetch_media=telegram_fetcher(context.bot),
                 )
-                outcome = await conversations.handle(ctx, chat_id, given)
+                outcome = await conversations.handle(ctx, caller.account_id, given)
                 if outcome.discard_changes:
                     await uow.session.rollback()
                 else:
@@ -147,14 +152,16 @@ async def _apply(
                     )
                     outcome = Outcome([Prompt(caller.text(key))])
                 reply = {"outcome": outcome.record(), "received": caller.text("form.received")}
-                uow.updates.mark(update.update_id, now, reply, bot_id=bot)
+                uow.updates.mark(update.update_id, now, reply, channel=CHANNEL, bot_id=bot)
                 await uow.commit()
                 return caller, outcome
         except StaleDataError:
             log.info("draft of chat changed concurrently; retrying update %s", update.update_id)
         except IntegrityError:
             async with services.uow() as uow:
-                if await uow.updates.seen(update.update_id, bot_id=bot):  # another worker applied it first
+                if await uow.updates.seen(
+                    update.update_id, channel=CHANNEL, bot_id=bot
+                ):  # another worker applied it first
                     return Replayed(None)  # and that worker answers it
             raise
         await asyncio.sleep(0.05 * (attempt + 1))

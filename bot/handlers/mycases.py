@@ -9,7 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot.context import Caller, bot_id, identify, services_of
+from bot.context import CHANNEL, Caller, bot_id, identify, services_of
 from bot.conversations.labels import case_label, local_date
 from bot.conversations.model import FormContext
 from bot.render import START_FORM, answer_tap
@@ -73,8 +73,8 @@ async def _render(
         staff = await uow.directory.staff(caller.staff.id)
         assert staff is not None
         now = services.clock.now()
-        if not await uow.updates.first(update.update_id, now, bot_id=bot_id(context)):
-            return Seen(await uow.updates.reply(update.update_id, bot_id=bot_id(context)))
+        if not await uow.updates.first(update.update_id, now, channel=CHANNEL, bot_id=bot_id(context)):
+            return Seen(await uow.updates.reply(update.update_id, channel=CHANNEL, bot_id=bot_id(context)))
         actor = Actor(staff.id, f"telegram:{caller.chat_id}", "telegram")
         scope = await scope_for(uow, staff)
         ctx = FormContext(
@@ -89,7 +89,7 @@ async def _render(
         items = await my_open_cases(uow, scope, now=now, policy=services.policy, tz=services.tz)
         if not items:
             await uow.updates.keep_reply(
-                update.update_id, kept(caller.text("mycases.empty")), bot_id=bot_id(context)
+                update.update_id, kept(caller.text("mycases.empty")), channel=CHANNEL, bot_id=bot_id(context)
             )
             await uow.commit()
             return caller.text("mycases.empty"), None
@@ -106,7 +106,9 @@ async def _render(
             rows.append(_navigation(page, pages))
         text, markup = "\n".join(lines), InlineKeyboardMarkup(rows) if rows else None
         audit(uow, actor, now, "view", "case_list", None, page=page + 1, shown=len(shown))
-        await uow.updates.keep_reply(update.update_id, kept(text, markup), bot_id=bot_id(context))
+        await uow.updates.keep_reply(
+            update.update_id, kept(text, markup), channel=CHANNEL, bot_id=bot_id(context)
+        )
         await uow.commit()
     return text, markup
 

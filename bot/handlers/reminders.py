@@ -16,7 +16,7 @@ from telegram import CallbackQuery, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot.context import Caller, bot_id, identify, services_of
+from bot.context import CHANNEL, Caller, bot_id, identify, services_of
 from bot.render import answer_tap
 from domain.audit import Actor
 from domain.casework.decisions import Decision, DecisionRefused, NotAllowed, decide
@@ -95,8 +95,8 @@ async def _apply(
         assert staff is not None
         actor = Actor(staff.id, f"telegram:{caller.chat_id}", "telegram")
         now, policy, tz = services.clock.now(), services.policy, services.tz
-        if not await uow.updates.first(update_id, now, bot_id=bot_id(context)):
-            kept = await uow.updates.reply(update_id, bot_id=bot_id(context))
+        if not await uow.updates.first(update_id, now, channel=CHANNEL, bot_id=bot_id(context)):
+            kept = await uow.updates.reply(update_id, channel=CHANNEL, bot_id=bot_id(context))
             return Replayed(None if kept is None else kept["answer"])
         try:
             if action in ("ack", "close"):
@@ -133,14 +133,14 @@ async def _apply(
                     else "reminder.retention.ok"
                 )
                 text = caller.text(key, number=case.number, check=event.data["check"], of=event.data["of"])
-            await uow.updates.keep_reply(update_id, {"answer": text}, bot_id=bot_id(context))
+            await uow.updates.keep_reply(update_id, {"answer": text}, channel=CHANNEL, bot_id=bot_id(context))
             await uow.commit()
             return text
         except SnoozeRefused as exc:
             return caller.text(f"reminder.snooze.{exc.reason}", **exc.params)
         except NotInScope:
             text = caller.text("reminder.not_yours")
-            await uow.updates.keep_reply(update_id, {"answer": text}, bot_id=bot_id(context))
+            await uow.updates.keep_reply(update_id, {"answer": text}, channel=CHANNEL, bot_id=bot_id(context))
             await uow.commit()  # keeps the audit entry of the refusal; nothing else changed
             return text
         except NotFound:

@@ -1,4 +1,4 @@
-"""Single-use, expiring invite codes that bind a Telegram account to a staff record."""
+"""Single-use, expiring invite codes that bind a chat account (any channel) to a staff record."""
 
 from __future__ import annotations
 
@@ -10,19 +10,15 @@ from datetime import datetime, timedelta
 from domain.audit import Actor, audit
 from domain.errors import InviteInvalid, NotFound
 from domain.people.language import remember_reported
-from storage.models import Invite, Staff, TelegramBinding
+from storage.models import ChannelAccount, Invite, Staff
 from storage.uow import UnitOfWork
 
-# Telegram deep-link payloads allow A-Z, a-z, 0-9, _ and - up to 64 characters.
+# Codes travel in chat start links, whose payloads allow A-Z, a-z, 0-9, _ and - up to 64 characters.
 _CODE_SHAPE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
 def hash_code(code: str) -> str:
     return hashlib.sha256(code.encode("ascii")).hexdigest()
-
-
-def deep_link(bot_username: str, code: str) -> str:
-    return f"https://t.me/{bot_username}?start={code}"
 
 
 async def create_invite(
@@ -45,14 +41,18 @@ async def redeem_invite(
     uow: UnitOfWork,
     code: str,
     *,
-    telegram_user_id: int,
-    chat_id: int,
+    channel: str,
+    account: str,
+    conversation: str,
     reported_language: str | None,
     now: datetime,
 ) -> Staff:
-    """Binds the Telegram account to the invited staff member; raises InviteInvalid(unknown|used|expired).
-    The language the client reports is remembered on the person (domain.people.language) from this first contact."""
-    actor = Actor(staff_id=None, label=f"telegram:{telegram_user_id}", source="telegram")
+    """Binds the channel account to the invited staff member; raises InviteInvalid(unknown|used|expired|
+    account_bound_elsewhere). One account per channel per person: a new invite on the same channel (a new
+    phone) replaces the old account, one on another channel adds it. The language the client reports is
+    remembered on the person (domain.people.language) from this first contact."""
+    label = f"{channel}:{account}"
+    actor = Actor(staff_id=None, label=label, source=channel)
     invite = await uow.invites.by_hash(hash_code(code)) if _CODE_SHAPE.match(code) else None
     if invite is None:
         audit(uow, actor, now, "invite_rejected", "invite", None, reason="unknown")
@@ -66,27 +66,24 @@ async def redeem_invite(
     staff = await uow.directory.staff(invite.staff_id)
     if staff is None or not staff.active:
         raise InviteInvalid("unknown")
-    other = await uow.directory.binding_for_telegram(telegram_user_id)
+    other = await uow.directory.account(channel, account)
     if other is not None and other.staff_id != staff.id:
         audit(uow, actor, now, "invite_rejected", "invite", invite.id, reason="account_bound_elsewhere")
         raise InviteInvalid("account_bound_elsewhere")
-    binding = await uow.directory.binding_for_staff(staff.id)
-    if binding is None:
+    bound = next((a for a in await uow.directory.accounts_of(staff.id) if a.channel == channel), None)
+    if bound is None:
         uow.session.add(
-            TelegramBinding(
-                staff_id=staff.id,
-                telegram_user_id=telegram_user_id,
-                chat_id=chat_id,
-                bound_at=now,
+            ChannelAccount(
+                staff_id=staff.id, channel=channel, account=account, conversation=conversation, bound_at=now
             )
         )
-    else:  # a new phone or account: the new invite replaces the old binding
-        binding.telegram_user_id, binding.chat_id, binding.bound_at = telegram_user_id, chat_id, now
-        binding.unreachable_since = None
+    else:  # a new phone or account on this channel: the new invite replaces the old binding
+        bound.account, bound.conversation, bound.bound_at = account, conversation, now
+        bound.unreachable_since = None
     invite.used_at = now
-    invite.used_by_telegram_id = telegram_user_id
+    invite.used_by_account = label
     staff.last_active_at = now
     remember_reported(staff, reported_language)
-    audit(uow, Actor(staff.id, actor.label, "telegram"), now, "bind", "staff", staff.id)
+    audit(uow, Actor(staff.id, label, channel), now, "bind", "staff", staff.id)
     await uow.flush()
     return staff

@@ -68,7 +68,7 @@ class LoginRefused(DomainError):
 
 
 class NoDashboardAccess(DomainError):
-    """Teachers and village cadres work in Telegram only; the dashboard is for coordinators."""
+    """Teachers and village cadres work in chat only; the dashboard is for coordinators."""
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ async def create_user(
     check_new_password(password)
     if not has_dashboard_access(staff):
         raise NoDashboardAccess(
-            f"role {staff.role} has no dashboard access (teachers and village cadres use the Telegram bot)"
+            f"role {staff.role} has no dashboard access (teachers and village cadres use the chat bot)"
         )
     if await repo.user_by_username(username) is not None:
         raise InvalidInput("username_taken", value=username)

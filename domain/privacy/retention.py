@@ -72,7 +72,7 @@ async def run_retention(
     dry_run: bool = False,
 ) -> RetentionCounts:
     """Anonymises ended cases past the limit (and their students once every case is), deletes draft
-    photos, stray files, old audit entries and Telegram update rows; returns the counts."""
+    photos, stray files, old audit entries and chat update rows; returns the counts."""
     counts = RetentionCounts()
     ended_before = years_before(now, rules.closed_case_years)
     born = born_on_or_before(now.astimezone(tz).date(), rules.past_age)

@@ -17,7 +17,7 @@ class DataRetention:
     # and the child has reached this age, past compulsory schooling (6–15).
     past_age: int = 17
     audit_years: int = 3  # audit entries older than this are deleted
-    processed_updates: timedelta = timedelta(days=3)  # applied Telegram update ids (and their replies)
+    processed_updates: timedelta = timedelta(days=3)  # applied chat update ids (and their replies)
     inbox: timedelta = timedelta(days=7)  # polled updates never handled (their text stays no longer)
     draft_photos: timedelta = timedelta(days=2)  # photos of a visit never submitted, and stray files
     # Saved cross-checks (names, ID numbers, addresses) kept per county: the latest and the one it is

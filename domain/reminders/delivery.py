@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from domain.audit import Actor
 from domain.casework.cases import add_event
 from domain.casework.escalations import raise_for
+from domain.messages import Action, Address, Message, Msg
 from domain.people.language import language_of
 from domain.policy import Policy
 from domain.reminders.digest import digest_members, digest_message
@@ -29,9 +30,9 @@ from domain.reminders.rules import (
     backoff,
     channel_for,
 )
-from domain.reminders.text import Action, Message, Msg, case_label, plan_label, teacher_message
+from domain.reminders.text import case_label, plan_label, teacher_message
 from storage import outbox
-from storage.models import Reminder, Staff
+from storage.models import ChannelAccount, Reminder, Staff
 from storage.uow import UnitOfWork
 
 SYSTEM = Actor.system("reminders")
@@ -42,7 +43,7 @@ class Delivery:
     """A claimed row ready to go: where, in which language, what."""
 
     row: Reminder
-    chat_id: int
+    to: Address
     language: str
     message: Message
     members: list[Reminder] = field(default_factory=list)  # the items of a digest
@@ -84,12 +85,12 @@ async def prepare(
     if not await still_wanted(uow, row, policy, tz, now):
         await settle(uow, row, worker, outbox.SKIPPED, now, reason="no_longer_due")
         return None
-    binding = await uow.directory.binding_for_staff(recipient.id)
-    if binding is None:
+    account = await uow.directory.account_for_staff(recipient.id)  # one channel, never two
+    if account is None:
         # Raised even if this person cannot be told: the dashboard lists it, and the level above is told.
         for item in await digest_members(uow, row, None, None, now) if row.kind == DIGEST else [row]:
             await raise_for(uow, item, now)
-        await record_unreachable(uow, row, worker, "no_telegram_binding", now=now, policy=policy, tz=tz)
+        await record_unreachable(uow, row, worker, "no_channel_account", now=now, policy=policy, tz=tz)
         return None
     language = language_of(recipient, default=default_language)  # their choice, else their phone's
     names = {s.id: s.name for s in await _instead_names(uow, row)}
@@ -100,7 +101,7 @@ async def prepare(
             return None
         escalations = {m.id: e.id for m in members if (e := await raise_for(uow, m, now)) is not None}
         message = await digest_message(uow, row, members, tz, now, escalations)
-        return Delivery(row, binding.chat_id, language, message, members)
+        return Delivery(row, _address(account), language, message, members)
     case = await uow.cases.get(row.case_id) if row.case_id is not None else None
     label = await case_label(uow, case) if case is not None else ""
     if row.kind in (HOME_TEACHING_DUE, HOME_TEACHING_MISSED):
@@ -110,7 +111,11 @@ async def prepare(
         message.buttons.append(
             [(Msg("digest.button.acknowledge", {"n": ""}), Action("acknowledge", escalation.id))]
         )
-    return Delivery(row, binding.chat_id, language, message)
+    return Delivery(row, _address(account), language, message)
+
+
+def _address(account: ChannelAccount) -> Address:
+    return Address(account.channel, account.conversation)
 
 
 async def _instead_names(uow: UnitOfWork, row: Reminder) -> list[Staff]:
@@ -127,13 +132,13 @@ async def settle(
     now: datetime,
     *,
     reason: str | None = None,
-    message_id: int | None = None,
+    message_id: str | None = None,
     members: list[Reminder] | None = None,
 ) -> bool:
     """Moves a claimed row (and a digest's items) to a final state and writes the timeline."""
     values: dict[str, Any] = {"state": state, "last_error": reason}
     if state == outbox.SENT:
-        values.update(sent_at=now, telegram_message_id=message_id)
+        values.update(sent_at=now, sent_ref=message_id)
     if not await outbox.change(uow.session, row.id, when_state=outbox.CLAIMED, worker=worker, **values):
         return False  # lease lost: another worker owns the row now
     event = {
@@ -163,11 +168,11 @@ async def settle(
 
 
 async def record_sent(
-    uow: UnitOfWork, delivery: Delivery, worker: str, message_id: int, now: datetime
+    uow: UnitOfWork, delivery: Delivery, worker: str, message_id: str, now: datetime
 ) -> bool:
-    binding = await uow.directory.binding_for_staff(delivery.row.recipient_id)
-    if binding is not None and binding.unreachable_since is not None:
-        binding.unreachable_since = None  # they can be reached again
+    for account in await uow.directory.accounts_of(delivery.row.recipient_id):
+        if account.channel == delivery.to.channel and account.unreachable_since is not None:
+            account.unreachable_since = None  # they can be reached again
     return await settle(
         uow, delivery.row, worker, outbox.SENT, now, message_id=message_id, members=delivery.members
     )
@@ -232,16 +237,16 @@ async def record_unreachable(
     tz: ZoneInfo,
     blocked: bool = False,
 ) -> list[int]:
-    """The person blocked the bot (403) or never linked Telegram: mark it and tell whoever they answer
+    """The person blocked the app or has no chat account: mark it and tell whoever they answer
     to instead (in that person's digest). Returns the ids of the people told instead."""
     recipient = await uow.directory.staff(row.recipient_id)
     members = await digest_members(uow, row, None, None, now) if row.kind == DIGEST else []
     if not await settle(uow, row, worker, outbox.UNREACHABLE, now, reason=reason, members=members):
         return []
-    if blocked:
-        binding = await uow.directory.binding_for_staff(row.recipient_id)
-        if binding is not None and binding.unreachable_since is None:
-            binding.unreachable_since = now
+    if blocked:  # the account the message was meant for (their other channel, if any, is tried next time)
+        account = await uow.directory.account_for_staff(row.recipient_id)
+        if account is not None and account.unreachable_since is None:
+            account.unreachable_since = now
     told: list[int] = []
     for item in members or [row]:
         if recipient is None:

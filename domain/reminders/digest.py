@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from domain.audit import Actor
 from domain.casework.cases import add_event
+from domain.messages import Action, Message, Msg
 from domain.policy import Policy
 from domain.reminders.planning import still_wanted
 from domain.reminders.quiet_hours import is_skipped_day, next_allowed
@@ -29,13 +30,13 @@ from domain.reminders.rules import (
     MONTHLY_REPORT,
 )
 from domain.reminders.term_start import TERM_START
-from domain.reminders.text import Action, Message, Msg, case_label, item_text, plan_label
+from domain.reminders.text import case_label, item_text, plan_label
 from storage import outbox
 from storage.models import Reminder
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
-MAX_ITEMS = 30  # beyond this the digest counts the rest and points to the dashboard (Telegram: 4096 chars)
+MAX_ITEMS = 30  # beyond this the digest counts the rest and points to the dashboard (chat messages are capped at a few thousand characters)
 
 
 def digest_key(recipient_id: int, day: str) -> str:

@@ -6,12 +6,12 @@ reminder is pushed to a phone's lock screen without anyone asking for it (DOMAIN
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.casework import steps
+from domain.messages import Action, Message, Msg
 from domain.privacy.identity import mask_name
 from domain.reminders.rules import FOLLOW_UP, HOME_TEACHING_DUE, OVERDUE, PERSUASION_ROUND
 from domain.reminders.term_start import TERM_START
@@ -19,31 +19,6 @@ from domain.school_age.school_roll import number_tail
 from storage import home_teaching
 from storage.models import Case, Reminder
 from storage.uow import UnitOfWork
-
-
-@dataclass(frozen=True)
-class Msg:
-    """A catalog message; parameters may themselves be messages (translated first)."""
-
-    key: str
-    params: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Action:
-    """What a button does, whatever the channel: open a form on a case, postpone a reminder, answer a
-    retention check, acknowledge an escalation, approve a closing. Each channel encodes it its own way."""
-
-    name: str  # visit | return | homeschool | snooze | retention_ok | retention_absent | acknowledge
-    # | approve_closing | confirm_report (the monthly report reminder's id) | rollcall (opens /rollcall)
-    target: int  # a case, reminder or escalation id, as the name implies
-
-
-@dataclass
-class Message:
-    lines: list[Msg]
-    buttons: list[list[tuple[Msg, Action]]] = field(default_factory=list)
-
 
 # What the owner of a step can do from its reminder; "remind me tomorrow" is added to each.
 _OWNER_BUTTONS: dict[str, tuple[str, ...]] = {

@@ -1,5 +1,5 @@
 """学校一月一报告 (003_ee1c82519c64281c.txt): a school's report for one calendar month, downloaded from
-the dashboard or delivered in Telegram after the month ends (numbers: domain.reports.monthly_numbers, workbook:
+the dashboard or delivered in chat after the month ends (numbers: domain.reports.monthly_numbers, workbook:
 domain.reports.monthly_workbook)."""
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from domain.audit import Actor, audit
 from domain.clock import Clock
 from domain.errors import NotInScope
+from domain.messages import Address, Messenger
 from domain.people.language import language_of
 from domain.people.roles import Role
 from domain.people.scope import area_tree, scope_for
@@ -65,14 +66,6 @@ async def export_monthly_report(
     return numbers
 
 
-class ReportBot(Protocol):
-    """The two Bot API calls the delivery needs (python-telegram-bot's Bot has both)."""
-
-    async def send_document(self, chat_id: int, document: bytes, *, filename: str, caption: str) -> Any: ...
-
-    async def send_message(self, chat_id: int, text: str) -> Any: ...
-
-
 class ReportServices(Protocol):
     uow: UnitOfWorkFactory
     clock: Clock
@@ -97,7 +90,7 @@ class Delivery:
 class _Recipient:
     key: str
     staff: Staff
-    chat_id: int
+    to: Address
     language: str
     school_ids: tuple[int, ...]
     area: str | None  # None: a principal, who gets the workbook
@@ -162,8 +155,8 @@ async def _recipients(uow: UnitOfWork, month: date, default_language: str) -> li
     for person in await uow.directory.all_staff():
         if not person.active or person.role not in REPORT_ROLES:
             continue
-        binding = await uow.directory.binding_for_staff(person.id)
-        if binding is None or binding.unreachable_since is not None:
+        account = await uow.directory.account_for_staff(person.id)
+        if account is None or account.unreachable_since is not None:
             continue
         scope = await scope_for(uow, person, tree)
         area = await uow.directory.area(person.area_id) if person.area_id else None
@@ -172,7 +165,7 @@ async def _recipients(uow: UnitOfWork, month: date, default_language: str) -> li
             _Recipient(
                 key=f"{prefix}:{month:%Y-%m}:{person.id}",
                 staff=person,
-                chat_id=binding.chat_id,
+                to=Address(account.channel, account.conversation),
                 language=language_of(person, default=default_language),
                 school_ids=tuple(sorted(scope.school_ids)),
                 area=None if person.role == Role.PRINCIPAL else (area.name if area else ""),
@@ -184,7 +177,7 @@ async def _recipients(uow: UnitOfWork, month: date, default_language: str) -> li
 
 async def _send(
     services: ReportServices,
-    bot: ReportBot,
+    bot: Messenger,
     recipient: _Recipient,
     reports: list[MonthlyNumbers],
     month: date,
@@ -198,13 +191,14 @@ async def _send(
                     uow, recipient.scope, start.date(), end.date(), tz=services.tz
                 )
         text = _summary_text(recipient, reports, month, figures)
-        await bot.send_message(chat_id=recipient.chat_id, text=text)
+        await bot.send_text(recipient.to, text)
         return
     numbers = reports[0]
     with tempfile.TemporaryDirectory(prefix="nol-monthly-") as folder:
         path = Path(folder) / "report.xlsx"
         async with services.uow() as uow:
-            # Telegram is outside mainland China (DOMAIN.md §8): names masked, no ID numbers.
+            # A chat file travels through a messaging service and sits on a phone (DOMAIN.md §8): names
+            # masked, no ID numbers.
             await write_monthly_report(
                 uow,
                 numbers,
@@ -222,16 +216,11 @@ async def _send(
             suspected=numbers.open_suspected,
             dropouts=numbers.open_dropouts,
         )
-        await bot.send_document(
-            chat_id=recipient.chat_id,
-            document=path.read_bytes(),
-            filename=file_name(numbers),
-            caption=caption,
-        )
+        await bot.send_file(recipient.to, path.read_bytes(), filename=file_name(numbers), caption=caption)
 
 
 async def deliver_monthly_reports(
-    services: ReportServices, bot: ReportBot, month: date, *, keep_going: Callable[[], bool] = lambda: True
+    services: ReportServices, bot: Messenger, month: date, *, keep_going: Callable[[], bool] = lambda: True
 ) -> Delivery:
     """Sends each principal their school's workbook and township/county officers a summary of their
     area, for the month containing `month`. Safe to call again: recipients already served are skipped

@@ -1,5 +1,5 @@
 """The 一季度一复核 workbook for county officers: downloaded from the dashboard (scope-checked,
-audited) or delivered in Telegram when a quarter starts (the scheduler, on the monthly report day).
+audited) or delivered in chat when a quarter starts (the scheduler, on the monthly report day).
 The downloading and delivering are shared with the term and year reviews (domain.reports.review_delivery)."""
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from domain.audit import Actor
+from domain.messages import Messenger
 from domain.policy import Policy
 from domain.reminders.quiet_hours import is_quiet
-from domain.reports.monthly_report import Delivery, ReportBot, ReportServices
+from domain.reports.monthly_report import Delivery, ReportServices
 from domain.reports.quarterly_review import Period, QuarterlyReview
 from domain.reports.quarterly_workbook import file_name
 from domain.reports.review_delivery import QUARTERLY, REVIEW_ROLES, deliver_reviews, export_review
@@ -54,7 +55,7 @@ async def export_quarterly_review(
 
 async def deliver_quarterly_reviews(
     services: ReportServices,
-    bot: ReportBot,
+    bot: Messenger,
     period: Period,
     *,
     keep_going: Callable[[], bool] = lambda: True,

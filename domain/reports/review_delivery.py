@@ -1,6 +1,6 @@
 """The officers' reviews of the 四个一 (003_ee1c82519c64281c.txt): 县区一季度一复核, 地市一学期一调研 and
 省级一学年一评估. Each is downloaded from the dashboard (role- and scope-checked, audited) or delivered in
-Telegram when its period ends (the scheduler), to the officers of the level that files it."""
+chat when its period ends (the scheduler), to the officers of the level that files it."""
 
 from __future__ import annotations
 
@@ -14,12 +14,13 @@ from zoneinfo import ZoneInfo
 
 from domain.audit import Actor, audit
 from domain.errors import NotInScope
+from domain.messages import Address, Messenger
 from domain.people.language import language_of
 from domain.people.roles import Role
 from domain.people.scope import area_tree, scope_for
 from domain.reports.area_review_workbook import file_name as area_file_name
 from domain.reports.area_review_workbook import write_area_review
-from domain.reports.monthly_report import Delivery, ReportBot, ReportServices
+from domain.reports.monthly_report import Delivery, ReportServices
 from domain.reports.quarterly_review import QuarterlyReview, ReviewPeriod, quarterly_review
 from domain.reports.quarterly_workbook import file_name as quarterly_file_name
 from domain.reports.quarterly_workbook import write_quarterly_review
@@ -44,7 +45,7 @@ Writer = Callable[[QuarterlyReview, Path, ZoneInfo, date], Awaitable[None]]
 class ReviewKind:
     key: str  # quarterly | term | year: the catalog prefix of its texts
     entity: str  # in the audit log, for downloads, refusals and deliveries
-    recipients: Role  # who is sent it in Telegram when its period ends
+    recipients: Role  # who is sent it in chat when its period ends
     write: Writer
     file_name: Callable[[QuarterlyReview], str]
     roles: frozenset[str] = REVIEW_ROLES  # who may download it
@@ -121,7 +122,7 @@ async def export_review(
 
 async def deliver_reviews(
     services: ReportServices,
-    bot: ReportBot,
+    bot: Messenger,
     kind: ReviewKind,
     period: ReviewPeriod,
     *,
@@ -137,12 +138,13 @@ async def deliver_reviews(
         for person in await uow.directory.all_staff():
             if not person.active or person.role != kind.recipients:
                 continue
-            binding = await uow.directory.binding_for_staff(person.id)
-            if binding is None or binding.unreachable_since is not None:
+            account = await uow.directory.account_for_staff(person.id)
+            if account is None or account.unreachable_since is not None:
                 continue
             language = language_of(person, default=services.default_language)
-            officers.append((person, binding.chat_id, language, await scope_for(uow, person, tree)))
-    for person, chat_id, language, scope in officers:
+            to = Address(account.channel, account.conversation)
+            officers.append((person, to, language, await scope_for(uow, person, tree)))
+    for person, to, language, scope in officers:
         if not keep_going():
             break
         key = f"area-{person.area_id}:{period.label}:{person.id}"
@@ -164,12 +166,7 @@ async def deliver_reviews(
                     schools=len(review.schools),
                     missing=sum(1 for s in review.schools if s.unconfirmed),
                 )
-                await bot.send_document(
-                    chat_id=chat_id,
-                    document=path.read_bytes(),
-                    filename=kind.file_name(review),
-                    caption=caption,
-                )
+                await bot.send_file(to, path.read_bytes(), filename=kind.file_name(review), caption=caption)
         # One officer's failure (network, blocked bot, …) must not stop the others; not recorded as
         # delivered, it is retried by the next call.
         except Exception:

@@ -18,6 +18,7 @@ from sandbox.emulator import Emulator
 from sandbox.phone import Phone
 from sandbox.state import BotState
 from storage.models import Case, CaseEvent, ProcessedUpdate, Student
+from tests.accounts import draft_key
 from tests.drills.procs import BotProcess, ProductProcess, product_env
 from tests.drills.scripts import Expect, Step, bind, report_steps, walk
 from tests.factories import World, build_world
@@ -146,7 +147,7 @@ async def report_killed_at_date_and_submit(
 
     await kill(phone, date)
     async with services.uow() as uow:
-        draft = await uow.drafts.get(phone.user_id)
+        draft = await uow.drafts.get(await draft_key(uow, phone.user_id))
         assert draft is not None and draft.step == "reason"
     assert replies(phone, date.expect) == 1
 
@@ -157,7 +158,7 @@ async def report_killed_at_date_and_submit(
     assert await report_counts(services, pupil.id) == (1, 1)
     assert replies(phone, submit.expect) == 1
     async with services.uow() as uow:
-        assert await uow.drafts.get(phone.user_id) is None
+        assert await uow.drafts.get(await draft_key(uow, phone.user_id)) is None
 
 
 async def call_held(emulator: Emulator, method: str = "sendMessage") -> None:

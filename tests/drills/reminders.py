@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app.container import Services
 from sandbox.emulator import Emulator
 from sandbox.state import BotState
-from storage.models import Reminder, TelegramBinding
+from storage.models import ChannelAccount, Reminder
 from tests.factories import World, add_absent_caseload
 
 DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "domain" / "policy_default.toml"
@@ -43,8 +43,12 @@ async def due_reminders(
             user = emulator.create_user(first_name=member.name, language_code="zh-hans")
             emulator.registry.chat(emulator.bot(tg_bot.token), user["id"]).started = True
             uow.session.add(
-                TelegramBinding(
-                    staff_id=member.id, telegram_user_id=user["id"], chat_id=user["id"], bound_at=now
+                ChannelAccount(
+                    staff_id=member.id,
+                    channel="telegram",
+                    account=str(user["id"]),
+                    conversation=str(user["id"]),
+                    bound_at=now,
                 )
             )
             chats.append(int(user["id"]))

@@ -14,6 +14,7 @@ import asyncpg
 import pytest
 
 from app.container import Services
+from tests.accounts import draft_key
 from tests.drills.conftest import (
     PhoneFactory,
     four_pupils,
@@ -61,7 +62,7 @@ async def test_a_connection_cut_mid_step_says_try_again_and_the_next_try_works(
     apology = await phone.wait_for_reply(says_try_again, timeout=30)
     assert apology["text"] == "网络或系统繁忙，这一步没有保存。请稍后再发一次。"
     async with services.uow() as uow:
-        draft = await uow.drafts.get(phone.user_id)
+        draft = await uow.drafts.get(await draft_key(uow, phone.user_id))
         assert draft is not None and draft.step == "absent_since"  # nothing of the cut step was kept
 
     for step in steps[2:]:  # the same step again, then the rest: the pool reconnects by itself

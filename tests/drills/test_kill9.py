@@ -28,6 +28,7 @@ from sandbox.emulator import Emulator
 from sandbox.phone import Phone
 from sandbox.state import BotState
 from storage.models import AuditEntry, Case, InboxUpdate
+from tests.accounts import draft_key
 from tests.drills.conftest import (
     PhoneFactory,
     call_held,
@@ -69,7 +70,7 @@ async def test_kill_9_after_every_step_of_report_resumes_the_same_step(
     assert await report_counts(services, pupil.id) == (1, 1)
     async with services.uow() as uow:
         assert await uow.students.flags(pupil.id) == ["orphan"]
-        assert await uow.drafts.get(phone.user_id) is None
+        assert await uow.drafts.get(await draft_key(uow, phone.user_id)) is None
 
 
 async def _kill_while_replying(
@@ -107,7 +108,7 @@ async def test_kill_9_while_the_reply_is_in_flight_applies_the_answer_once(
     await typed.action(phone)  # a teacher who typed it again meanwhile is asked the reason again
     await phone.wait_for_reply(lambda m: "暂不清楚" in buttons(m), timeout=30)
     async with services.uow() as uow:
-        draft = await uow.drafts.get(phone.user_id)
+        draft = await uow.drafts.get(await draft_key(uow, phone.user_id))
         assert draft is not None and draft.step == "reason"
         assert draft.answers["absent_since"] == typed_yesterday()
 

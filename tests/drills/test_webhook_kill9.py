@@ -30,6 +30,7 @@ from app.container import Services
 from sandbox.emulator import Emulator
 from sandbox.phone import Phone
 from sandbox.state import BotState
+from tests.accounts import draft_key
 from tests.drills.conftest import (
     PhoneFactory,
     call_held,
@@ -204,7 +205,7 @@ async def test_a_worker_killed_after_the_step_is_stored_applies_the_redelivery_o
     await kill_while_replying(worker, emulator, tg_bot, phone, typed)
     await phone.wait_for_reply(typed.expect, timeout=30)
     async with services.uow() as uow:
-        draft = await uow.drafts.get(phone.user_id)
+        draft = await uow.drafts.get(await draft_key(uow, phone.user_id))
         assert draft is not None and draft.step == "reason"
     assert replies(phone, typed.expect) == 1
 
@@ -257,7 +258,7 @@ async def test_a_worker_killed_while_waiting_out_a_429_sends_the_reply_after_the
     await phone.wait_for_reply(date.expect, timeout=30)
     assert replies(phone, date.expect) == 1
     async with services.uow() as uow:
-        draft = await uow.drafts.get(phone.user_id)
+        draft = await uow.drafts.get(await draft_key(uow, phone.user_id))
         assert draft is not None and draft.step == "reason"
 
     for step in steps[3:-1]:
@@ -294,5 +295,5 @@ async def test_a_worker_stopped_with_sigterm_finishes_the_update_it_holds(
     await phone.wait_for_reply(date.expect, timeout=30)
     assert replies(phone, date.expect) == 1
     async with services.uow() as uow:
-        draft = await uow.drafts.get(phone.user_id)
+        draft = await uow.drafts.get(await draft_key(uow, phone.user_id))
         assert draft is not None and draft.step == "reason"

@@ -6,6 +6,7 @@ from telegram.ext import Application
 
 from app.container import Services
 from domain.privacy.identity import mask_name
+from tests.accounts import draft_key
 from tests.e2e.conftest import BindFactory, buttons
 from tests.e2e.texts import assert_no_internal_words
 from tests.factories import World
@@ -46,7 +47,7 @@ async def test_teacher_reports_an_absence_in_a_few_taps(
         assert case is not None and case.number in done["text"]
         assert case.category_code == "A2"
         assert await uow.students.flags(pupil.id) == ["left_behind"]
-        assert await uow.drafts.get(phone.user_id) is None
+        assert await uow.drafts.get(await draft_key(uow, phone.user_id)) is None
 
 
 async def test_search_by_name_fragment(polling_bot: Application, bound: BindFactory, world: World) -> None:
@@ -80,7 +81,7 @@ async def test_future_date_and_stray_inputs_are_reasked(
     await phone.wait_for_reply(lambda m: "已取消" in m["text"])
     async with services.uow() as uow:
         assert await uow.cases.open_for_student(pupil.id) is None
-        assert await uow.drafts.get(phone.user_id) is None
+        assert await uow.drafts.get(await draft_key(uow, phone.user_id)) is None
 
 
 async def test_forged_button_for_another_class_is_refused_and_logged(
@@ -91,7 +92,7 @@ async def test_forged_button_for_another_class_is_refused_and_logged(
     await phone.send("/report")
     ask = await phone.wait_for_reply(has_buttons)
     async with services.uow() as uow:
-        seq = (await uow.drafts.get(phone.user_id)).seq  # type: ignore[union-attr]
+        seq = (await uow.drafts.get(await draft_key(uow, phone.user_id))).seq  # type: ignore[union-attr]
     await phone.press_callback(ask["message_id"], f"f:{seq}:{other.id}")
     refusal = await phone.wait_for_reply(lambda m: "不可用" in m["text"])
     assert refusal
@@ -117,7 +118,7 @@ async def test_a_lost_reply_is_recovered_by_tapping_the_old_button_again(
     await phone.refresh()
     assert any("过时" in str(a) for a in phone.callback_answers), phone.callback_answers
     async with services.uow() as uow:
-        draft = await uow.drafts.get(phone.user_id)
+        draft = await uow.drafts.get(await draft_key(uow, phone.user_id))
         assert draft is not None and draft.step == "absent_since"
 
 

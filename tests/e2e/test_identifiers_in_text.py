@@ -14,6 +14,7 @@ from i18n import t
 from sandbox.emulator import Emulator
 from sandbox.phone import Phone
 from storage.models import Case, Student
+from tests.accounts import draft_key
 from tests.e2e.conftest import BindFactory, buttons
 from tests.e2e.test_visit import open_case_for, to_outcome
 from tests.factories import World
@@ -47,7 +48,7 @@ async def to_note(phone: Phone, pupil: Student, language: str = "zh_CN") -> None
 
 async def draft_text(services: Services, phone: Phone) -> str:
     async with services.uow() as uow:
-        draft = await uow.drafts.get(phone.user_id)
+        draft = await uow.drafts.get(await draft_key(uow, phone.user_id))
         return json.dumps(draft.answers if draft else {}, ensure_ascii=False)
 
 

@@ -12,6 +12,7 @@ from domain.casework.cases import AbsenceReport, report_absence
 from domain.casework.lifecycle import CaseStatus
 from domain.people.scope import scope_for
 from storage.models import Case, Student
+from tests.accounts import draft_key
 from tests.e2e.conftest import BindFactory, buttons
 from tests.factories import World
 
@@ -112,7 +113,7 @@ async def test_visit_button_starts_the_visit_form_for_that_case(
     await phone.tap("1. 记录家访")
     await phone.wait_for_reply(lambda m: "今天" in buttons(m) and "家访" in m["text"])
     async with services.uow() as uow:
-        draft = await uow.drafts.get(phone.user_id)
+        draft = await uow.drafts.get(await draft_key(uow, phone.user_id))
         assert draft is not None and (draft.form, draft.answers.get("case")) == ("visit", str(case.id))
 
 

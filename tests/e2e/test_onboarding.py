@@ -44,14 +44,14 @@ async def test_invite_binds_the_account_once(
     reply = await phone.wait_for_reply()
     assert "绑定成功" in reply["text"] and teacher.name in reply["text"] and "班主任" in reply["text"]
     async with services.uow() as uow:
-        binding = await uow.directory.binding_for_staff(teacher.id)
-        assert binding is not None and binding.telegram_user_id == phone.user_id
+        binding = await uow.directory.account_for_staff(teacher.id)
+        assert binding is not None and binding.account == str(phone.user_id)
 
     intruder = await phones(first_name="Other")
     await intruder.start(code)
     assert "已经用过" in (await intruder.wait_for_reply())["text"]
     async with services.uow() as uow:
-        assert await uow.directory.binding_for_telegram(intruder.user_id) is None
+        assert await uow.directory.account("telegram", str(intruder.user_id)) is None
         assert any(e.action == "invite_rejected" for e in await uow.audit.entries())
 
 
@@ -66,7 +66,7 @@ async def test_expired_and_unknown_invites_bind_nothing(
     await phone.start("bogus_code_123456")
     assert "无效" in (await phone.wait_for_reply())["text"]
     async with services.uow() as uow:
-        assert await uow.directory.binding_for_telegram(phone.user_id) is None
+        assert await uow.directory.account("telegram", str(phone.user_id)) is None
 
 
 async def test_language_can_be_switched_to_english(
@@ -109,14 +109,14 @@ async def test_writing_again_after_blocking_makes_a_person_reachable(
     await phone.start(await invite_code(services, world.staff["teacher_a"].id))
     await phone.wait_for_reply()
     async with services.uow() as uow:
-        binding = await uow.directory.binding_for_staff(world.staff["teacher_a"].id)
+        binding = await uow.directory.account_for_staff(world.staff["teacher_a"].id)
         assert binding is not None
         binding.unreachable_since = clock.now()  # as the sender marks it after a 403
         await uow.commit()
     await phone.send("/help")
     await phone.wait_for_reply()
     async with services.uow() as uow:
-        binding = await uow.directory.binding_for_staff(world.staff["teacher_a"].id)
+        binding = await uow.directory.account_for_staff(world.staff["teacher_a"].id)
         assert binding is not None and binding.unreachable_since is None
 
 

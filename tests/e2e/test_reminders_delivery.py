@@ -35,7 +35,7 @@ from sandbox.emulator import Emulator
 from sandbox.phone import Phone, Predicate
 from sandbox.state import BotState
 from storage.db import make_engine, make_sessionmaker
-from storage.models import CaseEvent, Reminder, TelegramBinding
+from storage.models import CaseEvent, ChannelAccount, Reminder
 from storage.uow import UnitOfWorkFactory
 from tests.e2e.conftest import BindFactory, buttons
 from tests.e2e.test_runner import running, settings_for
@@ -82,10 +82,11 @@ async def bind_directly(services: Services, emulator: Emulator, tg_bot: BotState
     emulator.registry.chat(emulator.bot(tg_bot.token), user["id"]).started = True
     async with services.uow() as uow:
         uow.session.add(
-            TelegramBinding(
+            ChannelAccount(
                 staff_id=staff_id,
-                telegram_user_id=user["id"],
-                chat_id=user["id"],
+                channel="telegram",
+                account=str(user["id"]),
+                conversation=str(user["id"]),
                 bound_at=services.clock.now(),
             )
         )
@@ -258,7 +259,7 @@ async def test_killed_between_claim_and_send_is_sent_once_after_the_lease(
     assert len(received(emulator, tg_bot, chat)) == 1
     [row] = await reminder_rows(services, case_id=case.id, kind="first_visit")
     assert (row.state, row.claimed_by, row.attempts) == ("sent", "survivor", 2)
-    assert row.telegram_message_id == received(emulator, tg_bot, chat)[0]["message_id"]
+    assert row.sent_ref == str(received(emulator, tg_bot, chat)[0]["message_id"])
 
 
 @pytest.mark.parametrize("fault", ["429", "500", "502", "timeout"])
@@ -324,7 +325,7 @@ async def test_a_blocked_teacher_is_marked_unreachable_and_the_principal_told_in
     )
     assert row.state == "unreachable" and "Forbidden" in (row.last_error or "")
     async with services.uow() as uow:
-        binding = await uow.directory.binding_for_staff(world.staff["teacher_a"].id)
+        binding = await uow.directory.account_for_staff(world.staff["teacher_a"].id)
         assert binding is not None and binding.unreachable_since == services.clock.now()
     instead = await reminder_rows(
         services, case_id=case.id, kind="first_visit", recipient_id=world.staff["principal"].id
@@ -381,7 +382,7 @@ async def test_two_senders_with_their_own_engines_send_each_reminder_once(
     assert [len(received(emulator, tg_bot, c)) for c in chats] == [4, 4]
     rows = await reminder_rows(services, kind="first_visit")
     assert {r.state for r in rows} == {"sent"} and {r.claimed_by for r in rows} == {"w0", "w1"}
-    assert len({(r.recipient_id, r.telegram_message_id) for r in rows}) == 8
+    assert len({(r.recipient_id, r.sent_ref) for r in rows}) == 8
 
 
 async def wait_until_sent(services: Services, count: int) -> list[Reminder]:
@@ -441,7 +442,7 @@ async def test_of_two_schedulers_only_the_leader_sends_and_the_standby_takes_ove
     assert [r.claimed_by for r in sent] == ["a"] * 4 + ["b"] * 4
     assert (leader.sender.sent, standby.sender.sent) == (4, 4)
     assert [len(received(emulator, tg_bot, c)) for c in chats] == [4, 4]
-    assert len({(r.recipient_id, r.telegram_message_id) for r in sent}) == 8
+    assert len({(r.recipient_id, r.sent_ref) for r in sent}) == 8
 
 
 async def test_coordinators_get_one_digest_a_day_not_one_message_per_case(

@@ -22,6 +22,7 @@ from domain.privacy.identity import mask_name
 from sandbox.emulator import Emulator
 from sandbox.phone import Phone
 from storage.models import Case
+from tests.accounts import draft_key
 from tests.e2e.conftest import BindFactory, buttons, invite_code, make_application
 from tests.factories import World
 
@@ -97,7 +98,7 @@ async def test_two_bots_on_one_database_both_apply_their_update_number_one(
             await phone.close()
         async with services.uow() as uow:
             for who in ("teacher_a", "teacher_b"):
-                assert await uow.directory.binding_for_staff(world.staff[who].id) is not None
+                assert await uow.directory.account_for_staff(world.staff[who].id) is not None
     finally:
         for application in applications:
             await shutdown(application)
@@ -165,10 +166,20 @@ async def test_a_submitted_form_answers_with_its_receipt_for_three_days_then_as_
     clock.advance(KEEP_RECEIPT + timedelta(minutes=1))
     assert "已结束或已取消" in await tap_and_answer(phone, "✅ 提交", summary["message_id"])
     async with services.uow() as uow:  # and pruned with the update log
-        assert await uow.drafts.receipt(phone.user_id, since=clock.now() - timedelta(days=30)) is not None
+        assert (
+            await uow.drafts.receipt(
+                await draft_key(uow, phone.user_id), since=clock.now() - timedelta(days=30)
+            )
+            is not None
+        )
         await uow.drafts.prune_receipts(clock.now() - KEEP_RECEIPT)
         await uow.commit()
-        assert await uow.drafts.receipt(phone.user_id, since=clock.now() - timedelta(days=30)) is None
+        assert (
+            await uow.drafts.receipt(
+                await draft_key(uow, phone.user_id), since=clock.now() - timedelta(days=30)
+            )
+            is None
+        )
 
 
 async def test_the_same_absence_reported_twice_is_answered_with_its_case_number(
@@ -185,7 +196,7 @@ async def test_the_same_absence_reported_twice_is_answered_with_its_case_number(
         assert number in again["text"] and "没有重复登记" in again["text"]
         assert "上一个未完成" not in " ".join(m["text"] for m in phone.messages)  # the receipt is no draft
         async with services.uow() as uow:
-            assert await uow.drafts.get(phone.user_id) is None  # the form ended
+            assert await uow.drafts.get(await draft_key(uow, phone.user_id)) is None  # the form ended
     assert await reports_of(services, world) == ([number], 1)
     # A new absence after the pupil went back to school is recorded on the same case.
     async with services.uow() as uow:

@@ -18,6 +18,7 @@ from sandbox.emulator import Emulator
 from sandbox.phone import Phone
 from sandbox.state import BotState
 from storage.models import AuditEntry, Case, CaseEvent, InboxUpdate
+from tests.accounts import draft_key
 from tests.e2e.conftest import PhoneFactory, buttons, invite_code, make_application
 from tests.e2e.test_mycases import open_case
 from tests.factories import World
@@ -183,7 +184,7 @@ async def test_a_quick_double_tap_sends_one_message_and_turns_the_tapped_one_int
     assert any("已过时" in a.get("text", "") for a in phone.callback_answers)
     assert emulator.limiter.total_429 == 0
     async with services.uow() as uow:
-        draft = await uow.drafts.get(phone.user_id)
+        draft = await uow.drafts.get(await draft_key(uow, phone.user_id))
         assert draft is not None and draft.step == "flags"
 
 
@@ -213,7 +214,12 @@ async def test_an_update_stored_but_not_confirmed_by_a_killed_process_is_handled
     await phone.send("/help")
     kept = tg_bot.pending[-1]
     async with services.uow() as uow:
-        await uow.inbox.keep({kept["update_id"]: kept}, services.clock.now(), bot_id=bot_id_of(tg_bot.token))
+        await uow.inbox.keep(
+            {kept["update_id"]: kept},
+            services.clock.now(),
+            channel="telegram",
+            bot_id=bot_id_of(tg_bot.token),
+        )
         await uow.commit()
     await bot_process.start()
     await phone.wait_for_reply(lambda m: "/language" in m["text"])

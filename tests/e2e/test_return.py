@@ -16,6 +16,7 @@ from domain.casework.lifecycle import CaseStatus
 from domain.people.scope import scope_for
 from sandbox.phone import Phone
 from storage.models import Case, CaseEvent
+from tests.accounts import draft_key
 from tests.e2e.conftest import BindFactory, buttons
 from tests.e2e.texts import assert_no_internal_words
 from tests.factories import World
@@ -197,7 +198,7 @@ async def test_cancel_at_any_step_leaves_nothing(
     case, kinds = await _case_now(services, open_case.id)
     assert case.status == CaseStatus.SUSPECTED and kinds == ["opened", "absence_reported"]
     async with services.uow() as uow:
-        assert await uow.drafts.get(phone.user_id) is None
+        assert await uow.drafts.get(await draft_key(uow, phone.user_id)) is None
 
 
 async def test_double_tapped_submit_confirms_once(
@@ -242,7 +243,7 @@ async def test_another_villages_case_is_refused_and_logged(
         await phone.send("/return")
         ask = await phone.wait_for_reply(lambda m: "没有可以确认返校" in m["text"])
         async with services.uow() as uow:
-            seq = (await uow.drafts.get(phone.user_id)).seq  # type: ignore[union-attr]
+            seq = (await uow.drafts.get(await draft_key(uow, phone.user_id))).seq  # type: ignore[union-attr]
         data = f"go:return:{open_case.id}" if how == "forged_button" else f"f:{seq}:{open_case.id}"
         await phone.press_callback(ask["message_id"], data)
     await phone.wait_for_reply(lambda m: "不在您的负责范围" in m["text"] or "不可用" in m["text"])
@@ -302,7 +303,7 @@ async def test_back_home_after_all_forgets_the_other_school_and_a_forged_measure
     await phone.tap("已恢复")
     ask = await phone.wait_for_reply(lambda m: "保学措施" in m["text"])
     async with services.uow() as uow:
-        seq = (await uow.drafts.get(phone.user_id)).seq  # type: ignore[union-attr]
+        seq = (await uow.drafts.get(await draft_key(uow, phone.user_id))).seq  # type: ignore[union-attr]
     await phone.press_callback(ask["message_id"], f"f:{seq}:bribery")  # not a support measure
     await phone.wait_for_reply(lambda m: "不可用" in m["text"])
     await phone.tap("完成")

@@ -13,6 +13,7 @@ from domain.casework.lifecycle import CaseStatus
 from domain.clock import FixedClock
 from domain.privacy.identity import mask_name
 from storage.models import Student, TeachingAssignment
+from tests.accounts import draft_key
 from tests.e2e.conftest import BindFactory, buttons
 from tests.factories import World
 
@@ -137,7 +138,7 @@ async def test_teacher_of_two_classes_chooses_the_class_first(
     await phone.wait_for_reply(lambda m: "已取消" in m["text"])
     async with services.uow() as uow:
         assert await uow.cases.count_by_status() == {}
-        assert await uow.drafts.get(phone.user_id) is None
+        assert await uow.drafts.get(await draft_key(uow, phone.user_id)) is None
 
 
 @pytest.mark.parametrize(
@@ -158,11 +159,11 @@ async def test_forged_pupil_of_another_class_is_refused_and_logged(
     await phone.send("/rollcall")
     ask = await phone.wait_for_reply(checklist)
     async with services.uow() as uow:
-        seq = (await uow.drafts.get(phone.user_id)).seq  # type: ignore[union-attr]
+        seq = (await uow.drafts.get(await draft_key(uow, phone.user_id))).seq  # type: ignore[union-attr]
     await phone.press_callback(ask["message_id"], f"f:{seq}:{world.student_in(world.class_b).id}")
     await phone.wait_for_reply(lambda m: "不可用" in m["text"])
     async with services.uow() as uow:
-        draft = await uow.drafts.get(phone.user_id)
+        draft = await uow.drafts.get(await draft_key(uow, phone.user_id))
         assert draft is not None and not draft.answers.get("absent")
         denied = await uow.audit.entries("denied")
         assert [(e.entity, e.entity_id) for e in denied] == [
@@ -192,7 +193,7 @@ async def test_roll_call_outside_the_term_start_window_is_refused_with_the_next_
     assert "前 3 个上学日" in refusal["text"] and "2027-02-22 至 2027-02-24" in refusal["text"]
     assert buttons(refusal) == []
     async with services.uow() as uow:
-        assert await uow.drafts.get(phone.user_id) is None
+        assert await uow.drafts.get(await draft_key(uow, phone.user_id)) is None
         assert await uow.audit.entries("roll_call") == []
 
 

@@ -14,6 +14,7 @@ from domain.reminders.digest import build_digests
 from domain.reminders.planning import plan_term_start_prompts
 from domain.reminders.term_start import TERM_START
 from sandbox.phone import Phone
+from tests.accounts import draft_key
 from tests.e2e.conftest import BindFactory, buttons
 from tests.e2e.test_reminders_delivery import TZ, make_sender, reminder_rows, says, sender_bot
 from tests.factories import World
@@ -88,4 +89,4 @@ async def test_class_teacher_is_prompted_on_the_first_school_day_and_the_button_
     await teacher.tap(BUTTON, message_id=prompt["message_id"])
     await teacher.wait_for_reply(says("现在不在点名期间"))
     async with services.uow() as uow:
-        assert await uow.drafts.get(teacher.user_id) is None
+        assert await uow.drafts.get(await draft_key(uow, teacher.user_id)) is None

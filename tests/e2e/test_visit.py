@@ -30,6 +30,7 @@ from i18n import t
 from sandbox.emulator import Emulator
 from sandbox.phone import Phone
 from storage.models import Attachment, Case
+from tests.accounts import draft_key
 from tests.e2e.conftest import BindFactory, buttons
 from tests.e2e.texts import assert_no_internal_words
 from tests.factories import World
@@ -237,7 +238,7 @@ async def test_photo_step_refuses_what_is_not_a_usable_photo(
     phone = await bound("teacher_a")
     await to_photos(phone, open_case)
     async with services.uow() as uow:
-        seq = (await uow.drafts.get(phone.user_id)).seq  # type: ignore[union-attr]
+        seq = (await uow.drafts.get(await draft_key(uow, phone.user_id))).seq  # type: ignore[union-attr]
     await phone.press_callback(phone.last_message["message_id"], f"f:{seq}:~done")  # type: ignore[index]
     assert "至少需要 1 张" in (await phone.wait_for_reply(lambda m: "至少" in m["text"]))["text"]
     attempts: list[tuple[Callable[[], Awaitable[object]], str]] = [
@@ -347,7 +348,7 @@ async def test_cancel_at_the_photo_step_logs_no_visit(
     [orphan] = await attachments_of(services, open_case.id)  # kept, but linked to no visit
     assert orphan.event_id is None
     async with services.uow() as uow:
-        assert await uow.drafts.get(phone.user_id) is None
+        assert await uow.drafts.get(await draft_key(uow, phone.user_id)) is None
 
 
 async def test_a_visit_button_jumps_to_the_date_but_not_for_someone_elses_case(
@@ -488,7 +489,7 @@ async def test_a_home_visit_without_a_photo_is_refused(
     ask = await phone.wait_for_reply(lambda m: "家访照片" in m["text"])
     assert buttons(ask) == []  # no Skip, no Done before the first photo
     async with services.uow() as uow:
-        seq = (await uow.drafts.get(phone.user_id)).seq  # type: ignore[union-attr]
+        seq = (await uow.drafts.get(await draft_key(uow, phone.user_id))).seq  # type: ignore[union-attr]
     await phone.press_callback(ask["message_id"], f"f:{seq}:~done")  # a forged Done
     await phone.wait_for_reply(lambda m: "至少需要 1 张" in m["text"])
     await send_and_count(phone, 1, image("PNG"))
@@ -507,7 +508,7 @@ async def test_nobody_met_hides_agreed_and_refused(
     ask = await to_outcome(phone, open_case, mode="电话", met="无人应答")
     assert "同意返校" not in buttons(ask) and "拒绝返校" not in buttons(ask)
     async with services.uow() as uow:
-        seq = (await uow.drafts.get(phone.user_id)).seq  # type: ignore[union-attr]
+        seq = (await uow.drafts.get(await draft_key(uow, phone.user_id))).seq  # type: ignore[union-attr]
     await phone.press_callback(ask["message_id"], f"f:{seq}:agreed_to_return")  # a forged choice
     await phone.wait_for_reply(lambda m: "不可用" in m["text"])
     await phone.send("/cancel")
@@ -592,7 +593,7 @@ async def test_a_photo_or_location_with_no_form_open_points_to_visit(
     hint = await phone.wait_for_reply(lambda m: "/visit" in m["text"])
     assert "没有看懂" not in hint["text"] and "没有保存" in hint["text"]
     async with services.uow() as uow:
-        assert await uow.drafts.get(phone.user_id) is None
+        assert await uow.drafts.get(await draft_key(uow, phone.user_id)) is None
 
 
 async def test_an_english_phone_call_reads_in_english(
@@ -716,4 +717,6 @@ async def test_a_visit_submitted_after_the_return_was_confirmed_ends_with_what_t
     assert_no_internal_words(refused["text"])
     assert await visit_events(services, open_case.id) == []
     async with services.uow() as uow:
-        assert await uow.drafts.get(phone.user_id) is None  # the form is over: no submit to tap again
+        assert (
+            await uow.drafts.get(await draft_key(uow, phone.user_id)) is None
+        )  # the form is over: no submit to tap again

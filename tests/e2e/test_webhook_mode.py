@@ -100,7 +100,7 @@ async def test_wrong_or_missing_secret_is_refused_before_anything_else(
     assert (wrong.status_code, missing.status_code) == (403, 403)
     await asyncio.sleep(0.5)
     async with services.uow() as uow:
-        assert await uow.directory.binding_for_telegram(4242) is None
+        assert await uow.directory.account("telegram", str(4242)) is None
 
 
 async def test_every_handler_blocks_so_the_webhook_answers_after_the_update_is_applied(

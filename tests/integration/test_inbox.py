@@ -18,24 +18,27 @@ async def test_a_batch_is_kept_once_and_comes_back_oldest_first_until_forgotten(
 ) -> None:
     async with uow_factory() as uow:
         assert await uow.inbox.keep(
-            {12: {"update_id": 12}, 10: {"update_id": 10}}, clock.now(), bot_id=BOT
+            {12: {"update_id": 12}, 10: {"update_id": 10}}, clock.now(), channel="telegram", bot_id=BOT
         ) == {10, 12}
         await uow.commit()
     async with uow_factory() as uow:  # fetched again (not confirmed): only the new one is new
         assert await uow.inbox.keep(
-            {12: {"update_id": 12}, 13: {"update_id": 13, "x": "消息"}}, clock.now(), bot_id=BOT
+            {12: {"update_id": 12}, 13: {"update_id": 13, "x": "消息"}},
+            clock.now(),
+            channel="telegram",
+            bot_id=BOT,
         ) == {13}
         await uow.commit()
     async with uow_factory() as uow:
-        assert list(await uow.inbox.waiting(bot_id=BOT)) == [
+        assert list(await uow.inbox.waiting(channel="telegram", bot_id=BOT)) == [
             {"update_id": 10},
             {"update_id": 12},
             {"update_id": 13, "x": "消息"},
         ]
-        await uow.inbox.forget({10, 13}, bot_id=BOT)
+        await uow.inbox.forget({10, 13}, channel="telegram", bot_id=BOT)
         await uow.commit()
     async with uow_factory() as uow:
-        assert list(await uow.inbox.waiting(bot_id=BOT)) == [{"update_id": 12}]
+        assert list(await uow.inbox.waiting(channel="telegram", bot_id=BOT)) == [{"update_id": 12}]
 
 
 async def test_prune_drops_only_rows_older_than_the_cut(
@@ -43,18 +46,20 @@ async def test_prune_drops_only_rows_older_than_the_cut(
 ) -> None:
     old, recent = clock.now() - timedelta(days=2), clock.now() - timedelta(hours=1)
     async with uow_factory() as uow:
-        await uow.inbox.keep({1: {"update_id": 1}}, old, bot_id=BOT)
-        await uow.inbox.keep({2: {"update_id": 2}}, recent, bot_id=BOT)
-        uow.updates.mark(1, old, bot_id=BOT)
-        assert await uow.updates.first(2, recent, bot_id=BOT)
+        await uow.inbox.keep({1: {"update_id": 1}}, old, channel="telegram", bot_id=BOT)
+        await uow.inbox.keep({2: {"update_id": 2}}, recent, channel="telegram", bot_id=BOT)
+        uow.updates.mark(1, old, channel="telegram", bot_id=BOT)
+        assert await uow.updates.first(2, recent, channel="telegram", bot_id=BOT)
         await uow.commit()
     async with uow_factory() as uow:
         await uow.inbox.prune(clock.now() - timedelta(days=1))
         await uow.updates.prune(clock.now() - timedelta(days=1))
         await uow.commit()
     async with uow_factory() as uow:
-        assert list(await uow.inbox.waiting(bot_id=BOT)) == [{"update_id": 2}]
-        assert not await uow.updates.seen(1, bot_id=BOT) and await uow.updates.seen(2, bot_id=BOT)
+        assert list(await uow.inbox.waiting(channel="telegram", bot_id=BOT)) == [{"update_id": 2}]
+        assert not await uow.updates.seen(1, channel="telegram", bot_id=BOT) and await uow.updates.seen(
+            2, channel="telegram", bot_id=BOT
+        )
         assert await uow.session.scalar(select(func.count()).select_from(ProcessedUpdate)) == 1
 
 
@@ -63,19 +68,25 @@ async def test_two_bots_on_one_database_keep_and_apply_the_same_update_id_each(
 ) -> None:
     """Telegram numbers updates per bot: update 7 of one bot is not update 7 of the other."""
     async with uow_factory() as uow:
-        assert await uow.inbox.keep({7: {"update_id": 7, "bot": 1}}, clock.now(), bot_id=BOT) == {7}
-        assert await uow.inbox.keep({7: {"update_id": 7, "bot": 2}}, clock.now(), bot_id=OTHER_BOT) == {7}
+        assert await uow.inbox.keep(
+            {7: {"update_id": 7, "bot": 1}}, clock.now(), channel="telegram", bot_id=BOT
+        ) == {7}
+        assert await uow.inbox.keep(
+            {7: {"update_id": 7, "bot": 2}}, clock.now(), channel="telegram", bot_id=OTHER_BOT
+        ) == {7}
         assert await uow.updates.first(7, clock.now(), bot_id=BOT, channel="telegram")
-        await uow.updates.keep_reply(7, {"text": "one"}, bot_id=BOT)
+        await uow.updates.keep_reply(7, {"text": "one"}, channel="telegram", bot_id=BOT)
         await uow.commit()
     async with uow_factory() as uow:
-        assert await uow.updates.first(7, clock.now(), bot_id=OTHER_BOT)
-        await uow.updates.keep_reply(7, {"text": "two"}, bot_id=OTHER_BOT)
-        await uow.inbox.forget({7}, bot_id=BOT)
+        assert await uow.updates.first(7, clock.now(), channel="telegram", bot_id=OTHER_BOT)
+        await uow.updates.keep_reply(7, {"text": "two"}, channel="telegram", bot_id=OTHER_BOT)
+        await uow.inbox.forget({7}, channel="telegram", bot_id=BOT)
         await uow.commit()
     async with uow_factory() as uow:
-        assert await uow.updates.reply(7, bot_id=BOT) == {"text": "one"}
-        assert await uow.updates.reply(7, bot_id=OTHER_BOT) == {"text": "two"}
-        assert not await uow.updates.seen(7, bot_id=BOT + 5)
-        assert list(await uow.inbox.waiting(bot_id=BOT)) == []
-        assert list(await uow.inbox.waiting(bot_id=OTHER_BOT)) == [{"update_id": 7, "bot": 2}]
+        assert await uow.updates.reply(7, channel="telegram", bot_id=BOT) == {"text": "one"}
+        assert await uow.updates.reply(7, channel="telegram", bot_id=OTHER_BOT) == {"text": "two"}
+        assert not await uow.updates.seen(7, channel="telegram", bot_id=BOT + 5)
+        assert list(await uow.inbox.waiting(channel="telegram", bot_id=BOT)) == []
+        assert list(await uow.inbox.waiting(channel="telegram", bot_id=OTHER_BOT)) == [
+            {"update_id": 7, "bot": 2}
+        ]

@@ -32,7 +32,13 @@ async def _invite(uow_factory: UnitOfWorkFactory, staff_id: int, clock: FixedClo
 async def _redeem(uow_factory: UnitOfWorkFactory, code: str, tg: int, clock: FixedClock) -> int:
     async with uow_factory() as uow:
         staff = await redeem_invite(
-            uow, code, telegram_user_id=tg, chat_id=tg, reported_language="zh", now=clock.now()
+            uow,
+            code,
+            channel="telegram",
+            account=str(tg),
+            conversation=str(tg),
+            reported_language="zh",
+            now=clock.now(),
         )
         await uow.commit()
         return staff.id
@@ -45,7 +51,7 @@ async def test_invite_binds_once_and_only_its_hash_is_stored(
     code = await _invite(uow_factory, teacher.id, clock)
     assert await _redeem(uow_factory, code, 5001, clock) == teacher.id
     async with uow_factory() as uow:
-        binding = await uow.directory.binding_for_telegram(5001)
+        binding = await uow.directory.account("telegram", str(5001))
         assert binding is not None and binding.staff_id == teacher.id
         invite = await uow.invites.by_hash(hash_code(code))
         assert invite is not None and invite.code_hash != code
@@ -61,7 +67,7 @@ async def test_expired_invite_binds_nothing(
     with pytest.raises(InviteInvalid, match="expired"):
         await _redeem(uow_factory, code, 5003, clock)
     async with uow_factory() as uow:
-        assert await uow.directory.binding_for_telegram(5003) is None
+        assert await uow.directory.account("telegram", str(5003)) is None
 
 
 @pytest.mark.parametrize("code", ["nonsense-code-123", "../../etc", "x" * 200, ""])
@@ -88,9 +94,9 @@ async def test_new_invite_moves_a_staff_member_to_a_new_account(
     await _redeem(uow_factory, await _invite(uow_factory, staff_id, clock), 5006, clock)
     await _redeem(uow_factory, await _invite(uow_factory, staff_id, clock), 5007, clock)
     async with uow_factory() as uow:
-        binding = await uow.directory.binding_for_staff(staff_id)
-        assert binding is not None and binding.telegram_user_id == 5007
-        assert await uow.directory.binding_for_telegram(5006) is None
+        binding = await uow.directory.account_for_staff(staff_id)
+        assert binding is not None and binding.account == "5007"
+        assert await uow.directory.account("telegram", str(5006)) is None
 
 
 async def test_invites_are_audited(uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock) -> None:

@@ -104,23 +104,26 @@ async def test_rows_kept_before_updates_were_keyed_by_bot_count_as_the_bots_own(
             await conn.execute(
                 insert(inbox).values(update_id=42, received_at=clock.now(), payload={"update_id": 42})
             )
-        await upgrade(engine, keyed.revision)
+        await upgrade(engine, "head")  # and on through 0021, which moves the inbox's rows to channel "telegram"
         uow_factory = UnitOfWorkFactory(make_sessionmaker(engine))
         async with uow_factory() as uow:
-            assert await uow.updates.seen(41, bot_id=100001) and not await uow.updates.first(
-                41, clock.now(), bot_id=100001
-            )
-            assert list(await uow.inbox.waiting(bot_id=100001)) == [{"update_id": 42}]
+            assert await uow.updates.seen(
+                41, channel="telegram", bot_id=100001
+            ) and not await uow.updates.first(41, clock.now(), channel="telegram", bot_id=100001)
+            assert list(await uow.inbox.waiting(channel="telegram", bot_id=100001)) == [{"update_id": 42}]
             assert await uow.inbox.keep(
-                {42: {"update_id": 42}, 43: {"update_id": 43}}, clock.now(), bot_id=100001
+                {42: {"update_id": 42}, 43: {"update_id": 43}}, clock.now(), channel="telegram", bot_id=100001
             ) == {43}
             await uow.commit()
         async with uow_factory() as uow:
-            assert list(await uow.inbox.waiting(bot_id=100001)) == [{"update_id": 42}, {"update_id": 43}]
-            await uow.inbox.forget({42, 43}, bot_id=100001)
+            assert list(await uow.inbox.waiting(channel="telegram", bot_id=100001)) == [
+                {"update_id": 42},
+                {"update_id": 43},
+            ]
+            await uow.inbox.forget({42, 43}, channel="telegram", bot_id=100001)
             await uow.commit()
         async with uow_factory() as uow:
-            assert list(await uow.inbox.waiting(bot_id=100001)) == []
+            assert list(await uow.inbox.waiting(channel="telegram", bot_id=100001)) == []
     finally:
         await engine.dispose()
 

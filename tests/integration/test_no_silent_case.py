@@ -40,7 +40,7 @@ from domain.reminders.actions import record_retention_check
 from domain.reminders.delivery import prepare, record_sent
 from domain.reminders.planning import plan_case_reminders
 from storage import outbox
-from storage.models import Attachment, Case, Reminder, Staff, Student, TelegramBinding
+from storage.models import Attachment, Case, ChannelAccount, Reminder, Staff, Student
 from storage.uow import UnitOfWork
 from tests import db
 from tests.factories import World, build_world
@@ -112,10 +112,11 @@ async def _bind_everyone(services: Services, world: World) -> None:
     async with services.uow() as uow:
         for n, staff in enumerate(world.staff.values(), start=1):
             uow.session.add(
-                TelegramBinding(
+                ChannelAccount(
                     staff_id=staff.id,
-                    telegram_user_id=9_000_000 + n,
-                    chat_id=9_000_000 + n,
+                    channel="telegram",
+                    account=str(9_000_000 + n),
+                    conversation=str(9_000_000 + n),
                     bound_at=services.clock.now(),
                 )
             )
@@ -207,7 +208,7 @@ async def _deliver(lab: Lab, case_id: int) -> None:
                 uow, row, WORKER, now=now, policy=s.policy, tz=s.tz, default_language="zh_CN"
             )
             if delivery is not None:
-                await record_sent(uow, delivery, WORKER, 1, now)
+                await record_sent(uow, delivery, WORKER, "1", now)
             await uow.commit()
     async with s.uow() as uow:
         case = await uow.cases.get(case_id)

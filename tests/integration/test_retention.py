@@ -180,7 +180,7 @@ async def test_draft_photos_go_after_the_grace_period_but_not_before(
     fresh = await _photo(uow_factory, media, None, b"fresh", at=now - timedelta(days=1))
     in_open_form = await _photo(uow_factory, media, None, b"form", at=now - timedelta(days=5))
     async with uow_factory() as uow:
-        uow.session.add(ConversationDraft(chat_id=42, staff_id=world.staff["teacher_a"].id, form="visit",
+        uow.session.add(ConversationDraft(account_id=42, staff_id=world.staff["teacher_a"].id, form="visit",
                                           step="photos", answers={"photos": [in_open_form.id]},
                                           updated_at=now - timedelta(days=5)))  # fmt: skip
         await uow.commit()

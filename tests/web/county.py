@@ -27,7 +27,7 @@ from domain.photos.processing import PhotoPolicy, WatermarkInfo, process_photo
 from domain.policy import Policy
 from sandbox.files import make_test_image
 from storage.media import LocalMediaStore
-from storage.models import Area, Attachment, Reminder, School, SchoolClass, Staff, Student, TelegramBinding
+from storage.models import Area, Attachment, ChannelAccount, Reminder, School, SchoolClass, Staff, Student
 from storage.scope import Scope
 from storage.uow import UnitOfWorkFactory
 from tests.factories import CREATED, World, build_world
@@ -235,8 +235,12 @@ async def _photo_and_reminder(uow_factory: UnitOfWorkFactory, county: County, me
             )
         )
         uow.session.add(
-            TelegramBinding(
-                staff_id=county.staff["teacher_a"].id, telegram_user_id=1, chat_id=1, bound_at=at("09-01")
+            ChannelAccount(
+                staff_id=county.staff["teacher_a"].id,
+                channel="telegram",
+                account=str(1),
+                conversation=str(1),
+                bound_at=at("09-01"),
             )
         )
         await uow.commit()

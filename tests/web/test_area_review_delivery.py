@@ -15,7 +15,7 @@ from domain.clock import FixedClock
 from domain.policy import Policy
 from domain.reports.review_delivery import TERM, YEAR, deliver_reviews
 from domain.reports.review_periods import term_review_due, year_review_due
-from storage.models import TelegramBinding
+from storage.models import ChannelAccount
 from storage.uow import UnitOfWorkFactory
 from tests.web.county import TZ, County, at
 from tests.web.province import Province, build_province
@@ -32,10 +32,11 @@ async def province(uow_factory: UnitOfWorkFactory, policy: Policy, county: Count
     async with uow_factory() as uow:
         for key, chat in CHATS.items():
             uow.session.add(
-                TelegramBinding(
+                ChannelAccount(
                     staff_id=people[key].id,
-                    telegram_user_id=chat,
-                    chat_id=chat,
+                    channel="telegram",
+                    account=str(chat),
+                    conversation=str(chat),
                     bound_at=at("09-01"),
                 )
             )

@@ -11,9 +11,10 @@ import pytest
 from openpyxl import load_workbook
 
 from app.container import Services
+from domain.messages import Address, Unreachable
 from domain.policy import Policy
 from domain.reports.monthly_report import deliver_monthly_reports, monthly_numbers
-from storage.models import TelegramBinding
+from storage.models import ChannelAccount
 from storage.uow import UnitOfWorkFactory
 from tests.web.conftest import AsUser
 from tests.web.county import TZ, County, at
@@ -136,21 +137,25 @@ async def test_the_summary_ends_with_the_sign_off_and_room_for_the_stamp(
 
 @dataclass
 class FakeBot:
-    """Records what would have gone to Telegram; `broken` chat ids fail like a blocked bot."""
+    """A Messenger that records what would have been sent; `broken` chat ids fail like a blocked bot."""
 
     documents: list[dict[str, Any]] = field(default_factory=list)
     messages: list[dict[str, Any]] = field(default_factory=list)
     broken: set[int] = field(default_factory=set)
 
-    async def send_document(self, chat_id: int, document: Any, **kwargs: Any) -> None:
-        if chat_id in self.broken:
-            raise ConnectionError("Forbidden: bot was blocked by the user")
-        self.documents.append({"chat_id": chat_id, "document": document, **kwargs})
+    async def send_file(self, to: Address, data: bytes, *, filename: str, caption: str) -> str:
+        if int(to.conversation) in self.broken:
+            raise Unreachable("Forbidden: bot was blocked by the user", blocked=True)
+        self.documents.append(
+            {"chat_id": int(to.conversation), "document": data, "filename": filename, "caption": caption}
+        )
+        return str(len(self.documents))
 
-    async def send_message(self, chat_id: int, text: str, **kwargs: Any) -> None:
-        if chat_id in self.broken:
-            raise ConnectionError("Forbidden: bot was blocked by the user")
-        self.messages.append({"chat_id": chat_id, "text": text})
+    async def send_text(self, to: Address, text: str) -> str:
+        if int(to.conversation) in self.broken:
+            raise Unreachable("Forbidden: bot was blocked by the user", blocked=True)
+        self.messages.append({"chat_id": int(to.conversation), "text": text})
+        return str(len(self.messages))
 
 
 @pytest.fixture
@@ -159,8 +164,12 @@ async def bound_coordinators(uow_factory: UnitOfWorkFactory, county: County) -> 
     async with uow_factory() as uow:
         for key, chat in chats.items():
             uow.session.add(
-                TelegramBinding(
-                    staff_id=county.staff[key].id, telegram_user_id=chat, chat_id=chat, bound_at=at("09-01")
+                ChannelAccount(
+                    staff_id=county.staff[key].id,
+                    channel="telegram",
+                    account=str(chat),
+                    conversation=str(chat),
+                    bound_at=at("09-01"),
                 )
             )
             person = await uow.directory.staff(county.staff[key].id)
