@@ -216,7 +216,7 @@ async def _photo_and_reminder(uow_factory: UnitOfWorkFactory, county: County, me
             case_id=county.cases["A"],
             uploaded_by_id=county.staff["teacher_a"].id,
             created_at=at("10-05", 18),
-            telegram_file_unique_id="demo",
+            source_file_ref="demo",
             **photo.attachment_fields(),
         )
         uow.session.add(row)
