@@ -71,7 +71,9 @@ def wecom_router(verifier: CallbackVerifier, agent_id: int = 0) -> APIRouter:
         services = request.app.state.services
         now = services.clock.now()
         try:
-            fields = parse_fields(verifier.open_message(*given, await request.body(), now))
+            fields = parse_fields(
+                verifier.open_message(msg_signature, timestamp, nonce, await request.body(), now)
+            )
             if fields.get("ToUserName") != verifier.cipher.receive_id:
                 raise WrongReceiver()
         except CallbackRefused as exc:

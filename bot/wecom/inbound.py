@@ -8,7 +8,6 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from storage.channel_inbox import ChannelInbox
 from storage.uow import UnitOfWork
 
 CHANNEL = "wecom"
@@ -86,17 +85,21 @@ def update_id_of(fields: dict[str, str]) -> int:
 async def keep(uow: UnitOfWork, fields: dict[str, str], at: datetime, agent_id: int) -> bool:
     """Stores a decrypted callback; False when it was stored before (WeCom delivering it again)."""
     bot_id = int(fields["AgentID"]) if fields.get("AgentID", "").isdigit() else agent_id
-    return await ChannelInbox(uow.session).keep(CHANNEL, bot_id, update_id_of(fields), fields, at)
+    new = await uow.inbox.keep({update_id_of(fields): fields}, at, channel=CHANNEL, bot_id=bot_id)
+    return bool(new)
 
 
 async def pending(uow: UnitOfWork, agent_id: int) -> list[Pending]:
-    """The app's callbacks not yet handled, oldest first, typed."""
-    rows = await ChannelInbox(uow.session).waiting(CHANNEL, agent_id)
-    return [Pending(update_id, typed(payload)) for update_id, payload in rows]
+    """The app's callbacks not yet handled, typed, in the order they were sent (CreateTime: an event's
+    update id is a hash, so the inbox's own order is not the members' order)."""
+    payloads = await uow.inbox.waiting(channel=CHANNEL, bot_id=agent_id)
+    waiting = [Pending(update_id_of(p), typed(p)) for p in payloads]
+    return sorted(waiting, key=lambda p: p.message.sent_at)
 
 
 async def forget(uow: UnitOfWork, agent_id: int, update_ids: list[int]) -> None:
-    await ChannelInbox(uow.session).forget(CHANNEL, agent_id, update_ids)
+    """Deletes handled callbacks from the inbox."""
+    await uow.inbox.forget(update_ids, channel=CHANNEL, bot_id=agent_id)
 
 
 def typed(fields: dict[str, str]) -> Inbound:

@@ -15,7 +15,7 @@ import uvicorn
 
 from bot.wecom.crypto import WeComCipher, parse_encoding_aes_key
 from sandbox.wecom.faults import Faults
-from sandbox.wecom.members import ANSWER_TIMEOUT, Delivery, Member, post_callback, to_xml
+from sandbox.wecom.members import ANSWER_TIMEOUT, Delivery, Member, XmlFields, post_callback, to_xml
 from sandbox.wecom.server import build_app
 from sandbox.wecom.state import AppState
 
@@ -126,7 +126,7 @@ class WeComEmulator:
         """The URL members' messages and events are POSTed to (the app's 接收消息 setting)."""
         self.callback_url = callback_url
 
-    async def deliver(self, fields: dict[str, str | float]) -> Delivery:
+    async def deliver(self, fields: XmlFields) -> Delivery:
         if self.callback_url is None:
             raise RuntimeError("no callback URL: call emu.connect(url) first")
         return await post_callback(self, self.callback_url, to_xml(fields))

@@ -17,13 +17,14 @@ if TYPE_CHECKING:
 
 ANSWER_TIMEOUT = 5.0  # WeCom waits this long for the 200 before sending the same message again
 RETRIES = 3
+XmlFields = dict[str, str | float]
 
 
 def _cdata(value: str) -> str:
     return "<![CDATA[" + value.replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
-def to_xml(fields: dict[str, str | float]) -> str:
+def to_xml(fields: XmlFields) -> str:
     """Flat callback XML as WeCom writes it: strings in CDATA, numbers bare."""
     parts = [
         f"<{k}>{v}</{k}>" if isinstance(v, int | float) else f"<{k}>{_cdata(v)}</{k}>"
@@ -55,7 +56,7 @@ class Member:
     def received(self) -> list[Sent]:
         return self.emu.state.inbox[self.userid]
 
-    def _base(self, msgtype: str) -> dict[str, str | float]:
+    def _base(self, msgtype: str) -> XmlFields:
         return {
             "ToUserName": self.emu.state.corp_id,
             "FromUserName": self.userid,
@@ -63,14 +64,14 @@ class Member:
             "MsgType": msgtype,
         }
 
-    def _message(self, msgtype: str, **fields: str | float) -> dict[str, str | float]:
+    def _message(self, msgtype: str, **fields: str | float) -> XmlFields:
         return (
             self._base(msgtype)
             | fields
             | {"MsgId": int(self.emu.new_msgid()), "AgentID": self.emu.state.agent_id}
         )
 
-    def _event(self, event: str, **fields: str | float) -> dict[str, str | float]:
+    def _event(self, event: str, **fields: str | float) -> XmlFields:
         return self._base("event") | {"AgentID": self.emu.state.agent_id, "Event": event} | fields
 
     async def send_text(self, content: str) -> Delivery:
@@ -84,7 +85,13 @@ class Member:
         return await self.emu.deliver(self._message("image", PicUrl=pic_url, MediaId=media_id))
 
     async def send_location(self, lat: float, lon: float, label: str = "", scale: int = 15) -> Delivery:
-        fields = {"Location_X": lat, "Location_Y": lon, "Scale": scale, "Label": label, "AppType": "wxwork"}
+        fields: XmlFields = {
+            "Location_X": lat,
+            "Location_Y": lon,
+            "Scale": scale,
+            "Label": label,
+            "AppType": "wxwork",
+        }
         return await self.emu.deliver(self._message("location", **fields))
 
     async def report_location(self, lat: float, lon: float, precision: float = 30.0) -> Delivery:
