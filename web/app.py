@@ -63,7 +63,7 @@ def create_app(
     token = settings.metrics_token
     app.include_router(metrics_router(token.get_secret_value() if token else None))
     if settings.wecom_enabled:
-        app.include_router(wecom_router(verifier_from(settings)))
+        app.include_router(wecom_router(verifier_from(settings), settings.wecom_agent_id or 0))
     elif settings.wecom_missing:
         log.warning("WeCom callback off: %s not set", ", ".join(settings.wecom_missing))
     for router in routers or []:

@@ -1,7 +1,8 @@
-"""GET /wecom/callback: WeCom's URL verification, answered with the decrypted echostr exactly.
+"""/wecom/callback: GET is WeCom's URL verification, answered with the decrypted echostr exactly; POST
+takes members' messages and events, stored in the inbox before the empty 200 that stops WeCom's retries.
 
-Mounted only when WeCom is configured (web.app). There is no POST yet: WeCom's messages and events
-(POST to the same URL) are later work, so until then they are answered 405 and WeCom retries them."""
+Mounted only when WeCom is configured (web.app). Turning the stored callbacks into form answers is
+another step's work (bot.wecom.inbound.pending)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import logging
 from fastapi import APIRouter, Request, Response
 
 from app.settings import Settings
+from bot.wecom import inbound
 from bot.wecom.callback import CallbackVerifier
-from bot.wecom.crypto import BadSignature, CallbackRefused, WeComCipher, parse_encoding_aes_key
+from bot.wecom.crypto import BadSignature, CallbackRefused, WeComCipher, WrongReceiver, parse_encoding_aes_key
 from bot.wecom.freshness import Replayed, StaleTimestamp
+from bot.wecom.xml_fields import parse_fields
 from domain.audit import Actor, audit
 
 log = logging.getLogger(__name__)
@@ -32,7 +35,7 @@ def verifier_from(settings: Settings) -> CallbackVerifier:
     )
 
 
-def wecom_router(verifier: CallbackVerifier) -> APIRouter:
+def wecom_router(verifier: CallbackVerifier, agent_id: int = 0) -> APIRouter:
     """Verification is rare (an administrator saving the callback URL), so a success is audited, with
     no detail; refusals are logged by code only, never with the parameters."""
     router = APIRouter()
@@ -56,5 +59,37 @@ def wecom_router(verifier: CallbackVerifier) -> APIRouter:
             await uow.commit()
         log.info("wecom: callback URL verified")
         return Response(content=plaintext.encode(), media_type="text/plain; charset=utf-8")
+
+    @router.post("/wecom/callback", include_in_schema=False)
+    async def receive(request: Request) -> Response:
+        """Stored durably, then 200 with an empty body; a message WeCom delivers again is answered 200
+        and not stored twice. Nothing is logged of the content."""
+        given = [request.query_params.get(name, "") for name in _PARAMETERS[:3]]
+        if not all(given):
+            return Response(status_code=400)
+        msg_signature, timestamp, nonce = given
+        services = request.app.state.services
+        now = services.clock.now()
+        try:
+            fields = parse_fields(
+                verifier.open_message(msg_signature, timestamp, nonce, await request.body(), now)
+            )
+            if fields.get("ToUserName") != verifier.cipher.receive_id:
+                raise WrongReceiver()
+        except CallbackRefused as exc:
+            log.warning("wecom: refused a callback: %s", exc.code)
+            return Response(status_code=403 if isinstance(exc, _FORBIDDEN) else 400)
+        stored = False
+        try:
+            async with services.uow() as uow:
+                new = await inbound.keep(uow, fields, now, agent_id)
+                await uow.commit()
+            stored = True
+        finally:
+            if not stored:  # WeCom sends it again: let that request through the replay guard
+                verifier.forget(msg_signature, timestamp, nonce)
+        if not new:
+            log.info("wecom: a callback delivered again was acknowledged")
+        return Response(status_code=200)
 
     return router

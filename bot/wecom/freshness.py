@@ -26,7 +26,7 @@ class ReplayGuard:
     In-process and bounded: several workers each keep their own memory, so a replay to another worker
     within the window gets through there; past MAX_REMEMBERED fresh requests the oldest is forgotten.
     Good enough for URL verification, which WeCom sends only when an administrator saves the settings;
-    messages will be deduplicated by MsgId in the database (PROTOCOL.md), not here."""
+    messages are also deduplicated by MsgId in the database inbox (bot.wecom.inbound)."""
 
     def __init__(self, window: timedelta = WINDOW, capacity: int = MAX_REMEMBERED) -> None:
         self._window = window
@@ -45,6 +45,10 @@ class ReplayGuard:
         self._seen[key] = sent
         while len(self._seen) > self._capacity:
             self._seen.popitem(last=False)
+
+    def forget(self, msg_signature: str, timestamp: str, nonce: str) -> None:
+        """Lets a request through again (it was admitted but not acted on)."""
+        self._seen.pop((msg_signature.lower(), timestamp, nonce), None)
 
     def _forget_before(self, oldest: datetime) -> None:
         # A timestamp older than the window is refused as stale anyway: no need to remember it.

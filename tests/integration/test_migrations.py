@@ -104,7 +104,9 @@ async def test_rows_kept_before_updates_were_keyed_by_bot_count_as_the_bots_own(
             await conn.execute(
                 insert(inbox).values(update_id=42, received_at=clock.now(), payload={"update_id": 42})
             )
-        await upgrade(engine, "head")  # and on through 0021, which moves the inbox's rows to channel "telegram"
+        await upgrade(
+            engine, "head"
+        )  # and on through 0021, which moves the inbox's rows to channel "telegram"
         uow_factory = UnitOfWorkFactory(make_sessionmaker(engine))
         async with uow_factory() as uow:
             assert await uow.updates.seen(

@@ -111,9 +111,9 @@ async def test_a_signed_echostr_for_another_corp_is_a_bad_request(
     assert (reply.status_code, reply.content) == (400, b"")
 
 
-async def test_messages_are_not_accepted_yet(wecom: httpx.AsyncClient) -> None:
+async def test_a_post_without_a_ciphertext_is_a_bad_request(wecom: httpx.AsyncClient) -> None:
     reply = await wecom.post("/wecom/callback", params=PUBLISHED, content=b"<xml></xml>")
-    assert reply.status_code == 405
+    assert (reply.status_code, reply.content) == (400, b"")
 
 
 async def test_without_wecom_settings_there_is_no_callback(client: httpx.AsyncClient) -> None:
