@@ -382,8 +382,38 @@ class DraftRepository(_Repository):
         draft = await self.session.get(ConversationDraft, account_id)
         return draft if draft is not None and draft.submitted_at is None else None
 
-    async def delete(self, draft: ConversationDraft) -> None:
-        await self.session.delete(draft)
+    async def start(
+        self, account_id: int, *, staff_id: int, form: str, step: str, answers: dict[str, Any], now: datetime
+    ) -> ConversationDraft:
+        """A new form in the chat; the row it held before was deleted or cleared (and goes first)."""
+        await self.session.flush()
+        draft = ConversationDraft(
+            account_id=account_id, staff_id=staff_id, form=form, step=step, answers=answers, updated_at=now
+        )
+        self.session.add(draft)
+        await self.session.flush()
+        return draft
+
+    async def save(self, account_id: int, *, step: str, answers: dict[str, Any], now: datetime) -> int:
+        """Stores the form's step and answers; the version column bumps `seq`, which is returned."""
+        draft = await self.session.get(ConversationDraft, account_id)
+        assert draft is not None
+        draft.answers, draft.step, draft.updated_at = answers, step, now
+        await self.session.flush()
+        return draft.seq
+
+    async def submit(self, account_id: int, *, receipt: dict[str, Any], now: datetime) -> None:
+        """The row stays as the form's receipt, without the answers (what was saved is on file now)."""
+        draft = await self.session.get(ConversationDraft, account_id)
+        assert draft is not None
+        draft.answers, draft.receipt = {}, receipt
+        draft.submitted_at = draft.updated_at = now
+        await self.session.flush()
+
+    async def delete(self, account_id: int) -> None:
+        """Drops the chat's form in progress, if there is one."""
+        if (draft := await self.get(account_id)) is not None:
+            await self.session.delete(draft)
 
     async def receipt(self, account_id: int, since: datetime) -> ConversationDraft | None:
         """The conversation's last submitted form, if it was submitted at or after `since`."""

@@ -20,9 +20,9 @@ from bot.conversations.model import (
     Submitted,
     Tap,
 )
+from bot.conversations.ports import Draft
 from bot.conversations.steps import NAV_PREFIX, LocationStep
 from domain.people.roles import Role
-from storage.models import ConversationDraft
 
 # How long a submitted form's buttons answer with what was saved (then: "this form has ended").
 KEEP_RECEIPT = timedelta(days=3)
@@ -78,16 +78,17 @@ class Conversations:
     def __init__(self, forms: list[Form]) -> None:
         self.forms = {f.name: f for f in forms}
 
-    async def handle(self, ctx: FormContext, chat_id: int, given: Input) -> Outcome:
-        draft = await ctx.uow.drafts.get(chat_id)
+    async def handle(self, ctx: FormContext, conversation: int, given: Input) -> Outcome:
+        """Applies one input to the conversation's form (or starts one); the draft is saved, not committed."""
+        draft = await ctx.drafts.get(conversation)
         if draft is not None and draft.staff_id != ctx.staff.id:  # a re-bound chat starts clean
-            await ctx.uow.drafts.delete(draft)
+            await ctx.drafts.delete(conversation)
             draft = None
         if isinstance(given, Command):
-            return await self._command(ctx, chat_id, draft, given)
+            return await self._command(ctx, conversation, draft, given)
         if draft is None or draft.form not in self.forms:
             if isinstance(given, Tap):
-                return await self._receipt(ctx, chat_id)
+                return await self._receipt(ctx, conversation)
             if isinstance(given, Photo | Location) and (hint := self._media_hint(Role(ctx.staff.role))):
                 return Outcome([Prompt(ctx.t(hint))])
             return Outcome(handled=False)
@@ -102,16 +103,16 @@ class Conversations:
                 inline = not (prompt.request_location or prompt.remove_keyboard)
                 return Outcome([prompt], seq=draft.seq, toast=ctx.t("form.button_stale"), in_place=inline)
             if given.value.startswith(NAV_PREFIX):
-                navigated = await self._navigate(ctx, draft, form, given.value)
+                navigated = await self._navigate(ctx, conversation, draft, form, given.value)
                 if navigated is not None:
                     return navigated
-        return await self._answer(ctx, draft, form, given)
+        return await self._answer(ctx, conversation, draft, form, given)
 
     @staticmethod
-    async def _receipt(ctx: FormContext, chat_id: int) -> Outcome:
+    async def _receipt(ctx: FormContext, conversation: int) -> Outcome:
         """A tap on a form that is no longer open: if it was submitted, what was saved (the confirmation is
         sent again if it never reached the chat, e.g. lost after the save: Submit tapped again)."""
-        row = await ctx.uow.drafts.receipt(chat_id, since=ctx.now - KEEP_RECEIPT)
+        row = await ctx.drafts.receipt(conversation, since=ctx.now - KEEP_RECEIPT)
         if row is None or row.staff_id != ctx.staff.id or row.receipt is None:
             return Outcome(toast=ctx.t("form.button_expired"))
         receipt = row.receipt
@@ -125,17 +126,19 @@ class Conversations:
         """What to say to a photo or location sent with no form open: which form takes them."""
         return next((f.media_hint for f in self.forms.values() if f.media_hint and role in f.roles), None)
 
-    async def start(self, ctx: FormContext, chat_id: int, name: str, args: tuple[str, ...] = ()) -> Outcome:
+    async def start(
+        self, ctx: FormContext, conversation: int, name: str, args: tuple[str, ...] = ()
+    ) -> Outcome:
         """Starts a form as if its command had been sent (used by reminder and /mycases buttons)."""
-        return await self.handle(ctx, chat_id, Command(name, args))
+        return await self.handle(ctx, conversation, Command(name, args))
 
     async def _command(
-        self, ctx: FormContext, chat_id: int, draft: ConversationDraft | None, given: Command
+        self, ctx: FormContext, conversation: int, draft: Draft | None, given: Command
     ) -> Outcome:
         if given.name == "cancel":
             if draft is None:
                 return Outcome([Prompt(ctx.t("form.nothing_to_cancel"), remove_keyboard=True)])
-            await ctx.uow.drafts.delete(draft)
+            await ctx.drafts.delete(conversation)
             return Outcome([Prompt(ctx.t("form.cancelled"), remove_keyboard=True)])
         form = self.forms.get(given.name)
         if form is None:
@@ -152,29 +155,20 @@ class Conversations:
             answers[PRESETS] = presets
         prompts = []
         if draft is not None:
-            await ctx.uow.drafts.delete(draft)
-            await ctx.uow.flush()
+            await ctx.drafts.delete(conversation)
             prompts.append(Prompt(ctx.t("form.previous_discarded")))
         else:
-            await ctx.uow.drafts.clear_receipt(chat_id)  # the last form's receipt makes way
-            await ctx.uow.flush()
+            await ctx.drafts.clear_receipt(conversation)  # the last form's receipt makes way
         step = form.first(answers)
-        draft = ConversationDraft(
-            account_id=chat_id,
-            staff_id=ctx.staff.id,
-            form=form.name,
-            step=step.key,
-            answers=answers,
-            updated_at=ctx.now,
+        draft = await ctx.drafts.start(
+            conversation, staff_id=ctx.staff.id, form=form.name, step=step.key, answers=answers, now=ctx.now
         )
-        ctx.uow.session.add(draft)
-        await ctx.uow.flush()
         prompts.append(await form.ask(ctx, step, answers))
         prompts[-1].remove_keyboard = True
         return Outcome(prompts, seq=draft.seq)
 
     async def _navigate(
-        self, ctx: FormContext, draft: ConversationDraft, form: Form, value: str
+        self, ctx: FormContext, conversation: int, draft: Draft, form: Form, value: str
     ) -> Outcome | None:
         """Page turns, cancel, change-an-answer; None when the value is an answer for the step."""
         answers = dict(draft.answers)
@@ -182,7 +176,7 @@ class Conversations:
         if nav == "noop":
             return Outcome(toast="")
         if nav == "cancel":
-            await ctx.uow.drafts.delete(draft)
+            await ctx.drafts.delete(conversation)
             return Outcome([Prompt(ctx.t("form.cancelled"), remove_keyboard=True)])
         if nav.startswith("p") and nav[1:].isdigit():
             answers.setdefault("_page", {})[draft.step] = int(nav[1:])
@@ -193,31 +187,34 @@ class Conversations:
                 Choice(f"{NAV_PREFIX}edit:{s.key}", ctx.t(f"{form.name}.{s.key}.label"))
                 for s in form.editable(answers)
             ]
-            return await self._save(
-                ctx, draft, answers, draft.step, [Prompt(ctx.t("form.which_answer"), [[c] for c in choices])]
-            )
+            which = Prompt(ctx.t("form.which_answer"), [[c] for c in choices])
+            return await self._save(ctx, conversation, answers, draft.step, [which])
         elif nav.startswith("edit:") and draft.step == form.confirm.key:
             key = nav.removeprefix("edit:")
             if key not in {s.key for s in form.editable(answers)}:
                 return Outcome(toast=ctx.t("form.button_stale"))
             if key in answers.get(PRESETS, ()):  # asked after all: it counts like any other question
                 answers[PRESETS] = [k for k in answers[PRESETS] if k != key]
-            return await self._save(ctx, draft, answers, key, [await form.ask(ctx, form.step(key), answers)])
+            prompt = await form.ask(ctx, form.step(key), answers)
+            return await self._save(ctx, conversation, answers, key, [prompt])
         else:
             return None
         outcome = await self._save(
-            ctx, draft, answers, draft.step, [await form.ask(ctx, form.step(draft.step), answers)]
+            ctx, conversation, answers, draft.step, [await form.ask(ctx, form.step(draft.step), answers)]
         )
         outcome.in_place = True
         return outcome
 
-    async def _answer(self, ctx: FormContext, draft: ConversationDraft, form: Form, given: Input) -> Outcome:
+    async def _answer(
+        self, ctx: FormContext, conversation: int, draft: Draft, form: Form, given: Input
+    ) -> Outcome:
         step = form.step(draft.step)
         answers = dict(draft.answers)
         try:
             await step.receive(ctx, answers, given)
         except Redisplay:
-            outcome = await self._save(ctx, draft, answers, step.key, [await form.ask(ctx, step, answers)])
+            again = await form.ask(ctx, step, answers)
+            outcome = await self._save(ctx, conversation, answers, step.key, [again])
             outcome.in_place = isinstance(given, Tap)
             return outcome
         except Reask as reason:
@@ -236,27 +233,17 @@ class Conversations:
                 )
             if not isinstance(submitted, Submitted):
                 submitted = Submitted(submitted)
-            # The row stays as the form's receipt, without the answers (what was saved is on file now).
-            draft.answers = {}
-            draft.submitted_at = draft.updated_at = ctx.now
-            draft.receipt = {"text": submitted.text, "case": submitted.case_number, "delivered": False}
-            await ctx.uow.flush()
+            receipt = {"text": submitted.text, "case": submitted.case_number, "delivered": False}
+            await ctx.drafts.submit(conversation, receipt=receipt, now=ctx.now)
             return Outcome([Prompt(submitted.text, remove_keyboard=True)], submitted=True, confirms=True)
         following = form.after(step.key, answers)
         prompt = await form.ask(ctx, following, answers)
         prompt.remove_keyboard = prompt.remove_keyboard or isinstance(step, LocationStep)
-        return await self._save(ctx, draft, answers, following.key, [prompt])
+        return await self._save(ctx, conversation, answers, following.key, [prompt])
 
     @staticmethod
     async def _save(
-        ctx: FormContext,
-        draft: ConversationDraft,
-        answers: dict[str, object],
-        step: str,
-        prompts: list[Prompt],
+        ctx: FormContext, conversation: int, answers: dict[str, object], step: str, prompts: list[Prompt]
     ) -> Outcome:
-        draft.answers = answers
-        draft.step = step
-        draft.updated_at = ctx.now
-        await ctx.uow.flush()
-        return Outcome(prompts, seq=draft.seq)
+        seq = await ctx.drafts.save(conversation, step=step, answers=answers, now=ctx.now)
+        return Outcome(prompts, seq=seq)

@@ -1,22 +1,19 @@
-"""Visit photos: store each one as it arrives (provisional watermark), re-stamp them at submit."""
+"""Photo steps' side of the evidence use cases: which stamp a photo gets, and why a file was refused.
+
+Storing and re-stamping are `domain.photos.evidence`; here the form's answers pick the visit moment and a
+`PhotoRejected` becomes the catalog message that tells the teacher what to do instead."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 
 from bot.conversations.model import Answers, FormContext, Photo, Reask
 from domain.casework.visits import visit_moment
-from domain.photos.exif import ExifFacts
-from domain.photos.processing import (
-    PhotoPolicy,
-    PhotoRejected,
-    ProcessedPhoto,
-    WatermarkInfo,
-    process_photo_async,
-)
-from storage.models import Attachment, Case
+from domain.photos import evidence
+from domain.photos.evidence import ReceivedPhoto, Restamped
+from domain.photos.processing import PhotoPolicy, PhotoRejected, WatermarkInfo
+from storage.models import Case
 
 PHOTOS = "photos"  # answers key of the PhotosStep
 STAMP = "_stamp"  # answers key: the visit time printed on the provisional evidence copies
@@ -29,7 +26,10 @@ REJECTION_KEYS = {
     PhotoRejected.TOO_MANY_PIXELS: "visit.photo_too_many_pixels",
     PhotoRejected.CORRUPT: "visit.photo_corrupt",
 }
-WATERMARK_DECIMALS = 4  # about 11 m: enough for an inspector, no finer than needed (DOMAIN.md §8)
+
+
+def photo_policy(ctx: FormContext) -> PhotoPolicy:
+    return PhotoPolicy(tz=ctx.tz)
 
 
 async def _case(ctx: FormContext, answers: Answers) -> Case:
@@ -39,37 +39,6 @@ async def _case(ctx: FormContext, answers: Answers) -> Case:
     return case
 
 
-async def watermark(
-    ctx: FormContext, case: Case, at: datetime, location: dict[str, float] | None = None
-) -> WatermarkInfo:
-    """What the evidence copy says: when, where (village, coordinates if shared), which case, who."""
-    student = await ctx.uow.students.get(case.student_id)
-    village = (
-        await ctx.uow.directory.area(student.home_village_id) if student and student.home_village_id else None
-    )
-    lat = round(location["lat"], WATERMARK_DECIMALS) if location else None
-    lon = round(location["lon"], WATERMARK_DECIMALS) if location else None
-    return WatermarkInfo(
-        visit_time=at,
-        village=village.name if village else "—",
-        case_number=case.number,
-        visitor_name=ctx.staff.name,
-        latitude=lat,
-        longitude=lon,
-    )
-
-
-async def _process(
-    ctx: FormContext, data: bytes, info: WatermarkInfo, exif: ExifFacts | None = None
-) -> ProcessedPhoto:
-    """The photo pipeline on a worker thread, so other people's updates keep flowing."""
-    processed = await process_photo_async(data, visit=info, policy=PhotoPolicy(tz=ctx.tz), exif=exif)
-    media = ctx.services.media
-    await media.put(processed.evidence_bytes)
-    await media.put(processed.thumbnail_bytes)
-    return processed
-
-
 async def keep_photo(
     ctx: FormContext,
     answers: Answers,
@@ -77,33 +46,29 @@ async def keep_photo(
     case_id: int | None,
     info: Callable[[], Awaitable[WatermarkInfo]],
 ) -> tuple[int, bool]:
-    """Checks and stores one photo (original, evidence copy, thumbnail); returns its attachment id and
-    whether it is new: the same photo sent twice (as a photo, or again as a file) gives the same id. A bad
-    file raises Reask with the reason. Visits and home-teaching sessions both keep their photos here."""
-    have = list(await ctx.uow.attachments.by_ids(answers.get(PHOTOS, [])))
-    if same := next((a for a in have if a.source_file_ref == photo.file_unique_id), None):
-        return same.id, False
+    """Keeps one photo of the step (see `domain.photos.evidence.keep_photo`): its attachment id and whether
+    it is new. A bad file raises Reask with the reason."""
+    fetch_media = ctx.fetch_media
+    assert fetch_media is not None, "a channel that takes photos supplies fetch_media"
+
+    async def fetch() -> bytes:
+        return await fetch_media(photo)
+
     try:
-        data = await ctx.fetch_media(photo)
-        digest = hashlib.sha256(data).hexdigest()
-        if same := next((a for a in have if digest in (a.received_sha256, a.sha256)), None):
-            return same.id, False
-        processed = await _process(ctx, data, await info())
+        kept = await evidence.keep_photo(
+            ctx.uow,
+            ctx.services.media,
+            photo_policy(ctx),
+            ReceivedPhoto(photo.file_unique_id, fetch),
+            kept=answers.get(PHOTOS, []),
+            case_id=case_id,
+            staff_id=ctx.staff.id,
+            now=ctx.now,
+            info=info,
+        )
     except PhotoRejected as exc:
         raise Reask(REJECTION_KEYS.get(exc.reason, "visit.photo_corrupt"), max_mb=MAX_MB) from None
-    # The original without location and camera metadata; the hash of what was received is kept.
-    await ctx.services.media.put(processed.original_bytes)
-    attachment = Attachment(
-        case_id=case_id,
-        event_id=None,
-        source_file_ref=photo.file_unique_id,
-        uploaded_by_id=ctx.staff.id,
-        created_at=ctx.now,
-        **processed.attachment_fields(),
-    )
-    ctx.uow.session.add(attachment)
-    await ctx.uow.flush()
-    return attachment.id, True
+    return kept.attachment_id, kept.new
 
 
 async def store_photo(ctx: FormContext, answers: Answers, photo: Photo) -> int:
@@ -113,22 +78,20 @@ async def store_photo(ctx: FormContext, answers: Answers, photo: Photo) -> int:
     if stamp.get("day") != answers["visited_on"]:
         at = visit_moment(date.fromisoformat(answers["visited_on"]), ctx.now, ctx.tz)
         stamp = {"day": answers["visited_on"], "at": at.isoformat()}
-    attachment_id, new = await keep_photo(
-        ctx, answers, photo, case.id, lambda: watermark(ctx, case, datetime.fromisoformat(stamp["at"]))
-    )
+
+    async def info() -> WatermarkInfo:
+        return await evidence.watermark(ctx.uow, case, datetime.fromisoformat(stamp["at"]), ctx.staff.name)
+
+    attachment_id, new = await keep_photo(ctx, answers, photo, case.id, info)
     if new:  # the stamp describes the copies made; a repeat made none
         answers[STAMP] = stamp
     return attachment_id
 
 
-Restamped = dict[int, ProcessedPhoto]
-
-
 async def restamp_photos(
     ctx: FormContext, answers: Answers, case: Case, attachment_ids: list[int]
 ) -> Restamped:
-    """New evidence copies from the originals when the coordinates or the visit date are known only now.
-    Runs before the submit writes anything, so a slow photo never holds a database write lock."""
+    """New evidence copies when the coordinates or the visit date are known only now (none otherwise)."""
     location = answers.get("location")
     stamp = answers.get(STAMP) or {}
     same_day = stamp.get("day") == answers["visited_on"]
@@ -139,24 +102,5 @@ async def restamp_photos(
         if same_day
         else visit_moment(date.fromisoformat(answers["visited_on"]), ctx.now, ctx.tz)
     )
-    info = await watermark(ctx, case, at, location)
-    # The stored originals carry no EXIF any more: what was read on receipt is passed back in.
-    return {
-        a.id: await _process(
-            ctx,
-            await ctx.services.media.get(a.sha256),
-            info,
-            ExifFacts(a.exif_taken_at, a.exif_latitude, a.exif_longitude),
-        )
-        for a in await ctx.uow.attachments.by_ids(attachment_ids)
-    }
-
-
-async def apply_restamped(ctx: FormContext, restamped: Restamped) -> None:
-    """Points the attachments at their new evidence copies; the originals never change."""
-    for attachment in await ctx.uow.attachments.by_ids(restamped):
-        processed = restamped[attachment.id]
-        attachment.evidence_sha256 = processed.evidence_sha256
-        attachment.thumbnail_sha256 = processed.thumbnail_sha256
-        attachment.exif_time_mismatch = processed.exif_time_mismatch
-    await ctx.uow.flush()
+    info = await evidence.watermark(ctx.uow, case, at, ctx.staff.name, location)
+    return await evidence.restamp_photos(ctx.uow, ctx.services.media, photo_policy(ctx), attachment_ids, info)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -10,7 +11,7 @@ from zoneinfo import ZoneInfo
 from i18n import t
 
 if TYPE_CHECKING:
-    from app.container import Services
+    from bot.conversations.ports import Drafts, FormServices
     from domain.audit import Actor
     from storage.models import Staff
     from storage.scope import Scope
@@ -103,17 +104,22 @@ class FormContext:
     """Everything a step may use while handling one input, inside one unit of work."""
 
     uow: UnitOfWork
-    services: Services
+    services: FormServices
     staff: Staff
     scope: Scope
     actor: Actor
     language: str
     now: datetime
-    fetch_media: Any = None  # async (Photo) -> bytes, supplied by the channel
+    fetch_media: Callable[[Photo], Awaitable[bytes]] | None = None  # supplied by the channel
 
     @property
     def tz(self) -> ZoneInfo:
         return self.services.tz
+
+    @property
+    def drafts(self) -> Drafts:
+        """The engine's port to the drafts, in this unit of work."""
+        return self.uow.drafts
 
     def t(self, key: str, **params: object) -> str:
         return t(self.language, key, **params)

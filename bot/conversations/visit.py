@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from bot.conversations.evidence import PHOTOS, apply_restamped, restamp_photos, store_photo
+from bot.conversations.evidence import PHOTOS, restamp_photos, store_photo
 from bot.conversations.form import Form
 from bot.conversations.labels import case_label, local_date, status_label
 from bot.conversations.model import Answers, FormContext, Reask, Submitted
@@ -34,6 +34,7 @@ from domain.casework.lifecycle import VISITABLE
 from domain.casework.visits import HOME, VisitReport, record_visit
 from domain.errors import InvalidInput, InvalidTransition, NotInScope
 from domain.people.roles import Role
+from domain.photos.evidence import apply_restamped
 
 # Every refusal code of record_visit → what to tell the visitor: how to put it right from the summary, or,
 # for codes the form's own steps rule out (only a stale or forged draft gets them), to check and resubmit.
@@ -138,7 +139,7 @@ async def submit(ctx: FormContext, answers: Answers) -> str | Submitted:
             return ctx.t(REFUSALS[exc.code], number=case.number, status=status_label(ctx, case.status))
         raise Reask(REFUSALS.get(exc.code, NOT_SAVED), **exc.params) from None
     assert case is not None
-    await apply_restamped(ctx, restamped)
+    await apply_restamped(ctx.uow, restamped)
     lines = [
         ctx.t(
             "visit.submitted",
