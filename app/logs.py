@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import re
-from contextvars import ContextVar
 from types import TracebackType
 from typing import Any
 
@@ -14,6 +13,7 @@ from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 from domain.privacy.identity import mask_id, mask_phone
+from ops.log_context import request_id, update_id
 
 # 18-character ID numbers (17 digits + digit or X) standing alone, also inside G-prefixed 学籍号.
 _ID_PATTERN = re.compile(r"(?<![0-9])([0-9]{17}[0-9Xx])(?![0-9])")
@@ -22,9 +22,6 @@ _ID_PATTERN = re.compile(r"(?<![0-9])([0-9]{17}[0-9Xx])(?![0-9])")
 _MOBILE_PATTERN = re.compile(r"(?<![0-9])(?:\+?86[ -]?)?(1[3-9][0-9](?:[ -]?[0-9]{4}){2})(?![0-9])")
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 JSON_FIELDS = ("asctime", "levelname", "name", "message")
-# Set by the web middleware (web.request_id) and by the bot around each update (bot.inbox).
-request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
-update_id: ContextVar[int | None] = ContextVar("update_id", default=None)
 # Paths the demo's chat simulator polls every second or so: not worth a line each.
 QUIET_PATHS = ("/simulator/api/chat/",)
 

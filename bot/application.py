@@ -13,7 +13,6 @@ from telegram.ext import (
     filters,
 )
 
-from app.container import Services
 from bot.context import bot_id_of
 from bot.conversations.catalogue import FORMS
 from bot.conversations.engine import Conversations
@@ -21,6 +20,7 @@ from bot.handlers import commands, forms, mycases, reminders
 from bot.handlers.errors import on_error
 from bot.inbox import Inbox, InboxBot, InboxProcessor
 from bot.limits import BotRateLimiter
+from bot.ports import BotServices
 from i18n import t
 
 # Commands shown in Telegram's menu, in menu order.
@@ -28,7 +28,7 @@ MENU = ("report", "visit", "return", "rollcall", "homeschool", "mycases", "help"
 
 
 def build_application(
-    services: Services, *, token: str, base_url: str, base_file_url: str, updater: bool = True
+    services: BotServices, *, token: str, base_url: str, base_file_url: str, updater: bool = True
 ) -> Application:  # type: ignore[type-arg]
     """Registers handlers only; start-up and shutdown belong to the runner. A polling bot keeps each
     fetched update in the inbox until it has been handled (bot.inbox)."""

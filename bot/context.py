@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from app.container import Services
+from bot.ports import BotServices
 from domain.people.language import language_of, remember_reported
 from i18n import t
 from storage.models import Staff
@@ -28,7 +28,7 @@ class Caller:
         return t(self.language, key, **params)
 
 
-def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:
+def services_of(context: ContextTypes.DEFAULT_TYPE) -> BotServices:
     return context.bot_data["services"]  # type: ignore[no-any-return]
 
 

@@ -28,10 +28,10 @@ from telegram.error import NetworkError
 from telegram.ext import Application, BaseRateLimiter, ExtBot, SimpleUpdateProcessor
 from telegram.request import HTTPXRequest
 
-from app.container import Services
-from app.logs import update_id
 from bot.context import CHANNEL
 from bot.conversations.engine import KEEP_RECEIPT
+from bot.ports import BotServices
+from ops.log_context import update_id
 from ops.metrics import timed_update
 from storage.uow import UnitOfWork
 
@@ -49,7 +49,7 @@ class InboxUnavailable(NetworkError):
 
 
 class Inbox:
-    def __init__(self, services: Services, *, polling: bool, bot_id: int) -> None:
+    def __init__(self, services: BotServices, *, polling: bool, bot_id: int) -> None:
         self.services, self.polling, self.bot_id = services, polling, bot_id
         self._handled: set[int] = set()
         self._replayed: set[int] = set()

@@ -9,7 +9,7 @@ import secrets
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.logs import request_id
+from ops.log_context import request_id
 
 HEADER = "x-request-id"
 # A proxy's id is kept when it looks like one (it then matches the proxy's own logs); anything else,
