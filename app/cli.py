@@ -83,6 +83,7 @@ def import_roster_cmd(
     ],
 ) -> None:
     """Imports areas, schools, classes, staff and students; all or nothing."""
+    from bot.wecom.inbound import CHANNEL as WECOM
     from domain.roster.importer import RosterInvalid, RosterUnreadable, import_roster
 
     def progress(sheet: str, done: int, total: int) -> None:
@@ -91,7 +92,12 @@ def import_roster_cmd(
     async def work(services: Services) -> object:
         await _upgrade(services)
         return await import_roster(
-            services.uow, list(files), now=services.clock.now(), actor=Actor.system("cli"), progress=progress
+            services.uow,
+            list(files),
+            now=services.clock.now(),
+            actor=Actor.system("cli"),
+            progress=progress,
+            account_channel=WECOM,  # the staff sheet's 企业微信账号 column (docs/roster.md)
         )
 
     try:

@@ -169,6 +169,14 @@ SHEETS: dict[str, SheetSpec] = {
                     False,
                     help="本校班级名称，用；、，分隔 class names separated by ; 、 or ，",
                 ),
+                C(
+                    "chat_account",
+                    "企业微信账号",
+                    ("userid", "chat_account", "企业微信", "企业微信UserID"),
+                    False,
+                    help="可选：企业微信成员账号(UserID)，填写后无需邀请码 optional: the member's UserID "
+                    "in the county's 企业微信 app, bound at import (no invite code needed)",
+                ),
             ),
         ),
         SheetSpec(
@@ -358,6 +366,7 @@ class StaffRow:
     area_code: str | None = None
     homeroom_class: str | None = None
     teaching_classes: tuple[str, ...] = ()
+    chat_account: str | None = None  # the person's account on the roster's chat channel (pre-bound)
 
 
 @dataclass

@@ -61,14 +61,19 @@ async def apply_roster(
     actor: Actor,
     progress: Progress | None = None,
     problems: Sequence[RosterProblem] = (),
+    account_channel: str | None = None,
 ) -> ImportSummary:
     """Checks `data` against the database and writes it in `uow` (the caller commits).
-    Raises RosterInvalid, before writing anything, if it or `problems` holds any problem."""
+    Raises RosterInvalid, before writing anything, if it or `problems` holds any problem (an account
+    already bound to someone else is found while writing: the caller then must not commit).
+    `account_channel`: the chat channel whose accounts the staff sheet's account column names."""
     snap = await load_snapshot(uow)
     found = [*problems, *duplicate_problems(data), *reference_problems(data, snap)]
     if found:
         raise RosterInvalid(_ordered(found))
-    writer = RosterWriter(uow, data, snap, now=now, actor=actor, progress=progress)
+    writer = RosterWriter(
+        uow, data, snap, now=now, actor=actor, progress=progress, account_channel=account_channel
+    )
     await writer.write_directory()
     await write_students(writer)
     return await writer.finish()
@@ -81,10 +86,19 @@ async def import_roster(
     now: datetime,
     actor: Actor,
     progress: Progress | None = None,
+    account_channel: str | None = None,
 ) -> ImportSummary:
     """Imports the files as one transaction: everything is written, or (RosterInvalid) nothing."""
     data, problems = parse_roster(paths, today=now.date(), progress=progress)
     async with uow_factory() as uow:
-        summary = await apply_roster(uow, data, now=now, actor=actor, progress=progress, problems=problems)
+        summary = await apply_roster(
+            uow,
+            data,
+            now=now,
+            actor=actor,
+            progress=progress,
+            problems=problems,
+            account_channel=account_channel,
+        )
         await uow.commit()
     return summary

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from datetime import date
 from pathlib import Path
@@ -37,6 +38,9 @@ PROGRESS_EVERY = 2000
 ADDRESS_MAX = 200  # students.registered_residence / current_address
 MIN_AGE, MAX_AGE = 3, 20  # wide on purpose: over-age pupils and early starters exist
 ROLE_NAMES = "/".join(zh for zh, _ in ROLE_LABELS.values())
+
+# A 企业微信 member's UserID: 1–64 characters of letters, digits and _ - @ ., starting with a letter or digit.
+ACCOUNT_SHAPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-@.]{0,63}$")
 
 
 def _area(c: RowCells, today: date) -> AreaRow | None:
@@ -82,6 +86,14 @@ def _staff(c: RowCells, today: date) -> StaffRow | None:
     area = c.text("area_code", required=False, max_len=32)
     homeroom = c.text("homeroom_class", required=False)
     teaching = split_items(c.text("teaching_classes", required=False, max_len=1000))
+    account = c.text("chat_account", required=False, max_len=64)
+    if account and not ACCOUNT_SHAPE.match(account):
+        c.problem(
+            "chat_account",
+            "账号只能由字母、数字和 _ - @ . 组成，且以字母或数字开头 "
+            "(letters, digits and _ - @ . only, starting with a letter or digit)",
+        )
+        account = None
     if role in SCHOOL_ROLES:
         if not school:
             c.problem(
@@ -105,7 +117,7 @@ def _staff(c: RowCells, today: date) -> StaffRow | None:
             )
         if level is None and area:
             c.problem("area_code", "管理员不填负责区域 (an administrator has no area)")
-    return StaffRow(c.row, name, phone, role, school, area, homeroom, teaching) if phone else None
+    return StaffRow(c.row, name, phone, role, school, area, homeroom, teaching, account) if phone else None
 
 
 def _student(c: RowCells, today: date) -> StudentRow | None:
@@ -266,6 +278,7 @@ def duplicate_problems(data: RosterData) -> list[RosterProblem]:
     _duplicates(data, "schools", data.schools, "code", "学校编码", lambda r: r.code, p)
     _duplicates(data, "classes", data.classes, "name", "班级", lambda r: (r.school_code, r.name), p)
     _duplicates(data, "staff", data.staff, "phone", "手机号", lambda r: r.phone, p)
+    _duplicates(data, "staff", data.staff, "chat_account", "企业微信账号", lambda r: r.chat_account, p)
     _duplicates(
         data,
         "staff",

@@ -9,9 +9,17 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 
 from domain.audit import Actor, audit
-from domain.roster.format import AREA_ROLE_LEVEL, LEVEL_ORDER, SCHOOL_ROLES, ImportSummary, RosterData
+from domain.roster.format import (
+    AREA_ROLE_LEVEL,
+    LEVEL_ORDER,
+    SCHOOL_ROLES,
+    ImportSummary,
+    RosterData,
+    RosterInvalid,
+    RosterProblem,
+)
 from domain.roster.resolve import Snapshot
-from storage.models import Area, School, SchoolClass, Staff, TeachingAssignment
+from storage.models import Area, ChannelAccount, School, SchoolClass, Staff, TeachingAssignment
 from storage.uow import UnitOfWork
 
 CHUNK = 1000  # rows per query and flush: keeps IN lists well under SQLite's parameter limit
@@ -44,9 +52,11 @@ class RosterWriter:
         now: datetime,
         actor: Actor,
         progress: Progress | None,
+        account_channel: str | None = None,
     ) -> None:
         self.uow, self.s, self.data, self.snap = uow, uow.session, data, snap
         self.now, self.actor, self.progress = now, actor, progress
+        self.account_channel = account_channel  # the chat channel of the staff sheet's account column
         self.summary = ImportSummary()
 
     def count(self, key: str, created: bool, changed: list[str]) -> None:
@@ -169,6 +179,8 @@ class RosterWriter:
             "staff", "teaching_classes"
         ):
             await self._assignments(existing, changes)
+        if any(r.chat_account for r in rows):
+            await self._accounts(existing, changes)
         for r in rows:
             self.count("staff", r.phone in new, changes[r.phone])
             if changes[r.phone] and r.phone not in new:
@@ -182,6 +194,74 @@ class RosterWriter:
                     fields=changes[r.phone],
                 )
         self.report("staff", len(rows), len(rows))
+
+    async def _accounts(self, staff: dict[str, Staff], changes: dict[str, list[str]]) -> None:
+        """Binds each listed account to its person on the roster's chat channel, as an invite would: the
+        person needs no code. An empty cell leaves an existing binding alone (unbinding is a decision, not
+        an omission). An account bound to someone else refuses the whole import."""
+        rows = [r for r in self.data.staff if r.chat_account]
+        label = self.data.info("staff").label
+        if self.account_channel is None:
+            raise RosterInvalid(
+                [
+                    RosterProblem(
+                        label,
+                        rows[0].row,
+                        "企业微信账号",
+                        "未配置企业微信，无法预先绑定 (no work-chat channel is configured for this column)",
+                    )
+                ]
+            )
+        channel = self.account_channel
+        by_account: dict[str, ChannelAccount] = {}
+        for part in chunks([r.chat_account for r in rows if r.chat_account]):
+            q = select(ChannelAccount).where(
+                ChannelAccount.channel == channel, ChannelAccount.account.in_(part)
+            )
+            by_account.update({a.account: a for a in await self.s.scalars(q)})
+        taken = [
+            RosterProblem(
+                label,
+                r.row,
+                "企业微信账号",
+                f"账号“{r.chat_account}”已绑定给另一名教职工 (bound to someone else)",
+            )
+            for r in rows
+            if r.chat_account in by_account and by_account[r.chat_account].staff_id != staff[r.phone].id
+        ]
+        if taken:
+            raise RosterInvalid(taken)
+        ids = [staff[r.phone].id for r in rows]
+        mine: dict[int, ChannelAccount] = {}
+        for ids_part in chunks(ids):
+            q = select(ChannelAccount).where(
+                ChannelAccount.channel == channel, ChannelAccount.staff_id.in_(ids_part)
+            )
+            mine.update({a.staff_id: a for a in await self.s.scalars(q)})
+        for r in rows:
+            assert r.chat_account is not None
+            person = staff[r.phone]
+            bound = mine.get(person.id)
+            if bound is not None and bound.account == r.chat_account:
+                continue
+            if bound is None:
+                self.s.add(
+                    ChannelAccount(
+                        staff_id=person.id,
+                        channel=channel,
+                        account=r.chat_account,
+                        conversation=r.chat_account,
+                        bound_at=self.now,
+                    )
+                )
+            else:  # the roster names a new account for this person: it replaces the old one
+                bound.account, bound.conversation, bound.bound_at = r.chat_account, r.chat_account, self.now
+                bound.unreachable_since = None
+            changes[r.phone].append("chat_account")
+            audit(
+                self.uow, self.actor, self.now, "bind", "staff", person.id, channel=channel, source="roster"
+            )
+        await self.uow.flush()
 
     async def _assignments(self, staff: dict[str, Staff], changes: dict[str, list[str]]) -> None:
         """Makes each listed person's classes exactly what the file says."""
