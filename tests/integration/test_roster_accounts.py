@@ -5,6 +5,7 @@ another person holds the account, and rejected when malformed or repeated."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ ACTOR = Actor.system("cli")
 CHANNEL = "wecom"
 
 
-def with_accounts(accounts: dict[int, str | None]) -> dict[str, Any]:
+def with_accounts(accounts: Mapping[int, str | None]) -> dict[str, Any]:
     """The good roster with the account column; `accounts` maps a staff row (1 = first person) to a UserID."""
     sheets = copy.deepcopy(good_sheets())
     staff = sheets["教职工"]
