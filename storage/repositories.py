@@ -133,16 +133,14 @@ class DirectoryRepository(_Repository):
 
 def preferred_account(staff_id: Any) -> Select[Any]:
     """The id of the account messages to `staff_id` (a value or a correlated column) go to: reachable
-    first, then the one bound last."""
+    first, then the one bound last. Over an alias, so it can sit in a join on the accounts table itself."""
+    account = aliased(ChannelAccount)
     return (
-        select(ChannelAccount.id)
-        .where(ChannelAccount.staff_id == staff_id)
-        .order_by(
-            ChannelAccount.unreachable_since.is_not(None),
-            ChannelAccount.bound_at.desc(),
-            ChannelAccount.id.desc(),
-        )
+        select(account.id)
+        .where(account.staff_id == staff_id)
+        .order_by(account.unreachable_since.is_not(None), account.bound_at.desc(), account.id.desc())
         .limit(1)
+        .correlate_except(account)
     )
 
 

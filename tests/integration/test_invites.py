@@ -1,4 +1,4 @@
-"""Invite codes: single use, expiry, unknown codes, and binding a Telegram account."""
+"""Invite codes: single use, expiry, unknown codes, and binding chat accounts (one per channel)."""
 
 from __future__ import annotations
 
@@ -107,3 +107,41 @@ async def test_invites_are_audited(uow_factory: UnitOfWorkFactory, world: World,
         assert "invite" in actions and "bind" in actions
         rows = await uow.session.scalars(__import__("sqlalchemy").select(Invite))
         assert all(len(r.code_hash) == 64 for r in rows)
+
+
+async def test_a_person_may_be_bound_on_two_channels_and_is_messaged_on_one(
+    uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock
+) -> None:
+    """An invite on another channel adds an account; messages go to the reachable one bound last."""
+    staff_id = world.staff["teacher_a"].id
+    await _redeem(uow_factory, await _invite(uow_factory, staff_id, clock), 5010, clock)
+    clock.advance(timedelta(minutes=5))
+    async with uow_factory() as uow:
+        code = await create_invite(uow, staff_id, Actor.system("cli"), now=clock.now(), ttl=TTL)
+        await redeem_invite(
+            uow, code, channel="wecom", account="li.laoshi", conversation="li.laoshi",
+            reported_language=None, now=clock.now(),
+        )  # fmt: skip
+        await uow.commit()
+    async with uow_factory() as uow:
+        accounts = await uow.directory.accounts_of(staff_id)
+        assert sorted((a.channel, a.account) for a in accounts) == [
+            ("telegram", "5010"),
+            ("wecom", "li.laoshi"),
+        ]
+        preferred = await uow.directory.account_for_staff(staff_id)
+        assert preferred is not None and preferred.channel == "wecom"
+        preferred.unreachable_since = clock.now()  # they left the WeCom app
+        await uow.commit()
+    async with uow_factory() as uow:
+        fallback = await uow.directory.account_for_staff(staff_id)
+        assert fallback is not None and fallback.channel == "telegram"
+        # Another person cannot take the WeCom account.
+        code = await create_invite(
+            uow, world.staff["teacher_b"].id, Actor.system("cli"), now=clock.now(), ttl=TTL
+        )
+        with pytest.raises(InviteInvalid, match="account_bound_elsewhere"):
+            await redeem_invite(
+                uow, code, channel="wecom", account="li.laoshi", conversation="li.laoshi",
+                reported_language=None, now=clock.now(),
+            )  # fmt: skip

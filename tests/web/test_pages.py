@@ -159,7 +159,7 @@ async def test_staff_page_shows_binding_activity_and_overdue_per_person(
     rows = {
         m.group(1): m.group(0) for m in re.finditer(r"<tr[^>]*>\s*<td>([^<]+)</td>.*?</tr>", page, re.DOTALL)
     }
-    assert "已绑定" in rows["王老师"] and "未绑定" in rows["李老师"]
+    assert "已绑定Telegram" in rows["王老师"] and "未绑定" in rows["李老师"]
     assert re.search(r'class="num warn">1<', rows["王老师"]) and re.search(
         r'class="num warn">1<', rows["李老师"]
     )
