@@ -51,7 +51,11 @@ async def test_a_connection_cut_mid_step_says_try_again_and_the_next_try_works(
 
     # Hold the draft row so the bot's transaction stops half-way, then cut every connection but ours.
     async with admin.transaction():
-        await admin.execute("SELECT 1 FROM conversation_drafts WHERE chat_id = $1 FOR UPDATE", phone.user_id)
+        await admin.execute(
+            "SELECT 1 FROM conversation_drafts WHERE account_id = (SELECT id FROM channel_accounts "
+            "WHERE channel = 'telegram' AND account = $1) FOR UPDATE",
+            str(phone.user_id),
+        )
         await steps[2].action(phone)
         async with asyncio.timeout(30):
             while not await admin.fetchval(
