@@ -9,6 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.settings import Settings, SettingsError
 from bot.limits import BURST, SendLimiter
+from bot.wecom import messenger as wecom_messenger
+from bot.wecom.api import App, WeComClient
+from bot.wecom.tokens import DatabaseTokenStore
 from domain.calendar.school import CalendarError
 from domain.clock import Clock, SystemClock
 from domain.policy import Policy, PolicyError, load_policy
@@ -28,6 +31,8 @@ class Services:
     clock: Clock
     # Telegram's budget, for the bot's replies and the reminders alike (build_services shares it on PostgreSQL)
     send_limiter: SendLimiter = field(default_factory=SendLimiter)
+    # WeCom's budget for this process (bot.wecom.messenger: per member and for the app)
+    wecom_limiter: SendLimiter = field(default_factory=wecom_messenger.default_limiter)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -42,6 +47,18 @@ class Services:
     def media(self) -> LocalMediaStore:
         """Photo bytes by SHA-256, under MEDIA_DIR (cheap to build: it holds only the path)."""
         return LocalMediaStore(self.settings.media_dir)
+
+    def wecom_client(self) -> WeComClient | None:
+        """A client of WeCom's API when WeCom is configured and the app can send (WECOM_AGENT_ID and
+        WECOM_SECRET besides the receiving settings); the caller closes it."""
+        s = self.settings
+        if not s.wecom_enabled or s.wecom_agent_id is None or s.wecom_secret is None:
+            return None
+        assert s.wecom_corp_id is not None
+        app = App(s.wecom_corp_id, s.wecom_agent_id, s.wecom_secret.get_secret_value())
+        return WeComClient(
+            app, base_url=s.wecom_api_base_url, tokens=DatabaseTokenStore(self.uow), clock=self.clock
+        )
 
     async def close(self) -> None:
         await self.engine.dispose()

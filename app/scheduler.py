@@ -30,8 +30,10 @@ from telegram.request import HTTPXRequest
 from app.container import Services
 from app.leadership import Leadership
 from bot.context import CHANNEL
-from bot.messenger import Messengers, TelegramMessenger
+from bot.messenger import ChannelMessenger, Messengers, TelegramMessenger
 from bot.sender import ReminderSender, worker_name
+from bot.wecom.inbound import CHANNEL as WECOM
+from bot.wecom.messenger import WeComMessenger
 from domain.calendar.coverage import warn_missing_holidays
 from domain.casework.automatic import apply_due
 from domain.casework.invariant import heal
@@ -78,17 +80,21 @@ class ReminderScheduler:
     ) -> None:
         self.services = services
         self.bot = bot
-        self.messenger = Messengers({CHANNEL: TelegramMessenger(bot)})
+        # Each person is written to on their channel: Telegram always, WeCom when configured.
+        channels: dict[str, ChannelMessenger] = {CHANNEL: TelegramMessenger(bot, services.send_limiter)}
+        self.wecom = services.wecom_client()
+        if self.wecom is not None:
+            channels[WECOM] = WeComMessenger(self.wecom, services.wecom_limiter)
+        self.messenger = Messengers(channels)
         self.wake_every = wake_every
         self.sender = sender or ReminderSender(
             services.uow,
-            bot,
+            self.messenger,
             policy=services.policy,
             tz=services.tz,
             clock=services.clock,
             worker=worker_name(),
             default_language=services.settings.default_language,
-            limiter=services.send_limiter,
         )
         # The lease holder is the sender's worker id, so `claimed_by` on a sent row names the leader.
         self.leadership = Leadership(
@@ -190,6 +196,8 @@ class ReminderScheduler:
         except TimeoutError:
             log.warning("reminder drain still running at shutdown; its claims expire after the lease")
         await self.leadership.stop()
+        if self.wecom is not None:
+            await self.wecom.aclose()
 
     async def replan(self) -> None:
         s = self.services

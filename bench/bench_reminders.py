@@ -72,7 +72,9 @@ def verdict(achieved: float, too_many: int) -> str:
 async def fanout(table: Table, backend: str, count: int) -> None:
     """One ReminderSender with the shipped policy drains every due reminder."""
     from app.scheduler import make_bot
-    from bot.sender import ReminderSender, SendLimiter
+    from bot.limits import SendLimiter
+    from bot.messenger import Messengers, TelegramMessenger
+    from bot.sender import ReminderSender
 
     with tempfile.TemporaryDirectory(prefix="nol_bench_") as tmp:
         async with due(backend, count, Path(tmp), 1) as ([services], emulator, tg_bot):
@@ -80,12 +82,11 @@ async def fanout(table: Table, backend: str, count: int) -> None:
             await bot.initialize()
             sender = ReminderSender(
                 services.uow,
-                bot,
+                Messengers({"telegram": TelegramMessenger(bot, SendLimiter())}),
                 policy=services.policy,
                 tz=services.tz,
                 clock=services.clock,
                 worker="bench",
-                limiter=SendLimiter(),
             )
             started = time.perf_counter()
             sent = await sender.drain()
@@ -110,7 +111,9 @@ async def two_schedulers(table: Table, backend: str, count: int) -> None:
     from sqlalchemy import func, select
 
     from app.scheduler import ReminderScheduler, make_bot
-    from bot.sender import ReminderSender, SendLimiter
+    from bot.limits import SendLimiter
+    from bot.messenger import Messengers, TelegramMessenger
+    from bot.sender import ReminderSender
     from storage.models import Reminder
 
     with tempfile.TemporaryDirectory(prefix="nol_bench_") as tmp:
@@ -121,12 +124,11 @@ async def two_schedulers(table: Table, backend: str, count: int) -> None:
                 await bot.initialize()
                 sender = ReminderSender(
                     view.uow,
-                    bot,
+                    Messengers({"telegram": TelegramMessenger(bot, SendLimiter())}),
                     policy=view.policy,
                     tz=view.tz,
                     clock=view.clock,
                     worker=f"bench-{n}",
-                    limiter=SendLimiter(),
                 )
                 schedulers.append(ReminderScheduler(view, bot, sender=sender))
             try:

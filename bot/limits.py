@@ -57,8 +57,8 @@ class SendLimiter:
         self.configure(rate, burst, chat_interval)
         self.shared = shared
         self._global_tat = 0.0
-        self._chat_ready: dict[int, float] = {}  # pacing of reminders
-        self._blocked: dict[int, float] = {}  # after a 429, for every message to the chat
+        self._chat_ready: dict[int | str, float] = {}  # pacing of reminders
+        self._blocked: dict[int | str, float] = {}  # after a 429, for every message to the chat
         self._shared_failed_at = 0.0
 
     def configure(self, rate: float, burst: float = 1.0, chat_interval: float = 1.0) -> None:
@@ -66,7 +66,7 @@ class SendLimiter:
         self.tolerance = max(0.0, burst - 1.0) * self.interval
         self.chat_interval = chat_interval
 
-    async def wait(self, chat_id: int, *, paced: bool = True) -> None:
+    async def wait(self, chat_id: int | str, *, paced: bool = True) -> None:
         """Returns when a message to `chat_id` may be sent without exceeding either limit. Replies are
         not paced per chat (a form's error and its question go together), only held after a 429."""
         while True:
@@ -98,7 +98,7 @@ class SendLimiter:
         self._global_tat = max(self._global_tat, at) + self.interval
         return at - now
 
-    def penalise(self, chat_id: int, seconds: float) -> None:
+    def penalise(self, chat_id: int | str, seconds: float) -> None:
         """After a 429: nothing more to this chat until retry_after has passed."""
         self._blocked[chat_id] = max(self._blocked.get(chat_id, 0.0), time.monotonic() + seconds)
 

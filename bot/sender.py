@@ -1,15 +1,16 @@
-"""Sends due reminder rows through python-telegram-bot's Bot: claim, send, mark; never above Telegram's limits.
+"""Sends due reminder rows on each person's channel (bot.messenger.Messengers): claim, send, mark; never
+above a channel's limits (each channel paces with its own limiter).
 
-Delivery is at-least-once towards Telegram and exactly-once in effect:
+Delivery is at-least-once towards the channel and exactly-once in effect:
 - a row is claimed (storage.outbox.claim_due) before it is sent, so no two workers send it together;
-- after sending, the row is marked sent with the Telegram message id, guarded by "still claimed by me";
+- after sending, the row is marked sent with the channel's message id, guarded by "still claimed by me";
 - if the process dies between claim and mark, the row stays "claimed" until the lease runs out and is
   then sent by whichever worker claims it next (that is the "at least once");
 - right before the HTTP call the worker checks that its lease still has LEASE_MARGIN left (and, in a
   scheduler, that its process still leads: app.leadership), and gives the row back otherwise, so a slow
   (not dead) worker never sends a row another worker may already own.
-The only duplicate left is a crash after Telegram accepted the message and before the mark committed
-(a few milliseconds); the Bot API offers no idempotency key to close that gap.
+The only duplicate left is a crash after the channel accepted the message and before the mark committed
+(a few milliseconds); neither the Bot API nor WeCom offers an idempotency key to close that gap.
 
 Quiet hours are applied twice: planning stores send_after = the first allowed moment at or after the
 due time, and `drain` sends nothing while it is quiet, which covers rows that fell due during a downtime
@@ -27,15 +28,11 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
-from bot.context import CHANNEL
-from bot.limits import SendLimiter, retry_after
-from bot.render import callback_data
+from bot.messenger import ChannelMessenger, Messengers
 from domain.clock import Clock
-from domain.messages import Message, Msg
+from domain.messages import RateLimited, SendFailed, Unreachable
 from domain.policy import Policy
 from domain.reminders.delivery import (
     Delivery,
@@ -46,8 +43,7 @@ from domain.reminders.delivery import (
     release,
 )
 from domain.reminders.quiet_hours import is_quiet
-from i18n import t
-from ops.metrics import RATE_LIMITED, REMINDERS
+from ops.metrics import REMINDERS
 from storage import outbox
 from storage.models import Reminder
 from storage.uow import UnitOfWorkFactory
@@ -55,28 +51,10 @@ from storage.uow import UnitOfWorkFactory
 log = logging.getLogger(__name__)
 LEASE_MARGIN = timedelta(seconds=15)
 QUICK_FAILURES = 3  # 5xx/timeouts retried in place before the row goes back with a longer pause
-UNREACHABLE_400 = ("chat not found", "user not found", "chat_id is empty", "peer_id_invalid")
 
 
 def worker_name() -> str:
     return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def render(message: Message, language: str) -> tuple[str, InlineKeyboardMarkup | None]:
-    """Catalog text in the recipient's language, and the inline keyboard."""
-
-    def text(msg: Msg) -> str:
-        params = {k: text(v) if isinstance(v, Msg) else v for k, v in msg.params.items()}
-        return t(language, msg.key, **params)
-
-    body = "\n".join(text(m) for m in message.lines)
-    if not message.buttons:
-        return body, None
-    rows = [
-        [InlineKeyboardButton(text(label), callback_data=callback_data(action)) for label, action in row]
-        for row in message.buttons
-    ]
-    return body, InlineKeyboardMarkup(rows)
 
 
 class LeaseLost(Exception):
@@ -88,7 +66,7 @@ def _always() -> bool:
 
 
 def _transient(exc: BaseException) -> bool:
-    return isinstance(exc, RetryAfter) or (isinstance(exc, NetworkError) and not isinstance(exc, BadRequest))
+    return isinstance(exc, RateLimited) or (isinstance(exc, SendFailed) and exc.transient)
 
 
 class ReminderSender:
@@ -97,23 +75,20 @@ class ReminderSender:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
-        bot: Bot,
+        messengers: Messengers,
         *,
         policy: Policy,
         tz: Any,
         clock: Clock,
         default_language: str = "zh_CN",
         worker: str | None = None,
-        limiter: SendLimiter | None = None,
         batch: int = 50,
         per_recipient: int = 5,
         retry_pause: float = 0.5,
     ) -> None:
-        self.uow, self.bot, self.policy, self.tz, self.clock = uow, bot, policy, tz, clock
+        self.uow, self.messengers, self.policy, self.tz, self.clock = uow, messengers, policy, tz, clock
         self.default_language = default_language
         self.worker = worker or worker_name()
-        r = policy.reminders
-        self.limiter = limiter or SendLimiter(r.messages_per_second, 1.0, r.per_chat_interval.total_seconds())
         self.batch, self.per_recipient, self.retry_pause = batch, per_recipient, retry_pause
         self.sent = 0
         # Cases whose reminders were settled by this sender: replanned after each drain, so a step that
@@ -193,7 +168,9 @@ class ReminderSender:
             await uow.commit()
         if delivery is None:
             return
-        if delivery.to.channel != CHANNEL:  # another channel's sender handles it (none runs yet: unreachable)
+        try:
+            messenger = self.messengers.of(delivery.to)
+        except Unreachable:  # bound only on a channel this deployment does not run
             async with self.uow() as uow:
                 await record_unreachable(
                     uow, row, self.worker, "channel_not_configured", now=now, policy=self.policy, tz=self.tz
@@ -201,16 +178,15 @@ class ReminderSender:
                 await uow.commit()
             return
         self.touched_cases.update(m.case_id for m in delivery.members if m.case_id is not None)
-        text, markup = render(delivery.message, delivery.language)
         tries = {"failures": 0}
         try:
-            message_id = await self._send(delivery, text, markup, tries, keep_going)
+            message_id = await self._send(messenger, delivery, tries, keep_going)
         except LeaseLost:
             async with self.uow() as uow:
                 await release(uow, row, self.worker)
                 await uow.commit()
             return
-        except TelegramError as exc:
+        except (Unreachable, SendFailed) as exc:
             await self._failed(row, exc, tries["failures"])
             return
         async with self.uow() as uow:
@@ -222,20 +198,19 @@ class ReminderSender:
 
     async def _send(
         self,
+        messenger: ChannelMessenger,
         delivery: Delivery,
-        text: str,
-        markup: InlineKeyboardMarkup | None,
         tries: dict[str, int],
         keep_going: Callable[[], bool],
     ) -> str:
-        """One message, retried in place on 429 (after retry_after; not counted as a failure) and on
-        5xx/timeouts (growing pauses, up to QUICK_FAILURES)."""
-        row, chat_id = delivery.row, int(delivery.to.conversation)
+        """One message, retried in place when the channel asks to wait (after retry_after; not counted as
+        a failure) and on 5xx/timeouts (growing pauses, up to QUICK_FAILURES)."""
+        row, to = delivery.row, delivery.to
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
-            if isinstance(exc, RetryAfter):
-                return retry_after(exc)
+            if isinstance(exc, RateLimited):
+                return exc.retry_after
             return float(self.retry_pause * 2 ** max(0, tries["failures"] - 1))
 
         def stop(state: RetryCallState) -> bool:
@@ -245,7 +220,7 @@ class ReminderSender:
             retry=retry_if_exception(_transient), wait=wait, stop=stop, reraise=True
         ):
             with attempt:
-                await self.limiter.wait(chat_id)
+                await messenger.pace(to)
                 claimed_at = row.claimed_at or self.clock.now()
                 if (
                     self.clock.now() >= claimed_at + self.policy.reminders.claim_lease - LEASE_MARGIN
@@ -253,48 +228,42 @@ class ReminderSender:
                 ):
                     raise LeaseLost(row.id)
                 try:
-                    sent = await self.bot.send_message(chat_id, text, reply_markup=markup)
-                except RetryAfter as exc:
-                    RATE_LIMITED.labels("reminders").inc()
-                    self.limiter.penalise(chat_id, retry_after(exc))
+                    return await messenger.send(to, delivery.message, delivery.language)
+                except RateLimited as exc:
+                    messenger.hold(to, exc.retry_after)
                     raise
-                except NetworkError as exc:
-                    if not isinstance(exc, BadRequest):
+                except SendFailed as exc:
+                    if exc.transient:
                         tries["failures"] += 1
                     raise
-                return str(sent.message_id)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _failed(self, row: Reminder, exc: TelegramError, failures: int) -> None:
+    async def _failed(self, row: Reminder, exc: Unreachable | SendFailed, failures: int) -> None:
         now = self.clock.now()
-        error = f"{type(exc).__name__}: {exc}"
         async with self.uow() as uow:
-            if isinstance(exc, Forbidden) or (
-                isinstance(exc, BadRequest) and any(s in str(exc).lower() for s in UNREACHABLE_400)
-            ):
+            if isinstance(exc, Unreachable):
                 told = await record_unreachable(
                     uow,
                     row,
                     self.worker,
-                    error,
+                    exc.reason,
                     now=now,
                     policy=self.policy,
                     tz=self.tz,
-                    blocked=isinstance(exc, Forbidden),
+                    blocked=exc.blocked,
                 )
                 log.info("reminder %s: recipient unreachable; %d told instead", row.id, len(told))
                 REMINDERS.labels("unreachable").inc()
             else:
-                permanent = isinstance(exc, BadRequest) or not _transient(exc)
                 await record_failure(
                     uow,
                     row,
                     self.worker,
-                    error,
+                    exc.reason,
                     now=now,
                     policy=self.policy,
                     tz=self.tz,
-                    permanent=permanent,
+                    permanent=not exc.transient,
                     extra_attempts=max(0, failures - 1),
                 )
                 REMINDERS.labels("failed").inc()

@@ -49,6 +49,24 @@ class Unreachable(Exception):
         self.reason, self.blocked = reason, blocked
 
 
+class RateLimited(Exception):
+    """The channel asks to write to this recipient (or at all) again only after `retry_after` seconds: not
+    a failure, the same message is sent again then."""
+
+    def __init__(self, reason: str, retry_after: float) -> None:
+        super().__init__(reason)
+        self.reason, self.retry_after = reason, retry_after
+
+
+class SendFailed(Exception):
+    """The channel did not take the message. `transient`: a 5xx, a timeout, "system busy": worth sending
+    again; otherwise the message itself was refused and would be again."""
+
+    def __init__(self, reason: str, *, transient: bool) -> None:
+        super().__init__(reason)
+        self.reason, self.transient = reason, transient
+
+
 class Messenger(Protocol):
     """A channel's way of sending. Raises Unreachable for a recipient who cannot be messaged; other errors
     are the channel's own (the caller retries or records them)."""
@@ -58,3 +76,13 @@ class Messenger(Protocol):
         ...
 
     async def send_file(self, to: Address, data: bytes, *, filename: str, caption: str) -> str: ...
+
+
+class ButtonMessenger(Messenger, Protocol):
+    """A channel that also sends a Message with its buttons (reminders, digests): each channel renders the
+    actions its own way and turns a tap back into the same Action."""
+
+    async def send(self, to: Address, message: Message, language: str) -> str:
+        """Sends the message in `language`; returns the channel's id of it. Raises Unreachable,
+        RateLimited or SendFailed, never the channel's own errors."""
+        ...

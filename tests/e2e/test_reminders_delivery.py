@@ -19,7 +19,9 @@ from telegram.request import HTTPXRequest
 
 from app.container import Services, build_services
 from app.scheduler import ReminderScheduler
-from bot.sender import ReminderSender, SendLimiter
+from bot.limits import SendLimiter
+from bot.messenger import Messengers, TelegramMessenger
+from bot.sender import ReminderSender
 from domain.audit import Actor
 from domain.casework.cases import change_status
 from domain.casework.lifecycle import CaseStatus
@@ -66,12 +68,11 @@ def make_sender(
 ) -> ReminderSender:
     return ReminderSender(
         uow or services.uow,
-        bot,
+        Messengers({"telegram": TelegramMessenger(bot, limiter or SendLimiter())}),
         policy=services.policy,
         tz=services.tz,
         clock=services.clock,
         worker=worker,
-        limiter=limiter or SendLimiter(),
         retry_pause=0.05,
     )
 
