@@ -8,9 +8,11 @@ from datetime import datetime
 
 import pytest
 from openpyxl import load_workbook
+from telegram import Bot
 
 from app.container import Services
 from app.scheduler import ReminderScheduler
+from bot.messenger import Messengers
 from domain.clock import FixedClock
 from domain.policy import Policy
 from domain.reports.review_delivery import TERM, YEAR, deliver_reviews
@@ -52,7 +54,8 @@ async def test_the_city_officer_gets_the_term_review_once_when_the_term_ends(
     services: Services, province: Province, clock: FixedClock
 ) -> None:
     bot = FakeBot()
-    scheduler = ReminderScheduler(services, bot)  # type: ignore[arg-type]
+    scheduler = ReminderScheduler(services, Bot("1:demo"))
+    scheduler.messenger = Messengers({"telegram": bot})  # reports and reviews go through the Messenger port
     assert await scheduler.leadership.campaign()
     clock.set(beijing("2027-02-21T10:00"))  # the autumn term's last day: nothing yet
     await scheduler.deliver_term_and_year()

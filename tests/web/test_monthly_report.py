@@ -11,7 +11,7 @@ import pytest
 from openpyxl import load_workbook
 
 from app.container import Services
-from domain.messages import Address, Unreachable
+from domain.messages import Address, Message, Unreachable
 from domain.policy import Policy
 from domain.reports.monthly_report import deliver_monthly_reports, monthly_numbers
 from storage.models import ChannelAccount
@@ -150,6 +150,15 @@ class FakeBot:
             {"chat_id": int(to.conversation), "document": data, "filename": filename, "caption": caption}
         )
         return str(len(self.documents))
+
+    async def send(self, to: Address, message: Message, language: str) -> str:
+        raise AssertionError("reports and reviews send no buttons")
+
+    async def pace(self, to: Address) -> None:
+        return None
+
+    def hold(self, to: Address, seconds: float) -> None:
+        return None
 
     async def send_text(self, to: Address, text: str) -> str:
         if int(to.conversation) in self.broken:
