@@ -336,7 +336,7 @@ async def test_a_blocked_teacher_is_marked_unreachable_and_the_principal_told_in
     assert await build_digests(services.uow, now=services.clock.now(), policy=services.policy, tz=TZ) == 1
     assert await sender.drain() == 1
     [digest] = received(emulator, tg_bot, principal)
-    assert "每日督办" in digest["text"] and "王老师 无法通过 Telegram 联系" in digest["text"]
+    assert "每日督办" in digest["text"] and "王老师 无法通过 Telegram 或企业微信联系" in digest["text"]
     assert world.school.name in digest["text"]
     kinds = await timeline(services, case.id)
     assert "reminder_unreachable" in kinds and "reminder_rerouted" in kinds and "escalated" in kinds

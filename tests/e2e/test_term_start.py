@@ -78,11 +78,11 @@ async def test_class_teacher_is_prompted_on_the_first_school_day_and_the_button_
 
     # The class teacher without Telegram: unreachable, and the principal is told in the next digest.
     [unbound] = await reminder_rows(services, kind=TERM_START, recipient_id=world.staff["teacher_b"].id)
-    assert unbound.state == "unreachable" and unbound.last_error == "no_telegram_binding"
+    assert unbound.state == "unreachable" and unbound.last_error == "no_channel_account"
     assert await build_digests(services.uow, now=services.clock.now(), policy=services.policy, tz=TZ) == 1
     assert await sender.drain() == 1
     digest = await principal.wait_for_reply(says("开学点名"))
-    assert "李老师 无法通过 Telegram 联系" in digest["text"]
+    assert "李老师 无法通过 Telegram 或企业微信联系" in digest["text"]
 
     # After the window the old button does what /rollcall does: it says the roll call is closed.
     at(services, datetime(2026, 9, 10, 10, 0, tzinfo=TZ))
