@@ -26,7 +26,7 @@ from tests.unit.test_wecom_crypto import CORP_ID, ENCODING_AES_KEY, TOKEN
 from tests.web.live import live_server
 from tests.web.test_wecom_inbox import AGENT_ID, WECOM, stored
 
-TEACHER = {
+TEACHER: dict[str, Any] = {
     "telegram_user_id": 7000001,
     "name": "王老师",
     "role_label": "班主任 Class teacher",
