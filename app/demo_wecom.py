@@ -5,9 +5,10 @@ as a member. The app's corp id, secret, token and AES key are made up at every s
 from __future__ import annotations
 
 import dataclasses
+import logging
 import secrets
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
@@ -19,6 +20,17 @@ if TYPE_CHECKING:
     from sandbox.wecom import WeComEmulator
 
 DEMO_AGENT_ID = 1000002  # the first self-built app's AgentId in a new corp
+EMULATOR_PATHS = ("/cgi-bin/", "/pic/")
+
+
+class QuietEmulator(logging.Filter):
+    """Drops the in-process WeCom emulator's access lines: one per API call, with the app's secret or
+    access token in the query string."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args: Any = record.args
+        # uvicorn.access: '%s - "%s %s HTTP/%s" %d' % (client, method, path, version, status)
+        return not (isinstance(args, tuple) and len(args) == 5 and str(args[2]).startswith(EMULATOR_PATHS))
 
 
 def wecom_configured(settings: Settings) -> bool:
@@ -69,6 +81,10 @@ async def start_demo_wecom(
         secret=secrets.token_urlsafe(32),
         token=secrets.token_hex(16),
     )
+    quiet = QuietEmulator()
+    access = logging.getLogger("uvicorn.access")
+    access.addFilter(quiet)
+    stack.callback(access.removeFilter, quiet)
     await emulator.start()
     stack.push_async_callback(emulator.stop)
     emulator.connect(callback_url(services.settings))
