@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
 
 import uvicorn
 from fastapi import APIRouter
@@ -14,6 +15,7 @@ from telegram.ext import Application
 
 from app.container import Services, build_services
 from app.demo_mode import check_mode, login_box
+from app.demo_wecom import add_demo_members, start_demo_wecom
 from app.scheduler import STOP_SIGNALS
 from app.settings import Settings, SettingsError
 from bot.application import build_application, freeze_startup_heap, launch, shutdown, stop_polling
@@ -22,11 +24,14 @@ from storage.migrate import upgrade
 from web.app import create_app
 from web.webhook import webhook_router
 
+if TYPE_CHECKING:
+    from sandbox.wecom import WeComEmulator
+
 log = logging.getLogger(__name__)
 
 
 async def _demo_endpoint(
-    stack: AsyncExitStack, services: Services, routers: list[APIRouter]
+    stack: AsyncExitStack, services: Services, routers: list[APIRouter], wecom: WeComEmulator | None
 ) -> tuple[str, str, str]:
     """Starts the Bot API emulator and the simulator (demo mode only). Returns token and URLs."""
     from app.demo_people import DemoPeople
@@ -37,7 +42,13 @@ async def _demo_endpoint(
     await emulator.start()
     stack.push_async_callback(emulator.stop)
     bot = emulator.create_bot(username=services.settings.demo_bot_username, first_name="一个都不能少")
-    routers.append(simulator_router(emulator, DemoPeople(services)))
+    people = DemoPeople(services, wecom=wecom is not None)
+    routers.append(simulator_router(emulator, people))
+    if wecom is not None:
+        from sandbox.wecom.simulator import wecom_simulator_router
+
+        routers.append(wecom_simulator_router(wecom, people))
+        await add_demo_members(wecom, people)
     return bot.token, emulator.base_url, emulator.file_base_url
 
 
@@ -120,7 +131,9 @@ async def run(settings: Settings, stop: asyncio.Event | None = None, *, schedule
         stack.push_async_callback(services.close)
         if demo:
             await _refuse_real_data(services)
-            token, base_url, file_url = await _demo_endpoint(stack, services, routers)
+            services, wecom = await start_demo_wecom(stack, services)
+            settings = services.settings  # with the WeCom emulator's app, when it runs
+            token, base_url, file_url = await _demo_endpoint(stack, services, routers, wecom)
         else:
             assert settings.token is not None  # not demo
             token, base_url, file_url = (

@@ -3,7 +3,10 @@
 
 const API = document.body.dataset.prefix + "/api";
 const POLL_MS = 700;
-const state = { uid: null, version: -1, generation: 0, answers: 0, timer: null };
+const state = { uid: null, person: null, channel: "telegram", version: -1, generation: 0, answers: 0, timer: null };
+// The channel each person was last used on (Telegram or 企业微信), kept across reloads.
+const CHANNELS_KEY = "simulator-channels";
+const channels = JSON.parse(localStorage.getItem(CHANNELS_KEY) || "{}");
 const $ = (id) => document.getElementById(id);
 
 async function call(path, options = {}) {
@@ -47,9 +50,27 @@ async function loadPeople() {
   }
 }
 
+// Where the current person's chat lives: Telegram's emulator by user id, WeCom's by member userid.
+function chatPath() {
+  if (state.channel === "wecom") return `/wecom/chat/${encodeURIComponent(state.person.wecom_userid)}`;
+  return `/chat/${state.uid}`;
+}
+
+function showChannel(person) {
+  const both = Boolean(person.wecom_userid);
+  state.channel = both && channels[person.telegram_user_id] === "wecom" ? "wecom" : "telegram";
+  $("channel-switch").hidden = !both;
+  for (const button of $("channel-switch").children) {
+    button.classList.toggle("active", button.dataset.channel === state.channel);
+  }
+  $("phone").classList.toggle("wecom", state.channel === "wecom");
+}
+
 async function openChat(person) {
   state.generation += 1;
   state.uid = person.telegram_user_id;
+  state.person = person;
+  showChannel(person);
   state.version = -1;
   state.answers = -1; // unknown until the first render, so old answers do not pop up again
   for (const item of $("people-list").children) {
@@ -60,7 +81,9 @@ async function openChat(person) {
   $("text-input").disabled = false;
   $("send-button").disabled = false;
   try {
-    render(await postJson("/open", { telegram_user_id: state.uid }));
+    render(state.channel === "wecom"
+      ? await postJson("/wecom/open", { userid: person.wecom_userid })
+      : await postJson("/open", { telegram_user_id: state.uid }));
   } catch (error) {
     toast(`打开失败 / open failed: ${error.message}`);
   }
@@ -75,7 +98,7 @@ function schedulePoll(generation) {
 async function poll(generation) {
   if (generation !== state.generation || state.uid === null) return;
   try {
-    const chat = await call(`/chat/${state.uid}?known=${state.version}`);
+    const chat = await call(`${chatPath()}?known=${state.version}`);
     if (generation === state.generation && !chat.unchanged) render(chat);
   } catch (error) {
     $("chat-status").textContent = `⚠ ${error.message}`;
@@ -100,7 +123,7 @@ function keyboard(rows, messageId, className) {
 
 function fileLink(file, label) {
   const link = el("a", null, label);
-  link.href = `${API}/file/${encodeURIComponent(file.file_id)}`;
+  link.href = file.url || `${API}/file/${encodeURIComponent(file.file_id)}`;
   link.target = "_blank";
   return link;
 }
@@ -109,7 +132,7 @@ function messageBody(message, bubble) {
   if (message.photo) {
     const largest = message.photo[message.photo.length - 1];
     const img = el("img");
-    img.src = `${API}/file/${encodeURIComponent(largest.file_id)}`;
+    img.src = largest.url || `${API}/file/${encodeURIComponent(largest.file_id)}`;
     img.alt = "photo";
     bubble.append(img);
   }
@@ -123,6 +146,7 @@ function messageBody(message, bubble) {
   if (message.video) bubble.append(el("div", null, `[视频 video ${message.video.duration}s]`));
   const text = message.text ?? message.caption;
   if (text) bubble.append(el("div", "text", text));
+  if (message.card_answer !== undefined) bubble.append(el("div", "card-answer", `✓ ${message.card_answer}`));
 }
 
 function render(chat) {
@@ -130,7 +154,8 @@ function render(chat) {
   const box = $("messages");
   box.replaceChildren();
   for (const message of chat.messages) {
-    const bubble = el("div", `bubble ${message.from_bot ? "bot" : "me"}${message.deleted ? " deleted" : ""}`);
+    const flags = `${message.deleted ? " deleted" : ""}${message.undelivered ? " undelivered" : ""}`;
+    const bubble = el("div", `bubble ${message.from_bot ? "bot" : "me"}${flags}`);
     bubble.dataset.messageId = message.message_id;
     if (message.deleted) {
       bubble.textContent = "已删除 / deleted";
@@ -141,7 +166,8 @@ function render(chat) {
         bubble.append(keyboard(markup.inline_keyboard, message.message_id, "inline-kb"));
       }
       const time = new Date(message.date * 1000).toLocaleTimeString();
-      bubble.append(el("div", "meta", message.edit_date ? `已编辑 / edited ${time}` : time));
+      const note = message.undelivered ? `未送达 / not delivered ${time}` : time;
+      bubble.append(el("div", "meta", message.edit_date ? `已编辑 / edited ${time}` : note));
     }
     box.append(bubble);
   }
@@ -162,7 +188,7 @@ function render(chat) {
 async function act(path, options) {
   if (state.uid === null) return;
   try {
-    await call(`/chat/${state.uid}${path}`, options);
+    await call(`${chatPath()}${path}`, options);
     await poll(state.generation);
   } catch (error) {
     toast(error.message);
@@ -191,6 +217,14 @@ $("photo-input").addEventListener("change", async (event) => {
   form.append("file", file);
   event.target.value = "";
   await act("/photo", { method: "POST", body: form });
+});
+
+$("channel-switch").addEventListener("click", (event) => {
+  const channel = event.target.dataset && event.target.dataset.channel;
+  if (!channel || state.person === null || channel === state.channel) return;
+  channels[state.person.telegram_user_id] = channel;
+  localStorage.setItem(CHANNELS_KEY, JSON.stringify(channels));
+  openChat(state.person);
 });
 
 $("location-toggle").addEventListener("click", () => { $("location-form").hidden = !$("location-form").hidden; });

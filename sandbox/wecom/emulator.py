@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import itertools
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Self
 
 import uvicorn
@@ -20,6 +21,15 @@ from sandbox.wecom.server import build_app
 from sandbox.wecom.state import AppState
 
 START_TIMEOUT = 10.0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its signal handlers: whoever hosts the emulator (a test, the demo's run) stops it;
+    uvicorn's would take SIGTERM from the host and stop the emulator first."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def fake_encoding_aes_key() -> str:
@@ -51,17 +61,19 @@ class WeComEmulator:
         self.answer_timeout = answer_timeout
         self._now, self._offset = now, 0.0
         self._msgids = itertools.count(7_000_000_000_000_000_001)
-        self._server: uvicorn.Server | None = None
+        self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
         self._url: str | None = None
 
     # -- life cycle -------------------------------------------------------------------------------------
     async def start(self, port: int = 0) -> str:
         """Serves on 127.0.0.1 (port 0: a free one); returns the root URL."""
+        # No logging set-up of its own (uvicorn's is process-wide): inside the product (the demo) it would
+        # reconfigure the product's uvicorn loggers and silence its access log.
         config = uvicorn.Config(
-            build_app(self), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+            build_app(self), host="127.0.0.1", port=port, lifespan="off", log_config=None, log_level=None
         )
-        self._server = uvicorn.Server(config)
+        self._server = _Server(config)
         self._task = asyncio.create_task(self._server.serve())
         deadline = asyncio.get_running_loop().time() + START_TIMEOUT
         while not self._server.started:

@@ -1,10 +1,14 @@
 """The demo as a newcomer sees it: `notoneless run` with DEMO=true, the simulator in Chromium,
-a demo class teacher binding themselves, filing a whole absence report and logging a home visit with a photo."""
+a demo class teacher binding themselves, filing a whole absence report and logging a home visit with a photo;
+and the same on 企业微信 (the channel switch), as far as the first answer."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -13,7 +17,11 @@ from app.container import build_services
 from domain.demo import create_demo_data
 from sandbox.files import make_test_image
 from tests.browser import ARTIFACTS, BROWSER_TEST, CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.test_demo_wecom import people, with_demo_data
 from tests.e2e.test_runner import running, settings_for
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page, Playwright
 
 pytestmark = BROWSER_TEST
 
@@ -21,6 +29,19 @@ pytestmark = BROWSER_TEST
 @pytest.fixture
 def backend() -> str:
     return "sqlite"  # the demo runs on the embedded default
+
+
+@asynccontextmanager
+async def simulator_page(playwright: Playwright, base: str) -> AsyncIterator[Page]:
+    """The demo's simulator in a fresh headless Chromium, closed when the block ends."""
+    browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    try:
+        page = await browser.new_page(viewport={"width": 900, "height": 900})
+        page.set_default_timeout(20_000)
+        await page.goto(f"{base}/simulator")
+        yield page
+    finally:
+        await browser.close()
 
 
 async def test_demo_teacher_files_an_absence_report_in_the_simulator(
@@ -40,13 +61,7 @@ async def test_demo_teacher_files_an_absence_report_in_the_simulator(
             people = (await client.get(f"{base}/simulator/api/people")).json()
         people = people.get("result", people) if isinstance(people, dict) else people
         teacher = next(p for p in people if "班主任" in p["role_label"])
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            page = await browser.new_page(viewport={"width": 900, "height": 900})
-            page.set_default_timeout(20_000)
-            await page.goto(f"{base}/simulator")
+        async with simulator_page(playwright, base) as page:
             await page.get_by_text(teacher["name"]).first.click()
             await expect(page.locator(".bubble.bot", has_text="绑定成功")).to_be_visible()
 
@@ -102,5 +117,32 @@ async def test_demo_teacher_files_an_absence_report_in_the_simulator(
             await tap("✅ 提交", "家访日期")
             await expect(page.locator(".bubble.bot", has_text="家访已记录")).to_contain_text("1 张照片")
             await page.screenshot(path=str(ARTIFACTS / "demo-visit.png"))
-        finally:
-            await browser.close()
+
+
+async def test_demo_teacher_starts_a_report_on_wecom_in_the_simulator(
+    database_url: str, tmp_path: Path
+) -> None:
+    """On 企业微信: binds with the invite code, starts a report, taps a pupil on a card, is asked the next
+    question. Needs the processor that turns WeCom callbacks into form answers; skipped without it."""
+    pytest.importorskip("bot.wecom.processor", reason="the WeCom processor is not on this branch yet")
+    from playwright.async_api import async_playwright, expect
+
+    settings = settings_for(database_url, tmp_path, demo=True)
+    await with_demo_data(settings)
+    ARTIFACTS.mkdir(exist_ok=True)
+    async with running(settings) as base, async_playwright() as playwright:
+        async with httpx.AsyncClient(timeout=30) as client:
+            teacher = next(p for p in await people(client, base) if "班主任" in p["role_label"])
+        async with simulator_page(playwright, base) as page:
+            await page.get_by_text(teacher["name"]).first.click()
+            await page.get_by_role("button", name="企业微信 WeCom").click()
+            await expect(page.locator(".bubble.me", has_text=teacher["wecom_code"])).to_be_visible()
+            await expect(page.locator(".bubble.bot", has_text="绑定成功")).to_be_visible()
+
+            await page.locator("#text-input").fill("/report")
+            await page.locator("#send-button").click()
+            card = page.locator(".bubble.bot", has_text="请选择").first
+            await card.get_by_role("button").first.click()
+            await expect(card.locator(".card-answer")).to_be_visible()
+            await expect(page.locator(".bubble.bot", has_text="从哪天开始缺勤")).to_be_visible()
+            await page.screenshot(path=str(ARTIFACTS / "demo-wecom.png"))
