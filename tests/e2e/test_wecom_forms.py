@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from app.container import Services
+from app.settings import Settings
+from bot.wecom import inbound
 from bot.wecom.inbound import CHANNEL, pending
 from domain.casework.lifecycle import CaseStatus
 from domain.clock import FixedClock
@@ -22,8 +24,10 @@ from tests.e2e.conftest import invite_code
 from tests.e2e.test_visit import image
 from tests.factories import World
 from tests.unit.test_wecom_crypto import CORP_ID, ENCODING_AES_KEY, TOKEN
+from tests.waiting import until
 from tests.web.live import live_server
 from tests.wecom_chat import Chat, labels
+from web.wecom import processor_from
 
 AGENT_ID = 1000002
 USERID = "zhangsan"
@@ -192,3 +196,41 @@ async def test_a_teacher_on_wecom_reports_visits_and_confirms_a_return(
 
 def _labels(chat: Chat) -> list[str]:
     return [b for s in chat.since for b in labels(s)]
+
+
+async def test_callbacks_a_killed_process_left_are_answered_at_start_up(
+    services: Services, database_url: str, tmp_path: Path, clock: FixedClock, emu: WeComEmulator
+) -> None:
+    member = emu.add_member(USERID)
+    fields = {
+        "ToUserName": CORP_ID,
+        "FromUserName": USERID,
+        "CreateTime": str(int(clock.now().timestamp())),
+        "MsgType": "text",
+        "Content": "你好",
+        "MsgId": "4242",
+        "AgentID": str(AGENT_ID),
+    }
+    async with services.uow() as uow:  # stored and acknowledged, then the process was killed
+        await inbound.keep(uow, fields, clock.now(), AGENT_ID)
+        await uow.commit()
+    wecom: dict[str, object] = {
+        "wecom_corp_id": CORP_ID,
+        "wecom_token": TOKEN,
+        "wecom_encoding_aes_key": ENCODING_AES_KEY,
+        "wecom_agent_id": AGENT_ID,
+        "wecom_secret": emu.state.secret,
+        "wecom_api_base_url": emu.api_base_url,
+    }
+    settings = Settings(database_url=database_url, media_dir=tmp_path, _env_file=None, **wecom)  # type: ignore[call-arg, arg-type]
+    processor = processor_from(settings, services)
+    assert processor is not None
+    await processor.start()
+    try:
+        await until(
+            lambda: any("邀请码" in s.text for s in member.received), "the answer to the kept message"
+        )
+        await handled_all(services)
+    finally:
+        await processor.stop()
+        await processor.client.aclose()
