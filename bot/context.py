@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot.conversations.speakers import identify_account
 from bot.ports import BotServices
-from domain.people.language import language_of, remember_reported
 from i18n import t
 from storage.models import Staff
 from storage.uow import UnitOfWork
@@ -61,14 +61,7 @@ async def identify_in(uow: UnitOfWork, update: Update, default_language: str) ->
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None:
         return None
-    binding = await uow.directory.account(CHANNEL, str(user.id))
-    staff = await uow.directory.staff(binding.staff_id) if binding else None
-    if staff is not None and not staff.active:
-        staff = None
-    if binding is not None and binding.unreachable_since is not None:
-        # They blocked the bot once and now write to it again: reminders can reach them again.
-        binding.unreachable_since = None
-    if staff is not None:
-        remember_reported(staff, user.language_code)  # reminders sent later follow this phone
-    language = language_of(staff, reported=user.language_code, default=default_language)
-    return Caller(user.id, chat.id, language, staff, binding.id if binding is not None and staff else None)
+    speaker = await identify_account(
+        uow, CHANNEL, str(user.id), reported=user.language_code, default=default_language
+    )
+    return Caller(user.id, chat.id, speaker.language, speaker.staff, speaker.account_id)

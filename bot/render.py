@@ -18,18 +18,15 @@ from telegram.error import BadRequest
 from telegram.ext import ExtBot
 
 from bot.conversations.engine import Outcome
-from bot.conversations.model import Command, Input, Location, Photo, Prompt, Tap, Text, Unsupported
+from bot.conversations.keys import REMINDER_TAP, START_FORM, choice_key, decode_key
+from bot.conversations.model import Command, Input, Location, Photo, Prompt, Text, Unsupported
 from domain.messages import Action
 
 log = logging.getLogger(__name__)
-FORM_TAP = "f"  # callback data: f:<seq>:<value>
-START_FORM = "go"  # callback data: go:<form>:<id>  (buttons in reminders and /mycases)
 # Files (documents) taken as photos: any image/* type or an image's extension. Those the photo decoder does
 # not accept (GIF, BMP, TIFF, …) are then refused as "format not supported", not as "not an image".
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".gif", ".bmp", ".tif", ".tiff")
 
-
-REMINDER_TAP = "rm"  # callback data: rm:<action>:<id>[:ok|no]  (buttons in reminders and digests)
 _ACTION_DATA = {
     "visit": f"{START_FORM}:visit:{{}}",
     "return": f"{START_FORM}:return:{{}}",
@@ -58,12 +55,7 @@ def to_input(update: Update) -> Input | None:
     """The user's action as a conversation input; None for updates that carry nothing to answer.
     Text is NUL-free here, so no form step ever sees a NUL."""
     if (query := update.callback_query) is not None:
-        parts = without_nul(query.data or "").split(":", 2)
-        if parts[0] == FORM_TAP and len(parts) == 3 and parts[1].isdigit():
-            return Tap(int(parts[1]), parts[2])
-        if parts[0] == START_FORM and len(parts) == 3:
-            return Command(parts[1], (parts[2],))
-        return Tap(-1, "")  # unknown or forged data: treated as a stale button
+        return decode_key(without_nul(query.data or ""))
     message = update.message
     if message is None:
         return None
@@ -97,7 +89,7 @@ def markup_for(
     if prompt.buttons:
         return InlineKeyboardMarkup(
             [
-                [InlineKeyboardButton(c.label, callback_data=f"{FORM_TAP}:{seq}:{c.value}") for c in row]
+                [InlineKeyboardButton(c.label, callback_data=choice_key(seq, c.value)) for c in row]
                 for row in prompt.buttons
             ]
         )

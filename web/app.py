@@ -4,6 +4,8 @@ configured) and (demo only) the simulator."""
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse
@@ -13,7 +15,7 @@ from web.dashboard import mount_dashboard
 from web.deps import WebConfig
 from web.metrics import metrics_router
 from web.request_id import RequestId
-from web.wecom import verifier_from, wecom_router
+from web.wecom import processor_from, verifier_from, wecom_router
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +32,23 @@ def create_app(
     # /openapi.json stays for integrators; the two documentation pages pull unpinned scripts from a CDN
     # into the dashboard's origin, so they exist only where WEB_API_DOCS turns them on.
     docs = services.settings.web_api_docs
+    settings = services.settings
+    processor = processor_from(settings, services) if settings.wecom_enabled else None
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if processor is None:
+            yield
+            return
+        await processor.start()  # first the callbacks a killed process left
+        try:
+            yield
+        finally:
+            await processor.stop()
+            await processor.client.aclose()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Not One Less",
         version="0.1.0",
         docs_url="/docs" if docs else None,
@@ -50,7 +68,6 @@ def create_app(
             '<p><a href="/dashboard">工作台登录 / Dashboard</a></p>' + link
         )
 
-    settings = services.settings
     mount_dashboard(
         app,
         web
@@ -70,4 +87,5 @@ def create_app(
         app.include_router(router)
     app.add_middleware(RequestId)  # added last: outermost, so every log line of a request has its id
     app.state.services = services
+    app.state.wecom_processor = processor
     return app

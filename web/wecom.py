@@ -1,8 +1,8 @@
 """/wecom/callback: GET is WeCom's URL verification, answered with the decrypted echostr exactly; POST
 takes members' messages and events, stored in the inbox before the empty 200 that stops WeCom's retries.
 
-Mounted only when WeCom is configured (web.app). Turning the stored callbacks into form answers is
-another step's work (bot.wecom.inbound.pending)."""
+Mounted only when WeCom is configured (web.app). A stored callback wakes the processor
+(bot.wecom.processor) that turns it into a form answer and replies; it runs in this process."""
 
 from __future__ import annotations
 
@@ -11,10 +11,16 @@ import logging
 from fastapi import APIRouter, Request, Response
 
 from app.settings import Settings
+from bot.conversations.apply import InputServices
+from bot.conversations.catalogue import FORMS
+from bot.conversations.engine import Conversations
 from bot.wecom import inbound
+from bot.wecom.api import App, WeComClient
 from bot.wecom.callback import CallbackVerifier
 from bot.wecom.crypto import BadSignature, CallbackRefused, WeComCipher, WrongReceiver, parse_encoding_aes_key
 from bot.wecom.freshness import Replayed, StaleTimestamp
+from bot.wecom.processor import WeComProcessor
+from bot.wecom.tokens import DatabaseTokenStore
 from bot.wecom.xml_fields import parse_fields
 from domain.audit import Actor, audit
 
@@ -33,6 +39,21 @@ def verifier_from(settings: Settings) -> CallbackVerifier:
     return CallbackVerifier(
         token=settings.wecom_token.get_secret_value(), cipher=WeComCipher(key, settings.wecom_corp_id)
     )
+
+
+def processor_from(settings: Settings, services: InputServices) -> WeComProcessor | None:
+    """The processor that answers members, when the app's secret and agent id are set too (without them
+    the callback still stores what arrives)."""
+    if not (settings.wecom_corp_id and settings.wecom_secret and settings.wecom_agent_id):
+        return None
+    app = App(settings.wecom_corp_id, settings.wecom_agent_id, settings.wecom_secret.get_secret_value())
+    client = WeComClient(
+        app,
+        base_url=settings.wecom_api_base_url,
+        tokens=DatabaseTokenStore(services.uow),
+        clock=services.clock,
+    )
+    return WeComProcessor(services, client, Conversations(FORMS), settings.wecom_agent_id)
 
 
 def wecom_router(verifier: CallbackVerifier, agent_id: int = 0) -> APIRouter:
@@ -90,6 +111,8 @@ def wecom_router(verifier: CallbackVerifier, agent_id: int = 0) -> APIRouter:
                 verifier.forget(msg_signature, timestamp, nonce)
         if not new:
             log.info("wecom: a callback delivered again was acknowledged")
+        if (processor := getattr(request.app.state, "wecom_processor", None)) is not None:
+            processor.wake()
         return Response(status_code=200)
 
     return router

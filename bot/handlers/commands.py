@@ -7,19 +7,14 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.context import CHANNEL, Caller, bot_id, identify, services_of
-from bot.conversations.catalogue import commands_for
+from bot.conversations.catalogue import help_text, role_label
 from bot.render import answer_tap, without_nul
 from bot.replies import kept, send_again
 from domain.errors import InviteInvalid
 from domain.people.invites import redeem_invite
 from domain.people.language import choose, language_of
-from domain.people.roles import DASHBOARD_ROLES, ROLE_LABELS, Role
+from domain.people.roles import Role
 from i18n import LANGUAGES, t
-
-
-def role_label(language: str, role: str) -> str:
-    zh, en = ROLE_LABELS[Role(role)]
-    return zh if language == "zh_CN" else en
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -86,12 +81,7 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if caller.staff is None:
         await update.effective_message.reply_text(caller.text("onboarding.unbound"))
         return
-    role = Role(caller.staff.role)
-    lines = [caller.text("help.header")] + [caller.text(f"help.{name}") for name in commands_for(role)]
-    if role in DASHBOARD_ROLES:
-        lines += ["", caller.text("help.dashboard")]
-    lines += ["", caller.text("help.privacy")]
-    await update.effective_message.reply_text("\n".join(lines))
+    await update.effective_message.reply_text(help_text(caller.language, Role(caller.staff.role)))
 
 
 async def language_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

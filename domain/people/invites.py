@@ -17,6 +17,11 @@ from storage.uow import UnitOfWork
 _CODE_SHAPE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
+def looks_like_code(text: str) -> bool:
+    """Whether the text has an invite code's shape (a chat that takes a typed code tries only those)."""
+    return bool(_CODE_SHAPE.match(text))
+
+
 def hash_code(code: str) -> str:
     return hashlib.sha256(code.encode("ascii")).hexdigest()
 

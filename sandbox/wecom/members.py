@@ -84,6 +84,12 @@ class Member:
         pic_url = f"{self.emu.url}/pic/{media_id}"
         return await self.emu.deliver(self._message("image", PicUrl=pic_url, MediaId=media_id))
 
+    async def send_voice(self, data: bytes = b"#!AMR\n") -> Delivery:
+        """A voice message (kept as media, as WeCom keeps it)."""
+        media_id = self.emu.state.new_media_id()
+        self.emu.state.media[media_id] = Media(data, "voice.amr", "voice/amr", "voice", self.emu.now())
+        return await self.emu.deliver(self._message("voice", MediaId=media_id, Format="amr"))
+
     async def send_location(self, lat: float, lon: float, label: str = "", scale: int = 15) -> Delivery:
         fields: XmlFields = {
             "Location_X": lat,

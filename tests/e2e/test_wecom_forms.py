@@ -1,0 +1,236 @@
+"""WeCom end to end, on SQLite and PostgreSQL: a teacher binds their WeCom account with an invite code and
+reports an absence, logs a home visit with a photo and a location, and confirms the return, all as a
+simulated member of the WeCom emulator whose signed, encrypted callbacks reach the real /wecom/callback
+over HTTP; bad inputs are re-asked and change nothing, a redelivered callback changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from app.container import Services
+from app.settings import Settings
+from bot.wecom import inbound
+from bot.wecom.inbound import CHANNEL, pending
+from domain.casework.lifecycle import CaseStatus
+from domain.clock import FixedClock
+from sandbox.wecom import WeComEmulator
+from sandbox.wecom.members import post_callback
+from tests.e2e.conftest import invite_code
+from tests.e2e.test_visit import image
+from tests.factories import World
+from tests.unit.test_wecom_crypto import CORP_ID, ENCODING_AES_KEY, TOKEN
+from tests.waiting import until
+from tests.web.live import live_server
+from tests.wecom_chat import Chat, labels
+from web.wecom import processor_from
+
+AGENT_ID = 1000002
+USERID = "zhangsan"
+
+
+@pytest.fixture
+async def emu(clock: FixedClock) -> AsyncIterator[WeComEmulator]:
+    emulator = WeComEmulator(
+        corp_id=CORP_ID, agent_id=AGENT_ID, token=TOKEN, encoding_aes_key=ENCODING_AES_KEY,
+        now=lambda: clock.now().timestamp(),
+    )  # fmt: skip
+    async with emulator:
+        yield emulator
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Path, clock: FixedClock, emu: WeComEmulator) -> Iterator[str]:
+    """The product's web process with WeCom configured against the emulator; its callback connected."""
+    with live_server(
+        database_url,
+        tmp_path / "media",
+        clock,
+        wecom_corp_id=CORP_ID,
+        wecom_token=TOKEN,
+        wecom_encoding_aes_key=ENCODING_AES_KEY,
+        wecom_agent_id=AGENT_ID,
+        wecom_secret=emu.state.secret,
+        wecom_api_base_url=emu.api_base_url,
+    ) as url:
+        emu.connect(f"{url}/wecom/callback")
+        yield url
+
+
+@pytest.fixture
+def chat(emu: WeComEmulator, clock: FixedClock, server: str) -> Chat:
+    return Chat(emu.add_member(USERID), lambda: clock.advance(timedelta(seconds=1)))
+
+
+async def draft_step(services: Services) -> tuple[str, int] | None:
+    async with services.uow() as uow:
+        account = await uow.directory.account(CHANNEL, USERID)
+        draft = await uow.drafts.get(account.id) if account is not None else None
+        return (draft.step, draft.seq) if draft is not None else None
+
+
+async def handled_all(services: Services, timeout: float = 10.0) -> None:
+    """Waits until the processor has handled (and forgotten) every stored callback."""
+    for _ in range(int(timeout / 0.05)):
+        async with services.uow() as uow:
+            if not await pending(uow, AGENT_ID):
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError("callbacks left unhandled in the inbox")
+
+
+async def test_a_teacher_on_wecom_reports_visits_and_confirms_a_return(
+    chat: Chat, services: Services, world: World, emu: WeComEmulator, server: str
+) -> None:
+    teacher, pupil = world.staff["teacher_a"], world.student_in(world.class_a)
+
+    # Binding: a greeting says how; the invite code binds the member's userid.
+    await chat.send("你好")
+    await chat.wait_for("邀请码")
+    await chat.send(await invite_code(services, teacher.id))
+    await chat.wait_for("绑定成功")
+    async with services.uow() as uow:
+        account = await uow.directory.account(CHANNEL, USERID)
+        assert account is not None and account.staff_id == teacher.id
+
+    # Report the absence: the command without its slash; a future date is refused and changes nothing.
+    await chat.send("report")
+    await chat.wait_for(pupil.student_number[-4:])
+    await chat.tap(next(b for b in _labels(chat) if pupil.student_number[-4:] in b))
+    await chat.wait_for("今天")
+    before = await draft_step(services)
+    await chat.send("2099-01-01")
+    await chat.wait_for("不能晚于今天")
+    assert await draft_step(services) == before
+    await chat.tap("昨天")
+    await chat.wait_for("暂不清楚")
+    await chat.tap("暂不清楚")
+    await chat.wait_for("完成")
+    await chat.tap("完成")
+    await chat.wait_for("跳过")
+    await chat.tap("跳过")
+    await chat.wait_for("✅ 提交")
+    await chat.tap("✅ 提交")
+    await chat.wait_for("个案编号")
+    async with services.uow() as uow:
+        case = await uow.cases.open_for_student(pupil.id)
+    assert case is not None
+    assert emu.state.card_updates, "a tapped card is updated so it reads as answered"
+
+    # The home visit: a voice message and a non-image file are refused; a photo and a location are kept.
+    await chat.send("/visit")
+    await chat.wait_for(case.number)
+    await chat.tap(next(b for b in _labels(chat) if case.number in b))
+    await chat.wait_for("今天")
+    await chat.tap("今天")
+    await chat.wait_for("入户家访")
+    await chat.tap("入户家访")
+    await chat.wait_for("完成")
+    await chat.tap("完成")
+    await chat.wait_for("监护人")
+    await chat.tap("监护人")
+    await chat.wait_for("联系不上")
+    await chat.tap("联系不上")
+    await chat.wait_for("家访照片")
+    before = await draft_step(services)
+    await chat.send_voice()
+    await chat.wait_for("照片")
+    await chat.send_image(b"%PDF-1.4 not a photo", "application/pdf")
+    await chat.wait_for("图片")
+    assert await draft_step(services) == before
+    await chat.send_image(image("JPEG"))
+    await chat.wait_for("已收到 1/5")
+    await chat.tap("完成")
+    await chat.wait_for("位置")
+    await chat.send_location(29.5630123, 106.5515567, "石牌村")
+    await chat.wait_for("下次跟进")
+    await chat.tap("跳过")
+    await chat.wait_for("补充")
+    await chat.tap("跳过")
+    await chat.wait_for("✅ 提交")
+    await chat.tap("✅ 提交")
+    await chat.wait_for("家访已记录")
+    async with services.uow() as uow:
+        visit = [e for e in await uow.cases.events(case.id) if e.kind == "visit_logged"][-1]
+        assert visit.data["location"] == {"lat": 29.563012, "lon": 106.551557}
+        assert len(await uow.attachments.of_case(case.id)) == 1
+
+    # The return.
+    await chat.send("/return")
+    await chat.wait_for(case.number)
+    await chat.tap(next(b for b in _labels(chat) if case.number in b))
+    await chat.wait_for("今天")
+    await chat.tap("昨天")
+    await chat.wait_for("本人在课堂上见到")
+    await chat.tap("本人在课堂上见到")
+    await chat.wait_for("是，原学校原班级")
+    await chat.tap("是，原学校原班级")
+    await chat.wait_for("尚未恢复")
+    await chat.tap("已恢复")
+    await chat.wait_for("保学措施")
+    await chat.tap("完成")
+    await chat.wait_for("照片")
+    await chat.tap("跳过")
+    await chat.wait_for("✅ 提交")
+    submit = await chat.tap("✅ 提交")
+    await chat.wait_for("已确认返校")
+    async with services.uow() as uow:
+        returned = await uow.cases.get(case.id)
+        assert returned is not None and returned.status == CaseStatus.RETENTION
+        events = [e.kind for e in await uow.cases.events(case.id)]
+
+    # WeCom delivering the submit tap and a text again (same MsgId / event) changes nothing.
+    await handled_all(services)
+    for delivery in (submit, chat.deliveries[0]):
+        again = await post_callback(emu, f"{server}/wecom/callback", delivery.xml)
+        assert again.delivered
+    await handled_all(services)
+    async with services.uow() as uow:
+        assert [e.kind for e in await uow.cases.events(case.id)] == events
+        assert len(await uow.attachments.of_case(case.id)) == 1
+
+
+def _labels(chat: Chat) -> list[str]:
+    return [b for s in chat.since for b in labels(s)]
+
+
+async def test_callbacks_a_killed_process_left_are_answered_at_start_up(
+    services: Services, database_url: str, tmp_path: Path, clock: FixedClock, emu: WeComEmulator
+) -> None:
+    member = emu.add_member(USERID)
+    fields = {
+        "ToUserName": CORP_ID,
+        "FromUserName": USERID,
+        "CreateTime": str(int(clock.now().timestamp())),
+        "MsgType": "text",
+        "Content": "你好",
+        "MsgId": "4242",
+        "AgentID": str(AGENT_ID),
+    }
+    async with services.uow() as uow:  # stored and acknowledged, then the process was killed
+        await inbound.keep(uow, fields, clock.now(), AGENT_ID)
+        await uow.commit()
+    wecom: dict[str, object] = {
+        "wecom_corp_id": CORP_ID,
+        "wecom_token": TOKEN,
+        "wecom_encoding_aes_key": ENCODING_AES_KEY,
+        "wecom_agent_id": AGENT_ID,
+        "wecom_secret": emu.state.secret,
+        "wecom_api_base_url": emu.api_base_url,
+    }
+    settings = Settings(database_url=database_url, media_dir=tmp_path, _env_file=None, **wecom)  # type: ignore[call-arg, arg-type]
+    processor = processor_from(settings, services)
+    assert processor is not None
+    await processor.start()
+    try:
+        await until(
+            lambda: any("邀请码" in s.text for s in member.received), "the answer to the kept message"
+        )
+        await handled_all(services)
+    finally:
+        await processor.stop()
+        await processor.client.aclose()

@@ -1,0 +1,82 @@
+"""A simulated WeCom member as a test drives them: send, wait for what the app answered, tap a button."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sandbox.wecom.members import Delivery, Member
+from sandbox.wecom.state import Sent
+from tests.waiting import until
+
+
+def labels(sent: Sent) -> list[str]:
+    """A template card's button labels ([] for other messages)."""
+    card = sent.body.get("template_card", {}) if sent.msgtype == "template_card" else {}
+    return [str(b.get("text", "")) for b in card.get("button_list", [])]
+
+
+def words(sent: Sent) -> str:
+    """What a message reads: a text's content, a card's title."""
+    if sent.msgtype == "template_card":
+        return str(sent.body["template_card"].get("main_title", {}).get("title", ""))
+    return sent.text
+
+
+class Chat:
+    """The member's side; `mark` is where the replies to the last action begin."""
+
+    def __init__(self, member: Member, advance: Callable[[], None]) -> None:
+        self.member, self.advance, self.mark = member, advance, 0
+        self.deliveries: list[Delivery] = []
+
+    @property
+    def since(self) -> list[Sent]:
+        return self.member.received[self.mark :]
+
+    def text(self) -> str:
+        """Everything the app wrote since the last action, cards' titles and buttons included."""
+        return "\n".join(words(s) + " " + " ".join(labels(s)) for s in self.since)
+
+    async def _act(self, delivery: Delivery) -> Delivery:
+        assert delivery.delivered, delivery.answers
+        self.deliveries.append(delivery)
+        return delivery
+
+    def _begin(self) -> None:
+        self.advance()  # one second apart: WeCom's CreateTime orders a member's messages
+        self.mark = len(self.member.received)
+
+    async def send(self, content: str) -> Delivery:
+        self._begin()
+        return await self._act(await self.member.send_text(content))
+
+    async def send_image(self, data: bytes, content_type: str = "image/jpeg") -> Delivery:
+        self._begin()
+        return await self._act(await self.member.send_image(data, content_type))
+
+    async def send_location(self, lat: float, lon: float, label: str = "") -> Delivery:
+        self._begin()
+        return await self._act(await self.member.send_location(lat, lon, label))
+
+    async def send_voice(self) -> Delivery:
+        self._begin()
+        return await self._act(await self.member.send_voice())
+
+    def _card_with(self, label: str) -> Sent | None:
+        return next((s for s in reversed(self.since) if any(b.startswith(label) for b in labels(s))), None)
+
+    async def tap(self, label: str, timeout: float = 30.0) -> Delivery:
+        """Taps the button with this label (or one starting with it) on the newest card the app sent
+        since the last action, once it has come."""
+        await until(lambda: self._card_with(label) is not None, f"a button {label!r}", timeout)
+        card = self._card_with(label)
+        assert card is not None
+        buttons = card.body["template_card"]["button_list"]
+        key = next(str(b["key"]) for b in buttons if str(b["text"]).startswith(label))
+        self._begin()
+        return await self._act(await self.member.tap(card, key))
+
+    async def wait_for(self, wanted: str, timeout: float = 30.0) -> str:
+        """Waits until the app's answers to the last action contain `wanted`; returns them."""
+        await until(lambda: wanted in self.text(), f"{wanted!r} in the answers", timeout)
+        return self.text()
