@@ -107,7 +107,14 @@ class WeComProcessor:
             await self._answered(message)
             if is_reminder_key(message.event_key):  # reminder and digest buttons: not a form's
                 speaker = await speaker_of(self.services, userid)
-                reply = await dispatch_reminder_tap(speaker, message.event_key, update_id=row.update_id)
+                reply = await dispatch_reminder_tap(
+                    self.services,
+                    speaker,
+                    message.event_key,
+                    userid=userid,
+                    agent_id=self.agent_id,
+                    update_id=row.update_id,
+                )
                 await self.client.send_text(userid, reply)
                 return
         if isinstance(given, Command) and given.name in ("start", "help"):

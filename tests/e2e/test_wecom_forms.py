@@ -11,9 +11,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from telegram import Bot
 
-from app.container import Services
-from app.settings import Settings
+from app.container import Services, build_services
+from app.scheduler import ReminderScheduler
+from app.settings import Settings, load_settings
 from bot.wecom import inbound
 from bot.wecom.inbound import CHANNEL, pending
 from domain.casework.lifecycle import CaseStatus
@@ -23,6 +25,7 @@ from sandbox.wecom.members import post_callback
 from tests.e2e.conftest import invite_code
 from tests.e2e.test_visit import image
 from tests.factories import World
+from tests.integration.test_reminders import report
 from tests.unit.test_wecom_crypto import CORP_ID, ENCODING_AES_KEY, TOKEN
 from tests.waiting import until
 from tests.web.live import live_server
@@ -234,3 +237,57 @@ async def test_callbacks_a_killed_process_left_are_answered_at_start_up(
     finally:
         await processor.stop()
         await processor.client.aclose()
+
+
+@pytest.fixture
+async def sending(database_url: str, clock: FixedClock, emu: WeComEmulator) -> AsyncIterator[Services]:
+    """The scheduler's services of a county on WeCom: its reminders go to the emulator's members."""
+    settings = load_settings(
+        database_url=database_url,
+        wecom_corp_id=CORP_ID,
+        wecom_agent_id=AGENT_ID,
+        wecom_secret=emu.state.secret,
+        wecom_token=TOKEN,
+        wecom_encoding_aes_key=ENCODING_AES_KEY,
+        wecom_api_base_url=emu.api_base_url,
+    )
+    built = build_services(settings, clock)
+    yield built
+    await built.close()
+
+
+async def test_a_reminder_button_tapped_on_wecom_is_applied_once(
+    chat: Chat,
+    services: Services,
+    sending: Services,
+    world: World,
+    clock: FixedClock,
+    server: str,
+    emu: WeComEmulator,
+) -> None:
+    """A teacher bound on WeCom gets the first-visit reminder as a card and taps "remind me tomorrow": the
+    tap comes back through /wecom/callback and postpones the reminder; the same tap delivered again
+    answers the same and postpones nothing more."""
+    teacher = world.staff["teacher_a"]
+    await chat.send(await invite_code(services, teacher.id))
+    await chat.wait_for("绑定成功")
+    case = await report(services.uow, world, clock, services.policy)
+    clock.advance(timedelta(days=3))
+    scheduler = ReminderScheduler(sending, Bot("1:unused"))  # Telegram is configured but nobody is on it
+    try:
+        chat.mark = len(chat.member.received)
+        assert await scheduler.sender.drain() == 1
+        tap = await chat.tap("⏰")  # on the reminder's card, which names the case
+        assert any(case.number in str(m.body) for m in chat.member.received)
+        await chat.wait_for("再提醒您")
+        await handled_all(services)
+        async with services.uow() as uow:
+            snoozed = [e for e in await uow.cases.events(case.id) if e.kind == "reminder_snoozed"]
+        assert len(snoozed) == 1
+        again = await post_callback(emu, f"{server}/wecom/callback", tap.xml)
+        assert again.delivered
+        await handled_all(services)
+        async with services.uow() as uow:
+            assert len([e for e in await uow.cases.events(case.id) if e.kind == "reminder_snoozed"]) == 1
+    finally:
+        await scheduler.stop()
