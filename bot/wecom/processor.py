@@ -19,12 +19,14 @@ from bot.conversations.apply import Applied, Arrival, InputServices, Replayed, a
 from bot.conversations.engine import Conversations, Outcome
 from bot.conversations.keys import is_reminder_key
 from bot.conversations.model import Command, Photo, Text
-from bot.wecom import inbound
+from bot.conversations.mycases import page_of
+from bot.wecom import commands, inbound
 from bot.wecom.api import WeComClient
+from bot.wecom.commands import language_key
 from bot.wecom.errors import UnreachableMember, WeComApiError, WeComUnavailable
 from bot.wecom.inputs import to_input
 from bot.wecom.onboarding import answer_unbound, help_for, redeem, speaker_of
-from bot.wecom.prompts import CardOut, TextOut, messages_for
+from bot.wecom.prompts import CardOut, Outgoing, TextOut, messages_for
 from bot.wecom.reminder_taps import dispatch_reminder_tap
 from domain.photos.processing import MAX_DOWNLOAD_BYTES, PhotoRejected
 from i18n import t
@@ -117,6 +119,8 @@ class WeComProcessor:
                 )
                 await self.client.send_text(userid, reply)
                 return
+        if await self._list_or_language(row, given):
+            return
         if isinstance(given, Command) and given.name in ("start", "help"):
             speaker = await speaker_of(self.services, userid)
             if given.name == "start" and given.args:
@@ -141,6 +145,41 @@ class WeComProcessor:
             return
         await self._answer(applied, userid, row.update_id, given)
 
+    async def _list_or_language(self, row: inbound.Pending, given: object) -> bool:
+        """/mycases (and its page buttons) and /language (and its buttons); False for anything else."""
+        message, userid = row.message, row.message.sender
+        key = message.event_key if isinstance(message, inbound.CardTap) else ""
+        page = page_of(key)
+        language = language_key(key)
+        listing = page is not None or (isinstance(given, Command) and given.name == "mycases")
+        choosing = language is not None or (isinstance(given, Command) and given.name == "language")
+        if not (listing or choosing):
+            return False
+        speaker = await speaker_of(self.services, userid)
+        if speaker.staff is None:
+            await self.client.send_text(userid, speaker.text("onboarding.unbound"))
+        elif listing:
+            out = await commands.my_cases(
+                self.services, speaker, userid, page or 0, agent_id=self.agent_id, update_id=row.update_id
+            )
+            await self._send(userid, out)
+        elif language is not None:
+            text = await commands.choose_language(
+                self.services, speaker, language, agent_id=self.agent_id, update_id=row.update_id
+            )
+            await self.client.send_text(userid, text)
+        else:
+            await self._send(userid, commands.language_choice(speaker))
+        return True
+
+    async def _send(self, userid: str, out: list[Outgoing]) -> None:
+        for item in out:
+            match item:
+                case TextOut(text=text):
+                    await self.client.send_text(userid, text)
+                case CardOut(card=card):
+                    await self.client.send_card(userid, card)
+
     async def _answer(self, applied: Applied, userid: str, update_id: int, given: object) -> None:
         speaker = applied.speaker
         if speaker.staff is None:
@@ -154,12 +193,7 @@ class WeComProcessor:
         await self._show(userid, applied.outcome, speaker.language)
 
     async def _show(self, userid: str, outcome: Outcome, language: str) -> None:
-        for out in messages_for(outcome, language):
-            match out:
-                case TextOut(text=text):
-                    await self.client.send_text(userid, text)
-                case CardOut(card=card):
-                    await self.client.send_card(userid, card)
+        await self._send(userid, messages_for(outcome, language))
         if outcome.confirms:
             try:
                 await mark_delivered(self.services, CHANNEL, userid)

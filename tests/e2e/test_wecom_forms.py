@@ -291,3 +291,40 @@ async def test_a_reminder_button_tapped_on_wecom_is_applied_once(
             assert len([e for e in await uow.cases.events(case.id) if e.kind == "reminder_snoozed"]) == 1
     finally:
         await scheduler.stop()
+
+
+async def test_mycases_and_language_on_wecom(
+    chat: Chat, services: Services, world: World, clock: FixedClock, server: str, emu: WeComEmulator
+) -> None:
+    """/mycases lists the teacher's open case with a button that opens the visit form on it; /language
+    switches the person to English, on every channel (one stored choice); a redelivered tap changes
+    nothing."""
+    teacher = world.staff["teacher_a"]
+    await chat.send(await invite_code(services, teacher.id))
+    await chat.wait_for("绑定成功")
+    case = await report(services.uow, world, clock, services.policy)
+
+    await chat.send("mycases")
+    await chat.wait_for(case.number)
+    await chat.tap("1. 记录家访")
+    await chat.wait_for("今天")  # the visit form, already on this case: it asks the date first
+    async with services.uow() as uow:
+        account = await uow.directory.account(CHANNEL, USERID)
+        draft = await uow.drafts.get(account.id) if account is not None else None
+        assert draft is not None and draft.form == "visit" and int(draft.answers["case"]) == case.id
+    await chat.send("/cancel")
+    await chat.wait_for("取消")
+
+    await chat.send("/language")
+    choice = await chat.tap("English")
+    await chat.wait_for("Language set to English.")
+    async with services.uow() as uow:
+        staff = await uow.directory.staff(teacher.id)
+        assert staff is not None and staff.language == "en"
+        views = [e for e in await uow.audit.entries("view") if e.entity == "case_list"]
+    assert len(views) == 1
+    again = await post_callback(emu, f"{server}/wecom/callback", choice.xml)
+    assert again.delivered
+    await handled_all(services)
+    await chat.send("mycases")
+    await chat.wait_for("1. Record visit")
