@@ -93,6 +93,13 @@ class WeComProcessor:
                 except (WeComUnavailable, WeComApiError) as exc:
                     log.warning("wecom: reply not sent (%r); tried again later", exc)
                     break  # this member's later messages wait, so the replies keep their order
+                except SQLAlchemyError as exc:  # the database: nothing was saved; the row is tried again
+                    log.warning("wecom: callback %s not applied (%r); tried again later", row.update_id, exc)
+                    break
+                except Exception:  # a bug must not block this member, nor everyone after them, for good
+                    # No message content in the log: it may hold children's personal information.
+                    log.exception("wecom: callback %s failed", row.update_id)
+                    await self._apologise(row.message.sender)
                 async with self.services.uow() as uow:
                     await inbound.forget(uow, self.agent_id, [row.update_id])
                     await uow.commit()
@@ -199,6 +206,14 @@ class WeComProcessor:
                 await mark_delivered(self.services, CHANNEL, userid)
             except SQLAlchemyError as exc:  # at worst the confirmation is shown once more later
                 log.info("wecom: receipt not marked delivered: %r", exc)
+
+    async def _apologise(self, userid: str) -> None:
+        """Tells the member something went wrong (as Telegram's error handler does); never raises."""
+        try:
+            speaker = await speaker_of(self.services, userid)
+            await self.client.send_text(userid, speaker.text("error.generic"))
+        except Exception:  # noqa: BLE001 - the apology itself must never raise
+            log.warning("wecom: could not tell a member about a failed callback")
 
     async def _answered(self, tap: inbound.CardTap) -> None:
         """Greys the tapped card's buttons out, so it reads as answered (the response code works once)."""

@@ -16,10 +16,17 @@ from telegram import Bot
 from app.container import Services, build_services
 from app.scheduler import ReminderScheduler
 from app.settings import Settings, load_settings
+from bot.conversations.catalogue import FORMS
+from bot.conversations.engine import Conversations, Outcome
+from bot.conversations.model import FormContext, Input, Text
 from bot.wecom import inbound
+from bot.wecom.api import App, WeComClient
 from bot.wecom.inbound import CHANNEL, pending
+from bot.wecom.processor import WeComProcessor
+from bot.wecom.tokens import DatabaseTokenStore
 from domain.casework.lifecycle import CaseStatus
 from domain.clock import FixedClock
+from domain.people.invites import redeem_invite
 from sandbox.wecom import WeComEmulator
 from sandbox.wecom.members import post_callback
 from tests.e2e.conftest import invite_code
@@ -328,3 +335,54 @@ async def test_mycases_and_language_on_wecom(
     await handled_all(services)
     await chat.send("mycases")
     await chat.wait_for("1. Record visit")
+
+
+class Crashing(Conversations):
+    """The forms, except that the text "崩溃" raises (a bug somewhere below the processor)."""
+
+    async def handle(self, ctx: FormContext, conversation: int, given: Input) -> Outcome:
+        if isinstance(given, Text) and given.text == "崩溃":
+            raise RuntimeError("a bug")
+        return await super().handle(ctx, conversation, given)
+
+
+async def test_a_callback_that_crashes_is_apologised_for_and_blocks_nobody(
+    services: Services, world: World, clock: FixedClock, emu: WeComEmulator, database_url: str, tmp_path: Path
+) -> None:
+    """One member's message that crashes the processor gets the generic apology and leaves the inbox;
+    their next message and another member's are answered in the same drain."""
+    first, second = emu.add_member("first"), emu.add_member("second")
+    codes = {
+        u: await invite_code(services, world.staff[s].id)
+        for u, s in (("first", "teacher_a"), ("second", "teacher_b"))
+    }
+    async with services.uow() as uow:
+        for userid, code in codes.items():
+            await redeem_invite(
+                uow, code, channel=CHANNEL, account=userid, conversation=userid, reported_language=None,
+                now=clock.now(),
+            )  # fmt: skip
+        for number, (userid, content) in enumerate(
+            (("first", "崩溃"), ("first", "/help"), ("second", "/help"))
+        ):
+            fields = {
+                "ToUserName": CORP_ID, "FromUserName": userid, "CreateTime": str(int(clock.now().timestamp()) + number),
+                "MsgType": "text", "Content": content, "MsgId": str(5000 + number), "AgentID": str(AGENT_ID),
+            }  # fmt: skip
+            await inbound.keep(uow, fields, clock.now(), AGENT_ID)
+        await uow.commit()
+    client = WeComClient(
+        App(CORP_ID, AGENT_ID, emu.state.secret),
+        base_url=emu.api_base_url,
+        tokens=DatabaseTokenStore(services.uow),
+        clock=services.clock,
+    )
+    processor = WeComProcessor(services, client, Crashing(FORMS), AGENT_ID)
+    try:
+        assert await processor.drain() == 3
+    finally:
+        await client.aclose()
+    async with services.uow() as uow:
+        assert not await pending(uow, AGENT_ID)
+    assert first.received[0].text == "抱歉，刚才出了点问题，您的数据没有丢失。请稍后再试。"
+    assert len(first.received) == 2 and len(second.received) == 1  # the apology, then both answers
