@@ -10,10 +10,10 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse
 
-from app.container import Services
 from web.dashboard import mount_dashboard
 from web.deps import WebConfig
 from web.metrics import metrics_router
+from web.ports import WebServices
 from web.request_id import RequestId
 from web.wecom import processor_from, verifier_from, wecom_router
 
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 def create_app(
-    services: Services,
+    services: WebServices,
     *,
     routers: list[APIRouter] | None = None,
     demo: bool = False,

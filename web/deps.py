@@ -10,7 +10,6 @@ from typing import Annotated, Literal, NoReturn
 
 from fastapi import Depends, Request
 
-from app.container import Services
 from domain.audit import Actor, audit
 from domain.people.language import language_of
 from domain.people.scope import scope_for
@@ -18,6 +17,7 @@ from domain.people.webauth import WebIdentity, has_dashboard_access, identify_se
 from i18n import LANGUAGES, t
 from storage.scope import Scope
 from storage.uow import UnitOfWork
+from web.ports import WebServices
 
 SESSION_COOKIE = "nol_session"
 LANGUAGE_COOKIE = "nol_lang"
@@ -61,7 +61,7 @@ class ApiError(Exception):
 class Viewer:
     """The logged-in coordinator of this request, with their scope and an open unit of work."""
 
-    services: Services
+    services: WebServices
     uow: UnitOfWork
     identity: WebIdentity
     scope: Scope
@@ -107,7 +107,7 @@ def existing_id(value: int) -> int:
     return value
 
 
-def services_of(request: Request) -> Services:
+def services_of(request: Request) -> WebServices:
     return request.app.state.services  # type: ignore[no-any-return]
 
 

@@ -10,7 +10,6 @@ import logging
 
 from fastapi import APIRouter, Request, Response
 
-from app.settings import Settings
 from bot.conversations.apply import InputServices
 from bot.conversations.catalogue import FORMS
 from bot.conversations.engine import Conversations
@@ -23,6 +22,7 @@ from bot.wecom.processor import WeComProcessor
 from bot.wecom.tokens import DatabaseTokenStore
 from bot.wecom.xml_fields import parse_fields
 from domain.audit import Actor, audit
+from web.ports import WeComSettings
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ _PARAMETERS = ("msg_signature", "timestamp", "nonce", "echostr")
 _FORBIDDEN = (BadSignature, StaleTimestamp, Replayed)
 
 
-def verifier_from(settings: Settings) -> CallbackVerifier:
+def verifier_from(settings: WeComSettings) -> CallbackVerifier:
     """The verifier for the configured app; only called when settings.wecom_enabled."""
     assert settings.wecom_corp_id and settings.wecom_token and settings.wecom_encoding_aes_key
     key = parse_encoding_aes_key(settings.wecom_encoding_aes_key.get_secret_value())
@@ -41,7 +41,7 @@ def verifier_from(settings: Settings) -> CallbackVerifier:
     )
 
 
-def processor_from(settings: Settings, services: InputServices) -> WeComProcessor | None:
+def processor_from(settings: WeComSettings, services: InputServices) -> WeComProcessor | None:
     """The processor that answers members, when the app's secret and agent id are set too (without them
     the callback still stores what arrives)."""
     if not (settings.wecom_corp_id and settings.wecom_secret and settings.wecom_agent_id):

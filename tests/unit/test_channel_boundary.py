@@ -1,5 +1,5 @@
 """The channel boundary (issue 14): business rules and storage name no chat channel, and the chat adapters
-do not import the composition root."""
+and the web app do not import the composition root."""
 
 from __future__ import annotations
 
@@ -36,11 +36,13 @@ def test_domain_and_storage_import_no_adapter() -> None:
     assert {name: found for name, found in offending.items() if found} == {}
 
 
-def test_chat_adapters_do_not_import_the_composition_root() -> None:
+def test_adapters_do_not_import_the_composition_root() -> None:
+    """The chat adapters (bot/) and the web adapter (web/) get what they need through protocols."""
     entry = ROOT / "bot" / "__main__.py"  # the bot's own entry point builds the process: it may
     offending = {
         str(path.relative_to(ROOT)): sorted(imported_packages(path) & {"app"})
-        for path in _modules("bot")
+        for folder in ("bot", "web")
+        for path in _modules(folder)
         if path != entry
     }
     assert {name: found for name, found in offending.items() if found} == {}
