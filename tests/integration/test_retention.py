@@ -224,9 +224,9 @@ async def test_audit_and_telegram_rows_are_kept_for_their_limits_only(
             s.add(
                 AuditEntry(at=at, actor_label="cli", action="view", entity="case", entity_id="1", detail={})
             )
-        bot = {"bot_id": 1}
-        s.add_all([ProcessedUpdate(channel="telegram", **bot, update_id=1, processed_at=now - timedelta(days=4)),
-                   ProcessedUpdate(channel="telegram", **bot, update_id=2, processed_at=now - timedelta(days=1)),
+        bot = {"channel": "telegram", "bot_id": 1}
+        s.add_all([ProcessedUpdate(**bot, update_id=1, processed_at=now - timedelta(days=4)),
+                   ProcessedUpdate(**bot, update_id=2, processed_at=now - timedelta(days=1)),
                    InboxUpdate(**bot, update_id=3, received_at=now - timedelta(days=8), payload={"message": {"text": "x"}}),
                    InboxUpdate(**bot, update_id=4, received_at=now - timedelta(hours=1), payload={})])  # fmt: skip
         await uow.commit()

@@ -88,7 +88,7 @@ def test_user_add_prompts_twice_and_refuses_teachers(env: str) -> None:
         ["user", "add", "wang", "--staff", "13800000001", "--password-stdin"],
         input="a long enough password\n",
     )
-    assert teacher.exit_code == 1 and "Telegram" in teacher.output
+    assert teacher.exit_code == 1 and "no dashboard access" in teacher.output
 
 
 def test_user_token_is_printed_once_and_works(env: str) -> None:

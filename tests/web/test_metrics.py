@@ -72,7 +72,7 @@ async def test_state_gauges_count_what_is_due_the_inbox_and_the_leader(
                 reminder("due", "pending", -timedelta(minutes=1)),
                 reminder("later", "pending", timedelta(hours=1)),
                 reminder("given-up", "failed", -timedelta(days=1)),
-                InboxUpdate(bot_id=1, update_id=1, received_at=now, payload={}),
+                InboxUpdate(channel="telegram", bot_id=1, update_id=1, received_at=now, payload={}),
                 Lease(
                     name="scheduler", holder="host:1:abc", since=now, expires_at=now + timedelta(seconds=30)
                 ),
