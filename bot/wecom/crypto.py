@@ -1,4 +1,4 @@
-"""WeCom's callback encryption (加解密方案, /work/shared/wecom/PROTOCOL.md): the SHA-1 signature over
+"""WeCom's callback encryption (加解密方案, ../shared/wecom/PROTOCOL.md): the SHA-1 signature over
 token, timestamp, nonce and ciphertext, and AES-256-CBC with IV = key[:16] over
 16 random bytes + 4-byte big-endian length + message + receive id, PKCS#7-padded to 32-byte blocks.
 
