@@ -164,19 +164,12 @@ class ReminderSender:
                 policy=self.policy,
                 tz=self.tz,
                 default_language=self.default_language,
+                channels=tuple(self.messengers.by_channel),
             )
             await uow.commit()
         if delivery is None:
             return
-        try:
-            messenger = self.messengers.of(delivery.to)
-        except Unreachable:  # bound only on a channel this deployment does not run
-            async with self.uow() as uow:
-                await record_unreachable(
-                    uow, row, self.worker, "channel_not_configured", now=now, policy=self.policy, tz=self.tz
-                )
-                await uow.commit()
-            return
+        messenger = self.messengers.of(delivery.to)  # prepare() chose among the channels this sender runs
         self.touched_cases.update(m.case_id for m in delivery.members if m.case_id is not None)
         tries = {"failures": 0}
         try:
@@ -187,7 +180,7 @@ class ReminderSender:
                 await uow.commit()
             return
         except (Unreachable, SendFailed) as exc:
-            await self._failed(row, exc, tries["failures"])
+            await self._failed(row, exc, tries["failures"], delivery.to.channel)
             return
         async with self.uow() as uow:
             if not await record_sent(uow, delivery, self.worker, message_id, self.clock.now()):
@@ -238,7 +231,9 @@ class ReminderSender:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _failed(self, row: Reminder, exc: Unreachable | SendFailed, failures: int) -> None:
+    async def _failed(
+        self, row: Reminder, exc: Unreachable | SendFailed, failures: int, channel: str
+    ) -> None:
         now = self.clock.now()
         async with self.uow() as uow:
             if isinstance(exc, Unreachable):
@@ -251,6 +246,7 @@ class ReminderSender:
                     policy=self.policy,
                     tz=self.tz,
                     blocked=exc.blocked,
+                    channel=channel,
                 )
                 log.info("reminder %s: recipient unreachable; %d told instead", row.id, len(told))
                 REMINDERS.labels("unreachable").inc()

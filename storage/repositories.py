@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -119,10 +119,15 @@ class DirectoryRepository(_Repository):
             await self.session.scalars(select(ChannelAccount).where(ChannelAccount.staff_id == staff_id))
         ).all()
 
-    async def account_for_staff(self, staff_id: int) -> ChannelAccount | None:
-        """Where messages to this person go: of their accounts, the reachable one bound last (a person bound
-        on two channels gets each message once, on the channel they joined most recently)."""
-        q = select(ChannelAccount).where(ChannelAccount.id == preferred_account(staff_id).scalar_subquery())
+    async def account_for_staff(
+        self, staff_id: int, channels: Collection[str] | None = None
+    ) -> ChannelAccount | None:
+        """Where messages to this person go: of their accounts (on `channels`, the ones running, if given),
+        the reachable one bound last (a person bound on two channels gets each message once, on the channel
+        they joined most recently)."""
+        q = select(ChannelAccount).where(
+            ChannelAccount.id == preferred_account(staff_id, channels).scalar_subquery()
+        )
         return await self.session.scalar(q)
 
     async def unbound_staff(self) -> Sequence[Staff]:
@@ -131,13 +136,16 @@ class DirectoryRepository(_Repository):
         return (await self.session.scalars(q)).all()
 
 
-def preferred_account(staff_id: Any) -> Select[Any]:
+def preferred_account(staff_id: Any, channels: Collection[str] | None = None) -> Select[Any]:
     """The id of the account messages to `staff_id` (a value or a correlated column) go to: reachable
     first, then the one bound last. Over an alias, so it can sit in a join on the accounts table itself."""
     account = aliased(ChannelAccount)
+    wanted = [account.staff_id == staff_id]
+    if channels is not None:
+        wanted.append(account.channel.in_(sorted(channels)))
     return (
         select(account.id)
-        .where(account.staff_id == staff_id)
+        .where(*wanted)
         .order_by(account.unreachable_since.is_not(None), account.bound_at.desc(), account.id.desc())
         .limit(1)
         .correlate_except(account)

@@ -7,6 +7,7 @@ Every outcome is visible twice: in the row itself (the reminders log) and in the
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -76,8 +77,10 @@ async def prepare(
     policy: Policy,
     tz: ZoneInfo,
     default_language: str,
+    channels: Collection[str] | None = None,
 ) -> Delivery | None:
-    """The message to send, or None when the row was settled here (skipped or unreachable)."""
+    """The message to send, or None when the row was settled here (skipped or unreachable). `channels`:
+    the ones this deployment runs; a person bound on a channel no longer run is reached on another."""
     recipient = await uow.directory.staff(row.recipient_id)
     if recipient is None or not recipient.active:
         await settle(uow, row, worker, outbox.SKIPPED, now, reason="recipient_inactive")
@@ -85,12 +88,14 @@ async def prepare(
     if not await still_wanted(uow, row, policy, tz, now):
         await settle(uow, row, worker, outbox.SKIPPED, now, reason="no_longer_due")
         return None
-    account = await uow.directory.account_for_staff(recipient.id)  # one channel, never two
+    account = await uow.directory.account_for_staff(recipient.id, channels)  # one channel, never two
     if account is None:
         # Raised even if this person cannot be told: the dashboard lists it, and the level above is told.
         for item in await digest_members(uow, row, None, None, now) if row.kind == DIGEST else [row]:
             await raise_for(uow, item, now)
-        await record_unreachable(uow, row, worker, "no_channel_account", now=now, policy=policy, tz=tz)
+        elsewhere = channels is not None and await uow.directory.account_for_staff(recipient.id) is not None
+        reason = "channel_not_configured" if elsewhere else "no_channel_account"
+        await record_unreachable(uow, row, worker, reason, now=now, policy=policy, tz=tz)
         return None
     language = language_of(recipient, default=default_language)  # their choice, else their phone's
     names = {s.id: s.name for s in await _instead_names(uow, row)}
@@ -236,6 +241,7 @@ async def record_unreachable(
     policy: Policy,
     tz: ZoneInfo,
     blocked: bool = False,
+    channel: str | None = None,
 ) -> list[int]:
     """The person blocked the app or has no chat account: mark it and tell whoever they answer
     to instead (in that person's digest). Returns the ids of the people told instead."""
@@ -244,7 +250,9 @@ async def record_unreachable(
     if not await settle(uow, row, worker, outbox.UNREACHABLE, now, reason=reason, members=members):
         return []
     if blocked:  # the account the message was meant for (their other channel, if any, is tried next time)
-        account = await uow.directory.account_for_staff(row.recipient_id)
+        account = await uow.directory.account_for_staff(
+            row.recipient_id, None if channel is None else [channel]
+        )
         if account is not None and account.unreachable_since is None:
             account.unreachable_since = now
     told: list[int] = []

@@ -652,3 +652,33 @@ async def test_a_forged_snooze_for_someone_elses_reminder_is_refused_and_audited
         denied = await uow.audit.entries("denied")
         assert [(a.entity, a.entity_id) for a in denied] == [("reminder", str(row.id))]
     assert [r.snoozes for r in await reminder_rows(services, case_id=case.id, kind="first_visit")] == [0]
+
+
+async def test_a_person_bound_last_on_a_channel_not_running_is_reached_on_the_other(
+    emulator: Emulator, tg_bot: BotState, world: World, services: Services, sender_bot: Bot
+) -> None:
+    """A county that stopped running WeCom: a teacher bound on Telegram and, later, on WeCom gets the
+    reminder on Telegram; one bound on WeCom only is unreachable for that reason, and the principal told."""
+    both, wecom_only = world.staff["teacher_a"], world.staff["teacher_b"]
+    chat = await bind_directly(services, emulator, tg_bot, both.id)
+    async with services.uow() as uow:
+        services.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
+        for person, userid in ((both, "wang"), (wecom_only, "li")):
+            uow.session.add(
+                ChannelAccount(
+                    staff_id=person.id, channel="wecom", account=userid, conversation=userid,
+                    bound_at=services.clock.now(),
+                )
+            )  # fmt: skip
+        await uow.commit()
+    first = await report(services.uow, world, services.clock, services.policy)
+    second = await report(
+        services.uow, world, services.clock, services.policy, who="teacher_b", in_class=world.class_b
+    )
+    services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
+    assert await make_sender(services, sender_bot).drain() == 1  # Telegram only runs here
+    assert any(first.number in m["text"] for m in received(emulator, tg_bot, chat))
+    [row] = await reminder_rows(services, case_id=second.id, kind="first_visit", recipient_id=wecom_only.id)
+    assert (row.state, row.last_error) == ("unreachable", "channel_not_configured")
+    told = await reminder_rows(services, case_id=second.id, kind="first_visit")
+    assert any((r.payload or {}).get("instead_of") == wecom_only.id for r in told)  # the principal, instead
