@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from telegram.ext import Application
 
 from app.container import Services
 from domain.privacy.identity import mask_name
 from tests.accounts import draft_key
-from tests.e2e.conftest import BindFactory, buttons
+from tests.e2e.conftest import BindFactory, PersonFactory, buttons
+from tests.e2e.people import TELEGRAM
 from tests.e2e.texts import assert_no_internal_words
 from tests.factories import World
 
@@ -17,71 +19,74 @@ def has_buttons(m: dict) -> bool:  # type: ignore[type-arg]
 
 
 async def test_teacher_reports_an_absence_in_a_few_taps(
-    polling_bot: Application, bound: BindFactory, world: World, services: Services
+    person: PersonFactory, world: World, services: Services
 ) -> None:
-    phone = await bound("teacher_a")
+    teacher = await person("teacher_a")
     pupil = world.student_in(world.class_a)
-    await phone.send("/report")
-    ask = await phone.wait_for_reply(has_buttons)
-    label = next(
-        b for b in buttons(ask) if b.startswith(mask_name(pupil.name)) and pupil.student_number[-4:] in b
-    )
-    assert pupil.name not in " ".join(buttons(ask))  # masked in chat by default
-    await phone.tap(label)
-    await phone.wait_for_reply(lambda m: "今天" in buttons(m))
-    await phone.tap("昨天")
-    await phone.wait_for_reply(lambda m: "暂不清楚" in buttons(m))
-    await phone.tap("厌学辍学")
-    await phone.wait_for_reply(lambda m: "完成" in buttons(m))
-    await phone.tap("▫️ 留守儿童")
-    await phone.wait_for_reply(lambda m: "✅ 留守儿童" in buttons(m))
-    await phone.tap("完成")
-    await phone.wait_for_reply(lambda m: "跳过" in buttons(m))
-    await phone.send("家长说孩子去外婆家了")
-    summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
-    assert "厌学辍学" in summary["text"] and "留守儿童" in summary["text"]
-    await phone.tap("✅ 提交")
-    done = await phone.wait_for_reply(lambda m: "个案编号" in m["text"])
+    await teacher.send("/report")
+    ask = await teacher.expect(pupil.student_number[-4:])
+    label = ask.button(pupil.student_number[-4:])
+    assert label.startswith(mask_name(pupil.name))
+    assert pupil.name not in " ".join(ask.buttons)  # masked in chat by default
+    await teacher.tap(label)
+    await teacher.choose("昨天")
+    await teacher.choose("厌学辍学")
+    await teacher.choose("▫️ 留守儿童")
+    await teacher.expect("✅ 留守儿童")
+    await teacher.tap("完成")
+    await teacher.expect("跳过")
+    await teacher.send("家长说孩子去外婆家了")
+    summary = await teacher.expect("✅ 提交")
+    assert "厌学辍学" in summary.text and "留守儿童" in summary.text
+    await teacher.tap("✅ 提交")
+    done = await teacher.expect("个案编号")
     async with services.uow() as uow:
         case = await uow.cases.open_for_student(pupil.id)
-        assert case is not None and case.number in done["text"]
+        assert case is not None and case.number in done.text
         assert case.category_code == "A2"
         assert await uow.students.flags(pupil.id) == ["left_behind"]
-        assert await uow.drafts.get(await draft_key(uow, phone.user_id)) is None
+        assert await uow.drafts.get(await draft_key(uow, teacher.account, teacher.channel)) is None
 
 
-async def test_search_by_name_fragment(polling_bot: Application, bound: BindFactory, world: World) -> None:
-    phone = await bound("teacher_b")
+async def test_search_by_name_fragment(person: PersonFactory, world: World) -> None:
+    teacher = await person("teacher_b")
     pupil = world.student_in(world.class_b)
-    await phone.send("/report")
-    await phone.wait_for_reply(has_buttons)
-    await phone.send(pupil.name[-2:])
-    found = await phone.wait_for_reply(lambda m: "搜索结果" in m["text"])
-    assert any(pupil.student_number[-4:] in b for b in buttons(found))
+    await teacher.send("/report")
+    await teacher.expect(lambda s: bool(s.buttons))
+    await teacher.send(pupil.name[-2:])
+    found = await teacher.expect("搜索结果")
+    assert any(pupil.student_number[-4:] in b for b in found.buttons)
 
 
 async def test_future_date_and_stray_inputs_are_reasked(
-    polling_bot: Application, bound: BindFactory, world: World, services: Services
+    person: PersonFactory, world: World, services: Services
 ) -> None:
-    phone = await bound("teacher_a")
+    teacher = await person("teacher_a")
     pupil = world.student_in(world.class_a)
-    await phone.send("/report")
-    ask = await phone.wait_for_reply(has_buttons)
-    await phone.send_sticker()
-    await phone.wait_for_reply(lambda m: "按钮" in m["text"] or "没有找到" in m["text"] or has_buttons(m))
-    await phone.tap(
-        next(b for b in buttons(ask) if pupil.student_number[-4:] in b), message_id=ask["message_id"]
+    await teacher.send("/report")
+    await teacher.expect(pupil.student_number[-4:])
+    await teacher.send_sticker()
+    await teacher.expect(lambda s: "按钮" in s.text or "没有找到" in s.text or bool(s.buttons))
+    await teacher.choose(pupil.student_number[-4:])
+    await teacher.expect("今天")
+    async with services.uow() as uow:
+        before = await uow.drafts.get(await draft_key(uow, teacher.account, teacher.channel))
+    await teacher.send("2099-01-01")
+    await teacher.expect("不能晚于今天")
+    await teacher.send("前天吧")
+    await teacher.expect("没有看懂")
+    async with services.uow() as uow:
+        after = await uow.drafts.get(await draft_key(uow, teacher.account, teacher.channel))
+    assert (
+        before is not None
+        and after is not None
+        and (after.step, after.answers) == (before.step, before.answers)
     )
-    await phone.wait_for_reply(lambda m: "今天" in buttons(m))
-    await phone.send("2099-01-01")
-    assert "不能晚于今天" in (await phone.wait_for_reply(lambda m: "今天" not in buttons(m)))["text"]
-    await phone.send("前天吧")
-    assert "没有看懂" in (await phone.wait_for_reply(lambda m: "今天" not in buttons(m)))["text"]
-    await phone.send("/cancel")
-    await phone.wait_for_reply(lambda m: "已取消" in m["text"])
+    await teacher.send("/cancel")
+    await teacher.expect("已取消")
     async with services.uow() as uow:
         assert await uow.cases.open_for_student(pupil.id) is None
-        assert await uow.drafts.get(await draft_key(uow, phone.user_id)) is None
+        assert await uow.drafts.get(await draft_key(uow, teacher.account, teacher.channel)) is None
 
 
 async def test_forged_button_for_another_class_is_refused_and_logged(
@@ -123,40 +128,38 @@ async def test_a_lost_reply_is_recovered_by_tapping_the_old_button_again(
 
 
 async def test_a_sensitive_flag_is_never_shown_in_chat_and_stays_on_file(
-    polling_bot: Application, bound: BindFactory, world: World, services: Services
+    person: PersonFactory, world: World, services: Services
 ) -> None:
     pupil = world.student_in(world.class_a)
     async with services.uow() as uow:  # set by a coordinator on the dashboard
         await uow.students.set_flags(pupil.id, ["parent_imprisoned", "single_parent"])
         await uow.commit()
-    phone = await bound("teacher_a")
-    await phone.send("/report")
-    ask = await phone.wait_for_reply(has_buttons)
-    assert ask["text"].startswith("（1/5）")
-    await phone.tap(next(b for b in buttons(ask) if pupil.student_number[-4:] in b))
-    await phone.wait_for_reply(lambda m: "今天" in buttons(m))
-    await phone.send("前天")
-    await phone.wait_for_reply(lambda m: "暂不清楚" in buttons(m))
-    await phone.tap("暂不清楚")
-    flags = await phone.wait_for_reply(lambda m: "完成" in buttons(m))
-    offered = " ".join(buttons(flags))
+    teacher = await person("teacher_a")
+    await teacher.send("/report")
+    ask = await teacher.expect(pupil.student_number[-4:])
+    assert any(line.startswith("（1/5）") for line in ask.text.splitlines())
+    await teacher.tap(ask.button(pupil.student_number[-4:]))
+    await teacher.expect("今天")
+    await teacher.send("前天")
+    await teacher.choose("暂不清楚")
+    flags = await teacher.expect("完成")
+    offered = " ".join(flags.buttons)
     assert (
         "✅ 单亲家庭" in offered and "服刑" not in offered and "早婚" not in offered and "信教" not in offered
     )
-    await phone.tap("▫️ 留守儿童")
-    await phone.wait_for_reply(lambda m: "✅ 留守儿童" in buttons(m))
-    await phone.tap("✅ 单亲家庭")  # unticked
-    await phone.wait_for_reply(lambda m: "▫️ 单亲家庭" in buttons(m))
-    await phone.tap("完成")
-    await phone.wait_for_reply(lambda m: "跳过" in buttons(m))
-    await phone.tap("跳过")
-    summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
-    assert "重点群体：留守儿童" in summary["text"] and "服刑" not in summary["text"]
-    assert_no_internal_words(summary["text"])
-    await phone.tap("✅ 提交")
-    done = await phone.wait_for_reply(lambda m: "个案编号" in m["text"])
-    assert "服刑" not in done["text"]
-    assert_no_internal_words(done["text"])
+    await teacher.tap("▫️ 留守儿童")
+    await teacher.expect("✅ 留守儿童")
+    await teacher.tap("✅ 单亲家庭")  # unticked
+    await teacher.expect("▫️ 单亲家庭")
+    await teacher.tap("完成")
+    await teacher.choose("跳过")
+    summary = await teacher.expect("✅ 提交")
+    assert "重点群体：留守儿童" in summary.text and "服刑" not in summary.text
+    assert_no_internal_words(summary.text)
+    await teacher.tap("✅ 提交")
+    done = await teacher.expect("个案编号")
+    assert "服刑" not in done.text
+    assert_no_internal_words(done.text)
     async with services.uow() as uow:
         assert await uow.students.flags(pupil.id) == ["left_behind", "parent_imprisoned"]
         case = await uow.cases.open_for_student(pupil.id)
@@ -165,31 +168,28 @@ async def test_a_sensitive_flag_is_never_shown_in_chat_and_stays_on_file(
         assert reported.data["flags"] == ["left_behind"]
 
 
+@pytest.mark.parametrize("channel", [TELEGRAM])  # a WeCom callback is XML, which cannot hold a NUL
 async def test_nul_characters_in_chat_text_are_dropped(
-    polling_bot: Application, bound: BindFactory, world: World, services: Services
+    person: PersonFactory, world: World, services: Services
 ) -> None:
     """A NUL in typed text (which PostgreSQL cannot store or compare) is dropped before any form step."""
-    phone = await bound("teacher_a")
+    teacher = await person("teacher_a")
     pupil = world.student_in(world.class_a)
-    await phone.send("/report")
-    await phone.wait_for_reply(has_buttons)
-    await phone.send(pupil.name[-2] + "\x00" + pupil.name[-1])  # the search runs a query with the text
-    found = await phone.wait_for_reply(lambda m: "搜索结果" in m["text"])
-    await phone.tap(next(b for b in buttons(found) if pupil.student_number[-4:] in b))
-    await phone.wait_for_reply(lambda m: "今天" in buttons(m))
-    await phone.tap("昨天")
-    await phone.wait_for_reply(lambda m: "暂不清楚" in buttons(m))
-    await phone.tap("厌学辍学")
-    await phone.wait_for_reply(lambda m: "完成" in buttons(m))
-    await phone.tap("完成")
-    await phone.wait_for_reply(lambda m: "跳过" in buttons(m))
-    await phone.send("\x00")  # nothing left once the NUL is gone: asked again, as for an empty text
-    reasked = await phone.wait_for_reply(lambda m: True)
-    assert "请输入文字" in reasked["text"], reasked
-    await phone.send("家长说\x00孩子去外婆家了")
-    summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
-    assert "\x00" not in summary["text"]
-    await phone.tap("✅ 提交")
-    await phone.wait_for_reply(lambda m: "个案编号" in m["text"])
+    await teacher.send("/report")
+    await teacher.expect(lambda s: bool(s.buttons))
+    await teacher.send(pupil.name[-2] + "\x00" + pupil.name[-1])  # the search runs a query with the text
+    found = await teacher.expect("搜索结果")
+    await teacher.tap(found.button(pupil.student_number[-4:]))
+    await teacher.choose("昨天")
+    await teacher.choose("厌学辍学")
+    await teacher.choose("完成")
+    await teacher.expect("跳过")
+    await teacher.send("\x00")  # nothing left once the NUL is gone: asked again, as for an empty text
+    await teacher.expect("请输入文字")
+    await teacher.send("家长说\x00孩子去外婆家了")
+    summary = await teacher.expect("✅ 提交")
+    assert "\x00" not in summary.text
+    await teacher.tap("✅ 提交")
+    await teacher.expect("个案编号")
     async with services.uow() as uow:
         assert await uow.cases.open_for_student(pupil.id) is not None
