@@ -105,9 +105,10 @@ class TelegramPerson(Person):
         self.account = str(phone.user_id)
         self._mark = self._seen = phone.seen_version
         self._since: dict[int, dict[str, Any]] = {}
+        self.sent: dict[str, Any] = {}  # the emulator's answer to the last action (e.g. a photo's sizes)
 
     async def _did(self, action: Any) -> None:
-        await action
+        self.sent = await action
         self._mark = self._seen = self.phone.seen_version  # Phone._act: the version right after it
         self._since = {}
 

@@ -33,6 +33,7 @@ from sandbox.phone import Phone, Predicate
 from storage.models import Case, Student
 from tests.browser import ARTIFACTS, BROWSER_TEST, CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.conftest import BindFactory, buttons
+from tests.e2e.people import TelegramPerson
 from tests.e2e.test_reminders_delivery import make_sender, sender_bot  # noqa: F401 (a fixture)
 from tests.e2e.test_visit import image, send_and_count, to_outcome
 from tests.factories import World
@@ -104,7 +105,7 @@ async def finish_visit(phone: Phone, *, photo: bool = False) -> None:
     """From the photo question to the submitted visit: a photo or none, no follow-up date, no note."""
     if photo:
         await phone.wait_for_reply(lambda m: "家访照片" in m["text"])
-        await send_and_count(phone, 1, image("PNG"))
+        await send_and_count(TelegramPerson(phone), 1, image("PNG"))
         await phone.tap("完成")
     else:
         await phone.wait_for_reply(lambda m: "可以不附照片" in m["text"])
@@ -251,7 +252,7 @@ async def test_three_cases_from_the_first_absence_to_their_end(
                 # 2. Suspected, nobody at home, marked missing with the police reference, re-checked later.
                 await report(teacher, missing, "10月6日")
                 case2 = await case_of(services, missing)
-                await to_outcome(teacher, case2, mode="电话", met="无人应答")
+                await to_outcome(TelegramPerson(teacher), case2, mode="电话", met="无人应答")
                 await teacher.tap("联系不上")
                 await finish_visit(teacher)
                 message = await principal.decide(case2, "mark_missing", note="示范镇派出所协查 2026-018")
@@ -268,12 +269,12 @@ async def test_three_cases_from_the_first_absence_to_their_end(
                 # 3. A dropout: persuasion, the notice, escalation, the order, the return, the closing.
                 await report(teacher, dropout, "11月6日")
                 case3 = await case_of(services, dropout)
-                await to_outcome(teacher, case3, mode="电话")
+                await to_outcome(TelegramPerson(teacher), case3, mode="电话")
                 await teacher.tap("拒绝返校")
                 await finish_visit(teacher)
                 assert (await case_of(services, dropout)).status == "dropped_out"
                 desk.at("11-15", 10)
-                await to_outcome(teacher, case3, mode="到校约谈")
+                await to_outcome(TelegramPerson(teacher), case3, mode="到校约谈")
                 await teacher.tap("拒绝返校")
                 await teacher.wait_for_reply(lambda m: "已送达" in buttons(m))
                 await teacher.tap("已送达")

@@ -16,6 +16,7 @@ from sandbox.phone import Phone
 from storage.models import Case, Student
 from tests.accounts import draft_key
 from tests.e2e.conftest import BindFactory, buttons
+from tests.e2e.people import TelegramPerson
 from tests.e2e.test_visit import open_case_for, to_outcome
 from tests.factories import World
 
@@ -95,7 +96,7 @@ async def test_an_outcome_detail_with_a_full_width_mobile_is_refused(
 ) -> None:
     case: Case = await open_case_for(services, world, "teacher_a", "class_a")
     phone = await bound("teacher_a")
-    await to_outcome(phone, case)
+    await to_outcome(TelegramPerson(phone), case)
     await phone.tap("其他")
     await phone.wait_for_reply(lambda m: "简要说明情况" in m["text"])
     await phone.send("孩子随奶奶去了县城，奶奶电话１３８００００００01")

@@ -1,5 +1,6 @@
-"""/visit end to end: how the visit took place, photos (as photos and as files) and location for home visits,
-follow-up questions, the notice after an earlier visit, the next follow-up date, every refusal."""
+"""/visit end to end, on Telegram and on WeCom: how the visit took place, photos (as photos and as files;
+WeCom has image messages only) and location for home visits, follow-up questions, the notice after an
+earlier visit, the next follow-up date, every refusal."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from telegram.ext import Application
 
 from app.container import Services, build_services
 from app.settings import load_settings
@@ -28,10 +28,11 @@ from domain.people.scope import scope_for
 from domain.photos.processing import PhotoRejected
 from i18n import t
 from sandbox.emulator import Emulator
-from sandbox.phone import Phone
+from sandbox.wecom import WeComEmulator
 from storage.models import Attachment, Case
 from tests.accounts import draft_key
-from tests.e2e.conftest import BindFactory, buttons
+from tests.e2e.conftest import PersonFactory, buttons
+from tests.e2e.people import TELEGRAM, Person, Said, TelegramPerson
 from tests.e2e.texts import assert_no_internal_words
 from tests.factories import World
 
@@ -123,74 +124,102 @@ async def log_earlier_visit(
         await uow.commit()
 
 
-def outcome_step(m: dict) -> bool:  # type: ignore[type-arg]
-    return "外出打工" in buttons(m)
+def has(label: str) -> Callable[[Said], bool]:
+    """A button with exactly this label (not just the words somewhere in the text)."""
+    return lambda s: label in s.buttons
+
+
+RECEIVED = {t("zh_CN", "form.received"), t("en", "form.received")}
+
+
+def asked(said: Said) -> str:
+    """What the app asked, without the receipt Telegram sends to take a reply keyboard away."""
+    return "\n".join(line for line in said.text.splitlines() if line not in RECEIVED)
+
+
+def outcome_step(s: Said) -> bool:
+    return "外出打工" in s.buttons
 
 
 async def to_outcome(
-    phone: Phone, case: Case, *, mode: str = "入户家访", met: str = "监护人", colleague: str | None = None
-) -> dict:  # type: ignore[type-arg]
+    teacher: Person, case: Case, *, mode: str = "入户家访", met: str = "监护人", colleague: str | None = None
+) -> Said:
     """/visit → case → today → mode → (colleague) → met; leaves the outcome question open."""
-    await phone.send("/visit")
-    ask = await phone.wait_for_reply(lambda m: any(case.number in b for b in buttons(m)))
-    await phone.tap(next(b for b in buttons(ask) if case.number in b))
-    await phone.wait_for_reply(lambda m: "今天" in buttons(m))
-    await phone.tap("今天")
-    await phone.wait_for_reply(lambda m: "到校约谈" in buttons(m))
-    await phone.tap(mode)
-    await phone.wait_for_reply(lambda m: "完成" in buttons(m) and "自动记入" in m["text"])
+    await teacher.send("/visit")
+    await teacher.choose(case.number)
+    await teacher.expect(has("今天"))
+    await teacher.tap("今天")
+    await teacher.expect(has("到校约谈"))
+    await teacher.tap(mode)
+    await teacher.expect(lambda s: "完成" in s.buttons and "自动记入" in s.text)
     if colleague:
-        await phone.tap(f"▫️ {colleague}")
-        await phone.wait_for_reply(lambda m: f"✅ {colleague}" in buttons(m))
-    await phone.tap("完成")
-    await phone.wait_for_reply(lambda m: "无人应答" in buttons(m))
-    await phone.tap(met)
-    return await phone.wait_for_reply(outcome_step)
+        await teacher.tap(f"▫️ {colleague}")
+        await teacher.expect(has(f"✅ {colleague}"))
+    await teacher.tap("完成")
+    await teacher.expect(has("无人应答"))
+    await teacher.tap(met)
+    return await teacher.expect(outcome_step)
 
 
-async def to_photos(phone: Phone, case: Case, outcome: str = "联系不上") -> None:
-    await to_outcome(phone, case)
-    await phone.tap(outcome)
-    await phone.wait_for_reply(lambda m: "家访照片" in m["text"])
+async def to_photos(teacher: Person, case: Case, outcome: str = "联系不上") -> None:
+    await to_outcome(teacher, case)
+    await teacher.tap(outcome)
+    await teacher.expect("家访照片")
 
 
 async def send_and_count(
-    phone: Phone, n: int, data: bytes, name: str = "p.png", mime: str = "image/png"
+    teacher: Person, n: int, data: bytes, name: str = "p.png", mime: str = "image/png"
 ) -> None:
-    await phone.send_document(data, name, mime)
-    await phone.wait_for_reply(lambda m: f"已收到 {n}/5" in m["text"])
+    """The picture as a file (Telegram: a document; WeCom: an image message), counted as the n-th."""
+    await teacher.send_file(data, mime, name)
+    await teacher.expect(f"已收到 {n}/5")
+
+
+def served_photo(teacher: Person, request: pytest.FixtureRequest) -> bytes:
+    """The bytes the channel serves for the photo just sent: Telegram re-encodes a photo, WeCom keeps it."""
+    if isinstance(teacher, TelegramPerson):
+        emulator: Emulator = request.getfixturevalue("emulator")
+        stored = emulator.registry.files.get(teacher.sent["photo"][-1]["file_id"])
+        assert stored is not None
+        return stored.data
+    wecom_emu: WeComEmulator = request.getfixturevalue("wecom_emu")
+    return [m for m in wecom_emu.state.media.values() if m.kind == "image"][-1].data
 
 
 async def test_visit_with_two_photos_and_a_location_is_logged_once(
-    polling_bot: Application,
-    bound: BindFactory,
+    person: PersonFactory,
     world: World,
     services: Services,
     open_case: Case,
-    emulator: Emulator,
+    request: pytest.FixtureRequest,
 ) -> None:
     await log_earlier_visit(services, world, open_case)
-    phone = await bound("teacher_a")
-    await to_outcome(phone, open_case, colleague="刘主任（村干部）")
-    await phone.tap("拒绝返校")
-    notice = await phone.wait_for_reply(lambda m: "未送达" in buttons(m))
-    assert "哪天返校" not in notice["text"]  # the promised date belongs to "agreed to return" only
-    assert "《劝返复学通知书》" in notice["text"]
-    await phone.tap("已送达")
-    await phone.wait_for_reply(lambda m: "家访照片" in m["text"] and not buttons(m))
-    sent = await phone.send_photo(image("JPEG"))
-    await phone.wait_for_reply(lambda m: "已收到 1/5" in m["text"])
+    teacher = await person("teacher_a")
+    await to_outcome(teacher, open_case, colleague="刘主任（村干部）")
+    await teacher.tap("拒绝返校")
+    notice = await teacher.expect(has("未送达"))
+    assert "哪天返校" not in notice.text  # the promised date belongs to "agreed to return" only
+    assert "《劝返复学通知书》" in notice.text
+    await teacher.tap("已送达")
+    ask = await teacher.expect("家访照片")
+    assert ask.buttons == []  # no Done before the first photo
+    data = image("JPEG")
+    await teacher.send_photo(data)
+    await teacher.expect("已收到 1/5")
+    photo_bytes = served_photo(teacher, request)  # what getFile or media/get serves
     png = image("PNG", color=(30, 160, 90))
-    await send_and_count(phone, 2, png, "门口.png")
+    await send_and_count(teacher, 2, png, "门口.png")
     provisional = {a.sha256: a.evidence_sha256 for a in await attachments_of(services, open_case.id)}
-    await phone.tap("完成")
-    await phone.wait_for_reply(lambda m: "位置" in m["text"])
-    await phone.tap("📍 发送当前位置", location=(29.5630123, 106.5515567))
-    await phone.wait_for_reply(lambda m: "下次跟进" in m["text"] and "一周后" in buttons(m))
-    await phone.send("下周一")  # as people say it
-    await phone.wait_for_reply(lambda m: "跳过" in buttons(m) and "补充" in m["text"])
-    await phone.send("家长态度坚决，已讲解义务教育法")
-    summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
+    await teacher.tap("完成")
+    ask = await teacher.expect("位置")
+    # Telegram shares it with a reply-keyboard button; WeCom says where its "Location" is.
+    assert "📍 发送当前位置" in ask if teacher.channel == TELEGRAM else "选择“位置”" in ask.text
+    await teacher.send_location(29.5630123, 106.5515567)
+    await teacher.expect(lambda s: "下次跟进" in s.text and "一周后" in s.buttons)
+    await teacher.send("下周一")  # as people say it
+    await teacher.expect(lambda s: "跳过" in s.buttons and "补充" in s.text)
+    await teacher.send("家长态度坚决，已讲解义务教育法")
+    summary = await teacher.expect(has("✅ 提交"))
     for expected in (
         "拒绝返校",
         "2 张",
@@ -201,12 +230,12 @@ async def test_visit_with_two_photos_and_a_location_is_logged_once(
         "2026-10-19",
         open_case.number,
     ):
-        assert expected in summary["text"]
-    assert_no_internal_words(summary["text"])
-    await phone.tap("✅ 提交")
-    done = await phone.wait_for_reply(lambda m: "家访已记录" in m["text"])
-    assert "已送达《劝返复学通知书》" in done["text"] and "下次跟进：2026-10-19" in done["text"]
-    assert_no_internal_words(done["text"])
+        assert expected in summary.text
+    assert_no_internal_words(summary.text)
+    await teacher.tap("✅ 提交")
+    done = await teacher.expect("家访已记录")
+    assert "已送达《劝返复学通知书》" in done.text and "下次跟进：2026-10-19" in done.text
+    assert_no_internal_words(done.text)
 
     event = (await visit_events(services, open_case.id))[-1]
     assert event.data["location"] == {"lat": 29.563012, "lon": 106.551557}
@@ -214,9 +243,6 @@ async def test_visit_with_two_photos_and_a_location_is_logged_once(
     assert event.data["visitors"] == sorted([world.staff["teacher_a"].id, world.staff["cadre_a"].id])
     photos = await attachments_of(services, open_case.id)
     assert len(photos) == 2 and all(a.event_id == event.id for a in photos)
-    stored = emulator.registry.files.get(sent["photo"][-1]["file_id"])
-    assert stored is not None
-    photo_bytes = stored.data  # what getFile serves
     assert {a.sha256 for a in photos} == {sha(photo_bytes), sha(png)}
     media = services.media
     for a in photos:
@@ -233,102 +259,104 @@ async def test_visit_with_two_photos_and_a_location_is_logged_once(
 
 
 async def test_photo_step_refuses_what_is_not_a_usable_photo(
-    polling_bot: Application, bound: BindFactory, services: Services, open_case: Case
+    person: PersonFactory, services: Services, open_case: Case
 ) -> None:
-    phone = await bound("teacher_a")
-    await to_photos(phone, open_case)
+    teacher = await person("teacher_a")
+    await to_photos(teacher, open_case)
     async with services.uow() as uow:
-        seq = (await uow.drafts.get(await draft_key(uow, phone.user_id))).seq  # type: ignore[union-attr]
-    await phone.press_callback(phone.last_message["message_id"], f"f:{seq}:~done")  # type: ignore[index]
-    assert "至少需要 1 张" in (await phone.wait_for_reply(lambda m: "至少" in m["text"]))["text"]
+        before = await uow.drafts.get(await draft_key(uow, teacher.account, teacher.channel))
     attempts: list[tuple[Callable[[], Awaitable[object]], str]] = [
-        (phone.send_sticker, "请发送照片"),
-        (phone.send_voice, "请发送照片"),
-        (lambda: phone.send("照片在这里"), "请发送照片"),
-        (lambda: phone.send_document(b"just some notes", "notes.txt", "text/plain"), "不是图片"),
-        (lambda: phone.send_document(b"just some notes", "fake.jpg", "image/jpeg"), "不是图片"),
-        (lambda: phone.send_document(image()[:1500], "cut.jpg", "image/jpeg"), "已损坏"),
-        (lambda: phone.send_document(image("GIF"), "anim.jpg", "image/jpeg"), "不支持这种图片格式"),
+        (teacher.send_sticker, "请发送照片"),
+        (teacher.send_voice, "请发送照片"),
+        (lambda: teacher.send("照片在这里"), "请发送照片"),
+        (lambda: teacher.send_file(b"just some notes", "text/plain", "notes.txt"), "不是图片"),
+        (lambda: teacher.send_file(b"just some notes", "image/jpeg", "fake.jpg"), "不是图片"),
+        (lambda: teacher.send_file(image()[:1500], "image/jpeg", "cut.jpg"), "已损坏"),
+        (lambda: teacher.send_file(image("GIF"), "image/jpeg", "anim.jpg"), "不支持这种图片格式"),
     ]
     for send, expected in attempts:
         await send()
-        await phone.wait_for_reply(lambda m, e=expected: e in m["text"])  # type: ignore[misc]
+        await teacher.expect(expected)
     assert await attachments_of(services, open_case.id) == []
+    async with services.uow() as uow:  # every refusal left the form where it was
+        after = await uow.drafts.get(await draft_key(uow, teacher.account, teacher.channel))
+    assert before is not None and after is not None
+    assert (after.step, after.answers) == (before.step, before.answers)
     first = image("PNG", color=(1, 2, 3))
-    await send_and_count(phone, 1, first)
-    await send_and_count(phone, 1, first, "again.png")  # the same picture again is not counted twice
+    await send_and_count(teacher, 1, first)
+    await send_and_count(teacher, 1, first, "again.png")  # the same picture again is not counted twice
     for n in range(2, 6):
-        await send_and_count(phone, n, image("PNG", color=(10 * n, 20, 30)))
-    await phone.send_document(image("PNG", color=(250, 250, 250)), "six.png", "image/png")
-    assert "最多 5 张" in (await phone.wait_for_reply(lambda m: "最多" in m["text"]))["text"]
+        await send_and_count(teacher, n, image("PNG", color=(10 * n, 20, 30)))
+    await teacher.send_file(image("PNG", color=(250, 250, 250)), "image/png", "six.png")
+    await teacher.expect("最多 5 张")
     assert len(await attachments_of(services, open_case.id)) == 5
 
 
 async def test_dates_and_follow_up_questions(
-    polling_bot: Application, bound: BindFactory, services: Services, open_case: Case
+    person: PersonFactory, services: Services, open_case: Case
 ) -> None:
-    phone = await bound("teacher_a")
-    await phone.send("/visit")
-    ask = await phone.wait_for_reply(lambda m: any(open_case.number in b for b in buttons(m)))
-    assert ask["text"].startswith("（1/13）")  # how many questions at most, until the answers tell
-    await phone.tap(next(b for b in buttons(ask) if open_case.number in b))
-    await phone.wait_for_reply(lambda m: "今天" in buttons(m))
-    await phone.send("2099-01-01")
-    assert "不能晚于今天" in (await phone.wait_for_reply(lambda m: "今天" not in buttons(m)))["text"]
+    teacher = await person("teacher_a")
+    await teacher.send("/visit")
+    ask = await teacher.expect(lambda s: any(open_case.number in b for b in s.buttons))
+    assert asked(ask).startswith("（1/13）")  # how many questions at most, until the answers tell
+    await teacher.tap(ask.button(open_case.number))
+    await teacher.expect(has("今天"))
+    await teacher.send("2099-01-01")
+    await teacher.expect("不能晚于今天")
     assert open_case.first_absent_on is not None
     before = open_case.first_absent_on - timedelta(days=1)
-    await phone.send(before.isoformat())
-    await phone.wait_for_reply(lambda m: "不能早于" in m["text"])
-    await phone.tap("今天")
-    await phone.wait_for_reply(lambda m: "到校约谈" in buttons(m))
-    await phone.tap("入户家访")
-    await phone.wait_for_reply(lambda m: "自动记入" in m["text"])
-    await phone.tap("完成")
-    await phone.wait_for_reply(lambda m: "无人应答" in buttons(m))
-    await phone.tap("监护人和学生")
-    await phone.wait_for_reply(lambda m: "同意返校" in buttons(m))
-    await phone.tap("同意返校")
-    ask = await phone.wait_for_reply(lambda m: "哪天返校" in m["text"])
-    assert "明天" in buttons(ask)
+    await teacher.send(before.isoformat())
+    await teacher.expect("不能早于")
+    await teacher.tap("今天")
+    await teacher.expect(has("到校约谈"))
+    await teacher.tap("入户家访")
+    await teacher.expect("自动记入")
+    await teacher.tap("完成")
+    await teacher.expect(has("无人应答"))
+    await teacher.tap("监护人和学生")
+    await teacher.expect(has("同意返校"))
+    await teacher.tap("同意返校")
+    ask = await teacher.expect("哪天返校")
+    assert "明天" in ask.buttons
     today = services.clock.now().astimezone(services.tz).date()
-    await phone.send((today + timedelta(days=90)).isoformat())
-    await phone.wait_for_reply(lambda m: "60 天以内" in m["text"])
-    await phone.send("明天")  # a future date is right here, said as people say it
+    await teacher.send((today + timedelta(days=90)).isoformat())
+    await teacher.expect("60 天以内")
+    await teacher.send("明天")  # a future date is right here, said as people say it
     promised = today + timedelta(days=1)
     # An absent pupil who agreed to return is no dropout: the notice is not even asked.
-    photos = await phone.wait_for_reply(lambda m: "家访照片" in m["text"])
-    assert "未送达" not in buttons(photos)
-    await send_and_count(phone, 1, image("PNG"))
-    await phone.tap("完成")
-    await phone.wait_for_reply(lambda m: "位置" in m["text"])
-    await phone.tap("跳过")
-    await phone.wait_for_reply(lambda m: "为什么没有发送位置" in m["text"] and "跳过" not in buttons(m))
-    await phone.send("山里没有信号")
-    await phone.wait_for_reply(lambda m: "下次跟进" in m["text"])
-    await phone.send("今天")  # the next follow-up comes after the visit
-    await phone.wait_for_reply(lambda m: "不能早于" in m["text"])
-    await phone.send((today + timedelta(days=61)).isoformat())
-    await phone.wait_for_reply(lambda m: "60 天以内" in m["text"])
-    await phone.tap("跳过")
-    await phone.wait_for_reply(lambda m: "补充" in m["text"])
-    await phone.tap("跳过")
-    summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
+    photos = await teacher.expect("家访照片")
+    assert "未送达" not in photos.buttons
+    await send_and_count(teacher, 1, image("PNG"))
+    await teacher.tap("完成")
+    await teacher.expect("位置")
+    await teacher.tap("跳过")
+    await teacher.expect(lambda s: "为什么没有发送位置" in s.text and "跳过" not in s.buttons)
+    await teacher.send("山里没有信号")
+    await teacher.expect("下次跟进")
+    await teacher.send("今天")  # the next follow-up comes after the visit
+    await teacher.expect("不能早于")
+    await teacher.send((today + timedelta(days=61)).isoformat())
+    await teacher.expect("60 天以内")
+    await teacher.tap("跳过")
+    await teacher.expect("补充")
+    await teacher.tap("跳过")
+    summary = await teacher.expect(has("✅ 提交"))
     for expected in (promised.isoformat(), "山里没有信号", "下次跟进：按默认间隔", "方式：入户家访"):
-        assert expected in summary["text"]
-    assert_no_internal_words(summary["text"])
-    assert "（" not in summary["text"].splitlines()[0]  # the summary is no numbered question
+        assert expected in summary.text
+    assert_no_internal_words(summary.text)
+    assert "（" not in asked(summary).splitlines()[0]  # the summary is no numbered question
     # Changing the outcome from the summary asks its own follow-up, then comes back to the summary.
-    await phone.tap("✏️ 修改")
-    await phone.wait_for_reply(lambda m: "结果" in buttons(m))
-    await phone.tap("结果")
-    await phone.wait_for_reply(lambda m: "其他" in buttons(m))
-    await phone.tap("其他")
-    await phone.wait_for_reply(lambda m: "简要说明情况" in m["text"])
-    await phone.send("孩子随奶奶去了县城")
-    summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
-    assert "孩子随奶奶去了县城" in summary["text"] and promised.isoformat() not in summary["text"]
-    await phone.tap("✅ 提交")
-    await phone.wait_for_reply(lambda m: "家访已记录" in m["text"])
+    await teacher.tap("✏️ 修改")
+    await teacher.expect(has("结果"))
+    await teacher.tap("结果")
+    await teacher.expect(has("其他"))
+    await teacher.tap("其他")
+    await teacher.expect("简要说明情况")
+    await teacher.send("孩子随奶奶去了县城")
+    summary = await teacher.expect(has("✅ 提交"))
+    assert "孩子随奶奶去了县城" in summary.text and promised.isoformat() not in summary.text
+    await teacher.tap("✅ 提交")
+    await teacher.expect("家访已记录")
     [event] = await visit_events(services, open_case.id)
     assert (event.data["outcome"], event.data["outcome_detail"]) == ("other", "孩子随奶奶去了县城")
     assert event.data["promised_return_on"] is None and event.data["location"] is None
@@ -337,25 +365,43 @@ async def test_dates_and_follow_up_questions(
 
 
 async def test_cancel_at_the_photo_step_logs_no_visit(
-    polling_bot: Application, bound: BindFactory, services: Services, open_case: Case
+    person: PersonFactory, services: Services, open_case: Case
 ) -> None:
-    phone = await bound("teacher_a")
-    await to_photos(phone, open_case)
-    await send_and_count(phone, 1, image("PNG"))
-    await phone.send("/cancel")
-    await phone.wait_for_reply(lambda m: "已取消" in m["text"])
+    teacher = await person("teacher_a")
+    await to_photos(teacher, open_case)
+    await send_and_count(teacher, 1, image("PNG"))
+    await teacher.send("/cancel")
+    await teacher.expect("已取消")
     assert await visit_events(services, open_case.id) == []
     [orphan] = await attachments_of(services, open_case.id)  # kept, but linked to no visit
     assert orphan.event_id is None
     async with services.uow() as uow:
-        assert await uow.drafts.get(await draft_key(uow, phone.user_id)) is None
+        assert await uow.drafts.get(await draft_key(uow, teacher.account, teacher.channel)) is None
 
 
+async def test_a_visit_button_of_mycases_jumps_to_the_date(
+    person: PersonFactory, services: Services, open_case: Case
+) -> None:
+    teacher = await person("teacher_a")
+    await teacher.send("/mycases")
+    await teacher.choose("1. 记录家访")
+    ask = await teacher.expect(lambda s: "今天" in s.buttons and "哪天" in s.text)
+    assert asked(ask).startswith("（1/12）")  # the case came with the button: not a question
+    await teacher.tap("今天")
+    await teacher.expect(has("到校约谈"))
+    async with services.uow() as uow:
+        draft = await uow.drafts.get(await draft_key(uow, teacher.account, teacher.channel))
+    assert draft is not None and int(draft.answers["case"]) == open_case.id
+
+
+@pytest.mark.parametrize("channel", [TELEGRAM])  # forged callback data: WeCom sends only its cards' keys
 async def test_a_visit_button_jumps_to_the_date_but_not_for_someone_elses_case(
-    polling_bot: Application, bound: BindFactory, world: World, services: Services, open_case: Case
+    person: PersonFactory, world: World, services: Services, open_case: Case
 ) -> None:
     other = await open_case_for(services, world, "teacher_b", "class_b")
-    phone = await bound("teacher_a")
+    teacher = await person("teacher_a")
+    assert isinstance(teacher, TelegramPerson)
+    phone = teacher.phone
     anchor = phone.last_message["message_id"]  # type: ignore[index]
     await phone.press_callback(anchor, f"go:visit:{open_case.id}")
     ask = await phone.wait_for_reply(lambda m: "今天" in buttons(m) and "哪天" in m["text"])
@@ -377,14 +423,14 @@ async def test_a_photo_over_20_mb_is_refused_before_downloading() -> None:
 
 
 async def test_a_file_over_20_mb_is_refused_in_chat(
-    polling_bot: Application, bound: BindFactory, services: Services, open_case: Case
+    person: PersonFactory, services: Services, open_case: Case
 ) -> None:
-    phone = await bound("teacher_a")
-    await to_photos(phone, open_case)
+    teacher = await person("teacher_a")
+    await to_photos(teacher, open_case)
     huge = image() + bytes(21 * 1024 * 1024)  # a JPEG followed by padding: only its size matters
-    await phone.send_document(huge, "huge.jpg", "image/jpeg")
-    refusal = await phone.wait_for_reply(lambda m: "太大" in m["text"], timeout=30)
-    assert "20 MB" in refusal["text"]
+    await teacher.send_file(huge, "image/jpeg", "huge.jpg")
+    refusal = await teacher.expect("太大", timeout=30)
+    assert "20 MB" in refusal.text
     assert await attachments_of(services, open_case.id) == []
 
 
@@ -396,147 +442,173 @@ def test_every_photo_refusal_has_a_message_in_both_languages() -> None:
 
 
 async def test_skipping_the_location_from_the_summary_asks_why(
-    polling_bot: Application, bound: BindFactory, services: Services, open_case: Case
+    person: PersonFactory, services: Services, open_case: Case
 ) -> None:
-    phone = await bound("teacher_a")
-    await to_photos(phone, open_case)
-    await send_and_count(phone, 1, image("PNG"))
-    await phone.tap("完成")
-    await phone.wait_for_reply(lambda m: "位置" in m["text"])
-    await phone.send_location(29.56, 106.55)
-    await phone.wait_for_reply(lambda m: "下次跟进" in m["text"])
-    await phone.tap("跳过")
-    await phone.wait_for_reply(lambda m: "补充" in m["text"])
-    await phone.tap("跳过")
-    await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
-    await phone.tap("✏️ 修改")
-    await phone.wait_for_reply(lambda m: "位置" in buttons(m))
-    await phone.tap("位置")
-    await phone.wait_for_reply(lambda m: "当前的位置" in m["text"])
-    await phone.send("跳过")  # the reply-keyboard key (tap() would find the note's older inline Skip first)
-    await phone.wait_for_reply(lambda m: "为什么没有发送位置" in m["text"])
-    await phone.send("忘记打开定位")
-    summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
-    assert "未发送" in summary["text"] and "忘记打开定位" in summary["text"]
-    await phone.tap("✖️ 取消")
-    await phone.wait_for_reply(lambda m: "已取消" in m["text"])
+    teacher = await person("teacher_a")
+    await to_photos(teacher, open_case)
+    await send_and_count(teacher, 1, image("PNG"))
+    await teacher.tap("完成")
+    await teacher.expect("位置")
+    await teacher.send_location(29.56, 106.55)
+    await teacher.expect("下次跟进")
+    await teacher.tap("跳过")
+    await teacher.expect("补充")
+    await teacher.tap("跳过")
+    await teacher.expect(has("✅ 提交"))
+    await teacher.tap("✏️ 修改")
+    await teacher.expect(has("位置"))
+    await teacher.tap("位置")
+    await teacher.expect("当前的位置")
+    await teacher.send("跳过")  # typed (on Telegram, tap() would find the note's older inline Skip first)
+    await teacher.expect("为什么没有发送位置")
+    await teacher.send("忘记打开定位")
+    summary = await teacher.expect(has("✅ 提交"))
+    assert "未发送" in summary.text and "忘记打开定位" in summary.text
+    await teacher.tap("✖️ 取消")
+    await teacher.expect("已取消")
     assert await visit_events(services, open_case.id) == []
 
 
 @pytest.mark.parametrize(("who", "sees_case"), [("cadre_a", True), ("cadre_b", False), ("principal", True)])
 async def test_the_case_list_follows_scope(
-    polling_bot: Application, bound: BindFactory, open_case: Case, who: str, sees_case: bool
+    person: PersonFactory, open_case: Case, who: str, sees_case: bool
 ) -> None:
-    phone = await bound(who)
-    await phone.send("/visit")
-    reply = await phone.wait_for_reply(lambda m: "家访" in m["text"])
-    assert any(open_case.number in b for b in buttons(reply)) == sees_case
-    assert sees_case or "没有需要家访的个案" in reply["text"]
+    visitor = await person(who)
+    await visitor.send("/visit")
+    reply = await visitor.expect("家访")
+    assert any(open_case.number in b for b in reply.buttons) == sees_case
+    assert sees_case or "没有需要家访的个案" in reply.text
 
 
-async def test_a_county_officer_is_not_offered_the_visit_form(
-    polling_bot: Application, bound: BindFactory
-) -> None:
-    phone = await bound("county")
-    await phone.send("/visit")
-    await phone.wait_for_reply(lambda m: "不适用于您的角色" in m["text"])
+async def test_a_county_officer_is_not_offered_the_visit_form(person: PersonFactory) -> None:
+    officer = await person("county")
+    await officer.send("/visit")
+    await officer.expect("不适用于您的角色")
 
 
 async def test_a_phone_call_needs_no_photo_nor_location(
-    polling_bot: Application, bound: BindFactory, services: Services, open_case: Case
+    person: PersonFactory, services: Services, open_case: Case
 ) -> None:
-    phone = await bound("teacher_a")
-    await to_outcome(phone, open_case, mode="电话", met="无人应答")
-    await phone.tap("联系不上")
-    ask = await phone.wait_for_reply(lambda m: "可以不附照片" in m["text"])
-    assert "跳过" in buttons(ask)
-    await phone.tap("跳过")
-    await phone.wait_for_reply(lambda m: "下次跟进" in m["text"])  # no location asked for a call
-    await phone.tap("明天")
-    await phone.wait_for_reply(lambda m: "补充" in m["text"])
-    await phone.tap("跳过")
-    summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
-    assert "方式：电话" in summary["text"] and "照片：0 张" in summary["text"]
-    assert "位置" not in summary["text"]
-    assert_no_internal_words(summary["text"])
-    await phone.tap("✅ 提交")
-    await phone.wait_for_reply(lambda m: "家访已记录" in m["text"])
+    teacher = await person("teacher_a")
+    await to_outcome(teacher, open_case, mode="电话", met="无人应答")
+    await teacher.tap("联系不上")
+    ask = await teacher.expect("可以不附照片")
+    assert "跳过" in ask.buttons
+    await teacher.tap("跳过")
+    await teacher.expect("下次跟进")  # no location asked for a call
+    await teacher.tap("明天")
+    await teacher.expect("补充")
+    await teacher.tap("跳过")
+    summary = await teacher.expect(has("✅ 提交"))
+    assert "方式：电话" in summary.text and "照片：0 张" in summary.text
+    assert "位置" not in summary.text
+    assert_no_internal_words(summary.text)
+    await teacher.tap("✅ 提交")
+    await teacher.expect("家访已记录")
     [event] = await visit_events(services, open_case.id)
     tomorrow = services.clock.now().astimezone(services.tz).date() + timedelta(days=1)
     assert (event.data["mode"], event.data["attachments"], event.data["location"]) == ("phone", [], None)
     assert event.data["next_follow_up_on"] == tomorrow.isoformat() and event.data["met"] == "nobody"
 
 
+async def from_a_video_call_to_home_visit_photos(teacher: Person, case: Case) -> Said:
+    """A video call that skipped the photos, changed to a home visit from the summary: the photos are
+    asked again, now needed."""
+    await to_outcome(teacher, case, mode="视频")
+    await teacher.tap("外出打工")
+    await teacher.expect("可以不附照片")
+    await teacher.tap("跳过")
+    await teacher.expect("下次跟进")
+    await teacher.tap("跳过")
+    await teacher.expect("补充")
+    await teacher.tap("跳过")
+    await teacher.expect(has("✅ 提交"))
+    await teacher.tap("✏️ 修改")
+    await teacher.expect(has("方式"))
+    await teacher.tap("方式")
+    await teacher.expect(has("到校约谈"))
+    await teacher.tap("入户家访")
+    return await teacher.expect("家访照片")
+
+
 async def test_a_home_visit_without_a_photo_is_refused(
-    polling_bot: Application, bound: BindFactory, services: Services, open_case: Case
+    person: PersonFactory, services: Services, open_case: Case
 ) -> None:
     """A video call skipped the photos; changed to a home visit from the summary, it must have one."""
-    phone = await bound("teacher_a")
-    await to_outcome(phone, open_case, mode="视频")
-    await phone.tap("外出打工")
-    await phone.wait_for_reply(lambda m: "可以不附照片" in m["text"])
-    await phone.tap("跳过")
-    await phone.wait_for_reply(lambda m: "下次跟进" in m["text"])
-    await phone.tap("跳过")
-    await phone.wait_for_reply(lambda m: "补充" in m["text"])
-    await phone.tap("跳过")
-    await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
-    await phone.tap("✏️ 修改")
-    await phone.wait_for_reply(lambda m: "方式" in buttons(m))
-    await phone.tap("方式")
-    await phone.wait_for_reply(lambda m: "到校约谈" in buttons(m))
-    await phone.tap("入户家访")
-    ask = await phone.wait_for_reply(lambda m: "家访照片" in m["text"])
-    assert buttons(ask) == []  # no Skip, no Done before the first photo
-    async with services.uow() as uow:
-        seq = (await uow.drafts.get(await draft_key(uow, phone.user_id))).seq  # type: ignore[union-attr]
-    await phone.press_callback(ask["message_id"], f"f:{seq}:~done")  # a forged Done
-    await phone.wait_for_reply(lambda m: "至少需要 1 张" in m["text"])
-    await send_and_count(phone, 1, image("PNG"))
-    await phone.tap("完成")
-    await phone.wait_for_reply(lambda m: "当前的位置" in m["text"])  # a home visit asks where
-    await phone.send_location(29.56, 106.55)
-    summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
-    assert "方式：入户家访" in summary["text"] and "1 张" in summary["text"]
+    teacher = await person("teacher_a")
+    ask = await from_a_video_call_to_home_visit_photos(teacher, open_case)
+    assert ask.buttons == []  # no Skip, no Done before the first photo
+    await teacher.send("完成")  # typed instead: still no photo
+    await teacher.expect("请发送照片")
+    await send_and_count(teacher, 1, image("PNG"))
+    await teacher.tap("完成")
+    await teacher.expect("当前的位置")  # a home visit asks where
+    await teacher.send_location(29.56, 106.55)
+    summary = await teacher.expect(has("✅ 提交"))
+    assert "方式：入户家访" in summary.text and "1 张" in summary.text
     assert await visit_events(services, open_case.id) == []
 
 
-async def test_nobody_met_hides_agreed_and_refused(
-    polling_bot: Application, bound: BindFactory, services: Services, open_case: Case
-) -> None:
-    phone = await bound("teacher_a")
-    ask = await to_outcome(phone, open_case, mode="电话", met="无人应答")
-    assert "同意返校" not in buttons(ask) and "拒绝返校" not in buttons(ask)
+async def forge(teacher: Person, services: Services, value: str) -> None:
+    """A tampered Telegram client's button for the open form's current question, with any value."""
+    assert isinstance(teacher, TelegramPerson)
     async with services.uow() as uow:
-        seq = (await uow.drafts.get(await draft_key(uow, phone.user_id))).seq  # type: ignore[union-attr]
-    await phone.press_callback(ask["message_id"], f"f:{seq}:agreed_to_return")  # a forged choice
-    await phone.wait_for_reply(lambda m: "不可用" in m["text"])
-    await phone.send("/cancel")
-    await phone.wait_for_reply(lambda m: "已取消" in m["text"])
+        draft = await uow.drafts.get(await draft_key(uow, teacher.account, teacher.channel))
+    assert draft is not None
+    await teacher.phone.press_callback(teacher.phone.last_message["message_id"], f"f:{draft.seq}:{value}")  # type: ignore[index]
+
+
+@pytest.mark.parametrize("channel", [TELEGRAM])  # forged callback data: WeCom sends only its cards' keys
+async def test_a_forged_done_before_the_first_photo_is_refused(
+    person: PersonFactory, services: Services, open_case: Case
+) -> None:
+    teacher = await person("teacher_a")
+    await to_photos(teacher, open_case)
+    await forge(teacher, services, "~done")
+    await teacher.expect("至少需要 1 张")
+    await teacher.send("/cancel")
+    await teacher.expect("已取消")
+    await from_a_video_call_to_home_visit_photos(teacher, open_case)
+    await forge(teacher, services, "~done")
+    await teacher.expect("至少需要 1 张")
+    await send_and_count(teacher, 1, image("PNG"))
+    await teacher.tap("完成")
+    await teacher.expect("当前的位置")
+    assert await attachments_of(services, open_case.id) != []
+
+
+async def test_nobody_met_hides_agreed_and_refused(
+    person: PersonFactory, services: Services, open_case: Case
+) -> None:
+    teacher = await person("teacher_a")
+    ask = await to_outcome(teacher, open_case, mode="电话", met="无人应答")
+    assert "同意返校" not in ask.buttons and "拒绝返校" not in ask.buttons
+    await teacher.send("/cancel")
+    await teacher.expect("已取消")
     # Met the guardian, who agreed; changed to nobody from the summary: the outcome is asked again.
-    await to_outcome(phone, open_case, mode="电话")
-    await phone.tap("同意返校")
-    await phone.wait_for_reply(lambda m: "哪天返校" in m["text"])
-    await phone.send("后天")
-    await phone.wait_for_reply(lambda m: "可以不附照片" in m["text"])
-    await phone.tap("跳过")
-    await phone.wait_for_reply(lambda m: "下次跟进" in m["text"])
-    await phone.tap("跳过")
-    await phone.wait_for_reply(lambda m: "补充" in m["text"])
-    await phone.tap("跳过")
-    await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
-    await phone.tap("✏️ 修改")
-    await phone.wait_for_reply(lambda m: "见到" in buttons(m))
-    await phone.tap("见到")
-    await phone.wait_for_reply(lambda m: "无人应答" in buttons(m))
-    await phone.tap("无人应答")
-    again = await phone.wait_for_reply(outcome_step)
-    assert "同意返校" not in buttons(again) and "拒绝返校" not in buttons(again)
-    await phone.tap("联系不上")
-    summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
-    assert "结果：联系不上" in summary["text"] and "承诺返校" not in summary["text"]
-    await phone.tap("✅ 提交")
-    await phone.wait_for_reply(lambda m: "家访已记录" in m["text"])
+    await to_outcome(teacher, open_case, mode="电话")
+    await teacher.tap("同意返校")
+    await teacher.expect("哪天返校")
+    await teacher.send("后天")
+    await teacher.expect("可以不附照片")
+    await teacher.tap("跳过")
+    await teacher.expect("下次跟进")
+    await teacher.tap("跳过")
+    await teacher.expect("补充")
+    await teacher.tap("跳过")
+    await teacher.expect(has("✅ 提交"))
+    await teacher.tap("✏️ 修改")
+    await teacher.expect(has("见到"))
+    await teacher.tap("见到")
+    await teacher.expect(has("无人应答"))
+    await teacher.tap("无人应答")
+    again = await teacher.expect(outcome_step)
+    assert "同意返校" not in again.buttons and "拒绝返校" not in again.buttons
+    await teacher.tap("联系不上")
+    summary = await teacher.expect(has("✅ 提交"))
+    assert "结果：联系不上" in summary.text and "承诺返校" not in summary.text
+    await teacher.tap("✅ 提交")
+    await teacher.expect("家访已记录")
     [event] = await visit_events(services, open_case.id)
     assert (event.data["met"], event.data["outcome"], event.data["promised_return_on"]) == (
         "nobody",
@@ -545,37 +617,53 @@ async def test_nobody_met_hides_agreed_and_refused(
     )
 
 
-async def test_the_notice_is_offered_only_after_an_earlier_visit_and_in_person(
-    polling_bot: Application, bound: BindFactory, world: World, services: Services, open_case: Case
+@pytest.mark.parametrize("channel", [TELEGRAM])  # forged callback data: WeCom sends only its cards' keys
+async def test_a_forged_outcome_that_nobody_met_hides_is_refused(
+    person: PersonFactory, services: Services, open_case: Case
 ) -> None:
-    phone = await bound("teacher_a")
-    await to_outcome(phone, open_case, mode="到校约谈")
-    await phone.tap("拒绝返校")  # the dropout is confirmed, but this is the first visit: no notice yet
-    ask = await phone.wait_for_reply(lambda m: "家访照片" in m["text"])
-    assert "《劝返复学通知书》" not in ask["text"]
-    await phone.send("/cancel")
-    await phone.wait_for_reply(lambda m: "已取消" in m["text"])
+    teacher = await person("teacher_a")
+    await to_outcome(teacher, open_case, mode="电话", met="无人应答")
+    async with services.uow() as uow:
+        before = await uow.drafts.get(await draft_key(uow, teacher.account, teacher.channel))
+    await forge(teacher, services, "agreed_to_return")
+    await teacher.expect("不可用")
+    async with services.uow() as uow:
+        after = await uow.drafts.get(await draft_key(uow, teacher.account, teacher.channel))
+    assert before is not None and after is not None and after.answers == before.answers
+
+
+async def test_the_notice_is_offered_only_after_an_earlier_visit_and_in_person(
+    person: PersonFactory, world: World, services: Services, open_case: Case
+) -> None:
+    teacher = await person("teacher_a")
+    await to_outcome(teacher, open_case, mode="到校约谈")
+    await teacher.tap("拒绝返校")  # the dropout is confirmed, but this is the first visit: no notice yet
+    ask = await teacher.expect("家访照片")
+    assert "《劝返复学通知书》" not in ask.text
+    await teacher.send("/cancel")
+    await teacher.expect("已取消")
     await log_earlier_visit(services, world, open_case, "refused")  # now a confirmed dropout, visited once
-    await to_outcome(phone, open_case, mode="电话")
-    await phone.tap("拒绝返校")
-    ask = await phone.wait_for_reply(lambda m: "可以不附照片" in m["text"])  # not by phone either
-    await phone.send("/cancel")
-    await phone.wait_for_reply(lambda m: "已取消" in m["text"])
-    await to_outcome(phone, open_case, mode="到校约谈")
-    await phone.tap("拒绝返校")
-    ask = await phone.wait_for_reply(lambda m: "已送达" in buttons(m))
-    assert "《劝返复学通知书》" in ask["text"]
-    await phone.tap("已送达")
-    await phone.wait_for_reply(lambda m: "家访照片" in m["text"])
-    await send_and_count(phone, 1, image("PNG"))
-    await phone.tap("完成")
-    await phone.wait_for_reply(lambda m: "下次跟进" in m["text"])  # a talk at school: no location
-    await phone.tap("跳过")
-    await phone.wait_for_reply(lambda m: "补充" in m["text"])
-    await phone.tap("跳过")
-    await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
-    await phone.tap("✅ 提交")
-    await phone.wait_for_reply(lambda m: "家访已记录" in m["text"])
+    await to_outcome(teacher, open_case, mode="电话")
+    await teacher.tap("拒绝返校")
+    ask = await teacher.expect("可以不附照片")  # not by phone either
+    assert "《劝返复学通知书》" not in ask.text
+    await teacher.send("/cancel")
+    await teacher.expect("已取消")
+    await to_outcome(teacher, open_case, mode="到校约谈")
+    await teacher.tap("拒绝返校")
+    ask = await teacher.expect(has("已送达"))
+    assert "《劝返复学通知书》" in ask.text
+    await teacher.tap("已送达")
+    await teacher.expect("家访照片")
+    await send_and_count(teacher, 1, image("PNG"))
+    await teacher.tap("完成")
+    await teacher.expect("下次跟进")  # a talk at school: no location
+    await teacher.tap("跳过")
+    await teacher.expect("补充")
+    await teacher.tap("跳过")
+    await teacher.expect(has("✅ 提交"))
+    await teacher.tap("✅ 提交")
+    await teacher.expect("家访已记录")
     async with services.uow() as uow:
         case = await uow.cases.get(open_case.id)
     assert case is not None and case.status == CaseStatus.NOTICE_ISSUED
@@ -583,47 +671,47 @@ async def test_the_notice_is_offered_only_after_an_earlier_visit_and_in_person(
 
 @pytest.mark.parametrize("sent", ["photo", "location"])
 async def test_a_photo_or_location_with_no_form_open_points_to_visit(
-    polling_bot: Application, bound: BindFactory, services: Services, sent: str
+    person: PersonFactory, services: Services, sent: str
 ) -> None:
-    phone = await bound("teacher_a")
+    teacher = await person("teacher_a")
     if sent == "photo":
-        await phone.send_photo(image("JPEG"))
+        await teacher.send_photo(image("JPEG"))
     else:
-        await phone.send_location(29.56, 106.55)
-    hint = await phone.wait_for_reply(lambda m: "/visit" in m["text"])
-    assert "没有看懂" not in hint["text"] and "没有保存" in hint["text"]
+        await teacher.send_location(29.56, 106.55)
+    hint = await teacher.expect("/visit")
+    assert "没有看懂" not in hint.text and "没有保存" in hint.text
     async with services.uow() as uow:
-        assert await uow.drafts.get(await draft_key(uow, phone.user_id)) is None
+        assert await uow.drafts.get(await draft_key(uow, teacher.account, teacher.channel)) is None
 
 
 async def test_an_english_phone_call_reads_in_english(
-    polling_bot: Application, bound: BindFactory, services: Services, open_case: Case
+    person: PersonFactory, services: Services, open_case: Case
 ) -> None:
-    phone = await bound("teacher_a", language_code="en")
-    await phone.send("/visit")
-    ask = await phone.wait_for_reply(lambda m: any(open_case.number in b for b in buttons(m)))
-    assert ask["text"].startswith("(1/13) Which case")
-    await phone.tap(next(b for b in buttons(ask) if open_case.number in b))
-    await phone.wait_for_reply(lambda m: "Today" in buttons(m))
-    await phone.send("yesterday")
-    await phone.wait_for_reply(lambda m: "Talk at school" in buttons(m))
-    await phone.tap("Phone call")
-    await phone.wait_for_reply(lambda m: "Done" in buttons(m))
-    await phone.tap("Done")
-    await phone.wait_for_reply(lambda m: "Nobody answered" in buttons(m))
-    await phone.tap("Guardian")
-    await phone.wait_for_reply(lambda m: "Working away" in buttons(m))
-    await phone.tap("Working away")
-    await phone.wait_for_reply(lambda m: "needs no photo" in m["text"])
-    await phone.tap("Skip")
-    await phone.wait_for_reply(lambda m: "In a week" in buttons(m))
-    await phone.tap("In a week")
-    await phone.wait_for_reply(lambda m: "Anything to add" in m["text"])
-    await phone.tap("Skip")
-    summary = await phone.wait_for_reply(lambda m: "✅ Submit" in buttons(m))
+    teacher = await person("teacher_a", language_code="en")
+    await teacher.send("/visit")
+    ask = await teacher.expect(lambda s: any(open_case.number in b for b in s.buttons))
+    assert asked(ask).startswith("(1/13) Which case")
+    await teacher.tap(ask.button(open_case.number))
+    await teacher.expect(has("Today"))
+    await teacher.send("yesterday")
+    await teacher.expect(has("Talk at school"))
+    await teacher.tap("Phone call")
+    await teacher.expect(has("Done"))
+    await teacher.tap("Done")
+    await teacher.expect(has("Nobody answered"))
+    await teacher.tap("Guardian")
+    await teacher.expect(has("Working away"))
+    await teacher.tap("Working away")
+    await teacher.expect("needs no photo")
+    await teacher.tap("Skip")
+    await teacher.expect(has("In a week"))
+    await teacher.tap("In a week")
+    await teacher.expect("Anything to add")
+    await teacher.tap("Skip")
+    summary = await teacher.expect(has("✅ Submit"))
     for line in ("How: Phone call", "Met: Guardian", "Outcome: Working away", "Next follow-up: 2026-10-20"):
-        assert line in summary["text"]
-    assert "_" not in summary["text"]
+        assert line in summary.text
+    assert "_" not in summary.text
 
 
 def camera_file(gps: tuple[float, float]) -> bytes:
@@ -642,13 +730,13 @@ def camera_file(gps: tuple[float, float]) -> bytes:
 
 
 async def test_a_photo_file_is_stored_without_its_location_but_the_record_keeps_it(
-    polling_bot: Application, bound: BindFactory, services: Services, open_case: Case
+    person: PersonFactory, services: Services, open_case: Case
 ) -> None:
-    phone = await bound("teacher_a")
-    await to_photos(phone, open_case)
+    teacher = await person("teacher_a")
+    await to_photos(teacher, open_case)
     data = camera_file((29.0, 106.0))
-    await send_and_count(phone, 1, data, "家访.jpg", "image/jpeg")
-    await send_and_count(phone, 1, data, "家访-再发一次.jpg", "image/jpeg")  # the same photo sent twice
+    await send_and_count(teacher, 1, data, "家访.jpg", "image/jpeg")
+    await send_and_count(teacher, 1, data, "家访-再发一次.jpg", "image/jpeg")  # the same photo sent twice
     [row] = await attachments_of(services, open_case.id)
     assert row.received_sha256 == sha(data) != row.sha256
     assert (row.exif_latitude, row.exif_longitude) == (29.0, 106.0) and row.exif_taken_at is not None
@@ -667,36 +755,30 @@ IFD_GPS = 0x8825
     [("GIF", "anim.gif", "image/gif"), ("BMP", "scan.bmp", "image/bmp"), ("TIFF", "scan.tiff", "image/tiff")],
 )
 async def test_a_gif_bmp_or_tiff_file_is_an_unsupported_format_not_a_non_image(
-    polling_bot: Application,
-    bound: BindFactory,
-    services: Services,
-    open_case: Case,
-    fmt: str,
-    name: str,
-    mime: str,
+    person: PersonFactory, services: Services, open_case: Case, fmt: str, name: str, mime: str
 ) -> None:
-    phone = await bound("teacher_a")
-    await to_photos(phone, open_case)
-    await phone.send_document(image(fmt), name, mime)
-    refused = await phone.wait_for_reply(lambda m: "不支持" in m["text"] or "不是图片" in m["text"])
-    assert "不支持这种图片格式" in refused["text"]
+    teacher = await person("teacher_a")
+    await to_photos(teacher, open_case)
+    await teacher.send_file(image(fmt), mime, name)
+    refused = await teacher.expect(lambda s: "不支持" in s.text or "不是图片" in s.text)
+    assert "不支持这种图片格式" in refused.text
     assert await attachments_of(services, open_case.id) == []
 
 
 async def test_a_visit_submitted_after_the_return_was_confirmed_ends_with_what_to_do_instead(
-    polling_bot: Application, bound: BindFactory, services: Services, open_case: Case
+    person: PersonFactory, services: Services, open_case: Case
 ) -> None:
     """Not "check and resubmit" on every try: the case is back at school, there is nothing to visit."""
-    phone = await bound("teacher_a")
-    await to_outcome(phone, open_case, mode="电话", met="无人应答")
-    await phone.tap("联系不上")
-    await phone.wait_for_reply(lambda m: "可以不附照片" in m["text"])
-    await phone.tap("跳过")
-    await phone.wait_for_reply(lambda m: "下次跟进" in m["text"])
-    await phone.tap("明天")
-    await phone.wait_for_reply(lambda m: "补充" in m["text"])
-    await phone.tap("跳过")
-    await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
+    teacher = await person("teacher_a")
+    await to_outcome(teacher, open_case, mode="电话", met="无人应答")
+    await teacher.tap("联系不上")
+    await teacher.expect("可以不附照片")
+    await teacher.tap("跳过")
+    await teacher.expect("下次跟进")
+    await teacher.tap("明天")
+    await teacher.expect("补充")
+    await teacher.tap("跳过")
+    await teacher.expect(has("✅ 提交"))
     async with services.uow() as uow:  # meanwhile a colleague confirms the return
         staff = await uow.directory.staff(open_case.responsible_teacher_id or 0)
         assert staff is not None
@@ -711,12 +793,10 @@ async def test_a_visit_submitted_after_the_return_was_confirmed_ends_with_what_t
             tz=services.tz,
         )
         await uow.commit()
-    await phone.tap("✅ 提交")
-    refused = await phone.wait_for_reply(lambda m: "不需要再家访" in m["text"])
-    assert "/mycases" in refused["text"] and "/visit" not in refused["text"]
-    assert_no_internal_words(refused["text"])
+    await teacher.tap("✅ 提交")
+    refused = await teacher.expect("不需要再家访")
+    assert "/mycases" in refused.text and "/visit" not in refused.text
+    assert_no_internal_words(refused.text)
     assert await visit_events(services, open_case.id) == []
-    async with services.uow() as uow:
-        assert (
-            await uow.drafts.get(await draft_key(uow, phone.user_id)) is None
-        )  # the form is over: no submit to tap again
+    async with services.uow() as uow:  # the form is over: no submit to tap again
+        assert await uow.drafts.get(await draft_key(uow, teacher.account, teacher.channel)) is None
