@@ -187,8 +187,8 @@ class WeComClient:
         reply = await self._http.request(method, f"{self._base}/{path}", params=query, json=json, files=files)
         if reply.status_code >= 500:
             raise _ServerError(str(reply.status_code))
-        if raw and not reply.headers.get("content-type", "").startswith(("application/json", "text/plain")):
-            return reply.content  # media/get answers the file itself, or JSON with an errcode
+        if raw:
+            return _file_or_error(reply)
         try:
             answer = reply.json()
         except ValueError:
@@ -197,3 +197,16 @@ class WeComClient:
         if errcode != 0:
             raise error_for(errcode, str(answer.get("errmsg", "")))
         return dict(answer)
+
+
+def _file_or_error(reply: httpx.Response) -> bytes:
+    """media/get answers the file itself, or JSON with an errcode (as application/json or text/plain);
+    a member's text file comes as text/plain too, and is the file, not a garbled error."""
+    if reply.headers.get("content-type", "").startswith(("application/json", "text/plain")):
+        try:
+            answer = reply.json()
+        except ValueError:
+            return reply.content
+        if isinstance(answer, dict) and answer.get("errcode", 0) != 0:
+            raise error_for(int(answer["errcode"]), str(answer.get("errmsg", "")))
+    return reply.content

@@ -192,3 +192,12 @@ async def test_a_file_is_uploaded_sent_and_downloaded(
     with pytest.raises(WeComApiError) as raised:
         await client.download_media("no-such-media")
     assert raised.value.errcode == 40007
+
+
+@pytest.mark.parametrize("data", [b"just some notes", b'{"note": "a JSON file"}', b"{}"])
+async def test_a_text_file_served_as_text_plain_is_the_file_not_an_error(
+    client: WeComClient, data: bytes
+) -> None:
+    """media/get answers errors as JSON, sometimes as text/plain; a member's text file is text/plain too."""
+    media_id = await client.upload_media("file", "notes.txt", data, "text/plain")
+    assert await client.download_media(media_id) == data
