@@ -76,6 +76,13 @@ class Chat:
         self._begin()
         return await self._act(await self.member.tap(card, key))
 
+    async def tap_on(self, card: Sent, label: str) -> Delivery:
+        """Taps a button of this card, e.g. an older one: WeCom keeps an untapped card's buttons live."""
+        buttons = card.body["template_card"]["button_list"]
+        key = next(str(b["key"]) for b in buttons if str(b["text"]).startswith(label))
+        self._begin()
+        return await self._act(await self.member.tap(card, key))
+
     async def wait_for(self, wanted: str, timeout: float = 30.0) -> str:
         """Waits until the app's answers to the last action contain `wanted`; returns them."""
         await until(lambda: wanted in self.text(), f"{wanted!r} in the answers", timeout)

@@ -32,9 +32,10 @@ from sandbox.wecom import WeComEmulator
 from storage.models import Attachment, Case
 from tests.accounts import draft_key
 from tests.e2e.conftest import PersonFactory, buttons
-from tests.e2e.people import TELEGRAM, Person, Said, TelegramPerson
+from tests.e2e.people import TELEGRAM, WECOM, Person, Said, TelegramPerson, WeComPerson
 from tests.e2e.texts import assert_no_internal_words
 from tests.factories import World
+from tests.wecom_chat import labels
 
 ABSENT_DAYS = 2  # an "absent" case: under the 3-day suspicion threshold
 
@@ -630,6 +631,30 @@ async def test_a_forged_outcome_that_nobody_met_hides_is_refused(
     async with services.uow() as uow:
         after = await uow.drafts.get(await draft_key(uow, teacher.account, teacher.channel))
     assert before is not None and after is not None and after.answers == before.answers
+
+
+@pytest.mark.parametrize("channel", [WECOM])  # WeCom's own risk: an older card, its buttons still live
+async def test_an_older_cards_button_does_not_answer_the_current_question(
+    person: PersonFactory, services: Services, open_case: Case
+) -> None:
+    teacher = await person("teacher_a")
+    assert isinstance(teacher, WeComPerson)
+    await to_outcome(teacher, open_case, mode="电话")
+    await teacher.tap("同意返校")
+    await teacher.expect(has("明天"))
+    dates = next(s for s in reversed(teacher.chat.since) if "明天" in labels(s))
+    await teacher.send("后天")  # typed: the card of dates was never tapped
+    await teacher.expect("可以不附照片")
+    async with services.uow() as uow:
+        before = await uow.drafts.get(await draft_key(uow, teacher.account, teacher.channel))
+    await teacher.settled()
+    await teacher.chat.tap_on(dates, "明天")
+    stale = await teacher.expect("这个按钮已过时")
+    assert "可以不附照片" in stale.text  # the question that is open now, asked again
+    async with services.uow() as uow:
+        after = await uow.drafts.get(await draft_key(uow, teacher.account, teacher.channel))
+    assert before is not None and after is not None
+    assert (after.step, after.answers) == (before.step, before.answers)
 
 
 async def test_the_notice_is_offered_only_after_an_earlier_visit_and_in_person(
