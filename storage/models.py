@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime
 from typing import Any
 
@@ -363,7 +364,8 @@ class ConversationDraft(Base):
     answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
     prompt_message_id: Mapped[int | None] = mapped_column(BigInteger)
     # Bumped on every saved answer: buttons carry it, so a stale or double-tapped button is recognised,
-    # and two processes writing the same draft cannot both win.
+    # and two processes writing the same draft cannot both win. A new form starts at a random number, so
+    # a button left from an earlier form in the chat never matches the current form's count.
     seq: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime]
     # Set on submit: the answers are dropped and the row kept a few days as a receipt of what was saved
@@ -371,7 +373,12 @@ class ConversationDraft(Base):
     submitted_at: Mapped[datetime | None]
     receipt: Mapped[dict[str, Any] | None]
 
-    __mapper_args__ = {"version_id_col": seq}  # noqa: RUF012
+    __mapper_args__ = {"version_id_col": seq, "version_id_generator": lambda v: _next_seq(v)}  # noqa: RUF012
+
+
+def _next_seq(seq: int | None) -> int:
+    """A form's first number is random (below 2^30, leaving room under Integer's 2^31 to count up)."""
+    return secrets.randbelow(1 << 30) + 1 if seq is None else seq + 1
 
 
 class Counter(Base):

@@ -193,3 +193,32 @@ async def test_nul_characters_in_chat_text_are_dropped(
     await teacher.expect("个案编号")
     async with services.uow() as uow:
         assert await uow.cases.open_for_student(pupil.id) is not None
+
+
+async def test_a_button_left_from_a_cancelled_form_does_not_answer_the_next_one(
+    polling_bot: Application, bound: BindFactory, world: World, services: Services
+) -> None:
+    """Both forms reach the date question after the same number of answers; the first form's date
+    button, tapped during the second, is stale: each form counts from its own random start."""
+    phone = await bound("teacher_a")
+    first, second = [s for s in world.students if s.class_id == world.class_a.id][:2]
+    await phone.send("/report")
+    ask = await phone.wait_for_reply(has_buttons)
+    await phone.tap(next(b for b in buttons(ask) if first.student_number[-4:] in b))
+    old = await phone.wait_for_reply(lambda m: "昨天" in buttons(m))
+    await phone.send("/cancel")
+    await phone.wait_for_reply(lambda m: "已取消" in m["text"])
+    await phone.send("/report")
+    ask = await phone.wait_for_reply(has_buttons)
+    await phone.tap(next(b for b in buttons(ask) if second.student_number[-4:] in b))
+    await phone.wait_for_reply(lambda m: "昨天" in buttons(m))
+    async with services.uow() as uow:
+        before = await uow.drafts.get(await draft_key(uow, phone.user_id))
+    await phone.tap("昨天", message_id=old["message_id"])
+    await phone.wait_for_reply(lambda m: "今天" in buttons(m))  # the current question, shown again
+    await phone.refresh()
+    assert any("过时" in str(a) for a in phone.callback_answers), phone.callback_answers
+    async with services.uow() as uow:
+        after = await uow.drafts.get(await draft_key(uow, phone.user_id))
+    assert before is not None and after is not None
+    assert (after.step, after.answers, after.seq) == (before.step, before.answers, before.seq)
