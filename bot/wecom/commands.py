@@ -58,7 +58,7 @@ async def my_cases(
             return _outgoing(CasesPage(kept["text"], kept["buttons"]), speaker) if kept else []
         staff = await uow.directory.staff(speaker.staff.id)
         if staff is None or not staff.active:
-            return [TextOut(speaker.text("onboarding.unbound"))]
+            return [TextOut(speaker.text("wecom.unbound"))]
         ctx = FormContext(
             uow=uow,
             services=services,

@@ -23,6 +23,21 @@ async def speaker_of(services: InputServices, userid: str) -> Speaker:
     return speaker
 
 
+async def bound_and_idle(services: InputServices, userid: str, text: str) -> Speaker | None:
+    """A bound member with no form open who types an invite code means it as one (Telegram's start link
+    binds whether or not the account is bound): their speaker then; None when the text goes to the forms
+    (not a code's shape, not bound, or a form open, where a code-shaped text may be a search)."""
+    if not looks_like_code(text.strip()):
+        return None
+    async with services.uow() as uow:
+        speaker = await identify_account(
+            uow, CHANNEL, userid, reported=None, default=services.settings.default_language
+        )
+        idle = speaker.account_id is not None and await uow.drafts.get(speaker.account_id) is None
+        await uow.commit()
+    return speaker if idle else None
+
+
 async def answer_unbound(
     services: InputServices, speaker: Speaker, userid: str, text: str, *, update_id: int, agent_id: int
 ) -> str:
@@ -52,7 +67,8 @@ async def redeem(
             language = language_of(staff, reported=None, default=services.settings.default_language)
             text = t(language, "onboarding.bound", name=staff.name, role=role_label(language, staff.role))
         except InviteInvalid as exc:
-            text = speaker.text(f"onboarding.invite_{exc.reason}")  # the refusal's audit entry is kept
+            # In WeCom's words (a typed code, not a link); the refusal's audit entry is kept.
+            text = speaker.text(f"wecom.invite_{exc.reason}")
         await uow.updates.keep_reply(update_id, {"text": text}, channel=CHANNEL, bot_id=agent_id)
         await uow.commit()
     return text

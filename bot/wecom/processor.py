@@ -25,7 +25,7 @@ from bot.wecom.api import WeComClient
 from bot.wecom.commands import language_key
 from bot.wecom.errors import UnreachableMember, WeComApiError, WeComUnavailable
 from bot.wecom.inputs import to_input
-from bot.wecom.onboarding import answer_unbound, help_for, redeem, speaker_of
+from bot.wecom.onboarding import answer_unbound, bound_and_idle, help_for, redeem, speaker_of
 from bot.wecom.prompts import CardOut, Outgoing, TextOut, messages_for
 from bot.wecom.reminder_taps import dispatch_reminder_tap
 from domain.photos.processing import MAX_DOWNLOAD_BYTES, PhotoRejected
@@ -143,6 +143,15 @@ class WeComProcessor:
                 text = help_for(speaker)
             await self.client.send_text(userid, text)
             return
+        if isinstance(message, inbound.Text) and (
+            bound := await bound_and_idle(self.services, userid, message.content)
+        ):
+            code = message.content.strip()
+            text = await redeem(
+                self.services, bound, userid, code, update_id=row.update_id, agent_id=self.agent_id
+            )
+            await self.client.send_text(userid, text)
+            return
         arrival = Arrival(CHANNEL, self.agent_id, row.update_id, userid, userid)
         applied = await apply_input(self.services, self.conversations, arrival, given, self._fetch)
         if isinstance(applied, Replayed):
@@ -164,7 +173,7 @@ class WeComProcessor:
             return False
         speaker = await speaker_of(self.services, userid)
         if speaker.staff is None:
-            await self.client.send_text(userid, speaker.text("onboarding.unbound"))
+            await self.client.send_text(userid, speaker.text("wecom.unbound"))
         elif listing:
             out = await commands.my_cases(
                 self.services, speaker, userid, page or 0, agent_id=self.agent_id, update_id=row.update_id

@@ -17,11 +17,11 @@ async def dispatch_reminder_tap(
     """The answer to show for a tapped `rm:<action>:<id>[:ok|no]` button of a bound member."""
     action = reminder_action(key)
     if speaker.staff is None or action is None:
-        return speaker.text("onboarding.unbound" if speaker.staff is None else "error.not_understood")
+        return speaker.text("wecom.unbound" if speaker.staff is None else "error.not_understood")
     async with services.uow() as uow:
         staff = await uow.directory.staff(speaker.staff.id)
         if staff is None or not staff.active:
-            return speaker.text("onboarding.unbound")
+            return speaker.text("wecom.unbound")
         now = services.clock.now()
         if not await uow.updates.first(update_id, now, channel=CHANNEL, bot_id=agent_id):
             kept = await uow.updates.reply(update_id, channel=CHANNEL, bot_id=agent_id)

@@ -200,3 +200,36 @@ def person(channel: str, request: pytest.FixtureRequest, services: Services, wor
         return member
 
     return on_wecom
+
+
+@pytest.fixture
+def stranger(channel: str, request: pytest.FixtureRequest, services: Services) -> PersonFactory:
+    """Someone not bound yet, on the test's channel, the product running that channel's adapter: a new
+    Telegram phone (whose client reports `language_code`), or a member of the WeCom app's visible range
+    (WeCom reports no client language, so `language_code` is not used there)."""
+    if channel == TELEGRAM:
+        request.getfixturevalue("polling_bot")
+        phones: PhoneFactory = request.getfixturevalue("phones")
+
+        async def on_telegram(name: str = "老师", language_code: str = "zh-hans") -> Person:
+            return TelegramPerson(await phones(first_name=name, language_code=language_code))
+
+        return on_telegram
+    emu: WeComEmulator = request.getfixturevalue("wecom_emu")
+    request.getfixturevalue("wecom_server")
+    clock: FixedClock = request.getfixturevalue("clock")
+    made = iter(range(1, 1000))
+
+    async def on_wecom(name: str = "老师", language_code: str = "zh-hans") -> Person:
+        chat = Chat(emu.add_member(f"new_{next(made)}"), lambda: clock.advance(timedelta(seconds=1)))
+        return WeComPerson(chat, lambda: wecom_handled(services))
+
+    return on_wecom
+
+
+async def use_invite(someone: Person, code: str) -> None:
+    """Uses an invite as people do on their channel: Telegram's start link, WeCom's code typed as text."""
+    if isinstance(someone, TelegramPerson):
+        await someone.start(code)
+    else:
+        await someone.send(code)
