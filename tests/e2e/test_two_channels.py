@@ -5,50 +5,25 @@ teacher's reminders go to WeCom only, and the cadre, bound on both channels, get
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import select
 
-from app.container import Services, build_services
-from app.scheduler import ReminderScheduler, make_bot
-from app.settings import load_settings
+from app.container import Services
+from app.scheduler import ReminderScheduler
 from domain.casework.lifecycle import CaseStatus
 from domain.clock import FixedClock
-from sandbox.emulator import Emulator
 from sandbox.state import BotState
-from sandbox.wecom import WeComEmulator
 from storage.models import Reminder
-from tests.e2e.conftest import ChannelPersonFactory, wecom_settings
+from tests.e2e.conftest import ChannelPersonFactory
 from tests.e2e.people import TELEGRAM, WECOM, Person, WeComPerson
+from tests.e2e.reminding import scheduler  # noqa: F401 (a fixture)
 from tests.e2e.test_visit import image
 from tests.factories import World
 from tests.wecom_chat import labels
 
 TZ = ZoneInfo("Asia/Shanghai")
-
-
-@pytest.fixture
-async def scheduler(
-    database_url: str, clock: FixedClock, wecom_emu: WeComEmulator, emulator: Emulator, tg_bot: BotState
-) -> AsyncIterator[ReminderScheduler]:
-    """The scheduler as `notoneless run` builds it in a county running both channels."""
-    settings = load_settings(
-        database_url=database_url, telegram_bot_username="nol_e2e_bot", **wecom_settings(wecom_emu)
-    )
-    services = build_services(settings, clock)
-    bot = make_bot(tg_bot.token, emulator.base_url, emulator.file_base_url)
-    await bot.initialize()
-    built = ReminderScheduler(services, bot)
-    built.sender.retry_pause = 0.05
-    try:
-        yield built
-    finally:
-        await built.stop()
-        await bot.shutdown()
-        await services.close()
 
 
 async def report_and_visit(teacher: Person, world: World, services: Services) -> int:
@@ -102,8 +77,7 @@ async def test_a_wecom_teacher_and_a_telegram_cadre_work_one_case_through_to_its
     person_on: ChannelPersonFactory,
     world: World,
     services: Services,
-    scheduler: ReminderScheduler,
-    emulator: Emulator,
+    scheduler: ReminderScheduler,  # noqa: F811
     tg_bot: BotState,
     clock: FixedClock,
 ) -> None:
