@@ -16,9 +16,13 @@ def labels(sent: Sent) -> list[str]:
 
 
 def words(sent: Sent) -> str:
-    """What a message reads: a text's content, a card's title."""
+    """What a message reads: a text's content; a card's title, its description and its sub-title text
+    (where the app puts a short body, bot.wecom.messenger)."""
     if sent.msgtype == "template_card":
-        return str(sent.body["template_card"].get("main_title", {}).get("title", ""))
+        card = sent.body["template_card"]
+        main = card.get("main_title", {})
+        parts = (main.get("title", ""), main.get("desc", ""), card.get("sub_title_text", ""))
+        return "\n".join(str(p) for p in parts if p)
     return sent.text
 
 

@@ -233,3 +233,28 @@ async def use_invite(someone: Person, code: str) -> None:
         await someone.start(code)
     else:
         await someone.send(code)
+
+
+ChannelPersonFactory = Callable[..., Awaitable[Person]]
+
+
+@pytest.fixture
+def person_on(request: pytest.FixtureRequest, services: Services, world: World) -> ChannelPersonFactory:
+    """`await person_on(channel, who)`: a person bound on the named channel, whatever the test's; both
+    adapters run at once on the same database (Telegram's polling bot and the web process's WeCom callback)."""
+    request.getfixturevalue("polling_bot")
+    bind_phone: BindFactory = request.getfixturevalue("bound")
+    emu: WeComEmulator = request.getfixturevalue("wecom_emu")
+    request.getfixturevalue("wecom_server")
+    clock: FixedClock = request.getfixturevalue("clock")
+
+    async def make(channel: str, who: str) -> Person:
+        if channel == TELEGRAM:
+            return TelegramPerson(await bind_phone(who))
+        chat = Chat(emu.add_member(f"m_{who}"), lambda: clock.advance(timedelta(seconds=1)))
+        member = WeComPerson(chat, lambda: wecom_handled(services))
+        await member.send(await invite_code(services, world.staff[who].id))
+        await member.expect("绑定成功")
+        return member
+
+    return make

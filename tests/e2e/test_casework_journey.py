@@ -1,5 +1,5 @@
-"""Whole lives of three cases, as the people do them: teachers in chat (the bot against the Bot API
-emulator), coordinators on the dashboard (headless Chromium) and in their daily digest, the scheduler's
+"""Whole lives of three cases, as the people do them: teachers in chat (on Telegram or WeCom, the product
+against each channel's emulator), coordinators on the dashboard (headless Chromium) and in their daily digest, the scheduler's
 reminders and the clock moved by hand.
 
 - suspected → classified and cleared (核减) with its proof;
@@ -11,35 +11,34 @@ reminders and the clock moved by hand.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from telegram import Bot
-from telegram.ext import Application
 
 from app.container import Services, build_services
+from app.scheduler import ReminderScheduler
 from app.settings import load_settings
+from bot.sender import ReminderSender
 from domain.casework.automatic import apply_due
 from domain.clock import FixedClock
 from domain.people.webauth import create_user
 from domain.privacy.identity import mask_name
 from domain.reminders.digest import build_digests
 from domain.reminders.planning import replan_cases
-from sandbox.phone import Phone, Predicate
 from storage.models import Case, Student
 from tests.browser import ARTIFACTS, BROWSER_TEST, CHROMIUM, CHROMIUM_ARGS
-from tests.e2e.conftest import BindFactory, buttons
-from tests.e2e.people import TelegramPerson
-from tests.e2e.test_reminders_delivery import make_sender, sender_bot  # noqa: F401 (a fixture)
-from tests.e2e.test_visit import image, send_and_count, to_outcome
+from tests.e2e.conftest import PersonFactory
+from tests.e2e.people import Person, Said
+from tests.e2e.reminding import scheduler, tap_for_answer
+from tests.e2e.test_visit import image
 from tests.factories import World
 from tests.web.county import PASSWORD
 
 pytestmark = BROWSER_TEST
+__all__ = ["scheduler"]  # the fixture, shared with the other reminder journeys
 SCREENSHOT = "casework-decisions.png"
 CLIP = {"x": 0, "y": 0, "width": 1280, "height": 1000}  # the case, its escalations and decisions
 
@@ -57,9 +56,8 @@ async def services(database_url: str, clock: FixedClock, tmp_path: Path) -> Asyn
 class Desk:
     """The scheduler's work, done when the test says: digests, sends, automatic moves, replanning."""
 
-    def __init__(self, services: Services, bot: Bot) -> None:
-        self.services = services
-        self.sender = make_sender(services, bot)
+    def __init__(self, services: Services, sender: ReminderSender) -> None:
+        self.services, self.sender = services, sender
 
     async def tick(self) -> None:
         s = self.services
@@ -78,45 +76,51 @@ class Desk:
         clock.set(moment)
 
 
-async def report(phone: Phone, pupil: Student, since: str) -> str:
+async def report(teacher: Person, pupil: Student, since: str) -> str:
     """/report in chat: the pupil, absent since `since` (typed as people write it), reason unknown."""
-    await phone.send("/report")
-    ask = await phone.wait_for_reply(lambda m: bool(buttons(m)))
-    await phone.tap(
-        next(
-            b for b in buttons(ask) if b.startswith(mask_name(pupil.name)) and pupil.student_number[-4:] in b
-        )
-    )
-    await phone.wait_for_reply(lambda m: "今天" in buttons(m))
-    await phone.send(since)
-    await phone.wait_for_reply(lambda m: "暂不清楚" in buttons(m))
-    await phone.tap("暂不清楚")
-    await phone.wait_for_reply(lambda m: "完成" in buttons(m))
-    await phone.tap("完成")
-    await phone.wait_for_reply(lambda m: "跳过" in buttons(m))
-    await phone.tap("跳过")
-    await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
-    await phone.tap("✅ 提交")
-    done = await phone.wait_for_reply(lambda m: "个案" in m["text"] and "✅ 提交" not in buttons(m))
-    return str(done["text"])
+    await teacher.send("/report")
+    ask = await teacher.expect(pupil.student_number[-4:])
+    label = ask.button(pupil.student_number[-4:])
+    assert label.startswith(mask_name(pupil.name))
+    await teacher.tap(label)
+    await teacher.expect("今天")
+    await teacher.send(since)
+    await teacher.choose("暂不清楚")
+    await teacher.choose("完成")
+    await teacher.choose("跳过")
+    await teacher.choose("✅ 提交")
+    return (await teacher.expect(lambda s: "个案" in s.text and "✅ 提交" not in s.buttons)).text
 
 
-async def finish_visit(phone: Phone, *, photo: bool = False) -> None:
+async def to_outcome(teacher: Person, case: Case, *, mode: str, met: str = "监护人") -> Said:
+    """/visit → case → today → mode → no colleague → met; leaves the outcome question open."""
+    await teacher.send("/visit")
+    await teacher.choose(case.number)
+    await teacher.choose("今天")
+    await teacher.expect("到校约谈")
+    await teacher.tap(mode)
+    await teacher.expect(lambda s: "完成" in s.buttons and "自动记入" in s.text)
+    await teacher.tap("完成")
+    await teacher.choose(met)
+    return await teacher.expect("外出打工")
+
+
+async def finish_visit(teacher: Person, *, photo: bool = False) -> None:
     """From the photo question to the submitted visit: a photo or none, no follow-up date, no note."""
     if photo:
-        await phone.wait_for_reply(lambda m: "家访照片" in m["text"])
-        await send_and_count(TelegramPerson(phone), 1, image("PNG"))
-        await phone.tap("完成")
+        await teacher.expect("家访照片")
+        await teacher.send_photo(image("PNG"))
+        await teacher.expect("已收到 1/5")
+        await teacher.tap("完成")
     else:
-        await phone.wait_for_reply(lambda m: "可以不附照片" in m["text"])
-        await phone.tap("跳过")
-    await phone.wait_for_reply(lambda m: "下次跟进" in m["text"])
-    await phone.tap("跳过")
-    await phone.wait_for_reply(lambda m: "补充" in m["text"])
-    await phone.tap("跳过")
-    await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
-    await phone.tap("✅ 提交")
-    await phone.wait_for_reply(lambda m: "家访已记录" in m["text"])
+        await teacher.expect("可以不附照片")
+        await teacher.tap("跳过")
+    await teacher.expect("下次跟进")
+    await teacher.tap("跳过")
+    await teacher.expect("补充")
+    await teacher.tap("跳过")
+    await teacher.choose("✅ 提交")
+    await teacher.expect("家访已记录")
 
 
 async def case_of(services: Services, pupil: Student) -> Case:
@@ -126,21 +130,8 @@ async def case_of(services: Services, pupil: Student) -> Case:
     return case
 
 
-async def tap_and_answer(phone: Phone, label: str, message_id: int) -> str:
-    """Taps a button and returns the short answer the bot shows for that tap."""
-    await phone.refresh()
-    before = len(phone.callback_answers)
-    await phone.tap(label, message_id=message_id)
-    for _ in range(150):
-        await phone.refresh()
-        if len(phone.callback_answers) > before:
-            return str(phone.callback_answers[before].get("text", ""))
-        await asyncio.sleep(0.1)
-    raise AssertionError("the bot did not answer the tap")
-
-
-def says_all(*parts: str) -> Predicate:
-    return lambda m: all(p in m["text"] for p in parts)
+def says_all(*parts: str) -> Callable[[Said], bool]:
+    return lambda s: all(p in s.text for p in parts)
 
 
 class Dashboard:
@@ -202,11 +193,10 @@ async def login(browser: Any, url: str, username: str) -> Dashboard:
 
 
 async def test_three_cases_from_the_first_absence_to_their_end(
-    polling_bot: Application,  # type: ignore[type-arg]
-    bound: BindFactory,
+    person: PersonFactory,
     world: World,
     services: Services,
-    sender_bot: Bot,  # noqa: F811
+    scheduler: ReminderScheduler,
     database_url: str,
     tmp_path: Path,
 ) -> None:
@@ -219,12 +209,12 @@ async def test_three_cases_from_the_first_absence_to_their_end(
         for key in ("principal", "township", "county"):
             await create_user(uow, st[key], key, PASSWORD, now=services.clock.now())
         await uow.commit()
-    teacher, principal_phone, township_phone = (
-        await bound("teacher_a"),
-        await bound("principal"),
-        await bound("township"),
+    teacher, principal_chat, township_chat = (
+        await person("teacher_a"),
+        await person("principal"),
+        await person("township"),
     )
-    desk = Desk(services, sender_bot)
+    desk = Desk(services, scheduler.sender)
     cleared, missing, dropout = [s for s in world.students if s.class_id == world.class_a.id][:3]
     ARTIFACTS.mkdir(exist_ok=True)
     assert isinstance(services.clock, FixedClock)
@@ -252,7 +242,7 @@ async def test_three_cases_from_the_first_absence_to_their_end(
                 # 2. Suspected, nobody at home, marked missing with the police reference, re-checked later.
                 await report(teacher, missing, "10月6日")
                 case2 = await case_of(services, missing)
-                await to_outcome(TelegramPerson(teacher), case2, mode="电话", met="无人应答")
+                await to_outcome(teacher, case2, mode="电话", met="无人应答")
                 await teacher.tap("联系不上")
                 await finish_visit(teacher)
                 message = await principal.decide(case2, "mark_missing", note="示范镇派出所协查 2026-018")
@@ -260,8 +250,8 @@ async def test_three_cases_from_the_first_absence_to_their_end(
                 await expect(principal.page.locator("#status")).to_have_text("失踪失联")
                 desk.at("11-13", 8)  # a month on: the principal's digest asks for the re-check
                 await desk.tick()
-                digest = await principal_phone.wait_for_reply(lambda m: "失踪失联儿童复查" in m["text"])
-                assert case2.number in digest["text"]
+                digest = await principal_chat.expect("失踪失联儿童复查")
+                assert case2.number in digest.text
                 message = await principal.decide(case2, "recheck", note="派出所回复：仍在查找")
                 assert "复查已记录" in message
                 await expect(principal.page.locator("#next-step")).to_contain_text("2026-12-13")
@@ -269,38 +259,33 @@ async def test_three_cases_from_the_first_absence_to_their_end(
                 # 3. A dropout: persuasion, the notice, escalation, the order, the return, the closing.
                 await report(teacher, dropout, "11月6日")
                 case3 = await case_of(services, dropout)
-                await to_outcome(TelegramPerson(teacher), case3, mode="电话")
+                await to_outcome(teacher, case3, mode="电话")
                 await teacher.tap("拒绝返校")
                 await finish_visit(teacher)
                 assert (await case_of(services, dropout)).status == "dropped_out"
                 desk.at("11-15", 10)
-                await to_outcome(TelegramPerson(teacher), case3, mode="到校约谈")
+                await to_outcome(teacher, case3, mode="到校约谈")
                 await teacher.tap("拒绝返校")
-                await teacher.wait_for_reply(lambda m: "已送达" in buttons(m))
-                await teacher.tap("已送达")
+                await teacher.choose("已送达")
                 await finish_visit(teacher, photo=True)
                 assert (await case_of(services, dropout)).status == "notice_issued"
 
                 desk.at("11-22", 11)  # the notice's week is over: the case escalates by itself
                 await desk.tick()
-                await teacher.wait_for_reply(
-                    lambda m: "复学期限已到" in m["text"] and case3.number in m["text"]
-                )
+                await teacher.expect(says_all("复学期限已到", case3.number))
                 assert (await case_of(services, dropout)).status == "escalated"
                 desk.at("11-23", 8)  # next morning: the school is asked to report; officers hear it is coming
                 await desk.tick()
-                await principal_phone.wait_for_reply(
-                    lambda m: "书面上报" in m["text"] and case3.number in m["text"]
-                )
-                await township_phone.wait_for_reply(lambda m: "学校将书面上报" in m["text"])
+                await principal_chat.expect(says_all("书面上报", case3.number))
+                await township_chat.expect("学校将书面上报")
 
                 desk.at("11-28", 8)  # nobody reported: two working days after the deadline it climbs
                 await desk.tick()
-                climbed = await township_phone.wait_for_reply(lambda m: "逾期未办：书面上报" in m["text"])
-                take_on = next(b for b in buttons(climbed) if b.startswith("🙋 我来跟进"))
-                assert "由您跟进" in await tap_and_answer(township_phone, take_on, climbed["message_id"])
+                climbed = await township_chat.expect("逾期未办：书面上报")
+                take_on = climbed.button("🙋 我来跟进")
+                assert "由您跟进" in await tap_for_answer(township_chat, take_on)
                 # A second tap changes nothing and says who took it on.
-                assert "已于" in await tap_and_answer(township_phone, take_on, climbed["message_id"])
+                assert "已于" in await tap_for_answer(township_chat, take_on, again=True)
                 await principal.open(case3)
                 await expect(principal.page.locator("#escalations")).to_contain_text("已认领：周专干")
 
@@ -323,39 +308,32 @@ async def test_three_cases_from_the_first_absence_to_their_end(
 
                 desk.at("11-30", 9)  # back at school before the deadline
                 await teacher.send("/return")
-                ask = await teacher.wait_for_reply(lambda m: any(case3.number in b for b in buttons(m)))
-                await teacher.tap(next(b for b in buttons(ask) if case3.number in b))
-                await teacher.wait_for_reply(lambda m: "今天" in buttons(m))
-                await teacher.tap("今天")
-                await teacher.wait_for_reply(lambda m: "学校确认已到校" in buttons(m))
-                await teacher.tap("学校确认已到校")
-                await teacher.wait_for_reply(lambda m: "是，原学校原班级" in buttons(m))
-                await teacher.tap("是，原学校原班级")
-                await teacher.wait_for_reply(lambda m: "尚未恢复" in buttons(m))
-                await teacher.tap("已恢复")
-                await teacher.wait_for_reply(lambda m: "保学措施" in m["text"])
+                await teacher.choose(case3.number)
+                await teacher.choose("今天")
+                await teacher.choose("学校确认已到校")
+                await teacher.choose("是，原学校原班级")
+                await teacher.choose("已恢复")
+                await teacher.expect("保学措施")
                 await teacher.tap("▫️ 结对帮扶")
-                await teacher.wait_for_reply(lambda m: "✅ 结对帮扶" in buttons(m))
+                await teacher.expect("✅ 结对帮扶")
                 await teacher.tap("完成")
-                await teacher.wait_for_reply(lambda m: "照片" in m["text"])
+                await teacher.expect("照片")
                 await teacher.tap("跳过")
-                await teacher.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
-                await teacher.tap("✅ 提交")
-                await teacher.wait_for_reply(lambda m: "已确认返校" in m["text"])
+                await teacher.choose("✅ 提交")
+                await teacher.expect("已确认返校")
 
                 for day, reply in (("12-14", "第 1/2 次"), ("12-30", "审批销号")):
                     desk.at(day, 9)
                     await desk.tick()
-                    check = await teacher.wait_for_reply(says_all("保学跟踪回访", case3.number))
-                    assert reply in await tap_and_answer(teacher, "✅ 仍在正常上学", check["message_id"])
+                    await teacher.expect(says_all("保学跟踪回访", case3.number))
+                    assert reply in await tap_for_answer(teacher, "✅ 仍在正常上学")
                 assert (
                     await case_of(services, dropout)
                 ).status == "retention"  # a teacher's tap never closes
                 desk.at("12-31", 8)
                 await desk.tick()
-                digest = await principal_phone.wait_for_reply(lambda m: "已提请销号" in m["text"])
-                approve = next(b for b in buttons(digest) if b.startswith("✅ 批准销号"))
-                assert "已批准销号" in await tap_and_answer(principal_phone, approve, digest["message_id"])
+                digest = await principal_chat.expect("已提请销号")
+                assert "已批准销号" in await tap_for_answer(principal_chat, digest.button("✅ 批准销号"))
                 closed = await case_of(services, dropout)
                 assert closed.status == "closed" and closed.next_step is None
 

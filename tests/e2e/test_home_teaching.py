@@ -1,17 +1,17 @@
-"""送教上门 end to end, on SQLite and PostgreSQL, over the fake Telegram server with the clock moved week by
-week: the plan's cadence drives the teacher's reminders, a session logged in chat stops the reminder of
+"""送教上门 end to end, on SQLite and PostgreSQL, on Telegram and WeCom (each against its emulator) with the
+clock moved week by week: the plan's cadence drives the teacher's reminders, a session logged in chat stops the reminder of
 its period, a period that ends short reaches the principal's digest, and the ledger shows held vs planned."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from telegram import Bot
-from telegram.ext import Application
 
 from app.container import Services
+from app.scheduler import ReminderScheduler
 from domain.audit import Actor
 from domain.home_teaching.ledger import ledger_rows
 from domain.home_teaching.plans import PlanInput, save_plan
@@ -21,12 +21,19 @@ from domain.privacy.identity import mask_name
 from domain.reminders.digest import build_digests
 from domain.reminders.rules import HOME_TEACHING_DUE
 from sandbox.emulator import Emulator
-from sandbox.phone import Phone
 from sandbox.state import BotState
+from sandbox.wecom import WeComEmulator
 from storage.models import AuditEntry, HomeTeachingPlan, HomeTeachingSession, Reminder
-from tests.e2e.conftest import BindFactory, buttons
-from tests.e2e.test_reminders_delivery import bind_directly, make_sender, received, sender_bot  # noqa: F401 (fixture)
+from tests.e2e.conftest import PersonFactory
+from tests.e2e.people import TELEGRAM, Person
+from tests.e2e.reminding import scheduler
+from tests.e2e.test_reminders_delivery import bind_directly, received
+from tests.e2e.test_reminders_wecom import bind_wecom
+from tests.e2e.test_visit import image
 from tests.factories import World
+from tests.wecom_chat import words
+
+__all__ = ["scheduler"]  # the fixture, shared with the other reminder journeys
 
 TZ = ZoneInfo("Asia/Shanghai")
 LOG = "📚 记录送教"
@@ -62,85 +69,98 @@ async def make_plan(services: Services, world: World, **kw: object) -> HomeTeach
     return plan
 
 
-async def tick(services: Services, bot: Bot, at: datetime) -> int:
+async def tick(services: Services, scheduler: ReminderScheduler, at: datetime) -> int:
     """What the scheduler does on a tick, at `at`: plan, build today's digests, send what is due."""
     services.clock.set(at)  # type: ignore[attr-defined]
     await replan_home_teaching(services.uow, services.policy, at, TZ)
     await build_digests(services.uow, now=at, policy=services.policy, tz=TZ)
-    return await make_sender(services, bot).drain()
+    return await scheduler.sender.drain()
 
 
-async def log_in_chat(phone: Phone, *, from_button: dict | None = None, photo: bool = False) -> dict:  # type: ignore[type-arg]
+async def principal_inbox(
+    channel: str,
+    services: Services,
+    world: World,
+    emulator: Emulator,
+    tg_bot: BotState,
+    wecom_emu: WeComEmulator,
+) -> Callable[[], list[str]]:
+    """The principal bound on the test's channel without a conversation (fast setup); what the app has
+    sent them since, message by message."""
+    staff_id = world.staff["principal"].id
+    if channel == TELEGRAM:
+        chat = await bind_directly(services, emulator, tg_bot, staff_id)
+        return lambda: [str(m.get("text", "")) for m in received(emulator, tg_bot, chat)]
+    await bind_wecom(services, wecom_emu, staff_id, "principal-li")
+    return lambda: [words(s) for s in wecom_emu.member("principal-li").received]
+
+
+async def log_in_chat(who: Person, *, from_reminder: bool = False, photo: bool = False) -> str:
     """Fills in /homeschool (or the reminder's button): today, 60 minutes, content, state, no note, and
-    a photo if asked for."""
-    if from_button is not None:
-        await phone.tap(LOG, message_id=from_button["message_id"])
+    a photo if asked for; returns what the app said at the end."""
+    if from_reminder:
+        await who.tap(LOG)
     else:
-        await phone.send("/homeschool")
-        ask = await phone.wait_for_reply(lambda m: "选择学生" in m["text"])
-        await phone.tap(buttons(ask)[0])
-    await phone.wait_for_reply(lambda m: "今天" in buttons(m))
-    await phone.tap("今天")
-    await phone.wait_for_reply(lambda m: "60 分钟" in buttons(m))
-    await phone.tap("60 分钟")
-    await phone.wait_for_reply(lambda m: "教了什么" in m["text"])
-    await phone.send("生活自理：洗手、穿衣")
-    await phone.wait_for_reply(lambda m: "状态良好" in buttons(m))
-    await phone.tap("状态良好")
-    await phone.wait_for_reply(lambda m: "需要说明" in m["text"])
-    await phone.tap("跳过")
-    await phone.wait_for_reply(lambda m: "照片" in m["text"])
+        await who.send("/homeschool")
+        ask = await who.expect("选择学生")
+        await who.tap(ask.buttons[0])
+    await who.choose("今天")
+    await who.choose("60 分钟")
+    await who.expect("教了什么")
+    await who.send("生活自理：洗手、穿衣")
+    await who.choose("状态良好")
+    await who.expect("需要说明")
+    await who.tap("跳过")
+    await who.expect("照片")
     if photo:
-        await phone.send_photo()
-        await phone.wait_for_reply(lambda m: "完成" in buttons(m))
-        await phone.tap("完成")
+        await who.send_photo(image())
+        await who.choose("完成")
     else:
-        await phone.tap("跳过")
-    summary = await phone.wait_for_reply(lambda m: "✅ 提交" in buttons(m))
-    assert "生活自理：洗手、穿衣" in summary["text"] and "60" in summary["text"]
-    await phone.tap("✅ 提交")
-    return await phone.wait_for_reply(lambda m: "已记录送教上门" in m["text"])
+        await who.tap("跳过")
+    summary = await who.expect("✅ 提交")
+    assert "生活自理：洗手、穿衣" in summary.text and "60" in summary.text
+    await who.tap("✅ 提交")
+    return (await who.expect("已记录送教上门")).text
 
 
 async def test_a_plan_drives_reminders_escalation_and_ledger_over_weeks(
-    polling_bot: Application,  # type: ignore[type-arg]
-    bound: BindFactory,
+    person: PersonFactory,
+    channel: str,
     world: World,
     services: Services,
     emulator: Emulator,
     tg_bot: BotState,
-    sender_bot: Bot,  # noqa: F811
+    wecom_emu: WeComEmulator,
+    scheduler: ReminderScheduler,
 ) -> None:
-    teacher = await bound("teacher_a")
-    principal_chat = await bind_directly(services, emulator, tg_bot, world.staff["principal"].id)
+    teacher = await person("teacher_a")
+    principal_got = await principal_inbox(channel, services, world, emulator, tg_bot, wecom_emu)
     plan = await make_plan(services, world)
     pupil = world.student_in(world.class_a)
 
     # Week 1 (12–18 Oct): nothing on Tuesday; reminded on Thursday; the session logged from the button.
-    assert await tick(services, sender_bot, datetime(2026, 10, 13, 10, 0, tzinfo=TZ)) == 0
-    assert await tick(services, sender_bot, datetime(2026, 10, 15, 10, 0, tzinfo=TZ)) == 1
-    reminder = await teacher.wait_for_reply(lambda m: "送教上门提醒" in m["text"])
-    assert mask_name(pupil.name) in reminder["text"] and pupil.name not in reminder["text"]
-    assert LOG in buttons(reminder)
-    assert "2026-10-15" in (await log_in_chat(teacher, from_button=reminder))["text"]
+    assert await tick(services, scheduler, datetime(2026, 10, 13, 10, 0, tzinfo=TZ)) == 0
+    assert await tick(services, scheduler, datetime(2026, 10, 15, 10, 0, tzinfo=TZ)) == 1
+    reminder = await teacher.expect("送教上门提醒")
+    assert mask_name(pupil.name) in reminder.text and pupil.name not in reminder.text
+    assert LOG in reminder.buttons
+    assert "2026-10-15" in await log_in_chat(teacher, from_reminder=True)
 
     # Week 2: logged on Tuesday with /homeschool, so Thursday brings no reminder; Monday no escalation.
-    assert await tick(services, sender_bot, datetime(2026, 10, 19, 9, 30, tzinfo=TZ)) == 0
+    assert await tick(services, scheduler, datetime(2026, 10, 19, 9, 30, tzinfo=TZ)) == 0
     services.clock.set(datetime(2026, 10, 20, 16, 0, tzinfo=TZ))  # type: ignore[attr-defined]
     await log_in_chat(teacher)
-    assert await tick(services, sender_bot, datetime(2026, 10, 22, 10, 0, tzinfo=TZ)) == 0
-    assert await tick(services, sender_bot, datetime(2026, 10, 26, 9, 30, tzinfo=TZ)) == 0
-    assert received(emulator, tg_bot, principal_chat) == []
+    assert await tick(services, scheduler, datetime(2026, 10, 22, 10, 0, tzinfo=TZ)) == 0
+    assert await tick(services, scheduler, datetime(2026, 10, 26, 9, 30, tzinfo=TZ)) == 0
+    assert principal_got() == []
 
     # Week 3: no session. Thursday reminds the teacher; the next Monday's digest tells the principal.
-    assert await tick(services, sender_bot, datetime(2026, 10, 29, 10, 0, tzinfo=TZ)) == 1
-    await teacher.wait_for_reply(
-        lambda m: "送教上门提醒" in m["text"] and m["message_id"] > reminder["message_id"]
-    )
-    assert await tick(services, sender_bot, datetime(2026, 11, 2, 9, 30, tzinfo=TZ)) == 1
-    digest = received(emulator, tg_bot, principal_chat)
-    assert len(digest) == 1 and "未达计划" in digest[0]["text"]
-    assert mask_name(pupil.name) in digest[0]["text"] and "2026-10-26 至 2026-11-01" in digest[0]["text"]
+    assert await tick(services, scheduler, datetime(2026, 10, 29, 10, 0, tzinfo=TZ)) == 1
+    await teacher.expect("送教上门提醒")  # a new one: what the app said since the last session logged
+    assert await tick(services, scheduler, datetime(2026, 11, 2, 9, 30, tzinfo=TZ)) == 1
+    [digest] = principal_got()
+    assert "未达计划" in digest
+    assert mask_name(pupil.name) in digest and "2026-10-26 至 2026-11-01" in digest
 
     async with services.uow() as uow:
         rows = list(
@@ -160,20 +180,17 @@ async def test_a_plan_drives_reminders_escalation_and_ledger_over_weeks(
     ]
 
 
-async def test_a_teacher_not_on_the_plan_sees_no_pupil_and_a_forged_button_is_refused(
-    polling_bot: Application,  # type: ignore[type-arg]
-    bound: BindFactory,
-    world: World,
-    services: Services,
+async def test_a_teacher_not_on_the_plan_sees_no_pupil_and_a_typed_plan_is_refused(
+    person: PersonFactory, world: World, services: Services
 ) -> None:
     plan = await make_plan(services, world)
-    other = await bound("teacher_b")
+    other = await person("teacher_b")
     await other.send("/homeschool")
-    assert "没有参与的送教上门计划" in (await other.wait_for_reply(lambda m: "送教" in m["text"]))["text"]
+    await other.expect("没有参与的送教上门计划")
     await other.send("/cancel")
     await other.send(f"/homeschool {plan.id}")
-    refused = await other.wait_for_reply(lambda m: "不在您的名下" in m["text"])
-    assert "已停用" in refused["text"]
+    refused = await other.expect("不在您的名下")
+    assert "已停用" in refused.text
     async with services.uow() as uow:
         denied = (await uow.session.scalars(select(AuditEntry).where(AuditEntry.action == "denied"))).all()
         assert any(e.entity == "home_teaching_plan" for e in denied)
@@ -181,23 +198,24 @@ async def test_a_teacher_not_on_the_plan_sees_no_pupil_and_a_forged_button_is_re
 
 
 async def test_an_unreachable_teachers_reminder_goes_to_the_principals_digest_and_a_photo_is_kept(
-    polling_bot: Application,  # type: ignore[type-arg]
-    bound: BindFactory,
+    person: PersonFactory,
+    channel: str,
     world: World,
     services: Services,
     emulator: Emulator,
     tg_bot: BotState,
-    sender_bot: Bot,  # noqa: F811
+    wecom_emu: WeComEmulator,
+    scheduler: ReminderScheduler,
 ) -> None:
-    principal_chat = await bind_directly(services, emulator, tg_bot, world.staff["principal"].id)
+    principal_got = await principal_inbox(channel, services, world, emulator, tg_bot, wecom_emu)
     plan = await make_plan(services, world)
-    # Teacher A never linked Telegram: Thursday's reminder is rerouted to the principal's next digest.
-    await tick(services, sender_bot, datetime(2026, 10, 15, 10, 0, tzinfo=TZ))
-    await tick(services, sender_bot, datetime(2026, 10, 15, 10, 5, tzinfo=TZ))
-    [digest] = received(emulator, tg_bot, principal_chat)
-    assert "📚 送教上门" in digest["text"] and "王老师" in digest["text"] and "计划 1 次" in digest["text"]
-    # Once linked, the teacher logs a session with a photo: stored without a case, named by the session.
-    teacher = await bound("teacher_a")
+    # Teacher A never bound a channel: Thursday's reminder is rerouted to the principal's next digest.
+    await tick(services, scheduler, datetime(2026, 10, 15, 10, 0, tzinfo=TZ))
+    await tick(services, scheduler, datetime(2026, 10, 15, 10, 5, tzinfo=TZ))
+    [digest] = principal_got()
+    assert "📚 送教上门" in digest and "王老师" in digest and "计划 1 次" in digest
+    # Once bound, the teacher logs a session with a photo: stored without a case, named by the session.
+    teacher = await person("teacher_a")
     services.clock.set(datetime(2026, 10, 16, 15, 0, tzinfo=TZ))  # type: ignore[attr-defined]
     await log_in_chat(teacher, photo=True)
     async with services.uow() as uow:
