@@ -349,9 +349,9 @@ class InboxUpdate(Base):
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     received_at: Mapped[datetime]
     payload: Mapped[dict[str, Any]] = mapped_column()  # the update as the channel's adapter keeps it
-    # Channels whose rows several processes drain (WeCom, migration 0022): a sender's rows are handled in
-    # the order they were sent, each by the one process whose claim on it has not lapsed; a failed row
-    # waits (claimed_until) longer after each attempt. Telegram's poller reads its rows alone.
+    # A channel whose rows several processes drain (migration 0022): a sender's rows are handled in the
+    # order they were sent, each by the one process whose claim on it has not lapsed; a failed row waits
+    # (claimed_until) longer after each attempt. A channel read by a single poller leaves these empty.
     sender: Mapped[str | None] = mapped_column(String(64))
     sent_at: Mapped[datetime | None]
     claimed_by: Mapped[str | None] = mapped_column(String(64))
