@@ -1,7 +1,8 @@
 """Several web workers answering WeCom, on SQLite and PostgreSQL: two live product processes behind one
 callback URL (the emulator sends each callback to them in turn) drain one inbox while many members write
 at once; every message is answered exactly once, each member's in the order sent. A worker killed while
-handling a message leaves it to another once its claim lapses."""
+handling a message leaves it to another once its claim lapses. A reply WeCom refuses is tried again after
+a wait that doubles with each failure, the member's later messages behind it."""
 
 from __future__ import annotations
 
@@ -186,3 +187,67 @@ async def test_a_message_a_killed_worker_was_handling_is_taken_over_once_its_cla
     # "卡住" is no command: the survivor says what the member can do; then the help, once each.
     assert [words(s) for s in member.received][1:] == [help_text("zh_CN", Role.CLASS_TEACHER)]
     assert len(member.received) == 2
+
+
+async def attempts_and_wait(services: Services, update_id: int) -> tuple[int, timedelta | None]:
+    """How many tries of the row failed, and how long from now it waits."""
+    async with services.uow() as uow:
+        row = await uow.session.get(InboxUpdate, (CHANNEL, WECOM_AGENT_ID, update_id))
+        assert row is not None
+        until = row.claimed_until
+        return row.attempts, None if until is None else until - services.clock.now()
+
+
+async def test_a_reply_wecom_refuses_is_tried_again_ever_later_and_the_members_next_message_waits(
+    services: Services, world: World, clock: FixedClock, wecom_emu: WeComEmulator
+) -> None:
+    """WeCom answering 500: the message waits 1 s, then 2 s, … (not tried before, so WeCom is not
+    hammered), the member's next message behind it; once WeCom is back both are answered, in order."""
+    (member,) = await bound_members(services, world, wecom_emu, clock, 1)
+    sent = int(clock.now().timestamp())
+    await keep_text(services, member.userid, "/help", 9101, sent)
+    await keep_text(services, member.userid, "/mycases", 9102, sent + 1)
+    wecom_emu.faults.inject("message/send", "500", count=3)
+    worker = processor(services, wecom_emu, Conversations(FORMS))  # one attempt per call: no quick retries
+    try:
+        for failures, wait in ((1, 1), (2, 2), (3, 4)):
+            assert await worker.drain() == 0
+            assert await attempts_and_wait(services, 9101) == (failures, timedelta(seconds=wait))
+            calls = wecom_emu.state.calls["message/send"]
+            clock.advance(timedelta(seconds=wait) - timedelta(milliseconds=1))
+            assert await worker.drain() == 0  # still waiting: WeCom is not asked again
+            assert wecom_emu.state.calls["message/send"] == calls
+            clock.advance(timedelta(milliseconds=2))
+        assert await worker.drain() == 2
+    finally:
+        await worker.client.aclose()
+    assert [words(s) for s in member.received] == [
+        help_text("zh_CN", Role.CLASS_TEACHER),
+        t("zh_CN", "mycases.empty"),
+    ]
+
+
+async def test_after_a_short_blip_the_running_processor_answers_without_a_wake(
+    services: Services, world: World, clock: FixedClock, wecom_emu: WeComEmulator
+) -> None:
+    """One refused send: the processor, left running, tries again by itself once the first wait is over
+    (a second, not the half minute it used to wait for a wake)."""
+    (member,) = await bound_members(services, world, wecom_emu, clock, 1)
+    await keep_text(services, member.userid, "/help", 9201, int(clock.now().timestamp()))
+    wecom_emu.faults.inject("message/send", "500", count=1)
+    worker = processor(services, wecom_emu, Conversations(FORMS))
+    await worker.start()
+    try:
+        for _ in range(500):  # bounded: until the first try has failed
+            if (await attempts_and_wait(services, 9201))[0] == 1:
+                break
+            await asyncio.sleep(0.02)
+        assert await attempts_and_wait(services, 9201) == (1, timedelta(seconds=1))
+        clock.advance(timedelta(seconds=1, milliseconds=1))
+        # No wake: the processor's own timer is the first wait (1 s), so 10 s is ample; it was 30 s.
+        await until(lambda: len(member.received) == 1, "the answer once WeCom takes it", timeout=10)
+        await wecom_handled(services)
+    finally:
+        await worker.stop()
+        await worker.client.aclose()
+    assert [words(s) for s in member.received] == [help_text("zh_CN", Role.CLASS_TEACHER)]
