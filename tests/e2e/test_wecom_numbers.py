@@ -67,8 +67,16 @@ async def test_a_typed_number_picks_that_choice_and_a_typed_name_searches(
     await chat.send(await invite_code(services, world.staff["teacher_a"].id))
     await chat.wait_for("绑定成功")
 
+    async def say(text: str) -> None:  # once the last answer has come whole (a text, then its cards)
+        await wecom_handled(services)
+        await chat.send(text)
+
+    async def settled_tap(label: str) -> None:
+        await wecom_handled(services)
+        await chat.tap(label)
+
     # The class comes as several cards, its pupils numbered; page turns are not.
-    await chat.send("report")
+    await say("report")
     await chat.wait_for("▶")
     await wecom_handled(services)
     shown = [b for s in chat.since for b in labels(s)]
@@ -78,25 +86,25 @@ async def test_a_typed_number_picks_that_choice_and_a_typed_name_searches(
     third, third_pupil = button(chat, "3. ")
 
     # A number picks the pupil numbered so; a number beyond the list is refused and changes nothing.
-    await chat.send("3")
+    await say("3")
     await chat.wait_for("今天")
     step, given = await answers(services)
     assert (step, given["student"]) == ("absent_since", third_pupil), third
 
     # On the date a bare number is no date (as before); a date typed as people say it is one.
-    await chat.send("3")
+    await say("3")
     await chat.wait_for(t("zh_CN", "form.date_unreadable"))
     assert (await answers(services))[0] == "absent_since"
-    await chat.send("昨天")
+    await say("昨天")
     await chat.wait_for("暂不清楚")
     await wecom_handled(services)
 
     # Five reasons fit one card, unnumbered: the second button is still choice 2.
     second, reason = button(chat, [b for s in chat.since for b in labels(s)][1])
-    await chat.send("99")
+    await say("99")
     await chat.wait_for(t("zh_CN", "form.no_such_number", number=99))
     assert (await answers(services))[0] == "reason"
-    await chat.send("２")  # full-width, as a Chinese keyboard may type it
+    await say("２")  # full-width, as a Chinese keyboard may type it
     await chat.wait_for("完成")
     step, given = await answers(services)
     assert (step, given["reason"]) == ("flags", reason), second
@@ -106,30 +114,30 @@ async def test_a_typed_number_picks_that_choice_and_a_typed_name_searches(
     label, group = button(chat, "3. ")
     done, _ = button(chat, "完成")
     assert "▫️" in label and done == unnumbered(done)
-    await chat.send("3")
+    await say("3")
     await chat.wait_for("3. ✅")
     step, given = await answers(services)
     assert (step, given["flags"]) == ("flags", [group])
-    await chat.tap("完成")
+    await settled_tap("完成")
 
     # The note is free text: a number stays the note.
     await chat.wait_for("跳过")
-    await chat.send("3")
+    await say("3")
     await chat.wait_for("✅ 提交")
     step, given = await answers(services)
     assert step == "confirm" and given["note"] == "3"
-    await chat.send("/cancel")
+    await say("/cancel")
     await chat.wait_for("取消")
 
     # A fragment of a name searches the pupils' real names; the number then counts in the results.
-    await chat.send("report")
+    await say("report")
     await chat.wait_for("▶")
-    await chat.send("娜娜")
+    await say("娜娜")
     await chat.wait_for("欧**娜")
     await wecom_handled(services)
     found = [b for s in chat.since for b in labels(s) if "*" in b]
     assert len(found) == 1
-    await chat.send("1")
+    await say("1")
     await chat.wait_for("今天")
     async with services.uow() as uow:
         pupil = await uow.students.get(int(str((await answers(services))[1]["student"])))
