@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, select
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 
 from storage.models import BEFORE_BOT_KEY, InboxUpdate
 from storage.repositories import _Repository
@@ -18,19 +20,37 @@ def _of(channel: str, bot_id: int) -> ColumnElement[bool]:
     return and_(InboxUpdate.channel == channel, InboxUpdate.bot_id.in_((bot_id, BEFORE_BOT_KEY)))
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """A row this process now holds: its update id, payload and how many tries failed before."""
+
+    update_id: int
+    payload: dict[str, Any]
+    attempts: int
+
+
 class UpdateInbox(_Repository):
     """One bot's updates on one channel (update ids are numbered per bot)."""
 
     async def keep(
-        self, updates: Mapping[int, dict[str, Any]], at: datetime, *, channel: str, bot_id: int
+        self,
+        updates: Mapping[int, dict[str, Any]],
+        at: datetime,
+        *,
+        channel: str,
+        bot_id: int,
+        sender: str | None = None,
+        sent_at: datetime | None = None,
     ) -> set[int]:
-        """Stores a batch (update id -> payload) in one statement; returns the ids that were not there yet."""
+        """Stores a batch (update id -> payload) in one statement; returns the ids that were not there yet.
+        `sender` and `sent_at` (of every row of the batch) make the rows claimable (see `claim`)."""
         if not updates:
             return set()
         assert self.session.bind is not None  # sessions come from make_sessionmaker(engine)
         insert = postgresql.insert if self.session.bind.dialect.name == "postgresql" else sqlite.insert
+        queue = {"sender": sender, "sent_at": sent_at}
         rows = [
-            {"channel": channel, "bot_id": bot_id, "update_id": i, "received_at": at, "payload": p}
+            {"channel": channel, "bot_id": bot_id, "update_id": i, "received_at": at, "payload": p} | queue
             for i, p in updates.items()
         ]
         stmt = (
@@ -72,6 +92,104 @@ class UpdateInbox(_Repository):
         """The payloads still kept, in update id order (the order they arrived in)."""
         stmt = select(InboxUpdate.payload).where(_of(channel, bot_id)).order_by(InboxUpdate.update_id)
         return (await self.session.scalars(stmt)).all()
+
+    async def claim(
+        self, *, channel: str, bot_id: int, holder: str, now: datetime, until: datetime, limit: int
+    ) -> list[Claimed]:
+        """Claims for `holder` until `until` the oldest row of up to `limit` senders, where that row's
+        claim is free or lapsed; a sender's later rows wait until it is forgotten. One UPDATE: on
+        PostgreSQL a concurrent claim of the same row waits for this one's row lock, then re-checks the
+        claim on the committed row and leaves it; SQLite has one writer at a time. The caller commits."""
+        head, earlier = aliased(InboxUpdate), aliased(InboxUpdate)
+        before = exists().where(
+            earlier.channel == head.channel,
+            earlier.bot_id == head.bot_id,
+            earlier.sender == head.sender,
+            or_(
+                earlier.sent_at < head.sent_at,
+                and_(earlier.sent_at == head.sent_at, earlier.update_id < head.update_id),
+            ),
+        )
+        heads = (
+            select(head.update_id)
+            .where(
+                head.channel == channel,
+                head.bot_id == bot_id,
+                head.sender.is_not(None),
+                or_(head.claimed_until.is_(None), head.claimed_until < now),
+                ~before,
+            )
+            .order_by(head.sent_at, head.update_id)
+            .limit(limit)
+        )
+        stmt = (
+            update(InboxUpdate)
+            .where(
+                InboxUpdate.channel == channel,
+                InboxUpdate.bot_id == bot_id,
+                InboxUpdate.update_id.in_(heads),
+                or_(InboxUpdate.claimed_until.is_(None), InboxUpdate.claimed_until < now),
+            )
+            .values(claimed_by=holder, claimed_until=until)
+            .returning(InboxUpdate.update_id, InboxUpdate.payload, InboxUpdate.attempts)
+            .execution_options(synchronize_session=False)
+        )
+        return [Claimed(*row) for row in (await self.session.execute(stmt)).all()]
+
+    async def renew(
+        self, update_ids: Iterable[int], *, channel: str, bot_id: int, holder: str, until: datetime
+    ) -> int:
+        """Extends `holder`'s claims on these rows (a long handling); returns how many it still held."""
+        ids = list(update_ids)
+        if not ids:
+            return 0
+        stmt = (
+            update(InboxUpdate)
+            .where(
+                InboxUpdate.channel == channel,
+                InboxUpdate.bot_id == bot_id,
+                InboxUpdate.update_id.in_(ids),
+                InboxUpdate.claimed_by == holder,
+            )
+            .values(claimed_until=until)
+            .execution_options(synchronize_session=False)
+        )
+        return int((await self.session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+
+    async def defer(self, update_id: int, *, channel: str, bot_id: int, until: datetime) -> None:
+        """A try failed: counts it and lets nobody claim the row (nor its sender's later ones) before
+        `until`."""
+        await self.session.execute(
+            update(InboxUpdate)
+            .where(
+                InboxUpdate.channel == channel,
+                InboxUpdate.bot_id == bot_id,
+                InboxUpdate.update_id == update_id,
+            )
+            .values(attempts=InboxUpdate.attempts + 1, claimed_by=None, claimed_until=until)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def release(self, *, channel: str, bot_id: int, holder: str) -> None:
+        """Ends every claim `holder` has (a process stopping), so another may take the rows at once."""
+        await self.session.execute(
+            update(InboxUpdate)
+            .where(
+                InboxUpdate.channel == channel, InboxUpdate.bot_id == bot_id, InboxUpdate.claimed_by == holder
+            )
+            .values(claimed_by=None, claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def next_due(self, *, channel: str, bot_id: int, after: datetime) -> datetime | None:
+        """The earliest time after `after` at which a row's claim or wait ends (None if none does)."""
+        return await self.session.scalar(
+            select(func.min(InboxUpdate.claimed_until)).where(
+                InboxUpdate.channel == channel,
+                InboxUpdate.bot_id == bot_id,
+                InboxUpdate.claimed_until > after,
+            )
+        )
 
     async def prune(self, before: datetime) -> None:
         await self.session.execute(delete(InboxUpdate).where(InboxUpdate.received_at < before))

@@ -350,6 +350,18 @@ class InboxUpdate(Base):
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     received_at: Mapped[datetime]
     payload: Mapped[dict[str, Any]] = mapped_column()  # the update as the channel's adapter keeps it
+    # A channel whose rows several processes drain (migration 0022): a sender's rows are handled in the
+    # order they were sent, each by the one process whose claim on it has not lapsed; a failed row waits
+    # (claimed_until) longer after each attempt. A channel read by a single poller leaves these empty.
+    sender: Mapped[str | None] = mapped_column(String(64))
+    sent_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    __table_args__ = (
+        Index("ix_inbox_channel_bot_id_sender_sent_at", "channel", "bot_id", "sender", "sent_at"),
+    )
 
 
 class ConversationDraft(Base):

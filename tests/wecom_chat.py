@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from sandbox.wecom.members import Delivery, Member
@@ -13,6 +14,11 @@ def labels(sent: Sent) -> list[str]:
     """A template card's button labels ([] for other messages)."""
     card = sent.body.get("template_card", {}) if sent.msgtype == "template_card" else {}
     return [str(b.get("text", "")) for b in card.get("button_list", [])]
+
+
+def unnumbered(label: str) -> str:
+    """A button's label without the number the cards put before a long list's choices ("7. 暂不清楚")."""
+    return re.sub(r"^\d+\. ", "", label)
 
 
 def words(sent: Sent) -> str:
@@ -67,16 +73,16 @@ class Chat:
         return await self._act(await self.member.send_voice())
 
     def _card_with(self, label: str) -> Sent | None:
-        return next((s for s in reversed(self.since) if any(b.startswith(label) for b in labels(s))), None)
+        return next((s for s in reversed(self.since) if any(_begins(b, label) for b in labels(s))), None)
 
     async def tap(self, label: str, timeout: float = 30.0) -> Delivery:
-        """Taps the button with this label (or one starting with it) on the newest card the app sent
-        since the last action, once it has come."""
+        """Taps the button with this label (or one starting with it, its number aside) on the newest card
+        the app sent since the last action, once it has come."""
         await until(lambda: self._card_with(label) is not None, f"a button {label!r}", timeout)
         card = self._card_with(label)
         assert card is not None
         buttons = card.body["template_card"]["button_list"]
-        key = next(str(b["key"]) for b in buttons if str(b["text"]).startswith(label))
+        key = next(str(b["key"]) for b in buttons if _begins(str(b["text"]), label))
         self._begin()
         return await self._act(await self.member.tap(card, key))
 
@@ -91,3 +97,7 @@ class Chat:
         """Waits until the app's answers to the last action contain `wanted`; returns them."""
         await until(lambda: wanted in self.text(), f"{wanted!r} in the answers", timeout)
         return self.text()
+
+
+def _begins(button: str, label: str) -> bool:
+    return button.startswith(label) or unnumbered(button).startswith(label)

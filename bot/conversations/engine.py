@@ -13,6 +13,7 @@ from bot.conversations.model import (
     FormContext,
     Input,
     Location,
+    Numbered,
     Photo,
     Prompt,
     Reask,
@@ -21,7 +22,7 @@ from bot.conversations.model import (
     Tap,
 )
 from bot.conversations.ports import Draft
-from bot.conversations.steps import NAV_PREFIX, LocationStep
+from bot.conversations.steps import NAV_PREFIX, ChoiceStep, LocationStep, MultiChoiceStep
 from domain.people.roles import Role
 
 # How long a submitted form's buttons answer with what was saved (then: "this form has ended").
@@ -93,6 +94,8 @@ class Conversations:
                 return Outcome([Prompt(ctx.t(hint))])
             return Outcome(handled=False)
         form = self.forms[draft.form]
+        if isinstance(given, Numbered):
+            given = await self._numbered(ctx, draft, form, given)
         if isinstance(given, Tap):
             if given.seq != draft.seq:
                 # An older button, or the reply to the last answer never arrived (weak signal):
@@ -107,6 +110,19 @@ class Conversations:
                 if navigated is not None:
                     return navigated
         return await self._answer(ctx, conversation, draft, form, given)
+
+    @staticmethod
+    async def _numbered(ctx: FormContext, draft: Draft, form: Form, given: Numbered) -> Input:
+        """A typed number on a choice step: a tap on the choice of that number in the step's prompt as it
+        stands (answers buttons only, in order, as the channel numbered them). Otherwise the text."""
+        step = form.step(draft.step)
+        if not isinstance(step, ChoiceStep | MultiChoiceStep):
+            return given
+        prompt = await step.prompt(ctx, dict(draft.answers))
+        choices = [c for row in prompt.buttons for c in row if not c.value.startswith(NAV_PREFIX)]
+        if 1 <= given.number <= len(choices):
+            return Tap(draft.seq, choices[given.number - 1].value)
+        return given
 
     @staticmethod
     async def _receipt(ctx: FormContext, conversation: int) -> Outcome:

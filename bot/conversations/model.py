@@ -58,6 +58,16 @@ class Text:
 
 
 @dataclass(frozen=True)
+class Numbered(Text):
+    """A bare number typed where the channel numbers a step's choices (WeCom's cards): on a choice step
+    the n-th choice shown; everywhere else (free text, dates, invite codes, searches) the text it is."""
+
+    @property
+    def number(self) -> int:
+        return int(self.text)
+
+
+@dataclass(frozen=True)
 class Tap:
     seq: int
     value: str

@@ -13,6 +13,7 @@ from bot.conversations.model import (
     FormContext,
     Input,
     Location,
+    Numbered,
     Photo,
     Prompt,
     Reask,
@@ -119,6 +120,8 @@ class ChoiceStep(Step):
             answers.setdefault("_search", {})[self.key] = fragment
             answers.setdefault("_page", {})[self.key] = 0
             raise Redisplay()
+        if isinstance(given, Numbered):  # a number beyond those shown (the others became taps)
+            raise Reask("form.no_such_number", number=given.number)
         if not isinstance(given, Tap):
             raise Reask("form.use_buttons")
         allowed = {c.value for c in await self.choices(ctx, answers)}
@@ -161,6 +164,8 @@ class MultiChoiceStep(Step):
         return Prompt(ctx.t(self.prompt_key), rows)
 
     async def receive(self, ctx: FormContext, answers: Answers, given: Input) -> None:
+        if isinstance(given, Numbered):  # a number beyond those shown (the others became taps)
+            raise Reask("form.no_such_number", number=given.number)
         if not isinstance(given, Tap):
             raise Reask("form.use_buttons")
         if given.value == f"{NAV_PREFIX}done":

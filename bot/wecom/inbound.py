@@ -69,6 +69,7 @@ class Unsupported(Inbound):
 class Pending:
     update_id: int  # to forget it once handled
     message: Inbound
+    attempts: int = 0  # tries that failed before (for the backoff)
 
 
 def update_id_of(fields: dict[str, str]) -> int:
@@ -85,7 +86,15 @@ def update_id_of(fields: dict[str, str]) -> int:
 async def keep(uow: UnitOfWork, fields: dict[str, str], at: datetime, agent_id: int) -> bool:
     """Stores a decrypted callback; False when it was stored before (WeCom delivering it again)."""
     bot_id = int(fields["AgentID"]) if fields.get("AgentID", "").isdigit() else agent_id
-    new = await uow.inbox.keep({update_id_of(fields): fields}, at, channel=CHANNEL, bot_id=bot_id)
+    message = typed(fields)
+    new = await uow.inbox.keep(
+        {update_id_of(fields): fields},
+        at,
+        channel=CHANNEL,
+        bot_id=bot_id,
+        sender=message.sender[:64],
+        sent_at=message.sent_at,
+    )
     return bool(new)
 
 
@@ -95,6 +104,17 @@ async def pending(uow: UnitOfWork, agent_id: int) -> list[Pending]:
     payloads = await uow.inbox.waiting(channel=CHANNEL, bot_id=agent_id)
     waiting = [Pending(update_id_of(p), typed(p)) for p in payloads]
     return sorted(waiting, key=lambda p: p.message.sent_at)
+
+
+async def claim(
+    uow: UnitOfWork, agent_id: int, holder: str, *, now: datetime, until: datetime, limit: int
+) -> list[Pending]:
+    """Claims the oldest waiting callback of up to `limit` members (see storage.inbox.UpdateInbox.claim);
+    the caller commits."""
+    rows = await uow.inbox.claim(
+        channel=CHANNEL, bot_id=agent_id, holder=holder, now=now, until=until, limit=limit
+    )
+    return [Pending(r.update_id, typed(r.payload), r.attempts) for r in rows]
 
 
 async def forget(uow: UnitOfWork, agent_id: int, update_ids: list[int]) -> None:

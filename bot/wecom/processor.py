@@ -1,17 +1,18 @@
 """Turns the WeCom callbacks kept in the inbox into form answers and replies, in the web process.
 
 The callback route stores a message and wakes the processor; at start-up it drains what a killed process
-left. Each member's messages are handled one at a time in the order they were sent (members in turn);
-each is applied by bot.conversations.apply (deduplicated by its update id, the reply kept beside it),
-answered through message/send, and then forgotten from the inbox. A message whose reply could not be sent
-stays, and is tried again (its kept reply is sent) on the next wake or after RETRY_AFTER seconds."""
+left. Every web worker runs one, over the same inbox: each takes a member's oldest waiting message with a
+claim (bot.wecom.claims), so a message is handled by one worker and a member's messages one at a time in
+the order they were sent. Each is applied by bot.conversations.apply (deduplicated by its update id, the
+reply kept beside it), answered through message/send, and then forgotten from the inbox. A message whose
+reply could not be sent stays, and is tried again (its kept reply is sent) after a wait that doubles with
+each failure; the member's later messages wait behind it."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -22,6 +23,7 @@ from bot.conversations.model import Command, Photo, Text
 from bot.conversations.mycases import page_of
 from bot.wecom import commands, inbound
 from bot.wecom.api import WeComClient
+from bot.wecom.claims import CLAIM_BATCH, CLAIM_FOR, IDLE_POLL, holder_name, renewed, retry_after
 from bot.wecom.commands import language_key
 from bot.wecom.errors import UnreachableMember, WeComApiError, WeComUnavailable
 from bot.wecom.inputs import to_input
@@ -32,7 +34,6 @@ from domain.photos.processing import MAX_DOWNLOAD_BYTES, PhotoRejected
 from i18n import t
 
 log = logging.getLogger(__name__)
-RETRY_AFTER = 30.0
 CHANNEL = inbound.CHANNEL
 
 
@@ -45,6 +46,7 @@ class WeComProcessor:
         self.services, self.client, self.conversations, self.agent_id = (
             services, client, conversations, agent_id,
         )  # fmt: skip
+        self.holder = holder_name()
         self._wanted = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -60,51 +62,91 @@ class WeComProcessor:
         self.wake()
 
     async def stop(self) -> None:
+        """Stops, and lets the other workers take at once the rows this one was handling."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        try:
+            async with self.services.uow() as uow:
+                await uow.inbox.release(channel=CHANNEL, bot_id=self.agent_id, holder=self.holder)
+                await uow.commit()
+        except SQLAlchemyError as exc:  # the claims lapse after CLAIM_FOR instead
+            log.warning("wecom: claims not released: %r", exc)
 
     async def _run(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wanted.wait(), RETRY_AFTER)
             self._wanted.clear()
+            wait = IDLE_POLL
             try:
                 await self.drain()
+                wait = await self._next_wait()
             except SQLAlchemyError as exc:  # the rows stay: tried again on the next wake
                 log.warning("wecom: inbox not read: %r", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wanted.wait(), wait)
+
+    async def _next_wait(self) -> float:
+        """Seconds until a waiting row may be tried again or a claim lapses, at most IDLE_POLL."""
+        async with self.services.uow() as uow:
+            now = self.services.clock.now()
+            due = await uow.inbox.next_due(channel=CHANNEL, bot_id=self.agent_id, after=now)
+        return IDLE_POLL if due is None else min(max((due - now).total_seconds(), 0.01), IDLE_POLL)
 
     async def drain(self) -> int:
-        """Handles every waiting callback once; returns how many were handled (and forgotten)."""
-        async with self.services.uow() as uow:
-            waiting = await inbound.pending(uow, self.agent_id)
-        by_member: defaultdict[str, list[inbound.Pending]] = defaultdict(list)
-        for row in waiting:
-            by_member[row.message.sender].append(row)
+        """Handles every callback this processor can claim (members' oldest first, a batch of members at
+        once); returns how many were handled (and forgotten)."""
         handled = 0
-        for rows in by_member.values():
-            for row in rows:
-                try:
-                    await self.handle(row)
-                except UnreachableMember:
-                    log.info("wecom: a member cannot be written to; their message is dropped")
-                except (WeComUnavailable, WeComApiError) as exc:
-                    log.warning("wecom: reply not sent (%r); tried again later", exc)
-                    break  # this member's later messages wait, so the replies keep their order
-                except SQLAlchemyError as exc:  # the database: nothing was saved; the row is tried again
-                    log.warning("wecom: callback %s not applied (%r); tried again later", row.update_id, exc)
-                    break
-                except Exception:  # a bug must not block this member, nor everyone after them, for good
-                    # No message content in the log: it may hold children's personal information.
-                    log.exception("wecom: callback %s failed", row.update_id)
-                    await self._apologise(row.message.sender)
-                async with self.services.uow() as uow:
-                    await inbound.forget(uow, self.agent_id, [row.update_id])
-                    await uow.commit()
-                handled += 1
+        while batch := await self._claim():
+            async with renewed(self.services, self.agent_id, self.holder, [r.update_id for r in batch]):
+                done = await asyncio.gather(*(self._one(row) for row in batch))  # one row per member
+            handled += sum(done)
         return handled
+
+    async def _claim(self) -> list[inbound.Pending]:
+        async with self.services.uow() as uow:
+            now = self.services.clock.now()
+            rows = await inbound.claim(
+                uow, self.agent_id, self.holder, now=now, until=now + CLAIM_FOR, limit=CLAIM_BATCH
+            )
+            await uow.commit()
+        return rows
+
+    async def _one(self, row: inbound.Pending) -> int:
+        """Handles a claimed row; 1 once it is forgotten, 0 if it waits for another try."""
+        try:
+            await self.handle(row)
+        except UnreachableMember:
+            log.info("wecom: a member cannot be written to; their message is dropped")
+        except (WeComUnavailable, WeComApiError, SQLAlchemyError) as exc:
+            # WeCom did not take the reply, or the database saved nothing: tried again later, and this
+            # member's later messages wait, so the replies keep their order.
+            await self._defer(row, exc)
+            return 0
+        except Exception:  # a bug must not block this member, nor everyone after them, for good
+            # No message content in the log: it may hold children's personal information.
+            log.exception("wecom: callback %s failed", row.update_id)
+            await self._apologise(row.message.sender)
+        try:
+            async with self.services.uow() as uow:
+                await inbound.forget(uow, self.agent_id, [row.update_id])
+                await uow.commit()
+        except SQLAlchemyError as exc:  # handled again once the claim lapses: applied once, answered again
+            log.warning("wecom: callback %s not forgotten (%r)", row.update_id, exc)
+            return 0
+        return 1
+
+    async def _defer(self, row: inbound.Pending, exc: Exception) -> None:
+        wait = retry_after(row.attempts + 1)
+        log.warning("wecom: callback %s not answered (%r); tried again in %s", row.update_id, exc, wait)
+        try:
+            async with self.services.uow() as uow:
+                until = self.services.clock.now() + wait
+                await uow.inbox.defer(row.update_id, channel=CHANNEL, bot_id=self.agent_id, until=until)
+                await uow.commit()
+        except SQLAlchemyError as failed:  # tried again once the claim lapses instead
+            log.warning("wecom: callback %s not deferred (%r)", row.update_id, failed)
 
     async def handle(self, row: inbound.Pending) -> None:
         """Applies one stored callback and sends its replies."""

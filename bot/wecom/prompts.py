@@ -1,5 +1,6 @@
 """An outcome's prompts as WeCom messages: text, and a step's choices as button cards of at most six
-buttons (more choices: several cards, numbered). Button keys are the channel-neutral strings of
+buttons (more choices: several cards, the choices numbered "1. …" so the member may type the number
+instead of scrolling to the button; bot.conversations.engine reads it). Button keys are the channel-neutral strings of
 bot.conversations.keys; a reply-keyboard label (e.g. "Skip" beside a location request) becomes a button
 that stands for typing it."""
 
@@ -12,6 +13,7 @@ from typing import Any
 from bot.conversations.engine import Outcome
 from bot.conversations.keys import choice_key
 from bot.conversations.model import Prompt
+from bot.conversations.steps import NAV_PREFIX
 from bot.wecom.cards import MAX_BUTTONS, button_card
 from bot.wecom.inputs import TYPED_KEY
 from i18n import t
@@ -42,10 +44,20 @@ def messages_for(outcome: Outcome, language: str) -> list[Outgoing]:
 
 
 def _prompt(prompt: Prompt, seq: int, language: str) -> list[Outgoing]:
-    buttons = [(choice_key(seq, c.value), c.label) for row in prompt.buttons for c in row]
+    choices = [c for row in prompt.buttons for c in row]
     text = prompt.text
     if prompt.request_location:
         text = f"{text}\n{t(language, 'wecom.share_location_hint')}"
+    numbered = len(choices) + len(prompt.extra_keys) > MAX_BUTTONS
+    if numbered and any(not c.value.startswith(NAV_PREFIX) for c in choices):
+        text = f"{text}\n{t(language, 'wecom.type_number_hint')}"
+    buttons, number = [], 0
+    for choice in choices:
+        label = choice.label
+        if numbered and not choice.value.startswith(NAV_PREFIX):  # answers, not page turns or Done
+            number += 1
+            label = f"{number}. {label}"
+        buttons.append((choice_key(seq, choice.value), label))
     buttons += [(TYPED_KEY + label, label) for label in prompt.extra_keys]
     if not buttons:
         return [TextOut(text)]

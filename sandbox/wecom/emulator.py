@@ -58,6 +58,7 @@ class WeComEmulator:
         self.faults = Faults()
         self.deliveries: list[Delivery] = []
         self.callback_url: str | None = None
+        self._callbacks: Iterator[str] | None = None
         self.answer_timeout = answer_timeout
         self._now, self._offset = now, 0.0
         self._msgids = itertools.count(7_000_000_000_000_000_001)
@@ -134,11 +135,13 @@ class WeComEmulator:
             raise KeyError(userid)
         return Member(self, userid)
 
-    def connect(self, callback_url: str) -> None:
-        """The URL members' messages and events are POSTed to (the app's 接收消息 setting)."""
+    def connect(self, callback_url: str, *more: str) -> None:
+        """The URL members' messages and events are POSTed to (the app's 接收消息 setting). With `more`,
+        the URL is a load balancer in front of several product processes: callbacks go to each in turn."""
         self.callback_url = callback_url
+        self._callbacks = itertools.cycle((callback_url, *more))
 
     async def deliver(self, fields: XmlFields) -> Delivery:
-        if self.callback_url is None:
+        if self._callbacks is None:
             raise RuntimeError("no callback URL: call emu.connect(url) first")
-        return await post_callback(self, self.callback_url, to_xml(fields))
+        return await post_callback(self, next(self._callbacks), to_xml(fields))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -190,5 +191,78 @@ async def test_language_chosen_in_the_chat_moves_onto_the_person(empty_url: str,
                 (2, None),
                 (3, "zh_CN"),
             ]
+    finally:
+        await engine.dispose()
+
+
+async def test_wecom_callbacks_kept_before_claims_are_claimed_in_the_order_sent(
+    empty_url: str, clock: FixedClock
+) -> None:
+    """Migration 0022: WeCom rows a process left in the inbox before the upgrade get their sender and send
+    time from the payload, so they are claimed per member in order; stepping down keeps the rows."""
+    script = ScriptDirectory.from_config(alembic_config())
+    claims = next(r for r in script.walk_revisions() if r.path.endswith("_inbox_claims.py"))
+    assert isinstance(claims.down_revision, str)
+    engine = make_engine(empty_url)
+    inbox = table(
+        "inbox",
+        column("channel"),
+        column("bot_id"),
+        column("update_id"),
+        column("received_at", UTCDateTime()),
+        column("payload", JSON()),
+    )
+    sent = int(clock.now().timestamp())
+    kept = {  # update id -> (sender, CreateTime): ids not in the order sent
+        9: ("li", sent + 1),
+        8: ("li", sent + 2),
+        7: ("wang", sent),
+    }
+    try:
+        await upgrade(engine, claims.down_revision)
+        async with engine.begin() as conn:
+            for update_id, (sender, created) in kept.items():
+                payload = {"FromUserName": sender, "CreateTime": str(created), "MsgType": "text"}
+                await conn.execute(
+                    insert(inbox).values(
+                        channel="wecom",
+                        bot_id=1000002,
+                        update_id=update_id,
+                        received_at=clock.now(),
+                        payload=payload,
+                    )
+                )
+            await conn.execute(
+                insert(inbox).values(
+                    channel="telegram",
+                    bot_id=1,
+                    update_id=1,
+                    received_at=clock.now(),
+                    payload={"update_id": 1},
+                )
+            )
+        await upgrade(engine, claims.revision)
+        uow_factory = UnitOfWorkFactory(make_sessionmaker(engine))
+        now = clock.now() + timedelta(minutes=1)
+        claimed: list[set[int]] = []
+        for _ in range(2):  # the first claim is handled and forgotten; the second is held when stepping down
+            async with uow_factory() as uow:
+                rows = await uow.inbox.claim(
+                    channel="wecom", bot_id=1000002, holder="p", now=now, until=now, limit=10
+                )
+                await uow.inbox.forget(
+                    [r.update_id for r in rows if not claimed], channel="wecom", bot_id=1000002
+                )
+                await uow.commit()
+            claimed.append({r.update_id for r in rows})
+        assert claimed == [{9, 7}, {8}]
+        async with uow_factory() as uow:
+            assert list(await uow.inbox.waiting(channel="telegram", bot_id=1)) == [{"update_id": 1}]
+        await downgrade(engine, claims.down_revision)
+        async with engine.connect() as conn:
+            assert set((await conn.execute(select(inbox.c.update_id))).scalars().all()) == {1, 8}
+            assert "claimed_by" not in {
+                c["name"] for c in await conn.run_sync(lambda sync: inspect(sync).get_columns("inbox"))
+            }
     finally:
         await engine.dispose()
