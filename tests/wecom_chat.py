@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from sandbox.wecom.members import Delivery, Member
 from sandbox.wecom.state import Sent
@@ -35,8 +35,15 @@ def words(sent: Sent) -> str:
 class Chat:
     """The member's side; `mark` is where the replies to the last action begin."""
 
-    def __init__(self, member: Member, advance: Callable[[], None]) -> None:
-        self.member, self.advance, self.mark = member, advance, 0
+    def __init__(
+        self,
+        member: Member,
+        advance: Callable[[], None],
+        settled: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """`settled`, if given, returns once the product has answered every callback it took: a prompt
+        can come as several messages (a text, then cards), and a person reads them all before acting."""
+        self.member, self.advance, self.mark, self.settled = member, advance, 0, settled
         self.deliveries: list[Delivery] = []
 
     @property
@@ -52,24 +59,26 @@ class Chat:
         self.deliveries.append(delivery)
         return delivery
 
-    def _begin(self) -> None:
+    async def _begin(self) -> None:
+        if self.settled is not None:
+            await self.settled()
         self.advance()  # one second apart: WeCom's CreateTime orders a member's messages
         self.mark = len(self.member.received)
 
     async def send(self, content: str) -> Delivery:
-        self._begin()
+        await self._begin()
         return await self._act(await self.member.send_text(content))
 
     async def send_image(self, data: bytes, content_type: str = "image/jpeg") -> Delivery:
-        self._begin()
+        await self._begin()
         return await self._act(await self.member.send_image(data, content_type))
 
     async def send_location(self, lat: float, lon: float, label: str = "") -> Delivery:
-        self._begin()
+        await self._begin()
         return await self._act(await self.member.send_location(lat, lon, label))
 
     async def send_voice(self) -> Delivery:
-        self._begin()
+        await self._begin()
         return await self._act(await self.member.send_voice())
 
     def _card_with(self, label: str) -> Sent | None:
@@ -78,19 +87,21 @@ class Chat:
     async def tap(self, label: str, timeout: float = 30.0) -> Delivery:
         """Taps the button with this label (or one starting with it, its number aside) on the newest card
         the app sent since the last action, once it has come."""
+        if self.settled is not None:  # the whole answer, so a late card of the same label is not taken
+            await self.settled()
         await until(lambda: self._card_with(label) is not None, f"a button {label!r}", timeout)
         card = self._card_with(label)
         assert card is not None
         buttons = card.body["template_card"]["button_list"]
         key = next(str(b["key"]) for b in buttons if _begins(str(b["text"]), label))
-        self._begin()
+        await self._begin()
         return await self._act(await self.member.tap(card, key))
 
     async def tap_on(self, card: Sent, label: str) -> Delivery:
         """Taps a button of this card, e.g. an older one: WeCom keeps an untapped card's buttons live."""
         buttons = card.body["template_card"]["button_list"]
         key = next(str(b["key"]) for b in buttons if str(b["text"]).startswith(label))
-        self._begin()
+        await self._begin()
         return await self._act(await self.member.tap(card, key))
 
     async def wait_for(self, wanted: str, timeout: float = 30.0) -> str:

@@ -72,8 +72,10 @@ def server(database_url: str, tmp_path: Path, clock: FixedClock, emu: WeComEmula
 
 
 @pytest.fixture
-def chat(emu: WeComEmulator, clock: FixedClock, server: str) -> Chat:
-    return Chat(emu.add_member(USERID), lambda: clock.advance(timedelta(seconds=1)))
+def chat(emu: WeComEmulator, clock: FixedClock, server: str, services: Services) -> Chat:
+    return Chat(
+        emu.add_member(USERID), lambda: clock.advance(timedelta(seconds=1)), lambda: handled_all(services)
+    )
 
 
 async def draft_step(services: Services) -> tuple[str, int] | None:
