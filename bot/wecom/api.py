@@ -7,6 +7,7 @@ a rate limit are raised at once as their own exceptions (bot.wecom.errors)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -14,6 +15,7 @@ import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from bot.wecom.errors import (
+    MediaTooLarge,
     SystemBusy,
     TokenRejected,
     UnreachableMember,
@@ -128,9 +130,10 @@ class WeComClient:
         answer = await self._call("POST", "media/upload", params={"type": kind}, files=files)
         return str(answer["media_id"])
 
-    async def download_media(self, media_id: str) -> bytes:
-        """The bytes of a member's photo or file (media/get)."""
-        reply = await self._request("GET", "media/get", params={"media_id": media_id}, raw=True)
+    async def download_media(self, media_id: str, limit: int | None = None) -> bytes:
+        """The bytes of a member's photo or file (media/get); MediaTooLarge past `limit` bytes, which are
+        never all read into memory (WeCom tells no size before the download)."""
+        reply = await self._request("GET", "media/get", params={"media_id": media_id}, raw=True, limit=limit)
         assert isinstance(reply, bytes)
         return reply
 
@@ -182,13 +185,14 @@ class WeComClient:
         json: dict[str, Any] | None = None,
         files: dict[str, tuple[str, bytes, str]] | None = None,
         raw: bool = False,
+        limit: int | None = None,
     ) -> dict[str, Any] | bytes:
         query = dict(params or {}) | ({"access_token": token} if token is not None else {})
+        if raw:
+            return await self._download(method, f"{self._base}/{path}", query, limit)
         reply = await self._http.request(method, f"{self._base}/{path}", params=query, json=json, files=files)
         if reply.status_code >= 500:
             raise _ServerError(str(reply.status_code))
-        if raw:
-            return _file_or_error(reply)
         try:
             answer = reply.json()
         except ValueError:
@@ -198,15 +202,29 @@ class WeComClient:
             raise error_for(errcode, str(answer.get("errmsg", "")))
         return dict(answer)
 
+    async def _download(self, method: str, url: str, query: dict[str, str], limit: int | None) -> bytes:
+        async with self._http.stream(method, url, params=query) as reply:
+            if reply.status_code >= 500:
+                raise _ServerError(str(reply.status_code))
+            declared = reply.headers.get("content-length", "")
+            if limit is not None and declared.isdigit() and int(declared) > limit:
+                raise MediaTooLarge(declared)
+            body = bytearray()
+            async for chunk in reply.aiter_bytes():
+                body += chunk
+                if limit is not None and len(body) > limit:
+                    raise MediaTooLarge(f">{limit}")
+        return _file_or_error(reply.headers.get("content-type", ""), bytes(body))
 
-def _file_or_error(reply: httpx.Response) -> bytes:
+
+def _file_or_error(content_type: str, content: bytes) -> bytes:
     """media/get answers the file itself, or JSON with an errcode (as application/json or text/plain);
     a member's text file comes as text/plain too, and is the file, not a garbled error."""
-    if reply.headers.get("content-type", "").startswith(("application/json", "text/plain")):
+    if content_type.startswith(("application/json", "text/plain")):
         try:
-            answer = reply.json()
+            answer = json.loads(content)
         except ValueError:
-            return reply.content
+            return content
         if isinstance(answer, dict) and answer.get("errcode", 0) != 0:
             raise error_for(int(answer["errcode"]), str(answer.get("errmsg", "")))
-    return reply.content
+    return content

@@ -36,6 +36,10 @@ class TokenRejected(WeComApiError):
     """The access token was refused (40014/42001): the client refreshes it and tries once more."""
 
 
+class MediaTooLarge(Exception):
+    """A file over the caller's limit: refused from its Content-Length, or once that many bytes came."""
+
+
 class WeComUnavailable(Exception):
     """No usable answer (5xx, timeout, connection error) after the retries."""
 

@@ -25,7 +25,7 @@ from bot.wecom import commands, inbound
 from bot.wecom.api import WeComClient
 from bot.wecom.claims import CLAIM_BATCH, CLAIM_FOR, IDLE_POLL, holder_name, renewed, retry_after
 from bot.wecom.commands import language_key
-from bot.wecom.errors import UnreachableMember, WeComApiError, WeComUnavailable
+from bot.wecom.errors import MediaTooLarge, UnreachableMember, WeComApiError, WeComUnavailable
 from bot.wecom.inputs import to_input
 from bot.wecom.onboarding import answer_unbound, bound_and_idle, help_for, redeem, speaker_of
 from bot.wecom.prompts import CardOut, Outgoing, TextOut, messages_for
@@ -281,9 +281,8 @@ class WeComProcessor:
     async def _fetch(self, photo: Photo) -> bytes:
         """A member's photo through media/get (WeCom tells no size before the download)."""
         try:
-            data = await self.client.download_media(photo.file_id)
+            return await self.client.download_media(photo.file_id, limit=MAX_DOWNLOAD_BYTES)
         except WeComApiError:  # expired (after 3 days) or unknown media
             raise PhotoRejected(PhotoRejected.CORRUPT) from None
-        if len(data) > MAX_DOWNLOAD_BYTES:
-            raise PhotoRejected(PhotoRejected.TOO_LARGE)
-        return data
+        except MediaTooLarge:
+            raise PhotoRejected(PhotoRejected.TOO_LARGE) from None

@@ -13,8 +13,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.conversations.keys import FORM_TAP
 from sandbox.phone import Phone
-from tests.wecom_chat import Chat, labels, words
+from sandbox.wecom.state import Sent
+from tests.wecom_chat import Chat, unnumbered, words
 
 TELEGRAM, WECOM = "telegram", "wecom"
 
@@ -198,7 +200,17 @@ class WeComPerson(Person):
 
     def said(self) -> Said:
         since = self.chat.since
-        return Said("\n".join(words(s) for s in since), [b for s in since for b in labels(s)])
+        return Said("\n".join(words(s) for s in since), [b for s in since for b in _choices(s)])
 
     async def _changed(self, timeout: float) -> None:
         await asyncio.sleep(min(timeout, 0.02))
+
+
+def _choices(sent: Sent) -> list[str]:
+    """A card's button labels; a long list's cards number a form step's choices ("3. 外出打工") so they can
+    be typed: the choice is the same as Telegram's button (other numbers, e.g. /mycases', are content)."""
+    card = sent.body.get("template_card", {}) if sent.msgtype == "template_card" else {}
+    return [
+        unnumbered(str(b["text"])) if str(b.get("key", "")).startswith(f"{FORM_TAP}:") else str(b["text"])
+        for b in card.get("button_list", [])
+    ]

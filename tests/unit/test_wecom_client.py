@@ -10,7 +10,14 @@ import pytest
 
 from bot.wecom.api import App, RetryPolicy, WeComClient
 from bot.wecom.cards import button_card
-from bot.wecom.errors import RateLimited, SystemBusy, UnreachableMember, WeComApiError, WeComUnavailable
+from bot.wecom.errors import (
+    MediaTooLarge,
+    RateLimited,
+    SystemBusy,
+    UnreachableMember,
+    WeComApiError,
+    WeComUnavailable,
+)
 from bot.wecom.text_split import TEXT_LIMIT
 from bot.wecom.tokens import CachedToken, DatabaseTokenStore, TokenStore
 from domain.clock import FixedClock
@@ -201,3 +208,11 @@ async def test_a_text_file_served_as_text_plain_is_the_file_not_an_error(
     """media/get answers errors as JSON, sometimes as text/plain; a member's text file is text/plain too."""
     media_id = await client.upload_media("file", "notes.txt", data, "text/plain")
     assert await client.download_media(media_id) == data
+
+
+async def test_a_download_past_the_limit_is_refused_and_one_at_it_is_kept(client: WeComClient) -> None:
+    """A member's 21 MB "photo" is refused by its size, not read whole into the process first."""
+    media_id = await client.upload_media("image", "big.jpg", b"\xff\xd8" + b"x" * 998, "image/jpeg")
+    assert len(await client.download_media(media_id, limit=1000)) == 1000
+    with pytest.raises(MediaTooLarge):
+        await client.download_media(media_id, limit=999)
