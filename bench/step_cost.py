@@ -228,7 +228,7 @@ def main() -> None:
     parser.add_argument("--profile-updates", type=int, default=3000)
     parser.add_argument("--profile-backend", choices=("sqlite", "postgresql"), default="sqlite")
     args = parser.parse_args()
-    args.updates = args.updates or (300 if args.quick else 1500)
+    args.updates = args.updates or (240 if args.quick else 1500)
     args.duration = args.duration or (15.0 if args.quick else 60.0)
     args.reminders = args.reminders or (400 if args.quick else 2000)
     print(machine(), flush=True)

@@ -120,7 +120,7 @@ async def paced(
     deadline = time.perf_counter() + duration
 
     async def person(phone: Phone, flow: Iterator[Step]) -> None:
-        await asyncio.sleep(rng.uniform(0, mean))
+        await asyncio.sleep(min(rng.uniform(0, mean), duration))
         for step in flow:
             if time.perf_counter() >= deadline:
                 return
@@ -134,7 +134,9 @@ async def paced(
             result.latencies.append(time.perf_counter() - started)
             result.by_step.setdefault(step.name, []).append(result.latencies[-1])
             result.updates += 1
-            await asyncio.sleep(rng.uniform(0.5 * mean, 1.5 * mean))
+            await asyncio.sleep(
+                min(rng.uniform(0.5 * mean, 1.5 * mean), max(0, deadline - time.perf_counter()))
+            )
 
     async with window.measure():
         with harness_collector_paused():
