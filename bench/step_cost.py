@@ -209,7 +209,7 @@ async def profile(args: argparse.Namespace) -> None:
     print(top_of_profile(Path(args.profile), result.updates))
 
 
-def main() -> None:
+def options(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.step_cost", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small counts: ~2-3 minutes")
     parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
@@ -227,10 +227,15 @@ def main() -> None:
     )
     parser.add_argument("--profile-updates", type=int, default=3000)
     parser.add_argument("--profile-backend", choices=("sqlite", "postgresql"), default="sqlite")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     args.updates = args.updates or (240 if args.quick else 1500)
     args.duration = args.duration or (15.0 if args.quick else 60.0)
     args.reminders = args.reminders or (400 if args.quick else 2000)
+    return args
+
+
+def main() -> None:
+    args = options()
     print(machine(), flush=True)
     if args.profile:
         asyncio.run(profile(args))
@@ -238,7 +243,7 @@ def main() -> None:
     asyncio.run(measure(args))
 
 
-async def measure(args: argparse.Namespace) -> None:
+async def measure(args: argparse.Namespace) -> Run:
     run = Run()
     postgres = await db.postgres_available()
     backends = [b for b in args.backends if b == "sqlite" or postgres]
@@ -262,6 +267,7 @@ async def measure(args: argparse.Namespace) -> None:
         print(FANOUT_HEAD)
         for f in run.fanouts:
             print(fanout_row(f))
+    return run
 
 
 if __name__ == "__main__":
