@@ -99,6 +99,22 @@ async def populate(
     services: Services, emulator: Emulator, tg_bot: BotState, teachers: int, pupils_per_class: int = 30
 ) -> list[Teacher]:
     """One school, a class per teacher with its pupils; each teacher bound to an emulator user."""
+    users = []
+    for n in range(teachers):
+        user = emulator.create_user(first_name=f"教师{n}", language_code="zh-hans")
+        emulator.registry.chat(emulator.bot(tg_bot.token), user["id"]).started = True
+        users.append(user)
+    return await populate_school(services, users, pupils_per_class)
+
+
+async def populate_school(
+    services: Services,
+    users: list[dict],  # type: ignore[type-arg]
+    pupils_per_class: int = 30,
+) -> list[Teacher]:
+    """One school, a class per teacher with its pupils; teacher n bound to the Telegram user users[n]
+    (a Bot API User, or just {"id": ...}), whose chat with the bot is already started."""
+    teachers = len(users)
     async with services.uow() as uow:
         s = uow.session
         county = Area(code="B-C", name="基准县", level="county")
@@ -143,9 +159,7 @@ async def populate(
         ]
         s.add_all(pupils)
         made = []
-        for n, member in enumerate(staff):
-            user = emulator.create_user(first_name=member.name, language_code="zh-hans")
-            emulator.registry.chat(emulator.bot(tg_bot.token), user["id"]).started = True
+        for n, (member, user) in enumerate(zip(staff, users, strict=True)):
             s.add(
                 ChannelAccount(
                     staff_id=member.id,

@@ -1,0 +1,57 @@
+"""The product's bot in its own process for bench.step_cost: `python -m bench.product_bot`.
+
+The same start-up as tests/drills/bot_process.py (the real services and build_application, `launch`, the
+start-up heap frozen; prints "ready", waits for a line, prints "polling"), configured by the usual
+environment. NOL_BENCH_NO_RATE_LIMITER=1 removes the bot's rate limiter (raw step capacity). Once
+polling, it reads commands on stdin: "profile" starts cProfile in this process, "dump PATH" stops it and
+writes the stats to PATH (then prints "dumped"). It exits when stdin closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import os
+import sys
+
+from app.container import build_services
+from app.logs import configure_logging
+from app.settings import get_settings
+from bot.application import build_application, freeze_startup_heap, launch
+
+
+async def main() -> None:
+    settings = get_settings()
+    assert settings.token, "TELEGRAM_BOT_TOKEN is required"
+    services = build_services(settings)
+    application = build_application(
+        services,
+        token=settings.token,
+        base_url=settings.telegram_api_base_url,
+        base_file_url=settings.telegram_file_base_url,
+    )
+    if os.environ.get("NOL_BENCH_NO_RATE_LIMITER") == "1":
+        application.bot._rate_limiter = None
+    async with services.uow() as uow:  # opens the pool and proves the database answers
+        await uow.directory.areas()
+    print("ready", flush=True)
+    loop = asyncio.get_running_loop()
+    if not await loop.run_in_executor(None, sys.stdin.readline):
+        return
+    await launch(application, poll_timeout=1)
+    freeze_startup_heap()
+    print("polling", flush=True)
+    profiler = cProfile.Profile()
+    while command := (await loop.run_in_executor(None, sys.stdin.readline)).strip():
+        if command == "profile":
+            profiler.enable()
+        elif command.startswith("dump "):
+            profiler.disable()
+            profiler.dump_stats(command.removeprefix("dump "))
+            print("dumped", flush=True)
+    os._exit(0)  # no graceful shutdown needed: the benchmark's scratch database goes away
+
+
+if __name__ == "__main__":
+    configure_logging(get_settings().log_level)
+    asyncio.run(main())

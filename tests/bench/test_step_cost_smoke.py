@@ -1,0 +1,34 @@
+"""bench.step_cost runs end to end with tiny counts: the emulator, the echo bot and the product bot in
+their own processes, the phones here. Only what was counted is checked, never a timing."""
+
+from __future__ import annotations
+
+from bench.step_cost import measure, options
+
+
+async def test_step_cost_measures_the_bots_cpu_with_tiny_counts() -> None:
+    args = options(
+        [
+            "--only",
+            "echo",
+            "product",
+            "--backends",
+            "sqlite",
+            "--updates",
+            "30",
+            "--phones",
+            "3",
+            "--teachers",
+            "3",
+        ]
+    )
+    run = await measure(args)
+    by_name = {r.scenario: r for r in run.results}
+    assert set(by_name) == {"echo", "search step of /report", "/cancel then /report"}
+    # every phone did whole rounds: 10 searches each, and 5 rounds of /cancel + /report
+    assert [by_name[s].updates for s in by_name] == [30, 30, 30]
+    for result in run.results:
+        # the bot's own process did the work: its CPU time was read from /proc, and was not zero
+        assert result.window.cpu["bot"] > 0, result.scenario
+        assert result.window.load.startswith("load ")
+    assert run.baseline(by_name["search step of /report"]) is by_name["echo"]
