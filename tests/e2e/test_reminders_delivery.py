@@ -1,6 +1,10 @@
-"""Reminders delivered through the Bot API emulator, on SQLite and PostgreSQL, with a clock moved by hand:
-buttons and snoozes, quiet hours, a worker killed between claim and send, 429/500/timeouts, a blocked
-teacher, two senders at once, and 2 000 reminders without a single 429."""
+"""Reminders delivered to each person on their channel, Telegram (the Bot API emulator) or WeCom (the WeCom
+emulator), over HTTP, on SQLite and PostgreSQL, with a clock moved by hand: buttons and snoozes, quiet
+hours, a worker killed between claim and send, the channel failing for a while or for good, a person who
+blocked the bot or left the corp, two senders at once, and 2 000 reminders without a single 429.
+
+Most tests run on both channels (the `channel` fixture): a `Recipient` (tests/e2e/recipients.py) reads
+what arrived, a `Person` taps. The sender always runs both channels, as a county configured for both."""
 
 from __future__ import annotations
 
@@ -14,14 +18,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import insert, select
 from telegram import Bot
-from telegram.ext import Application
 from telegram.request import HTTPXRequest
 
 from app.container import Services, build_services
 from app.scheduler import ReminderScheduler
 from bot.limits import SendLimiter
-from bot.messenger import Messengers, TelegramMessenger
+from bot.messenger import ChannelMessenger, Messengers, TelegramMessenger
 from bot.sender import ReminderSender
+from bot.wecom.api import WeComClient
+from bot.wecom.messenger import WeComMessenger, default_limiter
 from domain.audit import Actor
 from domain.casework.cases import change_status
 from domain.casework.lifecycle import CaseStatus
@@ -36,16 +41,33 @@ from domain.reminders.rules import desired_reminders
 from sandbox.emulator import Emulator
 from sandbox.phone import Phone, Predicate
 from sandbox.state import BotState
+from sandbox.wecom import WeComEmulator
 from storage.db import make_engine, make_sessionmaker
 from storage.models import CaseEvent, ChannelAccount, Reminder
 from storage.uow import UnitOfWorkFactory
-from tests.e2e.conftest import BindFactory, buttons
+from tests.e2e.conftest import PersonFactory
+from tests.e2e.people import TELEGRAM, WECOM
+from tests.e2e.recipients import (
+    InboxOf,
+    RecipientFactory,
+    TelegramRecipient,
+    WeComRecipient,
+    bind_account,
+    forge_tap,
+    inbox,
+    recipient,
+    services,
+    tap_again,
+    tap_for_answer,
+    wecom_client,
+)
 from tests.e2e.test_runner import running, settings_for
 from tests.factories import World, add_absent_caseload, build_world
 from tests.integration.test_reminders import report
 
 TZ = ZoneInfo("Asia/Shanghai")
 SNOOZE = "⏰ 明天提醒我"
+__all__ = ["inbox", "recipient", "services", "wecom_client"]  # fixtures, for this module's tests
 
 
 @pytest.fixture
@@ -60,15 +82,23 @@ async def sender_bot(emulator: Emulator, tg_bot: BotState) -> AsyncIterator[Bot]
 
 def make_sender(
     services: Services,
-    bot: Bot,
+    bot: Bot | None,
     *,
     uow: UnitOfWorkFactory | None = None,
     worker: str = "test",
     limiter: SendLimiter | None = None,
+    wecom: WeComClient | None = None,
+    wecom_limiter: SendLimiter | None = None,
 ) -> ReminderSender:
+    """A sender on Telegram (with `bot`) and on WeCom (with `wecom`), each paced by its own limiter."""
+    channels: dict[str, ChannelMessenger] = {}
+    if bot is not None:
+        channels[TELEGRAM] = TelegramMessenger(bot, limiter or SendLimiter())
+    if wecom is not None:
+        channels[WECOM] = WeComMessenger(wecom, wecom_limiter)
     return ReminderSender(
         uow or services.uow,
-        Messengers({"telegram": TelegramMessenger(bot, limiter or SendLimiter())}),
+        Messengers(channels),
         policy=services.policy,
         tz=services.tz,
         clock=services.clock,
@@ -180,126 +210,155 @@ def says(text: str) -> Predicate:
     return lambda m: text in m["text"]
 
 
+@pytest.fixture
+def sender(services: Services, sender_bot: Bot, wecom_client: WeComClient) -> ReminderSender:
+    """The sender of a county running both channels: each person is written to on theirs."""
+    return make_sender(services, sender_bot, wecom=wecom_client)
+
+
 async def test_teacher_gets_one_message_with_buttons_and_may_snooze_twice(
-    polling_bot: Application,
-    bound: BindFactory,
-    world: World,
-    services: Services,  # type: ignore[type-arg]
-    sender_bot: Bot,
+    person: PersonFactory, inbox: InboxOf, world: World, services: Services, sender: ReminderSender
 ) -> None:
-    phone = await bound("teacher_a")
+    teacher = await person("teacher_a")
     case = await report(services.uow, world, services.clock, services.policy)
-    sender = make_sender(services, sender_bot)
     assert await sender.drain() == 0  # nothing due yet
     services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
     assert await sender.drain() == 1
-    msg = await phone.wait_for_reply(lambda m: "家访提醒" in m["text"])
-    assert buttons(msg) == ["📝 现在记录家访", SNOOZE]
+    said = await teacher.expect("家访提醒")
+    assert said.buttons == ["📝 现在记录家访", SNOOZE]
+    [msg] = [m for m in inbox(teacher).messages() if "家访提醒" in m.text]
     pupil = world.student_in(world.class_a)
-    assert (
-        pupil.name not in msg["text"] and mask_name(pupil.name) in msg["text"] and case.number in msg["text"]
-    )
-    assert msg["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == f"go:visit:{case.id}"
+    assert pupil.name not in msg.text and mask_name(pupil.name) in msg.text and case.number in msg.text
+    assert msg.actions[0] == f"go:visit:{case.id}"  # what the tap sends back, the same on both channels
     for n in (1, 2):
-        await phone.tap(SNOOZE, message_id=msg["message_id"])
-        assert "再提醒您" in await answer(phone, n)
+        assert "再提醒您" in await tap_for_answer(teacher, SNOOZE)
         assert await sender.drain() == 0  # postponed, not resent at once
         services.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
         assert await sender.drain() == 1
-        msg = await phone.wait_for_reply(says(f"已推迟 {n} 次"))
-    await phone.tap(SNOOZE, message_id=msg["message_id"])
-    assert "不能再推迟" in await answer(phone, 3)
+        await teacher.expect(f"已推迟 {n} 次")
+    assert "不能再推迟" in await tap_for_answer(teacher, SNOOZE)
     kinds = await timeline(services, case.id)
     assert kinds.count("reminder_sent") == 3 and kinds.count("reminder_snoozed") == 2
+    assert sum("家访提醒" in m.text for m in inbox(teacher).messages()) == 3
 
 
 async def test_quiet_hours_hold_a_reminder_until_the_morning(
-    world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot
+    recipient: RecipientFactory, world: World, services: Services, sender: ReminderSender
 ) -> None:
-    chat = await bind_directly(services, emulator, tg_bot, world.staff["teacher_a"].id)
+    teacher = await recipient("teacher_a")
     services.clock.set(datetime(2026, 10, 13, 23, 0, tzinfo=TZ))  # type: ignore[attr-defined]
     await report(services.uow, world, services.clock, services.policy)
-    sender = make_sender(services, sender_bot)
     services.clock.set(datetime(2026, 10, 16, 23, 0, tzinfo=TZ))  # type: ignore[attr-defined]  # due now
     assert await sender.drain() == 0
     services.clock.set(datetime(2026, 10, 17, 7, 29, tzinfo=TZ))  # type: ignore[attr-defined]
     assert await sender.drain() == 0
+    assert teacher.messages() == []
     services.clock.set(datetime(2026, 10, 17, 7, 30, tzinfo=TZ))  # type: ignore[attr-defined]
     assert await sender.drain() == 1
-    assert len(received(emulator, tg_bot, chat)) == 1
+    assert len(teacher.messages()) == 1
 
 
 async def test_reminders_due_while_the_system_was_down_are_sent_when_it_is_back(
-    world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot
+    recipient: RecipientFactory, world: World, services: Services, sender: ReminderSender
 ) -> None:
-    chat = await bind_directly(services, emulator, tg_bot, world.staff["teacher_a"].id)
+    teacher = await recipient("teacher_a")
     await report(services.uow, world, services.clock, services.policy)
     services.clock.advance(timedelta(days=3, hours=13))  # type: ignore[attr-defined]  # back at 22:00: quiet
-    sender = make_sender(services, sender_bot)
     assert await sender.drain() == 0
     services.clock.advance(timedelta(hours=10))  # type: ignore[attr-defined]  # 08:00 next day
     assert await sender.drain() == 1
-    assert len(received(emulator, tg_bot, chat)) == 1
+    assert len(teacher.messages()) == 1
 
 
 async def test_killed_between_claim_and_send_is_sent_once_after_the_lease(
-    world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot
+    recipient: RecipientFactory,
+    world: World,
+    services: Services,
+    sender_bot: Bot,
+    wecom_client: WeComClient,
 ) -> None:
-    chat = await bind_directly(services, emulator, tg_bot, world.staff["teacher_a"].id)
+    teacher = await recipient("teacher_a")
     case = await report(services.uow, world, services.clock, services.policy)
     services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
-    dead = make_sender(services, sender_bot, worker="dead")
+    dead = make_sender(services, sender_bot, worker="dead", wecom=wecom_client)
     assert len(await dead.claim(10)) == 1  # ... and the process is killed before sending
-    survivor = make_sender(services, sender_bot, worker="survivor")
+    survivor = make_sender(services, sender_bot, worker="survivor", wecom=wecom_client)
     assert await survivor.drain() == 0  # the claim is still held
     services.clock.advance(services.policy.reminders.claim_lease + timedelta(seconds=1))  # type: ignore[attr-defined]
     assert await survivor.drain() == 1
     assert await survivor.drain() == 0
     services.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
     assert await survivor.drain() == 0
-    assert len(received(emulator, tg_bot, chat)) == 1
+    [message] = teacher.messages()
     [row] = await reminder_rows(services, case_id=case.id, kind="first_visit")
     assert (row.state, row.claimed_by, row.attempts) == ("sent", "survivor", 2)
-    assert row.sent_ref == str(received(emulator, tg_bot, chat)[0]["message_id"])
+    assert row.sent_ref == message.ref
 
 
-@pytest.mark.parametrize("fault", ["429", "500", "502", "timeout"])
-async def test_bot_api_failures_for_a_while_still_deliver_exactly_once(
-    fault: str, world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot
+# Each channel's ways of failing for a while. Telegram: 429 (retry_after), 5xx, a call abandoned after
+# the read timeout (the Bot API emulator drops a call its client gave up on). WeCom: errcode -1 (busy),
+# 45033 (too many at once), HTTP 500. WeCom's 45009 (a per-minute quota) is not here: it waits a minute.
+# Nor is a WeCom timeout: the emulator, as WeCom may, still delivers a call its client gave up on, and no
+# channel has an idempotency key, so that message can arrive twice (bot.sender's docstring).
+FAULTS = [
+    *((TELEGRAM, f) for f in ("429", "500", "502", "timeout")),
+    *((WECOM, f) for f in ("busy", "concurrency", "500")),
+]
+
+
+@pytest.mark.parametrize(("channel", "fault"), FAULTS)
+async def test_channel_failures_for_a_while_still_deliver_exactly_once(
+    channel: str,
+    fault: str,
+    recipient: RecipientFactory,
+    world: World,
+    services: Services,
+    emulator: Emulator,
+    wecom_emu: WeComEmulator,
+    sender: ReminderSender,
 ) -> None:
-    chats = [
-        await bind_directly(services, emulator, tg_bot, world.staff[w].id) for w in ("teacher_a", "teacher_b")
-    ]
+    teachers = [await recipient(w) for w in ("teacher_a", "teacher_b")]
     await report(services.uow, world, services.clock, services.policy)
     await report(
-        services.uow,
-        world,
-        services.clock,
-        services.policy,
-        who="teacher_b",
-        in_class=world.class_b,
+        services.uow, world, services.clock, services.policy, who="teacher_b", in_class=world.class_b
     )
     services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
-    # A timeout: the emulator stalls longer than the Bot's read timeout and the call is abandoned.
-    emulator.inject_fault("sendMessage", fault, 2, retry_after=1, delay=3.0 if fault == "timeout" else 0.0)
-    assert await make_sender(services, sender_bot).drain() == 2
-    assert [len(received(emulator, tg_bot, c)) for c in chats] == [1, 1]
-    assert emulator.stats()["faults"]["injected"] == {fault: 2}
+    if channel == TELEGRAM:
+        # A timeout: the emulator stalls longer than the Bot's read timeout and the call is abandoned.
+        delay = 3.0 if fault == "timeout" else 0.0
+        emulator.inject_fault("sendMessage", fault, 2, retry_after=1, delay=delay)
+    else:
+        wecom_emu.faults.inject("message/send", fault, 2)
+    assert await sender.drain() == 2
+    assert [len(t.messages()) for t in teachers] == [1, 1]
+    if channel == TELEGRAM:
+        assert emulator.stats()["faults"]["injected"] == {fault: 2}
+    else:
+        assert dict(wecom_emu.faults.injected) == {fault: 2}
     rows = await reminder_rows(services, kind="first_visit")
     assert {r.state for r in rows} == {"sent"}
 
 
 async def test_a_send_failing_for_good_is_marked_failed_and_shown_in_the_timeline(
-    world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot
+    channel: str,
+    recipient: RecipientFactory,
+    world: World,
+    services: Services,
+    emulator: Emulator,
+    wecom_emu: WeComEmulator,
+    sender: ReminderSender,
 ) -> None:
-    chat = await bind_directly(services, emulator, tg_bot, world.staff["teacher_a"].id)
+    teacher = await recipient("teacher_a")
     case = await report(services.uow, world, services.clock, services.policy)
     services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
-    emulator.inject_fault("sendMessage", "500", 100)
-    sender = make_sender(services, sender_bot)
+    if channel == TELEGRAM:
+        emulator.inject_fault("sendMessage", "500", 100)
+    else:
+        wecom_emu.faults.inject("message/send", "500", 100)
     assert await sender.drain() == 0
     [row] = await reminder_rows(services, case_id=case.id, kind="first_visit")
-    assert (row.state, row.attempts) == ("pending", 3) and "Internal Server Error" in (row.last_error or "")
+    error = {TELEGRAM: "Internal Server Error", WECOM: "WeComUnavailable"}[channel]
+    assert (row.state, row.attempts) == ("pending", 3) and error in (row.last_error or "")
     assert row.send_after > services.clock.now()  # backing off, not hammering
     services.clock.advance(timedelta(minutes=5))  # type: ignore[attr-defined]
     assert await sender.drain() == 0
@@ -307,27 +366,30 @@ async def test_a_send_failing_for_good_is_marked_failed_and_shown_in_the_timelin
     assert row.state == "failed" and row.attempts >= services.policy.reminders.max_attempts
     assert "reminder_failed" in await timeline(services, case.id)
     emulator.faults.clear()
+    wecom_emu.faults.clear()
     services.clock.advance(timedelta(hours=2))  # type: ignore[attr-defined]
-    assert await sender.drain() == 0 and received(emulator, tg_bot, chat) == []  # failed stays failed
+    assert await sender.drain() == 0 and teacher.messages() == []  # failed stays failed
 
 
-async def test_a_blocked_teacher_is_marked_unreachable_and_the_principal_told_in_the_digest(
-    world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot
+async def test_an_unreachable_teacher_is_marked_and_the_principal_told_in_the_digest(
+    channel: str, recipient: RecipientFactory, world: World, services: Services, sender: ReminderSender
 ) -> None:
-    teacher = await bind_directly(services, emulator, tg_bot, world.staff["teacher_a"].id)
-    principal = await bind_directly(services, emulator, tg_bot, world.staff["principal"].id)
-    emulator.people.set_blocked(tg_bot.token, teacher, True)
+    """Telegram: the teacher blocked the bot (403). WeCom: the member left the corp (81013)."""
+    teacher = await recipient("teacher_a")
+    principal = await recipient("principal")
+    teacher.cut_off()
     case = await report(services.uow, world, services.clock, services.policy)
     services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]  # Friday 09:00
-    sender = make_sender(services, sender_bot)
     assert await sender.drain() == 0
     [row] = await reminder_rows(
         services, case_id=case.id, kind="first_visit", recipient_id=world.staff["teacher_a"].id
     )
-    assert row.state == "unreachable" and "Forbidden" in (row.last_error or "")
+    refusal = {TELEGRAM: "Forbidden", WECOM: "UnreachableMember"}[channel]
+    assert row.state == "unreachable" and refusal in (row.last_error or "")
     async with services.uow() as uow:
         binding = await uow.directory.account_for_staff(world.staff["teacher_a"].id)
-        assert binding is not None and binding.unreachable_since == services.clock.now()
+        assert binding is not None and binding.channel == channel
+        assert binding.unreachable_since == services.clock.now()
     instead = await reminder_rows(
         services, case_id=case.id, kind="first_visit", recipient_id=world.staff["principal"].id
     )
@@ -335,33 +397,31 @@ async def test_a_blocked_teacher_is_marked_unreachable_and_the_principal_told_in
     services.clock.set(datetime(2026, 10, 17, 8, 0, tzinfo=TZ))  # type: ignore[attr-defined]  # next digest
     assert await build_digests(services.uow, now=services.clock.now(), policy=services.policy, tz=TZ) == 1
     assert await sender.drain() == 1
-    [digest] = received(emulator, tg_bot, principal)
-    assert "每日督办" in digest["text"] and "王老师 无法通过 Telegram 或企业微信联系" in digest["text"]
-    assert world.school.name in digest["text"]
+    [digest] = principal.messages()
+    assert "每日督办" in digest.text and "王老师 无法通过 Telegram 或企业微信联系" in digest.text
+    assert world.school.name in digest.text
+    assert teacher.messages() == []
     kinds = await timeline(services, case.id)
     assert "reminder_unreachable" in kinds and "reminder_rerouted" in kinds and "escalated" in kinds
 
 
 async def test_two_senders_with_their_own_engines_send_each_reminder_once(
-    world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot, database_url: str
+    recipient: RecipientFactory,
+    world: World,
+    services: Services,
+    sender_bot: Bot,
+    wecom_client: WeComClient,
+    database_url: str,
 ) -> None:
     """Two schedulers (here: two sender loops, each with its own engine and worker id) on one database."""
-    teachers = [world.staff["teacher_a"].id, world.staff["teacher_b"].id]
-    chats = [await bind_directly(services, emulator, tg_bot, t) for t in teachers]
+    teachers = [await recipient(t) for t in ("teacher_a", "teacher_b")]
     for n in range(4):
         for who, cls in (("teacher_a", world.class_a), ("teacher_b", world.class_b)):
-            await report(
-                services.uow,
-                world,
-                services.clock,
-                services.policy,
-                who=who,
-                in_class=cls,
-                pupil=n,
-            )
+            await report(services.uow, world, services.clock, services.policy, who=who, in_class=cls, pupil=n)
     services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
     engines = [make_engine(database_url) for _ in range(2)]
-    shared = SendLimiter()  # one process here, so one budget, as in production
+    # one process here, so one budget per channel, as in production
+    shared, shared_wecom = SendLimiter(), default_limiter()
     try:
         senders = [
             make_sender(
@@ -370,6 +430,8 @@ async def test_two_senders_with_their_own_engines_send_each_reminder_once(
                 uow=UnitOfWorkFactory(make_sessionmaker(e)),
                 worker=f"w{i}",
                 limiter=shared,
+                wecom=wecom_client,
+                wecom_limiter=shared_wecom,
             )
             for i, e in enumerate(engines)
         ]
@@ -380,10 +442,11 @@ async def test_two_senders_with_their_own_engines_send_each_reminder_once(
         for e in engines:
             await e.dispose()
     assert sum(counts) == 8 and all(counts)
-    assert [len(received(emulator, tg_bot, c)) for c in chats] == [4, 4]
+    assert [len(t.messages()) for t in teachers] == [4, 4]
     rows = await reminder_rows(services, kind="first_visit")
     assert {r.state for r in rows} == {"sent"} and {r.claimed_by for r in rows} == {"w0", "w1"}
     assert len({(r.recipient_id, r.sent_ref) for r in rows}) == 8
+    assert {r.sent_ref for r in rows} == {m.ref for t in teachers for m in t.messages()}
 
 
 async def wait_until_sent(services: Services, count: int) -> list[Reminder]:
@@ -395,24 +458,21 @@ async def wait_until_sent(services: Services, count: int) -> list[Reminder]:
 
 
 async def test_of_two_schedulers_only_the_leader_sends_and_the_standby_takes_over_when_it_dies(
-    world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot, database_url: str
+    recipient: RecipientFactory,
+    world: World,
+    services: Services,
+    sender_bot: Bot,
+    wecom_client: WeComClient,
+    database_url: str,
 ) -> None:
     """Two schedulers with their own engines and rate limiters, as two processes on one database."""
-    chats = [
-        await bind_directly(services, emulator, tg_bot, world.staff[t].id) for t in ("teacher_a", "teacher_b")
-    ]
+    teachers = [await recipient(t) for t in ("teacher_a", "teacher_b")]
 
     async def two_reports_each(first_pupil: int) -> None:
         for n in (first_pupil, first_pupil + 1):
             for who, cls in (("teacher_a", world.class_a), ("teacher_b", world.class_b)):
                 await report(
-                    services.uow,
-                    world,
-                    services.clock,
-                    services.policy,
-                    who=who,
-                    in_class=cls,
-                    pupil=n,
+                    services.uow, world, services.clock, services.policy, who=who, in_class=cls, pupil=n
                 )
         services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]  # far past the leader lease
 
@@ -421,7 +481,9 @@ async def test_of_two_schedulers_only_the_leader_sends_and_the_standby_takes_ove
     schedulers = []
     for name, engine in zip("ab", engines, strict=True):
         own = dataclasses.replace(services, engine=engine, uow=UnitOfWorkFactory(make_sessionmaker(engine)))
-        sender = make_sender(own, sender_bot, uow=own.uow, worker=name, limiter=SendLimiter())
+        sender = make_sender(
+            own, sender_bot, uow=own.uow, worker=name, limiter=SendLimiter(), wecom=wecom_client
+        )
         schedulers.append(ReminderScheduler(own, sender_bot, wake_every=0.2, renew_every=0.05, sender=sender))
     leader, standby = schedulers
     try:
@@ -442,41 +504,36 @@ async def test_of_two_schedulers_only_the_leader_sends_and_the_standby_takes_ove
             await engine.dispose()
     assert [r.claimed_by for r in sent] == ["a"] * 4 + ["b"] * 4
     assert (leader.sender.sent, standby.sender.sent) == (4, 4)
-    assert [len(received(emulator, tg_bot, c)) for c in chats] == [4, 4]
+    assert [len(t.messages()) for t in teachers] == [4, 4]
     assert len({(r.recipient_id, r.sent_ref) for r in sent}) == 8
 
 
 async def test_coordinators_get_one_digest_a_day_not_one_message_per_case(
-    world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot
+    recipient: RecipientFactory, world: World, services: Services, sender: ReminderSender
 ) -> None:
-    chats = {
-        w: await bind_directly(services, emulator, tg_bot, world.staff[w].id)
-        for w in ("teacher_a", "principal", "township")
-    }
+    teacher, principal, township = [await recipient(w) for w in ("teacher_a", "principal", "township")]
     for n in range(3):
         await report(services.uow, world, services.clock, services.policy, pupil=n)
-    sender = make_sender(services, sender_bot)
     for day in range(15, 25):  # ten mornings and evenings
         for hour in (8, 18):
             services.clock.set(datetime(2026, 10, day, hour, 0, tzinfo=TZ))  # type: ignore[attr-defined]
             await build_digests(services.uow, now=services.clock.now(), policy=services.policy, tz=TZ)
             await sender.drain()
-    principal, township = (
-        received(emulator, tg_bot, chats["principal"]),
-        received(emulator, tg_bot, chats["township"]),
-    )
-    assert len(principal) == 1 and len(township) == 1  # one digest each; nothing new after that
-    assert principal[0]["text"].count("逾期未办：首次家访") == 3
-    assert township[0]["text"].count("逾期未办：首次家访") == 3
-    assert buttons(principal[0]) == ["🙋 我来跟进 1", "🙋 我来跟进 2", "🙋 我来跟进 3"]
+    principals, townships = principal.messages(), township.messages()
+    assert len(principals) == 1 and len(townships) == 1  # one digest each; nothing new after that
+    assert principals[0].text.count("逾期未办：首次家访") == 3
+    assert townships[0].text.count("逾期未办：首次家访") == 3
+    assert principals[0].buttons == ["🙋 我来跟进 1", "🙋 我来跟进 2", "🙋 我来跟进 3"]
     # Teachers: one message per case, and one more a week after it fell due while it is still not done.
-    teacher = received(emulator, tg_bot, chats["teacher_a"])
-    assert len(teacher) == 6 and sum("已逾期" in m["text"] for m in teacher) == 3
+    teachers = teacher.messages()
+    assert len(teachers) == 6 and sum("已逾期" in m.text for m in teachers) == 3
     async with services.uow() as uow:
         escalated = (await uow.session.scalars(select(CaseEvent).where(CaseEvent.kind == "escalated"))).all()
     assert len(escalated) == 6
 
 
+# Telegram's flood limits (30/s per bot, 1/s per chat), which the Bot API emulator enforces. WeCom's
+# emulator enforces no rate limit; WeCom's pacing (bot.wecom.messenger) is covered by its unit tests.
 @pytest.mark.parametrize("backend", ["sqlite"])
 async def test_2000_reminders_are_sent_without_a_single_429(
     world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot
@@ -497,29 +554,34 @@ async def test_2000_reminders_are_sent_without_a_single_429(
 
 
 async def test_the_scheduler_replans_at_start_and_sends_what_is_due(
-    world: World, services: Services, emulator: Emulator, tg_bot: BotState, sender_bot: Bot
+    recipient: RecipientFactory,
+    world: World,
+    services: Services,
+    sender_bot: Bot,
+    wecom_client: WeComClient,
 ) -> None:
     """Restarting with an edited policy moves pending reminders; the periodic tick then sends them."""
-    chat = await bind_directly(services, emulator, tg_bot, world.staff["teacher_a"].id)
+    teacher = await recipient("teacher_a")
     await report(services.uow, world, services.clock, services.policy)
     services.clock.advance(timedelta(days=1, hours=1))  # type: ignore[attr-defined]
     services.policy = dataclasses.replace(services.policy, first_visit_due=timedelta(days=1))  # edited file
-    scheduler = ReminderScheduler(
-        services, sender_bot, wake_every=0.2, sender=make_sender(services, sender_bot, worker="scheduler")
-    )
+    sender = make_sender(services, sender_bot, worker="scheduler", wecom=wecom_client)
+    scheduler = ReminderScheduler(services, sender_bot, wake_every=0.2, sender=sender)
     await scheduler.start()
     try:
-        for _ in range(100):
-            if received(emulator, tg_bot, chat):
-                break
-            await asyncio.sleep(0.1)
+        async with asyncio.timeout(10):
+            while not teacher.messages():
+                await asyncio.sleep(0.1)
     finally:
         await scheduler.stop()
-    assert len(received(emulator, tg_bot, chat)) == 1
+    assert len(teacher.messages()) == 1
 
 
-async def test_notoneless_run_sends_due_reminders_in_process(database_url: str, tmp_path: Path) -> None:
-    """The whole system with a token: a reminder already due is sent by the in-process scheduler."""
+async def test_notoneless_run_sends_due_reminders_in_process(
+    channel: str, database_url: str, tmp_path: Path
+) -> None:
+    """The whole system, both channels configured: a reminder already due is sent by the in-process
+    scheduler, on the channel the teacher is bound on."""
     quiet_free = tmp_path / "policy.toml"
     quiet_free.write_text(
         DEFAULT_POLICY.read_text(encoding="utf-8")
@@ -527,7 +589,7 @@ async def test_notoneless_run_sends_due_reminders_in_process(database_url: str, 
         .replace('end = "07:30"', 'end = "00:00"'),
         encoding="utf-8",
     )
-    async with Emulator() as emulator:
+    async with Emulator() as emulator, WeComEmulator() as wecom:
         tg = emulator.create_bot(username="nol_sched_bot")
         settings = settings_for(
             database_url,
@@ -536,47 +598,54 @@ async def test_notoneless_run_sends_due_reminders_in_process(database_url: str, 
             telegram_api_base_url=emulator.base_url,
             telegram_file_base_url=emulator.file_base_url,
             policy_file=str(quiet_free),
+            wecom_corp_id=wecom.state.corp_id,
+            wecom_agent_id=wecom.state.agent_id,
+            wecom_secret=wecom.state.secret,
+            wecom_token=wecom.token,
+            wecom_encoding_aes_key=wecom.encoding_aes_key,
+            wecom_api_base_url=wecom.api_base_url,
         )
         services = build_services(settings, FixedClock(datetime.now(UTC) - timedelta(days=4)))
+        teacher: TelegramRecipient | WeComRecipient
         try:
             world = await build_world(services.uow)
-            chat = await bind_directly(services, emulator, tg, world.staff["teacher_a"].id)
+            staff_id = world.staff["teacher_a"].id
+            if channel == TELEGRAM:
+                teacher = TelegramRecipient(
+                    emulator, tg, await bind_directly(services, emulator, tg, staff_id)
+                )
+            else:
+                wecom.add_member("wang")
+                await bind_account(services, staff_id, WECOM, "wang")
+                teacher = WeComRecipient(wecom, "wang")
             await report(services.uow, world, services.clock, services.policy)
         finally:
             await services.close()
         async with running(settings):
-            for _ in range(100):
-                if received(emulator, tg, chat):
-                    break
-                await asyncio.sleep(0.1)
-        assert ["家访提醒" in m["text"] for m in received(emulator, tg, chat)] == [True]
+            async with asyncio.timeout(10):
+                while not teacher.messages():
+                    await asyncio.sleep(0.1)
+        assert ["家访提醒" in m.text for m in teacher.messages()] == [True]
+        assert emulator.stats()["calls"].get("sendMessage", 0) == (1 if channel == TELEGRAM else 0)
 
 
 async def test_log_the_visit_now_opens_the_visit_form_on_that_case(
-    polling_bot: Application,
-    bound: BindFactory,
-    world: World,
-    services: Services,  # type: ignore[type-arg]
-    sender_bot: Bot,
+    person: PersonFactory, world: World, services: Services, sender: ReminderSender
 ) -> None:
-    phone = await bound("teacher_a")
+    teacher = await person("teacher_a")
     await report(services.uow, world, services.clock, services.policy)
     services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
-    assert await make_sender(services, sender_bot).drain() == 1
-    msg = await phone.wait_for_reply(lambda m: "家访提醒" in m["text"])
-    await phone.tap("📝 现在记录家访", message_id=msg["message_id"])
-    ask = await phone.wait_for_reply(lambda m: bool(buttons(m)))
-    assert "今天" in buttons(ask)  # the case was preset: the form goes straight to the visit date
+    assert await sender.drain() == 1
+    await teacher.expect("家访提醒")
+    await teacher.tap("📝 现在记录家访")
+    ask = await teacher.expect(lambda s: bool(s.buttons))
+    assert "今天" in ask.buttons  # the case was preset: the form goes straight to the visit date
 
 
 async def test_retention_check_buttons_record_the_checks_and_close_the_case(
-    polling_bot: Application,
-    bound: BindFactory,
-    world: World,
-    services: Services,  # type: ignore[type-arg]
-    sender_bot: Bot,
+    channel: str, person: PersonFactory, world: World, services: Services, sender: ReminderSender
 ) -> None:
-    phone = await bound("teacher_a")
+    teacher = await person("teacher_a")
     case = await report(services.uow, world, services.clock, services.policy)
     async with services.uow() as uow:
         found = await uow.cases.get(case.id)
@@ -593,19 +662,18 @@ async def test_retention_check_buttons_record_the_checks_and_close_the_case(
                 tz=TZ,
             )
         await uow.commit()
-    sender = make_sender(services, sender_bot)
     for check, (days, reply) in enumerate(((14, "第 1/2 次回访"), (16, "审批销号")), start=1):
         services.clock.advance(timedelta(days=days))  # type: ignore[attr-defined]
         assert await sender.drain() == 1
-        msg = await phone.wait_for_reply(says(f"第 {check}/2 次"))
-        assert buttons(msg) == ["✅ 仍在正常上学", "⚠️ 又缺勤了", SNOOZE]
-        await phone.tap("✅ 仍在正常上学", message_id=msg["message_id"])
-        assert reply in await answer(phone, 2 * check - 1)
-        await phone.tap("✅ 仍在正常上学", message_id=msg["message_id"])  # a second tap changes nothing
-        assert (
-            "已经记录过" in await answer(phone, 2 * check)
-            or "不在保学跟踪" in phone.callback_answers[-1]["text"]
-        )
+        said = await teacher.expect(f"第 {check}/2 次")
+        assert said.buttons == ["✅ 仍在正常上学", "⚠️ 又缺勤了", SNOOZE]
+        first = await tap_for_answer(teacher, "✅ 仍在正常上学")
+        assert reply in first
+        again = await tap_again(teacher, "✅ 仍在正常上学")  # a second tap changes nothing
+        if channel == TELEGRAM:  # tapped again: the check is already recorded
+            assert "已经记录过" in again or "不在保学跟踪" in again
+        else:  # redelivered: the answer kept with the first is given again
+            assert again == first
     async with services.uow() as uow:
         proposed = await uow.cases.get(case.id)
         assert proposed is not None and proposed.status == "retention"  # a teacher's tap never closes a case
@@ -613,41 +681,42 @@ async def test_retention_check_buttons_record_the_checks_and_close_the_case(
         checks = [e.data for e in await uow.cases.events(case.id) if e.kind == "retention_check"]
     assert [(c["check"], c["ok"]) for c in checks] == [(1, True), (2, True)]
     # The principal approves the closing from the next morning's digest, with one tap.
-    principal = await bound("principal")
+    principal = await person("principal")
     services.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
     services.clock.set(services.clock.now().astimezone(TZ).replace(hour=8, minute=0))  # type: ignore[attr-defined]
     assert await build_digests(services.uow, now=services.clock.now(), policy=services.policy, tz=TZ) == 1
     assert await sender.drain() == 1
-    digest = await principal.wait_for_reply(says("已提请销号"))
-    assert buttons(digest) == ["✅ 批准销号 1"]
-    await principal.tap("✅ 批准销号 1", message_id=digest["message_id"])
-    assert "已批准销号" in await answer(principal, 1)
-    await principal.tap("✅ 批准销号 1", message_id=digest["message_id"])  # a double tap changes nothing
-    assert "没有待审批" in await answer(principal, 2) or "不能" in await answer(principal, 2)
+    digest = await principal.expect("已提请销号")
+    assert digest.buttons == ["✅ 批准销号 1"]
+    approved = await tap_for_answer(principal, "✅ 批准销号 1")
+    assert "已批准销号" in approved
+    again = await tap_again(principal, "✅ 批准销号 1")  # a double tap changes nothing
+    if channel == TELEGRAM:
+        assert "没有待审批" in again or "不能" in again
+    else:
+        assert again == approved
     async with services.uow() as uow:
         closed = await uow.cases.get(case.id)
         assert closed is not None and closed.status == "closed"
         kinds = [e.kind for e in await uow.cases.events(case.id)]
     assert kinds[-1] == "closing_approved" and "closing_proposed" in kinds
+    assert kinds.count("closing_approved") == 1
 
 
 async def test_a_forged_snooze_for_someone_elses_reminder_is_refused_and_audited(
-    polling_bot: Application,
-    bound: BindFactory,
+    recipient: RecipientFactory,
+    person: PersonFactory,
     world: World,
-    services: Services,  # type: ignore[type-arg]
-    emulator: Emulator,
-    tg_bot: BotState,
-    sender_bot: Bot,
+    services: Services,
+    sender: ReminderSender,
 ) -> None:
-    await bind_directly(services, emulator, tg_bot, world.staff["teacher_a"].id)
-    other = await bound("teacher_b")
+    await recipient("teacher_a")
+    other = await person("teacher_b")
     case = await report(services.uow, world, services.clock, services.policy)
     services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
-    assert await make_sender(services, sender_bot).drain() == 1
+    assert await sender.drain() == 1
     [row] = await reminder_rows(services, case_id=case.id, kind="first_visit")
-    await other.press_callback(other.messages[-1]["message_id"], f"rm:snooze:{row.id}")
-    assert "不是发给您的" in await answer(other, 1)
+    assert "不是发给您的" in await forge_tap(other, f"rm:snooze:{row.id}")
     async with services.uow() as uow:
         denied = await uow.audit.entries("denied")
         assert [(a.entity, a.entity_id) for a in denied] == [("reminder", str(row.id))]
@@ -655,30 +724,35 @@ async def test_a_forged_snooze_for_someone_elses_reminder_is_refused_and_audited
 
 
 async def test_a_person_bound_last_on_a_channel_not_running_is_reached_on_the_other(
-    emulator: Emulator, tg_bot: BotState, world: World, services: Services, sender_bot: Bot
+    channel: str,
+    recipient: RecipientFactory,
+    world: World,
+    services: Services,
+    sender_bot: Bot,
+    wecom_client: WeComClient,
 ) -> None:
-    """A county that stopped running WeCom: a teacher bound on Telegram and, later, on WeCom gets the
-    reminder on Telegram; one bound on WeCom only is unreachable for that reason, and the principal told."""
-    both, wecom_only = world.staff["teacher_a"], world.staff["teacher_b"]
-    chat = await bind_directly(services, emulator, tg_bot, both.id)
-    async with services.uow() as uow:
-        services.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
-        for person, userid in ((both, "wang"), (wecom_only, "li")):
-            uow.session.add(
-                ChannelAccount(
-                    staff_id=person.id, channel="wecom", account=userid, conversation=userid,
-                    bound_at=services.clock.now(),
-                )
-            )  # fmt: skip
-        await uow.commit()
+    """A county that stopped running the other channel: a teacher bound on this channel and, later, on
+    the other gets the reminder here; one bound on the other only is unreachable for that reason, and
+    the principal told."""
+    other = WECOM if channel == TELEGRAM else TELEGRAM
+    both, other_only = world.staff["teacher_a"], world.staff["teacher_b"]
+    teacher = await recipient("teacher_a")
+    services.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
+    for staff, account in ((both, "100001"), (other_only, "100002")):
+        await bind_account(services, staff.id, other, account)
     first = await report(services.uow, world, services.clock, services.policy)
     second = await report(
         services.uow, world, services.clock, services.policy, who="teacher_b", in_class=world.class_b
     )
     services.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
-    assert await make_sender(services, sender_bot).drain() == 1  # Telegram only runs here
-    assert any(first.number in m["text"] for m in received(emulator, tg_bot, chat))
-    [row] = await reminder_rows(services, case_id=second.id, kind="first_visit", recipient_id=wecom_only.id)
+    only_this = (
+        make_sender(services, sender_bot)
+        if channel == TELEGRAM
+        else make_sender(services, None, wecom=wecom_client)
+    )
+    assert await only_this.drain() == 1  # only this channel runs here
+    assert any(first.number in m.text for m in teacher.messages())
+    [row] = await reminder_rows(services, case_id=second.id, kind="first_visit", recipient_id=other_only.id)
     assert (row.state, row.last_error) == ("unreachable", "channel_not_configured")
     told = await reminder_rows(services, case_id=second.id, kind="first_visit")
-    assert any((r.payload or {}).get("instead_of") == wecom_only.id for r in told)  # the principal, instead
+    assert any((r.payload or {}).get("instead_of") == other_only.id for r in told)  # the principal, instead
