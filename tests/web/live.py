@@ -14,7 +14,7 @@ import uvicorn
 from app.container import Services
 from app.settings import Settings
 from domain.clock import Clock
-from domain.policy import load_policy
+from domain.policy import Policy, load_policy
 from storage.db import make_engine, make_sessionmaker
 from storage.uow import UnitOfWorkFactory
 from web.app import create_app
@@ -23,9 +23,11 @@ START_TIMEOUT = 20.0
 
 
 @contextmanager
-def live_server(database_url: str, media_dir: Path, clock: Clock, **settings: object) -> Iterator[str]:
+def live_server(
+    database_url: str, media_dir: Path, clock: Clock, policy: Policy | None = None, /, **settings: object
+) -> Iterator[str]:
     """Yields the base URL; the server stops (and its engine is disposed) when the block ends.
-    `settings` are further Settings fields (e.g. the WeCom ones)."""
+    `policy` replaces the shipped one; `settings` are further Settings fields (e.g. the WeCom ones)."""
     holder: dict[str, uvicorn.Server] = {}
     ready = threading.Event()
 
@@ -36,7 +38,7 @@ def live_server(database_url: str, media_dir: Path, clock: Clock, **settings: ob
             settings=config,
             engine=engine,
             uow=UnitOfWorkFactory(make_sessionmaker(engine)),
-            policy=load_policy(),
+            policy=policy or load_policy(),
             clock=clock,
         )
         server = uvicorn.Server(
