@@ -286,3 +286,18 @@ async def forge_tap(person: Person, key: str, timeout: float = 15.0) -> str:
     delivery = await emu.deliver(event)
     assert delivery.delivered, delivery.answers
     return (await person.expect(lambda s: bool(s.text), timeout)).text
+
+
+async def tap_on(person: Person, ref: str, label: str) -> None:
+    """Taps the button with this label on an earlier message (`ref`, from Received.ref), not the newest."""
+    if isinstance(person, TelegramPerson):
+        await person._did(person.phone.tap(label, message_id=int(ref)))  # what the app says next counts
+        return
+    assert isinstance(person, WeComPerson)
+    await person.settled()
+    chat = person.chat
+    card = next(s for s in chat.member.received if s.msgid == ref)
+    key = next(str(b["key"]) for b in card.body["template_card"]["button_list"] if b["text"] == label)
+    chat.advance()
+    chat.mark = len(chat.member.received)
+    assert (await chat.member.tap(card, key)).delivered
