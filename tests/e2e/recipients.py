@@ -25,7 +25,6 @@ from domain.clock import FixedClock
 from sandbox.emulator import Emulator
 from sandbox.state import BotState
 from sandbox.wecom import WeComEmulator
-from sandbox.wecom.members import post_callback
 from sandbox.wecom.state import Sent
 from storage.models import ChannelAccount
 from tests.e2e.conftest import WECOM_AGENT_ID, wecom_settings
@@ -225,40 +224,6 @@ def inbox(request: pytest.FixtureRequest) -> InboxOf:
     return of
 
 
-async def tap_for_answer(person: Person, label: str, timeout: float = 15.0) -> str:
-    """Taps a reminder's button and returns the app's answer: Telegram's callback answer (a toast over
-    the chat), WeCom's reply message (a card tap gets no toast)."""
-    if isinstance(person, TelegramPerson):
-        phone = person.phone
-        await phone.refresh()
-        before = len(phone.callback_answers)
-        await person.tap(label)
-        async with asyncio.timeout(timeout):
-            while len(phone.callback_answers) <= before:
-                await asyncio.sleep(0.05)
-                await phone.refresh()
-        return str(phone.callback_answers[before].get("text", ""))
-    await person.tap(label)
-    return (await person.expect(lambda s: bool(s.text), timeout)).text
-
-
-async def tap_again(person: Person, label: str, timeout: float = 15.0) -> str:
-    """The same tap once more. Telegram: the button is still there and is tapped again. WeCom greys a
-    tapped card's buttons out, so the same tap can only come again as WeCom's redelivery of the callback
-    (no 200 within 5 s): the same event, which the product must answer and not apply twice."""
-    if isinstance(person, TelegramPerson):
-        return await tap_for_answer(person, label, timeout)
-    assert isinstance(person, WeComPerson)
-    chat = person.chat
-    await person.settled()
-    chat.mark = len(chat.member.received)
-    emu = chat.member.emu
-    assert emu.callback_url is not None
-    delivery = await post_callback(emu, emu.callback_url, chat.deliveries[-1].xml)
-    assert delivery.delivered, delivery.answers
-    return (await person.expect(lambda s: bool(s.text), timeout)).text
-
-
 async def forge_tap(person: Person, key: str, timeout: float = 15.0) -> str:
     """A tap carrying a button key that was never on anything sent to this person, and the answer.
     Telegram: a tampered client's callback query. WeCom: a card event with that EventKey, signed as
@@ -295,9 +260,5 @@ async def tap_on(person: Person, ref: str, label: str) -> None:
         return
     assert isinstance(person, WeComPerson)
     await person.settled()
-    chat = person.chat
-    card = next(s for s in chat.member.received if s.msgid == ref)
-    key = next(str(b["key"]) for b in card.body["template_card"]["button_list"] if b["text"] == label)
-    chat.advance()
-    chat.mark = len(chat.member.received)
-    assert (await chat.member.tap(card, key)).delivered
+    card = next(s for s in person.chat.member.received if s.msgid == ref)
+    assert (await person.chat.tap_on(card, label)).delivered
