@@ -9,8 +9,10 @@ Delivery is at-least-once towards the channel and exactly-once in effect:
 - right before the HTTP call the worker checks that its lease still has LEASE_MARGIN left (and, in a
   scheduler, that its process still leads: app.leadership), and gives the row back otherwise, so a slow
   (not dead) worker never sends a row another worker may already own.
-The only duplicate left is a crash after the channel accepted the message and before the mark committed
-(a few milliseconds); neither the Bot API nor WeCom offers an idempotency key to close that gap.
+Two duplicates are left, and neither the Bot API nor WeCom offers an idempotency key to close them: a
+crash after the channel accepted the message and before the mark committed (a few milliseconds), and a
+call that timed out on our side after the channel had accepted it (sent again on the retry). Both are
+kept on purpose: a reminder read twice costs less than one never sent.
 
 Quiet hours are applied twice: planning stores send_after = the first allowed moment at or after the
 due time, and `drain` sends nothing while it is quiet, which covers rows that fell due during a downtime
