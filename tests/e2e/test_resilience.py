@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,16 +15,28 @@ from telegram.ext import Application
 from app.container import Services
 from bot.application import launch, shutdown
 from bot.context import bot_id_of
+from domain.clock import FixedClock
 from domain.privacy.identity import mask_name
 from sandbox.emulator import Emulator
 from sandbox.phone import Phone
 from sandbox.state import BotState
+from sandbox.wecom import WeComEmulator
 from storage.models import AuditEntry, Case, CaseEvent, InboxUpdate
 from tests.accounts import draft_key
-from tests.e2e.conftest import PhoneFactory, buttons, invite_code, make_application
+from tests.e2e.conftest import (
+    PhoneFactory,
+    buttons,
+    invite_code,
+    make_application,
+    wecom_handled,
+    wecom_settings,
+)
+from tests.e2e.people import WeComPerson
 from tests.e2e.test_mycases import open_case
 from tests.factories import World
 from tests.waiting import until
+from tests.web.live import live_server
+from tests.wecom_chat import Chat
 
 
 class Restartable:
@@ -278,3 +292,49 @@ async def test_redelivered_invite_language_tap_and_mycases_store_nothing_twice(
     assert await _audited(services, "bind", "staff") == 1
     assert await _audited(services, "invite_rejected", "invite") == 0
     assert await _audited(services, "view", "case_list") == 1
+
+
+async def test_wecom_restart_between_every_pair_of_steps_resumes_the_same_step(
+    services: Services, world: World, wecom_emu: WeComEmulator, clock: FixedClock, tmp_path: Path
+) -> None:
+    """The web process that takes WeCom's callbacks, stopped and started again before every step (a new
+    engine, a new processor): each step goes on from the draft in the database, nothing is doubled."""
+    pupil = world.student_in(world.class_a)
+    member = WeComPerson(
+        Chat(wecom_emu.add_member("m_restart"), lambda: clock.advance(timedelta(seconds=1))),
+        lambda: wecom_handled(services),
+    )
+    script: list[tuple[Callable[[], Awaitable[None]], str]] = [
+        (lambda: member.send("/report"), pupil.student_number[-4:]),
+        (lambda: member.tap(member.said().button(pupil.student_number[-4:])), "今天"),
+        (lambda: member.send("2026-10-12"), "暂不清楚"),
+        (lambda: member.tap("暂不清楚"), "完成"),
+        (lambda: member.tap("▫️ 孤儿"), "✅ 孤儿"),
+        (lambda: member.tap("完成"), "跳过"),
+        (lambda: member.tap("跳过"), "✅ 提交"),
+        (lambda: member.tap("✅ 提交"), "个案编号"),
+    ]
+    code = await invite_code(services, world.staff["teacher_a"].id)
+    with live_server(
+        services.settings.database_url, tmp_path / "media", clock, **wecom_settings(wecom_emu)
+    ) as url:
+        wecom_emu.connect(f"{url}/wecom/callback")
+        await member.send(code)
+        await member.expect("绑定成功")
+    for number, (action, answer) in enumerate(script):
+        with live_server(
+            services.settings.database_url, tmp_path / "media", clock, **wecom_settings(wecom_emu)
+        ) as url:
+            wecom_emu.connect(f"{url}/wecom/callback")
+            await action()
+            await member.expect(answer, timeout=20)
+            assert number == len(script) - 1 or "个案编号" not in member.said()
+    async with services.uow() as uow:
+        cases = await uow.session.scalar(
+            select(func.count()).select_from(Case).where(Case.student_id == pupil.id)
+        )
+        reports = await uow.session.scalar(
+            select(func.count()).select_from(CaseEvent).where(CaseEvent.kind == "absence_reported")
+        )
+        assert (cases, reports) == (1, 1)
+        assert await uow.students.flags(pupil.id) == ["orphan"]
