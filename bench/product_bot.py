@@ -20,7 +20,30 @@ from app.settings import get_settings
 from bot.application import build_application, freeze_startup_heap, launch
 
 
+def _count_sql() -> None:
+    path = os.environ.get("NOL_BENCH_SQL_LOG")
+    if not path:
+        return
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    out = open(path, "a", buffering=1)  # noqa: SIM115
+
+    @event.listens_for(Engine, "before_cursor_execute")
+    def _stmt(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        out.write("SQL " + " ".join(statement.split())[:150] + "\n")
+
+    @event.listens_for(Engine, "commit")
+    def _commit(conn):  # type: ignore[no-untyped-def]
+        out.write("COMMIT\n")
+
+    @event.listens_for(Engine, "rollback")
+    def _rollback(conn):  # type: ignore[no-untyped-def]
+        out.write("ROLLBACK\n")
+
+
 async def main() -> None:
+    _count_sql()
     settings = get_settings()
     assert settings.token, "TELEGRAM_BOT_TOKEN is required"
     services = build_services(settings)

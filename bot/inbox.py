@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,19 +54,34 @@ class Inbox:
         self._handled: set[int] = set()
         self._replayed: set[int] = set()
         self._pruned_at: datetime | None = None
+        # Whether rows kept before the inbox was keyed by bot (migration 0013) may still be there: checked at
+        # start-up (replay); no process writes such rows any more, so once none are left none come back.
+        self._legacy = True
         self._writer: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
 
-    async def keep(self, updates: Sequence[Update]) -> list[Update]:
+    async def keep(
+        self, updates: Sequence[Update], payloads: Mapping[int, dict[str, Any]] | None = None
+    ) -> list[Update]:
         """Stores the batch, in the transaction that forgets the updates handled since the last one; returns
         the updates that were not stored already: the others are being replayed (Telegram sends again what a
-        killed process had stored but not confirmed yet)."""
-        fetched = {u.update_id: u.to_dict() for u in updates if u.update_id not in self._replayed}
+        killed process had stored but not confirmed yet). `payloads` are the updates' JSON as received (by
+        update id), stored as they are; an update without one is stored as its to_dict()."""
+        raw = payloads or {}
+        fetched = {
+            u.update_id: raw.get(u.update_id) or u.to_dict()
+            for u in updates
+            if u.update_id not in self._replayed
+        }
         handled, self._handled = self._handled, set()
         try:
             async with self.services.uow() as uow:
                 new = await uow.inbox.keep(
-                    fetched, self.services.clock.now(), channel=CHANNEL, bot_id=self.bot_id
+                    fetched,
+                    self.services.clock.now(),
+                    channel=CHANNEL,
+                    bot_id=self.bot_id,
+                    legacy=self._legacy,
                 )
                 await uow.inbox.forget(handled, channel=CHANNEL, bot_id=self.bot_id)
                 await uow.commit()
@@ -112,6 +127,7 @@ class Inbox:
         async with self.services.uow() as uow:
             await self._prune(uow)
             waiting = await uow.inbox.waiting(channel=CHANNEL, bot_id=self.bot_id)
+            self._legacy = await uow.inbox.has_legacy(channel=CHANNEL)
             await uow.commit()
         for payload in waiting:
             update = Update.de_json(payload, application.bot)
@@ -132,7 +148,7 @@ class Inbox:
 class InboxBot(ExtBot):  # type: ignore[type-arg]
     """The application's bot: getUpdates stores each batch in the inbox before the Updater sees it."""
 
-    __slots__ = ("_inbox",)
+    __slots__ = ("_inbox", "_received")
 
     def __init__(
         self,
@@ -153,16 +169,26 @@ class InboxBot(ExtBot):  # type: ignore[type-arg]
             get_updates_request=HTTPXRequest(),
         )
         self._inbox = inbox
+        self._received: list[dict[str, Any]] = []
 
     @property
     def inbox(self) -> Inbox:
         return self._inbox
 
+    async def _post(self, endpoint: str, *args: Any, **kwargs: Any) -> Any:
+        result = await super()._post(endpoint, *args, **kwargs)
+        if endpoint == "getUpdates" and isinstance(result, list):
+            self._received = result  # the batch's JSON as received: the inbox stores it without re-encoding
+        return result
+
     async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:  # type: ignore[override]
+        self._received = []
         updates = await super().get_updates(*args, **kwargs)
+        received, self._received = self._received, []
         if not updates:
             return updates
-        new = await self._inbox.keep(updates)
+        payloads = {p["update_id"]: p for p in received if isinstance(p, dict) and "update_id" in p}
+        new = await self._inbox.keep(updates, payloads)
         if not new:
             # All of them are being replayed from the inbox. The Updater moves its offset only past updates
             # it is given, so confirm these here.

@@ -41,9 +41,11 @@ class UpdateInbox(_Repository):
         bot_id: int,
         sender: str | None = None,
         sent_at: datetime | None = None,
+        legacy: bool = True,
     ) -> set[int]:
         """Stores a batch (update id -> payload) in one statement; returns the ids that were not there yet.
-        `sender` and `sent_at` (of every row of the batch) make the rows claimable (see `claim`)."""
+        `sender` and `sent_at` (of every row of the batch) make the rows claimable (see `claim`). `legacy`
+        False: the caller knows no row from before migration 0013 is left (`has_legacy`), so none is looked for."""
         if not updates:
             return set()
         assert self.session.bind is not None  # sessions come from make_sessionmaker(engine)
@@ -60,8 +62,8 @@ class UpdateInbox(_Repository):
             .returning(InboxUpdate.update_id)
         )
         new = set((await self.session.scalars(stmt)).all())
-        if new and (
-            before := await self._before(channel, new)
+        if (
+            legacy and new and (before := await self._before(channel, new))
         ):  # still kept from before 0013: not new after all
             await self.session.execute(
                 delete(InboxUpdate).where(
@@ -80,6 +82,13 @@ class UpdateInbox(_Repository):
             InboxUpdate.update_id.in_(update_ids),
         )
         return set((await self.session.scalars(stmt)).all())
+
+    async def has_legacy(self, *, channel: str) -> bool:
+        """Whether any row kept before the inbox was keyed by bot (migration 0013) is left on the channel."""
+        stmt = select(InboxUpdate.update_id).where(
+            InboxUpdate.channel == channel, InboxUpdate.bot_id == BEFORE_BOT_KEY
+        )
+        return (await self.session.scalar(stmt.limit(1))) is not None
 
     async def forget(self, update_ids: Iterable[int], *, channel: str, bot_id: int) -> None:
         ids = list(update_ids)

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.util import identity_key
 
 from storage.models import (
     BEFORE_BOT_KEY,
@@ -113,6 +114,16 @@ class DirectoryRepository(_Repository):
         """The binding of one channel's user id (as text), if any."""
         q = select(ChannelAccount).where(ChannelAccount.channel == channel, ChannelAccount.account == account)
         return await self.session.scalar(q)
+
+    async def account_and_staff(self, channel: str, account: str) -> tuple[ChannelAccount, Staff] | None:
+        """The binding of one channel's user id and its staff member, in one statement (every update)."""
+        q = (
+            select(ChannelAccount, Staff)
+            .join(Staff, Staff.id == ChannelAccount.staff_id)
+            .where(ChannelAccount.channel == channel, ChannelAccount.account == account)
+        )
+        found = (await self.session.execute(q)).first()
+        return None if found is None else (found[0], found[1])
 
     async def accounts_of(self, staff_id: int) -> Sequence[ChannelAccount]:
         return (
@@ -449,7 +460,8 @@ class UpdateLog(_Repository):
     update ids are numbered per bot, so two bots on one database must not take each other's for their own.
     Rows from before that key (bot 0, migration 0011) count as every bot's."""
 
-    async def _row(self, update_id: int, bot_id: int, channel: str) -> ProcessedUpdate | None:
+    def _known(self, update_id: int, bot_id: int, channel: str) -> ProcessedUpdate | None:
+        """The row if this session holds it already (marked in this transaction, or read before)."""
         pending = (
             o
             for o in self.session.new
@@ -458,13 +470,33 @@ class UpdateLog(_Repository):
         )
         if row := next(pending, None):
             return row
+        held = self.session.identity_map
         for key in ((channel, bot_id, update_id), (channel, BEFORE_BOT_KEY, update_id)):
-            if (row := await self.session.get(ProcessedUpdate, key)) is not None:
-                return row
+            if (found := held.get(identity_key(ProcessedUpdate, key))) is not None:
+                return found  # type: ignore[no-any-return]
         return None
 
+    @staticmethod
+    def _where(update_id: int, bot_id: int, channel: str) -> Any:
+        # This bot's row or one kept before the bot key: one statement, not one per key.
+        return (
+            ProcessedUpdate.channel == channel,
+            ProcessedUpdate.update_id == update_id,
+            ProcessedUpdate.bot_id.in_((bot_id, BEFORE_BOT_KEY)),
+        )
+
+    async def _row(self, update_id: int, bot_id: int, channel: str) -> ProcessedUpdate | None:
+        if (row := self._known(update_id, bot_id, channel)) is not None:
+            return row
+        q = select(ProcessedUpdate).where(*self._where(update_id, bot_id, channel))
+        return (await self.session.scalars(q.order_by(ProcessedUpdate.bot_id.desc()).limit(1))).first()
+
     async def seen(self, update_id: int, *, bot_id: int, channel: str) -> bool:
-        return await self._row(update_id, bot_id, channel) is not None
+        """Whether the update was applied: one indexed read of the key, no row loaded (the hot path)."""
+        if self._known(update_id, bot_id, channel) is not None:
+            return True
+        q = select(ProcessedUpdate.update_id).where(*self._where(update_id, bot_id, channel)).limit(1)
+        return (await self.session.scalar(q)) is not None
 
     async def reply(self, update_id: int, *, bot_id: int, channel: str) -> dict[str, Any] | None:
         """What the applied update was answered with (None if not applied, or nothing was kept)."""

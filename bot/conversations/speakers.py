@@ -30,8 +30,8 @@ async def identify_account(
 ) -> Speaker:
     """The bound staff member (if any) and their language (domain.people.language: chosen, else what this
     phone reports, else what it reported before, else the default), in the caller's transaction."""
-    binding = await uow.directory.account(channel, account)
-    staff = await uow.directory.staff(binding.staff_id) if binding else None
+    found = await uow.directory.account_and_staff(channel, account)
+    binding, staff = found if found is not None else (None, None)
     if staff is not None and not staff.active:
         staff = None
     if binding is not None and binding.unreachable_since is not None:

@@ -152,7 +152,9 @@ async def test_a_redelivered_update_changes_nothing(
     await handled(services, tg_bot)  # forgotten by the inbox: Telegram's copy counts as a new delivery
     before = len(phone.messages)
     await phone.redeliver(submit_update)
-    # Send something after it, so its answer proves the redelivered update was processed first.
+    # Its kept reply comes again; then something else, whose answer shows nothing more came. (Waiting for
+    # the reply first: a command is not queued behind another chat update, so /help could overtake it.)
+    await phone.wait_for_reply(lambda m: "个案编号" in m["text"])
     await phone.send("/help")
     await phone.wait_for_reply(lambda m: "/language" in m["text"])
     async with services.uow() as uow:

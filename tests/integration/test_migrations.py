@@ -114,6 +114,7 @@ async def test_rows_kept_before_updates_were_keyed_by_bot_count_as_the_bots_own(
                 41, channel="telegram", bot_id=100001
             ) and not await uow.updates.first(41, clock.now(), channel="telegram", bot_id=100001)
             assert list(await uow.inbox.waiting(channel="telegram", bot_id=100001)) == [{"update_id": 42}]
+            assert await uow.inbox.has_legacy(channel="telegram")
             assert await uow.inbox.keep(
                 {42: {"update_id": 42}, 43: {"update_id": 43}}, clock.now(), channel="telegram", bot_id=100001
             ) == {43}
@@ -127,6 +128,8 @@ async def test_rows_kept_before_updates_were_keyed_by_bot_count_as_the_bots_own(
             await uow.commit()
         async with uow_factory() as uow:
             assert list(await uow.inbox.waiting(channel="telegram", bot_id=100001)) == []
+            # None left: the bot stops looking for them on every batch.
+            assert not await uow.inbox.has_legacy(channel="telegram")
     finally:
         await engine.dispose()
 
