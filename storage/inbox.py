@@ -179,6 +179,22 @@ class UpdateInbox(_Repository):
             .execution_options(synchronize_session=False)
         )
 
+    async def hasten(self, *, channel: str, bot_id: int, sender: str) -> None:
+        """Ends the waits of a sender's deferred rows (not claims a process holds): they are tried at once,
+        before the message the sender just wrote, which would otherwise wait behind them."""
+        await self.session.execute(
+            update(InboxUpdate)
+            .where(
+                InboxUpdate.channel == channel,
+                InboxUpdate.bot_id == bot_id,
+                InboxUpdate.sender == sender,
+                InboxUpdate.claimed_by.is_(None),
+                InboxUpdate.claimed_until.is_not(None),
+            )
+            .values(claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
+
     async def release(self, *, channel: str, bot_id: int, holder: str) -> None:
         """Ends every claim `holder` has (a process stopping), so another may take the rows at once."""
         await self.session.execute(

@@ -95,6 +95,8 @@ async def keep(uow: UnitOfWork, fields: dict[str, str], at: datetime, agent_id: 
         sender=message.sender[:64],
         sent_at=message.sent_at,
     )
+    if new:  # the member wrote again: a reply that failed before is tried now, not after its backoff
+        await uow.inbox.hasten(channel=CHANNEL, bot_id=bot_id, sender=message.sender[:64])
     return bool(new)
 
 
