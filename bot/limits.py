@@ -3,8 +3,10 @@
 One `SendLimiter` per process (Services.send_limiter) serves the bot's replies and the reminder sender.
 On PostgreSQL the bot-wide part is shared by every process of the bot (webhook workers, schedulers):
 each message takes the next slot from one database row (storage.send_budget), so three workers under one
-burst together stay at the configured rate instead of each sending at it. On SQLite the product runs as
-one process and the budget is the process's own. Per-chat pacing is per process either way.
+burst together stay at the configured rate instead of each sending at it. A process leases `LEASE` slots
+per round trip and hands them to its next messages; a leased slot that has passed unused is dropped, not
+sent late, so the processes together never exceed the rate. On SQLite the product runs as one process and
+the budget is the process's own. Per-chat pacing is per process either way.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
@@ -23,13 +26,17 @@ from telegram.ext import BaseRateLimiter
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from ops.metrics import RATE_LIMITED
-from storage.send_budget import take_slot
+from storage.send_budget import take_slots
 
 log = logging.getLogger(__name__)
 BUDGET = "telegram"  # the send_budget row of the bot
 # Messages that may go at once before the rate applies: a form's error and its question together, while
 # three of them stay far below Telegram's (and the emulator's) burst of 30.
 BURST = 3.0
+# Slots of the shared budget a process takes per database round trip: a burst costs one UPDATE per four
+# messages; the slots a quiet process leaves unused hold another process's next message back by at most
+# (LEASE - BURST) intervals.
+LEASE = 4
 # Pauses before retrying a reply that failed with a 5xx, a timeout or a lost connection.
 FAILURE_PAUSES = (0.5, 1.0, 2.0)
 
@@ -53,10 +60,13 @@ class SendLimiter:
         chat_interval: float = 1.0,
         *,
         shared: AsyncEngine | None = None,
+        lease: int = LEASE,
     ) -> None:
         self.configure(rate, burst, chat_interval)
-        self.shared = shared
+        self.shared, self.lease = shared, lease
         self._global_tat = 0.0
+        self._leased: deque[float] = deque()  # slots of the shared budget held here, on time.monotonic()
+        self._leasing: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         self._chat_ready: dict[int | str, float] = {}  # pacing of reminders
         self._blocked: dict[int | str, float] = {}  # after a 429, for every message to the chat
         self._shared_failed_at = 0.0
@@ -77,26 +87,48 @@ class SendLimiter:
             await asyncio.sleep(ready - now)
         if paced:  # reserved before the slot is taken: another message to the chat waits meanwhile
             self._chat_ready[chat_id] = now + self.chat_interval
-        delay = await self._slot(now)
+        at = max(await self._slot(now), time.monotonic())
         if paced:
-            self._chat_ready[chat_id] = now + delay + self.chat_interval
+            self._chat_ready[chat_id] = at + self.chat_interval
         if len(self._chat_ready) > 10_000:  # forget chats whose slot is long past
             self._chat_ready = {c: v for c, v in self._chat_ready.items() if v > now}
             self._blocked = {c: v for c, v in self._blocked.items() if v > now}
-        if delay > 0:
+        if (delay := at - time.monotonic()) > 0:
             await asyncio.sleep(delay)
 
     async def _slot(self, now: float) -> float:
-        """Seconds until this message's global slot: from the shared row, or this process's own."""
+        """When (on time.monotonic()) this message may go: by the shared budget, or this process's own."""
         if self.shared is not None and now - self._shared_failed_at > 10.0:
             try:
-                return await take_slot(self.shared, BUDGET, self.interval, self.tolerance)
+                return await self._shared_slot(self.shared) - self.tolerance
             except (SQLAlchemyError, OSError) as exc:  # a reply must not wait for the database to come back
                 self._shared_failed_at = now
                 log.warning("shared send budget unavailable for 10 s, using this process's own: %r", exc)
         at = max(now, self._global_tat - self.tolerance)
         self._global_tat = max(self._global_tat, at) + self.interval
-        return at - now
+        return at
+
+    async def _shared_slot(self, engine: AsyncEngine) -> float:
+        """The next leased slot still ahead; a new lease of `lease` slots when none is. One lease is taken
+        at a time, so concurrent messages share it rather than each taking one."""
+        async with self._lease_lock():
+            now = time.monotonic()
+            while self._leased and self._leased[0] < now:
+                self._leased.popleft()  # passed unused: another process may already send on later ones
+            if not self._leased:
+                first, db_now = await take_slots(engine, BUDGET, self.interval, self.lease)
+                # The database's clock on ours, taken when the answer is back: a slot lands a little late
+                # (the round trip's return), never early.
+                offset = time.monotonic() - db_now
+                self._leased.extend(first + offset + k * self.interval for k in range(self.lease))
+            return self._leased.popleft()
+
+    def _lease_lock(self) -> asyncio.Lock:
+        """The lock of the running event loop (a limiter may outlive a loop, e.g. across tests)."""
+        loop = asyncio.get_running_loop()
+        if self._leasing is None or self._leasing[0] is not loop:
+            self._leasing = (loop, asyncio.Lock())
+        return self._leasing[1]
 
     def penalise(self, chat_id: int | str, seconds: float) -> None:
         """After a 429: nothing more to this chat until retry_after has passed."""

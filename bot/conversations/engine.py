@@ -82,11 +82,12 @@ class Conversations:
     async def handle(self, ctx: FormContext, conversation: int, given: Input) -> Outcome:
         """Applies one input to the conversation's form (or starts one); the draft is saved, not committed."""
         draft = await ctx.drafts.get(conversation)
+        keyboard = self._keyboard_shown(draft)  # known before a re-bound chat's draft goes
         if draft is not None and draft.staff_id != ctx.staff.id:  # a re-bound chat starts clean
             await ctx.drafts.delete(conversation)
             draft = None
         if isinstance(given, Command):
-            return await self._command(ctx, conversation, draft, given)
+            return await self._command(ctx, conversation, draft, given, keyboard)
         if draft is None or draft.form not in self.forms:
             if isinstance(given, Tap):
                 return await self._receipt(ctx, conversation)
@@ -110,6 +111,18 @@ class Conversations:
                 if navigated is not None:
                     return navigated
         return await self._answer(ctx, conversation, draft, form, given)
+
+    def _keyboard_shown(self, draft: Draft | None) -> bool:
+        """Whether the chat may still show a reply keyboard: only a location step puts one up, and every
+        way off that step but a new command takes it down. So a command needs to remove one only when it
+        interrupts a form at a location step (on Telegram that is a message of its own when the new
+        prompt has inline buttons: most steps need one Bot API call, not two)."""
+        if draft is None:
+            return False
+        form = self.forms.get(draft.form)
+        if form is None or draft.step not in {s.key for s in form.all_steps}:
+            return True  # a form or step of another version: it may have shown one
+        return isinstance(form.step(draft.step), LocationStep)
 
     @staticmethod
     async def _numbered(ctx: FormContext, draft: Draft, form: Form, given: Numbered) -> Input:
@@ -149,7 +162,7 @@ class Conversations:
         return await self.handle(ctx, conversation, Command(name, args))
 
     async def _command(
-        self, ctx: FormContext, conversation: int, draft: Draft | None, given: Command
+        self, ctx: FormContext, conversation: int, draft: Draft | None, given: Command, keyboard: bool
     ) -> Outcome:
         if given.name == "cancel":
             if draft is None:
@@ -172,7 +185,9 @@ class Conversations:
         prompts = []
         if draft is not None:
             await ctx.drafts.delete(conversation)
-            prompts.append(Prompt(ctx.t("form.previous_discarded")))
+            # The notice (it has no buttons) takes a reply keyboard down, so the prompt needs no message
+            # of its own for that.
+            prompts.append(Prompt(ctx.t("form.previous_discarded"), remove_keyboard=keyboard))
         else:
             await ctx.drafts.clear_receipt(conversation)  # the last form's receipt makes way
         step = form.first(answers)
@@ -180,7 +195,7 @@ class Conversations:
             conversation, staff_id=ctx.staff.id, form=form.name, step=step.key, answers=answers, now=ctx.now
         )
         prompts.append(await form.ask(ctx, step, answers))
-        prompts[-1].remove_keyboard = True
+        prompts[-1].remove_keyboard = keyboard and len(prompts) == 1
         return Outcome(prompts, seq=draft.seq)
 
     async def _navigate(

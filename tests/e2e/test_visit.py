@@ -442,6 +442,31 @@ def test_every_photo_refusal_has_a_message_in_both_languages() -> None:
     assert "20 MB" in t("en", REJECTION_KEYS["too_large"], max_mb=MAX_MB)
 
 
+@pytest.mark.parametrize("channel", [TELEGRAM])  # reply keyboards are Telegram's
+async def test_a_command_takes_the_location_keyboard_down_only_when_it_is_shown(
+    person: PersonFactory, open_case: Case
+) -> None:
+    """Telegram cannot take a reply keyboard down with a message that has inline buttons: that costs a
+    message of its own, so a command sends it only when a location step left the keyboard up."""
+    teacher = await person("teacher_a")
+    assert isinstance(teacher, TelegramPerson)
+    await teacher.send("/visit")
+    ask = await teacher.expect(lambda s: any(open_case.number in b for b in s.buttons))
+    assert not RECEIVED & set(ask.text.splitlines())  # the prompt alone: no keyboard to take down
+    await to_photos(teacher, open_case)
+    await send_and_count(teacher, 1, image("PNG"))
+    await teacher.tap("完成")
+    await teacher.expect("位置")
+    await teacher.phone.refresh()
+    assert teacher.phone.chat["reply_keyboard"] is not None
+    await teacher.send("/visit")  # the form left at its location step
+    ask = await teacher.expect(lambda s: any(open_case.number in b for b in s.buttons))
+    assert t("zh_CN", "form.previous_discarded") in ask.text
+    assert not RECEIVED & set(ask.text.splitlines())  # the notice took the keyboard down
+    await teacher.phone.refresh()
+    assert teacher.phone.chat["reply_keyboard"] is None
+
+
 async def test_skipping_the_location_from_the_summary_asks_why(
     person: PersonFactory, services: Services, open_case: Case
 ) -> None:
