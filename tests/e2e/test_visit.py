@@ -476,11 +476,7 @@ async def test_skipping_the_location_from_the_summary_asks_why(
     await teacher.tap("完成")
     await teacher.expect("位置")
     await teacher.send_location(29.56, 106.55)
-    await teacher.expect("下次跟进")
-    await teacher.tap("跳过")
-    await teacher.expect("补充")
-    await teacher.tap("跳过")
-    await teacher.expect(has("✅ 提交"))
+    await no_follow_up_nor_note(teacher)
     await teacher.tap("✏️ 修改")
     await teacher.expect(has("位置"))
     await teacher.tap("位置")
@@ -537,6 +533,15 @@ async def test_a_phone_call_needs_no_photo_nor_location(
     assert event.data["next_follow_up_on"] == tomorrow.isoformat() and event.data["met"] == "nobody"
 
 
+async def no_follow_up_nor_note(teacher: Person) -> Said:
+    """From the follow-up question to the summary: no next follow-up date, no note."""
+    await teacher.expect("下次跟进")
+    await teacher.tap("跳过")
+    await teacher.expect("补充")
+    await teacher.tap("跳过")
+    return await teacher.expect(has("✅ 提交"))
+
+
 async def from_a_video_call_to_home_visit_photos(teacher: Person, case: Case) -> Said:
     """A video call that skipped the photos, changed to a home visit from the summary: the photos are
     asked again, now needed."""
@@ -544,11 +549,7 @@ async def from_a_video_call_to_home_visit_photos(teacher: Person, case: Case) ->
     await teacher.tap("外出打工")
     await teacher.expect("可以不附照片")
     await teacher.tap("跳过")
-    await teacher.expect("下次跟进")
-    await teacher.tap("跳过")
-    await teacher.expect("补充")
-    await teacher.tap("跳过")
-    await teacher.expect(has("✅ 提交"))
+    await no_follow_up_nor_note(teacher)
     await teacher.tap("✏️ 修改")
     await teacher.expect(has("方式"))
     await teacher.tap("方式")
@@ -618,11 +619,7 @@ async def test_nobody_met_hides_agreed_and_refused(
     await teacher.send("后天")
     await teacher.expect("可以不附照片")
     await teacher.tap("跳过")
-    await teacher.expect("下次跟进")
-    await teacher.tap("跳过")
-    await teacher.expect("补充")
-    await teacher.tap("跳过")
-    await teacher.expect(has("✅ 提交"))
+    await no_follow_up_nor_note(teacher)
     await teacher.tap("✏️ 修改")
     await teacher.expect(has("见到"))
     await teacher.tap("见到")

@@ -6,7 +6,7 @@ over HTTP; bad inputs are re-asked and change nothing, a redelivered callback ch
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,13 +29,12 @@ from domain.clock import FixedClock
 from domain.people.invites import redeem_invite
 from sandbox.wecom import WeComEmulator
 from sandbox.wecom.members import post_callback
-from tests.e2e.conftest import invite_code
+from tests.e2e.conftest import invite_code, wecom_settings
 from tests.e2e.test_visit import image
 from tests.factories import World
 from tests.integration.test_reminders import report
-from tests.unit.test_wecom_crypto import CORP_ID, ENCODING_AES_KEY, TOKEN
+from tests.unit.test_wecom_crypto import CORP_ID
 from tests.waiting import until
-from tests.web.live import live_server
 from tests.wecom_chat import Chat, labels
 from web.wecom import processor_from
 
@@ -44,31 +43,14 @@ USERID = "zhangsan"
 
 
 @pytest.fixture
-async def emu(clock: FixedClock) -> AsyncIterator[WeComEmulator]:
-    emulator = WeComEmulator(
-        corp_id=CORP_ID, agent_id=AGENT_ID, token=TOKEN, encoding_aes_key=ENCODING_AES_KEY,
-        now=lambda: clock.now().timestamp(),
-    )  # fmt: skip
-    async with emulator:
-        yield emulator
+def emu(wecom_emu: WeComEmulator) -> WeComEmulator:
+    return wecom_emu
 
 
 @pytest.fixture
-def server(database_url: str, tmp_path: Path, clock: FixedClock, emu: WeComEmulator) -> Iterator[str]:
+def server(wecom_server: str) -> str:
     """The product's web process with WeCom configured against the emulator; its callback connected."""
-    with live_server(
-        database_url,
-        tmp_path / "media",
-        clock,
-        wecom_corp_id=CORP_ID,
-        wecom_token=TOKEN,
-        wecom_encoding_aes_key=ENCODING_AES_KEY,
-        wecom_agent_id=AGENT_ID,
-        wecom_secret=emu.state.secret,
-        wecom_api_base_url=emu.api_base_url,
-    ) as url:
-        emu.connect(f"{url}/wecom/callback")
-        yield url
+    return wecom_server
 
 
 @pytest.fixture
@@ -226,14 +208,7 @@ async def test_callbacks_a_killed_process_left_are_answered_at_start_up(
     async with services.uow() as uow:  # stored and acknowledged, then the process was killed
         await inbound.keep(uow, fields, clock.now(), AGENT_ID)
         await uow.commit()
-    wecom: dict[str, object] = {
-        "wecom_corp_id": CORP_ID,
-        "wecom_token": TOKEN,
-        "wecom_encoding_aes_key": ENCODING_AES_KEY,
-        "wecom_agent_id": AGENT_ID,
-        "wecom_secret": emu.state.secret,
-        "wecom_api_base_url": emu.api_base_url,
-    }
+    wecom = wecom_settings(emu)
     settings = Settings(database_url=database_url, media_dir=tmp_path, _env_file=None, **wecom)  # type: ignore[call-arg, arg-type]
     processor = processor_from(settings, services)
     assert processor is not None
@@ -251,15 +226,7 @@ async def test_callbacks_a_killed_process_left_are_answered_at_start_up(
 @pytest.fixture
 async def sending(database_url: str, clock: FixedClock, emu: WeComEmulator) -> AsyncIterator[Services]:
     """The scheduler's services of a county on WeCom: its reminders go to the emulator's members."""
-    settings = load_settings(
-        database_url=database_url,
-        wecom_corp_id=CORP_ID,
-        wecom_agent_id=AGENT_ID,
-        wecom_secret=emu.state.secret,
-        wecom_token=TOKEN,
-        wecom_encoding_aes_key=ENCODING_AES_KEY,
-        wecom_api_base_url=emu.api_base_url,
-    )
+    settings = load_settings(database_url=database_url, **wecom_settings(emu))
     built = build_services(settings, clock)
     yield built
     await built.close()
