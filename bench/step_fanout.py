@@ -10,18 +10,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import insert
 
 from app.container import Services
 from bench.bench_reminders import ShiftedClock
 from bench.harness import scratch_database, services_for
 from bench.step_procs import Window, emulator_process
-from domain.casework.steps import CaseFacts
-from domain.reminders.facts import people_around
-from domain.reminders.quiet_hours import next_allowed
-from domain.reminders.rules import desired_reminders
-from storage.models import ChannelAccount, Reminder
-from tests.factories import add_absent_caseload, build_world
+from storage.models import ChannelAccount
+from tests.factories import add_overdue_caseload, build_world
 
 
 @dataclass
@@ -47,48 +42,9 @@ async def due_reminders(services: Services, accounts: list[int], per_teacher: in
     world = await build_world(services.uow)
     now = services.clock.now()
     async with services.uow() as uow:
-        staff, cases = await add_absent_caseload(
-            uow, world, teachers=len(accounts), per_teacher=per_teacher, tag="B", opened=now
+        staff = await add_overdue_caseload(
+            uow, world, services.policy, services.tz, teachers=len(accounts), per_teacher=per_teacher, now=now
         )
-        people = await people_around(uow, world.school.id)
-        roles = {i: role for role, ids in people.items() for i in ids}
-        rows = []
-        for case in cases:
-            assert case.responsible_teacher_id is not None
-            facts = CaseFacts(
-                case_id=case.id,
-                status="absent",
-                category_scheme=None,
-                episode_start=now,
-                status_since=now,
-                verification_due_at=None,
-                term_start=None,
-                notice_at=None,
-                return_due_at=None,
-                returned_on=None,
-                retention_checks_done=0,
-                teacher_id=case.responsible_teacher_id,
-                people=people,
-                roles={**roles, case.responsible_teacher_id: "class_teacher"},
-            )
-            rows += [
-                {
-                    "kind": w.kind,
-                    "case_id": w.case_id,
-                    "recipient_id": w.recipient_id,
-                    "due_at": w.due_at,
-                    "send_after": next_allowed(w.due_at, services.policy, services.tz),
-                    "dedupe_key": w.key,
-                    "channel": w.channel,
-                    "payload": w.payload,
-                    "created_at": now,
-                    "state": "pending",
-                    "attempts": 0,
-                    "snoozes": 0,
-                }
-                for w in desired_reminders(facts, services.policy, services.tz, now)
-            ]
-        await uow.session.execute(insert(Reminder), rows)
         uow.session.add_all(
             ChannelAccount(
                 staff_id=member.id,

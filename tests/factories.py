@@ -4,9 +4,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import insert
+
+from domain.casework.steps import CaseFacts
 from domain.people.roles import Role
-from storage.models import Area, Case, CaseEvent, School, SchoolClass, Staff, Student, TeachingAssignment
+from domain.policy import Policy
+from domain.reminders.facts import people_around
+from domain.reminders.quiet_hours import next_allowed
+from domain.reminders.rules import desired_reminders
+from storage.models import (
+    Area,
+    Case,
+    CaseEvent,
+    Reminder,
+    School,
+    SchoolClass,
+    Staff,
+    Student,
+    TeachingAssignment,
+)
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 CREATED = datetime(2026, 8, 20, tzinfo=UTC)
@@ -160,3 +178,60 @@ async def add_absent_caseload(
         ]
     )
     return staff, cases
+
+
+async def add_overdue_caseload(
+    uow: UnitOfWork,
+    world: World,
+    policy: Policy,
+    tz: ZoneInfo,
+    *,
+    teachers: int,
+    per_teacher: int,
+    now: datetime,
+) -> list[Staff]:
+    """`add_absent_caseload` with the reminders planning would write for those cases (computed by the
+    same rules, domain.reminders, inserted in bulk to keep the set-up short); returns the teachers."""
+    staff, cases = await add_absent_caseload(
+        uow, world, teachers=teachers, per_teacher=per_teacher, tag="B", opened=now
+    )
+    people = await people_around(uow, world.school.id)
+    roles = {i: role for role, ids in people.items() for i in ids}
+    rows = []
+    for case in cases:
+        assert case.responsible_teacher_id is not None
+        facts = CaseFacts(
+            case_id=case.id,
+            status="absent",
+            category_scheme=None,
+            episode_start=now,
+            status_since=now,
+            verification_due_at=None,
+            term_start=None,
+            notice_at=None,
+            return_due_at=None,
+            returned_on=None,
+            retention_checks_done=0,
+            teacher_id=case.responsible_teacher_id,
+            people=people,
+            roles={**roles, case.responsible_teacher_id: "class_teacher"},
+        )
+        rows += [
+            {
+                "kind": w.kind,
+                "case_id": w.case_id,
+                "recipient_id": w.recipient_id,
+                "due_at": w.due_at,
+                "send_after": next_allowed(w.due_at, policy, tz),
+                "dedupe_key": w.key,
+                "channel": w.channel,
+                "payload": w.payload,
+                "created_at": now,
+                "state": "pending",
+                "attempts": 0,
+                "snoozes": 0,
+            }
+            for w in desired_reminders(facts, policy, tz, now)
+        ]
+    await uow.session.execute(insert(Reminder), rows)
+    return staff

@@ -16,7 +16,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
@@ -30,14 +30,10 @@ from bot.wecom.messenger import WeComMessenger, default_limiter
 from domain.audit import Actor
 from domain.casework.cases import change_status
 from domain.casework.lifecycle import CaseStatus
-from domain.casework.steps import CaseFacts
 from domain.clock import FixedClock
 from domain.policy import DEFAULT_POLICY
 from domain.privacy.identity import mask_name
 from domain.reminders.digest import build_digests
-from domain.reminders.facts import people_around
-from domain.reminders.quiet_hours import next_allowed
-from domain.reminders.rules import desired_reminders
 from sandbox.emulator import Emulator
 from sandbox.phone import Phone, Predicate
 from sandbox.state import BotState
@@ -61,7 +57,7 @@ from tests.e2e.recipients import (
 )
 from tests.e2e.reminding import tap_for_answer
 from tests.e2e.test_runner import running, settings_for
-from tests.factories import World, add_absent_caseload, build_world
+from tests.factories import World, add_overdue_caseload, build_world
 from tests.integration.test_reminders import report
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -147,50 +143,16 @@ async def create_overdue_cases(
 ) -> list[int]:
     """Many teachers, each responsible for many freshly opened cases, with the reminders planning
     would write (computed by the same rules, inserted in bulk to keep the setup short)."""
-    now = services.clock.now()
     async with services.uow() as uow:
-        staff, cases = await add_absent_caseload(
-            uow, world, teachers=teachers, per_teacher=per_teacher, tag="B", opened=now
+        staff = await add_overdue_caseload(
+            uow,
+            world,
+            services.policy,
+            TZ,
+            teachers=teachers,
+            per_teacher=per_teacher,
+            now=services.clock.now(),
         )
-        people = await people_around(uow, world.school.id)
-        roles = {i: role for role, ids in people.items() for i in ids}
-        rows = []
-        for case in cases:
-            assert case.responsible_teacher_id is not None
-            facts = CaseFacts(
-                case_id=case.id,
-                status="absent",
-                category_scheme=None,
-                episode_start=now,
-                status_since=now,
-                verification_due_at=None,
-                term_start=None,
-                notice_at=None,
-                return_due_at=None,
-                returned_on=None,
-                retention_checks_done=0,
-                teacher_id=case.responsible_teacher_id,
-                people=people,
-                roles={**roles, case.responsible_teacher_id: "class_teacher"},
-            )
-            rows += [
-                {
-                    "kind": w.kind,
-                    "case_id": w.case_id,
-                    "recipient_id": w.recipient_id,
-                    "due_at": w.due_at,
-                    "send_after": next_allowed(w.due_at, services.policy, TZ),
-                    "dedupe_key": w.key,
-                    "channel": w.channel,
-                    "payload": w.payload,
-                    "created_at": now,
-                    "state": "pending",
-                    "attempts": 0,
-                    "snoozes": 0,
-                }
-                for w in desired_reminders(facts, services.policy, TZ, now)
-            ]
-        await uow.session.execute(insert(Reminder), rows)
         await uow.commit()
     return [await bind_directly(services, emulator, tg_bot, s.id) for s in staff]
 
