@@ -7,16 +7,22 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from storage.sqlite_inline import inline_connector
+
+# Writers wait this long for SQLite's write lock (storage/sqlite_inline.py waits in a worker thread), so
+# they queue, not fail.
+BUSY_TIMEOUT_MS = 15000
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
-    # WAL lets the dashboard read while the bot writes; busy_timeout makes writers queue, not fail.
+    # WAL lets the dashboard read while the bot writes.
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=15000")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
 
@@ -47,6 +53,8 @@ def make_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
             private_sqlite_file(url.database)
+        args, options = SQLiteDialect_aiosqlite().create_connect_args(url)
+        kwargs.setdefault("async_creator", inline_connector(args, options, BUSY_TIMEOUT_MS))
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
