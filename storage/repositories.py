@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -186,6 +187,24 @@ class StudentRepository(_Repository):
         """Students in scope whose name contains `fragment`."""
         q = self._scoped(scope).where(Student.name.contains(fragment, autoescape=True))
         return (await self.session.scalars(q.order_by(Student.class_id, Student.name).limit(limit))).all()
+
+    async def on_rolls(
+        self, scope: Scope, fragment: str | None, limit: int | None = None
+    ) -> Sequence[tuple[Student, SchoolClass]]:
+        """Active pupils in scope on a class roll, each with their class, in one statement: those whose name
+        contains `fragment` (in class order), or with no fragment every pupil of the scope's classes (by
+        class, then name); a scope without classes (a school's, a village's) is searched with "" then."""
+        q = select(Student, SchoolClass).join(SchoolClass, SchoolClass.id == Student.class_id)
+        q = q.where(Student.active.is_(True))
+        if fragment or not scope.class_ids:
+            if not scope.everything:
+                q = q.where(_student_in_scope(scope))
+            q = q.where(Student.name.contains(fragment or "", autoescape=True))
+            q = q.order_by(Student.class_id, Student.name)
+        else:
+            q = q.where(Student.class_id.in_(scope.class_ids))
+            q = q.order_by(SchoolClass.grade, SchoolClass.name, Student.name, Student.id)
+        return [(s, c) for s, c in await self.session.execute(q.limit(limit))]
 
     async def of_class(self, class_id: int) -> Sequence[Student]:
         q = select(Student).where(Student.class_id == class_id, Student.active.is_(True))
@@ -394,9 +413,23 @@ class AuditRepository(_Repository):
 class DraftRepository(_Repository):
     """Conversation drafts, one per channel account; a submitted form's row stays a few days as its receipt."""
 
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        # Accounts read in this transaction with no row at all: the identity map remembers rows only, and a
+        # new form would read its chat's absent row twice (no form in progress, then no receipt to clear).
+        self._absent: set[int] = set()
+
+    async def _row(self, account_id: int) -> ConversationDraft | None:
+        if account_id in self._absent:
+            return None
+        row = await self.session.get(ConversationDraft, account_id)
+        if row is None:
+            self._absent.add(account_id)
+        return row
+
     async def get(self, account_id: int) -> ConversationDraft | None:
         """The form in progress in this conversation (a receipt is none)."""
-        draft = await self.session.get(ConversationDraft, account_id)
+        draft = await self._row(account_id)
         return draft if draft is not None and draft.submitted_at is None else None
 
     async def start(
@@ -404,6 +437,7 @@ class DraftRepository(_Repository):
     ) -> ConversationDraft:
         """A new form in the chat; the row it held before was deleted or cleared (and goes first)."""
         await self.session.flush()
+        self._absent.discard(account_id)
         draft = ConversationDraft(
             account_id=account_id, staff_id=staff_id, form=form, step=step, answers=answers, updated_at=now
         )
@@ -434,14 +468,14 @@ class DraftRepository(_Repository):
 
     async def receipt(self, account_id: int, since: datetime) -> ConversationDraft | None:
         """The conversation's last submitted form, if it was submitted at or after `since`."""
-        row = await self.session.get(ConversationDraft, account_id)
+        row = await self._row(account_id)
         if row is None or row.submitted_at is None or row.submitted_at < since:
             return None
         return row
 
     async def clear_receipt(self, account_id: int) -> None:
         """Makes way for a new form in the conversation."""
-        row = await self.session.get(ConversationDraft, account_id)
+        row = await self._row(account_id)
         if row is not None and row.submitted_at is not None:
             await self.session.delete(row)
 
@@ -453,6 +487,16 @@ class DraftRepository(_Repository):
 
     async def prune_receipts(self, before: datetime) -> None:
         await self.session.execute(delete(ConversationDraft).where(ConversationDraft.submitted_at < before))
+
+
+@dataclass(frozen=True)
+class Arrived:
+    """What an update's sender needs read first (UpdateLog.arrival)."""
+
+    seen: bool  # the update was applied before
+    binding: ChannelAccount | None
+    staff: Staff | None  # the bound staff member (active or not)
+    class_ids: frozenset[int]  # the classes they teach
 
 
 class UpdateLog(_Repository):
@@ -490,6 +534,26 @@ class UpdateLog(_Repository):
             return row
         q = select(ProcessedUpdate).where(*self._where(update_id, bot_id, channel))
         return (await self.session.scalars(q.order_by(ProcessedUpdate.bot_id.desc()).limit(1))).first()
+
+    async def arrival(self, update_id: int, *, bot_id: int, channel: str, account: str) -> Arrived:
+        """Whether the update was applied, and who sent it (the account's binding, its staff member and their
+        classes): one statement for what every form input reads first. An account bound to no one has no
+        row to carry `seen`, which is then read on its own."""
+        seen = select(ProcessedUpdate.update_id).where(*self._where(update_id, bot_id, channel)).exists()
+        q = (
+            select(ChannelAccount, Staff, TeachingAssignment.class_id, seen)
+            .join(Staff, Staff.id == ChannelAccount.staff_id)
+            .outerjoin(TeachingAssignment, TeachingAssignment.staff_id == Staff.id)
+            .where(ChannelAccount.channel == channel, ChannelAccount.account == account)
+        )
+        rows = (await self.session.execute(q)).all()
+        if not rows:
+            return Arrived(
+                await self.seen(update_id, bot_id=bot_id, channel=channel), None, None, frozenset()
+            )
+        binding, staff, _, applied = rows[0]
+        classes = frozenset(class_id for _, _, class_id, _ in rows if class_id is not None)
+        return Arrived(bool(applied), binding, staff, classes)
 
     async def seen(self, update_id: int, *, bot_id: int, channel: str) -> bool:
         """Whether the update was applied: one indexed read of the key, no row loaded (the hot path)."""

@@ -27,19 +27,11 @@ REFUSALS = {
 async def students_in_scope(ctx: FormContext, answers: Answers) -> list[Choice]:
     """Pupils the teacher answers for; a typed fragment searches real names."""
     fragment = answers.get("_search", {}).get("student")
-    if fragment or not ctx.scope.class_ids:  # principals: everyone in their school
-        students = list(await ctx.uow.students.search(ctx.scope, fragment or "", limit=200))
-    else:
-        students = []
-        for school_class in await ctx.uow.directory.classes(ctx.scope.class_ids):
-            students.extend(await ctx.uow.students.of_class(school_class.id))
-    # Teachers report absences of pupils on a class roll; a child on no roll (失学) is no one's pupil.
-    students = [s for s in students if s.class_id is not None]
-    classes = {c.id: c for c in await ctx.uow.directory.classes({s.class_id for s in students if s.class_id})}
-    return [
-        Choice(str(s.id), student_label(ctx, s, classes.get(s.class_id) if s.class_id else None))
-        for s in students
-    ]
+    # Principals (no classes): everyone in their school. Teachers report absences of pupils on a class
+    # roll; a child on no roll (失学) is no one's pupil.
+    searched = bool(fragment) or not ctx.scope.class_ids
+    on_rolls = await ctx.uow.students.on_rolls(ctx.scope, fragment, limit=200 if searched else None)
+    return [Choice(str(s.id), student_label(ctx, s, c)) for s, c in on_rolls]
 
 
 async def refuse_student(ctx: FormContext, value: str) -> None:

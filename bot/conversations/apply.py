@@ -19,7 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from bot.conversations.engine import Conversations, Outcome
 from bot.conversations.model import Command, FormContext, Input, Photo, Prompt
 from bot.conversations.ports import FormServices, FormSettings
-from bot.conversations.speakers import Speaker, identify_account
+from bot.conversations.speakers import Speaker, speaker_of
 from domain.audit import Actor
 from domain.clock import Clock
 from domain.people.scope import scope_for
@@ -89,12 +89,14 @@ async def apply_input(
     for attempt in range(ATTEMPTS):
         try:
             async with services.uow() as uow:
-                if await uow.updates.seen(a.update_id, channel=a.channel, bot_id=a.bot_id):
+                arrived = await uow.updates.arrival(
+                    a.update_id, channel=a.channel, bot_id=a.bot_id, account=a.account
+                )
+                if arrived.seen:
                     return Replayed(await _still_current(uow, a))
-                speaker = await identify_account(
-                    uow,
-                    a.channel,
-                    a.account,
+                speaker = speaker_of(
+                    arrived.binding,
+                    arrived.staff,
                     reported=a.reported_language,
                     default=services.settings.default_language,
                 )
@@ -106,7 +108,7 @@ async def apply_input(
                     uow=uow,
                     services=services,
                     staff=staff,
-                    scope=await scope_for(uow, staff),
+                    scope=await scope_for(uow, staff, classes=arrived.class_ids),
                     actor=Actor(staff.id, f"{a.channel}:{a.conversation}", a.channel),
                     language=speaker.language,
                     now=now,

@@ -9,7 +9,7 @@ from domain.people.language import language_of, remember_reported
 from i18n import t
 
 if TYPE_CHECKING:
-    from storage.models import Staff
+    from storage.models import ChannelAccount, Staff
     from storage.uow import UnitOfWork
 
 
@@ -28,10 +28,18 @@ class Speaker:
 async def identify_account(
     uow: UnitOfWork, channel: str, account: str, *, reported: str | None, default: str
 ) -> Speaker:
-    """The bound staff member (if any) and their language (domain.people.language: chosen, else what this
-    phone reports, else what it reported before, else the default), in the caller's transaction."""
+    """The bound staff member (if any) and their language, in the caller's transaction."""
     found = await uow.directory.account_and_staff(channel, account)
     binding, staff = found if found is not None else (None, None)
+    return speaker_of(binding, staff, reported=reported, default=default)
+
+
+def speaker_of(
+    binding: ChannelAccount | None, staff: Staff | None, *, reported: str | None, default: str
+) -> Speaker:
+    """The account's person if they are active, and their language (domain.people.language: chosen, else
+    what this phone reports, else what it reported before, else the default); notes on the (attached)
+    rows that they wrote."""
     if staff is not None and not staff.active:
         staff = None
     if binding is not None and binding.unreachable_since is not None:

@@ -53,16 +53,20 @@ async def area_tree(uow: UnitOfWork) -> AreaTree:
     return AreaTree.of(await uow.directory.areas(), await uow.directory.schools())
 
 
-async def scope_for(uow: UnitOfWork, staff: Staff, tree: AreaTree | None = None) -> Scope:
-    """A teacher sees their classes, a cadre their village, a principal their school,
-    a township or county officer everything under their area, an admin everything."""
+async def scope_for(
+    uow: UnitOfWork, staff: Staff, tree: AreaTree | None = None, classes: frozenset[int] | None = None
+) -> Scope:
+    """A teacher sees their classes (`classes` when the caller read them already), a cadre their village,
+    a principal their school, a township or county officer everything under their area, an admin
+    everything."""
     role = Role(staff.role)
     if not staff.active:
         return Scope(staff_id=staff.id)
     if role is Role.ADMIN:
         return Scope(staff_id=staff.id, everything=True)
     if role in (Role.CLASS_TEACHER, Role.SUBJECT_TEACHER):
-        classes = frozenset(a.class_id for a in await uow.directory.assignments(staff.id))
+        if classes is None:
+            classes = frozenset(a.class_id for a in await uow.directory.assignments(staff.id))
         return Scope(staff_id=staff.id, class_ids=classes)
     if role is Role.PRINCIPAL:
         return Scope(staff_id=staff.id, school_ids=frozenset({staff.school_id} if staff.school_id else ()))
