@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import Select, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -194,17 +195,23 @@ class StudentRepository(_Repository):
         """Active pupils in scope on a class roll, each with their class, in one statement: those whose name
         contains `fragment` (in class order), or with no fragment every pupil of the scope's classes (by
         class, then name); a scope without classes (a school's, a village's) is searched with "" then."""
-        q = select(Student, SchoolClass).join(SchoolClass, SchoolClass.id == Student.class_id)
-        q = q.where(Student.active.is_(True))
-        if fragment or not scope.class_ids:
-            if not scope.everything:
-                q = q.where(_student_in_scope(scope))
-            q = q.where(Student.name.contains(fragment or "", autoescape=True))
-            q = q.order_by(Student.class_id, Student.name)
-        else:
-            q = q.where(Student.class_id.in_(scope.class_ids))
-            q = q.order_by(SchoolClass.grade, SchoolClass.name, Student.name, Student.id)
-        return [(s, c) for s, c in await self.session.execute(q.limit(limit))]
+        searched = bool(fragment) or not scope.class_ids
+        shape = (
+            searched,
+            limit is not None,
+            scope.everything,
+            bool(scope.class_ids),
+            bool(scope.school_ids),
+            bool(scope.village_ids),
+        )
+        params = {
+            "classes": list(scope.class_ids),
+            "schools": list(scope.school_ids),
+            "villages": list(scope.village_ids),
+            "pattern": "%" + _like_escaped(fragment or "") + "%",
+            "limit": limit,
+        }
+        return [(s, c) for s, c in await self.session.execute(_on_rolls(*shape), params)]
 
     async def of_class(self, class_id: int) -> Sequence[Student]:
         q = select(Student).where(Student.class_id == class_id, Student.active.is_(True))
@@ -230,6 +237,39 @@ class StudentRepository(_Repository):
 
     async def count(self) -> int:
         return int(await self.session.scalar(select(func.count()).select_from(Student)) or 0)
+
+
+@functools.cache
+def _on_rolls(
+    searched: bool, limited: bool, everything: bool, classes: bool, schools: bool, villages: bool
+) -> Select[Student, SchoolClass]:
+    """StudentRepository.on_rolls's statement for one shape of scope, built once (it runs on every pupil
+    question); the ids, the name pattern and the limit are parameters."""
+    q = select(Student, SchoolClass).join(SchoolClass, SchoolClass.id == Student.class_id)
+    q = q.where(Student.active.is_(True))
+    if not searched:
+        q = q.where(Student.class_id.in_(bindparam("classes", expanding=True)))
+        q = q.order_by(SchoolClass.grade, SchoolClass.name, Student.name, Student.id)
+    else:
+        if not everything:
+            clauses = [
+                column.in_(bindparam(name, expanding=True))
+                for column, name, present in (
+                    (Student.class_id, "classes", classes),
+                    (Student.school_id, "schools", schools),
+                    (Student.home_village_id, "villages", villages),
+                )
+                if present
+            ]
+            q = q.where(or_(*clauses) if clauses else Student.id.is_(None))
+        q = q.where(Student.name.like(bindparam("pattern"), escape="/"))
+        q = q.order_by(Student.class_id, Student.name)
+    return q.limit(bindparam("limit")) if limited else q
+
+
+def _like_escaped(text: str) -> str:
+    """`text` matched literally by LIKE … ESCAPE '/'."""
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
 
 
 def _student_in_scope(scope: Scope) -> Any:
@@ -489,6 +529,26 @@ class DraftRepository(_Repository):
         await self.session.execute(delete(ConversationDraft).where(ConversationDraft.submitted_at < before))
 
 
+# Built once: every form input runs it, and building a statement costs about as much as running it.
+_ARRIVAL = (
+    select(
+        ChannelAccount,
+        Staff,
+        TeachingAssignment.class_id,
+        select(ProcessedUpdate.update_id)
+        .where(
+            ProcessedUpdate.channel == bindparam("channel"),
+            ProcessedUpdate.update_id == bindparam("update_id"),
+            ProcessedUpdate.bot_id.in_((bindparam("bot_id"), BEFORE_BOT_KEY)),
+        )
+        .exists(),
+    )
+    .join(Staff, Staff.id == ChannelAccount.staff_id)
+    .outerjoin(TeachingAssignment, TeachingAssignment.staff_id == Staff.id)
+    .where(ChannelAccount.channel == bindparam("channel"), ChannelAccount.account == bindparam("account"))
+)
+
+
 @dataclass(frozen=True)
 class Arrived:
     """What an update's sender needs read first (UpdateLog.arrival)."""
@@ -539,14 +599,8 @@ class UpdateLog(_Repository):
         """Whether the update was applied, and who sent it (the account's binding, its staff member and their
         classes): one statement for what every form input reads first. An account bound to no one has no
         row to carry `seen`, which is then read on its own."""
-        seen = select(ProcessedUpdate.update_id).where(*self._where(update_id, bot_id, channel)).exists()
-        q = (
-            select(ChannelAccount, Staff, TeachingAssignment.class_id, seen)
-            .join(Staff, Staff.id == ChannelAccount.staff_id)
-            .outerjoin(TeachingAssignment, TeachingAssignment.staff_id == Staff.id)
-            .where(ChannelAccount.channel == channel, ChannelAccount.account == account)
-        )
-        rows = (await self.session.execute(q)).all()
+        params = {"update_id": update_id, "bot_id": bot_id, "channel": channel, "account": account}
+        rows = (await self.session.execute(_ARRIVAL, params)).all()
         if not rows:
             return Arrived(
                 await self.seen(update_id, bot_id=bot_id, channel=channel), None, None, frozenset()

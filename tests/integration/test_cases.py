@@ -293,6 +293,33 @@ async def test_scopes_follow_least_privilege(uow_factory: UnitOfWorkFactory, wor
         assert await visible("admin") == everyone
 
 
+async def test_pupils_on_rolls_follow_the_scope_and_match_the_typed_text_literally(
+    uow_factory: UnitOfWorkFactory, world: World
+) -> None:
+    """The pupil question's one-statement read (StudentRepository.on_rolls): the same pupils as the
+    scoped search, each with their class, and a typed % or _ is no wildcard."""
+    async with uow_factory() as uow:
+        pupil = await uow.students.get(world.student_in(world.class_a).id)
+        assert pupil is not None
+        pupil.name = "王%_小"
+        await uow.commit()
+    async with uow_factory() as uow:
+
+        async def on_rolls(who: str, fragment: str | None) -> dict[int, int]:
+            staff = await uow.directory.staff(world.staff[who].id)
+            assert staff is not None
+            found = await uow.students.on_rolls(await scope_for(uow, staff), fragment, limit=200)
+            return {s.id: c.id for s, c in found}
+
+        in_a = {s.id: world.class_a.id for s in world.students if s.class_id == world.class_a.id}
+        assert await on_rolls("teacher_a", None) == in_a  # no fragment: the whole class
+        assert await on_rolls("teacher_a", "小") == in_a
+        assert len(await on_rolls("principal", "小")) == len(world.students)
+        assert await on_rolls("teacher_a", "%_") == {pupil.id: world.class_a.id}
+        assert await on_rolls("principal", "_") == {pupil.id: world.class_a.id}
+        assert await on_rolls("principal", "王%") == {pupil.id: world.class_a.id}
+
+
 async def test_chat_flags_replace_the_ordinary_ones_and_never_touch_the_sensitive_ones(
     uow_factory: UnitOfWorkFactory, world: World, clock: FixedClock, policy: Policy
 ) -> None:
