@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,18 @@ from storage.repositories import _Repository
 def _of(channel: str, bot_id: int) -> ColumnElement[bool]:
     """The bot's rows, and those kept before the inbox was keyed by bot (migration 0013)."""
     return and_(InboxUpdate.channel == channel, InboxUpdate.bot_id.in_((bot_id, BEFORE_BOT_KEY)))
+
+
+@functools.cache
+def _keep_statement(dialect: str) -> Any:
+    """UpdateInbox.keep's INSERT, built once; a batch's rows are its parameters (not one statement per
+    batch size)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(InboxUpdate)
+        .on_conflict_do_nothing(index_elements=["channel", "bot_id", "update_id"])
+        .returning(InboxUpdate.update_id)
+    )
 
 
 @dataclass(frozen=True)
@@ -49,19 +62,13 @@ class UpdateInbox(_Repository):
         if not updates:
             return set()
         assert self.session.bind is not None  # sessions come from make_sessionmaker(engine)
-        insert = postgresql.insert if self.session.bind.dialect.name == "postgresql" else sqlite.insert
         queue = {"sender": sender, "sent_at": sent_at}
         rows = [
             {"channel": channel, "bot_id": bot_id, "update_id": i, "received_at": at, "payload": p} | queue
             for i, p in updates.items()
         ]
-        stmt = (
-            insert(InboxUpdate)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["channel", "bot_id", "update_id"])
-            .returning(InboxUpdate.update_id)
-        )
-        new = set((await self.session.scalars(stmt)).all())
+        stmt = _keep_statement(self.session.bind.dialect.name)
+        new = set((await self.session.scalars(stmt, rows)).all())
         if (
             legacy and new and (before := await self._before(channel, new))
         ):  # still kept from before 0013: not new after all

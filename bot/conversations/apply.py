@@ -103,6 +103,8 @@ async def apply_input(
                 staff = speaker.staff
                 if staff is None or speaker.account_id is None:
                     return Applied(speaker, Outcome())
+                if arrived.draft is None:
+                    uow.drafts.absent(speaker.account_id)
                 now = services.clock.now()
                 ctx = FormContext(
                     uow=uow,
@@ -127,7 +129,7 @@ async def apply_input(
                     "received": speaker.text("form.received"),
                     "language": speaker.language,
                 }
-                uow.updates.mark(a.update_id, now, reply, channel=a.channel, bot_id=a.bot_id)
+                await uow.updates.record(a.update_id, now, reply, channel=a.channel, bot_id=a.bot_id)
                 await uow.commit()
                 return Applied(speaker, outcome)
         except StaleDataError:
