@@ -385,10 +385,10 @@ class ConversationDraft(Base):
     submitted_at: Mapped[datetime | None]
     receipt: Mapped[dict[str, Any] | None]
 
-    __mapper_args__ = {"version_id_col": seq, "version_id_generator": lambda v: _next_seq(v)}  # noqa: RUF012
+    __mapper_args__ = {"version_id_col": seq, "version_id_generator": lambda v: next_seq(v)}  # noqa: RUF012
 
 
-def _next_seq(seq: int | None) -> int:
+def next_seq(seq: int | None) -> int:
     """A form's first number is random (below 2^30, leaving room under Integer's 2^31 to count up)."""
     return secrets.randbelow(1 << 30) + 1 if seq is None else seq + 1
 

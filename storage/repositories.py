@@ -6,13 +6,15 @@ import functools
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import CursorResult, Row, Select, Table, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.util import identity_key
 
 from storage.models import (
@@ -35,6 +37,7 @@ from storage.models import (
     Student,
     StudentFlag,
     TeachingAssignment,
+    next_seq,
 )
 from storage.scope import Scope
 
@@ -191,8 +194,9 @@ class StudentRepository(_Repository):
 
     async def on_rolls(
         self, scope: Scope, fragment: str | None, limit: int | None = None
-    ) -> Sequence[tuple[Student, SchoolClass]]:
-        """Active pupils in scope on a class roll, each with their class, in one statement: those whose name
+    ) -> Sequence[Row[int, str, str, int | None, str]]:
+        """Active pupils in scope on a class roll (id, name, student_number, school_id and class_name: rows,
+        not entities, for a list of choices), in one statement: those whose name
         contains `fragment` (in class order), or with no fragment every pupil of the scope's classes (by
         class, then name); a scope without classes (a school's, a village's) is searched with "" then."""
         searched = bool(fragment) or not scope.class_ids
@@ -211,7 +215,7 @@ class StudentRepository(_Repository):
             "pattern": "%" + _like_escaped(fragment or "") + "%",
             "limit": limit,
         }
-        return [(s, c) for s, c in await self.session.execute(_on_rolls(*shape), params)]
+        return (await self.session.execute(_on_rolls(*shape), params)).all()
 
     async def of_class(self, class_id: int) -> Sequence[Student]:
         q = select(Student).where(Student.class_id == class_id, Student.active.is_(True))
@@ -242,11 +246,17 @@ class StudentRepository(_Repository):
 @functools.cache
 def _on_rolls(
     searched: bool, limited: bool, everything: bool, classes: bool, schools: bool, villages: bool
-) -> Select[Student, SchoolClass]:
+) -> Select[int, str, str, int | None, str]:
     """StudentRepository.on_rolls's statement for one shape of scope, built once (it runs on every pupil
     question); the ids, the name pattern and the limit are parameters."""
-    q = select(Student, SchoolClass).join(SchoolClass, SchoolClass.id == Student.class_id)
-    q = q.where(Student.active.is_(True))
+    q = select(
+        Student.id,
+        Student.name,
+        Student.student_number,
+        Student.school_id,
+        SchoolClass.name.label("class_name"),
+    )
+    q = q.join(SchoolClass, SchoolClass.id == Student.class_id).where(Student.active.is_(True))
     if not searched:
         q = q.where(Student.class_id.in_(bindparam("classes", expanding=True)))
         q = q.order_by(SchoolClass.grade, SchoolClass.name, Student.name, Student.id)
@@ -450,6 +460,21 @@ class AuditRepository(_Repository):
         return (await self.session.scalars(q)).all()
 
 
+_DRAFTS = cast(Table, ConversationDraft.__table__)
+# DraftRepository.save, every step's write: one UPDATE, built once, instead of a flush of the session. The
+# seq check does what the mapper's version column does (a draft saved meanwhile is not overwritten).
+_SAVE_DRAFT = (
+    update(_DRAFTS)
+    .where(_DRAFTS.c.account_id == bindparam("account"), _DRAFTS.c.seq == bindparam("was"))
+    .values(
+        {
+            name: bindparam(name, type_=_DRAFTS.c[name].type)
+            for name in ("step", "answers", "updated_at", "seq")
+        }
+    )
+)
+
+
 class DraftRepository(_Repository):
     """Conversation drafts, one per channel account; a submitted form's row stays a few days as its receipt."""
 
@@ -490,12 +515,18 @@ class DraftRepository(_Repository):
         return draft
 
     async def save(self, account_id: int, *, step: str, answers: dict[str, Any], now: datetime) -> int:
-        """Stores the form's step and answers; the version column bumps `seq`, which is returned."""
-        draft = await self.session.get(ConversationDraft, account_id)
+        """Stores the form's step and answers and bumps `seq`, which is returned; StaleDataError if the row
+        changed since this transaction read it (the caller holds the row it read: `get`)."""
+        draft = await self._row(account_id)
         assert draft is not None
-        draft.answers, draft.step, draft.updated_at = answers, step, now
-        await self.session.flush()
-        return draft.seq
+        seq = next_seq(draft.seq)
+        values = {"step": step, "answers": answers, "updated_at": now, "seq": seq}
+        saved = await self.session.execute(_SAVE_DRAFT, {"account": account_id, "was": draft.seq, **values})
+        if cast(CursorResult[Any], saved).rowcount != 1:  # another process saved it first: retried
+            raise StaleDataError(f"draft of account {account_id} changed since it was read")
+        for key, value in values.items():  # the row in the session is the row as saved
+            set_committed_value(draft, key, value)
+        return seq
 
     async def submit(self, account_id: int, *, receipt: dict[str, Any], now: datetime) -> None:
         """The row stays as the form's receipt, without the answers (what was saved is on file now)."""
@@ -555,7 +586,7 @@ _ARRIVAL = (
 )
 
 
-_RECORD = insert(ProcessedUpdate)
+_RECORD = insert(cast(Table, ProcessedUpdate.__table__))  # the table's: no ORM bulk insert for one row
 
 
 @dataclass(frozen=True)

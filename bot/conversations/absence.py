@@ -31,7 +31,7 @@ async def students_in_scope(ctx: FormContext, answers: Answers) -> list[Choice]:
     # roll; a child on no roll (失学) is no one's pupil.
     searched = bool(fragment) or not ctx.scope.class_ids
     on_rolls = await ctx.uow.students.on_rolls(ctx.scope, fragment, limit=200 if searched else None)
-    return [Choice(str(s.id), student_label(ctx, s, c)) for s, c in on_rolls]
+    return [Choice(str(pupil.id), student_label(ctx, pupil, pupil.class_name)) for pupil in on_rolls]
 
 
 async def refuse_student(ctx: FormContext, value: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -25,6 +25,18 @@ from bot.conversations.ports import Draft
 from bot.conversations.steps import NAV_PREFIX, ChoiceStep, LocationStep, MultiChoiceStep
 from domain.people.roles import Role
 
+
+def _prompt_record(prompt: Prompt) -> dict[str, Any]:
+    """A prompt as JSON (what dataclasses.asdict gives, without its deep copy: every step stores one)."""
+    return {
+        "text": prompt.text,
+        "buttons": [[{"value": c.value, "label": c.label} for c in row] for row in prompt.buttons],
+        "request_location": prompt.request_location,
+        "extra_keys": list(prompt.extra_keys),
+        "remove_keyboard": prompt.remove_keyboard,
+    }
+
+
 # How long a submitted form's buttons answer with what was saved (then: "this form has ended").
 KEEP_RECEIPT = timedelta(days=3)
 
@@ -45,7 +57,7 @@ class Outcome:
     def record(self) -> dict[str, Any]:
         """What is shown, as JSON kept with the applied update (shown again after a lost reply)."""
         return {
-            "prompts": [asdict(p) for p in self.prompts],
+            "prompts": [_prompt_record(p) for p in self.prompts],
             "seq": self.seq,
             "toast": self.toast,
             "in_place": self.in_place,

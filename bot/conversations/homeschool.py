@@ -26,7 +26,9 @@ async def plan_choices(ctx: FormContext, answers: Answers) -> list[Choice]:
     found = []
     for plan, student in await plans_to_log(ctx.uow, ctx.staff, ctx.scope):
         school_class = await ctx.uow.directory.school_class(student.class_id)
-        found.append(Choice(str(plan.id), student_label(ctx, student, school_class)))
+        found.append(
+            Choice(str(plan.id), student_label(ctx, student, school_class.name if school_class else None))
+        )
     return found
 
 

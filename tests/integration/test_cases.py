@@ -305,19 +305,19 @@ async def test_pupils_on_rolls_follow_the_scope_and_match_the_typed_text_literal
         await uow.commit()
     async with uow_factory() as uow:
 
-        async def on_rolls(who: str, fragment: str | None) -> dict[int, int]:
+        async def on_rolls(who: str, fragment: str | None) -> dict[int, str]:
             staff = await uow.directory.staff(world.staff[who].id)
             assert staff is not None
             found = await uow.students.on_rolls(await scope_for(uow, staff), fragment, limit=200)
-            return {s.id: c.id for s, c in found}
+            return {pupil.id: pupil.class_name for pupil in found}
 
-        in_a = {s.id: world.class_a.id for s in world.students if s.class_id == world.class_a.id}
+        in_a = {s.id: world.class_a.name for s in world.students if s.class_id == world.class_a.id}
         assert await on_rolls("teacher_a", None) == in_a  # no fragment: the whole class
         assert await on_rolls("teacher_a", "小") == in_a
         assert len(await on_rolls("principal", "小")) == len(world.students)
-        assert await on_rolls("teacher_a", "%_") == {pupil.id: world.class_a.id}
-        assert await on_rolls("principal", "_") == {pupil.id: world.class_a.id}
-        assert await on_rolls("principal", "王%") == {pupil.id: world.class_a.id}
+        assert await on_rolls("teacher_a", "%_") == {pupil.id: world.class_a.name}
+        assert await on_rolls("principal", "_") == {pupil.id: world.class_a.name}
+        assert await on_rolls("principal", "王%") == {pupil.id: world.class_a.name}
 
 
 async def test_chat_flags_replace_the_ordinary_ones_and_never_touch_the_sensitive_ones(
