@@ -7,9 +7,9 @@ Application with the real services on a scratch SQLite file or PostgreSQL databa
 this process. For each scenario it reads the CPU time (utime + stime, /proc) of the bot, the emulator,
 the phones and PostgreSQL's backends, and the machine's load. It prints tables; it asserts nothing.
 
-  python -m bench.step_cost --quick          # ~2-3 minutes
-  python -m bench.step_cost                  # ~8 minutes: the figures in bench/RESULTS.md
-  python -m bench.step_cost --profile out.prof [--profile-updates 3000]   # cProfile of a search step
+  python -m bench.step_cost --quick          # ~3 minutes
+  python -m bench.step_cost                  # ~9 minutes: the figures and the profile in bench/RESULTS.md
+  python -m bench.step_cost --only profile [--profile out.prof] [--profile-updates 3000]
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from bench.step_runs import (
 from sandbox.phone import Phone
 from tests import db
 
-PARTS = ("echo", "product", "paced", "reminders")
+PARTS = ("echo", "product", "paced", "reminders", "profile")
 
 
 @dataclass
@@ -171,9 +171,11 @@ async def conversation(run: Run, args: argparse.Namespace, backends: list[str]) 
 
 
 async def profile(args: argparse.Namespace) -> None:
-    """cProfile in the bot's process over `--profile-updates` search steps (no rate limiter)."""
+    """cProfile in the bot's process over `--profile-updates` search steps (no rate limiter); the top of it
+    is printed, the pstats kept in `--profile` if given."""
     with tempfile.TemporaryDirectory(prefix="nol_bench_") as tmp:
         folder = Path(tmp)
+        stats = Path(args.profile).resolve() if args.profile else folder / "step.prof"
         async with (
             emulator_process(folder, limits=False) as emu,
             scratch_database(args.profile_backend) as url,
@@ -201,12 +203,13 @@ async def profile(args: argparse.Namespace) -> None:
                         SEARCH,
                         args.profile_updates,
                     )
-                    await bot.dump_profile(Path(args.profile).resolve())
-    print(
-        f"{result.updates} search steps on {args.profile_backend}, {window.load}; under cProfile the bot "
-        f"spent {window.per(result.updates):.1f} ms CPU per update (cProfile's overhead included)"
-    )
-    print(top_of_profile(Path(args.profile), result.updates))
+                    await bot.dump_profile(stats)
+        print(
+            f"\nProfile: {result.updates} search steps on {args.profile_backend}, {window.load}; under "
+            f"cProfile the bot spent {window.per(result.updates):.1f} ms CPU per update (its overhead "
+            "included)\n"
+        )
+        print(top_of_profile(stats, result.updates))
 
 
 def options(argv: list[str] | None = None) -> argparse.Namespace:
@@ -222,24 +225,20 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=11.0, help="steps a second in all, paced scenario")
     parser.add_argument("--duration", type=float, help="seconds of the paced scenario (60; quick 15)")
     parser.add_argument("--reminders", type=int, help="due reminders in the fan-out (2000; quick 400)")
-    parser.add_argument(
-        "--profile", metavar="FILE", help="only profile the search step; write pstats to FILE"
-    )
-    parser.add_argument("--profile-updates", type=int, default=3000)
+    parser.add_argument("--profile", metavar="FILE", help="keep the profile's pstats in FILE")
+    parser.add_argument("--profile-updates", type=int, help="search steps profiled (3000; quick 1000)")
     parser.add_argument("--profile-backend", choices=("sqlite", "postgresql"), default="sqlite")
     args = parser.parse_args(argv)
     args.updates = args.updates or (240 if args.quick else 1500)
     args.duration = args.duration or (15.0 if args.quick else 60.0)
     args.reminders = args.reminders or (400 if args.quick else 2000)
+    args.profile_updates = args.profile_updates or (1000 if args.quick else 3000)
     return args
 
 
 def main() -> None:
     args = options()
     print(machine(), flush=True)
-    if args.profile:
-        asyncio.run(profile(args))
-        return
     asyncio.run(measure(args))
 
 
@@ -267,6 +266,8 @@ async def measure(args: argparse.Namespace) -> Run:
         print(FANOUT_HEAD)
         for f in run.fanouts:
             print(fanout_row(f))
+    if "profile" in args.only:
+        await profile(args)
     return run
 
 

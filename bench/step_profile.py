@@ -12,8 +12,11 @@ PREFIXES = sorted({p.rstrip("/") + "/" for p in sys.path if p}, key=len, reverse
 
 
 def where(file: str, line: int, function: str) -> str:
-    """file:function, the file relative to the repository or to site-packages / the standard library."""
-    if file.startswith(ROOT):
+    """file:function, the file relative to site-packages (a virtualenv may lie inside the repository), the
+    repository or the standard library."""
+    if "site-packages/" in file:
+        file = file.split("site-packages/", 1)[1]
+    elif file.startswith(ROOT):
         file = file.removeprefix(ROOT)
     else:
         file = next((file.removeprefix(p) for p in PREFIXES if file.startswith(p)), file)
@@ -21,11 +24,11 @@ def where(file: str, line: int, function: str) -> str:
 
 
 def package(file: str) -> str:
-    """The repository's top folder, the installed package, or the standard library module."""
-    if file.startswith(ROOT):
-        return file.removeprefix(ROOT).split("/")[0]
+    """The installed package, the repository's top folder, or the standard library module."""
     if "site-packages/" in file:
         return file.split("site-packages/")[1].split("/")[0]
+    if file.startswith(ROOT):
+        return file.removeprefix(ROOT).split("/")[0]
     return "(C functions)" if file == "~" else "stdlib " + file.rsplit("/", 1)[-1]
 
 

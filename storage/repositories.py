@@ -248,32 +248,29 @@ def _on_rolls(
     searched: bool, limited: bool, everything: bool, classes: bool, schools: bool, villages: bool
 ) -> Select[int, str, str, int | None, str]:
     """StudentRepository.on_rolls's statement for one shape of scope, built once (it runs on every pupil
-    question); the ids, the name pattern and the limit are parameters."""
-    q = select(
-        Student.id,
-        Student.name,
-        Student.student_number,
-        Student.school_id,
-        SchoolClass.name.label("class_name"),
-    )
-    q = q.join(SchoolClass, SchoolClass.id == Student.class_id).where(Student.active.is_(True))
+    question); the ids, the name pattern and the limit are parameters. Of the tables' own columns: rows
+    for a list of choices need none of the ORM's work."""
+    pupil, cls = cast(Table, Student.__table__).c, cast(Table, SchoolClass.__table__).c
+    q = select(pupil.id, pupil.name, pupil.student_number, pupil.school_id, cls.name.label("class_name"))
+    q = q.join_from(Student.__table__, SchoolClass.__table__, cls.id == pupil.class_id)
+    q = q.where(pupil.active.is_(True))
     if not searched:
-        q = q.where(Student.class_id.in_(bindparam("classes", expanding=True)))
-        q = q.order_by(SchoolClass.grade, SchoolClass.name, Student.name, Student.id)
+        q = q.where(pupil.class_id.in_(bindparam("classes", expanding=True)))
+        q = q.order_by(cls.grade, cls.name, pupil.name, pupil.id)
     else:
         if not everything:
             clauses = [
                 column.in_(bindparam(name, expanding=True))
                 for column, name, present in (
-                    (Student.class_id, "classes", classes),
-                    (Student.school_id, "schools", schools),
-                    (Student.home_village_id, "villages", villages),
+                    (pupil.class_id, "classes", classes),
+                    (pupil.school_id, "schools", schools),
+                    (pupil.home_village_id, "villages", villages),
                 )
                 if present
             ]
-            q = q.where(or_(*clauses) if clauses else Student.id.is_(None))
-        q = q.where(Student.name.like(bindparam("pattern"), escape="/"))
-        q = q.order_by(Student.class_id, Student.name)
+            q = q.where(or_(*clauses) if clauses else pupil.id.is_(None))
+        q = q.where(pupil.name.like(bindparam("pattern"), escape="/"))
+        q = q.order_by(pupil.class_id, pupil.name)
     return q.limit(bindparam("limit")) if limited else q
 
 

@@ -32,3 +32,11 @@ async def test_step_cost_measures_the_bots_cpu_with_tiny_counts() -> None:
         assert result.window.cpu["bot"] > 0, result.scenario
         assert result.window.load.startswith("load ")
     assert run.baseline(by_name["search step of /report"]) is by_name["echo"]
+
+
+async def test_step_cost_ends_with_the_profile_of_a_search_step(capsys) -> None:  # type: ignore[no-untyped-def]
+    args = options(["--only", "profile", "--profile-updates", "30", "--phones", "3"])
+    await measure(args)
+    out = capsys.readouterr().out
+    assert "Profile: 30 search steps on sqlite" in out
+    assert "profiled time:" in out and "| sqlalchemy |" in out  # the top of it, by package
