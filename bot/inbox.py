@@ -42,6 +42,11 @@ PRUNE_EVERY = timedelta(hours=1)
 # On SQLite every write transaction counts under load: handled updates are forgotten in the transaction
 # that stores the next batch, or after this many seconds without one.
 FORGET_AFTER = 1.0
+# Connections for replies and photo downloads. The limiter lets out at most ~28 replies a second, which a
+# handful of connections carry; httpcore checks every pooled connection (a poll() each) whenever a request
+# starts or ends, so a pool of 256 (ApplicationBuilder's) cost the bot a fifth of its CPU per step when
+# 40 chats were busy at once (bench/RESULTS.md, issue 17). A request waits up to 10 s for a free one.
+REPLY_CONNECTIONS = 16
 
 
 class InboxUnavailable(NetworkError):
@@ -159,13 +164,12 @@ class InboxBot(ExtBot):  # type: ignore[type-arg]
         base_file_url: str,
         rate_limiter: BaseRateLimiter | None,
     ) -> None:  # type: ignore[type-arg]
-        # The same connection pools as ApplicationBuilder gives its own bot.
         super().__init__(
             token,
             base_url=base_url,
             base_file_url=base_file_url,
             rate_limiter=rate_limiter,
-            request=HTTPXRequest(connection_pool_size=256),
+            request=HTTPXRequest(connection_pool_size=REPLY_CONNECTIONS, pool_timeout=10.0),
             get_updates_request=HTTPXRequest(),
         )
         self._inbox = inbox
