@@ -43,10 +43,11 @@ PRUNE_EVERY = timedelta(hours=1)
 # that stores the next batch, or after this many seconds without one.
 FORGET_AFTER = 1.0
 # Connections for replies and photo downloads. The limiter lets out at most ~28 replies a second, which a
-# handful of connections carry; httpcore checks every pooled connection (a poll() each) whenever a request
-# starts or ends, so a pool of 256 (ApplicationBuilder's) cost the bot a fifth of its CPU per step when
-# 40 chats were busy at once (bench/RESULTS.md, issue 17). A request waits up to 10 s for a free one.
-REPLY_CONNECTIONS = 16
+# handful of connections carry; httpcore checks every pooled connection (a poll() each, and a count of the
+# idle ones for each) whenever a request starts or ends, so a pool of 256 (ApplicationBuilder's) cost the
+# bot a fifth of its CPU per step when 40 chats were busy at once (bench/RESULTS.md, issue 17). A request
+# waits up to 10 s for a free connection.
+REPLY_CONNECTIONS = 8
 
 
 class InboxUnavailable(NetworkError):
