@@ -17,8 +17,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import tempfile
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.__main__ import machine
 from bench.harness import percentile, populate_school, scratch_database, services_for, shared_client
@@ -34,6 +36,7 @@ from bench.step_runs import (
     Result,
     closed_loop,
     echo_steps,
+    median,
     paced,
     report_flow,
     saturated,
@@ -64,7 +67,7 @@ def ms(seconds: list[float], q: float) -> str:
 
 
 HEAD = (
-    "| scenario | db | updates | bot CPU ms/update | × echo | PostgreSQL CPU ms/update "
+    "| scenario | db | updates | bot CPU ms/update (range of repeats) | × echo | PostgreSQL CPU ms/update "
     "| emulator CPU ms/update | updates/s | reply p50 · p95 · p99 ms | busy: bot · emulator · phones "
     "| load 1/5/15 min |\n|---|---|---|---|---|---|---|---|---|---|---|"
 )
@@ -73,13 +76,14 @@ HEAD = (
 def row(r: Result, echo: Result | None) -> str:
     w = r.window
     bot = w.per(r.updates)
+    of_repeats = f" ({min(r.spread):.1f}–{max(r.spread):.1f})" if len(r.spread) > 1 else ""
     ratio = f"{bot / echo.window.per(echo.updates):.1f}" if echo and r.backend != "–" else ""
     postgres = f"{w.per(r.updates, 'postgresql'):.1f}" if r.backend == "postgresql" else "–"
     latency = " · ".join(ms(r.latencies, q) for q in (0.5, 0.95, 0.99)) if r.latencies else "–"
     failed = f" ({r.failures} timed out)" if r.failures else ""
     busy = " · ".join(f"{w.busy(who):.0%}" for who in ("bot", "emulator", "phones"))
     return (
-        f"| {r.scenario}{failed} | {r.backend} | {r.updates} | {bot:.1f} | {ratio} | {postgres} "
+        f"| {r.scenario}{failed} | {r.backend} | {r.updates} | {bot:.1f}{of_repeats} | {ratio} | {postgres} "
         f"| {w.per(r.updates, 'emulator'):.1f} | {r.throughput:.0f} | {latency} | {busy} "
         f"| {w.load.removeprefix('load ')} |"
     )
@@ -122,12 +126,16 @@ async def product(
             ) as bot:
                 await closed_loop(few, REPORT, 1)  # warm-up: every phone on the pupil question
                 await closed_loop(few, SEARCH, 1)
-                window = Window(bot.pid, emu.pid, url)
-                run.add(await saturated("search step of /report", backend, window, few, SEARCH, args.updates))
-                window = Window(bot.pid, emu.pid, url)
-                run.add(
-                    await saturated("/cancel then /report", backend, window, few, CANCEL_REPORT, args.updates)
-                )
+                for name, actions in (
+                    ("search step of /report", SEARCH),
+                    ("/cancel then /report", CANCEL_REPORT),
+                ):
+
+                    def once(name: str = name, actions: list[Any] = actions) -> Awaitable[Result]:
+                        window = Window(bot.pid, emu.pid, url)
+                        return saturated(name, backend, window, few, actions, args.updates)
+
+                    run.add(await median(args.repeats, once))
                 await closed_loop(few, CANCEL, 1)  # every teacher idle again for the paced run
         if "paced" in args.only:
             async with bot_process("bench.product_bot", url, emu, folder) as bot:
@@ -153,8 +161,11 @@ async def conversation(run: Run, args: argparse.Namespace, backends: list[str]) 
                         few = phones[: args.phones]
                         await closed_loop(few, ECHO, 2)  # warm-up
                         run.add(
-                            await saturated(
-                                "echo", "–", Window(bot.pid, emu.pid, ""), few, ECHO, args.updates
+                            await median(
+                                args.repeats,
+                                lambda: saturated(
+                                    "echo", "–", Window(bot.pid, emu.pid, ""), few, ECHO, args.updates
+                                ),
                             )
                         )
                         if "paced" in args.only:
@@ -221,6 +232,9 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--updates", type=int, help="updates per saturated scenario (1500; quick 300)")
     parser.add_argument("--phones", type=int, default=40, help="phones in the saturated scenarios")
+    parser.add_argument(
+        "--repeats", type=int, help="runs of each saturated scenario, the median shown (3; quick 1)"
+    )
     parser.add_argument("--teachers", type=int, default=200, help="teachers in the paced scenario")
     parser.add_argument("--rate", type=float, default=11.0, help="steps a second in all, paced scenario")
     parser.add_argument("--duration", type=float, help="seconds of the paced scenario (60; quick 15)")
@@ -230,6 +244,7 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile-backend", choices=("sqlite", "postgresql"), default="sqlite")
     args = parser.parse_args(argv)
     args.updates = args.updates or (240 if args.quick else 1500)
+    args.repeats = args.repeats or (1 if args.quick else 3)
     args.duration = args.duration or (15.0 if args.quick else 60.0)
     args.reminders = args.reminders or (400 if args.quick else 2000)
     args.profile_updates = args.profile_updates or (1000 if args.quick else 3000)

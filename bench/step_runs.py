@@ -56,6 +56,7 @@ class Result:
     latencies: list[float] = field(default_factory=list)  # seconds, action to visible reply
     by_step: dict[str, list[float]] = field(default_factory=dict)
     failures: int = 0
+    spread: list[float] = field(default_factory=list)  # bot CPU ms/update of every repeat (see `median`)
 
     @property
     def throughput(self) -> float:
@@ -89,6 +90,15 @@ async def saturated(
     async with window.measure():
         sent = await closed_loop(phones, actions, rounds)
     return Result(scenario, backend, sent, window)
+
+
+async def median(repeats: int, once: Callable[[], Awaitable[Result]]) -> Result:
+    """The repeat with the median bot CPU per update, carrying every repeat's figure in `spread`: on a
+    shared machine one run's CPU time per update can be off by a fifth."""
+    results = sorted([await once() for _ in range(repeats)], key=lambda r: r.window.per(r.updates))
+    chosen = results[len(results) // 2]
+    chosen.spread = [r.window.per(r.updates) for r in results]
+    return chosen
 
 
 def echo_steps() -> Iterator[Step]:
