@@ -637,8 +637,8 @@ class UpdateLog(_Repository):
 
     async def arrival(self, update_id: int, *, bot_id: int, channel: str, account: str) -> Arrived:
         """Whether the update was applied, and who sent it (the account's binding, its staff member, their
-        classes and the account's form draft): one statement for what every form input reads first. An account bound to no one has no
-        row to carry `seen`, which is then read on its own."""
+        classes and the account's form draft): one statement for what every form input reads first. An
+        account bound to no one has no row to carry `seen`, which is then read on its own."""
         params = {"update_id": update_id, "bot_id": bot_id, "channel": channel, "account": account}
         rows = (await self.session.execute(_ARRIVAL, params)).all()
         if not rows:
