@@ -187,11 +187,6 @@ class StudentRepository(_Repository):
     async def in_scope(self, scope: Scope, student_id: int) -> Student | None:
         return await self.session.scalar(self._scoped(scope).where(Student.id == student_id))
 
-    async def search(self, scope: Scope, fragment: str, limit: int = 50) -> Sequence[Student]:
-        """Students in scope whose name contains `fragment`."""
-        q = self._scoped(scope).where(Student.name.contains(fragment, autoescape=True))
-        return (await self.session.scalars(q.order_by(Student.class_id, Student.name).limit(limit))).all()
-
     async def on_rolls(
         self, scope: Scope, fragment: str | None, limit: int | None = None
     ) -> Sequence[Row[int, str, str, int | None, str]]:
