@@ -5,10 +5,13 @@ Processes, all on 127.0.0.1: the Bot API emulator (bench/emulator_process.py); t
 (bench/echo_bot.py, a bare python-telegram-bot echo bot, or bench/product_bot.py, the product's
 Application with the real services on a scratch SQLite file or PostgreSQL database); the phones in
 this process. For each scenario it reads the CPU time (utime + stime, /proc) of the bot, the emulator,
-the phones and PostgreSQL's backends, and the machine's load. It prints tables; it asserts nothing.
+the phones and PostgreSQL's backends, and the machine's load. Then, if valgrind is installed, the bot's
+instructions per update under callgrind (bench/step_instructions.py), which do not depend on the machine's
+speed. It prints tables; it asserts nothing.
 
-  python -m bench.step_cost --quick          # ~3 minutes
-  python -m bench.step_cost                  # ~9 minutes: the figures and the profile in bench/RESULTS.md
+  python -m bench.step_cost --quick          # ~4 minutes
+  python -m bench.step_cost                  # ~12 minutes: the figures and the profile in bench/RESULTS.md
+  python -m bench.step_cost --only instructions [--counted-updates 300]   # ~3 minutes
   python -m bench.step_cost --only profile [--profile out.prof] [--profile-updates 3000]
 """
 
@@ -23,8 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.__main__ import machine
+from bench.cpu import load
 from bench.harness import percentile, populate_school, scratch_database, services_for, shared_client
 from bench.step_fanout import Fanout, fanout
+from bench.step_instructions import COUNT_HEAD, Count, callgrind_available, count_row, instructions
 from bench.step_procs import EmulatorProcess, Window, bot_process, emulator_process
 from bench.step_profile import top_of_profile
 from bench.step_runs import (
@@ -44,13 +49,14 @@ from bench.step_runs import (
 from sandbox.phone import Phone
 from tests import db
 
-PARTS = ("echo", "product", "paced", "reminders", "profile")
+PARTS = ("echo", "product", "paced", "reminders", "instructions", "profile")
 
 
 @dataclass
 class Run:
     results: list[Result] = field(default_factory=list)
     fanouts: list[Fanout] = field(default_factory=list)
+    counts: list[Count] = field(default_factory=list)
 
     def add(self, result: Result) -> None:
         self.results.append(result)
@@ -239,6 +245,9 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=11.0, help="steps a second in all, paced scenario")
     parser.add_argument("--duration", type=float, help="seconds of the paced scenario (60; quick 15)")
     parser.add_argument("--reminders", type=int, help="due reminders in the fan-out (2000; quick 400)")
+    parser.add_argument(
+        "--counted-updates", type=int, help="updates per scenario under callgrind (300; quick 100)"
+    )
     parser.add_argument("--profile", metavar="FILE", help="keep the profile's pstats in FILE")
     parser.add_argument("--profile-updates", type=int, help="search steps profiled (3000; quick 1000)")
     parser.add_argument("--profile-backend", choices=("sqlite", "postgresql"), default="sqlite")
@@ -247,6 +256,7 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     args.repeats = args.repeats or (1 if args.quick else 3)
     args.duration = args.duration or (15.0 if args.quick else 60.0)
     args.reminders = args.reminders or (400 if args.quick else 2000)
+    args.counted_updates = args.counted_updates or (100 if args.quick else 300)
     args.profile_updates = args.profile_updates or (1000 if args.quick else 3000)
     return args
 
@@ -268,6 +278,13 @@ async def measure(args: argparse.Namespace) -> Run:
         await conversation(run, args, backends)
     if "reminders" in args.only:
         run.fanouts.append(await fanout("sqlite", args.reminders))
+    if "instructions" in args.only:
+        if callgrind_available():
+            print(f"\nUnder callgrind, one update at a time; {load()}\n\n{COUNT_HEAD}", flush=True)
+            with tempfile.TemporaryDirectory(prefix="nol_bench_") as tmp:
+                run.counts = await instructions(Path(tmp), backends, args.counted_updates)
+        else:
+            print("  valgrind is not installed: no instruction counts", flush=True)
     print()
     if run.results:
         print(HEAD)
@@ -281,6 +298,10 @@ async def measure(args: argparse.Namespace) -> Run:
         print(FANOUT_HEAD)
         for f in run.fanouts:
             print(fanout_row(f))
+    if run.counts:
+        print(f"\ninstructions per update (callgrind, one update at a time):\n\n{COUNT_HEAD}")
+        for c in run.counts:
+            print(count_row(c, run.counts[0]))
     if "profile" in args.only:
         await profile(args)
     return run

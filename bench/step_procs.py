@@ -11,7 +11,7 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,16 +88,21 @@ class BotUnderTest:
 
 @asynccontextmanager
 async def bot_process(
-    module: str, database_url: str, emulator: EmulatorProcess, folder: Path, **extra: str
+    module: str,
+    database_url: str,
+    emulator: EmulatorProcess,
+    folder: Path,
+    wrapper: Sequence[str] = (),
+    **extra: str,
 ) -> AsyncIterator[BotUnderTest]:
-    """`python -m <module>` polling the emulator; ready once it polls."""
+    """`python -m <module>` polling the emulator, under `wrapper` if given; ready once it polls."""
     env = product_env(database_url, emulator.token, emulator.url, folder / "media", **extra)
     log = folder / f"{module.rsplit('.', 1)[-1]}.log"
-    process = await spawn(["-m", module], env, log)
+    process = await spawn(["-m", module], env, log, wrapper)
     try:
         for wanted in ("ready", "polling"):
             try:
-                await expect_line(process, wanted)
+                await expect_line(process, wanted, timeout=600 if wrapper else 60)
             except (RuntimeError, TimeoutError) as exc:
                 raise RuntimeError(
                     f"{module} did not print {wanted!r}; its log ends:\n{log_tail(log)}"

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what Not One Less needs on a fresh Debian machine: system packages (a CJK font for photo
-# watermarks; Chromium for the browser tests when WITH_BROWSER=1), then a virtual environment in .venv.
+# watermarks; with WITH_BROWSER=1, for the tests, Chromium for the browser tests and valgrind for the
+# benchmark's instruction counts), then a virtual environment in .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=(fonts-wqy-microhei)
-[ "${WITH_BROWSER:-0}" = 1 ] && need+=(chromium)
+[ "${WITH_BROWSER:-0}" = 1 ] && need+=(chromium valgrind)
 missing=()
 for pkg in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -40,3 +40,16 @@ async def test_step_cost_ends_with_the_profile_of_a_search_step(capsys) -> None:
     out = capsys.readouterr().out
     assert "Profile: 30 search steps on sqlite" in out
     assert "profiled time:" in out and "| sqlalchemy |" in out  # the top of it, by package
+
+
+async def test_step_cost_counts_instructions_per_update_under_callgrind() -> None:
+    args = options(["--only", "instructions", "--backends", "sqlite", "--counted-updates", "4"])
+    run = await measure(args)
+    assert [(c.scenario, c.updates) for c in run.counts] == [
+        ("echo", 4),
+        ("search step of /report", 4),
+        ("/cancel then /report", 4),
+    ]
+    # callgrind counted only the measured updates: millions of instructions each, not the start-up's billions
+    for c in run.counts:
+        assert 1e6 < c.per_update < 1e9, c

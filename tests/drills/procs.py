@@ -7,7 +7,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -43,10 +43,14 @@ def product_env(
     return env
 
 
-async def spawn(args: list[str], env: Mapping[str, str], log: Path) -> asyncio.subprocess.Process:
-    """Starts `python <args>` in the repository root; stderr goes to `log` (read it when a drill fails)."""
+async def spawn(
+    args: list[str], env: Mapping[str, str], log: Path, wrapper: Sequence[str] = ()
+) -> asyncio.subprocess.Process:
+    """Starts `python <args>` in the repository root, under `wrapper` if given (a benchmark's valgrind);
+    stderr goes to `log` (read it when a drill fails)."""
     with log.open("ab") as err:
         return await asyncio.create_subprocess_exec(
+            *wrapper,
             sys.executable,
             *args,
             cwd=ROOT,
