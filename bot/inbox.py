@@ -180,6 +180,11 @@ class InboxBot(ExtBot):  # type: ignore[type-arg]
     def inbox(self) -> Inbox:
         return self._inbox
 
+    async def call(self, method: str, data: dict[str, Any]) -> Any:
+        """A Bot API method with its parameters as JSON data (None values left out), through the rate
+        limiter and the same errors as the typed methods; returns the JSON result as it came."""
+        return await self._post(method, data)
+
     async def _post(self, endpoint: str, *args: Any, **kwargs: Any) -> Any:
         result = await super()._post(endpoint, *args, **kwargs)
         if endpoint == "getUpdates" and isinstance(result, list):

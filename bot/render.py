@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from telegram import (
-    CallbackQuery,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    KeyboardButton,
-    Message,
-    ReplyKeyboardMarkup,
-    ReplyKeyboardRemove,
-    Update,
-)
+from telegram import CallbackQuery, Message, Update
 from telegram.error import BadRequest
-from telegram.ext import ExtBot
 
 from bot.conversations.engine import Outcome
 from bot.conversations.keys import REMINDER_TAP, START_FORM, choice_key, decode_key
 from bot.conversations.model import Command, Input, Location, Photo, Prompt, Text, Unsupported
+from bot.inbox import InboxBot
 from domain.messages import Action
 
 log = logging.getLogger(__name__)
@@ -83,49 +75,55 @@ def to_input(update: Update) -> Input | None:
     return Unsupported("other")
 
 
-def markup_for(
-    prompt: Prompt, seq: int
-) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None:
+def markup_for(prompt: Prompt, seq: int) -> dict[str, Any] | None:
+    """The prompt's keyboard as Bot API JSON (InlineKeyboardMarkup, ReplyKeyboardMarkup or
+    ReplyKeyboardRemove): built as plain data, since every step sends one (see `show`)."""
     if prompt.buttons:
-        return InlineKeyboardMarkup(
-            [
-                [InlineKeyboardButton(c.label, callback_data=choice_key(seq, c.value)) for c in row]
-                for row in prompt.buttons
-            ]
-        )
+        rows = [
+            [{"text": c.label, "callback_data": choice_key(seq, c.value)} for c in row]
+            for row in prompt.buttons
+        ]
+        return {"inline_keyboard": rows}
     if prompt.request_location:
-        rows = [[KeyboardButton(prompt.request_location, request_location=True)]]
-        rows += [[KeyboardButton(label)] for label in prompt.extra_keys]
-        return ReplyKeyboardMarkup(rows, resize_keyboard=True, one_time_keyboard=True)
+        keys = [[{"text": prompt.request_location, "request_location": True}]]
+        keys += [[{"text": label}] for label in prompt.extra_keys]
+        return {"keyboard": keys, "resize_keyboard": True, "one_time_keyboard": True}
     if prompt.remove_keyboard:
-        return ReplyKeyboardRemove()
+        return {"remove_keyboard": True}
     return None
 
 
 async def show(
-    bot: ExtBot,
+    bot: InboxBot,
     chat_id: int,
     outcome: Outcome,
     query: CallbackQuery | None,  # type: ignore[type-arg]
     received_key: str,
 ) -> None:
-    """Sends (or edits in place) every prompt of the outcome, then answers the button tap."""
+    """Sends (or edits in place) every prompt of the outcome, then answers the button tap. The messages go
+    as Bot API JSON and their answers are not turned into Message objects (`InboxBot.call`): a form step
+    costs about as much as python-telegram-bot's own update handling, and nothing here reads them."""
     for index, prompt in enumerate(outcome.prompts):
         markup = markup_for(prompt, outcome.seq)
         if prompt.remove_keyboard and prompt.buttons:
             # A reply keyboard cannot be removed by a message that has inline buttons.
-            await bot.send_message(chat_id, received_key, reply_markup=ReplyKeyboardRemove())
+            await bot.call("sendMessage", {"chat_id": chat_id, "text": received_key, "reply_markup": REMOVE})
         if index == 0 and outcome.in_place and query is not None and isinstance(query.message, Message):
+            shown = query.message
+            edit = {"chat_id": shown.chat.id, "message_id": shown.message_id, "text": prompt.text}
             try:
-                await query.edit_message_text(prompt.text, reply_markup=markup)  # type: ignore[arg-type]
+                await bot.call("editMessageText", edit | {"reply_markup": markup})
                 continue
             except BadRequest as exc:
                 if "not modified" in str(exc).lower():
                     continue
                 log.info("could not edit prompt in place: %s", exc)
-        await bot.send_message(chat_id, prompt.text, reply_markup=markup)
+        await bot.call("sendMessage", {"chat_id": chat_id, "text": prompt.text, "reply_markup": markup})
     if query is not None:
         await answer_tap(query, outcome.toast or None)
+
+
+REMOVE = {"remove_keyboard": True}
 
 
 async def answer_tap(query: CallbackQuery, text: str | None = None, alert: bool = False) -> None:

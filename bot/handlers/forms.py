@@ -15,6 +15,7 @@ from bot.context import CHANNEL, bot_id, services_of
 from bot.conversations.apply import Arrival, Replayed, apply_input, mark_delivered
 from bot.conversations.engine import Conversations, Outcome
 from bot.conversations.model import Input
+from bot.inbox import InboxBot
 from bot.media import telegram_fetcher
 from bot.render import answer_tap, show, to_input
 
@@ -23,6 +24,13 @@ log = logging.getLogger(__name__)
 
 def conversations_of(context: ContextTypes.DEFAULT_TYPE) -> Conversations:
     return context.bot_data["conversations"]  # type: ignore[no-any-return]
+
+
+def replier(context: ContextTypes.DEFAULT_TYPE) -> InboxBot:
+    """The application's bot (bot.application builds an InboxBot): it sends the form's replies as JSON."""
+    bot = context.bot
+    assert isinstance(bot, InboxBot)
+    return bot
 
 
 def chat_lock(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> asyncio.Lock:
@@ -64,7 +72,7 @@ async def _apply_and_answer(
                 await answer_tap(query)
             return
         outcome = Outcome.from_record(applied.reply["outcome"])
-        await show(context.bot, chat_id, outcome, query, applied.reply["received"])
+        await show(replier(context), chat_id, outcome, query, applied.reply["received"])
         await _delivered(context, user.id, outcome)
         return
     speaker, outcome = applied.speaker, applied.outcome
@@ -74,7 +82,7 @@ async def _apply_and_answer(
         else:
             await context.bot.send_message(chat_id, speaker.text("onboarding.unbound"))
         return
-    await show(context.bot, chat_id, outcome, query, speaker.text("form.received"))
+    await show(replier(context), chat_id, outcome, query, speaker.text("form.received"))
     await _delivered(context, user.id, outcome)
 
 
