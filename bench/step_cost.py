@@ -73,9 +73,9 @@ def ms(seconds: list[float], q: float) -> str:
 
 
 HEAD = (
-    "| scenario | db | updates | bot CPU ms/update (range of repeats) | × echo | PostgreSQL CPU ms/update "
-    "| emulator CPU ms/update | updates/s | reply p50 · p95 · p99 ms | busy: bot · emulator · phones "
-    "| load 1/5/15 min |\n|---|---|---|---|---|---|---|---|---|---|---|"
+    "| scenario | db | updates | bot CPU ms/update (range of repeats) | × echo | of it kernel "
+    "| PostgreSQL CPU ms/update | emulator CPU ms/update | updates/s | reply p50 · p95 · p99 ms "
+    "| busy: bot · emulator · phones | load 1/5/15 min |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -89,7 +89,8 @@ def row(r: Result, echo: Result | None) -> str:
     failed = f" ({r.failures} timed out)" if r.failures else ""
     busy = " · ".join(f"{w.busy(who):.0%}" for who in ("bot", "emulator", "phones"))
     return (
-        f"| {r.scenario}{failed} | {r.backend} | {r.updates} | {bot:.1f}{of_repeats} | {ratio} | {postgres} "
+        f"| {r.scenario}{failed} | {r.backend} | {r.updates} | {bot:.1f}{of_repeats} | {ratio} "
+        f"| {w.per(r.updates, 'bot kernel'):.1f} | {postgres} "
         f"| {w.per(r.updates, 'emulator'):.1f} | {r.throughput:.0f} | {latency} | {busy} "
         f"| {w.load.removeprefix('load ')} |"
     )
@@ -248,6 +249,12 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--counted-updates", type=int, help="updates per scenario under callgrind (300; quick 100)"
     )
+    parser.add_argument(
+        "--counted-phones",
+        type=int,
+        default=1,
+        help="phones under callgrind (1: one update at a time; 40: as many in flight as the saturated runs)",
+    )
     parser.add_argument("--profile", metavar="FILE", help="keep the profile's pstats in FILE")
     parser.add_argument("--profile-updates", type=int, help="search steps profiled (3000; quick 1000)")
     parser.add_argument("--profile-backend", choices=("sqlite", "postgresql"), default="sqlite")
@@ -280,9 +287,10 @@ async def measure(args: argparse.Namespace) -> Run:
         run.fanouts.append(await fanout("sqlite", args.reminders))
     if "instructions" in args.only:
         if callgrind_available():
-            print(f"\nUnder callgrind, one update at a time; {load()}\n\n{COUNT_HEAD}", flush=True)
+            print(f"\nUnder callgrind, {args.counted_phones} phone(s); {load()}\n\n{COUNT_HEAD}", flush=True)
             with tempfile.TemporaryDirectory(prefix="nol_bench_") as tmp:
-                run.counts = await instructions(Path(tmp), backends, args.counted_updates)
+                folder = Path(tmp)
+                run.counts = await instructions(folder, backends, args.counted_updates, args.counted_phones)
         else:
             print("  valgrind is not installed: no instruction counts", flush=True)
     print()
@@ -299,7 +307,7 @@ async def measure(args: argparse.Namespace) -> Run:
         for f in run.fanouts:
             print(fanout_row(f))
     if run.counts:
-        print(f"\ninstructions per update (callgrind, one update at a time):\n\n{COUNT_HEAD}")
+        print(f"\ninstructions per update (callgrind, {args.counted_phones} phone(s)):\n\n{COUNT_HEAD}")
         for c in run.counts:
             print(count_row(c, run.counts[0]))
     if "profile" in args.only:

@@ -5,9 +5,12 @@ CPU time per update moved by up to 2× within one run on the shared VMs this is 
 counts the instructions the bot's process executes instead, and the same work gives the same count (to
 about 0.1 %) whatever else the machine is doing. The bot runs under `valgrind --tool=callgrind
 --instr-atstart=no`, so start-up and the warm-up are not counted; `callgrind_control` switches counting
-on for the measured updates only, then dumps the total. One phone sends one update at a time, so every
-update is handled alone (no batch whose size depends on timing) and the count repeats. Under callgrind
-the bot runs some 50× slower: a few hundred updates per scenario are enough.
+on for the measured updates only, then dumps the total. By default one phone sends one update at a time,
+so every update is handled alone (no batch whose size depends on timing) and the count repeats; with
+`--counted-phones 40` as many are in flight as in the saturated runs, and the bot, slowed down by
+callgrind, always gets full batches. Under callgrind the bot runs some 50× slower: a few hundred updates
+per scenario are enough. The count is of the process's own instructions: the kernel's work for its
+system calls is not in it (the CPU table's "of it kernel" column shows that part).
 """
 
 from __future__ import annotations
@@ -90,13 +93,13 @@ async def count(
     counter: Counter,
     scenario: str,
     backend: str,
-    phone: Phone,
+    phones: list[Phone],
     actions: list[tuple[Act, Expect]],
     updates: int,
 ) -> Count:
-    rounds = max(1, updates // len(actions))
+    rounds = max(1, round(updates / (len(phones) * len(actions))))
     async with counter.counting():
-        sent = await closed_loop([phone], actions, rounds)
+        sent = await closed_loop(phones, actions, rounds)
     return Count(scenario, backend, sent, counter.last)
 
 
@@ -105,19 +108,19 @@ def wrapper(out: Path) -> list[str]:
 
 
 async def counted_bots(
-    emu: EmulatorProcess, phone: Phone, folder: Path, backends: list[str], updates: int
+    emu: EmulatorProcess, phones: list[Phone], folder: Path, backends: list[str], updates: int
 ) -> AsyncIterator[Count]:
     """Echo first, then the product's two step kinds on each database."""
     out = folder / "echo.callgrind"
     unused = f"sqlite+aiosqlite:///{folder}/unused.db"
     async with bot_process("bench.echo_bot", unused, emu, folder, wrapper(out)) as bot:
-        await closed_loop([phone], ECHO, 3)  # warm-up, not counted
-        yield await count(Counter(bot.pid, out), "echo", "–", phone, ECHO, updates)
+        await closed_loop(phones, ECHO, 3)  # warm-up, not counted
+        yield await count(Counter(bot.pid, out), "echo", "–", phones, ECHO, updates)
     for backend in backends:
         async with scratch_database(backend) as url:
             services = services_for(url, folder)
             try:
-                await populate_school(services, [phone.user])
+                await populate_school(services, [p.user for p in phones])
             finally:
                 await services.close()
             out = folder / f"product-{backend}.callgrind"
@@ -125,12 +128,12 @@ async def counted_bots(
                 "bench.product_bot", url, emu, folder, wrapper(out), NOL_BENCH_NO_RATE_LIMITER="1"
             ) as bot:
                 counter = Counter(bot.pid, out)
-                await closed_loop([phone], REPORT, 1)  # warm-up: on the pupil question
-                await closed_loop([phone], SEARCH, 3)
-                yield await count(counter, "search step of /report", backend, phone, SEARCH, updates)
-                await closed_loop([phone], CANCEL_REPORT, 2)
-                yield await count(counter, "/cancel then /report", backend, phone, CANCEL_REPORT, updates)
-                await closed_loop([phone], CANCEL, 1)
+                await closed_loop(phones, REPORT, 1)  # warm-up: on the pupil question
+                await closed_loop(phones, SEARCH, 3)
+                yield await count(counter, "search step of /report", backend, phones, SEARCH, updates)
+                await closed_loop(phones, CANCEL_REPORT, 2)
+                yield await count(counter, "/cancel then /report", backend, phones, CANCEL_REPORT, updates)
+                await closed_loop(phones, CANCEL, 1)
 
 
 COUNT_HEAD = (
@@ -143,14 +146,15 @@ def count_row(c: Count, echo: Count | None) -> str:
     return f"| {c.scenario} | {c.backend} | {c.updates} | {c.per_update / 1e6:.2f} | {ratio} |"
 
 
-async def instructions(folder: Path, backends: list[str], updates: int) -> list[Count]:
-    """Prints each scenario's row as it is counted; returns the counts."""
+async def instructions(folder: Path, backends: list[str], updates: int, phones: int = 1) -> list[Count]:
+    """Prints each scenario's row as it is counted; returns the counts. With more than one phone, the
+    updates of all of them are in flight at once (every phone sends its next one when its reply shows)."""
     counts: list[Count] = []
     async with emulator_process(folder, limits=False) as emu:
-        [account] = await emu.users(1)
-        async with shared_client(4) as client:
-            phone = Phone(emu.url, emu.username, {"id": account}, client=client)
-            async for c in counted_bots(emu, phone, folder, backends, updates):
+        accounts = await emu.users(phones)
+        async with shared_client(4 * phones) as client:
+            senders = [Phone(emu.url, emu.username, {"id": a}, client=client) for a in accounts]
+            async for c in counted_bots(emu, senders, folder, backends, updates):
                 counts.append(c)
                 print("  " + count_row(c, counts[0]), flush=True)
     return counts

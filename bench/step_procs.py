@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 
-from bench.cpu import Meter, cpu_seconds, load
+from bench.cpu import Meter, cpu_seconds, kernel_seconds, load
 from tests import db
 from tests.drills.procs import expect_line, kill9, log_tail, product_env, spawn
 
@@ -145,6 +145,7 @@ class Window:
     async def measure(self) -> AsyncIterator[Window]:
         meters = {
             "bot": Meter([self.bot]),
+            "bot kernel": Meter([self.bot], kernel_seconds),
             "emulator": Meter([self.emulator]),
             "phones": Meter([os.getpid()]),
             "postgresql": Meter(),

@@ -30,6 +30,7 @@ async def test_step_cost_measures_the_bots_cpu_with_tiny_counts() -> None:
     for result in run.results:
         # the bot's own process did the work: its CPU time was read from /proc, and was not zero
         assert result.window.cpu["bot"] > 0, result.scenario
+        assert 0 <= result.window.cpu["bot kernel"] <= result.window.cpu["bot"], result.scenario
         assert result.window.load.startswith("load ")
     assert run.baseline(by_name["search step of /report"]) is by_name["echo"]
 
