@@ -70,11 +70,16 @@ def make_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
 
 def _ping(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
     """Every pooled PostgreSQL connection is pinged before use and replaced if the server closed it (a
-    restart, a cut), so nobody sees the error. pool_pre_ping does the same with asyncpg in three round trips
-    (BEGIN, a query, ROLLBACK), more than a form step's own statements; `SELECT 1` in the simple query
-    protocol (no prepared statement, so it also passes pgbouncer's transaction mode) is one."""
+    restart, a cut), so nobody sees the error. pool_pre_ping does it with asyncpg in three round trips
+    (BEGIN, a query, ROLLBACK); here the ping is the BEGIN of the transaction the connection is checked
+    out for, which its first statement would send anyway: no extra round trip. (A later change of
+    isolation level rolls that BEGIN back first, as SQLAlchemy's asyncpg adapter always does.) A connection
+    in autocommit mode, or already in a transaction, gets `SELECT 1` in the simple query protocol."""
     try:
-        await_(dbapi_conn.driver_connection.execute("SELECT 1"))
+        if dbapi_conn._transaction is None and not dbapi_conn.autocommit:
+            await_(dbapi_conn._start_transaction())
+        else:
+            await_(dbapi_conn.driver_connection.execute("SELECT 1"))
     except Exception as exc:  # the driver's error for a closed connection, whatever its class
         raise DisconnectionError("pooled connection lost") from exc
 
