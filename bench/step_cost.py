@@ -49,6 +49,9 @@ from bench.step_runs import (
 from sandbox.phone import Phone
 from tests import db
 
+# The saturated scenarios again with one phone: every update alone, so the echo bot and the product get
+# batches of the same size (with 40 phones the slower bot gets the bigger getUpdates batches).
+ONE = ", one at a time"
 PARTS = ("echo", "product", "paced", "reminders", "instructions", "profile")
 
 
@@ -63,8 +66,11 @@ class Run:
         print("  " + row(result, self.baseline(result)), flush=True)
 
     def baseline(self, result: Result) -> Result | None:
-        """The echo bot's figure measured the same way (saturated or paced); none for the echo itself."""
-        name = "echo, paced" if result.latencies else "echo"
+        """The echo bot's figure measured the same way (saturated, one at a time or paced); none for the
+        echo itself."""
+        name = (
+            "echo, paced" if result.latencies else "echo" + ONE if result.scenario.endswith(ONE) else "echo"
+        )
         return next((r for r in self.results if r.scenario == name and r is not result), None)
 
 
@@ -143,6 +149,12 @@ async def product(
                         return saturated(name, backend, window, few, actions, args.updates)
 
                     run.add(await median(args.repeats, once))
+
+                    def alone(name: str = name, actions: list[Any] = actions) -> Awaitable[Result]:
+                        window = Window(bot.pid, emu.pid, url)
+                        return saturated(name + ONE, backend, window, few[:1], actions, args.single_updates)
+
+                    run.add(await median(args.repeats, alone))
                 await closed_loop(few, CANCEL, 1)  # every teacher idle again for the paced run
         if "paced" in args.only:
             async with bot_process("bench.product_bot", url, emu, folder) as bot:
@@ -172,6 +184,19 @@ async def conversation(run: Run, args: argparse.Namespace, backends: list[str]) 
                                 args.repeats,
                                 lambda: saturated(
                                     "echo", "–", Window(bot.pid, emu.pid, ""), few, ECHO, args.updates
+                                ),
+                            )
+                        )
+                        run.add(
+                            await median(
+                                args.repeats,
+                                lambda: saturated(
+                                    "echo" + ONE,
+                                    "–",
+                                    Window(bot.pid, emu.pid, ""),
+                                    few[:1],
+                                    ECHO,
+                                    args.single_updates,
                                 ),
                             )
                         )
@@ -238,6 +263,9 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
         "--backends", nargs="+", choices=("sqlite", "postgresql"), default=["sqlite", "postgresql"]
     )
     parser.add_argument("--updates", type=int, help="updates per saturated scenario (1500; quick 300)")
+    parser.add_argument(
+        "--single-updates", type=int, help="updates of the one-at-a-time scenarios (500; quick 150)"
+    )
     parser.add_argument("--phones", type=int, default=40, help="phones in the saturated scenarios")
     parser.add_argument(
         "--repeats", type=int, help="runs of each saturated scenario, the median shown (3; quick 1)"
@@ -260,6 +288,7 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile-backend", choices=("sqlite", "postgresql"), default="sqlite")
     args = parser.parse_args(argv)
     args.updates = args.updates or (240 if args.quick else 1500)
+    args.single_updates = args.single_updates or (150 if args.quick else 500)
     args.repeats = args.repeats or (1 if args.quick else 3)
     args.duration = args.duration or (15.0 if args.quick else 60.0)
     args.reminders = args.reminders or (400 if args.quick else 2000)

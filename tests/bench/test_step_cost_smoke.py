@@ -20,19 +20,25 @@ async def test_step_cost_measures_the_bots_cpu_with_tiny_counts() -> None:
             "3",
             "--teachers",
             "3",
+            "--single-updates",
+            "6",
         ]
     )
     run = await measure(args)
     by_name = {r.scenario: r for r in run.results}
-    assert set(by_name) == {"echo", "search step of /report", "/cancel then /report"}
-    # every phone did whole rounds: 10 searches each, and 5 rounds of /cancel + /report
-    assert [by_name[s].updates for s in by_name] == [30, 30, 30]
+    saturated = ["echo", "search step of /report", "/cancel then /report"]
+    alone = [name + ", one at a time" for name in saturated]
+    assert set(by_name) == {*saturated, *alone}
+    # every phone did whole rounds: 10 searches each, and 5 rounds of /cancel + /report; one phone alone 6
+    assert [by_name[s].updates for s in saturated] == [30, 30, 30]
+    assert [by_name[s].updates for s in alone] == [6, 6, 6]
     for result in run.results:
         # the bot's own process did the work: its CPU time was read from /proc, and was not zero
         assert result.window.cpu["bot"] > 0, result.scenario
         assert 0 <= result.window.cpu["bot kernel"] <= result.window.cpu["bot"], result.scenario
         assert result.window.load.startswith("load ")
     assert run.baseline(by_name["search step of /report"]) is by_name["echo"]
+    assert run.baseline(by_name[alone[1]]) is by_name[alone[0]]
 
 
 async def test_step_cost_ends_with_the_profile_of_a_search_step(capsys) -> None:  # type: ignore[no-untyped-def]
