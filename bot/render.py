@@ -75,6 +75,9 @@ def to_input(update: Update) -> Input | None:
     return Unsupported("other")
 
 
+REMOVE = {"remove_keyboard": True}  # ReplyKeyboardRemove
+
+
 def markup_for(prompt: Prompt, seq: int) -> dict[str, Any] | None:
     """The prompt's keyboard as Bot API JSON (InlineKeyboardMarkup, ReplyKeyboardMarkup or
     ReplyKeyboardRemove): built as plain data, since every step sends one (see `show`)."""
@@ -89,7 +92,7 @@ def markup_for(prompt: Prompt, seq: int) -> dict[str, Any] | None:
         keys += [[{"text": label}] for label in prompt.extra_keys]
         return {"keyboard": keys, "resize_keyboard": True, "one_time_keyboard": True}
     if prompt.remove_keyboard:
-        return {"remove_keyboard": True}
+        return REMOVE
     return None
 
 
@@ -121,9 +124,6 @@ async def show(
         await bot.call("sendMessage", {"chat_id": chat_id, "text": prompt.text, "reply_markup": markup})
     if query is not None:
         await answer_tap(query, outcome.toast or None)
-
-
-REMOVE = {"remove_keyboard": True}
 
 
 async def answer_tap(query: CallbackQuery, text: str | None = None, alert: bool = False) -> None:
