@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import secrets
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from sandbox import media
@@ -86,12 +87,8 @@ class People:
         """Tap a button by label: inline buttons (newest message first, old ones work too), then the
         reply keyboard. Returns {"callback_query": ...} or {"message": ...}."""
         bot, chat = self._open(bot_key, user_id)
-        candidates = (
-            [chat.messages[message_id]]
-            if message_id is not None
-            else sorted(
-                (m for m in chat.messages.values() if m.from_bot), key=lambda m: -m.data["message_id"]
-            )
+        candidates: Iterable[StoredMessage] = (
+            [chat.messages[message_id]] if message_id is not None else reversed(chat.messages.values())
         )
         for stored in candidates:
             if stored.deleted or not stored.from_bot:
@@ -199,9 +196,7 @@ class People:
 def chat_view(chat: Chat, after: int = 0) -> dict[str, Any]:
     """Serialise a chat for phones and the simulator."""
     messages = []
-    for stored in sorted(chat.messages.values(), key=lambda m: m.data["message_id"]):
-        if stored.version <= after:
-            continue
+    for stored in chat.changed_since(after):
         entry = {k: copy.deepcopy(v) for k, v in stored.data.items() if k not in ("from", "chat")}
         entry.update(
             from_bot=stored.from_bot,

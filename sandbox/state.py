@@ -34,7 +34,10 @@ class Chat:
     """The private chat between one bot and one person (chat id == user id)."""
 
     user: dict[str, Any]
-    messages: dict[int, StoredMessage] = field(default_factory=dict)
+    messages: dict[int, StoredMessage] = field(default_factory=dict)  # by message id, ascending
+    # The same messages, least recently changed first: a phone's wait returns what changed since the
+    # version it saw, so that costs what changed, not the whole chat (a benchmark's chats grow long).
+    by_version: dict[int, StoredMessage] = field(default_factory=dict)
     next_message_id: int = 1
     reply_keyboard: dict[str, Any] | None = None
     started: bool = False
@@ -57,6 +60,18 @@ class Chat:
         version = self.notifier.bump()
         if message is not None:
             message.version = version
+            message_id = message.data["message_id"]
+            self.by_version.pop(message_id, None)
+            self.by_version[message_id] = message
+
+    def changed_since(self, version: int) -> list[StoredMessage]:
+        """The messages changed after `version`, in message id order."""
+        changed = []
+        for stored in reversed(self.by_version.values()):
+            if stored.version <= version:
+                break
+            changed.append(stored)
+        return sorted(changed, key=lambda m: m.data["message_id"])
 
     def add_message(self, sender: dict[str, Any], body: dict[str, Any], *, from_bot: bool) -> StoredMessage:
         """Append a new message and return it."""
