@@ -1,9 +1,10 @@
 """The Bot API emulator in its own process, for benchmarks: `python -m bench.emulator_process [--limits]`.
 
 Its CPU is then not the bot's nor the phones'. It prints one JSON line ({"url", "token", "username"})
-once it serves on 127.0.0.1, then answers JSON commands, one a line on stdin, with one JSON line each:
+once it serves on 127.0.0.1, with a second bot's ("echo_token", "echo_username": bench.step_cost runs the
+echo bot beside the bot under test, to measure the two alternately), then answers JSON commands, one a line on stdin, with one JSON line each:
   {"op": "users", "count": N}  the user ids of N people whose chat with the bot is started;
-  {"op": "delivered"}          how many messages the bot sent, and how many repeat a text in their chat.
+  {"op": "delivered"}          how many messages the (first) bot sent, and how many repeat a text in their chat.
 It stops when stdin closes. Phones talk to it over its control API, like the tests' phones.
 """
 
@@ -19,12 +20,13 @@ from sandbox.emulator import Emulator
 from sandbox.state import BotState
 
 
-def users(emulator: Emulator, bot: BotState, count: int) -> list[int]:
-    """`count` new people (user ids) who have pressed START, so the bot may write first."""
+def users(emulator: Emulator, bots: list[BotState], count: int) -> list[int]:
+    """`count` new people (user ids) who have pressed START with every bot, so a bot may write first."""
     made = []
     for _ in range(count):
         user = emulator.create_user(first_name="教师", language_code="zh-hans")
-        emulator.registry.chat(bot, user["id"]).started = True
+        for bot in bots:
+            emulator.registry.chat(bot, user["id"]).started = True
         made.append(int(user["id"]))
     return made
 
@@ -42,12 +44,15 @@ def delivered(bot: BotState) -> dict[str, int]:
 async def serve(limits: bool) -> None:
     async with Emulator(limits=limits) as emulator:
         bot = emulator.create_bot(username="nol_bench_bot")
-        print(json.dumps({"url": emulator.url, "token": bot.token, "username": bot.username}), flush=True)
+        echo = emulator.create_bot(username="echo_bench_bot")
+        hello = {"url": emulator.url, "token": bot.token, "username": bot.username}
+        hello |= {"echo_token": echo.token, "echo_username": echo.username}
+        print(json.dumps(hello), flush=True)
         loop = asyncio.get_running_loop()
         while line := await loop.run_in_executor(None, sys.stdin.readline):
             command = json.loads(line)
             if command["op"] == "users":
-                answer: Any = users(emulator, bot, int(command["count"]))
+                answer: Any = users(emulator, [bot, echo], int(command["count"]))
             elif command["op"] == "delivered":
                 answer = delivered(bot)
             else:

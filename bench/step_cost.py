@@ -4,7 +4,9 @@ process.
 Processes, all on 127.0.0.1: the Bot API emulator (bench/emulator_process.py); the bot under test
 (bench/echo_bot.py, a bare python-telegram-bot echo bot, or bench/product_bot.py, the product's
 Application with the real services on a scratch SQLite file or PostgreSQL database); the phones in
-this process. For each scenario it reads the CPU time (utime + stime, /proc) of the bot, the emulator,
+this process; the echo bot keeps polling its own account beside the product, and is measured again right
+before each repeat of a product scenario, so each ratio compares figures a minute apart. For each
+scenario it reads the CPU time (utime + stime, /proc) of the bot, the emulator,
 the phones and PostgreSQL's backends, and the machine's load. Then, if valgrind is installed, the bot's
 instructions per update under callgrind (bench/step_instructions.py), which do not depend on the machine's
 speed. It prints tables; it asserts nothing.
@@ -19,11 +21,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import tempfile
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from bench.__main__ import machine
 from bench.cpu import load
@@ -38,11 +40,14 @@ from bench.step_runs import (
     ECHO,
     REPORT,
     SEARCH,
+    Act,
+    Expect,
     Result,
     closed_loop,
     echo_steps,
     median,
     paced,
+    paired,
     report_flow,
     saturated,
 )
@@ -66,8 +71,8 @@ class Run:
         print("  " + row(result, self.baseline(result)), flush=True)
 
     def baseline(self, result: Result) -> Result | None:
-        """The echo bot's figure measured the same way (saturated, one at a time or paced); none for the
-        echo itself."""
+        """The echo bot's figure measured the same way (saturated, one at a time or paced), for the rows
+        not paired with the echo (step_runs.paired); none for the echo itself."""
         name = (
             "echo, paced" if result.latencies else "echo" + ONE if result.scenario.endswith(ONE) else "echo"
         )
@@ -79,9 +84,10 @@ def ms(seconds: list[float], q: float) -> str:
 
 
 HEAD = (
-    "| scenario | db | updates | bot CPU ms/update (range of repeats) | × echo | of it kernel "
+    "| scenario | db | updates | bot CPU ms/update (range of repeats) | echo beside it | × echo (range) "
+    "| of it kernel "
     "| PostgreSQL CPU ms/update | emulator CPU ms/update | updates/s | reply p50 · p95 · p99 ms "
-    "| busy: bot · emulator · phones | load 1/5/15 min |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "| busy: bot · emulator · phones | load 1/5/15 min |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -89,13 +95,18 @@ def row(r: Result, echo: Result | None) -> str:
     w = r.window
     bot = w.per(r.updates)
     of_repeats = f" ({min(r.spread):.1f}–{max(r.spread):.1f})" if len(r.spread) > 1 else ""
-    ratio = f"{bot / echo.window.per(echo.updates):.1f}" if echo and r.backend != "–" else ""
+    beside, ratio = "", ""
+    if r.ratios:  # step_runs.paired: the echo measured right before each repeat
+        beside = f"{statistics.median(r.beside):.1f}"
+        ratio = f"{statistics.median(r.ratios):.2f} ({min(r.ratios):.2f}–{max(r.ratios):.2f})"
+    elif echo and r.backend != "–":
+        ratio = f"{bot / echo.window.per(echo.updates):.2f}"
     postgres = f"{w.per(r.updates, 'postgresql'):.1f}" if r.backend == "postgresql" else "–"
     latency = " · ".join(ms(r.latencies, q) for q in (0.5, 0.95, 0.99)) if r.latencies else "–"
     failed = f" ({r.failures} timed out)" if r.failures else ""
     busy = " · ".join(f"{w.busy(who):.0%}" for who in ("bot", "emulator", "phones"))
     return (
-        f"| {r.scenario}{failed} | {r.backend} | {r.updates} | {bot:.1f}{of_repeats} | {ratio} "
+        f"| {r.scenario}{failed} | {r.backend} | {r.updates} | {bot:.1f}{of_repeats} | {beside} | {ratio} "
         f"| {w.per(r.updates, 'bot kernel'):.1f} | {postgres} "
         f"| {w.per(r.updates, 'emulator'):.1f} | {r.throughput:.0f} | {latency} | {busy} "
         f"| {w.load.removeprefix('load ')} |"
@@ -122,10 +133,22 @@ def steps_note(r: Result) -> str:
     return ", ".join(f"{k} {ms(v, 0.95)} ms (n={len(v)})" for k, v in slowest)
 
 
+# The echo bot doing `updates` echoes with the first `phones` of its phones; measured right before each
+# repeat of a product scenario of the same shape (see step_runs.paired).
+EchoLike = Callable[[str, int, int], Awaitable[Result]]
+
+
 async def product(
-    run: Run, backend: str, emu: EmulatorProcess, phones: list[Phone], folder: Path, args: argparse.Namespace
+    run: Run,
+    backend: str,
+    emu: EmulatorProcess,
+    phones: list[Phone],
+    echo: EchoLike,
+    folder: Path,
+    args: argparse.Namespace,
 ) -> None:
-    """The product on one database: two saturated step kinds (no rate limiter), then paced teachers."""
+    """The product on one database: two saturated step kinds (no rate limiter), each with 40 phones and
+    with one, every repeat paired with the echo bot's; then paced teachers."""
     async with scratch_database(backend) as url:
         services = services_for(url, folder)
         try:
@@ -143,18 +166,24 @@ async def product(
                     ("search step of /report", SEARCH),
                     ("/cancel then /report", CANCEL_REPORT),
                 ):
+                    for scenario, count, updates in (
+                        (name, len(few), args.updates),
+                        (name + ONE, 1, args.single_updates),
+                    ):
 
-                    def once(name: str = name, actions: list[Any] = actions) -> Awaitable[Result]:
-                        window = Window(bot.pid, emu.pid, url)
-                        return saturated(name, backend, window, few, actions, args.updates)
+                        def once(
+                            scenario: str = scenario,
+                            count: int = count,
+                            updates: int = updates,
+                            actions: list[tuple[Act, Expect]] = actions,
+                        ) -> Awaitable[Result]:
+                            window = Window(bot.pid, emu.pid, url)
+                            return saturated(scenario, backend, window, few[:count], actions, updates)
 
-                    run.add(await median(args.repeats, once))
+                        def echoed(count: int = count, updates: int = updates) -> Awaitable[Result]:
+                            return echo("echo beside", count, updates)
 
-                    def alone(name: str = name, actions: list[Any] = actions) -> Awaitable[Result]:
-                        window = Window(bot.pid, emu.pid, url)
-                        return saturated(name + ONE, backend, window, few[:1], actions, args.single_updates)
-
-                    run.add(await median(args.repeats, alone))
+                        run.add(await paired(args.repeats, once, echoed))
                 await closed_loop(few, CANCEL, 1)  # every teacher idle again for the paced run
         if "paced" in args.only:
             async with bot_process("bench.product_bot", url, emu, folder) as bot:
@@ -168,49 +197,39 @@ async def product(
 
 
 async def conversation(run: Run, args: argparse.Namespace, backends: list[str]) -> None:
+    """The echo bot polls its own account on the same emulator all along: measured on its own first, then
+    again right before each repeat of a product scenario."""
     with tempfile.TemporaryDirectory(prefix="nol_bench_") as tmp:
         folder = Path(tmp)
         async with emulator_process(folder, limits=False) as emu:
             accounts = await emu.users(args.teachers)
             async with shared_client(4 * args.teachers) as client:
                 phones = [Phone(emu.url, emu.username, {"id": a}, client=client) for a in accounts]
-                if "echo" in args.only:
-                    unused = f"sqlite+aiosqlite:///{folder}/unused.db"
-                    async with bot_process("bench.echo_bot", unused, emu, folder) as bot:
-                        few = phones[: args.phones]
-                        await closed_loop(few, ECHO, 2)  # warm-up
+                echoes = [Phone(emu.url, emu.echo_username, {"id": a}, client=client) for a in accounts]
+                unused = f"sqlite+aiosqlite:///{folder}/unused.db"
+                async with bot_process("bench.echo_bot", unused, emu.echo, folder) as echo_bot:
+
+                    def echo(scenario: str, count: int, updates: int) -> Awaitable[Result]:
+                        window = Window(echo_bot.pid, emu.pid, "")
+                        return saturated(scenario, "–", window, echoes[:count], ECHO, updates)
+
+                    await closed_loop(echoes[: args.phones], ECHO, 2)  # warm-up
+                    if "echo" in args.only:
+                        run.add(await median(args.repeats, lambda: echo("echo", args.phones, args.updates)))
                         run.add(
-                            await median(
-                                args.repeats,
-                                lambda: saturated(
-                                    "echo", "–", Window(bot.pid, emu.pid, ""), few, ECHO, args.updates
-                                ),
-                            )
-                        )
-                        run.add(
-                            await median(
-                                args.repeats,
-                                lambda: saturated(
-                                    "echo" + ONE,
-                                    "–",
-                                    Window(bot.pid, emu.pid, ""),
-                                    few[:1],
-                                    ECHO,
-                                    args.single_updates,
-                                ),
-                            )
+                            await median(args.repeats, lambda: echo("echo" + ONE, 1, args.single_updates))
                         )
                         if "paced" in args.only:
-                            flows = [echo_steps() for _ in phones]
-                            window = Window(bot.pid, emu.pid, "")
+                            flows = [echo_steps() for _ in echoes]
+                            window = Window(echo_bot.pid, emu.pid, "")
                             run.add(
                                 await paced(
-                                    "echo, paced", "–", window, phones, flows, args.rate, args.duration
+                                    "echo, paced", "–", window, echoes, flows, args.rate, args.duration
                                 )
                             )
-                for backend in backends:
-                    if {"product", "paced"} & set(args.only):
-                        await product(run, backend, emu, phones, folder, args)
+                    for backend in backends:
+                        if {"product", "paced"} & set(args.only):
+                            await product(run, backend, emu, phones, echo, folder, args)
 
 
 async def profile(args: argparse.Namespace) -> None:

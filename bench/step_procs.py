@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +26,19 @@ from tests.drills.procs import expect_line, kill9, log_tail, product_env, spawn
 
 @dataclass
 class EmulatorProcess:
-    """The Bot API emulator in a child process, with one bot."""
+    """The Bot API emulator in a child process, with the bot under test's account and the echo bot's."""
 
     process: asyncio.subprocess.Process
     url: str
     token: str
     username: str
+    echo_token: str
+    echo_username: str
+
+    @property
+    def echo(self) -> EmulatorProcess:
+        """The same emulator as the echo bot's account (its bot_process, its phones)."""
+        return replace(self, token=self.echo_token, username=self.echo_username)
 
     @property
     def pid(self) -> int:
@@ -45,7 +52,7 @@ class EmulatorProcess:
             return json.loads(await self.process.stdout.readline())
 
     async def users(self, count: int) -> list[int]:
-        """`count` new people whose chat with the bot is started; their user ids."""
+        """`count` new people whose chats with both bots are started; their user ids."""
         return [int(u) for u in await self.command("users", count=count)]
 
 
@@ -62,7 +69,14 @@ async def emulator_process(folder: Path, *, limits: bool) -> AsyncIterator[Emula
         if not line:
             raise RuntimeError(f"the emulator process did not start; its log ends:\n{log_tail(log)}")
         hello = json.loads(line)
-        yield EmulatorProcess(process, hello["url"], hello["token"], hello["username"])
+        yield EmulatorProcess(
+            process,
+            hello["url"],
+            hello["token"],
+            hello["username"],
+            hello["echo_token"],
+            hello["echo_username"],
+        )
     finally:
         await kill9(process)
 

@@ -57,6 +57,9 @@ class Result:
     by_step: dict[str, list[float]] = field(default_factory=dict)
     failures: int = 0
     spread: list[float] = field(default_factory=list)  # bot CPU ms/update of every repeat (see `median`)
+    # With `paired`: the echo bot's CPU ms/update measured right before each repeat, and each repeat's ratio.
+    beside: list[float] = field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)
 
     @property
     def throughput(self) -> float:
@@ -98,6 +101,27 @@ async def median(repeats: int, once: Callable[[], Awaitable[Result]]) -> Result:
     results = sorted([await once() for _ in range(repeats)], key=lambda r: r.window.per(r.updates))
     chosen = results[len(results) // 2]
     chosen.spread = [r.window.per(r.updates) for r in results]
+    return chosen
+
+
+async def paired(
+    repeats: int, product: Callable[[], Awaitable[Result]], echo: Callable[[], Awaitable[Result]]
+) -> Result:
+    """`median` of the product's repeats, each right after the echo bot did the same: the machine's speed
+    drifts over a long run (other tenants, its own clock), and a ratio of two figures a minute apart
+    carries much less of that drift than one of figures ten minutes apart."""
+    beside: list[float] = []
+    ratios: list[float] = []
+
+    async def once() -> Result:
+        e = await echo()
+        p = await product()
+        beside.append(e.window.per(e.updates))
+        ratios.append(p.window.per(p.updates) / beside[-1])
+        return p
+
+    chosen = await median(repeats, once)
+    chosen.beside, chosen.ratios = beside, ratios
     return chosen
 
 
