@@ -34,7 +34,7 @@ from tests.e2e.test_visit import image
 from tests.factories import World
 from tests.integration.test_reminders import report
 from tests.unit.test_wecom_crypto import CORP_ID
-from tests.waiting import until
+from tests.waiting import tasks_shown_after, until
 from tests.wecom_chat import Chat, labels
 from web.wecom import processor_from
 
@@ -212,15 +212,17 @@ async def test_callbacks_a_killed_process_left_are_answered_at_start_up(
     settings = Settings(database_url=database_url, media_dir=tmp_path, _env_file=None, **wecom)  # type: ignore[call-arg, arg-type]
     processor = processor_from(settings, services)
     assert processor is not None
-    await processor.start()
-    try:
-        await until(
-            lambda: any("邀请码" in s.text for s in member.received), "the answer to the kept message"
-        )
-        await handled_all(services)
-    finally:
-        await processor.stop()
-        await processor.client.aclose()
+    # It once hung past pytest-timeout's 300 s with the event loop idle: if it does again, show on what.
+    with tasks_shown_after(120):
+        await processor.start()
+        try:
+            await until(
+                lambda: any("邀请码" in s.text for s in member.received), "the answer to the kept message"
+            )
+            await handled_all(services)
+        finally:
+            await processor.stop()
+            await processor.client.aclose()
 
 
 @pytest.fixture
