@@ -11,8 +11,8 @@ the phones and PostgreSQL's backends, and the machine's load. Then, if valgrind 
 instructions per update under callgrind (bench/step_instructions.py), which do not depend on the machine's
 speed. It prints tables; it asserts nothing.
 
-  python -m bench.step_cost --quick          # ~4 minutes
-  python -m bench.step_cost                  # ~12 minutes: the figures and the profile in bench/RESULTS.md
+  python -m bench.step_cost --quick          # ~6 minutes
+  python -m bench.step_cost                  # ~25 minutes: the figures and the profile in bench/RESULTS.md
   python -m bench.step_cost --only instructions [--counted-updates 300]   # ~3 minutes
   python -m bench.step_cost --only profile [--profile out.prof] [--profile-updates 3000]
 """
