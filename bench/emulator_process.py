@@ -1,10 +1,12 @@
 """The Bot API emulator in its own process, for benchmarks: `python -m bench.emulator_process [--limits]`.
 
-Its CPU is then not the bot's nor the phones'. It prints one JSON line ({"url", "token", "username"})
-once it serves on 127.0.0.1, with a second bot's ("echo_token", "echo_username": bench.step_cost runs the
-echo bot beside the bot under test, to measure the two alternately), then answers JSON commands, one a line on stdin, with one JSON line each:
-  {"op": "users", "count": N}  the user ids of N people whose chat with the bot is started;
-  {"op": "delivered"}          how many messages the (first) bot sent, and how many repeat a text in their chat.
+Its CPU is then not the bot's nor the phones'. It prints one JSON line ({"url", "token", "username",
+"echo_token", "echo_username"}) once it serves on 127.0.0.1: two bot accounts, as bench.step_cost runs
+the echo bot beside the bot under test to measure the two alternately. Then it answers JSON commands,
+one a line on stdin, with one JSON line each:
+  {"op": "users", "count": N}  the user ids of N people whose chats with both bots are started;
+  {"op": "delivered"}          how many messages the first bot sent, and how many repeat a text in their
+                               chat.
 It stops when stdin closes. Phones talk to it over its control API, like the tests' phones.
 """
 

@@ -5,9 +5,9 @@ soon as it has queued it, so a polling process killed while an update waits or r
 Here the bot's getUpdates first stores the batch in the telegram_inbox table (one statement); once an
 update has been handled (every handler ran, or its exception went to the error handler) its row is
 deleted a second later, in one transaction with the others handled in that second; at start-up, before
-polling, the rows a killed process left are handled again, oldest first. A replayed update that was applied already
-stores nothing: every handler that stores something records the update id in the same transaction
-(the update log, processed_updates) and skips an update it has seen.
+polling, the rows a killed process left are handled again, oldest first. A replayed update that was
+applied already stores nothing: every handler that stores something records the update id in the same
+transaction (the update log, processed_updates) and skips an update it has seen.
 
 Webhook mode keeps no inbox (Telegram gets its 200 only after the update is applied); in both modes
 the update log and submitted forms' receipts are pruned here.
@@ -70,8 +70,9 @@ class Inbox:
         self, updates: Sequence[Update], payloads: Mapping[int, dict[str, Any]] | None = None
     ) -> list[Update]:
         """Stores the batch in one statement; returns the updates that were not stored already: the others
-        are being replayed (Telegram sends again what a killed process had stored but not confirmed yet). `payloads` are the updates' JSON as received (by
-        update id), stored as they are; an update without one is stored as its to_dict()."""
+        are being replayed (Telegram sends again what a killed process had stored but not confirmed yet).
+        `payloads` are the updates' JSON as received (by update id), stored as they are; an update without
+        one is stored as its to_dict()."""
         raw = payloads or {}
         fetched = {
             u.update_id: raw.get(u.update_id) or u.to_dict()
