@@ -1,5 +1,5 @@
-"""PostgreSQL's pool (storage/db.py): every connection is pinged before use (its transaction's BEGIN) and replaced
-if the server closed it meanwhile, so nobody sees an error after a restart."""
+"""PostgreSQL's pool (storage/db.py): every connection is pinged before use (its transaction's BEGIN) and
+replaced if the server closed it meanwhile, so nobody sees an error after a restart."""
 
 from __future__ import annotations
 
