@@ -8,6 +8,7 @@ each of them (and PostgreSQL's backends serving the bot) spent while a scenario 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import time
@@ -127,7 +128,17 @@ async def bot_process(
                 await process.stdin.drain()
         yield BotUnderTest(process, log)
     finally:
-        await kill9(process)
+        await stop(process, timeout=600 if wrapper else 30)
+
+
+async def stop(process: asyncio.subprocess.Process, timeout: float) -> None:
+    """Closes the bot's stdin, which tells it to stop as the product does; kill -9 if it has not ended
+    within `timeout` seconds."""
+    if process.returncode is None and process.stdin is not None:
+        process.stdin.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(process.wait(), timeout)
+    await kill9(process)
 
 
 async def postgres_backends(database_url: str) -> list[int]:
