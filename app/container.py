@@ -15,7 +15,7 @@ from bot.wecom.tokens import DatabaseTokenStore
 from domain.calendar.school import CalendarError
 from domain.clock import Clock, SystemClock
 from domain.policy import Policy, PolicyError, load_policy
-from storage.db import make_engine, make_sessionmaker
+from storage.db import make_autocommit_engine, make_engine, make_sessionmaker
 from storage.media import LocalMediaStore
 from storage.uow import UnitOfWorkFactory
 
@@ -33,6 +33,8 @@ class Services:
     send_limiter: SendLimiter = field(default_factory=SendLimiter)
     # WeCom's budget for this process (bot.wecom.messenger: per member and for the app)
     wecom_limiter: SendLimiter = field(default_factory=wecom_messenger.default_limiter)
+    # PostgreSQL: writes that are one statement, without a transaction (storage.db.make_autocommit_engine)
+    autocommit: AsyncEngine | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -62,6 +64,8 @@ class Services:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self.autocommit is not None:
+            await self.autocommit.dispose()
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
@@ -85,4 +89,5 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         send_limiter=SendLimiter(
             r.messages_per_second, BURST, r.per_chat_interval.total_seconds(), shared=shared
         ),
+        autocommit=make_autocommit_engine(settings.database_url),
     )

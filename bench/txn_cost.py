@@ -27,8 +27,8 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from bench.harness import scratch_database
-from storage.db import make_engine, make_sessionmaker
-from storage.inbox import _keep_statement
+from storage.db import make_autocommit_engine, make_engine, make_sessionmaker
+from storage.inbox import _keep_statement, keep_alone
 from storage.uow import UnitOfWorkFactory
 from tests import db
 
@@ -82,6 +82,14 @@ async def variants(url: str) -> tuple[dict[str, Variant], Callable[[], Awaitable
         "pool checkout and checkin only": checkout,
     }
     closers: list[Callable[[], Awaitable[None]]] = [engine.dispose]
+    if (alone := make_autocommit_engine(url)) is not None:
+
+        async def autocommit_pool() -> None:
+            r = row()
+            await keep_alone(alone, {r["update_id"]: r["payload"]}, now, channel="telegram", bot_id=1)
+
+        found["autocommit pool: INSERT (the polling bot's inbox)"] = autocommit_pool
+        closers.append(alone.dispose)
     if engine.dialect.name == "postgresql":
         raw = await asyncpg.connect("postgresql://" + url.removeprefix("postgresql+asyncpg://"))
         insert = INSERT.format("$1, $2, $3, $4, $5, 0")

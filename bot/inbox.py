@@ -33,6 +33,7 @@ from bot.conversations.engine import KEEP_RECEIPT
 from bot.ports import BotServices
 from ops.log_context import update_id
 from ops.metrics import timed_update
+from storage.inbox import keep_alone
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -79,16 +80,16 @@ class Inbox:
             for u in updates
             if u.update_id not in self._replayed
         }
+        at, alone = self.services.clock.now(), self.services.autocommit
         try:
-            async with self.services.uow() as uow:
-                new = await uow.inbox.keep(
-                    fetched,
-                    self.services.clock.now(),
-                    channel=CHANNEL,
-                    bot_id=self.bot_id,
-                    legacy=self._legacy,
-                )
-                await uow.commit()
+            if alone is not None and not self._legacy:  # PostgreSQL: one round trip, not three
+                new = await keep_alone(alone, fetched, at, channel=CHANNEL, bot_id=self.bot_id)
+            else:
+                async with self.services.uow() as uow:
+                    new = await uow.inbox.keep(
+                        fetched, at, channel=CHANNEL, bot_id=self.bot_id, legacy=self._legacy
+                    )
+                    await uow.commit()
         except SQLAlchemyError as exc:
             raise InboxUnavailable(f"updates not stored ({exc.__class__.__name__})") from exc
         return [u for u in updates if u.update_id in new]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from bot.conversations.ports import FormServices, FormSettings
 from bot.limits import SendLimiter
 from domain.clock import Clock
@@ -29,6 +31,9 @@ class BotServices(FormServices, Protocol):
 
     @property
     def send_limiter(self) -> SendLimiter: ...
+
+    @property
+    def autocommit(self) -> AsyncEngine | None: ...
 
     @property
     def default_language(self) -> str: ...

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util import await_
 
@@ -18,6 +19,7 @@ from storage.sqlite_inline import inline_connector
 # Writers wait this long for SQLite's write lock (storage/sqlite_inline.py waits in a worker thread), so
 # they queue, not fail.
 BUSY_TIMEOUT_MS = 15000
+T = TypeVar("T")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -47,8 +49,9 @@ def private_sqlite_file(database: str) -> None:
             pass
 
 
-def make_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
-    """Creates the async engine; for SQLite makes sure the folder and a private file exist."""
+def make_engine(database_url: str, *, ping: bool = True, **kwargs: Any) -> AsyncEngine:
+    """Creates the async engine; for SQLite makes sure the folder and a private file exist. PostgreSQL's
+    connections are pinged at checkout (`_ping`) unless `ping` is False."""
     url = make_url(database_url)
     # Statement errors would otherwise quote their parameters (names, ID numbers, phones) in every traceback.
     kwargs.setdefault("hide_parameters", True)
@@ -63,9 +66,32 @@ def make_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
     engine = create_async_engine(url, **kwargs)
-    if not kwargs.get("pool_pre_ping"):
+    if ping and not kwargs.get("pool_pre_ping"):
         event.listen(engine.sync_engine, "checkout", _ping)
     return engine
+
+
+def make_autocommit_engine(database_url: str) -> AsyncEngine | None:
+    """PostgreSQL only: a small pool in autocommit mode, for a write that is one statement (the inbox's
+    INSERT of a batch, for every batch a polling bot fetches). There it is one round trip, where a
+    transaction takes three (BEGIN, the statement, COMMIT): 0.27 against 0.50 ms of the client's CPU
+    (bench/RESULTS.md, issue 17). Its connections are not pinged, since a ping would be one more round
+    trip: `once_more_if_cut` runs the statement again on a new connection instead. SQLite: None (a
+    statement there costs no round trip, and one writer holds the file anyway)."""
+    if make_url(database_url).get_backend_name() == "sqlite":
+        return None
+    return make_engine(database_url, ping=False, isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=4)
+
+
+async def once_more_if_cut(run: Callable[[], Awaitable[T]]) -> T:
+    """`run()`, and once more if the server had closed its connection (a restart, a cut): SQLAlchemy has
+    then dropped that connection from the pool, so the second try takes a new one."""
+    try:
+        return await run()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    return await run()
 
 
 def _ping(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
