@@ -49,6 +49,8 @@ FORGET_AFTER = 1.0
 # bot a fifth of its CPU per step when 40 chats were busy at once (bench/RESULTS.md, issue 17). A request
 # waits up to 10 s for a free connection.
 REPLY_CONNECTIONS = 8
+# Update ids handed to the application that the inbox remembers: ten of Telegram's largest batches.
+HANDED_KEPT = 1000
 
 
 class InboxUnavailable(NetworkError):
@@ -60,6 +62,9 @@ class Inbox:
         self.services, self.polling, self.bot_id = services, polling, bot_id
         self._handled: set[int] = set()
         self._replayed: set[int] = set()
+        # The updates keep() handed to the application lately (oldest first): Telegram sends again only
+        # its last unconfirmed batch, so a bounded record tells a resent update from a lost one.
+        self._handed: dict[int, None] = {}
         self._pruned_at: datetime | None = None
         # Whether rows kept before the inbox was keyed by bot (migration 0013) may still be there: checked at
         # start-up (replay); no process writes such rows any more, so once none are left none come back.
@@ -70,10 +75,12 @@ class Inbox:
     async def keep(
         self, updates: Sequence[Update], payloads: Mapping[int, dict[str, Any]] | None = None
     ) -> list[Update]:
-        """Stores the batch in one statement; returns the updates that were not stored already: the others
-        are being replayed (Telegram sends again what a killed process had stored but not confirmed yet).
-        `payloads` are the updates' JSON as received (by update id), stored as they are; an update without
-        one is stored as its to_dict()."""
+        """Stores the batch in one statement; returns the updates to handle now: those not stored before,
+        and those stored by an earlier try of this process that failed after the database had kept
+        them (the answer lost with the connection: the batch was fetched again). The others are being
+        replayed (Telegram sends again what a killed process had stored but not confirmed yet) or were
+        handed over already. `payloads` are the updates' JSON as received (by update id), stored as they
+        are; an update without one is stored as its to_dict()."""
         raw = payloads or {}
         fetched = {
             u.update_id: raw.get(u.update_id) or u.to_dict()
@@ -92,6 +99,11 @@ class Inbox:
                     await uow.commit()
         except SQLAlchemyError as exc:
             raise InboxUnavailable(f"updates not stored ({exc.__class__.__name__})") from exc
+        new |= {i for i in fetched if i not in self._handed}  # stored by a try whose answer was lost
+        for i in new:
+            self._handed[i] = None
+        while len(self._handed) > HANDED_KEPT:
+            del self._handed[next(iter(self._handed))]
         return [u for u in updates if u.update_id in new]
 
     def handled(self, update_id: int) -> None:
